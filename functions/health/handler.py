@@ -1,0 +1,54 @@
+"""Health function: liveness with a database check, and the OpenAPI document."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from logsvc import SERVICE_NAME, VERSION, runtime
+from logsvc.api.models import HealthResponse
+from logsvc.api.resolver import new_resolver
+from logsvc.clock import now_ms
+from logsvc.errors import NotFound, StoreUnavailable
+
+logger = Logger(service="logsService-health")
+app = new_resolver(logger, authenticated=False)
+
+
+@app.get(
+    "/health",
+    responses={
+        200: {"description": "Healthy"},
+        503: {"description": "The database is unreachable"},
+    },
+)
+def health() -> Response[HealthResponse]:
+    try:
+        runtime.database().query("SELECT 1 AS ok")
+        healthy = True
+    except StoreUnavailable as exc:
+        logger.warning("database check failed", extra={"reason": str(exc)})
+        healthy = False
+    body = HealthResponse(
+        status="healthy" if healthy else "unhealthy",
+        service=SERVICE_NAME,
+        db="connected" if healthy else "disconnected",
+        timestamp=now_ms(),
+        version=VERSION,
+    )
+    return Response(status_code=200 if healthy else 503, content_type="application/json", body=body)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> dict[str, Any]:
+    path = Path(runtime.settings().openapi_document)
+    if not path.is_file():
+        raise NotFound("the OpenAPI document is not bundled with this deployment")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

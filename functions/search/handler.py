@@ -1,0 +1,98 @@
+"""Search function: search, single entries (indexed and full), services, stats, recent."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from logsvc import runtime
+from logsvc.api.models import (
+    FullLogView,
+    LogView,
+    RecentResponse,
+    SearchResponse,
+    ServicesResponse,
+    StatsResponse,
+)
+from logsvc.api.resolver import new_resolver
+from logsvc.clock import now_ms
+from logsvc.entries import MAX_TIMESTAMP_MS, LevelName, ServiceName
+from logsvc.errors import BadRequest, NotFound
+from logsvc.store.logs import SearchFilters
+
+logger = Logger(service="logsService-search")
+app = new_resolver(logger)
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most 1000")]
+Millis = Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Unix ms")]
+ServicePath = Annotated[ServiceName, Path()]
+
+
+@app.get("/api/v1/logs/search")
+def search(
+    service: Annotated[ServiceName | None, Query()] = None,
+    level: Annotated[LevelName | None, Query()] = None,
+    start_time: Millis = None,
+    end_time: Millis = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Substring of the message, case-insensitive")
+    ] = None,
+    limit: Limit = 100,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> SearchResponse:
+    if start_time is not None and end_time is not None and start_time > end_time:
+        raise BadRequest("start_time: must not be after end_time", field="start_time")
+    filters = SearchFilters(
+        service=service,
+        level=level,
+        start_time=start_time,
+        end_time=end_time,
+        q=q,
+        limit=limit,
+        offset=offset,
+    )
+    logs, has_more = runtime.log_store().search(filters)
+    return SearchResponse(logs=logs, limit=limit, offset=offset, has_more=has_more)
+
+
+@app.get("/api/v1/logs/logs/<id>")
+def get_log(id: str) -> LogView:
+    entry = runtime.log_store().get(id)
+    if entry is None:
+        raise NotFound(f"id: no log entry {id!r}", field="id")
+    return entry
+
+
+@app.get("/api/v1/logs/logs/<id>/full")
+def get_full_log(id: str) -> FullLogView:
+    entry = runtime.log_store().get(id)
+    if entry is None:
+        raise NotFound(f"id: no log entry {id!r}", field="id")
+    full = runtime.log_archive().read_entry(entry["r2_key"], id) if entry["r2_key"] else None
+    if full is None:
+        raise NotFound(f"id: the archived entry for {id!r} is no longer in the archive", field="id")
+    return {**full, "r2_key": entry["r2_key"]}
+
+
+@app.get("/api/v1/logs/services")
+def list_services() -> ServicesResponse:
+    return ServicesResponse(services=runtime.log_store().services())
+
+
+@app.get("/api/v1/logs/stats/<service>")
+def service_stats(service: ServicePath) -> StatsResponse:
+    return runtime.log_store().stats(service, now_ms())
+
+
+@app.get("/api/v1/logs/recent/<service>")
+def recent_logs(
+    service: ServicePath, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+) -> RecentResponse:
+    return RecentResponse(service_name=service, logs=runtime.log_store().recent(service, limit))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,150 @@
+"""Request and response shapes of the HTTP API (they also make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
+
+from logsvc.entries import LogInput
+from logsvc.ingest import MAX_BATCH_ITEMS
+from logsvc.store.configs import RetentionPolicy
+
+
+class ErrorResponse(BaseModel):
+    success: Literal[False] = False
+    error: str = Field(description="What is wrong, starting with the field's name")
+    field: str | None = Field(default=None, description="The field at fault, if one is")
+
+
+class IngestResponse(BaseModel):
+    success: bool
+    id: str
+
+
+class BatchIngestRequest(BaseModel):
+    # Items are validated one by one so that one bad item does not refuse the batch.
+    logs: Annotated[
+        list[Any],
+        WithJsonSchema(
+            {"type": "array", "maxItems": MAX_BATCH_ITEMS, "items": LogInput.model_json_schema()}
+        ),
+    ]
+
+
+class BatchItemError(BaseModel):
+    index: int
+    field: str
+    error: str
+
+
+class BatchIngestResponse(BaseModel):
+    success: bool = Field(description="True when every item was stored")
+    accepted: int
+    rejected: int
+    ids: list[str] = Field(description="Ids of the stored items, in request order")
+    errors: list[BatchItemError]
+
+
+class LogView(BaseModel):
+    id: str
+    service_name: str
+    level: str
+    message: str = Field(description="Truncated to 1000 characters; /full has it whole")
+    timestamp: int
+    r2_key: str | None
+    metadata: dict[str, Any]
+    source_type: str
+
+
+class FullLogView(BaseModel):
+    id: str
+    service_name: str
+    level: str
+    message: str
+    timestamp: int
+    r2_key: str
+    metadata: dict[str, Any]
+    source_type: str
+
+
+class SearchResponse(BaseModel):
+    logs: list[LogView]
+    limit: int
+    offset: int
+    has_more: bool
+
+
+class RecentResponse(BaseModel):
+    service_name: str
+    logs: list[LogView]
+
+
+class ServiceSummary(BaseModel):
+    service_name: str
+    log_count: int
+    last_seen: int
+
+
+class ServicesResponse(BaseModel):
+    services: list[ServiceSummary]
+
+
+class LevelCounts(BaseModel):
+    DEBUG: int
+    INFO: int
+    WARN: int
+    ERROR: int
+    CRITICAL: int
+
+
+class WindowStats(BaseModel):
+    total: int
+    levels: LevelCounts
+
+
+class StatsResponse(BaseModel):
+    service_name: str
+    total: int
+    levels: LevelCounts
+    first_timestamp: int | None
+    last_timestamp: int | None
+    last_24h: WindowStats
+
+
+class ConfigUpdate(BaseModel):
+    """Fields to change; absent fields keep their value, null resets one to its default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_days: int | None = Field(default=None, ge=1, le=3650, strict=True)
+    retention_policy: RetentionPolicy | None = None
+    alert_on_errors: StrictBool | None = None
+    max_logs_per_day: int | None = Field(default=None, ge=1, strict=True)
+
+
+class ServiceConfigView(BaseModel):
+    service_name: str
+    ttl_days: int | None = Field(description="Set explicitly, or null")
+    retention_policy: RetentionPolicy | None
+    alert_on_errors: bool
+    max_logs_per_day: int | None
+    created_at: int | None
+    updated_at: int | None
+    effective_ttl_days: int = Field(
+        description="What cleanup applies: ttl_days, else the policy's (minimal 7, standard "
+        "30, extended 90), else DEFAULT_TTL_DAYS"
+    )
+    is_default: bool = Field(description="True when nothing is stored for this service")
+
+
+class ConfigsResponse(BaseModel):
+    configs: list[ServiceConfigView]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["healthy", "unhealthy"]
+    service: str
+    db: Literal["connected", "disconnected"]
+    timestamp: int
+    version: str

@@ -1,0 +1,111 @@
+"""Build a function's Powertools resolver: auth first, validation on, errors mapped once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from logsvc import runtime
+from logsvc.api.auth import check_bearer
+from logsvc.errors import ApiError, StoreUnavailable
+from logsvc.validation import first_problem
+
+JSON = "application/json"
+
+
+def json_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        status_code=status,
+        content_type=JSON,
+        body=json.dumps(body, ensure_ascii=False),
+        headers=headers or {},
+    )
+
+
+def error_body(message: str, field: str | None = None) -> dict[str, Any]:
+    return {"success": False, "error": message, "field": field}
+
+
+def error_response(
+    status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    return json_response(status, error_body(message, field), headers)
+
+
+class LogServiceResolver(APIGatewayRestResolver):
+    """A REST-API resolver that checks the API key before anything else runs.
+
+    Powertools runs request validation before user middlewares, so the key is checked here,
+    ahead of routing: an unauthenticated caller never gets a body parsed or validated.
+    """
+
+    def __init__(self, *, authenticated: bool):
+        super().__init__(enable_validation=True)
+        self.authenticated = authenticated
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        if self.authenticated:
+            try:
+                check_bearer(headers.get("authorization"), runtime.settings().api_key)
+            except ApiError as exc:
+                return {
+                    "statusCode": exc.status_code,
+                    "isBase64Encoded": False,
+                    "headers": {"Content-Type": JSON, **exc.headers},
+                    "body": json.dumps(error_body(exc.message, exc.field)),
+                }
+        if event.get("body") and not headers.get("content-type", "").startswith(JSON):
+            # JSON is the only body format; read it as JSON whatever the client declared
+            # (curl -d sends form encoding), as the original service did.
+            others = {
+                k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"
+            }
+            event = {**event, "headers": {**others, "Content-Type": JSON}}
+        return super().resolve(event, context)
+
+
+def new_resolver(logger: Logger, *, authenticated: bool = True) -> LogServiceResolver:
+    """A resolver with Bearer auth, request validation and the service's error format."""
+    app = LogServiceResolver(authenticated=authenticated)
+
+    @app.exception_handler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return error_response(exc.status_code, exc.message, exc.field, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(exc: RequestValidationError) -> Response:
+        field, message = first_problem(exc.errors())
+        return error_response(400, message, field)
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(exc: UnicodeDecodeError) -> Response:
+        return error_response(400, "body: is not valid UTF-8", "body")
+
+    @app.exception_handler(StoreUnavailable)
+    def _store_unavailable(exc: StoreUnavailable) -> Response:
+        logger.warning("storage unavailable", extra={"reason": str(exc)})
+        return error_response(
+            503,
+            "storage is temporarily unavailable; retry later",
+            headers={"Retry-After": str(exc.retry_after or 5)},
+        )
+
+    @app.not_found
+    def _not_found(exc: NotFoundError) -> Response:
+        event = app.current_event
+        return error_response(404, f"no route for {event.http_method} {event.path}")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(500, "internal error")
+
+    return app

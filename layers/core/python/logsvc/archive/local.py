@@ -1,0 +1,55 @@
+"""Local-folder object store: the embedded default. Keys map to relative file paths."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from logsvc.errors import ArchiveUnavailable
+
+
+class LocalObjectStore:
+    def __init__(self, root: str):
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"archive key escapes the archive folder: {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes, content_type: str, content_encoding: str | None) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write then rename: a reader never sees half an object.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise ArchiveUnavailable(f"cannot write archive object {key}: {exc}") from exc
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ArchiveUnavailable(f"cannot read archive object {key}: {exc}") from exc
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        if not self.root.is_dir():
+            return iter(())
+        keys = (
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.startswith(".tmp-")
+        )
+        return iter(sorted(k for k in keys if k.startswith(prefix)))
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)

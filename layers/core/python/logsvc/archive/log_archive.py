@@ -1,0 +1,75 @@
+"""Full log entries in the archive: one gzip NDJSON object per service per ingest request.
+
+Keys are ``logs/{service}/{YYYY-MM-DD}/{batch id}.ndjson.gz``. The date is that of the
+newest entry in the object, so deleting a whole date prefix after a retention period never
+removes an entry younger than that period.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from logsvc.archive.objects import ObjectStore
+from logsvc.clock import utc_date
+from logsvc.entries import LogEntry
+from logsvc.ids import new_id
+
+CONTENT_TYPE = "application/x-ndjson"
+CONTENT_ENCODING = "gzip"
+# Level 6 compresses log NDJSON ~15% smaller than level 1 and still runs at ~50 MB/s,
+# far above what one request carries.
+GZIP_LEVEL = 6
+
+
+def object_key(service_name: str, date: str, batch_id: str) -> str:
+    return f"logs/{service_name}/{date}/{batch_id}.ndjson.gz"
+
+
+def service_prefix(service_name: str) -> str:
+    return f"logs/{service_name}/"
+
+
+def encode_records(records: Iterable[dict[str, Any]]) -> bytes:
+    lines = "".join(
+        json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records
+    )
+    return gzip.compress(lines.encode("utf-8"), compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def decode_records(data: bytes) -> Iterator[dict[str, Any]]:
+    for line in gzip.decompress(data).decode("utf-8").splitlines():
+        if line:
+            yield json.loads(line)
+
+
+class LogArchive:
+    """Writes batches of full entries and reads single entries back."""
+
+    def __init__(self, objects: ObjectStore):
+        self.objects = objects
+
+    def archive_batch(self, entries: list[LogEntry]) -> dict[str, str]:
+        """Store the entries, one object per service; return each entry id's object key."""
+        by_service: dict[str, list[LogEntry]] = defaultdict(list)
+        for entry in entries:
+            by_service[entry.service_name].append(entry)
+        keys: dict[str, str] = {}
+        for service_name, group in by_service.items():
+            newest = max(entry.timestamp for entry in group)
+            key = object_key(service_name, utc_date(newest), new_id())
+            self.objects.put(
+                key, encode_records(e.to_record() for e in group), CONTENT_TYPE, CONTENT_ENCODING
+            )
+            keys.update((entry.id, key) for entry in group)
+        return keys
+
+    def read_entry(self, key: str, entry_id: str) -> dict[str, Any] | None:
+        """The full entry with this id from the object at key, or None if either is gone."""
+        data = self.objects.get(key)
+        if data is None:
+            return None
+        return next((r for r in decode_records(data) if r.get("id") == entry_id), None)

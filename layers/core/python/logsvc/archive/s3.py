@@ -1,0 +1,92 @@
+"""S3-API object store: Amazon S3, or Cloudflare R2 through its endpoint URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from logsvc.errors import ArchiveUnavailable
+
+
+def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
+    """An S3 client that also works against R2: R2 rejects the newer default checksums."""
+    config = Config(
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=5,
+        read_timeout=30,
+    )
+    if endpoint_url and region is None:
+        region = "auto"  # R2's region
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+class S3ObjectStore:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        client: Any = None,
+    ):
+        self.bucket = bucket
+        self._prefix = f"{prefix}/" if prefix else ""
+        self._endpoint_url = endpoint_url
+        self._region = region
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = s3_client(self._endpoint_url, self._region)
+        return self._client
+
+    def put(self, key: str, data: bytes, content_type: str, content_encoding: str | None) -> None:
+        extra = {"ContentEncoding": content_encoding} if content_encoding else {}
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._prefix + key,
+                Body=data,
+                ContentType=content_type,
+                **extra,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise ArchiveUnavailable(f"cannot write archive object {key}: {exc}") from exc
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._prefix + key)
+            return response["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise ArchiveUnavailable(f"cannot read archive object {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise ArchiveUnavailable(f"cannot read archive object {key}: {exc}") from exc
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._prefix + prefix):
+                for item in page.get("Contents", ()):
+                    yield item["Key"][len(self._prefix) :]
+        except (BotoCoreError, ClientError) as exc:
+            raise ArchiveUnavailable(f"cannot list archive objects under {prefix}: {exc}") from exc
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+            chunk = [{"Key": self._prefix + key} for key in keys[start : start + 1000]]
+            try:
+                self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True}
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise ArchiveUnavailable(f"cannot delete archive objects: {exc}") from exc

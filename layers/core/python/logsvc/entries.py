@@ -1,0 +1,96 @@
+"""Log entries: what clients send (LogInput), what is stored (LogEntry), and the data rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+from pydantic_core import PydanticCustomError
+
+LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")
+LEVEL_ALIASES = {"WARNING": "WARN", "FATAL": "CRITICAL"}
+Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]
+
+MAX_INDEXED_MESSAGE_CHARS = 1000
+SERVICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+SERVICE_NAME_RULE = "must be 1-128 letters, digits, dashes or underscores"
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+SourceType = Literal["http", "tail", "agent"]
+
+
+def parse_level(value: object) -> str:
+    """Normalise a level name (case-insensitive, WARNING -> WARN, FATAL -> CRITICAL)."""
+    if isinstance(value, str):
+        name = value.strip().upper()
+        name = LEVEL_ALIASES.get(name, name)
+        if name in LEVELS:
+            return name
+    raise PydanticCustomError(
+        "level", "must be one of DEBUG, INFO, WARN (WARNING), ERROR, CRITICAL (FATAL)"
+    )
+
+
+def check_service_name(value: object) -> str:
+    if isinstance(value, str) and SERVICE_NAME_PATTERN.fullmatch(value):
+        return value
+    raise PydanticCustomError("service_name", SERVICE_NAME_RULE)
+
+
+def _timestamp_ms(value: object) -> object:
+    """Unix milliseconds as a number; fractions are dropped. Strings and booleans are refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("timestamp", "must be a number of Unix milliseconds")
+    if not 0 <= value <= MAX_TIMESTAMP_MS:
+        raise PydanticCustomError("timestamp", "must be Unix milliseconds between 0 and year 9999")
+    return int(value)
+
+
+ServiceName = Annotated[str, BeforeValidator(check_service_name)]
+LevelName = Annotated[Level, BeforeValidator(parse_level)]
+TimestampMs = Annotated[int | None, BeforeValidator(_timestamp_ms)]
+
+
+class LogInput(BaseModel):
+    """One log entry as a client sends it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    service_name: ServiceName = Field(description="Letters, digits, dashes and underscores")
+    level: LevelName = Field(description="Case-insensitive; WARNING and FATAL are accepted")
+    message: StrictStr = Field(min_length=1, description="Kept whole in the archive")
+    timestamp: TimestampMs = Field(default=None, description="Unix ms; default: time of ingestion")
+    metadata: dict[str, Any] | None = Field(default=None, description="Any JSON object")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A normalised entry with its id: what the archive and the index store."""
+
+    id: str
+    service_name: str
+    level: str
+    message: str
+    timestamp: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source_type: str = "http"
+
+    @property
+    def indexed_message(self) -> str:
+        return self.message[:MAX_INDEXED_MESSAGE_CHARS]
+
+    def to_record(self) -> dict[str, Any]:
+        """The full entry as archived (and as /full returns it)."""
+        return {
+            "id": self.id,
+            "service_name": self.service_name,
+            "level": self.level,
+            "message": self.message,
+            "timestamp": self.timestamp,
+            "metadata": self.metadata,
+            "source_type": self.source_type,
+        }

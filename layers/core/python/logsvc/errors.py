@@ -1,0 +1,57 @@
+"""Errors that carry their HTTP meaning; the resolvers map them to responses in one place."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """A failure the client should see, with its status code and the field it concerns."""
+
+    status_code = 400
+
+    def __init__(self, message: str, field: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+
+class BadRequest(ApiError):
+    status_code = 400
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+
+
+class ServiceUnavailable(ApiError):
+    """A backing store is down or throttled; the client should retry later."""
+
+    status_code = 503
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message, headers={"Retry-After": str(retry_after)} if retry_after else {})
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(Exception):
+    """The SQL database or the archive could not be reached or refused the request."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DatabaseUnavailable(StoreUnavailable):
+    """The SQL database could not be reached, was throttled, or failed."""
+
+
+class ArchiveUnavailable(StoreUnavailable):
+    """The archive could not be reached or failed."""

@@ -1,0 +1,75 @@
+"""The ingest pipeline: validate and normalise -> assign ids -> archive -> index.
+
+The archive is written first: if indexing then fails, the request fails and the client
+retries; nothing indexed ever points at a missing archive object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from logsvc.archive import LogArchive
+from logsvc.clock import now_ms
+from logsvc.entries import LogEntry, LogInput
+from logsvc.ids import new_id
+from logsvc.store.logs import LogStore
+from logsvc.validation import first_problem
+
+MAX_BATCH_ITEMS = 1000
+
+
+@dataclass
+class IngestOutcome:
+    """What a batch ingest stored and what it refused (with the item's index and why)."""
+
+    ids: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Ingestor:
+    def __init__(self, archive: LogArchive, logs: LogStore, clock: Callable[[], int] = now_ms):
+        self.archive = archive
+        self.logs = logs
+        self.clock = clock
+
+    def ingest_one(self, item: LogInput, source_type: str = "http") -> str:
+        entry = self.to_entry(item, self.clock(), source_type)
+        self.store([entry])
+        return entry.id
+
+    def ingest_batch(self, items: Sequence[Any], source_type: str = "http") -> IngestOutcome:
+        """Store the valid items, report the invalid ones; nothing is stored for those."""
+        now = self.clock()
+        outcome = IngestOutcome()
+        entries = []
+        for index, item in enumerate(items):
+            try:
+                entries.append(self.to_entry(LogInput.model_validate(item), now, source_type))
+            except ValidationError as exc:
+                field_name, message = first_problem(exc.errors())
+                outcome.errors.append({"index": index, "field": field_name, "error": message})
+        self.store(entries)
+        outcome.ids = [entry.id for entry in entries]
+        return outcome
+
+    def store(self, entries: list[LogEntry]) -> None:
+        if not entries:
+            return
+        archive_keys = self.archive.archive_batch(entries)
+        self.logs.add(entries, archive_keys)
+
+    @staticmethod
+    def to_entry(item: LogInput, now: int, source_type: str) -> LogEntry:
+        return LogEntry(
+            id=new_id(),
+            service_name=item.service_name,
+            level=item.level,
+            message=item.message,
+            timestamp=item.timestamp if item.timestamp is not None else now,
+            metadata=item.metadata or {},
+            source_type=source_type,
+        )

@@ -1,0 +1,63 @@
+"""Runtime settings, parsed once from environment variables into a typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class SettingsError(ValueError):
+    """An environment variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob the functions read. Names match the environment variables."""
+
+    api_key: str | None
+    database_url: str
+    archive_url: str
+    d1_api_token: str | None = None
+    d1_api_base_url: str = "https://api.cloudflare.com/client/v4"
+    archive_endpoint_url: str | None = None
+    archive_region: str | None = None
+    default_ttl_days: int = 30
+    cleanup_batch_size: int = 1000
+    openapi_document: str = "openapi.json"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            api_key=env.get("LOG_SERVICE_API_KEY") or None,
+            database_url=_required(env, "DATABASE_URL"),
+            archive_url=_required(env, "ARCHIVE_URL"),
+            d1_api_token=env.get("D1_API_TOKEN") or None,
+            d1_api_base_url=env.get("D1_API_BASE_URL") or cls.d1_api_base_url,
+            archive_endpoint_url=env.get("ARCHIVE_ENDPOINT_URL") or None,
+            archive_region=env.get("ARCHIVE_REGION") or None,
+            default_ttl_days=_int(env, "DEFAULT_TTL_DAYS", cls.default_ttl_days, 1, 3650),
+            cleanup_batch_size=_int(env, "CLEANUP_BATCH_SIZE", cls.cleanup_batch_size, 1, 10_000),
+            openapi_document=env.get("OPENAPI_DOCUMENT") or cls.openapi_document,
+        )
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if not value:
+        raise SettingsError(f"{name} is not set")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value

@@ -1,0 +1,92 @@
+"""SQLite-file backend: the local default, one connection per thread, WAL journal."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from logsvc.errors import DatabaseUnavailable
+from logsvc.sql.database import Params, Result, SqlError, Statement, check_statement
+
+
+class SqliteDatabase:
+    """A SQLite file. ``batch`` is atomic here; callers must not rely on that (D1 REST is not)."""
+
+    def __init__(self, path: str, *, create: bool = False):
+        self.path = path
+        self._create = create
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            mode = "rwc" if self._create else "rw"
+            uri = f"{Path(self.path).absolute().as_uri()}?mode={mode}"
+            try:
+                connection = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error as exc:
+                raise DatabaseUnavailable(
+                    f"cannot open SQLite database {self.path}: {exc}"
+                ) from exc
+            self._local.connection = connection
+        return connection
+
+    def _run(self, connection: sqlite3.Connection, statement: Statement) -> Result:
+        check_statement(statement)
+        cursor = connection.execute(statement.sql, tuple(statement.params))
+        columns = [column[0] for column in cursor.description or ()]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        return Result(rows=rows, changes=cursor.rowcount if cursor.rowcount > 0 else 0)
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        return self.execute(sql, params).rows
+
+    def execute(self, sql: str, params: Params = ()) -> Result:
+        return self.batch([Statement(sql, params)])[0]
+
+    def batch(self, statements: Sequence[Statement]) -> list[Result]:
+        connection = self._connection()
+        try:
+            if len(statements) == 1:
+                return [self._run(connection, statements[0])]
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                results = [self._run(connection, statement) for statement in statements]
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return results
+        except sqlite3.OperationalError as exc:
+            if _is_outage(exc):
+                raise DatabaseUnavailable(f"SQLite database unavailable: {exc}") from exc
+            raise SqlError(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise SqlError(str(exc)) from exc
+
+    def run_script(self, script: str) -> None:
+        connection = self._connection()
+        try:
+            connection.executescript(f"BEGIN;\n{script}\nCOMMIT;")
+        except sqlite3.Error as exc:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise SqlError(str(exc)) from exc
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+
+def _is_outage(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return any(
+        word in text for word in ("locked", "busy", "unable to open", "disk i/o", "readonly")
+    )

@@ -1,0 +1,120 @@
+"""The ``logsvc`` command: run the service locally, apply migrations, write the OpenAPI file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from logsvc_local import project
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="logsvc", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the whole API on a local address")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument("--data-dir", type=Path, default=_default_data_dir())
+    serve.add_argument(
+        "--no-migrate", action="store_true", help="do not apply pending migrations first"
+    )
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply pending migrations (DATABASE_URL or the data directory's SQLite file)",
+    )
+    migrate.add_argument("--data-dir", type=Path, default=_default_data_dir())
+
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document")
+    openapi.add_argument("--output", type=Path, default=project.OPENAPI_PATH)
+    openapi.add_argument(
+        "--check", action="store_true", help="exit 1 if the committed document is out of date"
+    )
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "migrate":
+        return _migrate(args.data_dir)
+    return _openapi(args.output, args.check)
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("LOGSVC_DATA_DIR", "data"))
+
+
+def _configure(data_dir: Path) -> dict[str, str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    environment = project.local_environment(data_dir.resolve())
+    os.environ.update(environment)
+    from logsvc import runtime
+
+    runtime.reset()
+    return environment
+
+
+def _migrate(data_dir: Path) -> int:
+    _configure(data_dir)
+    from logsvc.settings import Settings
+    from logsvc.sql import open_database
+    from logsvc.sql.migrations import apply_migrations
+
+    settings = Settings.from_env()
+    db = open_database(
+        settings.database_url,
+        d1_api_token=settings.d1_api_token,
+        d1_api_base_url=settings.d1_api_base_url,
+        create=True,
+    )
+    try:
+        applied = apply_migrations(db, project.MIGRATIONS_DIR)
+    finally:
+        db.close()
+    print(
+        f"applied {len(applied)} migration(s)"
+        + (f": {', '.join(applied)}" if applied else " (database is up to date)")
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if not args.no_migrate:
+        _migrate(args.data_dir)
+    environment = _configure(args.data_dir)
+    from logsvc_local.server import create_app
+
+    app = create_app()
+    url = f"http://{args.host}:{args.port}"
+    print(f"logsvc listening on {url}", flush=True)
+    print(f"  database: {environment['DATABASE_URL']}", flush=True)
+    print(f"  archive:  {environment['ARCHIVE_URL']}", flush=True)
+    print(f"  API key:  {environment['LOG_SERVICE_API_KEY']}", flush=True)
+    print(f'  try: curl -H "Authorization: Bearer $KEY" {url}/api/v1/logs/services', flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _openapi(output: Path, check: bool) -> int:
+    from logsvc_local.openapi import render
+
+    document = render()
+    if check:
+        current = output.read_text(encoding="utf-8") if output.is_file() else ""
+        if current != document:
+            print(f"{output} is out of date: run `logsvc openapi`", file=sys.stderr)
+            return 1
+        print(f"{output} is up to date")
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(document, encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The OpenAPI document of the whole API, merged from every function's resolver."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from logsvc import SERVICE_NAME, VERSION
+from logsvc.routes import FUNCTIONS, ROUTES
+from logsvc_local.project import load_handler
+
+_ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def build_document() -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": SERVICE_NAME,
+            "version": VERSION,
+            "description": "Central logging service: ingest, search, stats and retention.",
+        },
+        "paths": {},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearerAuth": []}],
+    }
+    for function in FUNCTIONS:
+        schema = load_handler(function).app.get_openapi_schema(title=SERVICE_NAME, version=VERSION)
+        part = schema.model_dump(by_alias=True, exclude_none=True, mode="json")
+        for path, operations in part.get("paths", {}).items():
+            document["paths"].setdefault(path, {}).update(operations)
+        document["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
+    _describe_errors(document)
+    document["paths"] = dict(sorted(document["paths"].items()))
+    document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
+    return document
+
+
+def _describe_errors(document: dict[str, Any]) -> None:
+    """Our error format replaces Powertools' 422 validation response, on every operation."""
+    from logsvc.api.models import ErrorResponse
+
+    document["components"]["schemas"]["ErrorResponse"] = ErrorResponse.model_json_schema()
+    document["components"]["schemas"].pop("HTTPValidationError", None)
+    document["components"]["schemas"].pop("ValidationError", None)
+    public = {(r.method.lower(), r.path) for r in ROUTES if not r.authenticated}
+    error = {"content": {"application/json": {"schema": _ERROR_SCHEMA_REF}}}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            if (method, path) in public:
+                operation["security"] = []
+                continue
+            responses.setdefault("400", {"description": "Invalid request", **error})
+            responses.setdefault("401", {"description": "Missing or wrong API key", **error})
+            responses.setdefault("503", {"description": "Storage unavailable; retry", **error})
+
+
+def render() -> str:
+    return json.dumps(build_document(), indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,94 @@
+"""The local server: real HTTP in, the same lambda_handler functions as on AWS behind it.
+
+Each request is matched against the shared route table, turned into the API Gateway proxy
+event the deployed API would send, and handed to that route's function.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from logsvc.routes import ROUTES
+from logsvc.routes import Route as ApiRoute
+from logsvc_local.events import LocalContext, proxy_event
+from logsvc_local.project import load_handler
+
+# Lambda refuses synchronous invocations whose payload exceeds 6 MB; mirror that here.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+
+
+def create_app() -> Starlette:
+    routes = [Route(r.path, _endpoint(r), methods=[r.method]) for r in ROUTES]
+    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+
+
+def _endpoint(route: ApiRoute) -> Callable:
+    handler = load_handler(route.function).lambda_handler
+
+    async def invoke(request: Request) -> Response:
+        body = await _read_body(request)
+        if body is None:
+            return _error(413, f"body: larger than {MAX_BODY_BYTES} bytes", "body")
+        event = proxy_event(
+            method=request.method,
+            resource=route.path,
+            path=request.url.path,
+            headers=[(k, v) for k, v in request.headers.items()],
+            query=list(request.query_params.multi_items()),
+            path_parameters=dict(request.path_params),
+            body=body,
+            source_ip=request.client.host if request.client else "127.0.0.1",
+        )
+        result = await run_in_threadpool(handler, event, LocalContext(route.function))
+        return _response(result)
+
+    return invoke
+
+
+async def _read_body(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _response(result: dict[str, Any]) -> Response:
+    body = result.get("body") or ""
+    content = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+    headers: list[tuple[str, str]] = []
+    for name, value in (result.get("headers") or {}).items():
+        headers.append((name, str(value)))
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers.extend((name, str(v)) for v in values)
+    response = Response(content=content, status_code=int(result.get("statusCode", 200)))
+    for name, value in headers:
+        response.headers.append(name, value)
+    return response
+
+
+def _error(status: int, message: str, field: str | None = None) -> Response:
+    body = json.dumps({"success": False, "error": message, "field": field})
+    return Response(body, status_code=status, media_type="application/json")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _error(404, f"no route for {request.method} {request.url.path}")
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return _error(405, f"{request.method} is not allowed on {request.url.path}")

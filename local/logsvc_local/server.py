@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,8 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from logsvc.routes import ROUTES
-from logsvc.routes import Route as ApiRoute
+from logsvc.routes import FUNCTIONS, ROUTES, allowed_methods, match_route
 from logsvc_local.events import LocalContext, proxy_event
 from logsvc_local.project import load_handler
 
@@ -27,31 +25,40 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 
 
 def create_app() -> Starlette:
-    routes = [Route(r.path, _endpoint(r), methods=[r.method]) for r in ROUTES]
-    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    for function in FUNCTIONS:
+        load_handler(function)  # fail at start-up, not on the first request
+    methods = sorted({route.method for route in ROUTES})
+    return Starlette(routes=[Route("/{path:path}", _dispatch, methods=methods)])
 
 
-def _endpoint(route: ApiRoute) -> Callable:
+async def _dispatch(request: Request) -> Response:
+    # The path as sent (still percent-encoded), as API Gateway passes it on.
+    path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    matched = match_route(request.method, path)
+    if matched is None:
+        allowed = allowed_methods(path)
+        if allowed:
+            return _error(
+                405, f"{request.method} is not allowed on {path}; use {', '.join(allowed)}"
+            )
+        return _error(404, f"no route for {request.method} {path}")
+    route, path_parameters = matched
+    body = await _read_body(request)
+    if body is None:
+        return _error(413, f"body: larger than {MAX_BODY_BYTES} bytes", "body")
+    event = proxy_event(
+        method=request.method,
+        resource=route.path,
+        path=path,
+        headers=list(request.headers.items()),
+        query=list(request.query_params.multi_items()),
+        path_parameters=path_parameters,
+        body=body,
+        source_ip=request.client.host if request.client else "127.0.0.1",
+    )
     handler = load_handler(route.function).lambda_handler
-
-    async def invoke(request: Request) -> Response:
-        body = await _read_body(request)
-        if body is None:
-            return _error(413, f"body: larger than {MAX_BODY_BYTES} bytes", "body")
-        event = proxy_event(
-            method=request.method,
-            resource=route.path,
-            path=request.url.path,
-            headers=[(k, v) for k, v in request.headers.items()],
-            query=list(request.query_params.multi_items()),
-            path_parameters=dict(request.path_params),
-            body=body,
-            source_ip=request.client.host if request.client else "127.0.0.1",
-        )
-        result = await run_in_threadpool(handler, event, LocalContext(route.function))
-        return _response(result)
-
-    return invoke
+    result = await run_in_threadpool(handler, event, LocalContext(route.function))
+    return _response(result)
 
 
 async def _read_body(request: Request) -> bytes | None:
@@ -84,11 +91,3 @@ def _response(result: dict[str, Any]) -> Response:
 def _error(status: int, message: str, field: str | None = None) -> Response:
     body = json.dumps({"success": False, "error": message, "field": field})
     return Response(body, status_code=status, media_type="application/json")
-
-
-async def _not_found(request: Request, exc: Exception) -> Response:
-    return _error(404, f"no route for {request.method} {request.url.path}")
-
-
-async def _not_allowed(request: Request, exc: Exception) -> Response:
-    return _error(405, f"{request.method} is not allowed on {request.url.path}")

@@ -6,7 +6,9 @@ routes requests with it. Paths use API Gateway's {param} syntax.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,24 @@ ROUTES: tuple[Route, ...] = (
 )
 
 FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(route.function for route in ROUTES))
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
+
+
+_COMPILED = tuple((route, _pattern(route.path)) for route in ROUTES)
+
+
+def match_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route serving this request and its path parameters, as API Gateway would pick."""
+    for route, pattern in _COMPILED:
+        found = pattern.match(path)
+        if found and route.method == method:
+            return route, {k: unquote(v) for k, v in found.groupdict().items()}
+    return None
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods some route accepts on this path (to tell 405 from 404)."""
+    return [route.method for route, pattern in _COMPILED if pattern.match(path)]

@@ -1,0 +1,91 @@
+"""Fixtures shared by every test layer: a migrated SQLite file, an archive, the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from logsvc import runtime
+from logsvc.sql import open_database
+from logsvc.sql.migrations import apply_migrations
+from logsvc_local.project import MIGRATIONS_DIR
+from tests.support.api import Api
+from tests.support.d1_standin import TOKEN, D1StandIn
+
+API_KEY = "test-api-key-0123456789"
+
+
+def migrated_sqlite(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    db = open_database(url, create=True)
+    apply_migrations(db, MIGRATIONS_DIR)
+    db.close()
+    return url
+
+
+@pytest.fixture
+def d1(tmp_path: Path) -> Iterator[D1StandIn]:
+    """A D1 REST stand-in over a migrated SQLite file."""
+    migrated_sqlite(tmp_path / "d1.sqlite")
+    with D1StandIn(str(tmp_path / "d1.sqlite")) as standin:
+        yield standin
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated SQLite file, selected through DATABASE_URL."""
+    url = migrated_sqlite(tmp_path / "logs.db")
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "d1"])
+def any_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """SQLite, then the D1 REST stand-in: the same SQL must pass on both."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("d1_url")
+
+
+@pytest.fixture
+def d1_url(d1: D1StandIn, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The D1 REST stand-in, selected through DATABASE_URL."""
+    monkeypatch.setenv("DATABASE_URL", d1.url)
+    monkeypatch.setenv("D1_API_TOKEN", TOKEN)
+    monkeypatch.setenv("D1_API_BASE_URL", d1.base_url)
+    return d1.url
+
+
+@pytest.fixture
+def archive_dir(tmp_path: Path) -> Path:
+    return tmp_path / "archive"
+
+
+def _api(archive_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    monkeypatch.setenv("ARCHIVE_URL", archive_dir.as_uri())
+    monkeypatch.setenv("LOG_SERVICE_API_KEY", API_KEY)
+    runtime.reset()
+    yield Api(API_KEY)
+    runtime.reset()
+
+
+@pytest.fixture
+def api(sqlite_url: str, archive_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The API on a SQLite file and a local archive folder, handlers called in-process."""
+    yield from _api(archive_dir, monkeypatch)
+
+
+@pytest.fixture
+def api_any_db(
+    any_database: str, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Api]:
+    """The API on SQLite, then on D1 (REST stand-in)."""
+    yield from _api(archive_dir, monkeypatch)
+
+
+@pytest.fixture
+def api_d1(d1_url: str, archive_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The API on D1 (REST stand-in)."""
+    yield from _api(archive_dir, monkeypatch)

@@ -1,0 +1,138 @@
+"""A local stand-in for D1's REST API: real SQL on a SQLite file, D1's envelope and errors.
+
+Cloudflare's API cannot be reached from tests, so this serves the documented contract
+(POST /client/v4/accounts/{account}/d1/database/{db}/query; {"sql","params"} or
+{"batch": [...]}; Bearer token; {success, errors, messages, result[{results, success,
+meta}]}) over real HTTP on 127.0.0.1, with scripted failures such as 429 + Retry-After.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ACCOUNT = "test-account"
+DATABASE = "test-database"
+TOKEN = "test-d1-token"
+_PATH = re.compile(r"^/client/v4/accounts/([^/]+)/d1/database/([^/]+)/query$")
+
+
+@dataclass
+class Failure:
+    status: int
+    errors: list[dict[str, Any]]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class D1StandIn:
+    """Start with ``with D1StandIn(path) as d1:``; ``d1.base_url`` is the API base."""
+
+    def __init__(self, sqlite_path: str):
+        self.sqlite_path = sqlite_path
+        self.requests: list[dict[str, Any]] = []
+        self._failures: list[Failure] = []
+        self._lock = threading.Lock()
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                status, body, headers = standin._handle(self)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_port}/client/v4"
+        self.url = f"d1://{ACCOUNT}/{DATABASE}"
+
+    def __enter__(self) -> D1StandIn:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def fail_next(
+        self,
+        status: int,
+        message: str,
+        *,
+        times: int = 1,
+        code: int = 7500,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests with this error instead of running them."""
+        for _ in range(times):
+            self._failures.append(
+                Failure(status, [{"code": code, "message": message}], headers or {})
+            )
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> tuple[int, dict, dict[str, str]]:
+        match = _PATH.match(request.path)
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return 401, _failure([{"code": 10000, "message": "Authentication error"}]), {}
+        if not match or match.groups() != (ACCOUNT, DATABASE):
+            return 404, _failure([{"code": 7404, "message": "database not found"}]), {}
+        body = json.loads(request.rfile.read(int(request.headers["Content-Length"])))
+        with self._lock:
+            self.requests.append(body)
+            if self._failures:
+                failure = self._failures.pop(0)
+                return failure.status, _failure(failure.errors), failure.headers
+            try:
+                statements = body.get("batch", [body])
+                results = self._run(statements)
+            except sqlite3.Error as exc:
+                return 400, _failure([{"code": 7500, "message": f"{exc}: SQLITE_ERROR"}]), {}
+        return 200, {"result": results, "success": True, "errors": [], "messages": []}, {}
+
+    def _run(self, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        connection = sqlite3.connect(self.sqlite_path, isolation_level=None)
+        try:
+            results = []
+            for statement in statements:
+                params = statement.get("params") or []
+                if len(params) > 100:
+                    raise sqlite3.OperationalError("too many SQL variables")
+                if not params and statement["sql"].count(";") > 1:
+                    connection.executescript(statement["sql"])
+                    rows: list[dict[str, Any]] = []
+                    changes = 0
+                else:
+                    cursor = connection.execute(statement["sql"], params)
+                    names = [c[0] for c in cursor.description or ()]
+                    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+                    changes = max(cursor.rowcount, 0)
+                results.append(
+                    {
+                        "results": rows,
+                        "success": True,
+                        "meta": {
+                            "changes": changes,
+                            "duration": 0.1,
+                            "rows_read": len(rows),
+                            "rows_written": changes,
+                        },
+                    }
+                )
+            return results
+        finally:
+            connection.close()
+
+
+def _failure(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"result": [], "success": False, "errors": errors, "messages": []}

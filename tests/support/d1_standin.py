@@ -59,7 +59,9 @@ class D1StandIn:
         self.url = f"d1://{ACCOUNT}/{DATABASE}"
 
     def __enter__(self) -> D1StandIn:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

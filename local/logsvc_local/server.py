@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,6 +23,9 @@ from logsvc_local.project import load_handler
 
 # Lambda refuses synchronous invocations whose payload exceeds 6 MB; mirror that here.
 MAX_BODY_BYTES = 6 * 1024 * 1024
+# A Lambda instance serves one request at a time, and the handlers rely on it (Powertools
+# keeps the current event on the resolver). Each function here is one warm instance.
+_INSTANCE_LOCKS = {function: threading.Lock() for function in FUNCTIONS}
 
 
 def create_app() -> Starlette:
@@ -56,9 +60,13 @@ async def _dispatch(request: Request) -> Response:
         body=body,
         source_ip=request.client.host if request.client else "127.0.0.1",
     )
-    handler = load_handler(route.function).lambda_handler
-    result = await run_in_threadpool(handler, event, LocalContext(route.function))
+    result = await run_in_threadpool(_invoke, route.function, event)
     return _response(result)
+
+
+def _invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+    with _INSTANCE_LOCKS[function]:
+        return load_handler(function).lambda_handler(event, LocalContext(function))
 
 
 async def _read_body(request: Request) -> bytes | None:

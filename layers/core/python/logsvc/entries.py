@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 from pydantic_core import PydanticCustomError
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")
@@ -50,6 +50,11 @@ def _timestamp_ms(value: object) -> object:
     return int(value)
 
 
+def _without_nul(value: str) -> str:
+    """NUL characters become U+FFFD: SQLite's JSON functions end a string at NUL."""
+    return value.replace("\x00", "\ufffd")
+
+
 ServiceName = Annotated[str, BeforeValidator(check_service_name)]
 LevelName = Annotated[Level, BeforeValidator(parse_level)]
 TimestampMs = Annotated[int | None, BeforeValidator(_timestamp_ms)]
@@ -62,7 +67,9 @@ class LogInput(BaseModel):
 
     service_name: ServiceName = Field(description="Letters, digits, dashes and underscores")
     level: LevelName = Field(description="Case-insensitive; WARNING and FATAL are accepted")
-    message: StrictStr = Field(min_length=1, description="Kept whole in the archive")
+    message: Annotated[StrictStr, AfterValidator(_without_nul)] = Field(
+        min_length=1, description="Kept whole in the archive; NUL characters become U+FFFD"
+    )
     timestamp: TimestampMs = Field(default=None, description="Unix ms; default: time of ingestion")
     metadata: dict[str, Any] | None = Field(default=None, description="Any JSON object")
 

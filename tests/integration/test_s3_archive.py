@@ -1,0 +1,75 @@
+"""The archive on the S3 API (moto, in-process): the same behaviour as the local folder."""
+
+import gzip
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from logsvc import runtime
+from logsvc.archive.s3 import S3ObjectStore, s3_client
+
+BUCKET = "platform-logs-archive"
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def test_object_store_round_trip(s3):
+    store = S3ObjectStore(BUCKET, "prefix")
+    store.put("logs/a/2026-01-01/x.ndjson.gz", b"data", "application/x-ndjson", "gzip")
+    store.put("logs/b/2026-01-02/y.ndjson.gz", b"more", "application/x-ndjson", None)
+    assert store.get("logs/a/2026-01-01/x.ndjson.gz") == b"data"
+    assert store.get("logs/a/missing") is None
+    assert list(store.list_keys("logs/")) == [
+        "logs/a/2026-01-01/x.ndjson.gz",
+        "logs/b/2026-01-02/y.ndjson.gz",
+    ]
+    head = s3.head_object(Bucket=BUCKET, Key="prefix/logs/a/2026-01-01/x.ndjson.gz")
+    assert (head["ContentType"], head["ContentEncoding"]) == ("application/x-ndjson", "gzip")
+    store.delete(["logs/a/2026-01-01/x.ndjson.gz", "logs/never-there"])
+    assert list(store.list_keys("logs/")) == ["logs/b/2026-01-02/y.ndjson.gz"]
+
+
+def test_missing_bucket_is_an_outage_not_a_crash(s3):
+    from logsvc.errors import ArchiveUnavailable
+
+    with pytest.raises(ArchiveUnavailable):
+        S3ObjectStore("no-such-bucket").put("k", b"x", "text/plain", None)
+
+
+def test_r2_client_settings():
+    client = s3_client("https://account.r2.cloudflarestorage.com")
+    assert client.meta.region_name == "auto"
+    assert client.meta.config.request_checksum_calculation == "when_required"
+    assert client.meta.config.response_checksum_validation == "when_required"
+
+
+def test_ingest_and_full_through_the_api_on_s3(api, s3, monkeypatch):
+    monkeypatch.setenv("ARCHIVE_URL", f"s3://{BUCKET}/archive")
+    runtime.reset()
+    message = "stack trace line\n" * 400
+    logs = [
+        {"service_name": "svc-a", "level": "ERROR", "message": message},
+        {"service_name": "svc-b", "level": "INFO", "message": "fine"},
+        {"service_name": "svc-a", "level": "INFO", "message": "fine too"},
+    ]
+    ids = api.post("/api/v1/logs/ingest/batch", {"logs": logs}).body["ids"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert len(keys) == 2  # one object per service in the request
+    assert all(k.startswith("archive/logs/svc-") and k.endswith(".ndjson.gz") for k in keys)
+    full = api.get(f"/api/v1/logs/logs/{ids[0]}/full").body
+    assert full["message"] == message
+    assert len(api.get(f"/api/v1/logs/logs/{ids[0]}").body["message"]) == 1000
+    body = s3.get_object(Bucket=BUCKET, Key=f"archive/{full['r2_key']}")["Body"].read()
+    lines = [json.loads(x) for x in gzip.decompress(body).splitlines()]
+    assert [x["message"] for x in lines] == [message, "fine too"]

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsvc import runtime
 from logsvc.api.models import BatchIngestRequest, BatchIngestResponse, IngestResponse, LogInput
-from logsvc.api.resolver import new_resolver
+from logsvc.api.resolver import new_resolver, with_errors
 from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.ingest import MAX_BATCH_ITEMS
 
@@ -21,7 +21,11 @@ def ingest_one(entry: LogInput) -> IngestResponse:
     return IngestResponse(success=True, id=runtime.ingestor().ingest_one(entry))
 
 
-@app.post("/api/v1/logs/ingest/batch", status_code=201)
+@app.post(
+    "/api/v1/logs/ingest/batch",
+    status_code=201,
+    responses=with_errors({413: "More than 1000 entries; nothing was stored"}, success=201),
+)
 def ingest_batch(request: BatchIngestRequest) -> BatchIngestResponse:
     if len(request.logs) > MAX_BATCH_ITEMS:
         raise PayloadTooLarge(

@@ -16,7 +16,7 @@ from logsvc.api.models import (
     ServicesResponse,
     StatsResponse,
 )
-from logsvc.api.resolver import new_resolver
+from logsvc.api.resolver import new_resolver, with_errors
 from logsvc.clock import now_ms
 from logsvc.entries import MAX_TIMESTAMP_MS, LevelName, ServiceName
 from logsvc.errors import BadRequest, NotFound
@@ -28,6 +28,7 @@ app = new_resolver(logger)
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most 1000")]
 Millis = Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Unix ms")]
 ServicePath = Annotated[ServiceName, Path()]
+NOT_FOUND = with_errors({404: "No such entry (or its archive object has expired)"})
 
 
 @app.get("/api/v1/logs/search")
@@ -57,7 +58,7 @@ def search(
     return SearchResponse(logs=logs, limit=limit, offset=offset, has_more=has_more)
 
 
-@app.get("/api/v1/logs/logs/<id>")
+@app.get("/api/v1/logs/logs/<id>", responses=NOT_FOUND)
 def get_log(id: str) -> LogView:
     entry = runtime.log_store().get(id)
     if entry is None:
@@ -65,7 +66,7 @@ def get_log(id: str) -> LogView:
     return entry
 
 
-@app.get("/api/v1/logs/logs/<id>/full")
+@app.get("/api/v1/logs/logs/<id>/full", responses=NOT_FOUND)
 def get_full_log(id: str) -> FullLogView:
     entry = runtime.log_store().get(id)
     if entry is None:

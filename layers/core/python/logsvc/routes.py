@@ -16,23 +16,32 @@ class Route:
     method: str
     path: str
     function: str
+    summary: str
     authenticated: bool = True
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/health", "health", authenticated=False),
-    Route("GET", "/openapi.json", "health", authenticated=False),
-    Route("POST", "/api/v1/logs/ingest", "ingest"),
-    Route("POST", "/api/v1/logs/ingest/batch", "ingest"),
-    Route("GET", "/api/v1/logs/search", "search"),
-    Route("GET", "/api/v1/logs/logs/{id}", "search"),
-    Route("GET", "/api/v1/logs/logs/{id}/full", "search"),
-    Route("GET", "/api/v1/logs/services", "search"),
-    Route("GET", "/api/v1/logs/stats/{service}", "search"),
-    Route("GET", "/api/v1/logs/recent/{service}", "search"),
-    Route("GET", "/api/v1/logs/config/{service}", "config"),
-    Route("PUT", "/api/v1/logs/config/{service}", "config"),
-    Route("GET", "/api/v1/logs/configs", "config"),
+    Route("GET", "/health", "health", "Health check (no key needed)", authenticated=False),
+    Route(
+        "GET",
+        "/openapi.json",
+        "health",
+        "This OpenAPI document (no key needed)",
+        authenticated=False,
+    ),
+    Route("POST", "/api/v1/logs/ingest", "ingest", "Ingest one log entry"),
+    Route("POST", "/api/v1/logs/ingest/batch", "ingest", "Ingest up to 1000 log entries"),
+    Route("GET", "/api/v1/logs/search", "search", "Search logs, newest first"),
+    Route("GET", "/api/v1/logs/logs/{id}", "search", "Get an indexed log entry by id"),
+    Route(
+        "GET", "/api/v1/logs/logs/{id}/full", "search", "Get the full log entry from the archive"
+    ),
+    Route("GET", "/api/v1/logs/services", "search", "List services with log counts"),
+    Route("GET", "/api/v1/logs/stats/{service}", "search", "Get a service's statistics"),
+    Route("GET", "/api/v1/logs/recent/{service}", "search", "Get a service's latest entries"),
+    Route("GET", "/api/v1/logs/config/{service}", "config", "Get a service's config"),
+    Route("PUT", "/api/v1/logs/config/{service}", "config", "Change a service's config"),
+    Route("GET", "/api/v1/logs/configs", "config", "List all stored configs"),
 )
 
 FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(route.function for route in ROUTES))

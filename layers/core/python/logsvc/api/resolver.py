@@ -39,6 +39,23 @@ def error_response(
     return json_response(status, error_body(message, field), headers)
 
 
+def with_errors(errors: dict[int, str], success: int = 200) -> dict[int, dict[str, Any]]:
+    """OpenAPI responses of a route with error statuses of its own (in the error format).
+
+    Powertools documents only the listed responses once any are given, so the success
+    response is listed too; its schema still comes from the return annotation.
+    """
+    from logsvc.api.models import ErrorResponse
+
+    return {
+        success: {"description": "Successful Response"},
+        **{
+            status: {"description": text, "content": {JSON: {"model": ErrorResponse}}}
+            for status, text in errors.items()
+        },
+    }
+
+
 class LogServiceResolver(APIGatewayRestResolver):
     """A REST-API resolver that checks the API key before anything else runs.
 

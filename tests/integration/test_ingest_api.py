@@ -186,3 +186,12 @@ def test_one_d1_request_per_batch(api_d1, d1):
     before = len(d1.requests)
     assert api_d1.post("/api/v1/logs/ingest/batch", {"logs": logs}).status == 201
     assert len(d1.requests) - before == 1
+
+
+def test_large_metadata_is_archived_whole_and_marked_in_the_index(api):
+    metadata = {"payload": "x" * 20_000, "request_id": "r-1"}
+    log_id = api.post("/api/v1/logs/ingest", {**LOG, "metadata": metadata}).body["id"]
+    indexed = api.get(f"/api/v1/logs/logs/{log_id}").body["metadata"]
+    assert indexed["_truncated"] is True
+    assert indexed["_bytes"] > 20_000
+    assert api.get(f"/api/v1/logs/logs/{log_id}/full").body["metadata"] == metadata

@@ -94,7 +94,10 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  database: {environment['DATABASE_URL']}", flush=True)
     print(f"  archive:  {environment['ARCHIVE_URL']}", flush=True)
     print(f"  API key:  {environment['LOG_SERVICE_API_KEY']}", flush=True)
-    print(f'  try: curl -H "Authorization: Bearer $KEY" {url}/api/v1/logs/services', flush=True)
+    key = environment["LOG_SERVICE_API_KEY"]
+    print(
+        f'  try:      curl -H "Authorization: Bearer {key}" {url}/api/v1/logs/services', flush=True
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 

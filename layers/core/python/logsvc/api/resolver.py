@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from logsvc import runtime
 from logsvc.api.auth import check_bearer
+from logsvc.api.models import ErrorResponse
 from logsvc.errors import ApiError, StoreUnavailable
 from logsvc.validation import first_problem
 
@@ -45,8 +46,6 @@ def with_errors(errors: dict[int, str], success: int = 200) -> dict[int, dict[st
     Powertools documents only the listed responses once any are given, so the success
     response is listed too; its schema still comes from the return annotation.
     """
-    from logsvc.api.models import ErrorResponse
-
     return {
         success: {"description": "Successful Response"},
         **{

@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import AfterValidator
 
 from logsvc import runtime
 from logsvc.api.models import (
@@ -18,7 +19,7 @@ from logsvc.api.models import (
 )
 from logsvc.api.resolver import new_resolver, with_errors
 from logsvc.clock import now_ms
-from logsvc.entries import MAX_TIMESTAMP_MS, LevelName, ServiceName
+from logsvc.entries import MAX_TIMESTAMP_MS, LevelName, ServiceName, without_nul
 from logsvc.errors import BadRequest, NotFound
 from logsvc.store.logs import SearchFilters
 
@@ -38,7 +39,9 @@ def search(
     start_time: Millis = None,
     end_time: Millis = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Substring of the message, case-insensitive")
+        str | None,
+        AfterValidator(lambda q: without_nul(q) if q else q),
+        Query(max_length=200, description="Substring of the message, case-insensitive"),
     ] = None,
     limit: Limit = 100,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,

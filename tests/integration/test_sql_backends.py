@@ -115,8 +115,14 @@ def test_migrations_apply_once_and_record_like_wrangler(tmp_path, any_database, 
     rows = db.query("SELECT id, name, applied_at FROM d1_migrations ORDER BY id")
     assert [r["name"] for r in rows] == names
     assert all(r["applied_at"] for r in rows)
-    tables = {r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"logs", "service_configs", "analysis_results", "d1_migrations"} <= tables
+    objects = {(r["type"], r["name"]) for r in db.query("SELECT type, name FROM sqlite_master")}
+    assert {
+        ("table", "log_blocks"),
+        ("view", "logs"),
+        ("table", "service_configs"),
+        ("table", "analysis_results"),
+        ("table", "d1_migrations"),
+    } <= objects
 
 
 def test_a_failing_migration_is_not_recorded(tmp_path):

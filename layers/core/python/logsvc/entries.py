@@ -50,8 +50,8 @@ def _timestamp_ms(value: object) -> object:
     return int(value)
 
 
-def _without_nul(value: str) -> str:
-    """NUL characters become U+FFFD: SQLite's JSON functions end a string at NUL."""
+def without_nul(value: str) -> str:
+    """NUL characters become U+FFFD: SQLite's JSON functions and LIKE end a string at NUL."""
     return value.replace("\x00", "\ufffd")
 
 
@@ -67,7 +67,7 @@ class LogInput(BaseModel):
 
     service_name: ServiceName = Field(description="Letters, digits, dashes and underscores")
     level: LevelName = Field(description="Case-insensitive; WARNING and FATAL are accepted")
-    message: Annotated[StrictStr, AfterValidator(_without_nul)] = Field(
+    message: Annotated[StrictStr, AfterValidator(without_nul)] = Field(
         min_length=1, description="Kept whole in the archive; NUL characters become U+FFFD"
     )
     timestamp: TimestampMs = Field(default=None, description="Unix ms; default: time of ingestion")

@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from logsvc.archive import LogArchive
 from logsvc.clock import now_ms
 from logsvc.entries import LogEntry, LogInput
-from logsvc.ids import new_id
 from logsvc.store.logs import LogStore
 from logsvc.validation import first_problem
 
@@ -37,9 +36,8 @@ class Ingestor:
         self.clock = clock
 
     def ingest_one(self, item: LogInput, source_type: str = "http") -> str:
-        entry = self.to_entry(item, self.clock(), source_type)
-        self.store([entry])
-        return entry.id
+        (stored,) = self.store([self.to_entry(item, self.clock(), source_type)])
+        return stored.id
 
     def ingest_batch(self, items: Sequence[Any], source_type: str = "http") -> IngestOutcome:
         """Store the valid items, report the invalid ones; nothing is stored for those."""
@@ -52,20 +50,22 @@ class Ingestor:
             except ValidationError as exc:
                 field_name, message = first_problem(exc.errors())
                 outcome.errors.append({"index": index, "field": field_name, "error": message})
-        self.store(entries)
-        outcome.ids = [entry.id for entry in entries]
+        outcome.ids = [entry.id for entry in self.store(entries)]
         return outcome
 
-    def store(self, entries: list[LogEntry]) -> None:
+    def store(self, entries: list[LogEntry]) -> list[LogEntry]:
+        """Archive, then index; return the entries with the ids the index gave them."""
         if not entries:
-            return
-        archive_keys = self.archive.archive_batch(entries)
-        self.logs.add(entries, archive_keys)
+            return []
+        batch = self.logs.prepare(entries)
+        archive_keys = self.archive.archive_batch(batch.entries)
+        self.logs.write(batch, archive_keys)
+        return batch.entries
 
     @staticmethod
     def to_entry(item: LogInput, now: int, source_type: str) -> LogEntry:
         return LogEntry(
-            id=new_id(),
+            id="",  # given by the log store, whose layout the id points into
             service_name=item.service_name,
             level=item.level,
             message=item.message,

@@ -1,33 +1,47 @@
-"""The log index: write batches of entries, search them, read stats.
+"""The log index: entries packed into block rows, searched without unpacking everything.
 
-This module alone knows the table layout; handlers and the ingest pipeline see only
-LogStore's methods and plain dicts in the API's shape.
+This module alone knows the table layout (migrations/0002_packed_log_blocks.sql). The
+entries of one request, service and level share a row of ``log_blocks`` whose ``entries``
+column is a JSON array of ``[timestamp, message, metadata]``; D1 then writes three rows
+(the block and two index entries) per block instead of four per log. Handlers and the
+ingest pipeline see only LogStore's methods and dicts in the API's shape.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from logsvc.clock import DAY_MS
 from logsvc.entries import LEVELS, LogEntry
+from logsvc.ids import new_block_id
 from logsvc.sql import SqlDatabase, Statement
 
-# One bound JSON parameter carries many rows (D1 allows 100 parameters per statement and
-# 2 MB per value). Counted in characters: at up to 4 UTF-8 bytes each, still under 2 MB.
-MAX_CHUNK_CHARS = 450_000
+# A block row stays well under D1's 2 MB row limit, and its position fits 4 hex digits.
+MAX_BLOCK_BYTES = 1_000_000
+MAX_BLOCK_ENTRIES = 4096
 # Metadata larger than this is kept whole in the archive only; the index keeps a marker.
 MAX_INDEXED_METADATA_BYTES = 16_384
+# D1 refuses LIKE patterns over 50 bytes; longer substrings use instr(lower(...)).
+MAX_LIKE_PATTERN_BYTES = 50
+# Searches unpack blocks newest first, this many in the first round, twice as many after.
+FIRST_SEARCH_PAGE = 16
 
-_COLUMNS = "id, service_name, level, message, timestamp, r2_key, metadata_json, source_type"
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# JSON escapes these, so the raw block text cannot be searched for them.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
 
-_INSERT = f"""INSERT OR IGNORE INTO logs ({_COLUMNS})
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-       json_extract(value, '$[6]'), json_extract(value, '$[7]')
-FROM json_each(?)"""  # noqa: S608 - fixed column list, values are bound
+_INSERT_BLOCK = (
+    "INSERT OR IGNORE INTO log_blocks (id, service_name, level, source_type, first_ts, "
+    "last_ts, entry_count, r2_key, entries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_BLOCK_COLUMNS = "b.id AS block_id, b.entry_count, b.service_name, b.level, b.r2_key, b.source_type"
+_ENTRY_COLUMNS = (
+    "e.key AS position, json_extract(e.value, '$[0]') AS timestamp, "
+    "json_extract(e.value, '$[1]') AS message, json_extract(e.value, '$[2]') AS metadata_json"
+)
 
 
 @dataclass(frozen=True)
@@ -41,80 +55,156 @@ class SearchFilters:
     offset: int = 0
 
 
+@dataclass
+class Block:
+    """One block row being written: entries of one service and level from one request."""
+
+    id: str
+    service_name: str
+    level: str
+    source_type: str
+    rows: list[str] = field(default_factory=list)  # each entry's JSON, in position order
+    timestamps: list[int] = field(default_factory=list)
+    size: int = 0
+
+    def entry_id(self, position: int) -> str:
+        return self.id[:32] + f"{position:04x}"
+
+
+@dataclass
+class PreparedBatch:
+    """Entries with their ids, and the block rows that will index them."""
+
+    entries: list[LogEntry]
+    blocks: list[Block]
+
+
 class LogStore:
     def __init__(self, db: SqlDatabase):
         self.db = db
 
-    def add(self, entries: list[LogEntry], archive_keys: dict[str, str]) -> None:
-        """Index entries; an id already indexed is left as it is (retries are harmless)."""
-        rows = [
-            [
-                e.id,
-                e.service_name,
-                e.level,
-                e.indexed_message,
-                e.timestamp,
-                archive_keys.get(e.id),
-                _indexed_metadata(e.metadata),
-                e.source_type,
-            ]
-            for e in entries
+    def prepare(self, entries: list[LogEntry]) -> PreparedBatch:
+        """Pack entries into blocks and give each an id that leads to its block."""
+        open_blocks: dict[tuple[str, str, str], Block] = {}
+        blocks: list[Block] = []
+        with_ids = []
+        for entry in entries:
+            key = (entry.service_name, entry.level, entry.source_type)
+            row = json.dumps(
+                [entry.timestamp, entry.indexed_message, _indexed_metadata(entry.metadata)],
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            size = len(row.encode("utf-8")) + 1
+            block = open_blocks.get(key)
+            if (
+                block is None
+                or block.size + size > MAX_BLOCK_BYTES
+                or len(block.rows) >= MAX_BLOCK_ENTRIES
+            ):
+                block = Block(new_block_id(), *key)
+                open_blocks[key] = block
+                blocks.append(block)
+            with_ids.append(replace(entry, id=block.entry_id(len(block.rows))))
+            block.rows.append(row)
+            block.timestamps.append(entry.timestamp)
+            block.size += size
+        return PreparedBatch(with_ids, blocks)
+
+    def write(self, batch: PreparedBatch, archive_keys: dict[str, str]) -> None:
+        """Index a prepared batch in one round trip; blocks already written are left as is."""
+        statements = [
+            Statement(
+                _INSERT_BLOCK,
+                (
+                    block.id,
+                    block.service_name,
+                    block.level,
+                    block.source_type,
+                    min(block.timestamps),
+                    max(block.timestamps),
+                    len(block.rows),
+                    archive_keys.get(block.entry_id(0)),
+                    f"[{','.join(block.rows)}]",
+                ),
+            )
+            for block in batch.blocks
         ]
-        statements = [Statement(_INSERT, (chunk,)) for chunk in _json_chunks(rows)]
         if statements:
             self.db.batch(statements)
 
     def search(self, filters: SearchFilters) -> tuple[list[dict[str, Any]], bool]:
-        """Entries matching the filters, newest first, and whether more follow."""
-        clauses, params = [], []
-        if filters.service is not None:
-            clauses.append("service_name = ?")
-            params.append(filters.service)
-        if filters.level is not None:
-            clauses.append("level = ?")
-            params.append(filters.level)
-        if filters.start_time is not None:
-            clauses.append("timestamp >= ?")
-            params.append(filters.start_time)
-        if filters.end_time is not None:
-            clauses.append("timestamp <= ?")
-            params.append(filters.end_time)
-        if filters.q:
-            # instr, not LIKE: D1 limits LIKE patterns to 50 bytes and LIKE treats % and _
-            # in the user's text as wildcards.
-            clauses.append("instr(lower(message), lower(?)) > 0")
-            params.append(filters.q)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM logs {where} "  # noqa: S608 - fixed fragments only
-            "ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?",
-            (*params, filters.limit + 1, filters.offset),
-        )
-        return [_entry(row) for row in rows[: filters.limit]], len(rows) > filters.limit
+        """Entries matching the filters, newest first, and whether more follow.
+
+        Blocks are unpacked newest first (by their newest entry) in growing rounds, until
+        enough entries are found that no block not yet read could hold a newer one.
+        """
+        block_where, block_params = _block_conditions(filters)
+        entry_where, entry_params = _entry_conditions(filters)
+        wanted = filters.offset + filters.limit + 1
+        found: list[dict[str, Any]] = []
+        page, skip = FIRST_SEARCH_PAGE, 0
+        while True:
+            rows = self.db.query(
+                f"SELECT b.last_ts, {_BLOCK_COLUMNS}, {_ENTRY_COLUMNS} "  # noqa: S608 - fixed fragments
+                f"FROM (SELECT id FROM log_blocks WHERE {block_where} "
+                "ORDER BY last_ts DESC, id DESC LIMIT ? OFFSET ?) AS p "
+                "JOIN log_blocks AS b ON b.id = p.id "
+                f"LEFT JOIN json_each(b.entries) AS e ON {entry_where}",
+                (*block_params, page, skip, *entry_params),
+            )
+            blocks_read = {row["block_id"] for row in rows}
+            found += [_entry(row) for row in rows if row["position"] is not None]
+            if len(blocks_read) < page:
+                break  # every matching block has been read
+            oldest_block = min(row["last_ts"] for row in rows)
+            if sum(1 for entry in found if entry["timestamp"] > oldest_block) >= wanted:
+                break  # blocks not yet read hold nothing newer than these
+            skip, page = skip + page, page * 2
+        found.sort(key=lambda entry: (entry["timestamp"], entry["id"]), reverse=True)
+        end = filters.offset + filters.limit
+        return found[filters.offset : end], len(found) > end
 
     def get(self, entry_id: str) -> dict[str, Any] | None:
+        """The entry with this id: one primary-key lookup of its block."""
+        if not _ID.fullmatch(entry_id):
+            return None
+        block_id = entry_id[:32] + "0000"
         rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM logs WHERE id = ?",  # noqa: S608
-            (entry_id,),
+            f"SELECT {_BLOCK_COLUMNS}, "  # noqa: S608 - fixed fragments
+            "CASE WHEN b.id = ? THEN 0 ELSE ? END AS position, "
+            "json_extract(b.entries, '$[' || (CASE WHEN b.id = ? THEN 0 ELSE ? END) || ']') "
+            "AS entry FROM log_blocks AS b WHERE b.id IN (?, ?)",
+            (entry_id, int(entry_id[32:], 16)) * 2 + (entry_id, block_id),
         )
-        return _entry(rows[0]) if rows else None
+        for row in rows:
+            if row["entry"] is None or (row["entry_count"] == 1 and row["block_id"] != entry_id):
+                continue
+            timestamp, message, metadata = json.loads(row.pop("entry"))
+            return _entry(
+                {**row, "timestamp": timestamp, "message": message, "metadata": metadata or {}}
+            )
+        return None
 
     def recent(self, service_name: str, limit: int) -> list[dict[str, Any]]:
         return self.search(SearchFilters(service=service_name, limit=limit))[0]
 
     def services(self) -> list[dict[str, Any]]:
         return self.db.query(
-            "SELECT service_name, COUNT(*) AS log_count, MAX(timestamp) AS last_seen "
-            "FROM logs GROUP BY service_name ORDER BY service_name"
+            "SELECT service_name, SUM(entry_count) AS log_count, MAX(last_ts) AS last_seen "
+            "FROM log_blocks GROUP BY service_name ORDER BY service_name"
         )
 
     def stats(self, service_name: str, now_ms: int) -> dict[str, Any]:
         """Counts per level, overall and in the last 24 hours, and the time span."""
+        since = now_ms - DAY_MS
         rows = self.db.query(
-            "SELECT level, COUNT(*) AS count, MIN(timestamp) AS first, MAX(timestamp) AS last, "
-            "SUM(CASE WHEN timestamp >= ? THEN 1 ELSE 0 END) AS recent "
-            "FROM logs WHERE service_name = ? GROUP BY level",
-            (now_ms - DAY_MS, service_name),
+            "SELECT level, SUM(entry_count) AS count, MIN(first_ts) AS first, "
+            "MAX(last_ts) AS last, SUM(CASE WHEN first_ts >= ? THEN entry_count "
+            "WHEN last_ts < ? THEN 0 ELSE (SELECT COUNT(*) FROM json_each(entries) "
+            "WHERE json_extract(value, '$[0]') >= ?) END) AS recent "
+            "FROM log_blocks WHERE service_name = ? GROUP BY level",
+            (since, since, since, service_name),
         )
         levels = dict.fromkeys(LEVELS, 0)
         recent = dict.fromkeys(LEVELS, 0)
@@ -131,31 +221,77 @@ class LogStore:
         }
 
 
-def _indexed_metadata(metadata: dict[str, Any]) -> str | None:
+def _block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
+    """What can be decided from a block row alone (using the indexes where they help)."""
+    clauses, params = ["1 = 1"], []
+    if filters.service is not None:
+        clauses.append("service_name = ?")
+        params.append(filters.service)
+    if filters.level is not None:
+        clauses.append("level = ?")
+        params.append(filters.level)
+    if filters.start_time is not None:
+        clauses.append("last_ts >= ?")
+        params.append(filters.start_time)
+    if filters.end_time is not None:
+        clauses.append("first_ts <= ?")
+        params.append(filters.end_time)
+    if filters.q and not _JSON_ESCAPED.search(filters.q):
+        # A cheap pass over the raw block text skips blocks that cannot match.
+        clause, value = _contains("entries", filters.q)
+        clauses.append(clause)
+        params.append(value)
+    return " AND ".join(clauses), params
+
+
+def _entry_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
+    """What decides each entry of a block."""
+    clauses, params = ["1 = 1"], []
+    if filters.start_time is not None:
+        clauses.append("json_extract(e.value, '$[0]') >= ?")
+        params.append(filters.start_time)
+    if filters.end_time is not None:
+        clauses.append("json_extract(e.value, '$[0]') <= ?")
+        params.append(filters.end_time)
+    if filters.q:
+        clause, value = _contains("json_extract(e.value, '$[1]')", filters.q)
+        clauses.append(clause)
+        params.append(value)
+    return " AND ".join(clauses), params
+
+
+def _contains(column: str, text: str) -> tuple[str, str]:
+    """A case-insensitive (ASCII) substring test; LIKE is faster, but D1 caps its pattern."""
+    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+    if len(pattern.encode("utf-8")) <= MAX_LIKE_PATTERN_BYTES:
+        return f"{column} LIKE ? ESCAPE '\\'", pattern
+    return f"instr(lower({column}), lower(?)) > 0", text
+
+
+def _indexed_metadata(metadata: dict[str, Any]) -> dict[str, Any] | None:
     if not metadata:
         return None
-    text = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
-    if len(text.encode()) > MAX_INDEXED_METADATA_BYTES:
-        return json.dumps({"_truncated": True, "_bytes": len(text.encode())})
-    return text
-
-
-def _json_chunks(rows: list[list[Any]]) -> Iterator[str]:
-    chunk: list[str] = []
-    size = 0
-    for row in rows:
-        encoded = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
-        if chunk and size + len(encoded) > MAX_CHUNK_CHARS:
-            yield f"[{','.join(chunk)}]"
-            chunk, size = [], 0
-        chunk.append(encoded)
-        size += len(encoded) + 1
-    if chunk:
-        yield f"[{','.join(chunk)}]"
+    size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if size > MAX_INDEXED_METADATA_BYTES:
+        return {"_truncated": True, "_bytes": size}
+    return metadata
 
 
 def _entry(row: dict[str, Any]) -> dict[str, Any]:
-    """A row in the API's shape: metadata as an object."""
-    metadata_json = row.pop("metadata_json", None)
-    row["metadata"] = json.loads(metadata_json) if metadata_json else {}
-    return row
+    """A block's entry in the API's shape."""
+    position = row["position"]
+    block_id = row["block_id"]
+    if "metadata" in row:
+        metadata = row["metadata"]
+    else:
+        metadata = json.loads(row["metadata_json"]) if row["metadata_json"] else {}
+    return {
+        "id": block_id if row["entry_count"] == 1 else block_id[:32] + f"{position:04x}",
+        "service_name": row["service_name"],
+        "level": row["level"],
+        "message": row["message"],
+        "timestamp": row["timestamp"],
+        "r2_key": row["r2_key"],
+        "metadata": metadata,
+        "source_type": row["source_type"],
+    }

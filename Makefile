@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8787
 DATA   ?= data
 
-.PHONY: install run test lint format openapi clean
+.PHONY: install run test bench lint format openapi clean
 
 # Re-install when the dependency list or the pins change.
 $(BIN)/.installed: pyproject.toml constraints.txt
@@ -25,6 +25,10 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/logsvc openapi --check
 	$(BIN)/pytest
+
+# Figures for docs/PERFORMANCE.md and docs/COST.md (1,000,000 logs; a few minutes).
+bench: install
+	$(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 from pydantic_core import PydanticCustomError
 
@@ -55,6 +56,15 @@ def without_nul(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
+def _json_encodable(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Refuse what stored JSON cannot carry (integers beyond 64 bits); NaN becomes null."""
+    try:
+        orjson.dumps(metadata)
+    except TypeError:
+        raise PydanticCustomError("metadata", "integers must fit in 64 bits") from None
+    return metadata
+
+
 ServiceName = Annotated[str, BeforeValidator(check_service_name)]
 LevelName = Annotated[Level, BeforeValidator(parse_level)]
 TimestampMs = Annotated[int | None, BeforeValidator(_timestamp_ms)]
@@ -71,12 +81,18 @@ class LogInput(BaseModel):
         min_length=1, description="Kept whole in the archive; NUL characters become U+FFFD"
     )
     timestamp: TimestampMs = Field(default=None, description="Unix ms; default: time of ingestion")
-    metadata: dict[str, Any] | None = Field(default=None, description="Any JSON object")
+    metadata: Annotated[dict[str, Any] | None, AfterValidator(_json_encodable)] = Field(
+        default=None, description="Any JSON object"
+    )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LogEntry:
-    """A normalised entry with its id: what the archive and the index store."""
+    """A normalised entry: what the archive and the index store.
+
+    Its id is given by the log store (``LogStore.prepare``), because an id points into the
+    index's layout.
+    """
 
     id: str
     service_name: str

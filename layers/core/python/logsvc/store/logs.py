@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from logsvc.clock import DAY_MS
 from logsvc.entries import LEVELS, LogEntry
@@ -63,7 +65,7 @@ class Block:
     service_name: str
     level: str
     source_type: str
-    rows: list[str] = field(default_factory=list)  # each entry's JSON, in position order
+    rows: list[bytes] = field(default_factory=list)  # each entry's JSON, in position order
     timestamps: list[int] = field(default_factory=list)
     size: int = 0
 
@@ -87,15 +89,12 @@ class LogStore:
         """Pack entries into blocks and give each an id that leads to its block."""
         open_blocks: dict[tuple[str, str, str], Block] = {}
         blocks: list[Block] = []
-        with_ids = []
         for entry in entries:
             key = (entry.service_name, entry.level, entry.source_type)
-            row = json.dumps(
-                [entry.timestamp, entry.indexed_message, _indexed_metadata(entry.metadata)],
-                ensure_ascii=False,
-                separators=(",", ":"),
+            row = orjson.dumps(
+                [entry.timestamp, entry.indexed_message, _indexed_metadata(entry.metadata)]
             )
-            size = len(row.encode("utf-8")) + 1
+            size = len(row) + 1
             block = open_blocks.get(key)
             if (
                 block is None
@@ -105,11 +104,11 @@ class LogStore:
                 block = Block(new_block_id(), *key)
                 open_blocks[key] = block
                 blocks.append(block)
-            with_ids.append(replace(entry, id=block.entry_id(len(block.rows))))
+            entry.id = block.entry_id(len(block.rows))
             block.rows.append(row)
             block.timestamps.append(entry.timestamp)
             block.size += size
-        return PreparedBatch(with_ids, blocks)
+        return PreparedBatch(entries, blocks)
 
     def write(self, batch: PreparedBatch, archive_keys: dict[str, str]) -> None:
         """Index a prepared batch in one round trip; blocks already written are left as is."""
@@ -125,7 +124,7 @@ class LogStore:
                     max(block.timestamps),
                     len(block.rows),
                     archive_keys.get(block.entry_id(0)),
-                    f"[{','.join(block.rows)}]",
+                    (b"[" + b",".join(block.rows) + b"]").decode("utf-8"),
                 ),
             )
             for block in batch.blocks
@@ -271,7 +270,7 @@ def _contains(column: str, text: str) -> tuple[str, str]:
 def _indexed_metadata(metadata: dict[str, Any]) -> dict[str, Any] | None:
     if not metadata:
         return None
-    size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    size = len(orjson.dumps(metadata))
     if size > MAX_INDEXED_METADATA_BYTES:
         return {"_truncated": True, "_bytes": size}
     return metadata

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 from pydantic_core import PydanticCustomError
 
@@ -56,15 +55,6 @@ def without_nul(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
-def _json_encodable(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Refuse what stored JSON cannot carry (integers beyond 64 bits); NaN becomes null."""
-    try:
-        orjson.dumps(metadata)
-    except TypeError:
-        raise PydanticCustomError("metadata", "integers must fit in 64 bits") from None
-    return metadata
-
-
 ServiceName = Annotated[str, BeforeValidator(check_service_name)]
 LevelName = Annotated[Level, BeforeValidator(parse_level)]
 TimestampMs = Annotated[int | None, BeforeValidator(_timestamp_ms)]
@@ -81,9 +71,7 @@ class LogInput(BaseModel):
         min_length=1, description="Kept whole in the archive; NUL characters become U+FFFD"
     )
     timestamp: TimestampMs = Field(default=None, description="Unix ms; default: time of ingestion")
-    metadata: Annotated[dict[str, Any] | None, AfterValidator(_json_encodable)] = Field(
-        default=None, description="Any JSON object"
-    )
+    metadata: dict[str, Any] | None = Field(default=None, description="Any JSON object")
 
 
 @dataclass(slots=True)

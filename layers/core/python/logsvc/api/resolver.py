@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -63,7 +64,9 @@ class LogServiceResolver(APIGatewayRestResolver):
     """
 
     def __init__(self, *, authenticated: bool):
-        super().__init__(enable_validation=True)
+        # orjson reads bodies: about three times faster than json, and strict (no NaN, no
+        # lone surrogates), so every value a client sends can be stored as JSON again.
+        super().__init__(enable_validation=True, json_body_deserializer=orjson.loads)
         self.authenticated = authenticated
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:

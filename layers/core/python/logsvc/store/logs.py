@@ -222,41 +222,32 @@ class LogStore:
 
 def _block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
     """What can be decided from a block row alone (using the indexes where they help)."""
-    clauses, params = ["1 = 1"], []
-    if filters.service is not None:
-        clauses.append("service_name = ?")
-        params.append(filters.service)
-    if filters.level is not None:
-        clauses.append("level = ?")
-        params.append(filters.level)
-    if filters.start_time is not None:
-        clauses.append("last_ts >= ?")
-        params.append(filters.start_time)
-    if filters.end_time is not None:
-        clauses.append("first_ts <= ?")
-        params.append(filters.end_time)
+    prefilter: tuple[str, Any] = ("", None)
     if filters.q and not _JSON_ESCAPED.search(filters.q):
         # A cheap pass over the raw block text skips blocks that cannot match.
-        clause, value = _contains("entries", filters.q)
-        clauses.append(clause)
-        params.append(value)
-    return " AND ".join(clauses), params
+        prefilter = _contains("entries", filters.q)
+    return _where(
+        ("service_name = ?", filters.service),
+        ("level = ?", filters.level),
+        ("last_ts >= ?", filters.start_time),
+        ("first_ts <= ?", filters.end_time),
+        prefilter,
+    )
 
 
 def _entry_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
     """What decides each entry of a block."""
-    clauses, params = ["1 = 1"], []
-    if filters.start_time is not None:
-        clauses.append("json_extract(e.value, '$[0]') >= ?")
-        params.append(filters.start_time)
-    if filters.end_time is not None:
-        clauses.append("json_extract(e.value, '$[0]') <= ?")
-        params.append(filters.end_time)
-    if filters.q:
-        clause, value = _contains("json_extract(e.value, '$[1]')", filters.q)
-        clauses.append(clause)
-        params.append(value)
-    return " AND ".join(clauses), params
+    return _where(
+        ("json_extract(e.value, '$[0]') >= ?", filters.start_time),
+        ("json_extract(e.value, '$[0]') <= ?", filters.end_time),
+        _contains("json_extract(e.value, '$[1]')", filters.q) if filters.q else ("", None),
+    )
+
+
+def _where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """AND the conditions whose value is given; values are bound, never spliced in."""
+    given = [(clause, value) for clause, value in conditions if value is not None]
+    return " AND ".join(["1 = 1", *(clause for clause, _ in given)]), [v for _, v in given]
 
 
 def _contains(column: str, text: str) -> tuple[str, str]:

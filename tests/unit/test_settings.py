@@ -2,7 +2,7 @@ import pytest
 
 from logsvc.settings import Settings, SettingsError
 
-BASE = {"DATABASE_URL": "sqlite:///x.db", "ARCHIVE_URL": "file:///tmp/a"}
+BASE = {"DATABASE_URL": "sqlite:///x.db", "ARCHIVE_URL": "file:archive"}
 
 
 def test_defaults_match_the_original():
@@ -22,4 +22,4 @@ def test_malformed_numbers_name_the_variable(name, value):
 
 def test_required_urls():
     with pytest.raises(SettingsError, match="DATABASE_URL"):
-        Settings.from_env({"ARCHIVE_URL": "file:///a"})
+        Settings.from_env({"ARCHIVE_URL": "file:archive"})

@@ -18,8 +18,6 @@ SERVICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 SERVICE_NAME_RULE = "must be 1-128 letters, digits, dashes or underscores"
 MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
-SourceType = Literal["http", "tail", "agent"]
-
 
 def parse_level(value: object) -> str:
     """Normalise a level name (case-insensitive, WARNING -> WARN, FATAL -> CRITICAL)."""

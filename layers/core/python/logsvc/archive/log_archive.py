@@ -31,10 +31,6 @@ def object_key(service_name: str, date: str, batch_id: str) -> str:
     return f"logs/{service_name}/{date}/{batch_id}.ndjson.gz"
 
 
-def service_prefix(service_name: str) -> str:
-    return f"logs/{service_name}/"
-
-
 def encode_records(records: Iterable[dict[str, Any]]) -> bytes:
     lines = b"".join(orjson.dumps(record) + b"\n" for record in records)
     return gzip.compress(lines, compresslevel=GZIP_LEVEL, mtime=0)

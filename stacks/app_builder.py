@@ -1,0 +1,45 @@
+"""Build every stack of the service into a CDK app (used by app.py and the tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from logsvc.routes import FUNCTIONS as HTTP_FUNCTIONS
+from stacks.api_stack import ApiStack
+from stacks.core_stack import CoreStack
+from stacks.function_stack import FUNCTION_SPECS, FunctionStack
+from stacks.layers import ROOT
+from stacks.settings import DeploymentSettings
+
+
+def build(app: cdk.App) -> dict[str, cdk.Stack]:
+    """Core, one stack per function found in the functions folder, then the API."""
+    settings = DeploymentSettings.from_context(app.node)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    prefix = settings.stack_prefix
+    core = CoreStack(app, f"{prefix}-Core", settings=settings,
+                     description="logsvc: archive bucket, secrets, alarm topic")
+    stacks: dict[str, cdk.Stack] = {"core": core}
+    for name in deployed_functions(settings):
+        stack = FunctionStack(app, f"{prefix}-{name.title()}", name=name,
+                              spec=FUNCTION_SPECS[name], core=core, settings=settings,
+                              description=f"logsvc: the {name} function")
+        stacks[name] = stack
+    function_arns = {name: stacks[name].function.function_arn for name in HTTP_FUNCTIONS}
+    stacks["api"] = ApiStack(app, f"{prefix}-Api", core=core, function_arns=function_arns,
+                             settings=settings, description="logsvc: REST API, WAF, dashboard")
+    return stacks
+
+
+def deployed_functions(settings: DeploymentSettings) -> list[str]:
+    """Every function with code in the functions folder; each must have a FunctionSpec."""
+    folder = Path(ROOT, settings.functions_dir)
+    names = sorted(p.name for p in folder.iterdir() if (p / "handler.py").is_file())
+    unknown = [name for name in names if name not in FUNCTION_SPECS]
+    if unknown:
+        raise ValueError(f"functions without a FunctionSpec in stacks/function_stack.py: "
+                         f"{unknown}")
+    return names

@@ -1,0 +1,158 @@
+"""One stack per function: its code, layers, role, log group, alarms and schedule.
+
+Changing functions/<name> changes only that function's stack, so `cdk deploy
+Logsvc-<Name>` ships it alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.core_stack import CoreStack
+from stacks.layers import ARCHITECTURE, ROOT, RUNTIME, core_layer, dependencies_layer
+from stacks.settings import DeploymentSettings
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """How a function is sized, what it may touch, and when it runs on its own."""
+
+    memory_mb: int = 256
+    timeout_s: int = 15
+    archive_actions: tuple[str, ...] = ()
+    reads_api_key: bool = True
+    schedule: str | None = None  # an EventBridge schedule expression
+
+
+FUNCTION_SPECS: dict[str, FunctionSpec] = {
+    "ingest": FunctionSpec(memory_mb=512, timeout_s=30, archive_actions=("s3:PutObject",)),
+    "search": FunctionSpec(memory_mb=512, timeout_s=30, archive_actions=("s3:GetObject",)),
+    "config": FunctionSpec(),
+    "health": FunctionSpec(reads_api_key=False),
+    # The maintenance jobs, as in the original: cleanup daily at 02:00 UTC, analysis every
+    # 6 hours. Their stacks appear when functions/cleanup and functions/analyze exist.
+    "cleanup": FunctionSpec(memory_mb=512, timeout_s=900, reads_api_key=False,
+                            archive_actions=("s3:DeleteObject",),
+                            schedule="cron(0 2 * * ? *)"),
+    "analyze": FunctionSpec(memory_mb=1024, timeout_s=900, reads_api_key=False,
+                            schedule="cron(0 0/6 * * ? *)"),
+}
+
+XRAY_REASON = "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource ARN."
+ARCHIVE_REASON = "Archive objects are named per request under logs/; nothing else is granted."
+
+
+class FunctionStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, spec: FunctionSpec,
+                 core: CoreStack, settings: DeploymentSettings, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        log_group = logs.LogGroup(
+            self, "Logs",
+            retention=settings.log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description=f"logsvc {name} function")
+        for statement in self._statements(spec, core, log_group, settings):
+            role.add_to_policy(statement)
+        cdk.Validations.of(role).acknowledge(cdk.Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason=XRAY_REASON))
+        if spec.archive_actions and core.bucket is not None:
+            cdk.Validations.of(role).acknowledge(cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
+                   f"{settings.stack_prefix.lower()}-archive-<AWS::AccountId>-<AWS::Region>"
+                   "/logs/*]",
+                reason=ARCHIVE_REASON))
+
+        self.function = lambda_.Function(
+            self, "Function",
+            description=f"logsvc {name}",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(
+                str(Path(ROOT, settings.functions_dir, name)), exclude=["__pycache__", "*.pyc"]),
+            layers=[core_layer(self), dependencies_layer(self, settings.wheelhouse)],
+            memory_size=spec.memory_mb,
+            timeout=cdk.Duration.seconds(spec.timeout_s),
+            tracing=lambda_.Tracing.ACTIVE,
+            role=role,
+            log_group=log_group,
+            environment=self._environment(name, spec, core, settings),
+        )
+        self._alarms(core)
+        if spec.schedule:
+            rule = events.Rule(self, "Schedule",
+                               schedule=events.Schedule.expression(spec.schedule))
+            rule.add_target(targets.LambdaFunction(self.function))
+
+    @staticmethod
+    def _statements(spec: FunctionSpec, core: CoreStack, log_group: logs.LogGroup,
+                    settings: DeploymentSettings) -> list[iam.PolicyStatement]:
+        secrets = [core.d1_token]
+        if spec.reads_api_key:
+            secrets.append(core.api_key)
+        if spec.archive_actions and core.r2_credentials is not None:
+            secrets.append(core.r2_credentials)
+        statements = [
+            iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                                resources=[log_group.log_group_arn]),
+            iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                                resources=["*"]),
+            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"],
+                                resources=[secret.secret_arn for secret in secrets]),
+        ]
+        if spec.archive_actions and core.bucket is not None:
+            statements.append(iam.PolicyStatement(actions=list(spec.archive_actions),
+                                                  resources=[settings.archive_objects_arn]))
+        return statements
+
+    @staticmethod
+    def _environment(name: str, spec: FunctionSpec, core: CoreStack,
+                     settings: DeploymentSettings) -> dict[str, str]:
+        environment = {
+            "POWERTOOLS_SERVICE_NAME": f"logsService-{name}",
+            "POWERTOOLS_METRICS_NAMESPACE": "logsService",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "DATABASE_URL": settings.database_url,
+            "D1_API_TOKEN_SECRET_ARN": core.d1_token.secret_arn,
+            "DEFAULT_TTL_DAYS": str(settings.default_ttl_days),
+            "CLEANUP_BATCH_SIZE": str(settings.cleanup_batch_size),
+            "OPENAPI_DOCUMENT": "/opt/openapi.json",
+        }
+        if spec.reads_api_key:
+            environment["LOG_SERVICE_API_KEY_SECRET_ARN"] = core.api_key.secret_arn
+        if core.bucket is not None:
+            environment["ARCHIVE_URL"] = f"s3://{settings.archive_bucket_name}"
+        else:
+            environment["ARCHIVE_URL"] = f"s3://{settings.r2_bucket}"
+            environment["ARCHIVE_ENDPOINT_URL"] = (
+                f"https://{settings.r2_account_id}.r2.cloudflarestorage.com")
+            if spec.archive_actions:
+                environment["ARCHIVE_CREDENTIALS_SECRET_ARN"] = core.r2_credentials.secret_arn
+        return environment
+
+    def _alarms(self, core: CoreStack) -> None:
+        for metric_name, metric in (("Errors", self.function.metric_errors()),
+                                    ("Throttles", self.function.metric_throttles())):
+            alarm = cloudwatch.Alarm(
+                self, f"{metric_name}Alarm",
+                metric=metric.with_(period=cdk.Duration.minutes(5), statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"{self.function.node.path}: {metric_name} in 5 minutes",
+            )
+            alarm.add_alarm_action(actions.SnsAction(core.alarm_topic))

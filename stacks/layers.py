@@ -1,0 +1,82 @@
+"""Lambda layers built on this machine, without Docker: the shared package and the pinned
+third-party dependencies for arm64 (manylinux2014_aarch64, CPython of the runtime)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+PYTHON_VERSION = "3.14"  # of RUNTIME: the dependencies layer's wheels must match it
+ARCHITECTURE = lambda_.Architecture.ARM_64
+_NOT_SHIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+# BundlingOptions needs an image; it is never pulled because local bundling always succeeds.
+_NO_DOCKER = cdk.DockerImage.from_registry("local-bundling-only")
+
+
+@jsii.implements(cdk.ILocalBundling)
+class _CopyCorePackage:
+    """layers/core/python as /opt/python, and the OpenAPI document as /opt/openapi.json."""
+
+    def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
+        shutil.copytree(ROOT / "layers" / "core" / "python", Path(output_dir) / "python",
+                        ignore=_NOT_SHIPPED, dirs_exist_ok=True)
+        shutil.copy(ROOT / "docs" / "openapi.json", Path(output_dir) / "openapi.json")
+        return True
+
+
+@jsii.implements(cdk.ILocalBundling)
+class _PipInstall:
+    """pip installs the pinned requirements for Lambda's platform into /opt/python."""
+
+    def __init__(self, requirements: Path, wheelhouse: str):
+        self.requirements = requirements
+        self.wheelhouse = wheelhouse
+
+    def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
+        command = [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--platform", "manylinux2014_aarch64", "--implementation", "cp",
+            "--python-version", PYTHON_VERSION, "--only-binary=:all:",
+            "--target", str(Path(output_dir) / "python"), "-r", str(self.requirements),
+        ]
+        if self.wheelhouse:
+            command += ["--no-index", "--find-links", self.wheelhouse]
+        subprocess.run(command, check=True)  # noqa: S603 - fixed arguments
+        return True
+
+
+def core_layer(scope: Construct) -> lambda_.LayerVersion:
+    return lambda_.LayerVersion(
+        scope, "CoreLayer",
+        description="logsvc shared package and OpenAPI document",
+        code=lambda_.Code.from_asset(
+            str(ROOT / "layers" / "core"),
+            bundling=cdk.BundlingOptions(image=_NO_DOCKER, local=_CopyCorePackage()),
+        ),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+    )
+
+
+def dependencies_layer(scope: Construct, wheelhouse: str) -> lambda_.LayerVersion:
+    requirements = ROOT / "layers" / "deps" / "requirements.txt"
+    return lambda_.LayerVersion(
+        scope, "DependenciesLayer",
+        description="Pinned third-party packages (layers/deps/requirements.txt)",
+        code=lambda_.Code.from_asset(
+            str(requirements.parent),
+            bundling=cdk.BundlingOptions(image=_NO_DOCKER,
+                                         local=_PipInstall(requirements, wheelhouse)),
+        ),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+    )

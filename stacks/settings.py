@@ -1,0 +1,96 @@
+"""Deployment settings, read once from CDK context (cdk.json, or -c key=value)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
+from constructs import Node
+
+RETENTION_DAYS = {
+    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS, 7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    stack_prefix: str = "Logsvc"
+    stage_name: str = "prod"
+    # D1, the index: the database and the account that holds it.
+    d1_account_id: str = ""
+    d1_database_id: str = ""
+    # The archive: "s3" (a bucket this app creates) or "r2" (an existing R2 bucket).
+    archive: str = "s3"
+    r2_account_id: str = ""
+    r2_bucket: str = ""
+    archive_expiration_days: int = 0  # 0: keep archived logs until something deletes them
+    # Per-IP limits of the WAF rate-based rules, as in the original service.
+    rate_limit_per_minute: int = 100
+    batch_rate_limit_per_minute: int = 20
+    # API Gateway stage throttling, for all clients together.
+    throttle_rate_limit: int = 200
+    throttle_burst_limit: int = 400
+    cors_origins: tuple[str, ...] = ()
+    log_retention_days: int = 30
+    alarm_email: str = ""
+    default_ttl_days: int = 30
+    cleanup_batch_size: int = 1000
+    functions_dir: str = "functions"
+    wheelhouse: str = ""  # a folder of wheels: build the dependencies layer offline
+
+    @classmethod
+    def from_context(cls, node: Node) -> DeploymentSettings:
+        values: dict[str, Any] = {}
+        for name, default in cls.__dataclass_fields__.items():
+            raw = node.try_get_context(name)
+            if raw is None:
+                continue
+            values[name] = _convert(name, raw, type(default.default))
+        settings = cls(**values)
+        if settings.archive not in ("s3", "r2"):
+            raise ValueError(f"context archive must be s3 or r2, got {settings.archive!r}")
+        if settings.log_retention_days not in RETENTION_DAYS:
+            raise ValueError(f"context log_retention_days must be one of "
+                             f"{sorted(RETENTION_DAYS)}, got {settings.log_retention_days}")
+        if settings.archive == "r2" and not (settings.r2_account_id and settings.r2_bucket):
+            raise ValueError("context archive=r2 needs r2_account_id and r2_bucket")
+        return settings
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return RETENTION_DAYS[self.log_retention_days]
+
+    @property
+    def archive_bucket_name(self) -> str:
+        """The S3 archive's name: fixed, so policies name it without cross-stack imports."""
+        return f"{self.stack_prefix.lower()}-archive-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
+
+    @property
+    def archive_objects_arn(self) -> str:
+        return f"arn:{cdk.Aws.PARTITION}:s3:::{self.archive_bucket_name}/logs/*"
+
+    @property
+    def database_url(self) -> str:
+        return f"d1://{self.d1_account_id or 'ACCOUNT_ID'}/{self.d1_database_id or 'DATABASE_ID'}"
+
+
+def _convert(name: str, raw: Any, kind: type) -> Any:
+    """Context from the command line arrives as strings; cdk.json gives JSON types."""
+    if kind is tuple:
+        items = json.loads(raw) if isinstance(raw, str) and raw.startswith("[") else raw
+        if isinstance(items, str):
+            items = [item for item in items.split(",") if item]
+        return tuple(items)
+    if kind is int:
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"context {name} must be an integer, got {raw!r}") from None
+    return str(raw)

@@ -5,7 +5,11 @@ BIN    := $(VENV)/bin
 PORT   ?= 8787
 DATA   ?= data
 
-.PHONY: install run test bench lint format openapi clean
+.PHONY: install run test bench synth wheelhouse lint format openapi clean
+
+# jsii (under aws-cdk-lib) warns on every call that Node 20 is past its end of life.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_CLI_TELEMETRY := 1
 
 # Re-install when the dependency list or the pins change.
 $(BIN)/.installed: pyproject.toml constraints.txt
@@ -14,7 +18,12 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+# The CDK CLI, pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed
 
 run: install
 	$(BIN)/logsvc migrate --data-dir $(DATA)
@@ -30,6 +39,17 @@ test: install
 bench: install
 	$(BIN)/python -m bench.run
 
+# CloudFormation templates in cdk.out, layers bundled here without Docker. Offline: run
+# `make wheelhouse` once while online, then `make synth WHEELHOUSE=wheelhouse`.
+synth: install
+	npx cdk synth --quiet $(if $(WHEELHOUSE),-c wheelhouse=$(abspath $(WHEELHOUSE)))
+	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
+
+wheelhouse: install
+	$(BIN)/python -m pip download --quiet --dest wheelhouse --only-binary=:all: \
+	  --platform manylinux2014_aarch64 --implementation cp --python-version 3.14 \
+	  -r layers/deps/requirements.txt
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,4 +62,4 @@ openapi: install
 	$(BIN)/logsvc openapi
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .ruff_cache

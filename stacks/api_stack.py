@@ -24,27 +24,41 @@ AUTH_REASON = (
 
 
 class ApiStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, core: CoreStack,
-                 function_arns: dict[str, str], settings: DeploymentSettings,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        core: CoreStack,
+        function_arns: dict[str, str],
+        settings: DeploymentSettings,
+        **kwargs,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         # Imported by ARN: the permissions to invoke them stay in this stack, so a
         # function's stack never depends on the API's.
         functions = {
             name: lambda_.Function.from_function_attributes(
-                self, f"{name.title()}Function", function_arn=arn, same_environment=True)
+                self, f"{name.title()}Function", function_arn=arn, same_environment=True
+            )
             for name, arn in function_arns.items()
         }
-        access_logs = logs.LogGroup(self, "AccessLogs",
-                                    retention=settings.log_retention,
-                                    removal_policy=cdk.RemovalPolicy.DESTROY)
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=settings.log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
         cors = None
         if settings.cors_origins:
-            cors = apigateway.CorsOptions(allow_origins=list(settings.cors_origins),
-                                          allow_headers=["Authorization", "Content-Type"],
-                                          allow_methods=["GET", "POST", "PUT", "OPTIONS"])
+            cors = apigateway.CorsOptions(
+                allow_origins=list(settings.cors_origins),
+                allow_headers=["Authorization", "Content-Type"],
+                allow_methods=["GET", "POST", "PUT", "OPTIONS"],
+            )
         self.api = apigateway.RestApi(
-            self, "Api",
+            self,
+            "Api",
             rest_api_name=f"{settings.stack_prefix.lower()}-logs",
             description="Central logging service",
             cloud_watch_role=True,
@@ -56,9 +70,16 @@ class ApiStack(cdk.Stack):
                 throttling_burst_limit=settings.throttle_burst_limit,
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),
                 access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=False, http_method=True, ip=True, protocol=True,
-                    request_time=True, resource_path=True, response_length=True,
-                    status=True, user=False),
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
                 logging_level=apigateway.MethodLoggingLevel.ERROR,
                 metrics_enabled=True,
                 tracing_enabled=True,
@@ -72,23 +93,34 @@ class ApiStack(cdk.Stack):
             )
         self._acknowledge_findings()
         self.web_acl = self._web_acl(settings)
-        wafv2.CfnWebACLAssociation(self, "WafAssociation",
-                                   resource_arn=self.api.deployment_stage.stage_arn,
-                                   web_acl_arn=self.web_acl.attr_arn)
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WafAssociation",
+            resource_arn=self.api.deployment_stage.stage_arn,
+            web_acl_arn=self.web_acl.attr_arn,
+        )
         self._alarm_and_dashboard(core, functions)
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
 
     def _web_acl(self, settings: DeploymentSettings) -> wafv2.CfnWebACL:
-        def rate_rule(name: str, priority: int, limit: int,
-                      scope_down: wafv2.CfnWebACL.StatementProperty | None = None
-                      ) -> wafv2.CfnWebACL.RuleProperty:
+        def rate_rule(
+            name: str,
+            priority: int,
+            limit: int,
+            scope_down: wafv2.CfnWebACL.StatementProperty | None = None,
+        ) -> wafv2.CfnWebACL.RuleProperty:
             return wafv2.CfnWebACL.RuleProperty(
-                name=name, priority=priority,
+                name=name,
+                priority=priority,
                 action=wafv2.CfnWebACL.RuleActionProperty(block={}),
                 statement=wafv2.CfnWebACL.StatementProperty(
                     rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP", limit=limit, evaluation_window_sec=60,
-                        scope_down_statement=scope_down)),
+                        aggregate_key_type="IP",
+                        limit=limit,
+                        evaluation_window_sec=60,
+                        scope_down_statement=scope_down,
+                    )
+                ),
                 visibility_config=_visibility(name),
             )
 
@@ -98,16 +130,20 @@ class ApiStack(cdk.Stack):
                 positional_constraint="ENDS_WITH",  # the stage name comes first
                 search_string=BATCH_INGEST_PATH,
                 text_transformations=[
-                    wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
-            ))
+                    wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                ],
+            )
+        )
         return wafv2.CfnWebACL(
-            self, "WebAcl",
+            self,
+            "WebAcl",
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility("logsvc-api"),
             rules=[
-                rate_rule("batch-ingest-per-ip", 0, settings.batch_rate_limit_per_minute,
-                          batch_path),
+                rate_rule(
+                    "batch-ingest-per-ip", 0, settings.batch_rate_limit_per_minute, batch_path
+                ),
                 rate_rule("api-per-ip", 1, settings.rate_limit_per_minute),
             ],
         )
@@ -116,50 +152,73 @@ class ApiStack(cdk.Stack):
         acknowledge = cdk.Validations.of(self.api).acknowledge
         for rule in ("AwsSolutions::AwsSolutions-APIG4", "AwsSolutions::AwsSolutions-COG4"):
             acknowledge(cdk.Acknowledgment(id=rule, reason=AUTH_REASON))
-        acknowledge(cdk.Acknowledgment(
-            id="AwsSolutions::AwsSolutions-APIG2",
-            reason="Bodies and parameters are validated by the functions, which name the "
-                   "field at fault in the service's error format; API Gateway's validator "
-                   "would answer in another.",
-        ))
-        acknowledge(cdk.Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-               "service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-            reason="API Gateway's account-level logging role needs this AWS-managed policy; "
-                   "it grants CloudWatch Logs writes only.",
-        ))
+        acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-APIG2",
+                reason="Bodies and parameters are validated by the functions, which name the "
+                "field at fault in the service's error format; API Gateway's validator "
+                "would answer in another.",
+            )
+        )
+        acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                "service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+                reason="API Gateway's account-level logging role needs this AWS-managed policy; "
+                "it grants CloudWatch Logs writes only.",
+            )
+        )
 
-    def _alarm_and_dashboard(self, core: CoreStack,
-                             functions: dict[str, lambda_.IFunction]) -> None:
+    def _alarm_and_dashboard(
+        self, core: CoreStack, functions: dict[str, lambda_.IFunction]
+    ) -> None:
         five_minutes = cdk.Duration.minutes(5)
         server_errors = self.api.metric_server_error(period=five_minutes, statistic="Sum")
         alarm = cloudwatch.Alarm(
-            self, "Api5xxAlarm", metric=server_errors, threshold=1, evaluation_periods=1,
+            self,
+            "Api5xxAlarm",
+            metric=server_errors,
+            threshold=1,
+            evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description="logsvc API answered 5xx",
         )
         alarm.add_alarm_action(actions.SnsAction(core.alarm_topic))
-        dashboard = cloudwatch.Dashboard(self, "Dashboard",
-                                         dashboard_name=f"{self.stack_name}-logsvc")
-        dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="API requests and errors", left=[
-                self.api.metric_count(period=five_minutes),
-                self.api.metric_client_error(period=five_minutes),
-                server_errors]),
-            cloudwatch.GraphWidget(title="API latency p95", left=[
-                self.api.metric_latency(period=five_minutes, statistic="p95")]),
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"{self.stack_name}-logsvc"
         )
-        dashboard.add_widgets(*[
-            cloudwatch.GraphWidget(title=f"{name}: invocations, errors, throttles", left=[
-                fn.metric_invocations(period=five_minutes),
-                fn.metric_errors(period=five_minutes),
-                fn.metric_throttles(period=five_minutes)],
-                right=[fn.metric_duration(period=five_minutes, statistic="p95")])
-            for name, fn in functions.items()
-        ])
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                left=[
+                    self.api.metric_count(period=five_minutes),
+                    self.api.metric_client_error(period=five_minutes),
+                    server_errors,
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency p95",
+                left=[self.api.metric_latency(period=five_minutes, statistic="p95")],
+            ),
+        )
+        dashboard.add_widgets(
+            *[
+                cloudwatch.GraphWidget(
+                    title=f"{name}: invocations, errors, throttles",
+                    left=[
+                        fn.metric_invocations(period=five_minutes),
+                        fn.metric_errors(period=five_minutes),
+                        fn.metric_throttles(period=five_minutes),
+                    ],
+                    right=[fn.metric_duration(period=five_minutes, statistic="p95")],
+                )
+                for name, fn in functions.items()
+            ]
+        )
 
 
 def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     return wafv2.CfnWebACL.VisibilityConfigProperty(
-        cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True)
+        cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+    )

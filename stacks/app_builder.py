@@ -20,17 +20,33 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
     settings = DeploymentSettings.from_context(app.node)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     prefix = settings.stack_prefix
-    core = CoreStack(app, f"{prefix}-Core", settings=settings,
-                     description="logsvc: archive bucket, secrets, alarm topic")
+    core = CoreStack(
+        app,
+        f"{prefix}-Core",
+        settings=settings,
+        description="logsvc: archive bucket, secrets, alarm topic",
+    )
     stacks: dict[str, cdk.Stack] = {"core": core}
     for name in deployed_functions(settings):
-        stack = FunctionStack(app, f"{prefix}-{name.title()}", name=name,
-                              spec=FUNCTION_SPECS[name], core=core, settings=settings,
-                              description=f"logsvc: the {name} function")
+        stack = FunctionStack(
+            app,
+            f"{prefix}-{name.title()}",
+            name=name,
+            spec=FUNCTION_SPECS[name],
+            core=core,
+            settings=settings,
+            description=f"logsvc: the {name} function",
+        )
         stacks[name] = stack
     function_arns = {name: stacks[name].function.function_arn for name in HTTP_FUNCTIONS}
-    stacks["api"] = ApiStack(app, f"{prefix}-Api", core=core, function_arns=function_arns,
-                             settings=settings, description="logsvc: REST API, WAF, dashboard")
+    stacks["api"] = ApiStack(
+        app,
+        f"{prefix}-Api",
+        core=core,
+        function_arns=function_arns,
+        settings=settings,
+        description="logsvc: REST API, WAF, dashboard",
+    )
     return stacks
 
 
@@ -40,6 +56,5 @@ def deployed_functions(settings: DeploymentSettings) -> list[str]:
     names = sorted(p.name for p in folder.iterdir() if (p / "handler.py").is_file())
     unknown = [name for name in names if name not in FUNCTION_SPECS]
     if unknown:
-        raise ValueError(f"functions without a FunctionSpec in stacks/function_stack.py: "
-                         f"{unknown}")
+        raise ValueError(f"functions without a FunctionSpec in stacks/function_stack.py: {unknown}")
     return names

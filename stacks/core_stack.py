@@ -23,25 +23,30 @@ ROTATION_REASON = (
 
 
 class CoreStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: DeploymentSettings,
-                 **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: DeploymentSettings, **kwargs
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
 
         self.api_key = secretsmanager.Secret(
-            self, "ApiKey",
+            self,
+            "ApiKey",
             description="LOG_SERVICE_API_KEY: the Bearer key clients send",
             generate_secret_string=secretsmanager.SecretStringGenerator(
-                exclude_punctuation=True, password_length=43),
+                exclude_punctuation=True, password_length=43
+            ),
         )
         self.d1_token = secretsmanager.Secret(
-            self, "D1ApiToken",
-            description="Cloudflare API token with D1 edit rights (put the real value after deploy)",
+            self,
+            "D1ApiToken",
+            description="Cloudflare API token with D1 edit rights (set after the first deploy)",
         )
         self.secrets = [self.api_key, self.d1_token]
         for secret in self.secrets:
             cdk.Validations.of(secret).acknowledge(
-                cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=ROTATION_REASON))
+                cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=ROTATION_REASON)
+            )
 
         self.bucket: s3.IBucket | None = None
         self.r2_credentials: secretsmanager.Secret | None = None
@@ -49,21 +54,24 @@ class CoreStack(cdk.Stack):
             self.bucket = self._archive_bucket(settings)
         else:
             self.r2_credentials = secretsmanager.Secret(
-                self, "R2Credentials",
+                self,
+                "R2Credentials",
                 description='R2 access key: {"access_key_id": "...", "secret_access_key": "..."}',
             )
             cdk.Validations.of(self.r2_credentials).acknowledge(
-                cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=ROTATION_REASON))
+                cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=ROTATION_REASON)
+            )
             self.secrets.append(self.r2_credentials)
 
         self.alarm_topic = sns.Topic(
-            self, "Alarms", display_name="logsvc alarms",
+            self,
+            "Alarms",
+            display_name="logsvc alarms",
             master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
             enforce_ssl=True,
         )
         if settings.alarm_email:
-            self.alarm_topic.add_subscription(
-                subscriptions.EmailSubscription(settings.alarm_email))
+            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
 
         cdk.CfnOutput(self, "ApiKeySecretArn", value=self.api_key.secret_arn)
         cdk.CfnOutput(self, "D1ApiTokenSecretArn", value=self.d1_token.secret_arn)
@@ -73,10 +81,14 @@ class CoreStack(cdk.Stack):
     def _archive_bucket(self, settings: DeploymentSettings) -> s3.Bucket:
         lifecycle = []
         if settings.archive_expiration_days:
-            lifecycle.append(s3.LifecycleRule(
-                prefix="logs/", expiration=cdk.Duration.days(settings.archive_expiration_days)))
+            lifecycle.append(
+                s3.LifecycleRule(
+                    prefix="logs/", expiration=cdk.Duration.days(settings.archive_expiration_days)
+                )
+            )
         bucket = s3.Bucket(
-            self, "Archive",
+            self,
+            "Archive",
             bucket_name=settings.archive_bucket_name,
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -85,9 +97,11 @@ class CoreStack(cdk.Stack):
             lifecycle_rules=lifecycle,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        cdk.Validations.of(bucket).acknowledge(cdk.Acknowledgment(
-            id="AwsSolutions-S1",
-            reason="Only the service's own functions write and read the archive; enable "
-                   "CloudTrail S3 data events where object-level audit is required.",
-        ))
+        cdk.Validations.of(bucket).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="Only the service's own functions write and read the archive; enable "
+                "CloudTrail S3 data events where object-level audit is required.",
+            )
+        )
         return bucket

@@ -42,11 +42,16 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "health": FunctionSpec(reads_api_key=False),
     # The maintenance jobs, as in the original: cleanup daily at 02:00 UTC, analysis every
     # 6 hours. Their stacks appear when functions/cleanup and functions/analyze exist.
-    "cleanup": FunctionSpec(memory_mb=512, timeout_s=900, reads_api_key=False,
-                            archive_actions=("s3:DeleteObject",),
-                            schedule="cron(0 2 * * ? *)"),
-    "analyze": FunctionSpec(memory_mb=1024, timeout_s=900, reads_api_key=False,
-                            schedule="cron(0 0/6 * * ? *)"),
+    "cleanup": FunctionSpec(
+        memory_mb=512,
+        timeout_s=900,
+        reads_api_key=False,
+        archive_actions=("s3:DeleteObject",),
+        schedule="cron(0 2 * * ? *)",
+    ),
+    "analyze": FunctionSpec(
+        memory_mb=1024, timeout_s=900, reads_api_key=False, schedule="cron(0 0/6 * * ? *)"
+    ),
 }
 
 XRAY_REASON = "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource ARN."
@@ -54,35 +59,57 @@ ARCHIVE_REASON = "Archive objects are named per request under logs/; nothing els
 
 
 class FunctionStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, name: str, spec: FunctionSpec,
-                 core: CoreStack, settings: DeploymentSettings, **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        spec: FunctionSpec,
+        core: CoreStack,
+        settings: DeploymentSettings,
+        **kwargs,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         log_group = logs.LogGroup(
-            self, "Logs",
+            self,
+            "Logs",
             retention=settings.log_retention,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description=f"logsvc {name} function")
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"logsvc {name} function",
+        )
         for statement in self._statements(spec, core, log_group, settings):
             role.add_to_policy(statement)
-        cdk.Validations.of(role).acknowledge(cdk.Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason=XRAY_REASON))
+        cdk.Validations.of(role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason=XRAY_REASON
+            )
+        )
         if spec.archive_actions and core.bucket is not None:
-            cdk.Validations.of(role).acknowledge(cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
-                   f"{settings.stack_prefix.lower()}-archive-<AWS::AccountId>-<AWS::Region>"
-                   "/logs/*]",
-                reason=ARCHIVE_REASON))
+            cdk.Validations.of(role).acknowledge(
+                cdk.Acknowledgment(
+                    id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
+                    f"{settings.stack_prefix.lower()}-archive-<AWS::AccountId>-<AWS::Region>"
+                    "/logs/*]",
+                    reason=ARCHIVE_REASON,
+                )
+            )
 
         self.function = lambda_.Function(
-            self, "Function",
+            self,
+            "Function",
             description=f"logsvc {name}",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler="handler.lambda_handler",
             code=lambda_.Code.from_asset(
-                str(Path(ROOT, settings.functions_dir, name)), exclude=["__pycache__", "*.pyc"]),
+                str(Path(ROOT, settings.functions_dir, name)), exclude=["__pycache__", "*.pyc"]
+            ),
             layers=[core_layer(self), dependencies_layer(self, settings.wheelhouse)],
             memory_size=spec.memory_mb,
             timeout=cdk.Duration.seconds(spec.timeout_s),
@@ -93,34 +120,43 @@ class FunctionStack(cdk.Stack):
         )
         self._alarms(core)
         if spec.schedule:
-            rule = events.Rule(self, "Schedule",
-                               schedule=events.Schedule.expression(spec.schedule))
+            rule = events.Rule(self, "Schedule", schedule=events.Schedule.expression(spec.schedule))
             rule.add_target(targets.LambdaFunction(self.function))
 
     @staticmethod
-    def _statements(spec: FunctionSpec, core: CoreStack, log_group: logs.LogGroup,
-                    settings: DeploymentSettings) -> list[iam.PolicyStatement]:
+    def _statements(
+        spec: FunctionSpec, core: CoreStack, log_group: logs.LogGroup, settings: DeploymentSettings
+    ) -> list[iam.PolicyStatement]:
         secrets = [core.d1_token]
         if spec.reads_api_key:
             secrets.append(core.api_key)
         if spec.archive_actions and core.r2_credentials is not None:
             secrets.append(core.r2_credentials)
         statements = [
-            iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                                resources=[log_group.log_group_arn]),
-            iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                                resources=["*"]),
-            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"],
-                                resources=[secret.secret_arn for secret in secrets]),
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
+            ),
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[secret.secret_arn for secret in secrets],
+            ),
         ]
         if spec.archive_actions and core.bucket is not None:
-            statements.append(iam.PolicyStatement(actions=list(spec.archive_actions),
-                                                  resources=[settings.archive_objects_arn]))
+            statements.append(
+                iam.PolicyStatement(
+                    actions=list(spec.archive_actions), resources=[settings.archive_objects_arn]
+                )
+            )
         return statements
 
     @staticmethod
-    def _environment(name: str, spec: FunctionSpec, core: CoreStack,
-                     settings: DeploymentSettings) -> dict[str, str]:
+    def _environment(
+        name: str, spec: FunctionSpec, core: CoreStack, settings: DeploymentSettings
+    ) -> dict[str, str]:
         environment = {
             "POWERTOOLS_SERVICE_NAME": f"logsService-{name}",
             "POWERTOOLS_METRICS_NAMESPACE": "logsService",
@@ -138,16 +174,20 @@ class FunctionStack(cdk.Stack):
         else:
             environment["ARCHIVE_URL"] = f"s3://{settings.r2_bucket}"
             environment["ARCHIVE_ENDPOINT_URL"] = (
-                f"https://{settings.r2_account_id}.r2.cloudflarestorage.com")
+                f"https://{settings.r2_account_id}.r2.cloudflarestorage.com"
+            )
             if spec.archive_actions:
                 environment["ARCHIVE_CREDENTIALS_SECRET_ARN"] = core.r2_credentials.secret_arn
         return environment
 
     def _alarms(self, core: CoreStack) -> None:
-        for metric_name, metric in (("Errors", self.function.metric_errors()),
-                                    ("Throttles", self.function.metric_throttles())):
+        for metric_name, metric in (
+            ("Errors", self.function.metric_errors()),
+            ("Throttles", self.function.metric_throttles()),
+        ):
             alarm = cloudwatch.Alarm(
-                self, f"{metric_name}Alarm",
+                self,
+                f"{metric_name}Alarm",
                 metric=metric.with_(period=cdk.Duration.minutes(5), statistic="Sum"),
                 threshold=1,
                 evaluation_periods=1,

@@ -27,8 +27,12 @@ class _CopyCorePackage:
     """layers/core/python as /opt/python, and the OpenAPI document as /opt/openapi.json."""
 
     def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
-        shutil.copytree(ROOT / "layers" / "core" / "python", Path(output_dir) / "python",
-                        ignore=_NOT_SHIPPED, dirs_exist_ok=True)
+        shutil.copytree(
+            ROOT / "layers" / "core" / "python",
+            Path(output_dir) / "python",
+            ignore=_NOT_SHIPPED,
+            dirs_exist_ok=True,
+        )
         shutil.copy(ROOT / "docs" / "openapi.json", Path(output_dir) / "openapi.json")
         return True
 
@@ -43,10 +47,23 @@ class _PipInstall:
 
     def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
         command = [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--platform", "manylinux2014_aarch64", "--implementation", "cp",
-            "--python-version", PYTHON_VERSION, "--only-binary=:all:",
-            "--target", str(Path(output_dir) / "python"), "-r", str(self.requirements),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--platform",
+            "manylinux2014_aarch64",
+            "--implementation",
+            "cp",
+            "--python-version",
+            PYTHON_VERSION,
+            "--only-binary=:all:",
+            "--target",
+            str(Path(output_dir) / "python"),
+            "-r",
+            str(self.requirements),
         ]
         if self.wheelhouse:
             command += ["--no-index", "--find-links", self.wheelhouse]
@@ -56,7 +73,8 @@ class _PipInstall:
 
 def core_layer(scope: Construct) -> lambda_.LayerVersion:
     return lambda_.LayerVersion(
-        scope, "CoreLayer",
+        scope,
+        "CoreLayer",
         description="logsvc shared package and OpenAPI document",
         code=lambda_.Code.from_asset(
             str(ROOT / "layers" / "core"),
@@ -70,12 +88,14 @@ def core_layer(scope: Construct) -> lambda_.LayerVersion:
 def dependencies_layer(scope: Construct, wheelhouse: str) -> lambda_.LayerVersion:
     requirements = ROOT / "layers" / "deps" / "requirements.txt"
     return lambda_.LayerVersion(
-        scope, "DependenciesLayer",
+        scope,
+        "DependenciesLayer",
         description="Pinned third-party packages (layers/deps/requirements.txt)",
         code=lambda_.Code.from_asset(
             str(requirements.parent),
-            bundling=cdk.BundlingOptions(image=_NO_DOCKER,
-                                         local=_PipInstall(requirements, wheelhouse)),
+            bundling=cdk.BundlingOptions(
+                image=_NO_DOCKER, local=_PipInstall(requirements, wheelhouse)
+            ),
         ),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],

@@ -11,11 +11,16 @@ from aws_cdk import aws_logs as logs
 from constructs import Node
 
 RETENTION_DAYS = {
-    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
-    5: logs.RetentionDays.FIVE_DAYS, 7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
 }
 
 
@@ -57,8 +62,10 @@ class DeploymentSettings:
         if settings.archive not in ("s3", "r2"):
             raise ValueError(f"context archive must be s3 or r2, got {settings.archive!r}")
         if settings.log_retention_days not in RETENTION_DAYS:
-            raise ValueError(f"context log_retention_days must be one of "
-                             f"{sorted(RETENTION_DAYS)}, got {settings.log_retention_days}")
+            raise ValueError(
+                f"context log_retention_days must be one of "
+                f"{sorted(RETENTION_DAYS)}, got {settings.log_retention_days}"
+            )
         if settings.archive == "r2" and not (settings.r2_account_id and settings.r2_bucket):
             raise ValueError("context archive=r2 needs r2_account_id and r2_bucket")
         return settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 
 from logsvc.archive import LogArchive, open_object_store
@@ -11,28 +12,49 @@ from logsvc.sql import SqlDatabase, open_database
 from logsvc.store.configs import ConfigStore
 from logsvc.store.logs import LogStore
 
+# A secret is read again after this many seconds, so a rotated value reaches warm functions.
+SECRET_MAX_AGE_SECONDS = 300
+
 
 @cache
 def settings() -> Settings:
     return Settings.from_env()
 
 
+def secret(arn: str) -> str:
+    """A Secrets Manager value, cached by Powertools for SECRET_MAX_AGE_SECONDS."""
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters.get_secret(arn, max_age=SECRET_MAX_AGE_SECONDS)
+
+
+def api_key() -> str | None:
+    """The Bearer key: from Secrets Manager on AWS, from LOG_SERVICE_API_KEY elsewhere."""
+    s = settings()
+    return secret(s.api_key_secret_arn) if s.api_key_secret_arn else s.api_key
+
+
 @cache
 def database() -> SqlDatabase:
     s = settings()
-    return open_database(
-        s.database_url, d1_api_token=s.d1_api_token, d1_api_base_url=s.d1_api_base_url
-    )
+    token = secret(s.d1_api_token_secret_arn) if s.d1_api_token_secret_arn else s.d1_api_token
+    return open_database(s.database_url, d1_api_token=token, d1_api_base_url=s.d1_api_base_url)
 
 
 @cache
 def log_archive() -> LogArchive:
     s = settings()
-    return LogArchive(
-        open_object_store(
-            s.archive_url, endpoint_url=s.archive_endpoint_url, region=s.archive_region
-        )
+    credentials = None
+    if s.archive_credentials_secret_arn:
+        # R2 (or another S3 API) keys: {"access_key_id": ..., "secret_access_key": ...}
+        credentials = json.loads(secret(s.archive_credentials_secret_arn))
+    objects = open_object_store(
+        s.archive_url,
+        endpoint_url=s.archive_endpoint_url,
+        region=s.archive_region,
+        credentials=credentials,
     )
+    return LogArchive(objects)
 
 
 @cache

@@ -18,6 +18,10 @@ class Settings:
     api_key: str | None
     database_url: str
     archive_url: str
+    # On AWS the secrets stay in Secrets Manager; these name them (see logsvc.runtime).
+    api_key_secret_arn: str | None = None
+    d1_api_token_secret_arn: str | None = None
+    archive_credentials_secret_arn: str | None = None
     d1_api_token: str | None = None
     d1_api_base_url: str = "https://api.cloudflare.com/client/v4"
     archive_endpoint_url: str | None = None
@@ -33,6 +37,9 @@ class Settings:
             api_key=env.get("LOG_SERVICE_API_KEY") or None,
             database_url=_required(env, "DATABASE_URL"),
             archive_url=_required(env, "ARCHIVE_URL"),
+            api_key_secret_arn=env.get("LOG_SERVICE_API_KEY_SECRET_ARN") or None,
+            d1_api_token_secret_arn=env.get("D1_API_TOKEN_SECRET_ARN") or None,
+            archive_credentials_secret_arn=env.get("ARCHIVE_CREDENTIALS_SECRET_ARN") or None,
             d1_api_token=env.get("D1_API_TOKEN") or None,
             d1_api_base_url=env.get("D1_API_BASE_URL") or cls.d1_api_base_url,
             archive_endpoint_url=env.get("ARCHIVE_ENDPOINT_URL") or None,

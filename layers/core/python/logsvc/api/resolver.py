@@ -73,7 +73,7 @@ class LogServiceResolver(APIGatewayRestResolver):
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         if self.authenticated:
             try:
-                check_bearer(headers.get("authorization"), runtime.settings().api_key)
+                check_bearer(headers.get("authorization"), runtime.api_key())
             except ApiError as exc:
                 return {
                     "statusCode": exc.status_code,

@@ -24,7 +24,11 @@ class ObjectStore(Protocol):
 
 
 def open_object_store(
-    url: str, *, endpoint_url: str | None = None, region: str | None = None
+    url: str,
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    credentials: dict[str, str] | None = None,
 ) -> ObjectStore:
     """``file:///path/archive`` (a local folder) or ``s3://bucket[/prefix]`` (S3 or R2)."""
     parts = urlsplit(url)
@@ -38,6 +42,10 @@ def open_object_store(
         if not parts.netloc:
             raise ValueError("ARCHIVE_URL s3:// needs a bucket, e.g. s3://platform-logs-archive")
         return S3ObjectStore(
-            parts.netloc, parts.path.strip("/"), endpoint_url=endpoint_url, region=region
+            parts.netloc,
+            parts.path.strip("/"),
+            endpoint_url=endpoint_url,
+            region=region,
+            credentials=credentials,
         )
     raise ValueError(f"ARCHIVE_URL scheme must be file or s3, got {parts.scheme!r}")

@@ -12,7 +12,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from logsvc.errors import ArchiveUnavailable
 
 
-def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
+def s3_client(
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    credentials: dict[str, str] | None = None,
+) -> Any:
     """An S3 client that also works against R2: R2 rejects the newer default checksums."""
     config = Config(
         request_checksum_calculation="when_required",
@@ -23,7 +27,13 @@ def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any
     )
     if endpoint_url and region is None:
         region = "auto"  # R2's region
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+    keys = {}
+    if credentials:
+        keys = {
+            "aws_access_key_id": credentials["access_key_id"],
+            "aws_secret_access_key": credentials["secret_access_key"],
+        }
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config, **keys)
 
 
 class S3ObjectStore:
@@ -34,18 +44,20 @@ class S3ObjectStore:
         *,
         endpoint_url: str | None = None,
         region: str | None = None,
+        credentials: dict[str, str] | None = None,
         client: Any = None,
     ):
         self.bucket = bucket
         self._prefix = f"{prefix}/" if prefix else ""
         self._endpoint_url = endpoint_url
         self._region = region
+        self._credentials = credentials
         self._client = client
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = s3_client(self._endpoint_url, self._region)
+            self._client = s3_client(self._endpoint_url, self._region, self._credentials)
         return self._client
 
     def put(self, key: str, data: bytes, content_type: str, content_encoding: str | None) -> None:

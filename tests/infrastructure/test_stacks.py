@@ -1,0 +1,248 @@
+"""What the synthesized templates promise: routes, functions, limits, encryption, IAM."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from logsvc.routes import FUNCTIONS, ROUTES
+from logsvc_local.project import ROOT
+from tests.infrastructure.conftest import synthesize
+
+FUNCTION_STACKS = {name: f"Logsvc-{name.title()}" for name in FUNCTIONS}
+
+
+def resources(template: dict, kind: str) -> dict[str, dict]:
+    return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_one_stack_per_function_plus_core_and_api(templates):
+    assert set(templates) == {"Logsvc-Core", "Logsvc-Api", *FUNCTION_STACKS.values()}
+
+
+def test_every_route_reaches_its_function(templates):
+    api = templates["Logsvc-Api"]
+    api_resources = resources(api, "AWS::ApiGateway::Resource")
+
+    def path_of(resource_ref: dict) -> str:
+        parts = []
+        while "Ref" in resource_ref:
+            resource = api_resources[resource_ref["Ref"]]
+            parts.append(resource["PathPart"])
+            resource_ref = resource["ParentId"]
+        return "/" + "/".join(reversed(parts))
+
+    served = set()
+    for method in resources(api, "AWS::ApiGateway::Method").values():
+        if method["HttpMethod"] == "OPTIONS":
+            continue
+        uri = json.dumps(method["Integration"]["Uri"])
+        function = next(n for n, stack in FUNCTION_STACKS.items() if f'"{stack}:' in uri)
+        assert method["Integration"]["Type"] == "AWS_PROXY"
+        served.add((method["HttpMethod"], path_of(method["ResourceId"]), function))
+    assert served == {(r.method, r.path, r.function) for r in ROUTES}
+
+    invoked = {
+        json.dumps(p["FunctionName"])
+        for p in resources(api, "AWS::Lambda::Permission").values()
+        if p["Principal"] == "apigateway.amazonaws.com"
+    }
+    assert {
+        n for n, stack in FUNCTION_STACKS.items() if any(f'"{stack}:' in f for f in invoked)
+    } == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_functions_are_arm64_python_with_tracing_and_log_retention(templates, name):
+    template = templates[FUNCTION_STACKS[name]]
+    (function,) = resources(template, "AWS::Lambda::Function").values()
+    assert function["Architectures"] == ["arm64"]
+    assert function["Runtime"] == "python3.14"
+    assert function["Handler"] == "handler.lambda_handler"
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert len(function["Layers"]) == 2
+    environment = function["Environment"]["Variables"]
+    assert environment["DATABASE_URL"].startswith("d1://")
+    assert "D1_API_TOKEN_SECRET_ARN" in environment
+    assert ("LOG_SERVICE_API_KEY_SECRET_ARN" in environment) is (name != "health")
+    (log_group,) = resources(template, "AWS::Logs::LogGroup").values()
+    assert log_group["RetentionInDays"] == 30
+    alarms = {a["MetricName"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
+    assert alarms == {"Errors", "Throttles"}
+
+
+def test_waf_rate_limits_per_ip_as_in_the_original(templates):
+    api = templates["Logsvc-Api"]
+    (acl,) = resources(api, "AWS::WAFv2::WebACL").values()
+    rules = {rule["Name"]: rule["Statement"]["RateBasedStatement"] for rule in acl["Rules"]}
+    assert rules["api-per-ip"]["Limit"] == 100
+    assert rules["batch-ingest-per-ip"]["Limit"] == 20
+    assert all(
+        r["AggregateKeyType"] == "IP" and r["EvaluationWindowSec"] == 60 for r in rules.values()
+    )
+    scope = rules["batch-ingest-per-ip"]["ScopeDownStatement"]["ByteMatchStatement"]
+    assert (scope["SearchString"], scope["PositionalConstraint"]) == (
+        "/api/v1/logs/ingest/batch",
+        "ENDS_WITH",
+    )
+    (association,) = resources(api, "AWS::WAFv2::WebACLAssociation").values()
+    assert "Stage" in json.dumps(association["ResourceArn"])
+
+
+def test_limits_cors_and_retention_come_from_context(tmp_path):
+    templates = synthesize(
+        tmp_path,
+        rate_limit_per_minute="50",
+        batch_rate_limit_per_minute="5",
+        cors_origins="https://ops.example",
+        log_retention_days="7",
+    )
+    api = templates["Logsvc-Api"]
+    (acl,) = resources(api, "AWS::WAFv2::WebACL").values()
+    limits = {r["Name"]: r["Statement"]["RateBasedStatement"]["Limit"] for r in acl["Rules"]}
+    assert limits == {"api-per-ip": 50, "batch-ingest-per-ip": 5}
+    options = [
+        m
+        for m in resources(api, "AWS::ApiGateway::Method").values()
+        if m["HttpMethod"] == "OPTIONS"
+    ]
+    assert options and "https://ops.example" in json.dumps(options[0])
+    (log_group,) = resources(templates["Logsvc-Ingest"], "AWS::Logs::LogGroup").values()
+    assert log_group["RetentionInDays"] == 7
+
+
+def test_no_cors_by_default_and_stage_throttled_and_logged(templates):
+    api = templates["Logsvc-Api"]
+    assert not [
+        m
+        for m in resources(api, "AWS::ApiGateway::Method").values()
+        if m["HttpMethod"] == "OPTIONS"
+    ]
+    (stage,) = resources(api, "AWS::ApiGateway::Stage").values()
+    assert stage["AccessLogSetting"]["DestinationArn"]
+    assert stage["TracingEnabled"] is True
+    throttle = stage["MethodSettings"][0]
+    assert (throttle["ThrottlingRateLimit"], throttle["ThrottlingBurstLimit"]) == (200, 400)
+    alarms = resources(api, "AWS::CloudWatch::Alarm").values()
+    assert [a["MetricName"] for a in alarms] == ["5XXError"]
+    assert resources(api, "AWS::CloudWatch::Dashboard")
+
+
+def test_archive_bucket_is_encrypted_private_and_tls_only(templates):
+    core = templates["Logsvc-Core"]
+    (bucket,) = resources(core, "AWS::S3::Bucket").values()
+    assert (
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]["SSEAlgorithm"]
+        == "AES256"
+    )
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (policy,) = resources(core, "AWS::S3::BucketPolicy").values()
+    (deny,) = policy["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == (
+        "Deny",
+        {"Bool": {"aws:SecureTransport": "false"}},
+    )
+    (topic,) = resources(core, "AWS::SNS::Topic").values()
+    assert topic["KmsMasterKeyId"]
+
+
+def test_no_policy_grants_wildcard_actions(templates):
+    for stack, template in templates.items():
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+            for properties in resources(template, kind).values():
+                documents = [properties.get("PolicyDocument")] + [
+                    p["PolicyDocument"] for p in properties.get("Policies", [])
+                ]
+                for statement in (s for d in documents if d for s in d["Statement"]):
+                    actions = statement["Action"]
+                    actions = [actions] if isinstance(actions, str) else actions
+                    assert not {"*", "s3:*", "secretsmanager:*"} & set(actions), stack
+                    if statement.get("Resource") == "*":
+                        assert set(actions) <= {
+                            "xray:PutTraceSegments",
+                            "xray:PutTelemetryRecords",
+                        }, (stack, actions)
+
+
+@pytest.mark.parametrize(
+    ("name", "actions"),
+    [("ingest", ["s3:PutObject"]), ("search", ["s3:GetObject"]), ("config", []), ("health", [])],
+)
+def test_each_function_reaches_only_its_archive_actions(templates, name, actions):
+    (policy,) = resources(templates[FUNCTION_STACKS[name]], "AWS::IAM::Policy").values()
+    s3_actions = [
+        s["Action"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if str(s["Action"]).startswith("s3:")
+    ]
+    assert s3_actions == actions
+
+
+def test_schedules_for_maintenance_functions(tmp_path):
+    functions = tmp_path / "functions"
+    shutil.copytree(ROOT / "functions", functions)
+    for name in ("cleanup", "analyze"):
+        (functions / name).mkdir()
+        (functions / name / "handler.py").write_text(
+            "def lambda_handler(event, context):\n    return {}\n"
+        )
+    templates = synthesize(tmp_path / "out", functions_dir=str(functions))
+    expressions = {}
+    for name in ("cleanup", "analyze"):
+        (rule,) = resources(templates[f"Logsvc-{name.title()}"], "AWS::Events::Rule").values()
+        expressions[name] = rule["ScheduleExpression"]
+        assert len(rule["Targets"]) == 1
+    assert expressions == {"cleanup": "cron(0 2 * * ? *)", "analyze": "cron(0 0/6 * * ? *)"}
+
+
+def test_changing_one_function_changes_only_its_stack(templates, tmp_path):
+    functions = tmp_path / "functions"
+    shutil.copytree(ROOT / "functions", functions, ignore=shutil.ignore_patterns("__pycache__"))
+    handler = functions / "search" / "handler.py"
+    handler.write_text(handler.read_text() + "\n# a change\n")
+    changed = synthesize(tmp_path / "out", functions_dir=str(functions))
+    differing = {name for name in templates if changed[name] != templates[name]}
+    assert differing == {"Logsvc-Search"}
+
+
+def test_cdk_nag_reports_no_unacknowledged_findings(templates, synth_dir):
+    report = json.loads((synth_dir / "validation-report.json").read_text())
+    (nag,) = report["pluginReports"]
+    assert (nag["pluginName"], nag["conclusion"], nag["violations"]) == (
+        "AwsSolutions",
+        "success",
+        [],
+    )
+    for acknowledged in nag["suppressedViolations"]:
+        assert len(acknowledged["reason"]) > 40, acknowledged["ruleName"]
+
+
+def test_cfn_lint_finds_no_errors(templates, synth_dir):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cfnlint",
+            "--format",
+            "parseable",
+            "--",
+            *map(str, synth_dir.glob("*.template.json")),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors = [line for line in result.stdout.splitlines() if ":E" in line]
+    assert errors == []
+    assert result.returncode & 2 == 0, result.stdout

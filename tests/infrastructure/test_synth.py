@@ -1,0 +1,43 @@
+"""`npx cdk synth` as a platform engineer runs it: layers bundled here, without Docker."""
+
+import json
+import os
+import shutil
+import subprocess
+
+from logsvc_local.project import ROOT
+
+
+def test_cdk_cli_synthesizes_with_layers_bundled_locally(tmp_path):
+    assert shutil.which("npx"), "Node.js and npm are needed for the CDK CLI"
+    environment = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_DISABLE_CLI_TELEMETRY": "1",
+        "DOCKER_HOST": "unix:///nonexistent",
+    }
+    subprocess.run(
+        ["npx", "--no-install", "cdk", "synth", "--quiet", "--ci", "--output", str(tmp_path)],
+        cwd=ROOT,
+        env=environment,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    manifest = json.loads((tmp_path / "Logsvc-Ingest.assets.json").read_text())
+    staged = [
+        tmp_path / asset["source"]["path"]
+        for asset in manifest["files"].values()
+        if asset["source"].get("packaging") == "zip"
+    ]
+    contents = {path: {p.relative_to(path).as_posix() for p in path.rglob("*")} for path in staged}
+    core = next(files for files in contents.values() if "python/logsvc/routes.py" in files)
+    assert "openapi.json" in core
+    assert not any("__pycache__" in name for name in core)
+    deps = next(files for files in contents.values() if "python/pydantic" in files)
+    assert any(name.startswith("python/pydantic_core/") and "aarch64" in name for name in deps), (
+        "the dependencies layer must hold arm64 wheels"
+    )
+    assert any(name.startswith("python/orjson/") for name in deps)
+    handler = next(files for files in contents.values() if files == {"handler.py"})
+    assert handler

@@ -77,6 +77,8 @@ class CoreStack(cdk.Stack):
         cdk.CfnOutput(self, "D1ApiTokenSecretArn", value=self.d1_token.secret_arn)
         if self.bucket is not None:
             cdk.CfnOutput(self, "ArchiveBucketName", value=self.bucket.bucket_name)
+        if self.r2_credentials is not None:
+            cdk.CfnOutput(self, "R2CredentialsSecretArn", value=self.r2_credentials.secret_arn)
 
     def _archive_bucket(self, settings: DeploymentSettings) -> s3.Bucket:
         lifecycle = []

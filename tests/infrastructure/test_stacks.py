@@ -246,3 +246,20 @@ def test_cfn_lint_finds_no_errors(templates, synth_dir):
     errors = [line for line in result.stdout.splitlines() if ":E" in line]
     assert errors == []
     assert result.returncode & 2 == 0, result.stdout
+
+
+def test_r2_archive_uses_its_endpoint_and_a_secret_not_a_bucket(tmp_path):
+    templates = synthesize(
+        tmp_path, archive="r2", r2_account_id="abc123", r2_bucket="platform-logs-archive"
+    )
+    assert not resources(templates["Logsvc-Core"], "AWS::S3::Bucket")
+    assert "R2CredentialsSecretArn" in templates["Logsvc-Core"]["Outputs"]
+    (function,) = resources(templates["Logsvc-Ingest"], "AWS::Lambda::Function").values()
+    environment = function["Environment"]["Variables"]
+    assert environment["ARCHIVE_URL"] == "s3://platform-logs-archive"
+    assert environment["ARCHIVE_ENDPOINT_URL"] == "https://abc123.r2.cloudflarestorage.com"
+    assert "ARCHIVE_CREDENTIALS_SECRET_ARN" in environment
+    (policy,) = resources(templates["Logsvc-Ingest"], "AWS::IAM::Policy").values()
+    assert not [
+        s for s in policy["PolicyDocument"]["Statement"] if str(s["Action"]).startswith("s3:")
+    ]

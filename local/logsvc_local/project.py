@@ -34,6 +34,8 @@ def local_environment(data_dir: Path) -> dict[str, str]:
         "ARCHIVE_URL": os.environ.get("ARCHIVE_URL") or (data_dir / "archive").as_uri(),
         "OPENAPI_DOCUMENT": os.environ.get("OPENAPI_DOCUMENT") or str(OPENAPI_PATH),
         "LOG_SERVICE_API_KEY": os.environ.get("LOG_SERVICE_API_KEY") or local_api_key(data_dir),
+        # CloudWatch metrics (EMF lines on stdout) mean nothing without CloudWatch.
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED") or "true",
     }
 
 

@@ -93,8 +93,9 @@ class FunctionStack(cdk.Stack):
         if spec.archive_actions and core.bucket is not None:
             cdk.Validations.of(role).acknowledge(
                 cdk.Acknowledgment(
+                    # The finding names the resource as cdk-nag renders it.
                     id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
-                    f"{settings.stack_prefix.lower()}-archive-<AWS::AccountId>-<AWS::Region>"
+                    f"{settings.archive_bucket_name_as('<AWS::AccountId>', '<AWS::Region>')}"
                     "/logs/*]",
                     reason=ARCHIVE_REASON,
                 )

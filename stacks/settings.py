@@ -77,7 +77,10 @@ class DeploymentSettings:
     @property
     def archive_bucket_name(self) -> str:
         """The S3 archive's name: fixed, so policies name it without cross-stack imports."""
-        return f"{self.stack_prefix.lower()}-archive-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
+        return self.archive_bucket_name_as(cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION)
+
+    def archive_bucket_name_as(self, account: str, region: str) -> str:
+        return f"{self.stack_prefix.lower()}-archive-{account}-{region}"
 
     @property
     def archive_objects_arn(self) -> str:

@@ -44,3 +44,14 @@ def test_a_rotated_key_is_picked_up_after_the_cache_age(api, secrets, monkeypatc
     parameters.clear_caches()  # what SECRET_MAX_AGE_SECONDS does on its own
     assert api.call("GET", "/api/v1/logs/configs", key="second").status == 200
     assert api.call("GET", "/api/v1/logs/configs", key="first").status == 401
+
+
+def test_a_d1_token_put_after_start_is_used_without_a_restart(api_d1, secrets, monkeypatch):
+    arn = secrets.create_secret(Name="logsvc/d1", SecretString="placeholder")["ARN"]
+    monkeypatch.delenv("D1_API_TOKEN")
+    monkeypatch.setenv("D1_API_TOKEN_SECRET_ARN", arn)
+    runtime.reset()
+    assert api_d1.call("GET", "/health", key=None).status == 503
+    secrets.put_secret_value(SecretId=arn, SecretString=TOKEN)
+    parameters.clear_caches()  # what SECRET_MAX_AGE_SECONDS does on its own
+    assert api_d1.call("GET", "/health", key=None).status == 200

@@ -37,7 +37,10 @@ def api_key() -> str | None:
 @cache
 def database() -> SqlDatabase:
     s = settings()
-    token = secret(s.d1_api_token_secret_arn) if s.d1_api_token_secret_arn else s.d1_api_token
+    token = s.d1_api_token
+    if s.d1_api_token_secret_arn:
+        arn = s.d1_api_token_secret_arn
+        token = lambda: secret(arn)  # noqa: E731 - read on each request, cached by Powertools
     return open_database(s.database_url, d1_api_token=token, d1_api_base_url=s.d1_api_base_url)
 
 

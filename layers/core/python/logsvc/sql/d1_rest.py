@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import urllib3
@@ -37,17 +37,16 @@ class D1RestDatabase:
         self,
         account_id: str,
         database_id: str,
-        api_token: str,
+        api_token: str | Callable[[], str],
         *,
         base_url: str = "https://api.cloudflare.com/client/v4",
         retries: Retry = _RETRY,
         pool: urllib3.PoolManager | None = None,
     ):
         self._url = f"{base_url.rstrip('/')}/accounts/{account_id}/d1/database/{database_id}/query"
-        self._headers = {
-            "Authorization": f"Bearer {api_token}",
-            "Content-Type": "application/json",
-        }
+        # A callable is asked on every request: a token updated in Secrets Manager is used
+        # as soon as its cache expires, without restarting the function.
+        self._api_token = api_token if callable(api_token) else lambda: api_token
         self._retries = retries
         self._pool = pool or urllib3.PoolManager(maxsize=4)
 
@@ -83,7 +82,10 @@ class D1RestDatabase:
                 "POST",
                 self._url,
                 body=json.dumps(body).encode(),
-                headers=self._headers,
+                headers={
+                    "Authorization": f"Bearer {self._api_token()}",
+                    "Content-Type": "application/json",
+                },
                 retries=self._retries,
                 timeout=_TIMEOUT,
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -67,7 +67,7 @@ def check_statement(statement: Statement) -> None:
 def open_database(
     url: str,
     *,
-    d1_api_token: str | None = None,
+    d1_api_token: str | Callable[[], str] | None = None,
     d1_api_base_url: str | None = None,
     create: bool = False,
 ) -> SqlDatabase:

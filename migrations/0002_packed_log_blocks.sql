@@ -3,17 +3,19 @@
 --   SELECT * FROM logs WHERE service_name = 'checkout' ORDER BY timestamp DESC LIMIT 20;
 
 -- One row per (request, service, level): the entries as a JSON array of
--- [timestamp, message (truncated to 1000 characters), metadata object or null].
--- An entry's id is its block's id with the last four hex digits replaced by its position
--- (a block holding a single entry: the block's id itself).
+-- [timestamp, message (truncated to 1000 characters), metadata object or null]; cleanup
+-- replaces expired entries with null, so positions never move.
+-- A block's id is a UUIDv7 ending in 0000, and an entry's id is the block's with its
+-- position in those four hex digits. A block migrated from 0001 holds one entry whose id
+-- is the block's own.
 CREATE TABLE IF NOT EXISTS log_blocks (
-    id           TEXT PRIMARY KEY,     -- UUIDv7 ending in 0000 (or a migrated entry's id)
+    id           TEXT PRIMARY KEY,     -- UUIDv7 ending in 0000, or a migrated entry's id
     service_name TEXT NOT NULL,
     level        TEXT NOT NULL,
     source_type  TEXT NOT NULL,
     first_ts     INTEGER NOT NULL,     -- oldest entry, Unix ms
     last_ts      INTEGER NOT NULL,     -- newest entry, Unix ms
-    entry_count  INTEGER NOT NULL,
+    entry_count  INTEGER NOT NULL,     -- entries not yet expired
     r2_key       TEXT,                 -- archive object with the full entries
     entries      TEXT NOT NULL
 ) WITHOUT ROWID;
@@ -34,8 +36,8 @@ FROM logs;
 DROP TABLE logs;
 
 CREATE VIEW logs AS
-SELECT CASE WHEN b.entry_count = 1 THEN b.id
-            ELSE substr(b.id, 1, 32) || printf('%04x', e.key) END AS id,
+SELECT CASE WHEN substr(b.id, 33, 4) = '0000' THEN substr(b.id, 1, 32) || printf('%04x', e.key)
+            ELSE b.id END AS id,
        b.service_name,
        b.level,
        json_extract(e.value, '$[1]') AS message,
@@ -43,4 +45,5 @@ SELECT CASE WHEN b.entry_count = 1 THEN b.id
        b.r2_key,
        json_extract(e.value, '$[2]') AS metadata_json,
        b.source_type
-FROM log_blocks AS b, json_each(b.entries) AS e;
+FROM log_blocks AS b, json_each(b.entries) AS e
+WHERE e.type != 'null';

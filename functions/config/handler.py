@@ -19,21 +19,20 @@ app = new_resolver(logger)
 
 @app.get("/api/v1/logs/config/<service>")
 def get_config(service: Annotated[ServiceName, Path()]) -> ServiceConfigView:
-    default_ttl = runtime.settings().default_ttl_days
-    return runtime.config_store().get(service).view(default_ttl)
+    return runtime.config_store().get(service).view(runtime.settings().retention_defaults)
 
 
 @app.put("/api/v1/logs/config/<service>")
 def put_config(service: Annotated[ServiceName, Path()], update: ConfigUpdate) -> ServiceConfigView:
     changes = update.model_dump(exclude_unset=True)
     config = runtime.config_store().update(service, changes, now_ms())
-    return config.view(runtime.settings().default_ttl_days)
+    return config.view(runtime.settings().retention_defaults)
 
 
 @app.get("/api/v1/logs/configs")
 def list_configs() -> ConfigsResponse:
-    default_ttl = runtime.settings().default_ttl_days
-    return ConfigsResponse(configs=[c.view(default_ttl) for c in runtime.config_store().list()])
+    defaults = runtime.settings().retention_defaults
+    return ConfigsResponse(configs=[c.view(defaults) for c in runtime.config_store().list()])
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -18,9 +18,11 @@ def test_a_service_without_config_reads_as_its_defaults(api_any_db, monkeypatch)
         "retention_policy": None,
         "alert_on_errors": False,
         "max_logs_per_day": None,
+        "archive_ttl_days": None,
         "created_at": None,
         "updated_at": None,
         "effective_ttl_days": 30,
+        "effective_archive_ttl_days": 365,
         "is_default": True,
     }
     assert api_any_db.get("/api/v1/logs/configs").body == {"configs": []}

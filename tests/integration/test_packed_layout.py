@@ -158,7 +158,7 @@ def test_migration_converts_one_row_per_log_and_keeps_ids(tmp_path):
         tuple(old_ids),
     )
 
-    assert apply_migrations(db, MIGRATIONS_DIR) == ["0002_packed_log_blocks.sql"]
+    assert apply_migrations(db, MIGRATIONS_DIR)[0] == "0002_packed_log_blocks.sql"
     store = LogStore(db)
     one = store.get(old_ids[0])
     assert (one["message"], one["metadata"], one["r2_key"]) == (

@@ -1,6 +1,6 @@
 import pytest
 
-from logsvc.store.configs import ServiceConfig
+from logsvc.store.configs import RetentionDefaults, ServiceConfig
 
 
 @pytest.mark.parametrize(
@@ -14,4 +14,10 @@ from logsvc.store.configs import ServiceConfig
     ],
 )
 def test_ttl_is_explicit_else_policy_else_default(config, expected):
-    assert config.effective_ttl_days(default_ttl_days=14) == expected
+    assert config.effective_ttl_days(RetentionDefaults(ttl_days=14)) == expected
+
+
+def test_archive_ttl_is_explicit_else_the_default():
+    defaults = RetentionDefaults(archive_ttl_days=400)
+    assert ServiceConfig("s").effective_archive_ttl_days(defaults) == 400
+    assert ServiceConfig("s", archive_ttl_days=9).effective_archive_ttl_days(defaults) == 9

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from logsvc.store.configs import RetentionDefaults
+
 
 class SettingsError(ValueError):
     """An environment variable is missing or malformed."""
@@ -27,8 +29,14 @@ class Settings:
     archive_endpoint_url: str | None = None
     archive_region: str | None = None
     default_ttl_days: int = 30
+    archive_ttl_days: int = 365
+    analysis_retention_days: int = 90
     cleanup_batch_size: int = 1000
     openapi_document: str = "openapi.json"
+
+    @property
+    def retention_defaults(self) -> RetentionDefaults:
+        return RetentionDefaults(self.default_ttl_days, self.archive_ttl_days)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +53,10 @@ class Settings:
             archive_endpoint_url=env.get("ARCHIVE_ENDPOINT_URL") or None,
             archive_region=env.get("ARCHIVE_REGION") or None,
             default_ttl_days=_int(env, "DEFAULT_TTL_DAYS", cls.default_ttl_days, 1, 3650),
+            archive_ttl_days=_int(env, "ARCHIVE_TTL_DAYS", cls.archive_ttl_days, 1, 36_500),
+            analysis_retention_days=_int(
+                env, "ANALYSIS_RETENTION_DAYS", cls.analysis_retention_days, 1, 3650
+            ),
             cleanup_batch_size=_int(env, "CLEANUP_BATCH_SIZE", cls.cleanup_batch_size, 1, 10_000),
             openapi_document=env.get("OPENAPI_DOCUMENT") or cls.openapi_document,
         )

@@ -126,6 +126,7 @@ class ConfigUpdate(BaseModel):
     retention_policy: RetentionPolicy | None = None
     alert_on_errors: StrictBool | None = None
     max_logs_per_day: int | None = Field(default=None, ge=1, strict=True)
+    archive_ttl_days: int | None = Field(default=None, ge=1, le=36500, strict=True)
 
 
 class ServiceConfigView(BaseModel):
@@ -134,11 +135,15 @@ class ServiceConfigView(BaseModel):
     retention_policy: RetentionPolicy | None
     alert_on_errors: bool
     max_logs_per_day: int | None
+    archive_ttl_days: int | None = Field(description="Days the archive keeps full entries")
     created_at: int | None
     updated_at: int | None
     effective_ttl_days: int = Field(
         description="What cleanup applies: ttl_days, else the policy's (minimal 7, standard "
         "30, extended 90), else DEFAULT_TTL_DAYS"
+    )
+    effective_archive_ttl_days: int = Field(
+        description="What cleanup applies to the archive: archive_ttl_days, else ARCHIVE_TTL_DAYS"
     )
     is_default: bool = Field(description="True when nothing is stored for this service")
 

@@ -11,7 +11,21 @@ RetentionPolicy = Literal["standard", "extended", "minimal"]
 # A policy without an explicit ttl_days keeps logs this many days.
 POLICY_TTL_DAYS: dict[str, int] = {"minimal": 7, "standard": 30, "extended": 90}
 
-_COLUMNS = ("ttl_days", "retention_policy", "alert_on_errors", "max_logs_per_day")
+_COLUMNS = (
+    "ttl_days",
+    "retention_policy",
+    "alert_on_errors",
+    "max_logs_per_day",
+    "archive_ttl_days",
+)
+
+
+@dataclass(frozen=True)
+class RetentionDefaults:
+    """What applies where a service sets nothing (DEFAULT_TTL_DAYS, ARCHIVE_TTL_DAYS)."""
+
+    ttl_days: int = 30
+    archive_ttl_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,7 @@ class ServiceConfig:
     retention_policy: str | None = None
     alert_on_errors: bool = False
     max_logs_per_day: int | None = None
+    archive_ttl_days: int | None = None
     created_at: int | None = None
     updated_at: int | None = None
 
@@ -30,19 +45,23 @@ class ServiceConfig:
     def is_default(self) -> bool:
         return self.created_at is None
 
-    def effective_ttl_days(self, default_ttl_days: int) -> int:
+    def effective_ttl_days(self, defaults: RetentionDefaults) -> int:
         """ttl_days, else the retention policy's default, else DEFAULT_TTL_DAYS."""
         if self.ttl_days is not None:
             return self.ttl_days
         if self.retention_policy is not None:
             return POLICY_TTL_DAYS[self.retention_policy]
-        return default_ttl_days
+        return defaults.ttl_days
 
-    def view(self, default_ttl_days: int) -> dict[str, Any]:
-        """The API's shape: stored values plus the TTL that cleanup will apply."""
+    def effective_archive_ttl_days(self, defaults: RetentionDefaults) -> int:
+        return self.archive_ttl_days or defaults.archive_ttl_days
+
+    def view(self, defaults: RetentionDefaults) -> dict[str, Any]:
+        """The API's shape: stored values plus the retention that cleanup will apply."""
         return {
             **asdict(self),
-            "effective_ttl_days": self.effective_ttl_days(default_ttl_days),
+            "effective_ttl_days": self.effective_ttl_days(defaults),
+            "effective_archive_ttl_days": self.effective_archive_ttl_days(defaults),
             "is_default": self.is_default,
         }
 
@@ -71,14 +90,11 @@ class ConfigStore:
             raise ValueError(f"unknown config fields: {sorted(unknown)}")
         merged = {**asdict(self.get(service_name)), **changes}
         values = [merged[c] if c != "alert_on_errors" else int(bool(merged[c])) for c in _COLUMNS]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS)
         self.db.execute(
-            "INSERT INTO service_configs (service_name, ttl_days, retention_policy, "
-            "alert_on_errors, max_logs_per_day, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (service_name) DO UPDATE SET ttl_days = excluded.ttl_days, "
-            "retention_policy = excluded.retention_policy, "
-            "alert_on_errors = excluded.alert_on_errors, "
-            "max_logs_per_day = excluded.max_logs_per_day, updated_at = excluded.updated_at",
+            f"INSERT INTO service_configs (service_name, {', '.join(_COLUMNS)}, created_at, "  # noqa: S608 - fixed column names
+            f"updated_at) VALUES ({', '.join('?' * (len(_COLUMNS) + 3))}) "
+            f"ON CONFLICT (service_name) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
             (service_name, *values, now_ms, now_ms),
         )
         return self.get(service_name)

@@ -149,7 +149,7 @@ class LogStore:
                 f"FROM (SELECT id FROM log_blocks WHERE {block_where} "
                 "ORDER BY last_ts DESC, id DESC LIMIT ? OFFSET ?) AS p "
                 "JOIN log_blocks AS b ON b.id = p.id "
-                f"LEFT JOIN json_each(b.entries) AS e ON {entry_where}",
+                f"LEFT JOIN json_each(b.entries) AS e ON e.type != 'null' AND {entry_where}",
                 (*block_params, page, skip, *entry_params),
             )
             blocks_read = {row["block_id"] for row in rows}
@@ -165,19 +165,20 @@ class LogStore:
         return found[filters.offset : end], len(found) > end
 
     def get(self, entry_id: str) -> dict[str, Any] | None:
-        """The entry with this id: one primary-key lookup of its block."""
+        """The entry with this id: a primary-key lookup of its block (or of itself, for an
+        entry migrated from one row per log)."""
         if not _ID.fullmatch(entry_id):
             return None
-        block_id = entry_id[:32] + "0000"
+        position = int(entry_id[32:], 16)
         rows = self.db.query(
-            f"SELECT {_BLOCK_COLUMNS}, "  # noqa: S608 - fixed fragments
-            "CASE WHEN b.id = ? THEN 0 ELSE ? END AS position, "
-            "json_extract(b.entries, '$[' || (CASE WHEN b.id = ? THEN 0 ELSE ? END) || ']') "
-            "AS entry FROM log_blocks AS b WHERE b.id IN (?, ?)",
-            (entry_id, int(entry_id[32:], 16)) * 2 + (entry_id, block_id),
+            f"SELECT {_BLOCK_COLUMNS}, json_extract(b.entries, CASE WHEN b.id = ? "  # noqa: S608
+            "AND substr(b.id, 33, 4) != '0000' THEN '$[0]' ELSE ? END) AS entry "
+            "FROM log_blocks AS b WHERE b.id IN (?, ?)",
+            (entry_id, f"$[{position}]", entry_id, entry_id[:32] + "0000"),
         )
         for row in rows:
-            if row["entry"] is None or (row["entry_count"] == 1 and row["block_id"] != entry_id):
+            row["position"] = 0 if row["block_id"] == entry_id else position
+            if row["entry"] is None or entry_id_of(row["block_id"], row["position"]) != entry_id:
                 continue
             timestamp, message, metadata = json.loads(row.pop("entry"))
             return _entry(
@@ -267,6 +268,11 @@ def _indexed_metadata(metadata: dict[str, Any]) -> dict[str, Any] | None:
     return metadata
 
 
+def entry_id_of(block_id: str, position: int) -> str:
+    """Blocks end in 0000 and number their entries there; a migrated block is its entry."""
+    return block_id[:32] + f"{position:04x}" if block_id.endswith("0000") else block_id
+
+
 def _entry(row: dict[str, Any]) -> dict[str, Any]:
     """A block's entry in the API's shape."""
     position = row["position"]
@@ -276,7 +282,7 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
     else:
         metadata = json.loads(row["metadata_json"]) if row["metadata_json"] else {}
     return {
-        "id": block_id if row["entry_count"] == 1 else block_id[:32] + f"{position:04x}",
+        "id": entry_id_of(block_id, position),
         "service_name": row["service_name"],
         "level": row["level"],
         "message": row["message"],

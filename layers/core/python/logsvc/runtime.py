@@ -6,9 +6,11 @@ import json
 from functools import cache
 
 from logsvc.archive import LogArchive, open_object_store
+from logsvc.cleanup import Cleaner
 from logsvc.ingest import Ingestor
 from logsvc.settings import Settings
 from logsvc.sql import SqlDatabase, open_database
+from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore
 from logsvc.store.logs import LogStore
 
@@ -75,9 +77,35 @@ def ingestor() -> Ingestor:
     return Ingestor(log_archive(), log_store())
 
 
+@cache
+def analysis_store() -> AnalysisStore:
+    return AnalysisStore(database())
+
+
+def cleaner() -> Cleaner:
+    s = settings()
+    return Cleaner(
+        log_store(),
+        config_store(),
+        log_archive(),
+        analysis_store(),
+        s.retention_defaults,
+        batch_size=s.cleanup_batch_size,
+        analysis_retention_days=s.analysis_retention_days,
+    )
+
+
 def reset() -> None:
     """Forget everything built so far (tests, or the local server after a settings change)."""
     if database.cache_info().currsize:
         database().close()
-    for factory in (settings, database, log_archive, log_store, config_store, ingestor):
+    for factory in (
+        settings,
+        database,
+        log_archive,
+        log_store,
+        config_store,
+        ingestor,
+        analysis_store,
+    ):
         factory.cache_clear()

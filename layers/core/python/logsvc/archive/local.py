@@ -41,14 +41,21 @@ class LocalObjectStore:
             raise ArchiveUnavailable(f"cannot read archive object {key}: {exc}") from exc
 
     def list_keys(self, prefix: str) -> Iterator[str]:
-        if not self.root.is_dir():
+        folder = self._path(prefix.rpartition("/")[0]) if "/" in prefix else self.root
+        if not folder.is_dir():
             return iter(())
         keys = (
             p.relative_to(self.root).as_posix()
-            for p in self.root.rglob("*")
+            for p in folder.rglob("*")
             if p.is_file() and not p.name.startswith(".tmp-")
         )
         return iter(sorted(k for k in keys if k.startswith(prefix)))
+
+    def list_prefixes(self, prefix: str) -> list[str]:
+        folder = self._path(prefix) if prefix else self.root
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir())
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:

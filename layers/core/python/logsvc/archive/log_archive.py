@@ -63,6 +63,20 @@ class LogArchive:
             keys.update((entry.id, key) for entry in group)
         return keys
 
+    def services(self) -> list[str]:
+        return self.objects.list_prefixes("logs/")
+
+    def expired_keys(self, service_name: str, cutoff_date: str) -> list[str]:
+        """Objects in the service's date folders before cutoff_date (YYYY-MM-DD): each
+        folder is dated by its newest entry, so all they hold is older than that date."""
+        prefix = f"logs/{service_name}/"
+        return [
+            key
+            for date in self.objects.list_prefixes(prefix)
+            if date < cutoff_date
+            for key in self.objects.list_keys(f"{prefix}{date}/")
+        ]
+
     def read_entry(self, key: str, entry_id: str) -> dict[str, Any] | None:
         """The full entry with this id from the object at key, or None if either is gone."""
         data = self.objects.get(key)

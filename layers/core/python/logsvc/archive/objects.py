@@ -19,6 +19,9 @@ class ObjectStore(Protocol):
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Keys under a prefix, in lexical order."""
 
+    def list_prefixes(self, prefix: str) -> list[str]:
+        """The names one level below a prefix ending in /, like folders ("a/" -> ["b", "c"])."""
+
     def delete(self, keys: list[str]) -> None:
         """Delete objects; missing keys are ignored."""
 

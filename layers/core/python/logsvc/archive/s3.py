@@ -93,6 +93,19 @@ class S3ObjectStore:
         except (BotoCoreError, ClientError) as exc:
             raise ArchiveUnavailable(f"cannot list archive objects under {prefix}: {exc}") from exc
 
+    def list_prefixes(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        names = []
+        try:
+            for page in paginator.paginate(
+                Bucket=self.bucket, Prefix=self._prefix + prefix, Delimiter="/"
+            ):
+                for item in page.get("CommonPrefixes", ()):
+                    names.append(item["Prefix"][len(self._prefix + prefix) :].rstrip("/"))
+        except (BotoCoreError, ClientError) as exc:
+            raise ArchiveUnavailable(f"cannot list archive prefixes under {prefix}: {exc}") from exc
+        return sorted(names)
+
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
             chunk = [{"Key": self._prefix + key} for key in keys[start : start + 1000]]

@@ -73,6 +73,12 @@ class Block:
         return self.id[:32] + f"{position:04x}"
 
 
+@dataclass(frozen=True)
+class ExpiryStep:
+    entries: int  # entries deleted by this step
+    finished: bool  # nothing older than the cutoff is left for this service
+
+
 @dataclass
 class PreparedBatch:
     """Entries with their ids, and the block rows that will index them."""
@@ -185,6 +191,54 @@ class LogStore:
                 {**row, "timestamp": timestamp, "message": message, "metadata": metadata or {}}
             )
         return None
+
+    def service_names(self) -> list[str]:
+        rows = self.db.query("SELECT DISTINCT service_name FROM log_blocks ORDER BY 1")
+        return [row["service_name"] for row in rows]
+
+    def expire(self, service_name: str, cutoff_ms: int, batch_size: int) -> ExpiryStep:
+        """One bounded step of deleting a service's entries older than cutoff_ms.
+
+        Whole blocks older than the cutoff go; blocks that straddle it keep their newer
+        entries, the older ones replaced by null so that positions (and ids) stay. Every
+        step is idempotent, so concurrent or repeated runs agree.
+        """
+        deleted = self.db.query(
+            "DELETE FROM log_blocks WHERE id IN (SELECT id FROM log_blocks "
+            "WHERE service_name = ? AND last_ts < ? LIMIT ?) RETURNING entry_count",
+            (service_name, cutoff_ms, batch_size),
+        )
+        straddling = self.db.query(
+            "SELECT id, (SELECT count(*) FROM json_each(entries) WHERE type != 'null' "
+            "AND json_extract(value, '$[0]') < ?) AS expired FROM log_blocks "
+            "WHERE service_name = ? AND first_ts < ? AND last_ts >= ? LIMIT ?",
+            (cutoff_ms, service_name, cutoff_ms, cutoff_ms, batch_size),
+        )
+        if straddling:
+            self.db.execute(
+                "UPDATE log_blocks SET "
+                "entries = (SELECT json_group_array(CASE WHEN e.type = 'null' "
+                "OR json_extract(e.value, '$[0]') < ? THEN NULL ELSE json(e.value) END) "
+                "FROM json_each(log_blocks.entries) AS e), "
+                "entry_count = (SELECT count(*) FROM json_each(log_blocks.entries) "
+                "WHERE type != 'null' AND json_extract(value, '$[0]') >= ?), "
+                "first_ts = (SELECT min(json_extract(value, '$[0]')) "
+                "FROM json_each(log_blocks.entries) WHERE type != 'null' "
+                "AND json_extract(value, '$[0]') >= ?) "
+                "WHERE id IN (SELECT value FROM json_each(?)) AND first_ts < ?",
+                (
+                    cutoff_ms,
+                    cutoff_ms,
+                    cutoff_ms,
+                    json.dumps([row["id"] for row in straddling]),
+                    cutoff_ms,
+                ),
+            )
+        return ExpiryStep(
+            entries=sum(row["entry_count"] for row in deleted)
+            + sum(row["expired"] for row in straddling),
+            finished=len(deleted) < batch_size and len(straddling) < batch_size,
+        )
 
     def recent(self, service_name: str, limit: int) -> list[dict[str, Any]]:
         return self.search(SearchFilters(service=service_name, limit=limit))[0]

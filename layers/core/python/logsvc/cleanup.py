@@ -1,0 +1,129 @@
+"""Retention: delete what each service's TTL says has expired, in bounded, resumable steps.
+
+Order of work: the index (per service, CLEANUP_BATCH_SIZE blocks a step), then the archive
+(whole date folders past the service's archive TTL), then old analysis results and alert
+cooldowns. Each step is idempotent; a run that sees its time running out stops between
+steps and reports itself incomplete, and the next run carries on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from logsvc.archive import LogArchive
+from logsvc.clock import DAY_MS, now_ms, utc_date
+from logsvc.store.analyses import AnalysisStore
+from logsvc.store.configs import ConfigStore, RetentionDefaults
+from logsvc.store.logs import LogStore
+
+# Stop starting new steps when less than this much of the invocation's time is left.
+TIME_RESERVE_MS = 10_000
+
+
+@dataclass
+class ServiceCleanup:
+    service_name: str
+    ttl_days: int
+    cutoff: int  # entries older than this (Unix ms) are deleted
+    logs_deleted: int = 0
+    archive_ttl_days: int = 0
+    archive_objects_deleted: int = 0
+
+
+@dataclass
+class CleanupSummary:
+    started_at: int
+    services: list[ServiceCleanup] = field(default_factory=list)
+    analysis_results_deleted: int = 0
+    alert_states_deleted: int = 0
+    complete: bool = True
+
+    @property
+    def logs_deleted(self) -> int:
+        return sum(s.logs_deleted for s in self.services)
+
+    @property
+    def archive_objects_deleted(self) -> int:
+        return sum(s.archive_objects_deleted for s in self.services)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "logs_deleted": self.logs_deleted,
+            "archive_objects_deleted": self.archive_objects_deleted,
+        }
+
+
+class OutOfTime(Exception):
+    """The invocation is about to end; the next run carries on."""
+
+
+class Cleaner:
+    def __init__(
+        self,
+        logs: LogStore,
+        configs: ConfigStore,
+        archive: LogArchive,
+        analyses: AnalysisStore,
+        defaults: RetentionDefaults,
+        *,
+        batch_size: int = 1000,
+        analysis_retention_days: int = 90,
+        clock: Callable[[], int] = now_ms,
+    ):
+        self.logs = logs
+        self.configs = configs
+        self.archive = archive
+        self.analyses = analyses
+        self.defaults = defaults
+        self.batch_size = batch_size
+        self.analysis_retention_days = analysis_retention_days
+        self.clock = clock
+
+    def run(self, time_left_ms: Callable[[], int]) -> CleanupSummary:
+        now = self.clock()
+        summary = CleanupSummary(started_at=now)
+
+        def check_time() -> None:
+            if time_left_ms() < TIME_RESERVE_MS:
+                raise OutOfTime
+
+        try:
+            for service_name in sorted(
+                set(self.logs.service_names()) | set(self.archive.services())
+            ):
+                config = self.configs.get(service_name)
+                ttl_days = config.effective_ttl_days(self.defaults)
+                service = ServiceCleanup(service_name, ttl_days, now - ttl_days * DAY_MS)
+                summary.services.append(service)
+                self._expire_index(service, check_time)
+                service.archive_ttl_days = config.effective_archive_ttl_days(self.defaults)
+                self._expire_archive(service, now, check_time)
+            check_time()
+            retention_cutoff = now - self.analysis_retention_days * DAY_MS
+            summary.analysis_results_deleted = self.analyses.delete_older_than(retention_cutoff)
+            summary.alert_states_deleted = self.analyses.delete_alerts_older_than(retention_cutoff)
+        except OutOfTime:
+            summary.complete = False
+        return summary
+
+    def _expire_index(self, service: ServiceCleanup, check_time: Callable[[], None]) -> None:
+        while True:
+            check_time()
+            step = self.logs.expire(service.service_name, service.cutoff, self.batch_size)
+            service.logs_deleted += step.entries
+            if step.finished:
+                return
+
+    def _expire_archive(
+        self, service: ServiceCleanup, now: int, check_time: Callable[[], None]
+    ) -> None:
+        cutoff_date = utc_date(now - service.archive_ttl_days * DAY_MS)
+        keys = self.archive.expired_keys(service.service_name, cutoff_date)
+        for start in range(0, len(keys), self.batch_size):
+            check_time()
+            chunk = keys[start : start + self.batch_size]
+            self.archive.objects.delete(chunk)
+            service.archive_objects_deleted += len(chunk)

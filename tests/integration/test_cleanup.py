@@ -12,6 +12,7 @@ from logsvc.clock import DAY_MS
 from logsvc.entries import LogEntry
 from logsvc.store.analyses import AnalysisResult
 from logsvc.store.configs import RetentionDefaults
+from logsvc.store.logs import SearchFilters
 from logsvc_local.events import LocalContext
 from logsvc_local.project import load_handler
 
@@ -30,11 +31,7 @@ def entry(service: str, age_ms: int, level: str = "INFO") -> LogEntry:
 
 
 def ages(service: str) -> list[int]:
-    logs, _ = runtime.log_store().search(
-        __import__("logsvc.store.logs", fromlist=["SearchFilters"]).SearchFilters(
-            service=service, limit=1000
-        )
-    )
+    logs, _ = runtime.log_store().search(SearchFilters(service=service, limit=1000))
     return sorted(NOW - e["timestamp"] for e in logs)
 
 
@@ -82,9 +79,7 @@ def test_each_service_keeps_exactly_what_its_ttl_says(stored):
         "default": 2,
     }
     # Ids of the kept entries in trimmed blocks still resolve.
-    logs, _ = runtime.log_store().search(
-        __import__("logsvc.store.logs", fromlist=["SearchFilters"]).SearchFilters(limit=100)
-    )
+    logs, _ = runtime.log_store().search(SearchFilters(limit=100))
     for log in logs:
         assert runtime.log_store().get(log["id"])["message"] == log["message"]
     assert runtime.log_store().stats("seven", NOW)["total"] == 3

@@ -9,16 +9,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AfterValidator
 
 from logsvc import runtime
+from logsvc.analysis.analyzer import MAX_ENTRIES, error_entries
+from logsvc.analysis.patterns import mine_patterns
 from logsvc.api.models import (
+    AnalysisResponse,
     FullLogView,
     LogView,
+    PatternsResponse,
     RecentResponse,
     SearchResponse,
     ServicesResponse,
     StatsResponse,
 )
 from logsvc.api.resolver import new_resolver, with_errors
-from logsvc.clock import now_ms
+from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import MAX_TIMESTAMP_MS, LevelName, ServiceName, without_nul
 from logsvc.errors import BadRequest, NotFound
 from logsvc.store.logs import SearchFilters
@@ -95,6 +99,43 @@ def recent_logs(
     service: ServicePath, limit: Annotated[int, Query(ge=1, le=1000)] = 50
 ) -> RecentResponse:
     return RecentResponse(service_name=service, logs=runtime.log_store().recent(service, limit))
+
+
+@app.get("/api/v1/logs/analysis/<service>")
+def analysis(
+    service: ServicePath, limit: Annotated[int, Query(ge=1, le=100)] = 10
+) -> AnalysisResponse:
+    history = [result.view() for result in runtime.analysis_store().history(service, limit)]
+    return AnalysisResponse(
+        service_name=service, latest=history[0] if history else None, history=history
+    )
+
+
+@app.get("/api/v1/logs/patterns/<service>")
+def patterns(
+    service: ServicePath,
+    start_time: Millis = None,
+    end_time: Millis = None,
+    level: Annotated[LevelName | None, Query(description="Default: ERROR and CRITICAL")] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_ENTRIES, description="Entries mined per level")
+    ] = 1000,
+) -> PatternsResponse:
+    end = end_time if end_time is not None else now_ms()
+    start = start_time if start_time is not None else end - DAY_MS
+    if start > end:
+        raise BadRequest("start_time: must not be after end_time", field="start_time")
+    levels = (level,) if level else ("ERROR", "CRITICAL")
+    entries, truncated = error_entries(runtime.log_store(), service, start, end, levels, limit)
+    return PatternsResponse(
+        service_name=service,
+        levels=list(levels),
+        start_time=start,
+        end_time=end,
+        entries_analyzed=len(entries),
+        truncated=truncated,
+        patterns=[p.view() for p in mine_patterns(entries)],
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -39,6 +39,18 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/logs/services", "search", "List services with log counts"),
     Route("GET", "/api/v1/logs/stats/{service}", "search", "Get a service's statistics"),
     Route("GET", "/api/v1/logs/recent/{service}", "search", "Get a service's latest entries"),
+    Route(
+        "GET",
+        "/api/v1/logs/analysis/{service}",
+        "search",
+        "Get a service's latest error analysis and its history",
+    ),
+    Route(
+        "GET",
+        "/api/v1/logs/patterns/{service}",
+        "search",
+        "Mine a service's error patterns now, over a time range",
+    ),
     Route("GET", "/api/v1/logs/config/{service}", "config", "Get a service's config"),
     Route("PUT", "/api/v1/logs/config/{service}", "config", "Change a service's config"),
     Route("GET", "/api/v1/logs/configs", "config", "List all stored configs"),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from functools import cache
 
+from logsvc.alerts import Alerter
+from logsvc.analysis.analyzer import Analyzer
+from logsvc.analysis.summarizer import BedrockSummarizer, Summarizer, WorkersAiSummarizer
 from logsvc.archive import LogArchive, open_object_store
 from logsvc.cleanup import Cleaner
 from logsvc.ingest import Ingestor
@@ -80,6 +83,33 @@ def ingestor() -> Ingestor:
 @cache
 def analysis_store() -> AnalysisStore:
     return AnalysisStore(database())
+
+
+def analyzer() -> Analyzer:
+    s = settings()
+    alerter = Alerter(
+        analysis_store(),
+        webhook_url=s.alert_webhook_url,
+        topic_arn=s.alert_topic_arn,
+        cooldown_ms=s.alert_cooldown_minutes * 60_000,
+    )
+    return Analyzer(log_store(), analysis_store(), config_store(), alerter, summarizer())
+
+
+def summarizer() -> Summarizer | None:
+    """The model that writes summaries, if ANALYSIS_LLM names one."""
+    s = settings()
+    if s.analysis_llm == "bedrock":
+        return BedrockSummarizer(s.analysis_llm_model or "amazon.nova-lite-v1:0")
+    if s.analysis_llm == "workers-ai":
+        token = s.workers_ai_token or ""
+        return WorkersAiSummarizer(
+            s.workers_ai_account_id or "",
+            lambda: token,
+            s.analysis_llm_model or "@cf/meta/llama-3.1-8b-instruct",
+            base_url=s.d1_api_base_url,
+        )
+    return None
 
 
 def cleaner() -> Cleaner:

@@ -33,6 +33,14 @@ class Settings:
     analysis_retention_days: int = 90
     cleanup_batch_size: int = 1000
     openapi_document: str = "openapi.json"
+    # Analysis: an optional model summary ("bedrock" or "workers-ai"), and alert sinks.
+    analysis_llm: str | None = None
+    analysis_llm_model: str | None = None
+    workers_ai_account_id: str | None = None
+    workers_ai_token: str | None = None
+    alert_webhook_url: str | None = None
+    alert_topic_arn: str | None = None
+    alert_cooldown_minutes: int = 360
 
     @property
     def retention_defaults(self) -> RetentionDefaults:
@@ -59,6 +67,15 @@ class Settings:
             ),
             cleanup_batch_size=_int(env, "CLEANUP_BATCH_SIZE", cls.cleanup_batch_size, 1, 10_000),
             openapi_document=env.get("OPENAPI_DOCUMENT") or cls.openapi_document,
+            analysis_llm=_choice(env, "ANALYSIS_LLM", ("bedrock", "workers-ai")),
+            analysis_llm_model=env.get("ANALYSIS_LLM_MODEL") or None,
+            workers_ai_account_id=env.get("WORKERS_AI_ACCOUNT_ID") or None,
+            workers_ai_token=env.get("WORKERS_AI_TOKEN") or None,
+            alert_webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
+            alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
+            alert_cooldown_minutes=_int(
+                env, "ALERT_COOLDOWN_MINUTES", cls.alert_cooldown_minutes, 1, 100_000
+            ),
         )
 
 
@@ -66,6 +83,13 @@ def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name)
     if not value:
         raise SettingsError(f"{name} is not set")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    value = env.get(name) or None
+    if value is not None and value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)} or empty, got {value!r}")
     return value
 
 

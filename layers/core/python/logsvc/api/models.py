@@ -117,6 +117,50 @@ class StatsResponse(BaseModel):
     last_24h: WindowStats
 
 
+class PatternView(BaseModel):
+    template: str = Field(description="The message with variable parts masked, e.g. <NUM>")
+    count: int
+    share: float
+    first_seen: int
+    last_seen: int
+    example: str
+    critical: int
+
+
+class AnalysisView(BaseModel):
+    id: str
+    service_name: str
+    severity: Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
+    summary: str
+    window: dict[str, int]
+    error_count: int
+    critical_count: int
+    error_rate_per_hour: float
+    baseline_per_hour: float | None
+    change: float | None = Field(description="Error rate against the earlier windows' mean")
+    anomaly: bool
+    patterns: list[PatternView]
+    recommendations: list[str]
+    summary_source: Literal["deterministic", "model"]
+    analyzed_at: int
+
+
+class AnalysisResponse(BaseModel):
+    service_name: str
+    latest: AnalysisView | None
+    history: list[AnalysisView]
+
+
+class PatternsResponse(BaseModel):
+    service_name: str
+    levels: list[str]
+    start_time: int
+    end_time: int
+    entries_analyzed: int
+    truncated: bool = Field(description="True when more entries matched than were mined")
+    patterns: list[PatternView]
+
+
 class ConfigUpdate(BaseModel):
     """Fields to change; absent fields keep their value, null resets one to its default."""
 

@@ -192,6 +192,20 @@ class LogStore:
             )
         return None
 
+    def error_counts(self, service_name: str, start_ms: int, end_ms: int) -> dict[str, int]:
+        """ERROR and CRITICAL entries of a service between two times (inclusive)."""
+        rows = self.db.query(
+            "SELECT level, SUM(CASE WHEN first_ts >= ? AND last_ts <= ? THEN entry_count "
+            "ELSE (SELECT count(*) FROM json_each(entries) WHERE type != 'null' "
+            "AND json_extract(value, '$[0]') BETWEEN ? AND ?) END) AS n FROM log_blocks "
+            "WHERE service_name = ? AND level IN ('ERROR', 'CRITICAL') "
+            "AND last_ts >= ? AND first_ts <= ? GROUP BY level",
+            (start_ms, end_ms, start_ms, end_ms, service_name, start_ms, end_ms),
+        )
+        counts = {"ERROR": 0, "CRITICAL": 0}
+        counts.update({row["level"]: row["n"] for row in rows})
+        return counts
+
     def service_names(self) -> list[str]:
         rows = self.db.query("SELECT DISTINCT service_name FROM log_blocks ORDER BY 1")
         return [row["service_name"] for row in rows]

@@ -1,0 +1,1 @@
+"""Error analysis: template mining, severity and anomaly, recommendations, summaries."""

@@ -70,6 +70,25 @@ class CoreStack(cdk.Stack):
             master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
             enforce_ssl=True,
         )
+        self.alerts = sns.Topic(
+            self,
+            "Alerts",
+            display_name="logsvc error alerts (HIGH and CRITICAL analyses)",
+            master_key=kms.Alias.from_alias_name(self, "AlertsKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+        self.alert_webhook: secretsmanager.Secret | None = None
+        if settings.alert_webhook == "true":
+            self.alert_webhook = secretsmanager.Secret(
+                self,
+                "AlertWebhookUrl",
+                description="Slack-compatible webhook URL for error alerts (set after deploy)",
+            )
+            cdk.Validations.of(self.alert_webhook).acknowledge(
+                cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=ROTATION_REASON)
+            )
+            cdk.CfnOutput(self, "AlertWebhookUrlSecretArn", value=self.alert_webhook.secret_arn)
+        cdk.CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic_arn)
         if settings.alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
 

@@ -19,6 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from logsvc.schedules import SCHEDULES, eventbridge_expression
 from stacks.core_stack import CoreStack
 from stacks.layers import ARCHITECTURE, ROOT, RUNTIME, core_layer, dependencies_layer
 from stacks.settings import DeploymentSettings
@@ -32,6 +33,8 @@ class FunctionSpec:
     timeout_s: int = 15
     archive_actions: tuple[str, ...] = ()
     reads_api_key: bool = True
+    lists_archive: bool = False
+    sends_alerts: bool = False  # the alert topic, webhook secret and optional model
     schedule: str | None = None  # an EventBridge schedule expression
 
 
@@ -40,17 +43,23 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "search": FunctionSpec(memory_mb=512, timeout_s=30, archive_actions=("s3:GetObject",)),
     "config": FunctionSpec(),
     "health": FunctionSpec(reads_api_key=False),
-    # The maintenance jobs, as in the original: cleanup daily at 02:00 UTC, analysis every
-    # 6 hours. Their stacks appear when functions/cleanup and functions/analyze exist.
+    # The maintenance jobs; their stacks appear with functions/cleanup and functions/analyze.
     "cleanup": FunctionSpec(
         memory_mb=512,
         timeout_s=900,
         reads_api_key=False,
-        archive_actions=("s3:DeleteObject",),
-        schedule="cron(0 2 * * ? *)",
+        # PutObject: each run records its summary as the service's own log entry.
+        archive_actions=("s3:DeleteObject", "s3:PutObject"),
+        lists_archive=True,
+        schedule=eventbridge_expression(SCHEDULES["cleanup"]),
     ),
     "analyze": FunctionSpec(
-        memory_mb=1024, timeout_s=900, reads_api_key=False, schedule="cron(0 0/6 * * ? *)"
+        memory_mb=1024,
+        timeout_s=900,
+        reads_api_key=False,
+        archive_actions=("s3:PutObject",),
+        sends_alerts=True,
+        schedule=eventbridge_expression(SCHEDULES["analyze"]),
     ),
 }
 
@@ -133,6 +142,8 @@ class FunctionStack(cdk.Stack):
             secrets.append(core.api_key)
         if spec.archive_actions and core.r2_credentials is not None:
             secrets.append(core.r2_credentials)
+        if spec.sends_alerts and core.alert_webhook is not None:
+            secrets.append(core.alert_webhook)
         statements = [
             iam.PolicyStatement(
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -152,6 +163,28 @@ class FunctionStack(cdk.Stack):
                     actions=list(spec.archive_actions), resources=[settings.archive_objects_arn]
                 )
             )
+        if spec.lists_archive and core.bucket is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[f"arn:{cdk.Aws.PARTITION}:s3:::{settings.archive_bucket_name}"],
+                    conditions={"StringLike": {"s3:prefix": ["logs/*"]}},
+                )
+            )
+        if spec.sends_alerts:
+            statements.append(
+                iam.PolicyStatement(actions=["sns:Publish"], resources=[core.alerts.topic_arn])
+            )
+            if settings.analysis_llm == "bedrock":
+                statements.append(
+                    iam.PolicyStatement(
+                        actions=["bedrock:InvokeModel"],
+                        resources=[
+                            f"arn:{cdk.Aws.PARTITION}:bedrock:{cdk.Aws.REGION}::foundation-model/"
+                            f"{settings.analysis_llm_model}"
+                        ],
+                    )
+                )
         return statements
 
     @staticmethod
@@ -179,6 +212,13 @@ class FunctionStack(cdk.Stack):
             )
             if spec.archive_actions:
                 environment["ARCHIVE_CREDENTIALS_SECRET_ARN"] = core.r2_credentials.secret_arn
+        if spec.sends_alerts:
+            environment["ALERT_TOPIC_ARN"] = core.alerts.topic_arn
+            if core.alert_webhook is not None:
+                environment["ALERT_WEBHOOK_URL_SECRET_ARN"] = core.alert_webhook.secret_arn
+            if settings.analysis_llm:
+                environment["ANALYSIS_LLM"] = settings.analysis_llm
+                environment["ANALYSIS_LLM_MODEL"] = settings.analysis_llm_model
         return environment
 
     def _alarms(self, core: CoreStack) -> None:

@@ -45,6 +45,12 @@ class DeploymentSettings:
     cors_origins: tuple[str, ...] = ()
     log_retention_days: int = 30
     alarm_email: str = ""
+    # Analysis: alerts go to an SNS topic this app creates, and to a Slack-compatible webhook
+    # whose URL is kept in a secret when alert_webhook is "true"; "bedrock" turns on model
+    # summaries with analysis_llm_model.
+    alert_webhook: str = ""
+    analysis_llm: str = ""
+    analysis_llm_model: str = "amazon.nova-lite-v1:0"
     default_ttl_days: int = 30
     cleanup_batch_size: int = 1000
     functions_dir: str = "functions"

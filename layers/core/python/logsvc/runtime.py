@@ -87,9 +87,12 @@ def analysis_store() -> AnalysisStore:
 
 def analyzer() -> Analyzer:
     s = settings()
+    webhook_url = s.alert_webhook_url
+    if s.alert_webhook_url_secret_arn:
+        webhook_url = secret(s.alert_webhook_url_secret_arn)
     alerter = Alerter(
         analysis_store(),
-        webhook_url=s.alert_webhook_url,
+        webhook_url=webhook_url,
         topic_arn=s.alert_topic_arn,
         cooldown_ms=s.alert_cooldown_minutes * 60_000,
     )

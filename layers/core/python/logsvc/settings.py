@@ -39,6 +39,7 @@ class Settings:
     workers_ai_account_id: str | None = None
     workers_ai_token: str | None = None
     alert_webhook_url: str | None = None
+    alert_webhook_url_secret_arn: str | None = None
     alert_topic_arn: str | None = None
     alert_cooldown_minutes: int = 360
 
@@ -72,6 +73,7 @@ class Settings:
             workers_ai_account_id=env.get("WORKERS_AI_ACCOUNT_ID") or None,
             workers_ai_token=env.get("WORKERS_AI_TOKEN") or None,
             alert_webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
+            alert_webhook_url_secret_arn=env.get("ALERT_WEBHOOK_URL_SECRET_ARN") or None,
             alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
             alert_cooldown_minutes=_int(
                 env, "ALERT_COOLDOWN_MINUTES", cls.alert_cooldown_minutes, 1, 100_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -21,6 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not apply pending migrations first"
     )
+    serve.add_argument(
+        "--no-schedules", action="store_true", help="do not run cleanup and analysis on schedule"
+    )
+
+    for job, text in (
+        ("cleanup", "apply retention now and print the summary"),
+        ("analyze", "analyse errors now and print the results"),
+    ):
+        command = commands.add_parser(job, help=text)
+        command.add_argument("--data-dir", type=Path, default=_default_data_dir())
 
     migrate = commands.add_parser(
         "migrate",
@@ -39,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "migrate":
         return _migrate(args.data_dir)
+    if args.command in ("cleanup", "analyze"):
+        return _run_job(args.command, args.data_dir)
     return _openapi(args.output, args.check)
 
 
@@ -80,6 +93,14 @@ def _migrate(data_dir: Path) -> int:
     return 0
 
 
+def _run_job(job: str, data_dir: Path) -> int:
+    _configure(data_dir)
+    from logsvc_local.scheduler import run_job
+
+    print(json.dumps(run_job(job), indent=2))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -88,7 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
     environment = _configure(args.data_dir)
     from logsvc_local.server import create_app
 
-    app = create_app()
+    app = create_app(schedules=not args.no_schedules)
     url = f"http://{args.host}:{args.port}"
     print(f"logsvc listening on {url}", flush=True)
     print(f"  database: {environment['DATABASE_URL']}", flush=True)

@@ -82,3 +82,18 @@ class LocalContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def scheduled_event(rule: str) -> dict[str, Any]:
+    """The event an EventBridge schedule sends to its target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": "local",
+        "resources": [f"arn:aws:events:local:000000000000:rule/{rule}"],
+        "detail": {},
+    }

@@ -6,9 +6,12 @@ event the deployed API would send, and handed to that route's function.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,6 +23,7 @@ from starlette.routing import Route
 from logsvc.routes import FUNCTIONS, ROUTES, allowed_methods, match_route
 from logsvc_local.events import LocalContext, proxy_event
 from logsvc_local.project import load_handler
+from logsvc_local.scheduler import run_schedules
 
 # Lambda refuses synchronous invocations whose payload exceeds 6 MB; mirror that here.
 MAX_BODY_BYTES = 6 * 1024 * 1024
@@ -28,11 +32,20 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 _INSTANCE_LOCKS = {function: threading.Lock() for function in FUNCTIONS}
 
 
-def create_app() -> Starlette:
+def create_app(*, schedules: bool = True) -> Starlette:
+    """The API; with ``schedules``, cleanup and analysis also run on their cron schedules."""
     for function in FUNCTIONS:
         load_handler(function)  # fail at start-up, not on the first request
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(run_schedules()) if schedules else None
+        yield
+        if task is not None:
+            task.cancel()
+
     methods = sorted({route.method for route in ROUTES})
-    return Starlette(routes=[Route("/{path:path}", _dispatch, methods=methods)])
+    return Starlette(routes=[Route("/{path:path}", _dispatch, methods=methods)], lifespan=lifespan)
 
 
 async def _dispatch(request: Request) -> Response:

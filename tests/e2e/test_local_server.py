@@ -1,6 +1,11 @@
 """What the local server itself promises: start-up output, HTTP edges, concurrency."""
 
+import json
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -101,3 +106,41 @@ def test_concurrent_batches_are_all_stored(server):
         f"{server.url}/api/v1/logs/stats/concurrent", headers=server.headers, timeout=10
     ).json()
     assert stats["total"] == 16 * 200
+
+
+def test_analysis_on_demand_from_the_cli_then_read_over_http(server):
+    logs = [
+        {
+            "service_name": "flaky",
+            "level": "ERROR",
+            "message": f"connect ECONNREFUSED 10.0.0.{i}:5432",
+        }
+        for i in range(12)
+    ]
+    requests.post(
+        f"{server.url}/api/v1/logs/ingest/batch",
+        headers=server.headers,
+        json={"logs": logs},
+        timeout=10,
+    ).raise_for_status()
+    cli = str(Path(sys.executable).parent / "logsvc")
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LOG_SERVICE_API_KEY", "DATABASE_URL", "ARCHIVE_URL")
+    }
+    printed = subprocess.run(
+        [cli, "analyze", "--data-dir", str(server.data_dir)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    summary = json.loads(printed[printed.index("\n{") + 1 :])
+    assert {"service_name": "flaky", "severity": "LOW"}.items() <= summary["results"][0].items()
+    body = requests.get(
+        f"{server.url}/api/v1/logs/analysis/flaky", headers=server.headers, timeout=10
+    ).json()
+    assert body["latest"]["patterns"][0]["template"] == "connect ECONNREFUSED <IP>"
+    assert body["latest"]["recommendations"][0].startswith("Connection failures")

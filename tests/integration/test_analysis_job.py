@@ -232,3 +232,35 @@ def test_the_handler_logs_its_run_as_an_agent_entry(api):
     assert result["services_analyzed"] == 0
     (own,) = api.get("/api/v1/logs/recent/logsService-analyze").body["logs"]
     assert (own["source_type"], own["metadata"]["services_analyzed"]) == ("agent", 0)
+
+
+def test_an_alert_is_published_to_the_sns_topic(api, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        sns = boto3.client("sns", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        runtime.config_store().update("svc", {"alert_on_errors": True}, NOW)
+        errors("svc", 20, level="CRITICAL")
+        alerter = Alerter(
+            runtime.analysis_store(), topic_arn=topic, clock=lambda: NOW, sns_client=sns
+        )
+        Analyzer(
+            runtime.log_store(),
+            runtime.analysis_store(),
+            runtime.config_store(),
+            alerter,
+            clock=lambda: NOW,
+        ).run(PLENTY)
+        (message,) = sqs.receive_message(QueueUrl=queue).get("Messages", [])
+        assert "[CRITICAL] svc: 20 errors (20 critical)" in json.loads(message["Body"])["Message"]

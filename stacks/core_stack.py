@@ -29,75 +29,63 @@ class CoreStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
 
-        self.api_key = secretsmanager.Secret(
-            self,
+        self.api_key = self._secret(
             "ApiKey",
-            description="LOG_SERVICE_API_KEY: the Bearer key clients send",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
+            "LOG_SERVICE_API_KEY: the Bearer key clients send",
+            generate=secretsmanager.SecretStringGenerator(
                 exclude_punctuation=True, password_length=43
             ),
         )
-        self.d1_token = secretsmanager.Secret(
-            self,
-            "D1ApiToken",
-            description="Cloudflare API token with D1 edit rights (set after the first deploy)",
+        self.d1_token = self._secret(
+            "D1ApiToken", "Cloudflare API token with D1 edit rights (set after the first deploy)"
         )
-        self.secrets = [self.api_key, self.d1_token]
-        for secret in self.secrets:
-            cdk.Validations.of(secret).acknowledge(
-                cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=ROTATION_REASON)
-            )
-
         self.bucket: s3.IBucket | None = None
         self.r2_credentials: secretsmanager.Secret | None = None
         if settings.archive == "s3":
             self.bucket = self._archive_bucket(settings)
+            cdk.CfnOutput(self, "ArchiveBucketName", value=self.bucket.bucket_name)
         else:
-            self.r2_credentials = secretsmanager.Secret(
-                self,
+            self.r2_credentials = self._secret(
                 "R2Credentials",
-                description='R2 access key: {"access_key_id": "...", "secret_access_key": "..."}',
+                'R2 access key: {"access_key_id": "...", "secret_access_key": "..."}',
             )
-            cdk.Validations.of(self.r2_credentials).acknowledge(
-                cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=ROTATION_REASON)
-            )
-            self.secrets.append(self.r2_credentials)
-
-        self.alarm_topic = sns.Topic(
-            self,
-            "Alarms",
-            display_name="logsvc alarms",
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
-            enforce_ssl=True,
-        )
-        self.alerts = sns.Topic(
-            self,
-            "Alerts",
-            display_name="logsvc error alerts (HIGH and CRITICAL analyses)",
-            master_key=kms.Alias.from_alias_name(self, "AlertsKey", "alias/aws/sns"),
-            enforce_ssl=True,
-        )
         self.alert_webhook: secretsmanager.Secret | None = None
         if settings.alert_webhook == "true":
-            self.alert_webhook = secretsmanager.Secret(
-                self,
-                "AlertWebhookUrl",
-                description="Slack-compatible webhook URL for error alerts (set after deploy)",
+            self.alert_webhook = self._secret(
+                "AlertWebhookUrl", "Slack-compatible webhook URL for error alerts"
             )
-            cdk.Validations.of(self.alert_webhook).acknowledge(
-                cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=ROTATION_REASON)
-            )
-            cdk.CfnOutput(self, "AlertWebhookUrlSecretArn", value=self.alert_webhook.secret_arn)
-        cdk.CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic_arn)
+
+        self.alarm_topic = self._topic("Alarms", "logsvc alarms")
         if settings.alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        self.alerts = self._topic("Alerts", "logsvc error alerts (HIGH and CRITICAL analyses)")
 
-        cdk.CfnOutput(self, "ApiKeySecretArn", value=self.api_key.secret_arn)
-        cdk.CfnOutput(self, "D1ApiTokenSecretArn", value=self.d1_token.secret_arn)
-        if self.bucket is not None:
-            cdk.CfnOutput(self, "ArchiveBucketName", value=self.bucket.bucket_name)
-        if self.r2_credentials is not None:
-            cdk.CfnOutput(self, "R2CredentialsSecretArn", value=self.r2_credentials.secret_arn)
+    def _secret(
+        self,
+        name: str,
+        description: str,
+        generate: secretsmanager.SecretStringGenerator | None = None,
+    ) -> secretsmanager.Secret:
+        """A secret an operator sets (or rotates) by hand; its ARN is a stack output."""
+        secret = secretsmanager.Secret(
+            self, name, description=description, generate_secret_string=generate
+        )
+        cdk.Validations.of(secret).acknowledge(
+            cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=ROTATION_REASON)
+        )
+        cdk.CfnOutput(self, f"{name}SecretArn", value=secret.secret_arn)
+        return secret
+
+    def _topic(self, name: str, display_name: str) -> sns.Topic:
+        topic = sns.Topic(
+            self,
+            name,
+            display_name=display_name,
+            master_key=kms.Alias.from_alias_name(self, f"{name}Key", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+        cdk.CfnOutput(self, f"{name}TopicArn", value=topic.topic_arn)
+        return topic
 
     def _archive_bucket(self, settings: DeploymentSettings) -> s3.Bucket:
         lifecycle = []

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from typing import TYPE_CHECKING
 
-from logsvc.alerts import Alerter
-from logsvc.analysis.analyzer import Analyzer
-from logsvc.analysis.summarizer import BedrockSummarizer, Summarizer, WorkersAiSummarizer
 from logsvc.archive import LogArchive, open_object_store
-from logsvc.cleanup import Cleaner
 from logsvc.ingest import Ingestor
 from logsvc.settings import Settings
 from logsvc.sql import SqlDatabase, open_database
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore
 from logsvc.store.logs import LogStore
+
+if TYPE_CHECKING:
+    from logsvc.analysis.analyzer import Analyzer
+    from logsvc.analysis.summarizer import Summarizer
+    from logsvc.cleanup import Cleaner
 
 # A secret is read again after this many seconds, so a rotated value reaches warm functions.
 SECRET_MAX_AGE_SECONDS = 300
@@ -85,7 +87,14 @@ def analysis_store() -> AnalysisStore:
     return AnalysisStore(database())
 
 
+# The maintenance functions' pieces are imported when built: the HTTP functions never
+# need them, and every import lengthens a cold start.
+
+
 def analyzer() -> Analyzer:
+    from logsvc.alerts import Alerter
+    from logsvc.analysis.analyzer import Analyzer
+
     s = settings()
     webhook_url = s.alert_webhook_url
     if s.alert_webhook_url_secret_arn:
@@ -101,6 +110,8 @@ def analyzer() -> Analyzer:
 
 def summarizer() -> Summarizer | None:
     """The model that writes summaries, if ANALYSIS_LLM names one."""
+    from logsvc.analysis.summarizer import BedrockSummarizer, WorkersAiSummarizer
+
     s = settings()
     if s.analysis_llm == "bedrock":
         return BedrockSummarizer(s.analysis_llm_model or "amazon.nova-lite-v1:0")
@@ -116,6 +127,8 @@ def summarizer() -> Summarizer | None:
 
 
 def cleaner() -> Cleaner:
+    from logsvc.cleanup import Cleaner
+
     s = settings()
     return Cleaner(
         log_store(),

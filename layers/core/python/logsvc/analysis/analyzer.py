@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from logsvc.alerts import Alerter
+from logsvc.analysis import MAX_ENTRIES
 from logsvc.analysis.patterns import mine_patterns
 from logsvc.analysis.recommendations import recommend
 from logsvc.analysis.severity import Assessment, assess
@@ -22,7 +23,6 @@ from logsvc.store.logs import LogStore, SearchFilters
 MIN_ERRORS = 10  # as in the original: services with 10+ errors are analysed
 DEFAULT_WINDOW_MS = 6 * 3_600_000  # a service never analysed: the last 6 hours
 MAX_WINDOW_MS = 7 * 86_400_000
-MAX_ENTRIES = 5000  # per level and service: bounds the work of one analysis
 BASELINE_WINDOWS = 8
 TIME_RESERVE_MS = 30_000
 logger = Logger(child=True)

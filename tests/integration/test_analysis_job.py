@@ -264,3 +264,67 @@ def test_an_alert_is_published_to_the_sns_topic(api, monkeypatch):
         ).run(PLENTY)
         (message,) = sqs.receive_message(QueueUrl=queue).get("Messages", [])
         assert "[CRITICAL] svc: 20 errors (20 critical)" in json.loads(message["Body"])["Message"]
+
+
+def test_workers_ai_over_rest_with_its_answer_validated(api):
+    """Workers AI's REST shape served on 127.0.0.1; a good answer, then a 500."""
+    from logsvc.analysis.summarizer import WorkersAiSummarizer
+
+    answers = [
+        (
+            200,
+            {
+                "result": {
+                    "response": '{"summary": "DB refuses connections.", "recommendations": []}'
+                },
+                "success": True,
+            },
+        ),
+        (500, {"success": False, "errors": [{"message": "overloaded"}]}),
+    ]
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(
+                (
+                    self.path,
+                    self.headers["Authorization"],
+                    json.loads(self.rfile.read(int(self.headers["Content-Length"]))),
+                )
+            )
+            status, body = answers.pop(0)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
+    try:
+        model = WorkersAiSummarizer(
+            "acct",
+            lambda: "cf-token",
+            "@cf/meta/llama",
+            base_url=f"http://127.0.0.1:{server.server_port}/client/v4",
+        )
+        errors("svc", 20)
+        (first,) = analyzer(summarizer=model).run(PLENTY)
+        errors("svc", 20, at=NOW + 60_000)
+        (second,) = analyzer(NOW + HOUR, summarizer=model).run(PLENTY)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert first.summary == "DB refuses connections."
+    assert second.patterns["summary_source"] == "deterministic"
+    path, authorization, body = seen[0]
+    assert (path, authorization) == (
+        "/client/v4/accounts/acct/ai/run/@cf/meta/llama",
+        "Bearer cf-token",
+    )
+    assert body["messages"][0]["role"] == "user"

@@ -63,6 +63,9 @@ class ApiStack(cdk.Stack):
             description="Central logging service",
             cloud_watch_role=True,
             endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # Every body reaches the functions base64-encoded: OTLP sends protobuf and gzip,
+            # which API Gateway would otherwise mangle as text; the resolvers decode JSON.
+            binary_media_types=["*/*"],
             default_cors_preflight_options=cors,
             deploy_options=apigateway.StageOptions(
                 stage_name=settings.stage_name,

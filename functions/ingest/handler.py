@@ -1,8 +1,10 @@
 """Ingest function: single and batch log ingestion over HTTP."""
 
+import base64
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -10,8 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from logsvc import runtime
 from logsvc.api.models import BatchIngestRequest, BatchIngestResponse, IngestResponse, LogInput
 from logsvc.api.resolver import new_resolver, with_errors
+from logsvc.clock import now_ms
 from logsvc.errors import BadRequest, PayloadTooLarge
-from logsvc.ingest import MAX_BATCH_ITEMS
+from logsvc.ingest import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, IngestOutcome
 
 logger = Logger(service="logsService-ingest")
 metrics = Metrics(namespace="logsService", service="ingest")
@@ -53,6 +56,30 @@ def ingest_batch(request: BatchIngestRequest) -> BatchIngestResponse:
         ids=outcome.ids,
         errors=outcome.errors,
     )
+
+
+@app.post(
+    "/v1/logs",
+    responses=with_errors({413: f"More than {MAX_OTLP_RECORDS} log records"}, success=200),
+)
+def otlp_logs():
+    """OTLP/HTTP: ExportLogsServiceRequest as protobuf or JSON, gzip or not."""
+    # Imported here: protobuf and the OTLP classes would lengthen every cold start.
+    from logsvc.otlp import decode_request, encode_response, to_log_items
+
+    event = app.current_event
+    raw = base64.b64decode(event.body) if event.is_base64_encoded else (event.body or "").encode()
+    content_type = event.headers.get("content-type") or "application/json"
+    request = decode_request(raw, content_type, event.headers.get("content-encoding"))
+    items = to_log_items(request, now_ms(), runtime.settings().otlp_default_service)
+    if len(items) > MAX_OTLP_RECORDS:
+        raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} log records, got {len(items)}")
+    outcome = runtime.ingestor().ingest_batch(items) if items else IngestOutcome()
+    metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
+    metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
+    problems = "; ".join(f"record {e['index']}: {e['error']}" for e in outcome.errors[:5])
+    body, response_type = encode_response(len(outcome.errors), problems, content_type)
+    return Response(status_code=200, content_type=response_type, body=body)
 
 
 @metrics.log_metrics

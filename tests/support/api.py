@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,8 @@ class Api:
         for k, values in (result.get("multiValueHeaders") or {}).items():
             headers_out[k.lower()] = values[-1]
         text = result.get("body") or ""
+        if result.get("isBase64Encoded"):  # binary answers (OTLP protobuf) stay bytes
+            return ApiResponse(result["statusCode"], base64.b64decode(text), headers_out)
         return ApiResponse(result["statusCode"], json.loads(text) if text else None, headers_out)
 
     def get(self, path: str, **query: Any) -> ApiResponse:

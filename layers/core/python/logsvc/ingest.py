@@ -19,6 +19,7 @@ from logsvc.store.logs import LogStore
 from logsvc.validation import first_problem
 
 MAX_BATCH_ITEMS = 1000
+MAX_OTLP_RECORDS = 10_000  # an OTLP request is one exporter batch, often a few hundred
 
 
 @dataclass

@@ -42,6 +42,7 @@ class Settings:
     alert_webhook_url_secret_arn: str | None = None
     alert_topic_arn: str | None = None
     alert_cooldown_minutes: int = 360
+    otlp_default_service: str = "unknown-service"  # for records without service.name
 
     @property
     def retention_defaults(self) -> RetentionDefaults:
@@ -75,6 +76,7 @@ class Settings:
             alert_webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
             alert_webhook_url_secret_arn=env.get("ALERT_WEBHOOK_URL_SECRET_ARN") or None,
             alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
+            otlp_default_service=env.get("OTLP_DEFAULT_SERVICE") or cls.otlp_default_service,
             alert_cooldown_minutes=_int(
                 env, "ALERT_COOLDOWN_MINUTES", cls.alert_cooldown_minutes, 1, 100_000
             ),

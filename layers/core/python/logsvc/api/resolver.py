@@ -18,6 +18,7 @@ from logsvc.errors import ApiError, StoreUnavailable
 from logsvc.validation import first_problem
 
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 
 
 def json_response(
@@ -81,9 +82,9 @@ class LogServiceResolver(APIGatewayRestResolver):
                     "headers": {"Content-Type": JSON, **exc.headers},
                     "body": json.dumps(error_body(exc.message, exc.field)),
                 }
-        if event.get("body") and not headers.get("content-type", "").startswith(JSON):
-            # JSON is the only body format; read it as JSON whatever the client declared
-            # (curl -d sends form encoding), as the original service did.
+        if event.get("body") and headers.get("content-type", FORM).startswith(FORM):
+            # Bodies are JSON (OTLP may be protobuf): read a form-encoded or undeclared body
+            # as JSON, as the original service did, since `curl -d` declares form encoding.
             others = {
                 k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"
             }

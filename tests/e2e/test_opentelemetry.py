@@ -55,3 +55,47 @@ def test_sdk_logs_are_found_by_search(server, compression):
     error = by_level["ERROR"]["metadata"]["attributes"]
     assert error["exception.type"] == "ZeroDivisionError"
     assert "Traceback" in error["exception.stacktrace"]
+
+
+def test_otlp_json_with_gzip_over_http(server):
+    import gzip
+    import json
+
+    document = {
+        "resourceLogs": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "otel-json"}}]
+                },
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {
+                                "timeUnixNano": "1790000000123000000",
+                                "severityNumber": 17,
+                                "body": {"stringValue": "upstream 503"},
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    response = requests.post(
+        f"{server.url}/v1/logs",
+        data=gzip.compress(json.dumps(document).encode()),
+        timeout=10,
+        headers={**server.headers, "Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert (response.status_code, response.json()) == (200, {})
+    (log,) = requests.get(
+        f"{server.url}/api/v1/logs/recent/otel-json", headers=server.headers, timeout=10
+    ).json()["logs"]
+    assert (log["level"], log["message"], log["timestamp"]) == (
+        "ERROR",
+        "upstream 503",
+        1790000000123,
+    )
+    assert log["metadata"]["trace_id"] == "5b8efff798038103d269b633813fc60c"

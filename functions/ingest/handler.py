@@ -1,18 +1,20 @@
 """Ingest function: single and batch log ingestion over HTTP."""
 
 import base64
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from logsvc import runtime
+from logsvc import runtime, tail
 from logsvc.api.models import BatchIngestRequest, BatchIngestResponse, IngestResponse, LogInput
 from logsvc.api.resolver import new_resolver, with_errors
 from logsvc.clock import now_ms
+from logsvc.entries import ServiceName
 from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.ingest import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, IngestOutcome
 
@@ -49,6 +51,34 @@ def ingest_batch(request: BatchIngestRequest) -> BatchIngestResponse:
             f"logs: no valid entries; first problem: {outcome.errors[0]['error']}",
             field=outcome.errors[0]["field"],
         )
+    return BatchIngestResponse(
+        success=not outcome.errors,
+        accepted=len(outcome.ids),
+        rejected=len(outcome.errors),
+        ids=outcome.ids,
+        errors=outcome.errors,
+    )
+
+
+@app.post(
+    "/api/v1/logs/tail",
+    status_code=201,
+    responses=with_errors({413: f"More than {MAX_OTLP_RECORDS} entries"}, success=201),
+)
+def tail_events(
+    items: Annotated[list[dict[str, Any]], Body(description="TraceItems, as tail() gets them")],
+    fallback_service: Annotated[
+        ServiceName | None, Query(description="Service for items without scriptName")
+    ] = None,
+) -> BatchIngestResponse:
+    """Cloudflare Tail Worker TraceItems (workers/tail-forwarder posts them)."""
+    fallback = fallback_service or runtime.settings().tail_default_service
+    entries = tail.to_log_items(items, now_ms(), fallback)
+    if len(entries) > MAX_OTLP_RECORDS:
+        raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} entries, got {len(entries)}")
+    outcome = runtime.ingestor().ingest_batch(entries, source_type="tail")
+    metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
+    metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
     return BatchIngestResponse(
         success=not outcome.errors,
         accepted=len(outcome.ids),

@@ -2,66 +2,16 @@
 
 import io
 import logging
-import threading
 import time
-import urllib.request
 from contextlib import redirect_stderr
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 from logsvc_client import LogServiceClient, LogServiceHandler
 
+from tests.support.proxy import Proxy
+
 pytestmark = pytest.mark.e2e
-
-
-class FlakyProxy:
-    """Forwards to the server, but answers 503 until ``failing_for`` seconds have passed."""
-
-    def __init__(self, upstream: str, failing_for: float):
-        self.failures = 0
-        recover_at = time.monotonic() + failing_for
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if time.monotonic() < recover_at:
-                    proxy.failures += 1
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                request = urllib.request.Request(
-                    upstream + self.path,
-                    data=body,
-                    method="POST",
-                    headers={
-                        k: v
-                        for k, v in self.headers.items()
-                        if k.lower() in ("authorization", "content-type")
-                    },
-                )
-                with urllib.request.urlopen(request, timeout=30) as answer:
-                    data = answer.read()
-                    self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def stats(server, service):
@@ -71,7 +21,7 @@ def stats(server, service):
 
 
 def test_10000_records_arrive_exactly_once_through_a_503_period(server):
-    proxy = FlakyProxy(server.url, failing_for=1.5)
+    proxy = Proxy(server.url, fail_for=1.5)
     handler = LogServiceHandler(proxy.url, server.api_key, "handler-e2e", flush_interval=0.2)
     logger = logging.getLogger("handler-e2e")
     logger.propagate = False

@@ -37,6 +37,15 @@ def check_service_name(value: object) -> str:
     raise PydanticCustomError("service_name", SERVICE_NAME_RULE)
 
 
+def sanitize_service_name(name: Any, default: str = "unknown-service") -> str:
+    """A name from elsewhere (OTLP service.name, a Worker's scriptName) as a valid service
+    name: other characters become dashes; the default when nothing valid is left."""
+    if not isinstance(name, str):
+        return default
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:128]
+    return cleaned if SERVICE_NAME_PATTERN.fullmatch(cleaned) else default
+
+
 def _timestamp_ms(value: object) -> object:
     """Unix milliseconds as a number; fractions are dropped. Strings and booleans are refused."""
     if value is None:

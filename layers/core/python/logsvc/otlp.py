@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import zlib
 from typing import Any
 
@@ -21,7 +20,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from logsvc.entries import LEVEL_ALIASES, LEVELS, SERVICE_NAME_PATTERN
+from logsvc.entries import LEVEL_ALIASES, LEVELS, sanitize_service_name
 from logsvc.errors import BadRequest
 
 PROTOBUF = "application/x-protobuf"
@@ -91,14 +90,6 @@ def to_log_items(
             for record in scope_logs.log_records:
                 items.append(_item(record, service, resource, scope, now_ms))
     return items
-
-
-def sanitize_service_name(name: Any, default: str = DEFAULT_SERVICE) -> str:
-    """service.name as a valid service name: other characters become dashes."""
-    if not isinstance(name, str):
-        return default
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:128]
-    return cleaned if SERVICE_NAME_PATTERN.fullmatch(cleaned) else default
 
 
 def level_of(severity_number: int, severity_text: str) -> str:

@@ -31,6 +31,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("POST", "/api/v1/logs/ingest", "ingest", "Ingest one log entry"),
     Route("POST", "/api/v1/logs/ingest/batch", "ingest", "Ingest up to 1000 log entries"),
+    Route("POST", "/api/v1/logs/tail", "ingest", "Ingest Cloudflare Tail Worker TraceItems"),
     Route("POST", "/v1/logs", "ingest", "Ingest OpenTelemetry logs (OTLP/HTTP)"),
     Route("GET", "/api/v1/logs/search", "search", "Search logs, newest first"),
     Route("GET", "/api/v1/logs/logs/{id}", "search", "Get an indexed log entry by id"),

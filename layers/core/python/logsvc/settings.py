@@ -43,6 +43,7 @@ class Settings:
     alert_topic_arn: str | None = None
     alert_cooldown_minutes: int = 360
     otlp_default_service: str = "unknown-service"  # for records without service.name
+    tail_default_service: str = "unknown-worker"  # for TraceItems without scriptName
 
     @property
     def retention_defaults(self) -> RetentionDefaults:
@@ -77,6 +78,7 @@ class Settings:
             alert_webhook_url_secret_arn=env.get("ALERT_WEBHOOK_URL_SECRET_ARN") or None,
             alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
             otlp_default_service=env.get("OTLP_DEFAULT_SERVICE") or cls.otlp_default_service,
+            tail_default_service=env.get("TAIL_DEFAULT_SERVICE") or cls.tail_default_service,
             alert_cooldown_minutes=_int(
                 env, "ALERT_COOLDOWN_MINUTES", cls.alert_cooldown_minutes, 1, 100_000
             ),

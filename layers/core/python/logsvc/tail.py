@@ -1,0 +1,151 @@
+"""Cloudflare Tail Worker TraceItems as log entries (source_type 'tail').
+
+One entry per console call, one ERROR per exception, and one entry for an outcome other
+than "ok" that no exception explains. Metadata carries what an on-call engineer asks
+first: what ran (event kind, request, cron, queue), how it ended, where, and how long.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from logsvc.entries import sanitize_service_name
+
+DEFAULT_SERVICE = "unknown-worker"
+CONSOLE_LEVELS = {"debug": "DEBUG", "log": "INFO", "info": "INFO", "warn": "WARN", "error": "ERROR"}
+OUTCOMES = {
+    "exceededCpu": ("ERROR", "exceeded its CPU time limit"),
+    "exceededMemory": ("ERROR", "exceeded its memory limit"),
+    "exception": ("ERROR", "threw an exception"),
+    "scriptNotFound": ("ERROR", "was not found"),
+    "canceled": ("WARN", "was canceled"),
+    "responseStreamDisconnected": ("WARN", "lost its client while streaming the response"),
+    "unknown": ("WARN", "ended with an unknown outcome"),
+}
+
+
+def to_log_items(
+    items: list[Any], now_ms: int, fallback_service: str = DEFAULT_SERVICE
+) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, dict):
+            entries += _entries(item, now_ms, fallback_service)
+        else:
+            entries.append({"service_name": fallback_service, "message": None})  # refused
+    return entries
+
+
+def _entries(item: dict[str, Any], now_ms: int, fallback: str) -> list[dict[str, Any]]:
+    service = sanitize_service_name(item.get("scriptName"), fallback)
+    started = _millis(item.get("eventTimestamp")) or now_ms
+    context = _context(item)
+    entries = []
+    for log in item.get("logs") or ():
+        entries.append(
+            {
+                "service_name": service,
+                "level": CONSOLE_LEVELS.get(str(log.get("level")).lower(), "INFO"),
+                "message": console_message(log.get("message")),
+                "timestamp": _millis(log.get("timestamp")) or started,
+                "metadata": context,
+            }
+        )
+    exceptions = item.get("exceptions") or ()
+    for exception in exceptions:
+        name, text = exception.get("name") or "Error", exception.get("message") or ""
+        entries.append(
+            {
+                "service_name": service,
+                "level": "ERROR",
+                "message": f"{name}: {text}" if text else name,
+                "timestamp": _millis(exception.get("timestamp")) or started,
+                "metadata": {
+                    **context,
+                    "exception": {"name": name, "message": text, "stack": exception.get("stack")},
+                },
+            }
+        )
+    outcome = item.get("outcome") or "unknown"
+    if outcome != "ok" and not exceptions:
+        level, text = OUTCOMES.get(outcome, ("WARN", f"ended with outcome {outcome}"))
+        entries.append(
+            {
+                "service_name": service,
+                "level": level,
+                "message": f"{context['event_kind']} invocation {text} ({outcome})",
+                "timestamp": started,
+                "metadata": context,
+            }
+        )
+    return entries
+
+
+def console_message(arguments: Any) -> str:
+    """console.log's arguments as one line: strings as they are, anything else as JSON."""
+    if not isinstance(arguments, list):
+        arguments = [arguments]
+    return " ".join(
+        part
+        if isinstance(part, str)
+        else json.dumps(part, separators=(",", ":"), ensure_ascii=False, default=str)
+        for part in arguments
+    )
+
+
+def event_kind(event: Any) -> str:
+    if not isinstance(event, dict):
+        return "unknown"
+    if "request" in event:
+        return "fetch"
+    if "cron" in event:
+        return "scheduled"
+    if "queue" in event:
+        return "queue"
+    if "mailFrom" in event:
+        return "email"
+    if "rpcMethod" in event:
+        return "rpc"
+    if "consumedEvents" in event:
+        return "tail"
+    if "getWebSocketEvent" in event or "webSocketEventType" in event:
+        return "websocket"
+    if "scheduledTime" in event:
+        return "alarm"
+    return "unknown"
+
+
+def _context(item: dict[str, Any]) -> dict[str, Any]:
+    event = item.get("event") if isinstance(item.get("event"), dict) else {}
+    context: dict[str, Any] = {"outcome": item.get("outcome"), "event_kind": event_kind(event)}
+    request = event.get("request") if isinstance(event.get("request"), dict) else None
+    if request:
+        context["request"] = {"method": request.get("method"), "url": request.get("url")}
+        cf = request.get("cf") if isinstance(request.get("cf"), dict) else {}
+        context.update({key: cf[key] for key in ("colo", "country") if cf.get(key)})
+    if isinstance(event.get("response"), dict):
+        context["response_status"] = event["response"].get("status")
+    for key in ("cron", "queue", "batchSize", "rpcMethod", "scheduledTime"):
+        if key in event:
+            context[key] = event[key]
+    renames = {
+        "scriptVersion": "script_version",
+        "entrypoint": "entrypoint",
+        "cpuTime": "cpu_time_ms",
+        "wallTime": "wall_time_ms",
+        "truncated": "truncated",
+        "executionModel": "execution_model",
+        "dispatchNamespace": "dispatch_namespace",
+        "scriptTags": "script_tags",
+    }
+    context.update(
+        {new: item[old] for old, new in renames.items() if item.get(old) not in (None, [], "")}
+    )
+    return context
+
+
+def _millis(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return int(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -17,6 +17,9 @@ from logsvc.clock import now_ms
 from logsvc.entries import LogEntry, LogInput
 from logsvc.store.logs import LogStore
 from logsvc.validation import first_problem
+
+if TYPE_CHECKING:
+    from logsvc.stream.publisher import Publisher
 
 MAX_BATCH_ITEMS = 1000
 MAX_OTLP_RECORDS = 10_000  # an OTLP request is one exporter batch, often a few hundred
@@ -31,10 +34,17 @@ class IngestOutcome:
 
 
 class Ingestor:
-    def __init__(self, archive: LogArchive, logs: LogStore, clock: Callable[[], int] = now_ms):
+    def __init__(
+        self,
+        archive: LogArchive,
+        logs: LogStore,
+        clock: Callable[[], int] = now_ms,
+        publisher: Publisher | None = None,
+    ):
         self.archive = archive
         self.logs = logs
         self.clock = clock
+        self.publisher = publisher  # live tail, when a stream endpoint is configured
 
     def ingest_one(self, item: LogInput, source_type: str = "http") -> str:
         (stored,) = self.store([self.to_entry(item, self.clock(), source_type)])
@@ -61,6 +71,8 @@ class Ingestor:
         batch = self.logs.prepare(entries)
         archive_keys = self.archive.archive_batch(batch.entries)
         self.logs.write(batch, archive_keys)
+        if self.publisher is not None:
+            self.publisher.publish(batch.entries)
         return batch.entries
 
     @staticmethod

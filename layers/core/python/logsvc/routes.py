@@ -58,6 +58,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/logs/configs", "config", "List all stored configs"),
 )
 
+# Live tail: a WebSocket API (API Gateway's, or the local server's at STREAM_PATH) whose
+# routes all go to the stream function.
+STREAM_FUNCTION = "stream"
+STREAM_PATH = "/api/v1/logs/stream"
+STREAM_ROUTES: tuple[str, ...] = ("$connect", "$disconnect", "subscribe")
+
 FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(route.function for route in ROUTES))
 
 

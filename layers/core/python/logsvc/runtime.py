@@ -13,11 +13,13 @@ from logsvc.sql import SqlDatabase, open_database
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore
 from logsvc.store.logs import LogStore
+from logsvc.stream.subscriptions import ConnectionRegistry
 
 if TYPE_CHECKING:
     from logsvc.analysis.analyzer import Analyzer
     from logsvc.analysis.summarizer import Summarizer
     from logsvc.cleanup import Cleaner
+    from logsvc.stream.publisher import ManagementApi, Publisher
 
 # A secret is read again after this many seconds, so a rotated value reaches warm functions.
 SECRET_MAX_AGE_SECONDS = 300
@@ -79,7 +81,27 @@ def config_store() -> ConfigStore:
 
 @cache
 def ingestor() -> Ingestor:
-    return Ingestor(log_archive(), log_store())
+    return Ingestor(log_archive(), log_store(), publisher=publisher())
+
+
+@cache
+def connection_registry() -> ConnectionRegistry:
+    return ConnectionRegistry(database())
+
+
+def management_api() -> ManagementApi | None:
+    """API Gateway's WebSocket management API (or the local server's), when configured."""
+    from logsvc.stream.publisher import ManagementApi
+
+    s = settings()
+    return ManagementApi(s.stream_endpoint, s.aws_region) if s.stream_endpoint else None
+
+
+def publisher() -> Publisher | None:
+    from logsvc.stream.publisher import Publisher
+
+    api = management_api()
+    return Publisher(connection_registry(), api) if api else None
 
 
 @cache
@@ -153,5 +175,6 @@ def reset() -> None:
         config_store,
         ingestor,
         analysis_store,
+        connection_registry,
     ):
         factory.cache_clear()

@@ -44,6 +44,10 @@ class Settings:
     alert_cooldown_minutes: int = 360
     otlp_default_service: str = "unknown-service"  # for records without service.name
     tail_default_service: str = "unknown-worker"  # for TraceItems without scriptName
+    # Live tail: API Gateway's WebSocket management endpoint (https://{api}.execute-api.
+    # {region}.amazonaws.com/{stage}); locally the local server. Unset: no live tail.
+    stream_endpoint: str | None = None
+    aws_region: str | None = None
 
     @property
     def retention_defaults(self) -> RetentionDefaults:
@@ -79,6 +83,8 @@ class Settings:
             alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
             otlp_default_service=env.get("OTLP_DEFAULT_SERVICE") or cls.otlp_default_service,
             tail_default_service=env.get("TAIL_DEFAULT_SERVICE") or cls.tail_default_service,
+            stream_endpoint=env.get("STREAM_ENDPOINT") or None,
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             alert_cooldown_minutes=_int(
                 env, "ALERT_COOLDOWN_MINUTES", cls.alert_cooldown_minutes, 1, 100_000
             ),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
 
+from logsvc.routes import STREAM_PATH
 from logsvc_local import project
 
 
@@ -39,6 +41,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     migrate.add_argument("--data-dir", type=Path, default=_default_data_dir())
 
+    follow = commands.add_parser("tail", help="print new entries as they arrive")
+    follow.add_argument("--url", default=os.environ.get("LOGSVC_URL", "http://127.0.0.1:8787"))
+    follow.add_argument(
+        "--api-key",
+        default=os.environ.get("LOG_SERVICE_API_KEY"),
+        help="default: LOG_SERVICE_API_KEY, else the data directory's key",
+    )
+    follow.add_argument("--data-dir", type=Path, default=_default_data_dir())
+    follow.add_argument(
+        "--service", action="append", default=[], help="only this service (repeat for several)"
+    )
+    follow.add_argument("--level", help="minimum level, e.g. WARN")
+    follow.add_argument("--q", help="only messages containing this text")
+
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", type=Path, default=project.OPENAPI_PATH)
     openapi.add_argument(
@@ -52,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         return _migrate(args.data_dir)
     if args.command in ("cleanup", "analyze"):
         return _run_job(args.command, args.data_dir)
+    if args.command == "tail":
+        from logsvc_local.tail import tail
+
+        key = args.api_key or project.local_api_key(args.data_dir)
+        with contextlib.suppress(KeyboardInterrupt):
+            tail(args.url, key, args.service, args.level, args.q)
+        return 0
     return _openapi(args.output, args.check)
 
 
@@ -106,14 +129,20 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not args.no_migrate:
         _migrate(args.data_dir)
+    url = f"http://{args.host}:{args.port}"
+    # Live tail: the ingest function posts to this server's management API, through boto3,
+    # which signs requests and so needs some credentials (this server ignores them).
+    os.environ["STREAM_ENDPOINT"] = url
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     environment = _configure(args.data_dir)
     from logsvc_local.server import create_app
 
     app = create_app(schedules=not args.no_schedules)
-    url = f"http://{args.host}:{args.port}"
     print(f"logsvc listening on {url}", flush=True)
     print(f"  database: {environment['DATABASE_URL']}", flush=True)
     print(f"  archive:  {environment['ARCHIVE_URL']}", flush=True)
+    print(f"  live tail: ws://{args.host}:{args.port}{STREAM_PATH}", flush=True)
     print(f"  API key:  {environment['LOG_SERVICE_API_KEY']}", flush=True)
     key = environment["LOG_SERVICE_API_KEY"]
     print(

@@ -18,12 +18,20 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
-from logsvc.routes import FUNCTIONS, ROUTES, allowed_methods, match_route
+from logsvc.routes import (
+    FUNCTIONS,
+    ROUTES,
+    STREAM_FUNCTION,
+    STREAM_PATH,
+    allowed_methods,
+    match_route,
+)
 from logsvc_local.events import LocalContext, proxy_event
 from logsvc_local.project import load_handler
 from logsvc_local.scheduler import run_schedules
+from logsvc_local.stream import management_api, stream_endpoint
 
 # Lambda refuses synchronous invocations whose payload exceeds 6 MB; mirror that here.
 MAX_BODY_BYTES = 6 * 1024 * 1024
@@ -34,7 +42,7 @@ _INSTANCE_LOCKS = {function: threading.Lock() for function in FUNCTIONS}
 
 def create_app(*, schedules: bool = True) -> Starlette:
     """The API; with ``schedules``, cleanup and analysis also run on their cron schedules."""
-    for function in FUNCTIONS:
+    for function in (*FUNCTIONS, STREAM_FUNCTION):
         load_handler(function)  # fail at start-up, not on the first request
 
     @contextlib.asynccontextmanager
@@ -45,7 +53,12 @@ def create_app(*, schedules: bool = True) -> Starlette:
             task.cancel()
 
     methods = sorted({route.method for route in ROUTES})
-    return Starlette(routes=[Route("/{path:path}", _dispatch, methods=methods)], lifespan=lifespan)
+    routes = [
+        WebSocketRoute(STREAM_PATH, stream_endpoint),
+        Route("/@connections/{connection_id}", management_api, methods=["POST", "DELETE", "GET"]),
+        Route("/{path:path}", _dispatch, methods=methods),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 async def _dispatch(request: Request) -> Response:

@@ -1,0 +1,71 @@
+"""Stream function: the live-tail WebSocket API's routes ($connect, subscribe, $disconnect)."""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from logsvc import runtime
+from logsvc.api.auth import check_bearer
+from logsvc.clock import now_ms
+from logsvc.errors import ApiError
+from logsvc.stream.subscriptions import Subscription
+from logsvc.validation import first_problem
+
+logger = Logger(service="logsService-stream")
+BROWSER_PROTOCOL = "bearer"  # new WebSocket(url, ["bearer", key]) for browsers
+
+
+def connect(event: dict[str, Any]) -> dict[str, Any]:
+    """Authenticate (Bearer header, ?token= or the subprotocol pair) and register."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    query = event.get("queryStringParameters") or {}
+    protocols = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",")]
+    authorization = headers.get("authorization")
+    answer_headers = {}
+    if not authorization and query.get("token"):
+        authorization = f"Bearer {query['token']}"
+    if not authorization and len(protocols) == 2 and protocols[0] == BROWSER_PROTOCOL:
+        authorization = f"Bearer {protocols[1]}"
+        answer_headers["Sec-WebSocket-Protocol"] = BROWSER_PROTOCOL
+    try:
+        check_bearer(authorization, runtime.api_key())
+    except ApiError as exc:
+        return {"statusCode": exc.status_code, "body": json.dumps({"error": exc.message})}
+    runtime.connection_registry().connect(event["requestContext"]["connectionId"], now_ms())
+    return {"statusCode": 200, "headers": answer_headers}
+
+
+def subscribe(event: dict[str, Any]) -> dict[str, Any]:
+    connection_id = event["requestContext"]["connectionId"]
+    try:
+        subscription = Subscription.model_validate_json(event.get("body") or "{}")
+    except ValidationError as exc:
+        field, message = first_problem(exc.errors())
+        return reply(event, {"type": "error", "error": message, "field": field}, 400)
+    if not runtime.connection_registry().subscribe(connection_id, subscription):
+        return reply(event, {"type": "error", "error": "not connected"}, 410)
+    return reply(event, {"type": "subscribed", **subscription.model_dump(exclude_none=True)})
+
+
+def reply(event: dict[str, Any], message: dict[str, Any], status: int = 200) -> dict[str, Any]:
+    """Send a message on the connection (route responses are not enabled on this API)."""
+    api = runtime.management_api()
+    if api is not None:
+        api.send(event["requestContext"]["connectionId"], json.dumps(message).encode())
+    return {"statusCode": status, "body": json.dumps(message)}
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    route = event["requestContext"]["routeKey"]
+    if route == "$connect":
+        return connect(event)
+    if route == "$disconnect":
+        runtime.connection_registry().disconnect(event["requestContext"]["connectionId"])
+        return {"statusCode": 200}
+    if route == "subscribe":
+        return subscribe(event)
+    return reply(event, {"type": "error", "error": 'send {"action": "subscribe", ...}'}, 400)

@@ -1,0 +1,132 @@
+"""Live tail locally, as API Gateway's WebSocket API does it.
+
+A WebSocket at STREAM_PATH invokes the stream function with $connect, subscribe and
+$disconnect events; /@connections/{id} answers API Gateway's management API, so the ingest
+function's publisher posts here exactly as it posts to AWS. Each connection has a bounded
+buffer: a slow client loses its oldest-pending messages (counted and reported to it), and
+never slows ingestion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from logsvc.routes import STREAM_FUNCTION
+from logsvc_local.events import LocalContext
+from logsvc_local.project import load_handler
+
+BUFFER_MESSAGES = 1000
+HEARTBEAT_SECONDS = 15.0
+
+
+@dataclass
+class Connection:
+    websocket: WebSocket
+    buffer: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(BUFFER_MESSAGES))
+    dropped: int = 0
+    reported: int = 0
+
+
+CONNECTIONS: dict[str, Connection] = {}
+
+
+def websocket_event(
+    route: str, connection_id: str, websocket: WebSocket, body: str | None = None
+) -> dict[str, Any]:
+    """The event API Gateway's WebSocket API sends to its route's function."""
+    kinds = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}
+    event: dict[str, Any] = {
+        "requestContext": {
+            "routeKey": route,
+            "eventType": kinds.get(route, "MESSAGE"),
+            "connectionId": connection_id,
+            "domainName": websocket.url.netloc,
+            "stage": "local",
+            "apiId": "local",
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": websocket.client.host if websocket.client else None},
+        },
+        "isBase64Encoded": False,
+    }
+    if route == "$connect":
+        event["headers"] = dict(websocket.headers.items())
+        event["queryStringParameters"] = dict(websocket.query_params) or None
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+async def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    handler = load_handler(STREAM_FUNCTION).lambda_handler
+    return await run_in_threadpool(handler, event, LocalContext(STREAM_FUNCTION))
+
+
+async def stream_endpoint(websocket: WebSocket) -> None:
+    connection_id = uuid.uuid4().hex[:16]
+    answer = await invoke(websocket_event("$connect", connection_id, websocket))
+    if answer.get("statusCode") != 200:
+        await websocket.close(code=1008, reason="unauthorized")  # before accept: HTTP 403
+        return
+    protocol = (answer.get("headers") or {}).get("Sec-WebSocket-Protocol")
+    await websocket.accept(subprotocol=protocol)
+    connection = CONNECTIONS[connection_id] = Connection(websocket)
+    sender = asyncio.create_task(_send(connection))
+    try:
+        while True:
+            text = await websocket.receive_text()
+            try:
+                action = json.loads(text).get("action")
+            except (ValueError, AttributeError):
+                action = None
+            route = "subscribe" if action == "subscribe" else "$default"
+            await invoke(websocket_event(route, connection_id, websocket, text))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        sender.cancel()
+        CONNECTIONS.pop(connection_id, None)
+        await invoke(websocket_event("$disconnect", connection_id, websocket))
+
+
+async def _send(connection: Connection) -> None:
+    """Buffered messages to the socket, a heartbeat when idle, drops reported once."""
+    while True:
+        try:
+            data = await asyncio.wait_for(connection.buffer.get(), HEARTBEAT_SECONDS)
+        except TimeoutError:
+            data = json.dumps({"type": "heartbeat", "dropped": connection.dropped})
+        if connection.dropped > connection.reported:
+            lost = connection.dropped - connection.reported
+            connection.reported = connection.dropped
+            await connection.websocket.send_text(json.dumps({"type": "dropped", "count": lost}))
+        await connection.websocket.send_text(data)
+
+
+async def management_api(request: Request) -> Response:
+    """POST/DELETE/GET /@connections/{id}, answered as API Gateway does (410 when gone)."""
+    connection = CONNECTIONS.get(request.path_params["connection_id"])
+    if connection is None:
+        return JSONResponse(
+            {"message": "Gone"}, status_code=410, headers={"x-amzn-ErrorType": "GoneException"}
+        )
+    if request.method == "DELETE":
+        await connection.websocket.close()
+        return Response(status_code=204)
+    if request.method == "GET":
+        return JSONResponse({"connectedAt": None, "identity": {}})
+    data = (await request.body()).decode("utf-8", errors="replace")
+    if connection.buffer.full():
+        connection.buffer.get_nowait()  # the oldest pending message makes room
+        connection.dropped += 1
+    connection.buffer.put_nowait(data)
+    return Response(status_code=200)

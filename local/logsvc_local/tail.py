@@ -1,0 +1,60 @@
+"""`logsvc tail`: print entries as they arrive over the live-tail WebSocket."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from websockets.sync.client import connect
+
+from logsvc.routes import STREAM_PATH
+
+COLOURS = {
+    "DEBUG": "\033[2m",
+    "INFO": "\033[36m",
+    "WARN": "\033[33m",
+    "ERROR": "\033[31m",
+    "CRITICAL": "\033[1;41m",
+}
+RESET = "\033[0m"
+
+
+def format_entry(log: dict[str, Any], colour: bool) -> str:
+    when = datetime.fromtimestamp(log["timestamp"] / 1000, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
+    level = f"{log['level']:<8}"
+    if colour:
+        level = f"{COLOURS.get(log['level'], '')}{level}{RESET}"
+    return f"{when} {level} {log['service_name']}: {log['message']}"
+
+
+def tail(
+    url: str,
+    api_key: str,
+    services: list[str],
+    level: str | None,
+    q: str | None,
+    out: TextIO = sys.stdout,
+) -> None:
+    """Subscribe and print until interrupted (or the server closes the connection)."""
+    stream = url.replace("http://", "ws://").replace("https://", "wss://").rstrip("/")
+    colour = out.isatty()
+    subscription = {"action": "subscribe", "services": services or None, "min_level": level, "q": q}
+    with connect(
+        stream + STREAM_PATH, additional_headers={"Authorization": f"Bearer {api_key}"}
+    ) as websocket:
+        websocket.send(json.dumps({k: v for k, v in subscription.items() if v}))
+        for raw in websocket:
+            message = json.loads(raw)
+            if message["type"] == "logs":
+                for log in message["logs"]:
+                    print(format_entry(log, colour), file=out, flush=True)
+            elif message["type"] == "dropped":
+                print(
+                    f"... {message['count']} entries dropped (the terminal fell behind)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif message["type"] == "error":
+                raise SystemExit(f"logsvc tail: {message['error']}")

@@ -148,7 +148,10 @@ def _serve(args: argparse.Namespace) -> int:
     print(
         f'  try:      curl -H "Authorization: Bearer {key}" {url}/api/v1/logs/services', flush=True
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # The "websockets" protocol waits for the socket to drain (64 KB high-water mark), so a
+    # live-tail client that stops reading fills only its bounded buffer (logsvc_local.stream);
+    # uvicorn's default protocol would queue without limit in the transport.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets")
     return 0
 
 

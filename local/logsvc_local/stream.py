@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from logsvc.routes import STREAM_FUNCTION
 from logsvc_local.events import LocalContext
 from logsvc_local.project import load_handler
 
-BUFFER_MESSAGES = 1000
+# Messages waiting per connection (each holds up to 100 entries); LOGSVC_STREAM_BUFFER sets it.
+BUFFER_MESSAGES = int(os.environ.get("LOGSVC_STREAM_BUFFER", "1000"))
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -35,6 +37,13 @@ class Connection:
     buffer: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(BUFFER_MESSAGES))
     dropped: int = 0
     reported: int = 0
+
+    def deliver(self, data: str) -> None:
+        """Queue a message; when the buffer is full the oldest pending one makes room."""
+        if self.buffer.full():
+            self.buffer.get_nowait()
+            self.dropped += 1
+        self.buffer.put_nowait(data)
 
 
 CONNECTIONS: dict[str, Connection] = {}
@@ -124,9 +133,5 @@ async def management_api(request: Request) -> Response:
         return Response(status_code=204)
     if request.method == "GET":
         return JSONResponse({"connectedAt": None, "identity": {}})
-    data = (await request.body()).decode("utf-8", errors="replace")
-    if connection.buffer.full():
-        connection.buffer.get_nowait()  # the oldest pending message makes room
-        connection.dropped += 1
-    connection.buffer.put_nowait(data)
+    connection.deliver((await request.body()).decode("utf-8", errors="replace"))
     return Response(status_code=200)

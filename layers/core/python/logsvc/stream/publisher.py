@@ -15,7 +15,9 @@ from logsvc.clock import now_ms
 from logsvc.entries import LogEntry
 from logsvc.stream.subscriptions import ConnectionRegistry, Subscription, stream_view
 
-REGISTRY_CACHE_SECONDS = 2.0  # at most one registry read per 2 s per warm function
+# At most one registry read a second per warm function: a new subscriber starts receiving
+# within a second.
+REGISTRY_CACHE_SECONDS = 1.0
 FAN_OUT_BUDGET_SECONDS = 1.0  # ingest never waits longer than this for subscribers
 MAX_MESSAGES_PER_POST = 100
 logger = Logger(child=True)

@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from logsvc.routes import FUNCTIONS as HTTP_FUNCTIONS
+from logsvc.routes import STREAM_FUNCTION
 from stacks.api_stack import ApiStack
 from stacks.core_stack import CoreStack
 from stacks.function_stack import FUNCTION_SPECS, FunctionStack
@@ -27,7 +28,9 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         description="logsvc: archive bucket, secrets, alarm topic",
     )
     stacks: dict[str, cdk.Stack] = {"core": core}
-    for name in deployed_functions(settings):
+    live_tail = None
+    # The stream function's stack owns the WebSocket API that ingest publishes to: first.
+    for name in sorted(deployed_functions(settings), key=lambda n: n != STREAM_FUNCTION):
         stack = FunctionStack(
             app,
             f"{prefix}-{name.title()}",
@@ -35,8 +38,10 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             spec=FUNCTION_SPECS[name],
             core=core,
             settings=settings,
+            live_tail=live_tail,
             description=f"logsvc: the {name} function",
         )
+        live_tail = live_tail or stack.live_tail
         stacks[name] = stack
     function_arns = {name: stacks[name].function.function_arn for name in HTTP_FUNCTIONS}
     stacks["api"] = ApiStack(

@@ -23,6 +23,7 @@ from logsvc.schedules import SCHEDULES, eventbridge_expression
 from stacks.core_stack import CoreStack
 from stacks.layers import ARCHITECTURE, ROOT, RUNTIME, core_layer, dependencies_layer
 from stacks.settings import DeploymentSettings
+from stacks.stream_api import MANAGE_REASON, StreamApi, manage_connections_arn
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,16 @@ class FunctionSpec:
     reads_api_key: bool = True
     lists_archive: bool = False
     sends_alerts: bool = False  # the alert topic, webhook secret and optional model
+    serves_live_tail: bool = False  # owns the live-tail WebSocket API
+    publishes_live_tail: bool = False  # posts new entries to live-tail connections
     schedule: str | None = None  # an EventBridge schedule expression
 
 
 FUNCTION_SPECS: dict[str, FunctionSpec] = {
-    "ingest": FunctionSpec(memory_mb=512, timeout_s=30, archive_actions=("s3:PutObject",)),
+    "ingest": FunctionSpec(
+        memory_mb=512, timeout_s=30, archive_actions=("s3:PutObject",), publishes_live_tail=True
+    ),
+    "stream": FunctionSpec(timeout_s=10, serves_live_tail=True),
     "search": FunctionSpec(memory_mb=512, timeout_s=30, archive_actions=("s3:GetObject",)),
     "config": FunctionSpec(),
     "health": FunctionSpec(reads_api_key=False),
@@ -77,6 +83,7 @@ class FunctionStack(cdk.Stack):
         spec: FunctionSpec,
         core: CoreStack,
         settings: DeploymentSettings,
+        live_tail: StreamApi | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -129,6 +136,29 @@ class FunctionStack(cdk.Stack):
             environment=self._environment(name, spec, core, settings),
         )
         self._alarms(core)
+        self.live_tail: StreamApi | None = None
+        if spec.serves_live_tail:
+            live_tail = self.live_tail = StreamApi(
+                self, "LiveTail", function=self.function, settings=settings
+            )
+        if live_tail is not None and (spec.serves_live_tail or spec.publishes_live_tail):
+            # Replies and new entries go out through the WebSocket API's management API.
+            self.function.add_environment("STREAM_ENDPOINT", live_tail.callback_url)
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["execute-api:ManageConnections"],
+                    resources=[live_tail.manage_connections_arn],
+                )
+            )
+            rendered = manage_connections_arn(
+                settings, "<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>"
+            )
+            cdk.Validations.of(role).acknowledge(
+                cdk.Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered}]",
+                    reason=MANAGE_REASON,
+                )
+            )
         if spec.schedule:
             rule = events.Rule(self, "Schedule", schedule=events.Schedule.expression(spec.schedule))
             rule.add_target(targets.LambdaFunction(self.function))

@@ -70,8 +70,8 @@ def test_functions_are_arm64_python_with_tracing_and_log_retention(templates, na
     assert environment["DATABASE_URL"].startswith("d1://")
     assert "D1_API_TOKEN_SECRET_ARN" in environment
     assert ("LOG_SERVICE_API_KEY_SECRET_ARN" in environment) is FUNCTION_SPECS[name].reads_api_key
-    (log_group,) = resources(template, "AWS::Logs::LogGroup").values()
-    assert log_group["RetentionInDays"] == 30
+    log_groups = resources(template, "AWS::Logs::LogGroup").values()
+    assert {group["RetentionInDays"] for group in log_groups} == {30}
     alarms = {a["MetricName"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
     assert alarms == {"Errors", "Throttles"}
 
@@ -186,6 +186,7 @@ def test_no_policy_grants_wildcard_actions(templates):
         ("health", []),
         ("cleanup", [["s3:DeleteObject", "s3:PutObject"], "s3:ListBucket"]),
         ("analyze", ["s3:PutObject"]),
+        ("stream", []),
     ],
 )
 def test_each_function_reaches_only_its_archive_actions(templates, name, actions):
@@ -291,3 +292,34 @@ def test_r2_archive_uses_its_endpoint_and_a_secret_not_a_bucket(tmp_path):
     assert not [
         s for s in policy["PolicyDocument"]["Statement"] if "s3:" in json.dumps(s["Action"])
     ]
+
+
+def test_live_tail_websocket_api_reaches_the_stream_function(templates):
+    stream = templates["Logsvc-Stream"]
+    (api,) = resources(stream, "AWS::ApiGatewayV2::Api").values()
+    assert (api["ProtocolType"], api["RouteSelectionExpression"]) == (
+        "WEBSOCKET",
+        "$request.body.action",
+    )
+    routes = {r["RouteKey"]: r for r in resources(stream, "AWS::ApiGatewayV2::Route").values()}
+    assert set(routes) == {"$connect", "$disconnect", "subscribe"}
+    integrations = resources(stream, "AWS::ApiGatewayV2::Integration").values()
+    assert all("Function" in json.dumps(i["IntegrationUri"]) for i in integrations)
+    (stage,) = resources(stream, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["AutoDeploy"] is True
+    assert stage["AccessLogSettings"]["DestinationArn"]
+    assert "LiveTailUrl" in stream["Outputs"]
+
+
+@pytest.mark.parametrize("name", ["ingest", "stream"])
+def test_ingest_and_stream_post_to_live_tail_connections_only(templates, name):
+    template = templates[FUNCTION_STACKS[name]]
+    (function,) = resources(template, "AWS::Lambda::Function").values()
+    assert "STREAM_ENDPOINT" in function["Environment"]["Variables"]
+    (policy,) = resources(template, "AWS::IAM::Policy").values()
+    (manage,) = [
+        s
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Action"] == "execute-api:ManageConnections"
+    ]
+    assert json.dumps(manage["Resource"]).endswith(':*/prod/POST/@connections/*"]]}')

@@ -162,3 +162,24 @@ def test_the_handler_logs_its_summary_as_an_agent_entry(stored, monkeypatch):
     assert len(own) == 1
     assert own[0]["source_type"] == "agent"
     assert own[0]["metadata"]["logs_deleted"] == result["logs_deleted"]
+
+
+def test_expired_live_tail_connections_are_removed(api):
+    from logsvc.stream.subscriptions import CONNECTION_TTL_MS, Subscription
+
+    registry = runtime.connection_registry()
+    registry.connect("gone", NOW - CONNECTION_TTL_MS - 1)
+    registry.connect("here", NOW - 1000)
+    for connection_id in ("gone", "here"):
+        registry.subscribe(connection_id, Subscription())
+    cleaner = Cleaner(
+        runtime.log_store(),
+        runtime.config_store(),
+        runtime.log_archive(),
+        runtime.analysis_store(),
+        RetentionDefaults(),
+        connections=registry,
+        clock=lambda: NOW,
+    )
+    assert cleaner.run(PLENTY).stream_connections_expired == 1
+    assert [c for c, _ in registry.subscribers(NOW)] == ["here"]

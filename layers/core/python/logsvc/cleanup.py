@@ -17,6 +17,7 @@ from logsvc.clock import DAY_MS, now_ms, utc_date
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore, RetentionDefaults
 from logsvc.store.logs import LogStore
+from logsvc.stream.subscriptions import ConnectionRegistry
 
 # Stop starting new steps when less than this much of the invocation's time is left.
 TIME_RESERVE_MS = 10_000
@@ -38,6 +39,7 @@ class CleanupSummary:
     services: list[ServiceCleanup] = field(default_factory=list)
     analysis_results_deleted: int = 0
     alert_states_deleted: int = 0
+    stream_connections_expired: int = 0
     complete: bool = True
 
     @property
@@ -71,6 +73,7 @@ class Cleaner:
         *,
         batch_size: int = 1000,
         analysis_retention_days: int = 90,
+        connections: ConnectionRegistry | None = None,
         clock: Callable[[], int] = now_ms,
     ):
         self.logs = logs
@@ -80,6 +83,7 @@ class Cleaner:
         self.defaults = defaults
         self.batch_size = batch_size
         self.analysis_retention_days = analysis_retention_days
+        self.connections = connections
         self.clock = clock
 
     def run(self, time_left_ms: Callable[[], int]) -> CleanupSummary:
@@ -105,6 +109,8 @@ class Cleaner:
             retention_cutoff = now - self.analysis_retention_days * DAY_MS
             summary.analysis_results_deleted = self.analyses.delete_older_than(retention_cutoff)
             summary.alert_states_deleted = self.analyses.delete_alerts_older_than(retention_cutoff)
+            if self.connections is not None:  # live-tail clients that vanished
+                summary.stream_connections_expired = self.connections.delete_expired(now)
         except OutOfTime:
             summary.complete = False
         return summary

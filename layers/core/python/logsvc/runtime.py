@@ -160,6 +160,7 @@ def cleaner() -> Cleaner:
         s.retention_defaults,
         batch_size=s.cleanup_batch_size,
         analysis_retention_days=s.analysis_retention_days,
+        connections=connection_registry(),
     )
 
 

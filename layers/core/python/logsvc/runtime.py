@@ -89,6 +89,7 @@ def connection_registry() -> ConnectionRegistry:
     return ConnectionRegistry(database())
 
 
+@cache
 def management_api() -> ManagementApi | None:
     """API Gateway's WebSocket management API (or the local server's), when configured."""
     from logsvc.stream.publisher import ManagementApi
@@ -177,5 +178,6 @@ def reset() -> None:
         ingestor,
         analysis_store,
         connection_registry,
+        management_api,
     ):
         factory.cache_clear()

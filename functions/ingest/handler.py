@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,13 +19,22 @@ from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.ingest import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, IngestOutcome
 
 logger = Logger(service="logsService-ingest")
+# Retrying a request with the same key stores nothing twice (ids derive from the key).
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
+        description="Makes retries safe: the same key gives the same ids, stored once",
+    ),
+]
 metrics = Metrics(namespace="logsService", service="ingest")
 app = new_resolver(logger)
 
 
 @app.post("/api/v1/logs/ingest", status_code=201)
-def ingest_one(entry: LogInput) -> IngestResponse:
-    log_id = runtime.ingestor().ingest_one(entry)
+def ingest_one(entry: LogInput, key: IdempotencyKey = None) -> IngestResponse:
+    log_id = runtime.ingestor().ingest_one(entry, idempotency_key=key)
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=1)
     return IngestResponse(success=True, id=log_id)
 
@@ -35,7 +44,7 @@ def ingest_one(entry: LogInput) -> IngestResponse:
     status_code=201,
     responses=with_errors({413: "More than 1000 entries; nothing was stored"}, success=201),
 )
-def ingest_batch(request: BatchIngestRequest) -> BatchIngestResponse:
+def ingest_batch(request: BatchIngestRequest, key: IdempotencyKey = None) -> BatchIngestResponse:
     if len(request.logs) > MAX_BATCH_ITEMS:
         raise PayloadTooLarge(
             f"logs: at most {MAX_BATCH_ITEMS} items per batch, got {len(request.logs)}",
@@ -43,7 +52,7 @@ def ingest_batch(request: BatchIngestRequest) -> BatchIngestResponse:
         )
     if not request.logs:
         raise BadRequest("logs: must contain at least one entry", field="logs")
-    outcome = runtime.ingestor().ingest_batch(request.logs)
+    outcome = runtime.ingestor().ingest_batch(request.logs, idempotency_key=key)
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
     metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
     if not outcome.ids:

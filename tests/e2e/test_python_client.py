@@ -121,3 +121,25 @@ def test_the_synchronous_client_in_the_original_shape(server):
         assert LogServiceClient("x", "http://127.0.0.1:9", "k").info("hello") is None
         assert LogServiceClient("bad name", server.url, server.api_key).info("hello") is None
     assert stderr.getvalue().count("[LOG ERROR]") == 2
+
+
+def test_answers_lost_after_storing_do_not_duplicate(server):
+    """The proxy stores each batch, then answers 502 for a second: the handler retries with
+    the batch's Idempotency-Key, and the service keeps one copy."""
+    proxy = Proxy(server.url, fail_for=1.0, fail_status=502, lose_answers=True)
+    handler = LogServiceHandler(
+        proxy.url, server.api_key, "handler-lost", flush_interval=0.1, batch_size=200
+    )
+    logger = logging.getLogger("handler-lost")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        for i in range(2000):
+            logger.warning("record %d", i)
+        assert handler.flush(timeout=60)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        proxy.close()
+    assert proxy.failures > 0
+    assert stats(server, "handler-lost")["total"] == 2000

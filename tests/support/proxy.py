@@ -10,7 +10,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Proxy:
-    def __init__(self, upstream: str | None, *, fail_for: float = 0.0, fail_status: int = 503):
+    def __init__(
+        self,
+        upstream: str | None,
+        *,
+        fail_for: float = 0.0,
+        fail_status: int = 503,
+        lose_answers: bool = False,
+    ):
+        """``lose_answers``: while failing, forward the request first, then answer with the
+        error anyway, as when a response is lost after the service stored the request."""
         self.bodies: list[bytes] = []  # every request body received
         self.failures = 0
         recover_at = time.monotonic() + fail_for
@@ -22,8 +31,14 @@ class Proxy:
                 proxy.bodies.append(body)
                 if upstream is None or time.monotonic() < recover_at:
                     proxy.failures += 1
+                    if lose_answers and upstream is not None:
+                        self._forward(body)
                     self._answer(fail_status, b"")
                     return
+                status, data = self._forward(body)
+                self._answer(status, data)
+
+            def _forward(self, body: bytes) -> tuple[int, bytes]:
                 request = urllib.request.Request(
                     upstream + self.path,
                     data=body,
@@ -31,14 +46,14 @@ class Proxy:
                     headers={
                         k: v
                         for k, v in self.headers.items()
-                        if k.lower() in ("authorization", "content-type")
+                        if k.lower() in ("authorization", "content-type", "idempotency-key")
                     },
                 )
                 try:
                     with urllib.request.urlopen(request, timeout=30) as answer:
-                        self._answer(answer.status, answer.read())
+                        return answer.status, answer.read()
                 except urllib.error.HTTPError as error:
-                    self._answer(error.code, error.read())
+                    return error.code, error.read()
 
             def _answer(self, status: int, data: bytes) -> None:
                 self.send_response(status)

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from typing import Any
 
 from logsvc_client.transport import RETRYABLE, endpoint, post_json
@@ -144,10 +145,11 @@ class LogServiceHandler(logging.Handler):
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         attempt = 0
+        key = uuid.uuid4().hex  # one per batch: a retry after a lost answer is not stored twice
         while True:
             try:
                 status, body, retry_after = post_json(
-                    self.url, self.api_key, {"logs": batch}, self.timeout
+                    self.url, self.api_key, {"logs": batch}, self.timeout, key
                 )
             except OSError:
                 status, body, retry_after = 0, None, None

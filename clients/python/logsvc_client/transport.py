@@ -19,7 +19,7 @@ def endpoint(api_url: str, path: str) -> str:
 
 
 def post_json(
-    url: str, api_key: str, payload: Any, timeout: float
+    url: str, api_key: str, payload: Any, timeout: float, idempotency_key: str | None = None
 ) -> tuple[int, Any, float | None]:
     """POST payload as JSON. Connection failures raise OSError (urllib's URLError is one)."""
     if not url.startswith(("http://", "https://")):
@@ -30,6 +30,8 @@ def post_json(
         "Content-Type": "application/json",
         "User-Agent": "logsvc-client/2.0",
     }
+    if idempotency_key:  # the service stores a retried request once
+        headers["Idempotency-Key"] = idempotency_key
     request = urllib.request.Request(url, data=data, method="POST", headers=headers)  # noqa: S310 - http(s) checked above
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked above

@@ -46,11 +46,16 @@ class Ingestor:
         self.clock = clock
         self.publisher = publisher  # live tail, when a stream endpoint is configured
 
-    def ingest_one(self, item: LogInput, source_type: str = "http") -> str:
-        (stored,) = self.store([self.to_entry(item, self.clock(), source_type)])
+    def ingest_one(
+        self, item: LogInput, source_type: str = "http", idempotency_key: str | None = None
+    ) -> str:
+        entry = self.to_entry(item, self.clock(), source_type)
+        (stored,) = self.store([entry], idempotency_key)
         return stored.id
 
-    def ingest_batch(self, items: Sequence[Any], source_type: str = "http") -> IngestOutcome:
+    def ingest_batch(
+        self, items: Sequence[Any], source_type: str = "http", idempotency_key: str | None = None
+    ) -> IngestOutcome:
         """Store the valid items, report the invalid ones; nothing is stored for those."""
         now = self.clock()
         outcome = IngestOutcome()
@@ -61,15 +66,19 @@ class Ingestor:
             except ValidationError as exc:
                 field_name, message = first_problem(exc.errors())
                 outcome.errors.append({"index": index, "field": field_name, "error": message})
-        outcome.ids = [entry.id for entry in self.store(entries)]
+        outcome.ids = [entry.id for entry in self.store(entries, idempotency_key)]
         return outcome
 
-    def store(self, entries: list[LogEntry]) -> list[LogEntry]:
-        """Archive, then index; return the entries with the ids the index gave them."""
+    def store(self, entries: list[LogEntry], idempotency_key: str | None = None) -> list[LogEntry]:
+        """Archive, then index; return the entries with the ids the index gave them.
+
+        With an idempotency key, a retry of the same request (after a timeout, a 503, or a
+        crash between archiving and indexing) stores nothing twice.
+        """
         if not entries:
             return []
-        batch = self.logs.prepare(entries)
-        archive_keys = self.archive.archive_batch(batch.entries)
+        batch = self.logs.prepare(entries, idempotency_key)
+        archive_keys = self.archive.archive_batch(batch.entries, idempotency_key)
         self.logs.write(batch, archive_keys)
         if self.publisher is not None:
             self.publisher.publish(batch.entries)

@@ -17,7 +17,7 @@ import orjson
 from logsvc.archive.objects import ObjectStore
 from logsvc.clock import utc_date
 from logsvc.entries import LogEntry
-from logsvc.ids import new_id
+from logsvc.ids import derived_id, new_id
 
 CONTENT_TYPE = "application/x-ndjson"
 CONTENT_ENCODING = "gzip"
@@ -48,15 +48,19 @@ class LogArchive:
     def __init__(self, objects: ObjectStore):
         self.objects = objects
 
-    def archive_batch(self, entries: list[LogEntry]) -> dict[str, str]:
-        """Store the entries, one object per service; return each entry id's object key."""
+    def archive_batch(
+        self, entries: list[LogEntry], idempotency_key: str | None = None
+    ) -> dict[str, str]:
+        """Store the entries, one object per service; return each entry id's object key.
+        With an idempotency key a retry rewrites the same objects instead of adding more."""
         by_service: dict[str, list[LogEntry]] = defaultdict(list)
         for entry in entries:
             by_service[entry.service_name].append(entry)
         keys: dict[str, str] = {}
         for service_name, group in by_service.items():
             newest = max(entry.timestamp for entry in group)
-            key = object_key(service_name, utc_date(newest), new_id())
+            batch_id = derived_id(idempotency_key, service_name) if idempotency_key else new_id()
+            key = object_key(service_name, utc_date(newest), batch_id)
             self.objects.put(
                 key, encode_records(e.to_record() for e in group), CONTENT_TYPE, CONTENT_ENCODING
             )

@@ -18,7 +18,7 @@ import orjson
 
 from logsvc.clock import DAY_MS
 from logsvc.entries import LEVELS, LogEntry
-from logsvc.ids import new_block_id
+from logsvc.ids import derived_block_id, new_block_id
 from logsvc.sql import SqlDatabase, Statement
 
 # A block row stays well under D1's 2 MB row limit, and its position fits 4 hex digits.
@@ -91,8 +91,13 @@ class LogStore:
     def __init__(self, db: SqlDatabase):
         self.db = db
 
-    def prepare(self, entries: list[LogEntry]) -> PreparedBatch:
-        """Pack entries into blocks and give each an id that leads to its block."""
+    def prepare(self, entries: list[LogEntry], idempotency_key: str | None = None) -> PreparedBatch:
+        """Pack entries into blocks and give each an id that leads to its block.
+
+        With an idempotency key the block ids derive from it (and the packing is
+        deterministic), so a retried request gets the same ids and INSERT OR IGNORE keeps
+        the first copy: no duplicates, even without transactions.
+        """
         open_blocks: dict[tuple[str, str, str], Block] = {}
         blocks: list[Block] = []
         for entry in entries:
@@ -107,7 +112,12 @@ class LogStore:
                 or block.size + size > MAX_BLOCK_BYTES
                 or len(block.rows) >= MAX_BLOCK_ENTRIES
             ):
-                block = Block(new_block_id(), *key)
+                block_id = (
+                    derived_block_id(idempotency_key, str(len(blocks)))
+                    if idempotency_key
+                    else new_block_id()
+                )
+                block = Block(block_id, *key)
                 open_blocks[key] = block
                 blocks.append(block)
             entry.id = block.entry_id(len(block.rows))

@@ -1,0 +1,57 @@
+"""Idempotency-Key: a retried request stores nothing twice, on SQLite and on D1."""
+
+import pytest
+
+LOGS = [
+    {"service_name": "orders", "level": level, "message": f"m{i}", "timestamp": 1000 + i}
+    for i, level in enumerate(["INFO", "ERROR", "INFO", "WARN"])
+]
+
+
+def post(api, path, body, key):
+    return api.call("POST", path, body=body, headers={"Idempotency-Key": key})
+
+
+def total(api) -> int:
+    return api.get("/api/v1/logs/stats/orders").body["total"]
+
+
+def test_a_retried_batch_is_stored_once_with_the_same_ids(api_any_db, archive_dir):
+    first = post(api_any_db, "/api/v1/logs/ingest/batch", {"logs": LOGS}, "req-1")
+    again = post(api_any_db, "/api/v1/logs/ingest/batch", {"logs": LOGS}, "req-1")
+    assert (first.status, again.status) == (201, 201)
+    assert again.body["ids"] == first.body["ids"]
+    assert total(api_any_db) == 4
+    assert len(list(archive_dir.rglob("*.ndjson.gz"))) == 1  # rewritten, not added
+    other = post(api_any_db, "/api/v1/logs/ingest/batch", {"logs": LOGS}, "req-2")
+    assert set(other.body["ids"]).isdisjoint(first.body["ids"])
+    assert total(api_any_db) == 8
+
+
+def test_a_single_entry_retry_too(api):
+    body = LOGS[0]
+    ids = {post(api, "/api/v1/logs/ingest", body, "one").body["id"] for _ in range(3)}
+    assert len(ids) == 1
+    assert total(api) == 1
+    (log_id,) = ids
+    assert api.get(f"/api/v1/logs/logs/{log_id}").body["message"] == "m0"
+
+
+def test_a_crash_between_archive_and_index_then_a_retry(api_d1, d1, archive_dir):
+    d1.fail_next(500, "Network connection lost", times=4)  # every try of the index write
+    failed = post(api_d1, "/api/v1/logs/ingest/batch", {"logs": LOGS}, "crash-1")
+    assert failed.status == 503
+    assert list(archive_dir.rglob("*.ndjson.gz"))  # archived, not indexed
+    assert total(api_d1) == 0
+    retried = post(api_d1, "/api/v1/logs/ingest/batch", {"logs": LOGS}, "crash-1")
+    assert retried.status == 201
+    assert total(api_d1) == 4  # nothing missing, nothing twice
+    assert len(list(archive_dir.rglob("*.ndjson.gz"))) == 1
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 129, "semi;colon"])
+def test_malformed_keys_are_400(api, key):
+    response = post(api, "/api/v1/logs/ingest/batch", {"logs": LOGS}, key)
+    assert response.status == 400
+    assert response.body["field"].lower() == "idempotency-key"
+    assert total(api) == 0

@@ -4,7 +4,7 @@ import pytest
 
 from logsvc.errors import DatabaseUnavailable
 from logsvc.sql import SqlError, Statement, open_database
-from logsvc.sql.d1_rest import D1RestDatabase
+from logsvc.sql.d1_rest import D1RestDatabase, RequestBudget
 from logsvc.sql.migrations import apply_migrations, migration_files
 from logsvc_local.project import MIGRATIONS_DIR
 from tests.support.d1_standin import ACCOUNT, DATABASE, TOKEN
@@ -135,3 +135,30 @@ def test_a_failing_migration_is_not_recorded(tmp_path):
         apply_migrations(db, folder)
     assert [r["name"] for r in db.query("SELECT name FROM d1_migrations")] == ["0001_ok.sql"]
     assert db.query("SELECT name FROM sqlite_master WHERE name = 'b'") == []
+
+
+def test_d1_retries_overloaded_answers_whatever_their_status(d1):
+    d1.fail_next(400, "D1 DB is overloaded. Requests queued for too long.", code=7500)
+    d1.fail_next(200, "Network connection lost.", code=7500)
+    client = D1RestDatabase(ACCOUNT, DATABASE, TOKEN, base_url=d1.base_url)
+    assert client.query("SELECT 2 AS two") == [{"two": 2}]
+    assert len(d1.requests) == 3
+
+
+def test_the_request_budget_refuses_before_cloudflare_would(d1):
+    ticks = iter([0.0, 1.0, 2.0, 100.0, 301.5])
+    client = D1RestDatabase(
+        ACCOUNT,
+        DATABASE,
+        TOKEN,
+        base_url=d1.base_url,
+        budget=RequestBudget(3, clock=lambda: next(ticks)),
+    )
+    for _ in range(3):
+        client.query("SELECT 1")
+    with pytest.raises(DatabaseUnavailable) as spent:
+        client.query("SELECT 1")  # at t=100: the first slot frees at t=300
+    assert spent.value.retry_after == 200
+    assert len(d1.requests) == 3  # nothing was sent
+    client.query("SELECT 1")  # t=301.5: the first two slots are free again
+    assert len(d1.requests) == 4

@@ -50,7 +50,17 @@ def database() -> SqlDatabase:
     if s.d1_api_token_secret_arn:
         arn = s.d1_api_token_secret_arn
         token = lambda: secret(arn)  # noqa: E731 - read on each request, cached by Powertools
-    return open_database(s.database_url, d1_api_token=token, d1_api_base_url=s.d1_api_base_url)
+    bridge_secret = s.d1_bridge_secret
+    if s.d1_bridge_secret_arn:
+        bridge_arn = s.d1_bridge_secret_arn
+        bridge_secret = lambda: secret(bridge_arn)  # noqa: E731 - cached by Powertools
+    return open_database(
+        s.database_url,
+        d1_api_token=token,
+        d1_api_base_url=s.d1_api_base_url,
+        d1_request_budget=s.d1_request_budget,
+        bridge_secret=bridge_secret,
+    )
 
 
 @cache

@@ -25,6 +25,9 @@ class Settings:
     d1_api_token_secret_arn: str | None = None
     archive_credentials_secret_arn: str | None = None
     d1_api_token: str | None = None
+    d1_request_budget: int = 1000  # D1 REST requests per 5 minutes per function instance
+    d1_bridge_secret: str | None = None
+    d1_bridge_secret_arn: str | None = None
     d1_api_base_url: str = "https://api.cloudflare.com/client/v4"
     archive_endpoint_url: str | None = None
     archive_region: str | None = None
@@ -64,6 +67,9 @@ class Settings:
             d1_api_token_secret_arn=env.get("D1_API_TOKEN_SECRET_ARN") or None,
             archive_credentials_secret_arn=env.get("ARCHIVE_CREDENTIALS_SECRET_ARN") or None,
             d1_api_token=env.get("D1_API_TOKEN") or None,
+            d1_request_budget=_int(env, "D1_REQUESTS_PER_5_MINUTES", 1000, 1, 1200),
+            d1_bridge_secret=env.get("D1_BRIDGE_SECRET") or None,
+            d1_bridge_secret_arn=env.get("D1_BRIDGE_SECRET_ARN") or None,
             d1_api_base_url=env.get("D1_API_BASE_URL") or cls.d1_api_base_url,
             archive_endpoint_url=env.get("ARCHIVE_ENDPOINT_URL") or None,
             archive_region=env.get("ARCHIVE_REGION") or None,

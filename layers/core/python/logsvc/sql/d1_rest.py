@@ -1,54 +1,107 @@
-"""Cloudflare D1 over its REST API: POST .../d1/database/{id}/query with D1's envelope."""
+"""Cloudflare D1 over HTTP with D1's envelope: the REST API, or the project's D1 bridge Worker.
+
+Both answer {"success", "errors", "result": [{"results", "meta"}]} for
+{"sql", "params"} or {"batch": [...]}. Failures map to: DatabaseUnavailable (retry later:
+429, 5xx, "overloaded", lost connections, an exhausted request budget) or SqlError (the
+statement is wrong).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import math
+import re
+import secrets
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import urllib3
+from tenacity import (
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 from urllib3.util import Retry
 
 from logsvc.errors import DatabaseUnavailable
 from logsvc.sql.database import Params, Result, SqlError, Statement, check_statement
 
-# Transient server errors are retried with exponential backoff by urllib3. A 429 is not:
-# Cloudflare blocks the token for minutes, so waiting inside a request cannot help; the
-# caller gets a 503 with the Retry-After that D1 sent.
+# urllib3 retries failed connections; 5xx answers and "try again" messages are retried
+# (3 attempts in all, jittered backoff) by _post_with_retries. A 429 is not: Cloudflare
+# blocks the token for minutes, so waiting inside a request cannot help; the caller gets a
+# 503 with the Retry-After that D1 sent.
 _RETRY = Retry(
-    total=3,
-    connect=3,
-    read=2,
-    status=3,
+    total=2,
+    connect=2,
+    read=1,
+    status=0,
     backoff_factor=0.25,
-    backoff_jitter=0.1,
-    status_forcelist=(500, 502, 503, 504),
     allowed_methods=None,  # the statements we send are idempotent (INSERT OR IGNORE, upserts)
     raise_on_status=False,
-    respect_retry_after_header=False,
 )
 _TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)  # D1 stops a query at 30 s
+# D1 errors that say "try again" in their message, whatever the HTTP status.
+_TRANSIENT = re.compile(
+    r"overloaded|network connection lost|connection reset|reset because its code was "
+    r"updated|storage caused object to be reset|internal error|temporarily unavailable",
+    re.IGNORECASE,
+)
+FIVE_MINUTES = 300.0
 
 
-class D1RestDatabase:
-    """D1 through the Cloudflare client API. No transactions: a batch is sent in one request."""
+class TransientD1Error(Exception):
+    """D1 failed in a way that a retry a moment later usually fixes."""
+
+
+class RequestBudget:
+    """At most ``limit`` requests per five minutes from this process.
+
+    Cloudflare allows about 1,200 client-API requests per five minutes per token and then
+    refuses every call for five minutes; refusing here first keeps the token usable. The
+    budget is per function instance, so keep it at the account limit divided by the
+    instances expected (or use the D1 bridge, which has no such limit).
+    """
+
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.clock = clock
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        with self._lock:
+            now = self.clock()
+            while self._sent and self._sent[0] <= now - FIVE_MINUTES:
+                self._sent.popleft()
+            if len(self._sent) >= self.limit:
+                wait = math.ceil(self._sent[0] + FIVE_MINUTES - now)
+                raise DatabaseUnavailable(
+                    f"D1 request budget ({self.limit} per 5 minutes) spent", retry_after=wait
+                )
+            self._sent.append(now)
+
+
+class D1HttpDatabase:
+    """A D1-compatible database reached over HTTP. No transactions are assumed."""
 
     def __init__(
-        self,
-        account_id: str,
-        database_id: str,
-        api_token: str | Callable[[], str],
-        *,
-        base_url: str = "https://api.cloudflare.com/client/v4",
-        retries: Retry = _RETRY,
-        pool: urllib3.PoolManager | None = None,
+        self, url: str, *, retries: Retry = _RETRY, pool: urllib3.PoolManager | None = None
     ):
-        self._url = f"{base_url.rstrip('/')}/accounts/{account_id}/d1/database/{database_id}/query"
-        # A callable is asked on every request: a token updated in Secrets Manager is used
-        # as soon as its cache expires, without restarting the function.
-        self._api_token = api_token if callable(api_token) else lambda: api_token
+        self._url = url
         self._retries = retries
         self._pool = pool or urllib3.PoolManager(maxsize=4)
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        return {"Content-Type": "application/json"}
+
+    def before_request(self) -> None:
+        """A hook for budgets."""
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         return self.execute(sql, params).rows
@@ -77,31 +130,103 @@ class D1RestDatabase:
         self._pool.clear()
 
     def _post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        data = json.dumps(body).encode()
+        try:
+            return self._post_with_retries(data)
+        except TransientD1Error as exc:
+            raise DatabaseUnavailable(f"D1 still failing after retries: {exc}") from exc
+
+    @retry(
+        retry=retry_if_exception_type(TransientD1Error),
+        stop=stop_after_attempt(3),
+        wait=wait_random_exponential(multiplier=0.2, max=2.0),
+        reraise=True,
+    )
+    def _post_with_retries(self, data: bytes) -> list[dict[str, Any]]:
+        self.before_request()
         try:
             response = self._pool.request(
                 "POST",
                 self._url,
-                body=json.dumps(body).encode(),
-                headers={
-                    "Authorization": f"Bearer {self._api_token()}",
-                    "Content-Type": "application/json",
-                },
+                body=data,
+                headers=self.headers(data),
                 retries=self._retries,
                 timeout=_TIMEOUT,
             )
         except urllib3.exceptions.HTTPError as exc:
             raise DatabaseUnavailable(f"D1 unreachable: {exc}") from exc
         envelope = _decode(response)
+        messages = _messages(envelope)
         if response.status == 429:
             retry_after = _retry_after(response.headers.get("Retry-After"))
             raise DatabaseUnavailable("D1 rate limit reached", retry_after=retry_after)
         if response.status in (401, 403):
-            raise DatabaseUnavailable(f"D1 refused the API token (HTTP {response.status})")
-        if response.status >= 500:
-            raise DatabaseUnavailable(f"D1 failed (HTTP {response.status}): {_messages(envelope)}")
-        if response.status >= 400 or not envelope.get("success", False):
-            raise SqlError(f"D1 rejected the statement: {_messages(envelope)}")
+            raise DatabaseUnavailable(
+                f"D1 refused the API token or bridge secret (HTTP {response.status})"
+            )
+        failed = response.status >= 400 or not envelope.get("success", False)
+        if response.status >= 500 or (failed and _TRANSIENT.search(messages)):
+            raise TransientD1Error(f"HTTP {response.status}: {messages}")
+        if failed:
+            raise SqlError(f"D1 rejected the statement: {messages}")
         return envelope.get("result") or []
+
+
+class D1RestDatabase(D1HttpDatabase):
+    """D1 through the Cloudflare client API, within a request budget."""
+
+    def __init__(
+        self,
+        account_id: str,
+        database_id: str,
+        api_token: str | Callable[[], str],
+        *,
+        base_url: str = "https://api.cloudflare.com/client/v4",
+        budget: RequestBudget | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            f"{base_url.rstrip('/')}/accounts/{account_id}/d1/database/{database_id}/query",
+            **kwargs,
+        )
+        # A callable is asked on every request: a token updated in Secrets Manager is used
+        # as soon as its cache expires, without restarting the function.
+        self._api_token = api_token if callable(api_token) else lambda: api_token
+        self.budget = budget or RequestBudget(1000)
+
+    def before_request(self) -> None:
+        self.budget.take()
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_token()}", "Content-Type": "application/json"}
+
+
+class D1BridgeDatabase(D1HttpDatabase):
+    """D1 through the project's bridge Worker (workers/d1-bridge): a D1 binding behind an
+    HMAC-signed endpoint, so no client-API limit applies and a batch is a transaction."""
+
+    def __init__(self, url: str, secret: str | Callable[[], str], **kwargs: Any):
+        super().__init__(url, **kwargs)
+        self._secret = secret if callable(secret) else lambda: secret
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        return bridge_headers(self._secret(), body)
+
+
+def bridge_headers(
+    secret: str, body: bytes, now: float | None = None, nonce: str | None = None
+) -> dict[str, str]:
+    """HMAC-SHA256 over timestamp, nonce and body; the Worker refuses stale or reused ones."""
+    timestamp = str(int(now if now is not None else time.time()))
+    nonce = nonce or secrets.token_hex(16)
+    message = f"{timestamp}\n{nonce}\n".encode() + body
+    signature = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-Bridge-Timestamp": timestamp,
+        "X-Bridge-Nonce": nonce,
+        "X-Bridge-Signature": signature,
+    }
 
 
 def _decode(response: urllib3.BaseHTTPResponse) -> dict[str, Any]:

@@ -69,9 +69,12 @@ def open_database(
     *,
     d1_api_token: str | Callable[[], str] | None = None,
     d1_api_base_url: str | None = None,
+    d1_request_budget: int = 1000,
+    bridge_secret: str | Callable[[], str] | None = None,
     create: bool = False,
 ) -> SqlDatabase:
-    """Build the backend a URL names: ``sqlite:///path/logs.db`` or ``d1://account/database``."""
+    """The backend a URL names: ``sqlite:///path/logs.db``, ``d1://account/database``
+    (the REST API) or ``d1-bridge+https://bridge.example.workers.dev/query``."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         from logsvc.sql.sqlite import SqliteDatabase
@@ -83,7 +86,7 @@ def open_database(
             )
         return SqliteDatabase(path, create=create)
     if parts.scheme == "d1":
-        from logsvc.sql.d1_rest import D1RestDatabase
+        from logsvc.sql.d1_rest import D1RestDatabase, RequestBudget
 
         database_id = parts.path.strip("/")
         if not parts.netloc or not database_id:
@@ -95,5 +98,14 @@ def open_database(
             database_id,
             d1_api_token,
             base_url=d1_api_base_url or "https://api.cloudflare.com/client/v4",
+            budget=RequestBudget(d1_request_budget),
         )
-    raise ValueError(f"DATABASE_URL scheme must be sqlite or d1, got {parts.scheme!r}")
+    if parts.scheme in ("d1-bridge+http", "d1-bridge+https"):
+        from logsvc.sql.d1_rest import D1BridgeDatabase
+
+        if not bridge_secret:
+            raise ValueError("D1_BRIDGE_SECRET is required for a d1-bridge DATABASE_URL")
+        return D1BridgeDatabase(url.removeprefix("d1-bridge+"), bridge_secret)
+    raise ValueError(
+        f"DATABASE_URL scheme must be sqlite, d1 or d1-bridge+https, got {parts.scheme!r}"
+    )

@@ -23,12 +23,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# wrangler and Miniflare (workerd) for the tail forwarder, pinned for Node 20.
-workers/tail-forwarder/node_modules/.installed: workers/tail-forwarder/package.json workers/tail-forwarder/package-lock.json
-	cd workers/tail-forwarder && npm ci --no-audit --no-fund --loglevel=error
+# wrangler and Miniflare (workerd) for the Workers, pinned for Node 20.
+workers/node_modules/.installed: workers/package.json workers/package-lock.json
+	cd workers && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(BIN)/.installed node_modules/.installed workers/tail-forwarder/node_modules/.installed
+install: $(BIN)/.installed node_modules/.installed workers/node_modules/.installed
 
 run: install
 	$(BIN)/logsvc migrate --data-dir $(DATA)
@@ -67,4 +67,4 @@ openapi: install
 	$(BIN)/logsvc openapi
 
 clean:
-	rm -rf $(VENV) node_modules workers/*/node_modules cdk.out .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules workers/node_modules cdk.out .pytest_cache .ruff_cache

@@ -31,7 +31,7 @@ class Workers:
         attempts: int | None = None,
     ):
         assert shutil.which("node"), "Node.js is needed to run workerd through Miniflare"
-        assert (WORKER / "node_modules" / "miniflare").is_dir(), "run `make install` first"
+        assert (WORKER.parent / "node_modules" / "miniflare").is_dir(), "run `make install` first"
         command = ["node", "test/run.mjs", endpoint, key, *paths]
         if max_bytes:
             command += ["--max-bytes", str(max_bytes)]

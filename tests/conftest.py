@@ -12,6 +12,8 @@ from logsvc.sql import open_database
 from logsvc.sql.migrations import apply_migrations
 from logsvc_local.project import MIGRATIONS_DIR
 from tests.support.api import Api
+from tests.support.d1_bridge import OBJECTS, D1Bridge
+from tests.support.d1_bridge import SECRET as BRIDGE_SECRET
 from tests.support.d1_standin import TOKEN, D1StandIn
 
 API_KEY = "test-api-key-0123456789"
@@ -41,12 +43,31 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "d1"])
+@pytest.fixture(params=["sqlite", "d1", "d1-bridge"])
 def any_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """SQLite, then the D1 REST stand-in: the same SQL must pass on both."""
-    if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
-    return request.getfixturevalue("d1_url")
+    """SQLite, the D1 REST stand-in, and real D1 (local, in workerd) through the bridge
+    Worker: the same SQL must pass on all three."""
+    fixture = {"sqlite": "sqlite_url", "d1": "d1_url", "d1-bridge": "d1_bridge_url"}
+    return request.getfixturevalue(fixture[request.param])
+
+
+@pytest.fixture(scope="session")
+def d1_bridge() -> Iterator[D1Bridge]:
+    bridge = D1Bridge()
+    yield bridge
+    bridge.stop()
+
+
+@pytest.fixture
+def d1_bridge_url(d1_bridge: D1Bridge, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A freshly migrated local D1 database behind the bridge, selected through DATABASE_URL."""
+    db = open_database(d1_bridge.database_url, bridge_secret=BRIDGE_SECRET)
+    db.run_script("\n".join(f"DROP {kind} IF EXISTS {name};" for kind, name in OBJECTS))
+    apply_migrations(db, MIGRATIONS_DIR)
+    db.close()
+    monkeypatch.setenv("DATABASE_URL", d1_bridge.database_url)
+    monkeypatch.setenv("D1_BRIDGE_SECRET", BRIDGE_SECRET)
+    return d1_bridge.database_url
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from logsvc.sql import SqlError, Statement, open_database
 from logsvc.sql.d1_rest import D1RestDatabase, RequestBudget
 from logsvc.sql.migrations import apply_migrations, migration_files
 from logsvc_local.project import MIGRATIONS_DIR
+from tests.support.d1_bridge import SECRET as BRIDGE_SECRET
 from tests.support.d1_standin import ACCOUNT, DATABASE, TOKEN
 
 
@@ -23,7 +24,7 @@ def d1_client_factory(request):
         if url.startswith("d1://"):
             standin = request.getfixturevalue("d1")
             return open_database(url, d1_api_token=TOKEN, d1_api_base_url=standin.base_url)
-        return open_database(url)
+        return open_database(url, bridge_secret=BRIDGE_SECRET)
 
     return make
 

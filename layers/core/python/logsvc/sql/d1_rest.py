@@ -14,6 +14,7 @@ import json
 import math
 import re
 import secrets
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -211,6 +212,28 @@ class D1BridgeDatabase(D1HttpDatabase):
 
     def headers(self, body: bytes) -> dict[str, str]:
         return bridge_headers(self._secret(), body)
+
+    def run_script(self, script: str) -> None:
+        """A D1 binding runs one statement per prepare(): the script goes as one batch,
+        which D1 runs as a transaction."""
+        self._post({"batch": [{"sql": sql, "params": []} for sql in split_statements(script)]})
+
+
+def split_statements(script: str) -> list[str]:
+    """Complete SQL statements, as SQLite itself delimits them (whole-line comments and
+    blank lines dropped)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        if not line.strip() or line.lstrip().startswith("--"):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            # D1 counts a comment after the final ";" as an empty statement of its own.
+            statements.append(current[: current.rfind(";") + 1].strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
 
 
 def bridge_headers(

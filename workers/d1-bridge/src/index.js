@@ -1,0 +1,61 @@
+// D1 bridge: batch SQL over HTTP against a D1 binding, for services outside Cloudflare.
+// Requests are signed: X-Bridge-Signature = hex(HMAC-SHA256(BRIDGE_SECRET,
+// timestamp + "\n" + nonce + "\n" + body)); a timestamp more than MAX_SKEW_SECONDS away,
+// or a nonce already seen by this isolate, is refused. Answers use D1's REST envelope.
+//   POST /query  {"sql": "...", "params": [...]}  or  {"batch": [{"sql", "params"}, ...]}
+// A batch runs as one transaction (D1's batch()).
+
+const MAX_SKEW_SECONDS = 60;
+const seenNonces = new Map(); // nonce -> expiry (ms); per isolate, best effort
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (request.method !== "POST" || url.pathname !== "/query") {
+      return envelope(404, [{ code: 7404, message: "POST /query" }]);
+    }
+    const body = await request.arrayBuffer();
+    if (!(await authentic(request.headers, body, env.BRIDGE_SECRET))) {
+      return envelope(401, [{ code: 10000, message: "bad or stale signature" }]);
+    }
+    let payload;
+    try {
+      payload = JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      return envelope(400, [{ code: 7400, message: "body is not JSON" }]);
+    }
+    try {
+      const statements = payload.batch ?? [payload];
+      const prepared = statements.map((s) => env.DB.prepare(s.sql).bind(...(s.params ?? [])));
+      const results = statements.length === 1 ? [await prepared[0].all()] : await env.DB.batch(prepared);
+      return envelope(200, [], results.map((r) => ({ results: r.results ?? [], success: true, meta: r.meta ?? {} })));
+    } catch (error) {
+      return envelope(400, [{ code: 7500, message: String(error && error.message ? error.message : error) }]);
+    }
+  },
+};
+
+function envelope(status, errors, result = []) {
+  return Response.json({ result, success: errors.length === 0, errors, messages: [] }, { status });
+}
+
+async function authentic(headers, body, secret) {
+  const timestamp = headers.get("X-Bridge-Timestamp") || "";
+  const nonce = headers.get("X-Bridge-Nonce") || "";
+  const signature = headers.get("X-Bridge-Signature") || "";
+  if (!secret || !/^\d+$/.test(timestamp) || !/^[0-9a-f]{16,64}$/.test(nonce)) return false;
+  const now = Date.now();
+  if (Math.abs(now / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS) return false;
+  for (const [seen, expiry] of seenNonces) if (expiry < now) seenNonces.delete(seen);
+  if (seenNonces.has(nonce) || !/^[0-9a-f]{64}$/.test(signature)) return false;
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  const prefix = new TextEncoder().encode(`${timestamp}\n${nonce}\n`);
+  const message = new Uint8Array(prefix.length + body.byteLength);
+  message.set(prefix, 0);
+  message.set(new Uint8Array(body), prefix.length);
+  const bytes = new Uint8Array(signature.match(/../g).map((h) => parseInt(h, 16)));
+  const valid = await crypto.subtle.verify("HMAC", key, bytes, message); // constant time
+  if (valid) seenNonces.set(nonce, now + 2 * MAX_SKEW_SECONDS * 1000);
+  return valid;
+}

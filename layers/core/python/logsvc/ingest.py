@@ -19,6 +19,7 @@ from logsvc.store.logs import LogStore
 from logsvc.validation import first_problem
 
 if TYPE_CHECKING:
+    from logsvc.ingest_queue import IngestQueue
     from logsvc.stream.publisher import Publisher
 
 MAX_BATCH_ITEMS = 1000
@@ -40,11 +41,13 @@ class Ingestor:
         logs: LogStore,
         clock: Callable[[], int] = now_ms,
         publisher: Publisher | None = None,
+        queue: IngestQueue | None = None,
     ):
         self.archive = archive
         self.logs = logs
         self.clock = clock
         self.publisher = publisher  # live tail, when a stream endpoint is configured
+        self.queue = queue  # buffered ingest: entries go to SQS, the writer stores them
 
     def ingest_one(
         self, item: LogInput, source_type: str = "http", idempotency_key: str | None = None
@@ -77,6 +80,8 @@ class Ingestor:
         """
         if not entries:
             return []
+        if self.queue is not None:
+            return self.queue.enqueue(entries, idempotency_key)
         batch = self.logs.prepare(entries, idempotency_key)
         archive_keys = self.archive.archive_batch(batch.entries, idempotency_key)
         self.logs.write(batch, archive_keys)

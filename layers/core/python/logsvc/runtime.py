@@ -91,6 +91,18 @@ def config_store() -> ConfigStore:
 
 @cache
 def ingestor() -> Ingestor:
+    """Stores entries; with INGEST_QUEUE_URL (buffered ingest) only queues them."""
+    queue = None
+    if settings().ingest_queue_url:
+        from logsvc.ingest_queue import IngestQueue
+
+        queue = IngestQueue(settings().ingest_queue_url, log_store())
+    return Ingestor(log_archive(), log_store(), publisher=publisher(), queue=queue)
+
+
+@cache
+def writer() -> Ingestor:
+    """What the writer function stores queued entries with (never queues them again)."""
     return Ingestor(log_archive(), log_store(), publisher=publisher())
 
 
@@ -186,6 +198,7 @@ def reset() -> None:
         log_store,
         config_store,
         ingestor,
+        writer,
         analysis_store,
         connection_registry,
         management_api,

@@ -50,6 +50,8 @@ class Settings:
     # Live tail: API Gateway's WebSocket management endpoint (https://{api}.execute-api.
     # {region}.amazonaws.com/{stage}); locally the local server. Unset: no live tail.
     stream_endpoint: str | None = None
+    # Buffered ingest: the ingest function only enqueues here; the writer function stores.
+    ingest_queue_url: str | None = None
     aws_region: str | None = None
 
     @property
@@ -90,6 +92,7 @@ class Settings:
             otlp_default_service=env.get("OTLP_DEFAULT_SERVICE") or cls.otlp_default_service,
             tail_default_service=env.get("TAIL_DEFAULT_SERVICE") or cls.tail_default_service,
             stream_endpoint=env.get("STREAM_ENDPOINT") or None,
+            ingest_queue_url=env.get("INGEST_QUEUE_URL") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             alert_cooldown_minutes=_int(
                 env, "ALERT_COOLDOWN_MINUTES", cls.alert_cooldown_minutes, 1, 100_000

@@ -28,9 +28,10 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         description="logsvc: archive bucket, secrets, alarm topic",
     )
     stacks: dict[str, cdk.Stack] = {"core": core}
-    live_tail = None
-    # The stream function's stack owns the WebSocket API that ingest publishes to: first.
-    for name in sorted(deployed_functions(settings), key=lambda n: n != STREAM_FUNCTION):
+    live_tail = ingest_queue = None
+    # The stacks that own what ingest uses (the WebSocket API, the ingest queue) come first.
+    owners = (STREAM_FUNCTION, "writer")
+    for name in sorted(deployed_functions(settings), key=lambda n: n not in owners):
         stack = FunctionStack(
             app,
             f"{prefix}-{name.title()}",
@@ -39,9 +40,11 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             core=core,
             settings=settings,
             live_tail=live_tail,
+            ingest_queue=ingest_queue,
             description=f"logsvc: the {name} function",
         )
         live_tail = live_tail or stack.live_tail
+        ingest_queue = ingest_queue or stack.ingest_queue
         stacks[name] = stack
     function_arns = {name: stacks[name].function.function_arn for name in HTTP_FUNCTIONS}
     stacks["api"] = ApiStack(
@@ -62,4 +65,6 @@ def deployed_functions(settings: DeploymentSettings) -> list[str]:
     unknown = [name for name in names if name not in FUNCTION_SPECS]
     if unknown:
         raise ValueError(f"functions without a FunctionSpec in stacks/function_stack.py: {unknown}")
+    if settings.buffered_ingest != "true":  # the writer drains a queue that is not there
+        names = [name for name in names if not FUNCTION_SPECS[name].drains_ingest_queue]
     return names

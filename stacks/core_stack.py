@@ -36,9 +36,17 @@ class CoreStack(cdk.Stack):
                 exclude_punctuation=True, password_length=43
             ),
         )
-        self.d1_token = self._secret(
-            "D1ApiToken", "Cloudflare API token with D1 edit rights (set after the first deploy)"
-        )
+        # What the functions reach D1 with: an API token, or the bridge Worker's secret.
+        if settings.database == "d1-bridge":
+            self.database_secret = self._secret(
+                "D1BridgeSecret", "The D1 bridge Worker's BRIDGE_SECRET (set after deploy)"
+            )
+            self.database_secret_variable = "D1_BRIDGE_SECRET_ARN"  # noqa: S105 - a name
+        else:
+            self.database_secret = self._secret(
+                "D1ApiToken", "Cloudflare API token with D1 edit rights (set after deploy)"
+            )
+            self.database_secret_variable = "D1_API_TOKEN_SECRET_ARN"  # noqa: S105 - a name
         self.bucket: s3.IBucket | None = None
         self.r2_credentials: secretsmanager.Secret | None = None
         if settings.archive == "s3":

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from logsvc.schedules import SCHEDULES, eventbridge_expression
 from stacks.core_stack import CoreStack
+from stacks.ingest_queue import IngestQueue
 from stacks.layers import ARCHITECTURE, ROOT, RUNTIME, core_layer, dependencies_layer
 from stacks.settings import DeploymentSettings
 from stacks.stream_api import MANAGE_REASON, StreamApi, manage_connections_arn
@@ -38,14 +39,29 @@ class FunctionSpec:
     sends_alerts: bool = False  # the alert topic, webhook secret and optional model
     serves_live_tail: bool = False  # owns the live-tail WebSocket API
     publishes_live_tail: bool = False  # posts new entries to live-tail connections
+    drains_ingest_queue: bool = False  # the writer of buffered ingest
+    enqueues: bool = False  # queues entries when ingest is buffered
     schedule: str | None = None  # an EventBridge schedule expression
 
 
 FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "ingest": FunctionSpec(
-        memory_mb=512, timeout_s=30, archive_actions=("s3:PutObject",), publishes_live_tail=True
+        memory_mb=512,
+        timeout_s=30,
+        archive_actions=("s3:PutObject",),
+        publishes_live_tail=True,
+        enqueues=True,
     ),
     "stream": FunctionSpec(timeout_s=10, serves_live_tail=True),
+    # Buffered ingest only (context buffered_ingest=true): stores what ingest queued.
+    "writer": FunctionSpec(
+        memory_mb=512,
+        timeout_s=60,
+        reads_api_key=False,
+        archive_actions=("s3:PutObject",),
+        publishes_live_tail=True,
+        drains_ingest_queue=True,
+    ),
     "search": FunctionSpec(memory_mb=512, timeout_s=30, archive_actions=("s3:GetObject",)),
     "config": FunctionSpec(),
     "health": FunctionSpec(reads_api_key=False),
@@ -84,6 +100,7 @@ class FunctionStack(cdk.Stack):
         core: CoreStack,
         settings: DeploymentSettings,
         live_tail: StreamApi | None = None,
+        ingest_queue: IngestQueue | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -159,6 +176,18 @@ class FunctionStack(cdk.Stack):
                     reason=MANAGE_REASON,
                 )
             )
+        self.ingest_queue: IngestQueue | None = None
+        if spec.drains_ingest_queue:
+            self.ingest_queue = IngestQueue(
+                self, "Buffer", writer=self.function, alarm_topic=core.alarm_topic
+            )
+        if spec.enqueues and ingest_queue is not None:
+            self.function.add_environment("INGEST_QUEUE_URL", ingest_queue.queue.queue_url)
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["sqs:SendMessage"], resources=[ingest_queue.queue.queue_arn]
+                )
+            )
         if spec.schedule:
             rule = events.Rule(self, "Schedule", schedule=events.Schedule.expression(spec.schedule))
             rule.add_target(targets.LambdaFunction(self.function))
@@ -167,7 +196,7 @@ class FunctionStack(cdk.Stack):
     def _statements(
         spec: FunctionSpec, core: CoreStack, log_group: logs.LogGroup, settings: DeploymentSettings
     ) -> list[iam.PolicyStatement]:
-        secrets = [core.d1_token]
+        secrets = [core.database_secret]
         if spec.reads_api_key:
             secrets.append(core.api_key)
         if spec.archive_actions and core.r2_credentials is not None:
@@ -226,7 +255,7 @@ class FunctionStack(cdk.Stack):
             "POWERTOOLS_METRICS_NAMESPACE": "logsService",
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "DATABASE_URL": settings.database_url,
-            "D1_API_TOKEN_SECRET_ARN": core.d1_token.secret_arn,
+            core.database_secret_variable: core.database_secret.secret_arn,
             "DEFAULT_TTL_DAYS": str(settings.default_ttl_days),
             "CLEANUP_BATCH_SIZE": str(settings.cleanup_batch_size),
             "OPENAPI_DOCUMENT": "/opt/openapi.json",

@@ -31,6 +31,12 @@ class DeploymentSettings:
     # D1, the index: the database and the account that holds it.
     d1_account_id: str = ""
     d1_database_id: str = ""
+    # How the functions reach D1: "d1-rest" (the Cloudflare client API, ~1,200 requests per
+    # 5 minutes per token) or "d1-bridge" (workers/d1-bridge at d1_bridge_url).
+    database: str = "d1-rest"
+    d1_bridge_url: str = ""
+    # "true": the ingest function only queues entries in SQS; the writer function stores them.
+    buffered_ingest: str = ""
     # The archive: "s3" (a bucket this app creates) or "r2" (an existing R2 bucket).
     archive: str = "s3"
     r2_account_id: str = ""
@@ -67,6 +73,12 @@ class DeploymentSettings:
         settings = cls(**values)
         if settings.archive not in ("s3", "r2"):
             raise ValueError(f"context archive must be s3 or r2, got {settings.archive!r}")
+        if settings.database not in ("d1-rest", "d1-bridge"):
+            raise ValueError(
+                f"context database must be d1-rest or d1-bridge, got {settings.database!r}"
+            )
+        if settings.database == "d1-bridge" and not settings.d1_bridge_url.startswith("https://"):
+            raise ValueError("context database=d1-bridge needs d1_bridge_url=https://.../query")
         if settings.log_retention_days not in RETENTION_DAYS:
             raise ValueError(
                 f"context log_retention_days must be one of "
@@ -94,6 +106,8 @@ class DeploymentSettings:
 
     @property
     def database_url(self) -> str:
+        if self.database == "d1-bridge":
+            return f"d1-bridge+{self.d1_bridge_url}"
         return f"d1://{self.d1_account_id or 'ACCOUNT_ID'}/{self.d1_database_id or 'DATABASE_ID'}"
 
 

@@ -22,7 +22,8 @@ def resources(template: dict, kind: str) -> dict[str, dict]:
 
 
 def test_one_stack_per_function_plus_core_and_api(templates):
-    assert set(templates) == {"Logsvc-Core", "Logsvc-Api", *FUNCTION_STACKS.values()}
+    expected = {"Logsvc-Core", "Logsvc-Api", *FUNCTION_STACKS.values()} - {"Logsvc-Writer"}
+    assert set(templates) == expected  # the writer only with buffered ingest
 
 
 def test_every_route_reaches_its_function(templates):
@@ -57,7 +58,7 @@ def test_every_route_reaches_its_function(templates):
     } == set(FUNCTIONS)
 
 
-@pytest.mark.parametrize("name", list(FUNCTION_SPECS))
+@pytest.mark.parametrize("name", [n for n in FUNCTION_SPECS if n != "writer"])
 def test_functions_are_arm64_python_with_tracing_and_log_retention(templates, name):
     template = templates[FUNCTION_STACKS[name]]
     (function,) = resources(template, "AWS::Lambda::Function").values()
@@ -323,3 +324,35 @@ def test_ingest_and_stream_post_to_live_tail_connections_only(templates, name):
         if s["Action"] == "execute-api:ManageConnections"
     ]
     assert json.dumps(manage["Resource"]).endswith(':*/prod/POST/@connections/*"]]}')
+
+
+def test_buffered_ingest_queue_dead_letters_alarm_and_writer(tmp_path):
+    templates = synthesize(tmp_path, buffered_ingest="true")
+    writer = templates["Logsvc-Writer"]
+    queues = resources(writer, "AWS::SQS::Queue").values()
+    (main,) = [q for q in queues if "RedrivePolicy" in q]
+    assert main["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert all(q["SqsManagedSseEnabled"] for q in queues)
+    (mapping,) = resources(writer, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (alarm,) = [
+        a
+        for a in resources(writer, "AWS::CloudWatch::Alarm").values()
+        if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert alarm["Threshold"] == 1
+    (function,) = resources(templates["Logsvc-Ingest"], "AWS::Lambda::Function").values()
+    assert "INGEST_QUEUE_URL" in function["Environment"]["Variables"]
+    (policy,) = resources(templates["Logsvc-Ingest"], "AWS::IAM::Policy").values()
+    assert [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "sqs:SendMessage"]
+
+
+def test_the_d1_bridge_instead_of_the_rest_api(tmp_path):
+    templates = synthesize(
+        tmp_path, database="d1-bridge", d1_bridge_url="https://bridge.example.workers.dev/query"
+    )
+    assert "D1BridgeSecretSecretArn" in templates["Logsvc-Core"]["Outputs"]
+    (function,) = resources(templates["Logsvc-Search"], "AWS::Lambda::Function").values()
+    environment = function["Environment"]["Variables"]
+    assert environment["DATABASE_URL"] == "d1-bridge+https://bridge.example.workers.dev/query"
+    assert "D1_BRIDGE_SECRET_ARN" in environment and "D1_API_TOKEN_SECRET_ARN" not in environment

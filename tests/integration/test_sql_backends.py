@@ -163,3 +163,10 @@ def test_the_request_budget_refuses_before_cloudflare_would(d1):
     assert len(d1.requests) == 3  # nothing was sent
     client.query("SELECT 1")  # t=301.5: the first two slots are free again
     assert len(d1.requests) == 4
+
+
+def test_d1_retries_a_429_that_asks_for_a_short_wait(d1):
+    d1.fail_next(429, "Too many requests queued", code=971, headers={"Retry-After": "1"})
+    client = D1RestDatabase(ACCOUNT, DATABASE, TOKEN, base_url=d1.base_url)
+    assert client.query("SELECT 3 AS three") == [{"three": 3}]
+    assert len(d1.requests) == 2

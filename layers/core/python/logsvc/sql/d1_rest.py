@@ -54,6 +54,9 @@ _TRANSIENT = re.compile(
     re.IGNORECASE,
 )
 FIVE_MINUTES = 300.0
+# A 429 asking for a wait this short is retried; a longer one (Cloudflare blocks a token for
+# five minutes once over its limit) becomes a 503 carrying D1's Retry-After.
+SHORT_WAIT_SECONDS = 2
 
 
 class TransientD1Error(Exception):
@@ -160,6 +163,8 @@ class D1HttpDatabase:
         messages = _messages(envelope)
         if response.status == 429:
             retry_after = _retry_after(response.headers.get("Retry-After"))
+            if retry_after <= SHORT_WAIT_SECONDS:  # a moment's congestion: worth a retry
+                raise TransientD1Error(f"HTTP 429, retry after {retry_after} s")
             raise DatabaseUnavailable("D1 rate limit reached", retry_after=retry_after)
         if response.status in (401, 403):
             raise DatabaseUnavailable(

@@ -1,4 +1,4 @@
-"""Config function: read and change per-service retention, alerting and daily limits."""
+"""Config function: per-service retention, alerting and daily limits; scoped API keys."""
 
 from typing import Annotated, Any
 
@@ -8,22 +8,35 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsvc import runtime
-from logsvc.api.models import ConfigsResponse, ConfigUpdate, ServiceConfigView
-from logsvc.api.resolver import new_resolver
+from logsvc.api.models import (
+    ApiKeyCreated,
+    ApiKeyRequest,
+    ApiKeysResponse,
+    ApiKeyView,
+    ConfigsResponse,
+    ConfigUpdate,
+    ServiceConfigView,
+)
+from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import now_ms
 from logsvc.entries import ServiceName
+from logsvc.errors import NotFound
+from logsvc.keys import Forbidden
 
 logger = Logger(service="logsService-config")
 app = new_resolver(logger)
+ServicePath = Annotated[ServiceName, Path()]
 
 
 @app.get("/api/v1/logs/config/<service>")
-def get_config(service: Annotated[ServiceName, Path()]) -> ServiceConfigView:
+def get_config(service: ServicePath) -> ServiceConfigView:
+    principal(app).require_service(service)
     return runtime.config_store().get(service).view(runtime.settings().retention_defaults)
 
 
 @app.put("/api/v1/logs/config/<service>")
-def put_config(service: Annotated[ServiceName, Path()], update: ConfigUpdate) -> ServiceConfigView:
+def put_config(service: ServicePath, update: ConfigUpdate) -> ServiceConfigView:
+    principal(app).require_service(service)
     changes = update.model_dump(exclude_unset=True)
     config = runtime.config_store().update(service, changes, now_ms())
     return config.view(runtime.settings().retention_defaults)
@@ -32,7 +45,43 @@ def put_config(service: Annotated[ServiceName, Path()], update: ConfigUpdate) ->
 @app.get("/api/v1/logs/configs")
 def list_configs() -> ConfigsResponse:
     defaults = runtime.settings().retention_defaults
-    return ConfigsResponse(configs=[c.view(defaults) for c in runtime.config_store().list()])
+    caller = principal(app)
+    return ConfigsResponse(
+        configs=[
+            c.view(defaults)
+            for c in runtime.config_store().list()
+            if caller.may_use(c.service_name)
+        ]
+    )
+
+
+def require_key_admin() -> None:
+    if principal(app).services is not None:
+        raise Forbidden(
+            "keys can only be managed with an admin key for all services", field="Authorization"
+        )
+
+
+@app.post("/api/v1/admin/keys", status_code=201)
+def create_key(request: ApiKeyRequest) -> ApiKeyCreated:
+    """The key is shown once, here; only its hash is stored."""
+    require_key_admin()
+    key, view = runtime.key_store().create(request.name, request.scopes, request.services, now_ms())
+    return ApiKeyCreated(key=key, **view)
+
+
+@app.get("/api/v1/admin/keys")
+def list_keys() -> ApiKeysResponse:
+    require_key_admin()
+    return ApiKeysResponse(keys=runtime.key_store().list())
+
+
+@app.delete("/api/v1/admin/keys/<key_id>", responses=with_errors({404: "No such key"}))
+def revoke_key(key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]) -> ApiKeyView:
+    require_key_admin()
+    if not runtime.key_store().revoke(key_id, now_ms()):
+        raise NotFound(f"key_id: no active key {key_id!r}", field="key_id")
+    return runtime.key_store().get(key_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

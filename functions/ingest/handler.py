@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsvc import runtime, tail
 from logsvc.api.models import BatchIngestRequest, BatchIngestResponse, IngestResponse, LogInput
-from logsvc.api.resolver import new_resolver, with_errors
+from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import now_ms
 from logsvc.entries import ServiceName
 from logsvc.errors import BadRequest, PayloadTooLarge
@@ -34,7 +34,9 @@ app = new_resolver(logger)
 
 @app.post("/api/v1/logs/ingest", status_code=201)
 def ingest_one(entry: LogInput, key: IdempotencyKey = None) -> IngestResponse:
-    log_id = runtime.ingestor().ingest_one(entry, idempotency_key=key)
+    log_id = runtime.ingestor().ingest_one(
+        entry, idempotency_key=key, allowed=principal(app).may_use
+    )
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=1)
     return IngestResponse(success=True, id=log_id)
 
@@ -52,14 +54,13 @@ def ingest_batch(request: BatchIngestRequest, key: IdempotencyKey = None) -> Bat
         )
     if not request.logs:
         raise BadRequest("logs: must contain at least one entry", field="logs")
-    outcome = runtime.ingestor().ingest_batch(request.logs, idempotency_key=key)
+    outcome = runtime.ingestor().ingest_batch(
+        request.logs, idempotency_key=key, allowed=principal(app).may_use
+    )
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
     metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
     if not outcome.ids:
-        raise BadRequest(
-            f"logs: no valid entries; first problem: {outcome.errors[0]['error']}",
-            field=outcome.errors[0]["field"],
-        )
+        raise outcome.refusal()
     return BatchIngestResponse(
         success=not outcome.errors,
         accepted=len(outcome.ids),
@@ -85,7 +86,9 @@ def tail_events(
     entries = tail.to_log_items(items, now_ms(), fallback)
     if len(entries) > MAX_OTLP_RECORDS:
         raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} entries, got {len(entries)}")
-    outcome = runtime.ingestor().ingest_batch(entries, source_type="tail")
+    outcome = runtime.ingestor().ingest_batch(
+        entries, source_type="tail", allowed=principal(app).may_use
+    )
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
     metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
     return BatchIngestResponse(
@@ -113,7 +116,10 @@ def otlp_logs():
     items = to_log_items(request, now_ms(), runtime.settings().otlp_default_service)
     if len(items) > MAX_OTLP_RECORDS:
         raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} log records, got {len(items)}")
-    outcome = runtime.ingestor().ingest_batch(items) if items else IngestOutcome()
+    ingestor = runtime.ingestor()
+    outcome = (
+        ingestor.ingest_batch(items, allowed=principal(app).may_use) if items else IngestOutcome()
+    )
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
     metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
     problems = "; ".join(f"record {e['index']}: {e['error']}" for e in outcome.errors[:5])

@@ -8,9 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from logsvc import runtime
-from logsvc.api.auth import check_bearer
 from logsvc.clock import now_ms
 from logsvc.errors import ApiError
+from logsvc.keys import authenticate
 from logsvc.stream.subscriptions import Subscription
 from logsvc.validation import first_problem
 
@@ -31,7 +31,8 @@ def connect(event: dict[str, Any]) -> dict[str, Any]:
         authorization = f"Bearer {protocols[1]}"
         answer_headers["Sec-WebSocket-Protocol"] = BROWSER_PROTOCOL
     try:
-        check_bearer(authorization, runtime.api_key())
+        caller = authenticate(authorization, runtime.bootstrap_keys(), runtime.key_store())
+        caller.require("read")
     except ApiError as exc:
         return {"statusCode": exc.status_code, "body": json.dumps({"error": exc.message})}
     runtime.connection_registry().connect(event["requestContext"]["connectionId"], now_ms())

@@ -54,7 +54,7 @@ def _describe_operations(document: dict[str, Any]) -> None:
             responses.pop("422", None)
             route = routes[(method, path)]
             operation["summary"] = route.summary
-            if not route.authenticated:
+            if route.scope is None:
                 operation["security"] = []
                 continue
             responses.setdefault("400", {"description": "Invalid request", **error})

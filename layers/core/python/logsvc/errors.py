@@ -31,6 +31,15 @@ class PayloadTooLarge(ApiError):
     status_code = 413
 
 
+class TooManyRequests(ApiError):
+    """Over a limit (a daily quota, a rate limit); retry after Retry-After seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int, field: str | None = None):
+        super().__init__(message, field=field, headers={"Retry-After": str(retry_after)})
+
+
 class ServiceUnavailable(ApiError):
     """A backing store is down or throttled; the client should retry later."""
 

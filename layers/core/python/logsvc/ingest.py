@@ -15,11 +15,15 @@ from pydantic import ValidationError
 from logsvc.archive import LogArchive
 from logsvc.clock import now_ms
 from logsvc.entries import LogEntry, LogInput
+from logsvc.errors import ApiError, BadRequest, TooManyRequests
+from logsvc.keys import Forbidden
+from logsvc.quotas import seconds_until_next_utc_day
 from logsvc.store.logs import LogStore
 from logsvc.validation import first_problem
 
 if TYPE_CHECKING:
     from logsvc.ingest_queue import IngestQueue
+    from logsvc.quotas import Quotas
     from logsvc.stream.publisher import Publisher
 
 MAX_BATCH_ITEMS = 1000
@@ -33,6 +37,15 @@ class IngestOutcome:
     ids: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
+    def refusal(self) -> ApiError:
+        """Why nothing was stored, as the error a client should get (400, 403 or 429)."""
+        first = self.errors[0]
+        status = first.get("status", 400)
+        if status == 429:
+            return TooManyRequests(first["error"], retry_after=seconds_until_next_utc_day(now_ms()))
+        error = Forbidden if status == 403 else BadRequest
+        return error(first["error"], field=first["field"])
+
 
 class Ingestor:
     def __init__(
@@ -42,34 +55,75 @@ class Ingestor:
         clock: Callable[[], int] = now_ms,
         publisher: Publisher | None = None,
         queue: IngestQueue | None = None,
+        quotas: Quotas | None = None,
     ):
         self.archive = archive
         self.logs = logs
         self.clock = clock
         self.publisher = publisher  # live tail, when a stream endpoint is configured
         self.queue = queue  # buffered ingest: entries go to SQS, the writer stores them
+        self.quotas = quotas  # max_logs_per_day
 
     def ingest_one(
-        self, item: LogInput, source_type: str = "http", idempotency_key: str | None = None
+        self,
+        item: LogInput,
+        source_type: str = "http",
+        idempotency_key: str | None = None,
+        allowed: Callable[[str], bool] | None = None,
     ) -> str:
-        entry = self.to_entry(item, self.clock(), source_type)
-        (stored,) = self.store([entry], idempotency_key)
-        return stored.id
+        outcome = self.ingest_batch([item.model_dump()], source_type, idempotency_key, allowed)
+        if outcome.errors:
+            raise outcome.refusal()
+        return outcome.ids[0]
 
     def ingest_batch(
-        self, items: Sequence[Any], source_type: str = "http", idempotency_key: str | None = None
+        self,
+        items: Sequence[Any],
+        source_type: str = "http",
+        idempotency_key: str | None = None,
+        allowed: Callable[[str], bool] | None = None,
     ) -> IngestOutcome:
-        """Store the valid items, report the invalid ones; nothing is stored for those."""
+        """Store the valid items, report the invalid ones; nothing is stored for those.
+
+        ``allowed`` says which services the caller may write to; with quotas, a service's
+        entries beyond its max_logs_per_day for today are refused.
+        """
         now = self.clock()
         outcome = IngestOutcome()
-        entries = []
+        entries: list[tuple[int, LogEntry]] = []
         for index, item in enumerate(items):
             try:
-                entries.append(self.to_entry(LogInput.model_validate(item), now, source_type))
+                entry = self.to_entry(LogInput.model_validate(item), now, source_type)
             except ValidationError as exc:
                 field_name, message = first_problem(exc.errors())
                 outcome.errors.append({"index": index, "field": field_name, "error": message})
-        outcome.ids = [entry.id for entry in self.store(entries, idempotency_key)]
+                continue
+            if allowed is not None and not allowed(entry.service_name):
+                outcome.errors.append(
+                    {
+                        "index": index,
+                        "field": "service_name",
+                        "status": 403,
+                        "error": f"service_name: this key may not write to {entry.service_name!r}",
+                    }
+                )
+                continue
+            entries.append((index, entry))
+        if self.quotas is not None:
+            entries, refused = self.quotas.admit(entries, now)
+            outcome.errors += [
+                {
+                    "index": index,
+                    "field": "service_name",
+                    "status": 429,
+                    "error": f"service_name: {entry.service_name!r} reached its quota of {limit} "
+                    "logs for today (UTC)",
+                }
+                for index, entry, limit in refused
+            ]
+            outcome.errors.sort(key=lambda error: error["index"])
+        stored = self.store([entry for _, entry in entries], idempotency_key)
+        outcome.ids = [entry.id for entry in stored]
         return outcome
 
     def store(self, entries: list[LogEntry], idempotency_key: str | None = None) -> list[LogEntry]:

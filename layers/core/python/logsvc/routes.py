@@ -17,45 +17,52 @@ class Route:
     path: str
     function: str
     summary: str
-    authenticated: bool = True
+    scope: str | None  # what a scoped API key needs: ingest, read or admin (None: no key)
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/health", "health", "Health check (no key needed)", authenticated=False),
+    Route("GET", "/health", "health", "Health check (no key needed)", None),
+    Route("GET", "/openapi.json", "health", "This OpenAPI document (no key needed)", None),
+    Route("POST", "/api/v1/logs/ingest", "ingest", "Ingest one log entry", "ingest"),
+    Route("POST", "/api/v1/logs/ingest/batch", "ingest", "Ingest up to 1000 log entries", "ingest"),
+    Route(
+        "POST", "/api/v1/logs/tail", "ingest", "Ingest Cloudflare Tail Worker TraceItems", "ingest"
+    ),
+    Route("POST", "/v1/logs", "ingest", "Ingest OpenTelemetry logs (OTLP/HTTP)", "ingest"),
+    Route("GET", "/api/v1/logs/search", "search", "Search logs, newest first", "read"),
+    Route("GET", "/api/v1/logs/logs/{id}", "search", "Get an indexed log entry by id", "read"),
     Route(
         "GET",
-        "/openapi.json",
-        "health",
-        "This OpenAPI document (no key needed)",
-        authenticated=False,
+        "/api/v1/logs/logs/{id}/full",
+        "search",
+        "Get the full log entry from the archive",
+        "read",
     ),
-    Route("POST", "/api/v1/logs/ingest", "ingest", "Ingest one log entry"),
-    Route("POST", "/api/v1/logs/ingest/batch", "ingest", "Ingest up to 1000 log entries"),
-    Route("POST", "/api/v1/logs/tail", "ingest", "Ingest Cloudflare Tail Worker TraceItems"),
-    Route("POST", "/v1/logs", "ingest", "Ingest OpenTelemetry logs (OTLP/HTTP)"),
-    Route("GET", "/api/v1/logs/search", "search", "Search logs, newest first"),
-    Route("GET", "/api/v1/logs/logs/{id}", "search", "Get an indexed log entry by id"),
+    Route("GET", "/api/v1/logs/services", "search", "List services with log counts", "read"),
+    Route("GET", "/api/v1/logs/stats/{service}", "search", "Get a service's statistics", "read"),
     Route(
-        "GET", "/api/v1/logs/logs/{id}/full", "search", "Get the full log entry from the archive"
+        "GET", "/api/v1/logs/recent/{service}", "search", "Get a service's latest entries", "read"
     ),
-    Route("GET", "/api/v1/logs/services", "search", "List services with log counts"),
-    Route("GET", "/api/v1/logs/stats/{service}", "search", "Get a service's statistics"),
-    Route("GET", "/api/v1/logs/recent/{service}", "search", "Get a service's latest entries"),
     Route(
         "GET",
         "/api/v1/logs/analysis/{service}",
         "search",
         "Get a service's latest error analysis and its history",
+        "read",
     ),
     Route(
         "GET",
         "/api/v1/logs/patterns/{service}",
         "search",
         "Mine a service's error patterns now, over a time range",
+        "read",
     ),
-    Route("GET", "/api/v1/logs/config/{service}", "config", "Get a service's config"),
-    Route("PUT", "/api/v1/logs/config/{service}", "config", "Change a service's config"),
-    Route("GET", "/api/v1/logs/configs", "config", "List all stored configs"),
+    Route("GET", "/api/v1/logs/config/{service}", "config", "Get a service's config", "read"),
+    Route("PUT", "/api/v1/logs/config/{service}", "config", "Change a service's config", "admin"),
+    Route("GET", "/api/v1/logs/configs", "config", "List all stored configs", "read"),
+    Route("POST", "/api/v1/admin/keys", "config", "Create a scoped API key", "admin"),
+    Route("GET", "/api/v1/admin/keys", "config", "List API keys (never their secrets)", "admin"),
+    Route("DELETE", "/api/v1/admin/keys/{key_id}", "config", "Revoke an API key", "admin"),
 )
 
 # Live tail: a WebSocket API (API Gateway's, or the local server's at STREAM_PATH) whose

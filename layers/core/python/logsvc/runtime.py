@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from logsvc.archive import LogArchive, open_object_store
 from logsvc.ingest import Ingestor
+from logsvc.keys import KeyStore
 from logsvc.settings import Settings
 from logsvc.sql import SqlDatabase, open_database
 from logsvc.store.analyses import AnalysisStore
@@ -41,6 +42,17 @@ def api_key() -> str | None:
     """The Bearer key: from Secrets Manager on AWS, from LOG_SERVICE_API_KEY elsewhere."""
     s = settings()
     return secret(s.api_key_secret_arn) if s.api_key_secret_arn else s.api_key
+
+
+def bootstrap_keys() -> list[str]:
+    """Keys that are admin of everything: LOG_SERVICE_API_KEY and, while rotating it,
+    LOG_SERVICE_API_KEY_PREVIOUS."""
+    return [key for key in (api_key(), settings().api_key_previous) if key]
+
+
+@cache
+def key_store() -> KeyStore:
+    return KeyStore(database())
 
 
 @cache
@@ -97,7 +109,15 @@ def ingestor() -> Ingestor:
         from logsvc.ingest_queue import IngestQueue
 
         queue = IngestQueue(settings().ingest_queue_url, log_store())
-    return Ingestor(log_archive(), log_store(), publisher=publisher(), queue=queue)
+    from logsvc.quotas import Quotas
+
+    return Ingestor(
+        log_archive(),
+        log_store(),
+        publisher=publisher(),
+        queue=queue,
+        quotas=Quotas(database(), config_store()),
+    )
 
 
 @cache
@@ -202,5 +222,6 @@ def reset() -> None:
         analysis_store,
         connection_registry,
         management_api,
+        key_store,
     ):
         factory.cache_clear()

@@ -20,6 +20,7 @@ class Settings:
     api_key: str | None
     database_url: str
     archive_url: str
+    api_key_previous: str | None = None  # still accepted while clients move to api_key
     # On AWS the secrets stay in Secrets Manager; these name them (see logsvc.runtime).
     api_key_secret_arn: str | None = None
     d1_api_token_secret_arn: str | None = None
@@ -63,6 +64,7 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             api_key=env.get("LOG_SERVICE_API_KEY") or None,
+            api_key_previous=env.get("LOG_SERVICE_API_KEY_PREVIOUS") or None,
             database_url=_required(env, "DATABASE_URL"),
             archive_url=_required(env, "ARCHIVE_URL"),
             api_key_secret_arn=env.get("LOG_SERVICE_API_KEY_SECRET_ARN") or None,

@@ -12,9 +12,10 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from logsvc import runtime
-from logsvc.api.auth import check_bearer
 from logsvc.api.models import ErrorResponse
 from logsvc.errors import ApiError, StoreUnavailable
+from logsvc.keys import BOOTSTRAP, Principal, authenticate
+from logsvc.routes import match_route
 from logsvc.validation import first_problem
 
 JSON = "application/json"
@@ -57,6 +58,11 @@ def with_errors(errors: dict[int, str], success: int = 200) -> dict[int, dict[st
     }
 
 
+def principal(app: APIGatewayRestResolver) -> Principal:
+    """Who made the current request (the resolver authenticated them before routing)."""
+    return app.context.get("principal", BOOTSTRAP)
+
+
 class LogServiceResolver(APIGatewayRestResolver):
     """A REST-API resolver that checks the API key before anything else runs.
 
@@ -74,7 +80,11 @@ class LogServiceResolver(APIGatewayRestResolver):
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         if self.authenticated:
             try:
-                check_bearer(headers.get("authorization"), runtime.api_key())
+                caller = authenticate(
+                    headers.get("authorization"), runtime.bootstrap_keys(), runtime.key_store()
+                )
+                matched = match_route(event.get("httpMethod") or "", event.get("path") or "")
+                caller.require(matched[0].scope if matched else "admin")
             except ApiError as exc:
                 return {
                     "statusCode": exc.status_code,
@@ -82,6 +92,7 @@ class LogServiceResolver(APIGatewayRestResolver):
                     "headers": {"Content-Type": JSON, **exc.headers},
                     "body": json.dumps(error_body(exc.message, exc.field)),
                 }
+            self.append_context(principal=caller)
         if event.get("body") and headers.get("content-type", FORM).startswith(FORM):
             # Bodies are JSON (OTLP may be protobuf): read a form-encoded or undeclared body
             # as JSON, as the original service did, since `curl -d` declares form encoding.

@@ -1,0 +1,147 @@
+"""API keys: the bootstrap key (LOG_SERVICE_API_KEY, admin of everything) and scoped keys
+kept in SQL as SHA-256 hashes, with scopes (ingest, read, admin) and optional services."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from logsvc.errors import ApiError, Unauthorized
+from logsvc.sql import SqlDatabase
+
+SCOPES = ("ingest", "read", "admin")
+KEY_PATTERN = re.compile(r"lsk_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})")
+CACHE_SECONDS = 30.0  # a revoked key stops working within this time
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's name, its scopes and the services it may touch (None: all)."""
+
+    name: str
+    scopes: frozenset[str]
+    services: frozenset[str] | None = None
+
+    def require(self, scope: str | None) -> None:
+        if scope and scope not in self.scopes and "admin" not in self.scopes:
+            raise Forbidden(f"this key lacks the {scope!r} scope", field="Authorization")
+
+    def may_use(self, service_name: str) -> bool:
+        return self.services is None or service_name in self.services
+
+    def require_service(self, service_name: str, field: str = "service") -> None:
+        if not self.may_use(service_name):
+            raise Forbidden(f"{field}: this key may not use service {service_name!r}", field=field)
+
+
+BOOTSTRAP = Principal("bootstrap", frozenset(SCOPES))
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, db: SqlDatabase):
+        self.db = db
+        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    def create(
+        self, name: str, scopes: list[str], services: list[str] | None, now_ms: int
+    ) -> tuple[str, dict[str, Any]]:
+        """A new key: the full key is returned once and never stored."""
+        key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        self.db.execute(
+            "INSERT INTO api_keys (id, name, secret_hash, scopes, services, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                key_id,
+                name,
+                hash_secret(secret),
+                ",".join(sorted(set(scopes))),
+                json.dumps(sorted(set(services))) if services else None,
+                now_ms,
+            ),
+        )
+        return f"lsk_{key_id}_{secret}", self.get(key_id)
+
+    def get(self, key_id: str) -> dict[str, Any] | None:
+        rows = self.db.query("SELECT * FROM api_keys WHERE id = ?", (key_id,))
+        return _view(rows[0]) if rows else None
+
+    def list(self) -> list[dict[str, Any]]:
+        return [_view(row) for row in self.db.query("SELECT * FROM api_keys ORDER BY created_at")]
+
+    def revoke(self, key_id: str, now_ms: int) -> bool:
+        result = self.db.execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (now_ms, key_id),
+        )
+        self._cache.pop(key_id, None)
+        return result.changes > 0
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of a scoped key, or None (unknown, revoked or wrong secret)."""
+        match = KEY_PATTERN.fullmatch(token)
+        if not match:
+            return None
+        key_id, secret = match.groups()
+        cached = self._cache.get(key_id)
+        if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
+            rows = self.db.query(
+                "SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL", (key_id,)
+            )
+            cached = (time.monotonic(), rows[0] if rows else None)
+            self._cache[key_id] = cached
+        row = cached[1]
+        if row is None or not hmac.compare_digest(hash_secret(secret), row["secret_hash"]):
+            return None
+        services = json.loads(row["services"]) if row["services"] else None
+        return Principal(
+            row["name"],
+            frozenset(row["scopes"].split(",")),
+            frozenset(services) if services else None,
+        )
+
+
+def authenticate(authorization: str | None, bootstrap_keys: list[str], keys: KeyStore) -> Principal:
+    """The caller behind an Authorization header, or 401."""
+    if not authorization:
+        raise Unauthorized(
+            "missing Authorization header (expected: Bearer <API key>)",
+            field="Authorization",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token:
+        for key in bootstrap_keys:
+            if hmac.compare_digest(token.encode(), key.encode()):
+                return BOOTSTRAP
+        principal = keys.authenticate(token)
+        if principal is not None:
+            return principal
+    raise Unauthorized(
+        "invalid API key", field="Authorization", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "scopes": row["scopes"].split(","),
+        "services": json.loads(row["services"]) if row["services"] else None,
+        "created_at": row["created_at"],
+        "revoked_at": row["revoked_at"],
+    }

@@ -20,10 +20,11 @@ from logsvc.api.models import (
     ServicesResponse,
     StatsResponse,
 )
-from logsvc.api.resolver import new_resolver, with_errors
+from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import MAX_TIMESTAMP_MS, LevelName, ServiceName, without_nul
 from logsvc.errors import BadRequest, NotFound
+from logsvc.keys import Forbidden
 from logsvc.store.logs import SearchFilters
 
 logger = Logger(service="logsService-search")
@@ -51,6 +52,7 @@ def search(
 ) -> SearchResponse:
     if start_time is not None and end_time is not None and start_time > end_time:
         raise BadRequest("start_time: must not be after end_time", field="start_time")
+    service = readable_service(service)
     filters = SearchFilters(
         service=service,
         level=level,
@@ -66,7 +68,7 @@ def search(
 
 @app.get("/api/v1/logs/logs/<id>", responses=NOT_FOUND)
 def get_log(id: str) -> LogView:
-    entry = runtime.log_store().get(id)
+    entry = readable_entry(id)
     if entry is None:
         raise NotFound(f"id: no log entry {id!r}", field="id")
     return entry
@@ -74,7 +76,7 @@ def get_log(id: str) -> LogView:
 
 @app.get("/api/v1/logs/logs/<id>/full", responses=NOT_FOUND)
 def get_full_log(id: str) -> FullLogView:
-    entry = runtime.log_store().get(id)
+    entry = readable_entry(id)
     if entry is None:
         raise NotFound(f"id: no log entry {id!r}", field="id")
     full = runtime.log_archive().read_entry(entry["r2_key"], id) if entry["r2_key"] else None
@@ -85,11 +87,14 @@ def get_full_log(id: str) -> FullLogView:
 
 @app.get("/api/v1/logs/services")
 def list_services() -> ServicesResponse:
-    return ServicesResponse(services=runtime.log_store().services())
+    caller = principal(app)
+    services = runtime.log_store().services()
+    return ServicesResponse(services=[s for s in services if caller.may_use(s["service_name"])])
 
 
 @app.get("/api/v1/logs/stats/<service>")
 def service_stats(service: ServicePath) -> StatsResponse:
+    principal(app).require_service(service)
     return runtime.log_store().stats(service, now_ms())
 
 
@@ -97,6 +102,7 @@ def service_stats(service: ServicePath) -> StatsResponse:
 def recent_logs(
     service: ServicePath, limit: Annotated[int, Query(ge=1, le=1000)] = 50
 ) -> RecentResponse:
+    principal(app).require_service(service)
     return RecentResponse(service_name=service, logs=runtime.log_store().recent(service, limit))
 
 
@@ -104,6 +110,7 @@ def recent_logs(
 def analysis(
     service: ServicePath, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> AnalysisResponse:
+    principal(app).require_service(service)
     history = [result.view() for result in runtime.analysis_store().history(service, limit)]
     return AnalysisResponse(
         service_name=service, latest=history[0] if history else None, history=history
@@ -120,6 +127,7 @@ def patterns(
         int, Query(ge=1, le=MAX_ENTRIES, description="Entries mined per level")
     ] = 1000,
 ) -> PatternsResponse:
+    principal(app).require_service(service)
     end = end_time if end_time is not None else now_ms()
     start = start_time if start_time is not None else end - DAY_MS
     if start > end:
@@ -139,6 +147,32 @@ def patterns(
         truncated=truncated,
         patterns=[p.view() for p in mine_patterns(entries)],
     )
+
+
+def readable_service(service: str | None) -> str | None:
+    """The service a search may cover: a key limited to services must name one of them
+    (or, limited to exactly one, searches that one by default)."""
+    caller = principal(app)
+    if caller.services is None:
+        return service
+    if service is None:
+        if len(caller.services) == 1:
+            return next(iter(caller.services))
+        raise Forbidden(
+            f"service: this key may read only {sorted(caller.services)}; name one",
+            field="service",
+        )
+    caller.require_service(service)
+    return service
+
+
+def readable_entry(entry_id: str) -> dict[str, Any] | None:
+    """The entry, or None when there is none or the caller may not read its service
+    (a restricted key cannot learn that another service's id exists)."""
+    entry = runtime.log_store().get(entry_id)
+    if entry is None or not principal(app).may_use(entry["service_name"]):
+        return None
+    return entry
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

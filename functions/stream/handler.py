@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from logsvc import runtime
 from logsvc.clock import now_ms
 from logsvc.errors import ApiError
-from logsvc.keys import authenticate
+from logsvc.keys import Forbidden, authenticate
 from logsvc.stream.subscriptions import Subscription
 from logsvc.validation import first_problem
 
@@ -33,6 +33,11 @@ def connect(event: dict[str, Any]) -> dict[str, Any]:
     try:
         caller = authenticate(authorization, runtime.bootstrap_keys(), runtime.key_store())
         caller.require("read")
+        if caller.services is not None:
+            # Subscriptions are not tied to keys, so a restricted key could widen its own.
+            raise Forbidden(
+                "live tail needs a read key not limited to services", field="Authorization"
+            )
     except ApiError as exc:
         return {"statusCode": exc.status_code, "body": json.dumps({"error": exc.message})}
     runtime.connection_registry().connect(event["requestContext"]["connectionId"], now_ms())

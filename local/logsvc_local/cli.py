@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from logsvc.routes import STREAM_PATH
-from logsvc_local import project
+from logsvc_local import keys_cli, project
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     follow.add_argument("--level", help="minimum level, e.g. WARN")
     follow.add_argument("--q", help="only messages containing this text")
 
+    keys_cli.add_parser(commands, _default_data_dir())
+
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", type=Path, default=project.OPENAPI_PATH)
     openapi.add_argument(
@@ -66,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "migrate":
         return _migrate(args.data_dir)
+    if args.command == "keys":
+        _migrate(args.data_dir, quiet=True)
+        return keys_cli.run(args)
     if args.command in ("cleanup", "analyze"):
         return _run_job(args.command, args.data_dir)
     if args.command == "tail":
@@ -92,7 +97,7 @@ def _configure(data_dir: Path) -> dict[str, str]:
     return environment
 
 
-def _migrate(data_dir: Path) -> int:
+def _migrate(data_dir: Path, quiet: bool = False) -> int:
     _configure(data_dir)
     from logsvc.settings import Settings
     from logsvc.sql import open_database
@@ -109,9 +114,12 @@ def _migrate(data_dir: Path) -> int:
         applied = apply_migrations(db, project.MIGRATIONS_DIR)
     finally:
         db.close()
+    if quiet and not applied:
+        return 0
     print(
         f"applied {len(applied)} migration(s)"
-        + (f": {', '.join(applied)}" if applied else " (database is up to date)")
+        + (f": {', '.join(applied)}" if applied else " (database is up to date)"),
+        file=sys.stderr if quiet else sys.stdout,  # keep stdout for the command's own output
     )
     return 0
 

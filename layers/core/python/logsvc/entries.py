@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 from pydantic_core import PydanticCustomError
 
@@ -17,6 +18,9 @@ MAX_INDEXED_MESSAGE_CHARS = 1000
 SERVICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 SERVICE_NAME_RULE = "must be 1-128 letters, digits, dashes or underscores"
 MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_MESSAGE_CHARS = 256 * 1024  # the archive keeps the whole message; the index its start
+MAX_METADATA_BYTES = 64 * 1024  # as compact JSON
+MAX_METADATA_DEPTH = 16
 
 
 def parse_level(value: object) -> str:
@@ -62,6 +66,36 @@ def without_nul(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
+def _metadata_within_limits(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if _depth(value) > MAX_METADATA_DEPTH:
+        raise PydanticCustomError("metadata", f"must be at most {MAX_METADATA_DEPTH} levels deep")
+    try:
+        size = len(orjson.dumps(value))
+    except (TypeError, orjson.JSONEncodeError):
+        raise PydanticCustomError("metadata", "must be a JSON object") from None
+    if size > MAX_METADATA_BYTES:
+        raise PydanticCustomError(
+            "metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, got {size}"
+        )
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of objects and arrays, iteratively (no recursion limit to hit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_METADATA_DEPTH:
+                return depth
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 ServiceName = Annotated[str, BeforeValidator(check_service_name)]
 LevelName = Annotated[Level, BeforeValidator(parse_level)]
 TimestampMs = Annotated[int | None, BeforeValidator(_timestamp_ms)]
@@ -75,10 +109,16 @@ class LogInput(BaseModel):
     service_name: ServiceName = Field(description="Letters, digits, dashes and underscores")
     level: LevelName = Field(description="Case-insensitive; WARNING and FATAL are accepted")
     message: Annotated[StrictStr, AfterValidator(without_nul)] = Field(
-        min_length=1, description="Kept whole in the archive; NUL characters become U+FFFD"
+        min_length=1,
+        max_length=MAX_MESSAGE_CHARS,
+        description="Kept whole in the archive; NUL characters become U+FFFD",
     )
     timestamp: TimestampMs = Field(default=None, description="Unix ms; default: time of ingestion")
-    metadata: dict[str, Any] | None = Field(default=None, description="Any JSON object")
+    metadata: Annotated[dict[str, Any] | None, AfterValidator(_metadata_within_limits)] = Field(
+        default=None,
+        description=f"Any JSON object, at most {MAX_METADATA_BYTES} bytes and "
+        f"{MAX_METADATA_DEPTH} levels deep",
+    )
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from logsvc.archive import LogArchive
-from logsvc.clock import now_ms
+from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import LogEntry, LogInput
 from logsvc.errors import ApiError, BadRequest, TooManyRequests
 from logsvc.keys import Forbidden
@@ -24,9 +24,11 @@ from logsvc.validation import first_problem
 if TYPE_CHECKING:
     from logsvc.ingest_queue import IngestQueue
     from logsvc.quotas import Quotas
+    from logsvc.redaction import Redactor
     from logsvc.stream.publisher import Publisher
 
 MAX_BATCH_ITEMS = 1000
+MAX_FUTURE_MS = DAY_MS  # later timestamps are refused: retention could never apply
 MAX_OTLP_RECORDS = 10_000  # an OTLP request is one exporter batch, often a few hundred
 
 
@@ -42,7 +44,11 @@ class IngestOutcome:
         first = self.errors[0]
         status = first.get("status", 400)
         if status == 429:
-            return TooManyRequests(first["error"], retry_after=seconds_until_next_utc_day(now_ms()))
+            return TooManyRequests(
+                first["error"],
+                retry_after=seconds_until_next_utc_day(now_ms()),
+                field=first["field"],
+            )
         error = Forbidden if status == 403 else BadRequest
         return error(first["error"], field=first["field"])
 
@@ -56,6 +62,7 @@ class Ingestor:
         publisher: Publisher | None = None,
         queue: IngestQueue | None = None,
         quotas: Quotas | None = None,
+        redactor: Redactor | None = None,
     ):
         self.archive = archive
         self.logs = logs
@@ -63,6 +70,7 @@ class Ingestor:
         self.publisher = publisher  # live tail, when a stream endpoint is configured
         self.queue = queue  # buffered ingest: entries go to SQS, the writer stores them
         self.quotas = quotas  # max_logs_per_day
+        self.redactor = redactor if redactor is not None and redactor.active else None
 
     def ingest_one(
         self,
@@ -97,6 +105,16 @@ class Ingestor:
             except ValidationError as exc:
                 field_name, message = first_problem(exc.errors())
                 outcome.errors.append({"index": index, "field": field_name, "error": message})
+                continue
+            if entry.timestamp > now + MAX_FUTURE_MS:
+                outcome.errors.append(
+                    {
+                        "index": index,
+                        "field": "timestamp",
+                        "error": "timestamp: more than 24 hours in the future (a clock or unit "
+                        "error? timestamps are Unix milliseconds)",
+                    }
+                )
                 continue
             if allowed is not None and not allowed(entry.service_name):
                 outcome.errors.append(
@@ -143,14 +161,16 @@ class Ingestor:
             self.publisher.publish(batch.entries)
         return batch.entries
 
-    @staticmethod
-    def to_entry(item: LogInput, now: int, source_type: str) -> LogEntry:
+    def to_entry(self, item: LogInput, now: int, source_type: str) -> LogEntry:
+        message, metadata = item.message, item.metadata or {}
+        if self.redactor is not None:
+            message, metadata = self.redactor.text(message), self.redactor.value(metadata)
         return LogEntry(
             id="",  # given by the log store, whose layout the id points into
             service_name=item.service_name,
             level=item.level,
-            message=item.message,
+            message=message,
             timestamp=item.timestamp if item.timestamp is not None else now,
-            metadata=item.metadata or {},
+            metadata=metadata,
             source_type=source_type,
         )

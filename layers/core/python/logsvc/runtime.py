@@ -110,6 +110,7 @@ def ingestor() -> Ingestor:
 
         queue = IngestQueue(settings().ingest_queue_url, log_store())
     from logsvc.quotas import Quotas
+    from logsvc.redaction import Redactor
 
     return Ingestor(
         log_archive(),
@@ -117,6 +118,7 @@ def ingestor() -> Ingestor:
         publisher=publisher(),
         queue=queue,
         quotas=Quotas(database(), config_store()),
+        redactor=Redactor(settings().redact, settings().redact_patterns),
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from logsvc.redaction import DEFAULT_RULES, RULES
 from logsvc.store.configs import RetentionDefaults
 
 
@@ -54,6 +57,11 @@ class Settings:
     # Buffered ingest: the ingest function only enqueues here; the writer function stores.
     ingest_queue_url: str | None = None
     aws_region: str | None = None
+    # Redaction at ingest (logsvc.redaction): built-in rules and extra regular expressions.
+    redact: tuple[str, ...] = DEFAULT_RULES
+    redact_patterns: tuple[str, ...] = ()
+    # Browser origins allowed to call the API (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def retention_defaults(self) -> RetentionDefaults:
@@ -96,6 +104,9 @@ class Settings:
             stream_endpoint=env.get("STREAM_ENDPOINT") or None,
             ingest_queue_url=env.get("INGEST_QUEUE_URL") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            redact=_redact_rules(env),
+            redact_patterns=_redact_patterns(env),
+            cors_origins=_list(env, "CORS_ORIGINS"),
             alert_cooldown_minutes=_int(
                 env, "ALERT_COOLDOWN_MINUTES", cls.alert_cooldown_minutes, 1, 100_000
             ),
@@ -127,3 +138,39 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _redact_rules(env: Mapping[str, str]) -> tuple[str, ...]:
+    """REDACT: comma-separated rule names; unset: the defaults; "none": no built-in rule."""
+    raw = env.get("REDACT")
+    if raw is None or raw.strip() == "":
+        return DEFAULT_RULES
+    if raw.strip().lower() == "none":
+        return ()
+    rules = tuple(rule.strip() for rule in raw.split(",") if rule.strip())
+    unknown = sorted(set(rules) - set(RULES))
+    if unknown:
+        raise SettingsError(f"REDACT: unknown rule(s) {unknown}; known: {', '.join(RULES)}")
+    return rules
+
+
+def _redact_patterns(env: Mapping[str, str]) -> tuple[str, ...]:
+    """REDACT_PATTERNS: a JSON list of regular expressions."""
+    raw = env.get("REDACT_PATTERNS")
+    if not raw:
+        return ()
+    try:
+        patterns = json.loads(raw)
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise ValueError("not a list of strings")
+        for pattern in patterns:
+            re.compile(pattern)
+    except (ValueError, re.error) as exc:
+        raise SettingsError(
+            f"REDACT_PATTERNS must be a JSON list of regular expressions ({exc})"
+        ) from None
+    return tuple(patterns)

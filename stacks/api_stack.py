@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from logsvc.api import cors as cors_rules
 from logsvc.routes import ROUTES
 from stacks.core_stack import CoreStack
 from stacks.settings import DeploymentSettings
@@ -53,8 +54,9 @@ class ApiStack(cdk.Stack):
         if settings.cors_origins:
             cors = apigateway.CorsOptions(
                 allow_origins=list(settings.cors_origins),
-                allow_headers=["Authorization", "Content-Type"],
-                allow_methods=["GET", "POST", "PUT", "OPTIONS"],
+                allow_headers=list(cors_rules.ALLOWED_HEADERS),
+                allow_methods=list(cors_rules.ALLOWED_METHODS),
+                max_age=cdk.Duration.seconds(cors_rules.MAX_AGE_SECONDS),
             )
         self.api = apigateway.RestApi(
             self,

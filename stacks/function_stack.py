@@ -278,6 +278,8 @@ class FunctionStack(cdk.Stack):
             if settings.analysis_llm:
                 environment["ANALYSIS_LLM"] = settings.analysis_llm
                 environment["ANALYSIS_LLM_MODEL"] = settings.analysis_llm_model
+        if settings.cors_origins:
+            environment["CORS_ORIGINS"] = ",".join(settings.cors_origins)
         return environment
 
     def _alarms(self, core: CoreStack) -> None:

@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-migrate", action="store_true", help="do not apply pending migrations first"
     )
     serve.add_argument(
+        "--rate-limit",
+        action="store_true",
+        help="per-IP limits as the deployed WAF (see logsvc_local.rate_limit)",
+    )
+    serve.add_argument(
         "--no-schedules", action="store_true", help="do not run cleanup and analysis on schedule"
     )
 
@@ -146,7 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
     environment = _configure(args.data_dir)
     from logsvc_local.server import create_app
 
-    app = create_app(schedules=not args.no_schedules)
+    app = create_app(schedules=not args.no_schedules, rate_limit=args.rate_limit)
     print(f"logsvc listening on {url}", flush=True)
     print(f"  database: {environment['DATABASE_URL']}", flush=True)
     print(f"  archive:  {environment['ARCHIVE_URL']}", flush=True)

@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from logsvc import runtime
+from logsvc.api.cors import preflight_headers
 from logsvc.routes import (
     FUNCTIONS,
     ROUTES,
@@ -30,6 +32,7 @@ from logsvc.routes import (
 )
 from logsvc_local.events import LocalContext, proxy_event
 from logsvc_local.project import load_handler
+from logsvc_local.rate_limit import RateLimiter
 from logsvc_local.scheduler import run_schedules
 from logsvc_local.stream import management_api, stream_endpoint
 
@@ -40,8 +43,9 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 _INSTANCE_LOCKS = {function: threading.Lock() for function in FUNCTIONS}
 
 
-def create_app(*, schedules: bool = True) -> Starlette:
-    """The API; with ``schedules``, cleanup and analysis also run on their cron schedules."""
+def create_app(*, schedules: bool = True, rate_limit: bool = False) -> Starlette:
+    """The API; with ``schedules``, cleanup and analysis also run on their cron schedules;
+    with ``rate_limit`` (or LOGSVC_RATE_LIMIT=on), the WAF's per-IP limits apply."""
     for function in (*FUNCTIONS, STREAM_FUNCTION):
         load_handler(function)  # fail at start-up, not on the first request
 
@@ -52,11 +56,22 @@ def create_app(*, schedules: bool = True) -> Starlette:
         if task is not None:
             task.cancel()
 
-    methods = sorted({route.method for route in ROUTES})
+    limiter = RateLimiter.from_env(force=rate_limit)
+
+    async def dispatch(request: Request) -> Response:
+        if limiter is not None:
+            refusal = limiter.check(request.client.host if request.client else "", request.url.path)
+            if refusal is not None:
+                return _error(
+                    429, refusal.message, headers={"Retry-After": str(refusal.retry_after)}
+                )
+        return await _dispatch(request)
+
+    methods = sorted({route.method for route in ROUTES} | {"OPTIONS"})
     routes = [
         WebSocketRoute(STREAM_PATH, stream_endpoint),
         Route("/@connections/{connection_id}", management_api, methods=["POST", "DELETE", "GET"]),
-        Route("/{path:path}", _dispatch, methods=methods),
+        Route("/{path:path}", dispatch, methods=methods),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -64,6 +79,8 @@ def create_app(*, schedules: bool = True) -> Starlette:
 async def _dispatch(request: Request) -> Response:
     # The path as sent (still percent-encoded), as API Gateway passes it on.
     path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    if request.method == "OPTIONS" and allowed_methods(path):
+        return _preflight(request)
     matched = match_route(request.method, path)
     if matched is None:
         allowed = allowed_methods(path)
@@ -88,6 +105,13 @@ async def _dispatch(request: Request) -> Response:
     )
     result = await run_in_threadpool(_invoke, route.function, event)
     return _response(result)
+
+
+def _preflight(request: Request) -> Response:
+    """Answer a CORS preflight as API Gateway does when CORS_ORIGINS is set (no auth)."""
+    origins = runtime.settings().cors_origins
+    headers = preflight_headers(request.headers.get("origin"), origins)
+    return Response(status_code=204 if headers else 403, headers=headers)
 
 
 def _invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +146,8 @@ def _response(result: dict[str, Any]) -> Response:
     return response
 
 
-def _error(status: int, message: str, field: str | None = None) -> Response:
+def _error(
+    status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body = json.dumps({"success": False, "error": message, "field": field})
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(body, status_code=status, media_type="application/json", headers=headers)

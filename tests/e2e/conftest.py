@@ -45,13 +45,38 @@ def _die_with_parent() -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("data")
+    """The local server as `logsvc serve` starts it: default settings."""
+    with running_server(tmp_path_factory.mktemp("data")) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def guarded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A second server with the opt-in protections on: rate limits, CORS, e-mail redaction."""
+    settings = {
+        "RATE_LIMIT_PER_MINUTE": "40",
+        "BATCH_RATE_LIMIT_PER_MINUTE": "3",
+        "CORS_ORIGINS": "https://app.example.com",
+        "REDACT": "bearer,card,email,secret_fields",
+        "REDACT_PATTERNS": '["order-[0-9]{6}"]',
+    }
+    with running_server(
+        tmp_path_factory.mktemp("guarded"), ("--rate-limit", "--no-schedules"), settings
+    ) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_server(
+    data_dir: Path, arguments: tuple[str, ...] = (), settings: dict[str, str] | None = None
+) -> Iterator[Server]:
     port = _free_port()
     environment = {
         k: v
         for k, v in os.environ.items()
         if k not in ("LOG_SERVICE_API_KEY", "DATABASE_URL", "ARCHIVE_URL")
     }
+    environment.update(settings or {})
     command = [
         str(Path(sys.executable).parent / "logsvc"),
         "serve",
@@ -61,6 +86,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         str(port),
         "--data-dir",
         str(data_dir),
+        *arguments,
     ]
     process = subprocess.Popen(
         command,

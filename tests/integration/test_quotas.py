@@ -85,7 +85,9 @@ def test_concurrent_writers_never_exceed_the_quota(api: Api, sqlite_url: str):
         thread.join()
     # 240 asked for, in requests of 3: at most 16 requests (48 entries) fit under 50.
     assert sum(admitted) == 48
-    rows = runtime.database().query("SELECT count FROM daily_counts WHERE service_name = 'checkout'")
+    rows = runtime.database().query(
+        "SELECT count FROM daily_counts WHERE service_name = 'checkout'"
+    )
     assert [r["count"] for r in rows] == [48]
 
 

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from logsvc import runtime
+from logsvc.api.cors import response_headers
 from logsvc.api.models import ErrorResponse
 from logsvc.errors import ApiError, StoreUnavailable
 from logsvc.keys import BOOTSTRAP, Principal, authenticate
@@ -78,6 +79,15 @@ class LogServiceResolver(APIGatewayRestResolver):
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        result = self._resolve_request(event, context, headers)
+        cors = response_headers(headers.get("origin"), runtime.settings().cors_origins)
+        if cors:
+            result["headers"] = {**(result.get("headers") or {}), **cors}
+        return result
+
+    def _resolve_request(
+        self, event: dict[str, Any], context: Any, headers: dict[str, str]
+    ) -> dict[str, Any]:
         if self.authenticated:
             try:
                 caller = authenticate(

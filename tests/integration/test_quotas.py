@@ -115,3 +115,17 @@ def _entry(service: str):
     return LogEntry(
         id="x", service_name=service, level="INFO", message="m", timestamp=1, metadata=None
     )
+
+
+def test_cleanup_forgets_counts_of_past_days(api: Api):
+    db = runtime.database()
+    today = utc_date(runtime.cleaner().clock())
+    db.execute(
+        "INSERT INTO daily_counts (service_name, day, count) VALUES "
+        "('checkout', '2020-01-01', 5), ('checkout', ?, 7)",
+        (today,),
+    )
+    summary = runtime.cleaner().run(lambda: 60_000)
+    assert summary.daily_counts_deleted == 1
+    rows = db.query("SELECT day, count FROM daily_counts")
+    assert [(r["day"], r["count"]) for r in rows] == [(today, 7)]

@@ -14,6 +14,7 @@ from typing import Any
 
 from logsvc.archive import LogArchive
 from logsvc.clock import DAY_MS, now_ms, utc_date
+from logsvc.quotas import Quotas
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore, RetentionDefaults
 from logsvc.store.logs import LogStore
@@ -40,6 +41,7 @@ class CleanupSummary:
     analysis_results_deleted: int = 0
     alert_states_deleted: int = 0
     stream_connections_expired: int = 0
+    daily_counts_deleted: int = 0
     complete: bool = True
 
     @property
@@ -74,6 +76,7 @@ class Cleaner:
         batch_size: int = 1000,
         analysis_retention_days: int = 90,
         connections: ConnectionRegistry | None = None,
+        quotas: Quotas | None = None,
         clock: Callable[[], int] = now_ms,
     ):
         self.logs = logs
@@ -84,6 +87,7 @@ class Cleaner:
         self.batch_size = batch_size
         self.analysis_retention_days = analysis_retention_days
         self.connections = connections
+        self.quotas = quotas
         self.clock = clock
 
     def run(self, time_left_ms: Callable[[], int]) -> CleanupSummary:
@@ -111,6 +115,8 @@ class Cleaner:
             summary.alert_states_deleted = self.analyses.delete_alerts_older_than(retention_cutoff)
             if self.connections is not None:  # live-tail clients that vanished
                 summary.stream_connections_expired = self.connections.delete_expired(now)
+            if self.quotas is not None:  # only today's counts matter; keep yesterday's too
+                summary.daily_counts_deleted = self.quotas.delete_before(utc_date(now - DAY_MS))
         except OutOfTime:
             summary.complete = False
         return summary

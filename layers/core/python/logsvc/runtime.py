@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from logsvc.analysis.analyzer import Analyzer
     from logsvc.analysis.summarizer import Summarizer
     from logsvc.cleanup import Cleaner
+    from logsvc.quotas import Quotas
     from logsvc.stream.publisher import ManagementApi, Publisher
 
 # A secret is read again after this many seconds, so a rotated value reaches warm functions.
@@ -48,6 +49,13 @@ def bootstrap_keys() -> list[str]:
     """Keys that are admin of everything: LOG_SERVICE_API_KEY and, while rotating it,
     LOG_SERVICE_API_KEY_PREVIOUS."""
     return [key for key in (api_key(), settings().api_key_previous) if key]
+
+
+@cache
+def quotas() -> Quotas:
+    from logsvc.quotas import Quotas
+
+    return Quotas(database(), config_store())
 
 
 @cache
@@ -109,7 +117,6 @@ def ingestor() -> Ingestor:
         from logsvc.ingest_queue import IngestQueue
 
         queue = IngestQueue(settings().ingest_queue_url, log_store())
-    from logsvc.quotas import Quotas
     from logsvc.redaction import Redactor
 
     return Ingestor(
@@ -117,7 +124,7 @@ def ingestor() -> Ingestor:
         log_store(),
         publisher=publisher(),
         queue=queue,
-        quotas=Quotas(database(), config_store()),
+        quotas=quotas(),
         redactor=Redactor(settings().redact, settings().redact_patterns),
     )
 
@@ -206,6 +213,7 @@ def cleaner() -> Cleaner:
         batch_size=s.cleanup_batch_size,
         analysis_retention_days=s.analysis_retention_days,
         connections=connection_registry(),
+        quotas=quotas(),
     )
 
 
@@ -225,5 +233,6 @@ def reset() -> None:
         connection_registry,
         management_api,
         key_store,
+        quotas,
     ):
         factory.cache_clear()

@@ -1,0 +1,82 @@
+"""Redaction rules: what each built-in rule scrubs, and what it leaves alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from logsvc.redaction import DEFAULT_RULES, Redactor, luhn_valid
+from logsvc.settings import Settings, SettingsError
+
+ENV = {"DATABASE_URL": "sqlite:///x.db", "ARCHIVE_URL": "file:///tmp/a"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Bearer eyJhbGciOi.J9x_y-z", "Authorization: Bearer [REDACTED]"),
+        ("bearer   abc123==", "bearer   [REDACTED]"),
+        ("paid with 4111-1111-1111-1111", "paid with [REDACTED:card]"),
+        ("paid with 4111111111111111.", "paid with [REDACTED:card]."),
+        ("order 4111111111111112", "order 4111111111111112"),  # fails Luhn: not a card
+        ("trace 1234567890123", "trace 1234567890123"),
+        ("user jane@example.com", "user jane@example.com"),  # e-mail is opt-in
+        ("nothing to see", "nothing to see"),
+    ],
+)
+def test_default_rules_on_text(text: str, expected: str):
+    assert Redactor(DEFAULT_RULES).text(text) == expected
+
+
+def test_email_rule_when_enabled():
+    redactor = Redactor(["email"])
+    assert redactor.text("from a.b+c@mail.example.co.uk,") == "from [REDACTED:email],"
+
+
+def test_custom_patterns():
+    redactor = Redactor([], [r"ssn=\d{3}-\d{2}-\d{4}"])
+    assert redactor.text("ssn=123-45-6789 ok") == "[REDACTED] ok"
+
+
+def test_metadata_strings_and_secret_fields():
+    redactor = Redactor(DEFAULT_RULES)
+    metadata = {
+        "headers": {"Authorization": "Bearer abcdef123", "x-api-key": "k", "accept": "*/*"},
+        "password": "hunter2",
+        "access_token": 12345,
+        "prompt_tokens": 17,
+        "token": {"kind": "refresh"},  # not a scalar: its contents are walked instead
+        "cards": ["4111 1111 1111 1111", 4],
+    }
+    assert redactor.value(metadata) == {
+        "headers": {"Authorization": "[REDACTED]", "x-api-key": "[REDACTED]", "accept": "*/*"},
+        "password": "[REDACTED]",
+        "access_token": "[REDACTED]",
+        "prompt_tokens": 17,
+        "token": {"kind": "refresh"},
+        "cards": ["[REDACTED:card]", 4],
+    }
+
+
+def test_no_rules_changes_nothing():
+    redactor = Redactor([])
+    assert not redactor.active
+    assert redactor.value({"password": "x"}) == {"password": "x"}
+
+
+def test_luhn():
+    assert luhn_valid("4111111111111111")
+    assert not luhn_valid("4111111111111112")
+
+
+def test_settings_parse_rules_and_patterns():
+    assert Settings.from_env(ENV).redact == DEFAULT_RULES
+    assert Settings.from_env({**ENV, "REDACT": "none"}).redact == ()
+    assert Settings.from_env({**ENV, "REDACT": "email, card"}).redact == ("email", "card")
+    patterns = Settings.from_env({**ENV, "REDACT_PATTERNS": '["a+b"]'}).redact_patterns
+    assert patterns == ("a+b",)
+    with pytest.raises(SettingsError, match="REDACT: unknown"):
+        Settings.from_env({**ENV, "REDACT": "cards"})
+    with pytest.raises(SettingsError, match="REDACT_PATTERNS"):
+        Settings.from_env({**ENV, "REDACT_PATTERNS": '["("]'})
+    with pytest.raises(SettingsError, match="REDACT_PATTERNS"):
+        Settings.from_env({**ENV, "REDACT_PATTERNS": '"a"'})

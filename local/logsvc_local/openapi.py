@@ -59,6 +59,19 @@ def _describe_operations(document: dict[str, Any]) -> None:
                 continue
             responses.setdefault("400", {"description": "Invalid request", **error})
             responses.setdefault("401", {"description": "Missing or wrong API key", **error})
+            responses.setdefault(
+                "403", {"description": "The key lacks the scope, or the service", **error}
+            )
+            if "{" in path:
+                responses.setdefault(
+                    "404", {"description": "Nothing there, or no route for the path", **error}
+                )
+            if method in ("post", "put"):
+                responses.setdefault("415", {"description": "Body not JSON", **error})
+            responses.setdefault(
+                "429",
+                {"description": "Rate limit or daily quota reached; see Retry-After", **error},
+            )
             responses.setdefault("503", {"description": "Storage unavailable; retry", **error})
 
 

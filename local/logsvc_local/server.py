@@ -73,7 +73,15 @@ def create_app(*, schedules: bool = True, rate_limit: bool = False) -> Starlette
         Route("/@connections/{connection_id}", management_api, methods=["POST", "DELETE", "GET"]),
         Route("/{path:path}", dispatch, methods=methods),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        # Starlette's own 404/405 (a path with a newline, an unknown method): answer as
+        # the API does, from the route table, in the JSON error format.
+        return await dispatch(request)
+
+    return Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={404: unrouted, 405: unrouted}
+    )
 
 
 async def _dispatch(request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -73,8 +74,8 @@ def _metadata_within_limits(value: dict[str, Any] | None) -> dict[str, Any] | No
         raise PydanticCustomError("metadata", f"must be at most {MAX_METADATA_DEPTH} levels deep")
     try:
         size = len(orjson.dumps(value))
-    except (TypeError, orjson.JSONEncodeError):
-        raise PydanticCustomError("metadata", "must be a JSON object") from None
+    except TypeError:  # integers beyond 64 bits: valid JSON that only json writes
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
     if size > MAX_METADATA_BYTES:
         raise PydanticCustomError(
             "metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, got {size}"

@@ -13,6 +13,7 @@ from typing import Any
 from logsvc.entries import sanitize_service_name
 
 DEFAULT_SERVICE = "unknown-worker"
+EMPTY_CONSOLE_MESSAGE = "(empty console message)"
 CONSOLE_LEVELS = {"debug": "DEBUG", "log": "INFO", "info": "INFO", "warn": "WARN", "error": "ERROR"}
 OUTCOMES = {
     "exceededCpu": ("ERROR", "exceeded its CPU time limit"),
@@ -47,7 +48,8 @@ def _entries(item: dict[str, Any], now_ms: int, fallback: str) -> list[dict[str,
             {
                 "service_name": service,
                 "level": CONSOLE_LEVELS.get(str(log.get("level")).lower(), "INFO"),
-                "message": console_message(log.get("message")),
+                # console.log() and console.log("") still happened: keep them visible.
+                "message": console_message(log.get("message")) or EMPTY_CONSOLE_MESSAGE,
                 "timestamp": _millis(log.get("timestamp")) or started,
                 "metadata": context,
             }

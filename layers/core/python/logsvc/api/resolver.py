@@ -9,7 +9,10 @@ import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from logsvc import runtime
 from logsvc.api.cors import response_headers
@@ -21,6 +24,8 @@ from logsvc.validation import first_problem
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+READ_AS_JSON = (FORM, "text/plain")
+PROTOBUF = "application/x-protobuf"  # OTLP; other routes refuse it (415)
 
 
 def json_response(
@@ -96,21 +101,34 @@ class LogServiceResolver(APIGatewayRestResolver):
                 matched = match_route(event.get("httpMethod") or "", event.get("path") or "")
                 caller.require(matched[0].scope if matched else "admin")
             except ApiError as exc:
-                return {
-                    "statusCode": exc.status_code,
-                    "isBase64Encoded": False,
-                    "headers": {"Content-Type": JSON, **exc.headers},
-                    "body": json.dumps(error_body(exc.message, exc.field)),
-                }
+                return _early_answer(exc.status_code, exc.message, exc.field, exc.headers)
             self.append_context(principal=caller)
-        if event.get("body") and headers.get("content-type", FORM).startswith(FORM):
+        media_type = headers.get("content-type", FORM).split(";")[0].strip().lower()
+        if event.get("body") and media_type in READ_AS_JSON:
             # Bodies are JSON (OTLP may be protobuf): read a form-encoded or undeclared body
-            # as JSON, as the original service did, since `curl -d` declares form encoding.
+            # as JSON, as the original service did, since `curl -d` declares form encoding;
+            # and text/plain, which fetch() sends for a string body without headers.
             others = {
                 k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"
             }
             event = {**event, "headers": {**others, "Content-Type": JSON}}
+        elif event.get("body") and media_type not in (JSON, PROTOBUF):
+            return _early_answer(
+                415, f"Content-Type: {media_type!r} is not accepted; send {JSON}", "Content-Type"
+            )
         return super().resolve(event, context)
+
+
+def _early_answer(
+    status: int, message: str, field: str | None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An error answer given before Powertools routes the request."""
+    return {
+        "statusCode": status,
+        "isBase64Encoded": False,
+        "headers": {"Content-Type": JSON, **(headers or {})},
+        "body": json.dumps(error_body(message, field)),
+    }
 
 
 def new_resolver(logger: Logger, *, authenticated: bool = True) -> LogServiceResolver:
@@ -125,6 +143,10 @@ def new_resolver(logger: Logger, *, authenticated: bool = True) -> LogServiceRes
     def _invalid_request(exc: RequestValidationError) -> Response:
         field, message = first_problem(exc.errors())
         return error_response(400, message, field)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_content_type(exc: RequestUnsupportedContentType) -> Response:
+        return error_response(415, f"Content-Type: send {JSON}", "Content-Type")
 
     @app.exception_handler(UnicodeDecodeError)
     def _not_utf8(exc: UnicodeDecodeError) -> Response:

@@ -280,6 +280,10 @@ class FunctionStack(cdk.Stack):
                 environment["ANALYSIS_LLM_MODEL"] = settings.analysis_llm_model
         if settings.cors_origins:
             environment["CORS_ORIGINS"] = ",".join(settings.cors_origins)
+        if settings.redact:
+            environment["REDACT"] = settings.redact
+        if settings.redact_patterns:
+            environment["REDACT_PATTERNS"] = settings.redact_patterns
         return environment
 
     def _alarms(self, core: CoreStack) -> None:

@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+WAF_MIN_RATE_LIMIT = 10  # requests per evaluation window, per AWS WAF
 RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -49,6 +50,10 @@ class DeploymentSettings:
     throttle_rate_limit: int = 200
     throttle_burst_limit: int = 400
     cors_origins: tuple[str, ...] = ()
+    # Redaction at ingest (see logsvc.redaction): rule names, comma-separated ("" for the
+    # defaults, "none" for no rule), and a JSON list of extra regular expressions.
+    redact: str = ""
+    redact_patterns: str = ""
     log_retention_days: int = 30
     alarm_email: str = ""
     # Analysis: alerts go to an SNS topic this app creates, and to a Slack-compatible webhook
@@ -83,6 +88,20 @@ class DeploymentSettings:
             raise ValueError(
                 f"context log_retention_days must be one of "
                 f"{sorted(RETENTION_DAYS)}, got {settings.log_retention_days}"
+            )
+        for name in ("rate_limit_per_minute", "batch_rate_limit_per_minute"):
+            if getattr(settings, name) < WAF_MIN_RATE_LIMIT:
+                raise ValueError(f"context {name} must be at least {WAF_MIN_RATE_LIMIT} (WAF)")
+        if settings.redact:
+            from logsvc.settings import Settings  # the functions' own check, at synth time
+
+            Settings.from_env(
+                {
+                    "DATABASE_URL": "-",
+                    "ARCHIVE_URL": "-",
+                    "REDACT": settings.redact,
+                    "REDACT_PATTERNS": settings.redact_patterns,
+                }
             )
         if settings.archive == "r2" and not (settings.r2_account_id and settings.r2_bucket):
             raise ValueError("context archive=r2 needs r2_account_id and r2_bucket")

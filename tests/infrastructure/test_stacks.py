@@ -99,14 +99,16 @@ def test_limits_cors_and_retention_come_from_context(tmp_path):
     templates = synthesize(
         tmp_path,
         rate_limit_per_minute="50",
-        batch_rate_limit_per_minute="5",
+        batch_rate_limit_per_minute="10",
         cors_origins="https://ops.example",
         log_retention_days="7",
+        redact="bearer,email",
+        redact_patterns='["ssn=[0-9-]+"]',
     )
     api = templates["Logsvc-Api"]
     (acl,) = resources(api, "AWS::WAFv2::WebACL").values()
     limits = {r["Name"]: r["Statement"]["RateBasedStatement"]["Limit"] for r in acl["Rules"]}
-    assert limits == {"api-per-ip": 50, "batch-ingest-per-ip": 5}
+    assert limits == {"api-per-ip": 50, "batch-ingest-per-ip": 10}
     options = [
         m
         for m in resources(api, "AWS::ApiGateway::Method").values()
@@ -115,6 +117,13 @@ def test_limits_cors_and_retention_come_from_context(tmp_path):
     assert options and "https://ops.example" in json.dumps(options[0])
     (log_group,) = resources(templates["Logsvc-Ingest"], "AWS::Logs::LogGroup").values()
     assert log_group["RetentionInDays"] == 7
+    (function,) = resources(templates["Logsvc-Ingest"], "AWS::Lambda::Function").values()
+    variables = function["Environment"]["Variables"]
+    assert variables["CORS_ORIGINS"] == "https://ops.example"  # answers carry the origin
+    assert (variables["REDACT"], variables["REDACT_PATTERNS"]) == (
+        "bearer,email",
+        '["ssn=[0-9-]+"]',
+    )
 
 
 def test_no_cors_by_default_and_stage_throttled_and_logged(templates):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from logsvc.entries import LogEntry
 from logsvc.redaction import DEFAULT_RULES, Redactor, luhn_valid
 from logsvc.settings import Settings, SettingsError
 
+CARDS_TOO = ("bearer", "card", "secret_fields")
 ENV = {"DATABASE_URL": "sqlite:///x.db", "ARCHIVE_URL": "file:///tmp/a"}
 
 
@@ -23,8 +25,8 @@ ENV = {"DATABASE_URL": "sqlite:///x.db", "ARCHIVE_URL": "file:///tmp/a"}
         ("nothing to see", "nothing to see"),
     ],
 )
-def test_default_rules_on_text(text: str, expected: str):
-    assert Redactor(DEFAULT_RULES).text(text) == expected
+def test_rules_on_text(text: str, expected: str):
+    assert Redactor(CARDS_TOO).text(text) == expected
 
 
 def test_email_rule_when_enabled():
@@ -38,7 +40,7 @@ def test_custom_patterns():
 
 
 def test_metadata_strings_and_secret_fields():
-    redactor = Redactor(DEFAULT_RULES)
+    redactor = Redactor(CARDS_TOO)
     metadata = {
         "headers": {"Authorization": "Bearer abcdef123", "x-api-key": "k", "accept": "*/*"},
         "password": "hunter2",
@@ -80,3 +82,31 @@ def test_settings_parse_rules_and_patterns():
         Settings.from_env({**ENV, "REDACT_PATTERNS": '["("]'})
     with pytest.raises(SettingsError, match="REDACT_PATTERNS"):
         Settings.from_env({**ENV, "REDACT_PATTERNS": '"a"'})
+
+
+def entry(message: str, metadata: dict | None = None) -> LogEntry:
+    return LogEntry("", "svc", "INFO", message, 1, metadata or {})
+
+
+def test_a_whole_request_is_redacted_entry_by_entry():
+    entries = [
+        entry("İstanbul İzmir: ok"),  # lower() makes this longer: positions must still map
+        entry("charged 4111 1111 1111 1111", {"note": "Bearer abcdefgh"}),
+        entry("at 1790000000000 ms", {"password": "x", "n": 1790000000000}),
+        entry("nothing here", {"prompt_tokens": 3}),
+        entry("BEARER zzzzzzzz"),
+    ]
+    Redactor(CARDS_TOO).redact_entries(entries)
+    assert [(e.message, e.metadata) for e in entries] == [
+        ("İstanbul İzmir: ok", {}),
+        ("charged [REDACTED:card]", {"note": "Bearer [REDACTED]"}),
+        ("at 1790000000000 ms", {"password": "[REDACTED]", "n": 1790000000000}),
+        ("nothing here", {"prompt_tokens": 3}),
+        ("BEARER [REDACTED]", {}),
+    ]
+
+
+def test_defaults_leave_card_numbers_and_emails():
+    entries = [entry("4111 1111 1111 1111 jane@example.com")]
+    Redactor(DEFAULT_RULES).redact_entries(entries)
+    assert entries[0].message == "4111 1111 1111 1111 jane@example.com"

@@ -70,12 +70,17 @@ def without_nul(value: str) -> str:
 def _metadata_within_limits(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    if _depth(value) > MAX_METADATA_DEPTH:
-        raise PydanticCustomError("metadata", f"must be at most {MAX_METADATA_DEPTH} levels deep")
     try:
-        size = len(orjson.dumps(value))
+        data = orjson.dumps(value)
     except TypeError:  # integers beyond 64 bits: valid JSON that only json writes
-        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    # Counting brackets (in C) rules out deep nesting for nearly all metadata; the walk
+    # runs only when there are enough of them to be that deep.
+    if data.count(b"{") + data.count(b"[") > MAX_METADATA_DEPTH and (
+        _depth(value) > MAX_METADATA_DEPTH
+    ):
+        raise PydanticCustomError("metadata", f"must be at most {MAX_METADATA_DEPTH} levels deep")
+    size = len(data)
     if size > MAX_METADATA_BYTES:
         raise PydanticCustomError(
             "metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, got {size}"

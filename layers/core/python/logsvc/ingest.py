@@ -127,6 +127,8 @@ class Ingestor:
                 )
                 continue
             entries.append((index, entry))
+        if self.redactor is not None:  # before anything is stored, queued or streamed
+            self.redactor.redact_entries([entry for _, entry in entries])
         if self.quotas is not None:
             entries, refused = self.quotas.admit(entries, now)
             outcome.errors += [
@@ -161,16 +163,14 @@ class Ingestor:
             self.publisher.publish(batch.entries)
         return batch.entries
 
-    def to_entry(self, item: LogInput, now: int, source_type: str) -> LogEntry:
-        message, metadata = item.message, item.metadata or {}
-        if self.redactor is not None:
-            message, metadata = self.redactor.text(message), self.redactor.value(metadata)
+    @staticmethod
+    def to_entry(item: LogInput, now: int, source_type: str) -> LogEntry:
         return LogEntry(
             id="",  # given by the log store, whose layout the id points into
             service_name=item.service_name,
             level=item.level,
-            message=message,
+            message=item.message,
             timestamp=item.timestamp if item.timestamp is not None else now,
-            metadata=metadata,
+            metadata=item.metadata or {},
             source_type=source_type,
         )

@@ -1,12 +1,14 @@
 """Redaction: secrets and personal data scrubbed from messages and metadata at ingest,
 before the entry reaches the archive, the index or a live-tail subscriber.
 
-Built-in rules (REDACT, comma-separated; default ``bearer,card,secret_fields``):
+Built-in rules (REDACT, comma-separated; default ``bearer,secret_fields``):
 
 - ``bearer``: the token after "Bearer " (as in a logged Authorization header);
-- ``card``: 13-19 digit card numbers (spaces or dashes allowed) that pass the Luhn check;
 - ``secret_fields``: metadata values under keys such as password, token, api_key,
   authorization, cookie or secret;
+- ``card``: 13-19 digit card numbers (spaces or dashes allowed) that pass the Luhn check
+  (off by default: scanning every digit costs about 1.5 ms per 1000 logs, a sixth of
+  ingest time; turn it on where payment data could reach logs);
 - ``email``: e-mail addresses (off by default: often wanted when debugging sign-ups).
 
 REDACT_PATTERNS adds regular expressions of your own (a JSON list); matches become
@@ -16,11 +18,20 @@ REDACT_PATTERNS adds regular expressions of your own (a JSON list); matches beco
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from logsvc.entries import LogEntry
 
 RULES = ("bearer", "card", "email", "secret_fields")
-DEFAULT_RULES = ("bearer", "card", "secret_fields")
+DEFAULT_RULES = ("bearer", "secret_fields")
 MASK = "[REDACTED]"
 
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/-]+=*")
@@ -29,6 +40,19 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za
 _SECRET_KEY = re.compile(  # password, access_token, x-api-key; not prompt_tokens
     r"(?i)^(?:.*[_.-])?(?:pass(?:word|wd)?|secret|token|api[_-]?key|authorization|cookie|"
     r"credentials?|private[_-]?key)$"
+)
+# Lower-case words one of which any secret field's key contains (a quick first test).
+_SECRET_WORDS = (
+    "pass",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "authorization",
+    "cookie",
+    "credential",
+    "private",
 )
 MAX_DEPTH = 64  # metadata is at most this deep (logsvc.entries limits it further)
 
@@ -43,9 +67,20 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _is_card(match: re.Match[str]) -> bool:
+    return luhn_valid(re.sub(r"[ -]", "", match.group()))
+
+
 def _mask_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group())
-    return "[REDACTED:card]" if luhn_valid(digits) else match.group()
+    return "[REDACTED:card]" if _is_card(match) else match.group()
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: re.Pattern[str]
+    apply: Callable[[str], str]
+    hint: str | None = None  # lower-case text every match contains: a quick first test
+    real: Callable[[re.Match[str]], bool] = lambda match: True
 
 
 class Redactor:
@@ -55,42 +90,94 @@ class Redactor:
         if unknown:
             raise ValueError(f"unknown redaction rule(s): {', '.join(sorted(unknown))}")
         self.secret_fields = "secret_fields" in rules
-        self._steps: list[Callable[[str], str]] = []
+        self._rules: list[_Rule] = []
         if "bearer" in rules:
-            self._steps.append(lambda text: _BEARER.sub(rf"\1\2{MASK}", text))
+            self._rules.append(_Rule(_BEARER, partial(_BEARER.sub, rf"\1\2{MASK}"), hint="bearer"))
         if "card" in rules:
-            self._steps.append(lambda text: _CARD.sub(_mask_card, text))
+            self._rules.append(_Rule(_CARD, partial(_CARD.sub, _mask_card), real=_is_card))
         if "email" in rules:
-            self._steps.append(lambda text: _EMAIL.sub("[REDACTED:email]", text))
+            self._rules.append(_Rule(_EMAIL, partial(_EMAIL.sub, "[REDACTED:email]"), hint="@"))
         for pattern in patterns:
             compiled = re.compile(pattern)
-            self._steps.append(lambda text, compiled=compiled: compiled.sub(MASK, text))
+            self._rules.append(_Rule(compiled, partial(compiled.sub, MASK)))
 
     @property
     def active(self) -> bool:
-        return bool(self._steps) or self.secret_fields
+        return bool(self._rules) or self.secret_fields
+
+    def redact_entries(self, entries: list[LogEntry]) -> None:
+        """Redact messages and metadata in place.
+
+        One scan over the whole request's text finds the entries that need it, so a request
+        with nothing to redact (the common case) costs well under a millisecond per 1000
+        entries, instead of a regular-expression pass over every string.
+        """
+        if not entries or not self.active:
+            return
+        for index in self._containing([entry.message for entry in entries], ()):
+            entries[index].message = self.text(entries[index].message)
+        metadata = [orjson.dumps(entry.metadata, default=str).decode() for entry in entries]
+        words = _SECRET_WORDS if self.secret_fields else ()
+        for index in self._containing(metadata, words):
+            entries[index].metadata = self.value(entries[index].metadata)
+
+    def _containing(self, texts: list[str], words: tuple[str, ...]) -> set[int]:
+        """Indexes of the texts in which some rule matches, or one of ``words`` occurs."""
+        joined = "\n".join(texts)
+        starts = _starts(texts)
+        lower, lower_starts = joined.lower(), starts
+        if len(lower) != len(joined):  # lower() changed a length ("İ"): lower one by one
+            lowered = [text.lower() for text in texts]
+            lower, lower_starts = "\n".join(lowered), _starts(lowered)
+        found: set[int] = set()
+        for rule in self._rules:
+            if rule.hint is not None and rule.hint not in lower:
+                continue
+            for match in rule.pattern.finditer(joined):
+                if rule.real(match):
+                    found.add(bisect_right(starts, match.start()) - 1)
+                    found.add(bisect_right(starts, max(match.start(), match.end() - 1)) - 1)
+        for word in words:
+            at = lower.find(word)
+            while at != -1:
+                found.add(bisect_right(lower_starts, at) - 1)
+                at = lower.find(word, at + 1)
+        return found
 
     def text(self, value: str) -> str:
-        for step in self._steps:
-            value = step(value)
-        return value
+        return _apply(self._rules, value)
 
-    def value(self, value: Any, depth: int = 0) -> Any:
+    def value(self, value: Any) -> Any:
         """A metadata value with every string in it redacted (keys are kept)."""
-        if isinstance(value, str):
-            return self.text(value)
-        if depth >= MAX_DEPTH:
-            return value
-        if isinstance(value, dict):
-            return {
-                key: MASK
-                if self.secret_fields and _SECRET_KEY.search(key) and _scalar(item)
-                else self.value(item, depth + 1)
-                for key, item in value.items()
-            }
-        if isinstance(value, list):
-            return [self.value(item, depth + 1) for item in value]
+        return _walk(value, self._rules, self.secret_fields, 0)
+
+
+def _starts(texts: list[str]) -> list[int]:
+    """Where each text begins in "\\n".join(texts)."""
+    return list(accumulate((len(text) + 1 for text in texts[:-1]), initial=0))
+
+
+def _apply(rules: list[_Rule], text: str) -> str:
+    for rule in rules:
+        text = rule.apply(text)
+    return text
+
+
+def _walk(value: Any, rules: list[_Rule], secret_fields: bool, depth: int) -> Any:
+    if isinstance(value, str):
+        return _apply(rules, value)
+    if depth >= MAX_DEPTH:
         return value
+    if isinstance(value, dict):
+        return {
+            key: MASK
+            if secret_fields and _SECRET_KEY.search(key) and _scalar(item)
+            else _walk(item, rules, secret_fields, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_walk(item, rules, secret_fields, depth + 1) for item in value]
+    return value
 
 
 def _scalar(value: Any) -> bool:

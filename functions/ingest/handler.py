@@ -35,7 +35,7 @@ app = new_resolver(logger)
 @app.post("/api/v1/logs/ingest", status_code=201)
 def ingest_one(entry: LogInput, key: IdempotencyKey = None) -> IngestResponse:
     log_id = runtime.ingestor().ingest_one(
-        entry, idempotency_key=key, allowed=principal(app).may_use
+        entry, idempotency_key=key, allowed=principal(app).service_filter
     )
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=1)
     return IngestResponse(success=True, id=log_id)
@@ -55,7 +55,7 @@ def ingest_batch(request: BatchIngestRequest, key: IdempotencyKey = None) -> Bat
     if not request.logs:
         raise BadRequest("logs: must contain at least one entry", field="logs")
     outcome = runtime.ingestor().ingest_batch(
-        request.logs, idempotency_key=key, allowed=principal(app).may_use
+        request.logs, idempotency_key=key, allowed=principal(app).service_filter
     )
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
     metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
@@ -87,7 +87,7 @@ def tail_events(
     if len(entries) > MAX_OTLP_RECORDS:
         raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} entries, got {len(entries)}")
     outcome = runtime.ingestor().ingest_batch(
-        entries, source_type="tail", allowed=principal(app).may_use
+        entries, source_type="tail", allowed=principal(app).service_filter
     )
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
     metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
@@ -118,7 +118,9 @@ def otlp_logs():
         raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} log records, got {len(items)}")
     ingestor = runtime.ingestor()
     outcome = (
-        ingestor.ingest_batch(items, allowed=principal(app).may_use) if items else IngestOutcome()
+        ingestor.ingest_batch(items, allowed=principal(app).service_filter)
+        if items
+        else IngestOutcome()
     )
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
     metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))

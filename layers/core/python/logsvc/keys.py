@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,11 @@ class Principal:
     def require(self, scope: str | None) -> None:
         if scope and scope not in self.scopes and "admin" not in self.scopes:
             raise Forbidden(f"this key lacks the {scope!r} scope", field="Authorization")
+
+    @property
+    def service_filter(self) -> Callable[[str], bool] | None:
+        """For ingest: None when the key may use every service (nothing to check)."""
+        return None if self.services is None else self.may_use
 
     def may_use(self, service_name: str) -> bool:
         return self.services is None or service_name in self.services

@@ -116,10 +116,22 @@ class Redactor:
             return
         for index in self._containing([entry.message for entry in entries], ()):
             entries[index].message = self.text(entries[index].message)
-        metadata = [orjson.dumps(entry.metadata, default=str).decode() for entry in entries]
         words = _SECRET_WORDS if self.secret_fields else ()
+        if not self._may_occur(
+            orjson.dumps([entry.metadata for entry in entries], default=str).lower(), words
+        ):
+            return
+        metadata = [orjson.dumps(entry.metadata, default=str).decode() for entry in entries]
         for index in self._containing(metadata, words):
             entries[index].metadata = self.value(entries[index].metadata)
+
+    def _may_occur(self, blob: bytes, words: tuple[str, ...]) -> bool:
+        """Whether some rule or word could occur in this lower-cased JSON (a quick test)."""
+        if any(rule.hint is None for rule in self._rules):
+            return True  # a rule with no hint needs the full scan
+        return any(rule.hint.encode() in blob for rule in self._rules) or any(
+            word.encode() in blob for word in words
+        )
 
     def _containing(self, texts: list[str], words: tuple[str, ...]) -> set[int]:
         """Indexes of the texts in which some rule matches, or one of ``words`` occurs."""

@@ -8,11 +8,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsvc import runtime
+from logsvc.api.key_models import ApiKeyCreated, ApiKeyRequest, ApiKeysResponse, ApiKeyView
 from logsvc.api.models import (
-    ApiKeyCreated,
-    ApiKeyRequest,
-    ApiKeysResponse,
-    ApiKeyView,
     ConfigsResponse,
     ConfigUpdate,
     ServiceConfigView,

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from logsvc.errors import ApiError, Unauthorized
 from logsvc.sql import SqlDatabase
 
 SCOPES = ("ingest", "read", "admin")
-KEY_PATTERN = re.compile(r"lsk_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})")
+KEY_PATTERN = r"lsk_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})"  # compiled on first use
 CACHE_SECONDS = 30.0  # a revoked key stops working within this time
 
 
@@ -66,6 +65,8 @@ class KeyStore:
         self, name: str, scopes: list[str], services: list[str] | None, now_ms: int
     ) -> tuple[str, dict[str, Any]]:
         """A new key: the full key is returned once and never stored."""
+        import secrets  # only here: keeps the functions' cold start short
+
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         self.db.execute(
             "INSERT INTO api_keys (id, name, secret_hash, scopes, services, created_at) "
@@ -98,7 +99,7 @@ class KeyStore:
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal of a scoped key, or None (unknown, revoked or wrong secret)."""
-        match = KEY_PATTERN.fullmatch(token)
+        match = re.fullmatch(KEY_PATTERN, token)
         if not match:
             return None
         key_id, secret = match.groups()

@@ -34,10 +34,11 @@ RULES = ("bearer", "card", "email", "secret_fields")
 DEFAULT_RULES = ("bearer", "secret_fields")
 MASK = "[REDACTED]"
 
-_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/-]+=*")
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_SECRET_KEY = re.compile(  # password, access_token, x-api-key; not prompt_tokens
+# Patterns compile when a Redactor is made (re caches them): importing stays cheap.
+_BEARER = r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/-]+=*"
+_CARD = r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"
+_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+_SENSITIVE_FIELD = (  # password, access_token, x-api-key; not prompt_tokens
     r"(?i)^(?:.*[_.-])?(?:pass(?:word|wd)?|secret|token|api[_-]?key|authorization|cookie|"
     r"credentials?|private[_-]?key)$"
 )
@@ -92,11 +93,14 @@ class Redactor:
         self.secret_fields = "secret_fields" in rules
         self._rules: list[_Rule] = []
         if "bearer" in rules:
-            self._rules.append(_Rule(_BEARER, partial(_BEARER.sub, rf"\1\2{MASK}"), hint="bearer"))
+            bearer = re.compile(_BEARER)
+            self._rules.append(_Rule(bearer, partial(bearer.sub, rf"\1\2{MASK}"), hint="bearer"))
         if "card" in rules:
-            self._rules.append(_Rule(_CARD, partial(_CARD.sub, _mask_card), real=_is_card))
+            card = re.compile(_CARD)
+            self._rules.append(_Rule(card, partial(card.sub, _mask_card), real=_is_card))
         if "email" in rules:
-            self._rules.append(_Rule(_EMAIL, partial(_EMAIL.sub, "[REDACTED:email]"), hint="@"))
+            email = re.compile(_EMAIL)
+            self._rules.append(_Rule(email, partial(email.sub, "[REDACTED:email]"), hint="@"))
         for pattern in patterns:
             compiled = re.compile(pattern)
             self._rules.append(_Rule(compiled, partial(compiled.sub, MASK)))
@@ -183,7 +187,7 @@ def _walk(value: Any, rules: list[_Rule], secret_fields: bool, depth: int) -> An
     if isinstance(value, dict):
         return {
             key: MASK
-            if secret_fields and _SECRET_KEY.search(key) and _scalar(item)
+            if secret_fields and re.search(_SENSITIVE_FIELD, key) and _scalar(item)
             else _walk(item, rules, secret_fields, depth + 1)
             for key, item in value.items()
         }

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
-from logsvc.entries import LogInput, ServiceName
+from logsvc.entries import LogInput
 from logsvc.ingest import MAX_BATCH_ITEMS
 from logsvc.store.configs import RetentionPolicy
 
@@ -190,33 +190,6 @@ class ServiceConfigView(BaseModel):
         description="What cleanup applies to the archive: archive_ttl_days, else ARCHIVE_TTL_DAYS"
     )
     is_default: bool = Field(description="True when nothing is stored for this service")
-
-
-class ApiKeyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    scopes: Annotated[list[Literal["ingest", "read", "admin"]], Field(min_length=1)]
-    services: list[ServiceName] | None = Field(
-        default=None, description="Limit the key to these services; absent: all services"
-    )
-
-
-class ApiKeyView(BaseModel):
-    id: str
-    name: str
-    scopes: list[str]
-    services: list[str] | None
-    created_at: int
-    revoked_at: int | None
-
-
-class ApiKeyCreated(ApiKeyView):
-    key: str = Field(description="Shown once; only a hash of it is kept")
-
-
-class ApiKeysResponse(BaseModel):
-    keys: list[ApiKeyView]
 
 
 class ConfigsResponse(BaseModel):

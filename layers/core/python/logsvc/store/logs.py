@@ -337,13 +337,14 @@ def _contains(column: str, text: str) -> tuple[str, str]:
     return f"instr(lower({column}), lower(?)) > 0", text
 
 
-def _indexed_metadata(metadata: dict[str, Any]) -> dict[str, Any] | None:
+def _indexed_metadata(metadata: dict[str, Any]) -> orjson.Fragment | dict[str, Any] | None:
+    """The metadata as the index keeps it: serialised once, and embedded as it is."""
     if not metadata:
         return None
-    size = len(orjson.dumps(metadata))
-    if size > MAX_INDEXED_METADATA_BYTES:
-        return {"_truncated": True, "_bytes": size}
-    return metadata
+    data = orjson.dumps(metadata)
+    if len(data) > MAX_INDEXED_METADATA_BYTES:
+        return {"_truncated": True, "_bytes": len(data)}
+    return orjson.Fragment(data)
 
 
 def entry_id_of(block_id: str, position: int) -> str:

@@ -67,25 +67,25 @@ def without_nul(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
-def _metadata_within_limits(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
+def metadata_json(value: dict[str, Any]) -> bytes:
+    """Metadata serialised once at ingest; the limit check and the index both use it."""
     try:
-        data = orjson.dumps(value)
+        return orjson.dumps(value)
     except TypeError:  # integers beyond 64 bits: valid JSON that only json writes
-        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def metadata_problem(value: dict[str, Any], data: bytes) -> str | None:
+    """Why this metadata (and its JSON) is over the limits, or None."""
     # Counting brackets (in C) rules out deep nesting for nearly all metadata; the walk
     # runs only when there are enough of them to be that deep.
     if data.count(b"{") + data.count(b"[") > MAX_METADATA_DEPTH and (
         _depth(value) > MAX_METADATA_DEPTH
     ):
-        raise PydanticCustomError("metadata", f"must be at most {MAX_METADATA_DEPTH} levels deep")
-    size = len(data)
-    if size > MAX_METADATA_BYTES:
-        raise PydanticCustomError(
-            "metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, got {size}"
-        )
-    return value
+        return f"metadata: must be at most {MAX_METADATA_DEPTH} levels deep"
+    if len(data) > MAX_METADATA_BYTES:
+        return f"metadata: must be at most {MAX_METADATA_BYTES} bytes as JSON, got {len(data)}"
+    return None
 
 
 def _depth(value: Any) -> int:
@@ -120,7 +120,8 @@ class LogInput(BaseModel):
         description="Kept whole in the archive; NUL characters become U+FFFD",
     )
     timestamp: TimestampMs = Field(default=None, description="Unix ms; default: time of ingestion")
-    metadata: Annotated[dict[str, Any] | None, AfterValidator(_metadata_within_limits)] = Field(
+    # Its size and depth are checked at ingest (Ingestor), where it is serialised anyway.
+    metadata: dict[str, Any] | None = Field(
         default=None,
         description=f"Any JSON object, at most {MAX_METADATA_BYTES} bytes and "
         f"{MAX_METADATA_DEPTH} levels deep",
@@ -142,6 +143,8 @@ class LogEntry:
     timestamp: int
     metadata: dict[str, Any] = field(default_factory=dict)
     source_type: str = "http"
+    # The metadata as JSON, when ingest has serialised it already (None: not yet, or stale).
+    metadata_json: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def indexed_message(self) -> str:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from logsvc.archive import LogArchive
 from logsvc.clock import DAY_MS, now_ms
-from logsvc.entries import LogEntry, LogInput
+from logsvc.entries import LogEntry, LogInput, metadata_json, metadata_problem
 from logsvc.errors import ApiError, BadRequest, TooManyRequests
 from logsvc.keys import Forbidden
 from logsvc.quotas import seconds_until_next_utc_day
@@ -105,6 +105,11 @@ class Ingestor:
             except ValidationError as exc:
                 field_name, message = first_problem(exc.errors())
                 outcome.errors.append({"index": index, "field": field_name, "error": message})
+                continue
+            entry.metadata_json = metadata_json(entry.metadata)
+            problem = metadata_problem(entry.metadata, entry.metadata_json)
+            if problem is not None:
+                outcome.errors.append({"index": index, "field": "metadata", "error": problem})
                 continue
             if entry.timestamp > now + MAX_FUTURE_MS:
                 outcome.errors.append(

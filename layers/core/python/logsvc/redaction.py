@@ -128,6 +128,7 @@ class Redactor:
         metadata = [orjson.dumps(entry.metadata, default=str).decode() for entry in entries]
         for index in self._containing(metadata, words):
             entries[index].metadata = self.value(entries[index].metadata)
+            entries[index].metadata_json = None  # serialised before redaction: stale
 
     def _may_occur(self, blob: bytes, words: tuple[str, ...]) -> bool:
         """Whether some rule or word could occur in this lower-cased JSON (a quick test)."""

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from logsvc.clock import DAY_MS
-from logsvc.entries import LEVELS, LogEntry
+from logsvc.entries import LEVELS, LogEntry, metadata_json
 from logsvc.ids import derived_block_id, new_block_id
 from logsvc.sql import SqlDatabase, Statement
 
@@ -102,9 +102,7 @@ class LogStore:
         blocks: list[Block] = []
         for entry in entries:
             key = (entry.service_name, entry.level, entry.source_type)
-            row = orjson.dumps(
-                [entry.timestamp, entry.indexed_message, _indexed_metadata(entry.metadata)]
-            )
+            row = orjson.dumps([entry.timestamp, entry.indexed_message, _indexed_metadata(entry)])
             size = len(row) + 1
             block = open_blocks.get(key)
             if (
@@ -337,11 +335,11 @@ def _contains(column: str, text: str) -> tuple[str, str]:
     return f"instr(lower({column}), lower(?)) > 0", text
 
 
-def _indexed_metadata(metadata: dict[str, Any]) -> orjson.Fragment | dict[str, Any] | None:
+def _indexed_metadata(entry: LogEntry) -> orjson.Fragment | dict[str, Any] | None:
     """The metadata as the index keeps it: serialised once, and embedded as it is."""
-    if not metadata:
+    if not entry.metadata:
         return None
-    data = orjson.dumps(metadata)
+    data = entry.metadata_json or metadata_json(entry.metadata)
     if len(data) > MAX_INDEXED_METADATA_BYTES:
         return {"_truncated": True, "_bytes": len(data)}
     return orjson.Fragment(data)

@@ -57,17 +57,10 @@ def ingest_batch(request: BatchIngestRequest, key: IdempotencyKey = None) -> Bat
     outcome = runtime.ingestor().ingest_batch(
         request.logs, idempotency_key=key, allowed=principal(app).service_filter
     )
-    metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
-    metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
     if not outcome.ids:
+        count(outcome)
         raise outcome.refusal()
-    return BatchIngestResponse(
-        success=not outcome.errors,
-        accepted=len(outcome.ids),
-        rejected=len(outcome.errors),
-        ids=outcome.ids,
-        errors=outcome.errors,
-    )
+    return batch_answer(outcome)
 
 
 @app.post(
@@ -89,15 +82,7 @@ def tail_events(
     outcome = runtime.ingestor().ingest_batch(
         entries, source_type="tail", allowed=principal(app).service_filter
     )
-    metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
-    metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
-    return BatchIngestResponse(
-        success=not outcome.errors,
-        accepted=len(outcome.ids),
-        rejected=len(outcome.errors),
-        ids=outcome.ids,
-        errors=outcome.errors,
-    )
+    return batch_answer(outcome)
 
 
 @app.post(
@@ -122,11 +107,28 @@ def otlp_logs():
         if items
         else IngestOutcome()
     )
-    metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
-    metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
+    count(outcome)
     problems = "; ".join(f"record {e['index']}: {e['error']}" for e in outcome.errors[:5])
     body, response_type = encode_response(len(outcome.errors), problems, content_type)
     return Response(status_code=200, content_type=response_type, body=body)
+
+
+def count(outcome: IngestOutcome) -> None:
+    """CloudWatch metrics of an ingest request: entries stored and refused."""
+    metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
+    metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
+
+
+def batch_answer(outcome: IngestOutcome) -> BatchIngestResponse:
+    """The answer to a batch (and to the Tail Worker): what was stored, what was not."""
+    count(outcome)
+    return BatchIngestResponse(
+        success=not outcome.errors,
+        accepted=len(outcome.ids),
+        rejected=len(outcome.errors),
+        ids=outcome.ids,
+        errors=outcome.errors,
+    )
 
 
 @metrics.log_metrics

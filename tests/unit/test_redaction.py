@@ -9,7 +9,7 @@ from logsvc.redaction import DEFAULT_RULES, Redactor, luhn_valid
 from logsvc.settings import Settings, SettingsError
 
 CARDS_TOO = ("bearer", "card", "secret_fields")
-ENV = {"DATABASE_URL": "sqlite:///x.db", "ARCHIVE_URL": "file:///tmp/a"}
+ENV = {"DATABASE_URL": "sqlite:///logs.db", "ARCHIVE_URL": "s3://archive"}
 
 
 @pytest.mark.parametrize(

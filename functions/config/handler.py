@@ -17,8 +17,7 @@ from logsvc.api.models import (
 from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import now_ms
 from logsvc.entries import ServiceName
-from logsvc.errors import NotFound
-from logsvc.keys import Forbidden
+from logsvc.errors import Forbidden, NotFound
 
 logger = Logger(service="logsService-config")
 app = new_resolver(logger)

@@ -23,8 +23,7 @@ from logsvc.api.models import (
 from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import MAX_TIMESTAMP_MS, LevelName, ServiceName, without_nul
-from logsvc.errors import BadRequest, NotFound
-from logsvc.keys import Forbidden
+from logsvc.errors import BadRequest, Forbidden, NotFound
 from logsvc.store.logs import SearchFilters
 
 logger = Logger(service="logsService-search")

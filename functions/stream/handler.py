@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from logsvc import runtime
 from logsvc.clock import now_ms
-from logsvc.errors import ApiError
-from logsvc.keys import Forbidden, authenticate
+from logsvc.errors import ApiError, Forbidden
+from logsvc.keys import authenticate
 from logsvc.stream.subscriptions import Subscription
 from logsvc.validation import first_problem
 

@@ -23,6 +23,12 @@ class Unauthorized(ApiError):
     status_code = 401
 
 
+class Forbidden(ApiError):
+    """Authenticated, but the key lacks the scope or may not use the service."""
+
+    status_code = 403
+
+
 class NotFound(ApiError):
     status_code = 404
 

@@ -15,8 +15,7 @@ from pydantic import ValidationError
 from logsvc.archive import LogArchive
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import LogEntry, LogInput, metadata_json, metadata_problem
-from logsvc.errors import ApiError, BadRequest, TooManyRequests
-from logsvc.keys import Forbidden
+from logsvc.errors import ApiError, BadRequest, Forbidden, TooManyRequests
 from logsvc.quotas import seconds_until_next_utc_day
 from logsvc.store.logs import LogStore
 from logsvc.validation import first_problem
@@ -29,6 +28,10 @@ if TYPE_CHECKING:
 
 MAX_BATCH_ITEMS = 1000
 MAX_FUTURE_MS = DAY_MS  # later timestamps are refused: retention could never apply
+FUTURE_TIMESTAMP = (
+    "timestamp: more than 24 hours in the future (a clock or unit error? timestamps are "
+    "Unix milliseconds)"
+)
 MAX_OTLP_RECORDS = 10_000  # an OTLP request is one exporter batch, often a few hundred
 
 
@@ -39,10 +42,16 @@ class IngestOutcome:
     ids: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
+    def refuse(self, index: int, field_name: str, message: str, status: int = 400) -> None:
+        """Report an item that is not stored, and the status it alone would get."""
+        self.errors.append(
+            {"index": index, "field": field_name, "error": message, "status": status}
+        )
+
     def refusal(self) -> ApiError:
         """Why nothing was stored, as the error a client should get (400, 403 or 429)."""
         first = self.errors[0]
-        status = first.get("status", 400)
+        status = first["status"]
         if status == 429:
             return TooManyRequests(
                 first["error"],
@@ -103,49 +112,29 @@ class Ingestor:
             try:
                 entry = self.to_entry(LogInput.model_validate(item), now, source_type)
             except ValidationError as exc:
-                field_name, message = first_problem(exc.errors())
-                outcome.errors.append({"index": index, "field": field_name, "error": message})
+                outcome.refuse(index, *first_problem(exc.errors()))
                 continue
             entry.metadata_json = metadata_json(entry.metadata)
             problem = metadata_problem(entry.metadata, entry.metadata_json)
             if problem is not None:
-                outcome.errors.append({"index": index, "field": "metadata", "error": problem})
-                continue
-            if entry.timestamp > now + MAX_FUTURE_MS:
-                outcome.errors.append(
-                    {
-                        "index": index,
-                        "field": "timestamp",
-                        "error": "timestamp: more than 24 hours in the future (a clock or unit "
-                        "error? timestamps are Unix milliseconds)",
-                    }
-                )
-                continue
-            if allowed is not None and not allowed(entry.service_name):
-                outcome.errors.append(
-                    {
-                        "index": index,
-                        "field": "service_name",
-                        "status": 403,
-                        "error": f"service_name: this key may not write to {entry.service_name!r}",
-                    }
-                )
-                continue
-            entries.append((index, entry))
+                outcome.refuse(index, "metadata", problem)
+            elif entry.timestamp > now + MAX_FUTURE_MS:
+                outcome.refuse(index, "timestamp", FUTURE_TIMESTAMP)
+            elif allowed is not None and not allowed(entry.service_name):
+                message = f"service_name: this key may not write to {entry.service_name!r}"
+                outcome.refuse(index, "service_name", message, status=403)
+            else:
+                entries.append((index, entry))
         if self.redactor is not None:  # before anything is stored, queued or streamed
             self.redactor.redact_entries([entry for _, entry in entries])
         if self.quotas is not None:
             entries, refused = self.quotas.admit(entries, now)
-            outcome.errors += [
-                {
-                    "index": index,
-                    "field": "service_name",
-                    "status": 429,
-                    "error": f"service_name: {entry.service_name!r} reached its quota of {limit} "
-                    "logs for today (UTC)",
-                }
-                for index, entry, limit in refused
-            ]
+            for index, entry, limit in refused:
+                message = (
+                    f"service_name: {entry.service_name!r} reached its quota of {limit} logs "
+                    "for today (UTC)"
+                )
+                outcome.refuse(index, "service_name", message, status=429)
             outcome.errors.sort(key=lambda error: error["index"])
         stored = self.store([entry for _, entry in entries], idempotency_key)
         outcome.ids = [entry.id for entry in stored]

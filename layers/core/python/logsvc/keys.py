@@ -12,16 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from logsvc.errors import ApiError, Unauthorized
+from logsvc.errors import Forbidden, Unauthorized
 from logsvc.sql import SqlDatabase
 
 SCOPES = ("ingest", "read", "admin")
 KEY_PATTERN = r"lsk_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})"  # compiled on first use
 CACHE_SECONDS = 30.0  # a revoked key stops working within this time
-
-
-class Forbidden(ApiError):
-    status_code = 403
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,8 @@ def hash_secret(secret: str) -> str:
 class KeyStore:
     def __init__(self, db: SqlDatabase):
         self.db = db
-        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        # key id -> (when read, secret hash, principal); (when, None, None): no active key
+        self._cache: dict[str, tuple[float, str | None, Principal | None]] = {}
 
     def create(
         self, name: str, scopes: list[str], services: list[str] | None, now_ms: int
@@ -105,20 +102,27 @@ class KeyStore:
         key_id, secret = match.groups()
         cached = self._cache.get(key_id)
         if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
-            rows = self.db.query(
-                "SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL", (key_id,)
-            )
-            cached = (time.monotonic(), rows[0] if rows else None)
+            cached = (time.monotonic(), *self._read(key_id))
             self._cache[key_id] = cached
-        row = cached[1]
-        if row is None or not hmac.compare_digest(hash_secret(secret), row["secret_hash"]):
+        _, secret_hash, principal = cached
+        if secret_hash is None or not hmac.compare_digest(hash_secret(secret), secret_hash):
             return None
+        return principal
+
+    def _read(self, key_id: str) -> tuple[str | None, Principal | None]:
+        rows = self.db.query(
+            "SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL", (key_id,)
+        )
+        if not rows:
+            return None, None
+        row = rows[0]
         services = json.loads(row["services"]) if row["services"] else None
-        return Principal(
+        principal = Principal(
             row["name"],
             frozenset(row["scopes"].split(",")),
             frozenset(services) if services else None,
         )
+        return row["secret_hash"], principal
 
 
 def authenticate(authorization: str | None, bootstrap_keys: list[str], keys: KeyStore) -> Principal:

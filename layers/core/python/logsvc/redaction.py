@@ -121,12 +121,13 @@ class Redactor:
         for index in self._containing([entry.message for entry in entries], ()):
             entries[index].message = self.text(entries[index].message)
         words = _SECRET_WORDS if self.secret_fields else ()
-        if not self._may_occur(
-            orjson.dumps([entry.metadata for entry in entries], default=str).lower(), words
-        ):
+        # Ingest has serialised each entry's metadata already (metadata_json): reuse it.
+        metadata = [
+            entry.metadata_json or orjson.dumps(entry.metadata, default=str) for entry in entries
+        ]
+        if not self._may_occur(b"\n".join(metadata).lower(), words):
             return
-        metadata = [orjson.dumps(entry.metadata, default=str).decode() for entry in entries]
-        for index in self._containing(metadata, words):
+        for index in self._containing([data.decode() for data in metadata], words):
             entries[index].metadata = self.value(entries[index].metadata)
             entries[index].metadata_json = None  # serialised before redaction: stale
 

@@ -293,9 +293,9 @@ def storage(
     compressed = sum(len(zlib.compress(text.encode(), 6)) for text in sample)
     # Only metadata compressed, per block, as base64 text (what D1's JSON API can bind).
     blocks = [json.loads(text) for text in sample]
-    plain = sum(len(_compact([[ts, message] for ts, message, _ in b])) for b in blocks)
+    plain = sum(len(_compact([[ts, message] for ts, message, *_ in b])) for b in blocks)
     metadata = sum(
-        len(base64.b64encode(zlib.compress(_compact([m for _, _, m in b]), 6))) for b in blocks
+        len(base64.b64encode(zlib.compress(_compact([m for _, _, m, *_ in b]), 6))) for b in blocks
     )
     archive = sum(p.stat().st_size for p in (service_dir / "archive").rglob("*.ndjson.gz"))
     one_object_each = statistics.mean(

@@ -16,7 +16,7 @@ from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import now_ms
 from logsvc.entries import ServiceName
 from logsvc.errors import BadRequest, PayloadTooLarge
-from logsvc.ingest import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, IngestOutcome
+from logsvc.ingest import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, Idempotency, IngestOutcome
 
 logger = Logger(service="logsService-ingest")
 # Retrying a request with the same key stores nothing twice (ids derive from the key).
@@ -35,7 +35,7 @@ app = new_resolver(logger)
 @app.post("/api/v1/logs/ingest", status_code=201)
 def ingest_one(entry: LogInput, key: IdempotencyKey = None) -> IngestResponse:
     log_id = runtime.ingestor().ingest_one(
-        entry, idempotency_key=key, allowed=principal(app).service_filter
+        entry, idempotency=idempotency(key), allowed=principal(app).service_filter
     )
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=1)
     return IngestResponse(success=True, id=log_id)
@@ -55,7 +55,7 @@ def ingest_batch(request: BatchIngestRequest, key: IdempotencyKey = None) -> Bat
     if not request.logs:
         raise BadRequest("logs: must contain at least one entry", field="logs")
     outcome = runtime.ingestor().ingest_batch(
-        request.logs, idempotency_key=key, allowed=principal(app).service_filter
+        request.logs, idempotency=idempotency(key), allowed=principal(app).service_filter
     )
     if not outcome.ids:
         count(outcome)
@@ -111,6 +111,14 @@ def otlp_logs():
     problems = "; ".join(f"record {e['index']}: {e['error']}" for e in outcome.errors[:5])
     body, response_type = encode_response(len(outcome.errors), problems, content_type)
     return Response(status_code=200, content_type=response_type, body=body)
+
+
+def idempotency(key: str | None) -> Idempotency | None:
+    """The request's Idempotency-Key, scoped to the caller and the route, with its body."""
+    if key is None:
+        return None
+    event = app.current_event
+    return Idempotency.of(key, principal(app).key_id, event.resource, event.body or "")
 
 
 def count(outcome: IngestOutcome) -> None:

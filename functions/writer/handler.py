@@ -1,31 +1,42 @@
-"""Writer function (buffered ingest): store the entries the ingest function queued in SQS."""
+"""Writer function: drain the ingest stream (Kinesis) into the archive and the index.
 
+One invocation is one flush of a shard's batch. On failure the function raises: Lambda
+retries the same records from the same sequence number, and the checkpoint written with
+the blocks makes the retry skip what the failed try stored.
+"""
+
+import base64
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsvc import runtime
-from logsvc.errors import StoreUnavailable
-from logsvc.ingest_queue import entries_from_message
+from logsvc.buffer.kinesis import entries_of
 
 logger = Logger(service="logsService-writer")
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Report the messages that could not be stored; SQS redelivers only those, and after
-    too many tries moves them to the dead-letter queue. A redelivered message gets the same
-    ids (they derive from its key), so it is never stored twice."""
-    failures = []
-    for record in event.get("Records", []):
-        try:
-            key, entries = entries_from_message(record["body"])
-            runtime.writer().store(entries, idempotency_key=key)
-        except StoreUnavailable as exc:
-            logger.warning(
-                "storage unavailable; message will be retried",
-                extra={"message_id": record["messageId"], "reason": str(exc)},
-            )
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+    records = event.get("Records", [])
+    if not records:
+        return {"stored": 0}
+    shard = records[0]["eventID"].split(":")[0]
+    batch = sorted(
+        (
+            int(record["kinesis"]["sequenceNumber"]),
+            entries_of(base64.b64decode(record["kinesis"]["data"])),
+        )
+        for record in records
+    )
+    result = runtime.log_writer().flush(shard, batch)
+    logger.info(
+        "flushed",
+        extra={
+            "stored": result.stored,
+            "skipped": result.skipped,
+            "dead_letters": result.dead_letters,
+        },
+    )
+    return {"stored": result.stored, "skipped": result.skipped}

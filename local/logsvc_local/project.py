@@ -28,15 +28,26 @@ def load_handler(function: str) -> ModuleType:
 
 
 def local_environment(data_dir: Path) -> dict[str, str]:
-    """The settings a local server runs with; values already in the environment win."""
+    """The settings a local server runs with; values already in the environment win.
+
+    With D1 as the index, ingest goes through a buffer file in the data directory (each
+    D1 request counts against Cloudflare's account-wide limit); with a SQLite file it
+    writes directly unless INGEST_BUFFER says otherwise."""
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'logs.db'}"
+    default_buffer = "off" if database_url.startswith("sqlite:") else buffer_url(data_dir)
     return {
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'logs.db'}",
+        "DATABASE_URL": database_url,
+        "INGEST_BUFFER": os.environ.get("INGEST_BUFFER") or default_buffer,
         "ARCHIVE_URL": os.environ.get("ARCHIVE_URL") or (data_dir / "archive").as_uri(),
         "OPENAPI_DOCUMENT": os.environ.get("OPENAPI_DOCUMENT") or str(OPENAPI_PATH),
         "LOG_SERVICE_API_KEY": os.environ.get("LOG_SERVICE_API_KEY") or local_api_key(data_dir),
         # CloudWatch metrics (EMF lines on stdout) mean nothing without CloudWatch.
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED") or "true",
     }
+
+
+def buffer_url(data_dir: Path) -> str:
+    return (data_dir / "buffer.db").as_uri()
 
 
 def local_api_key(data_dir: Path) -> str:

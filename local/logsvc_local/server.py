@@ -35,6 +35,7 @@ from logsvc_local.project import load_handler
 from logsvc_local.rate_limit import RateLimiter
 from logsvc_local.scheduler import run_schedules
 from logsvc_local.stream import management_api, stream_endpoint
+from logsvc_local.writer_loop import WriterLoop
 
 # Lambda refuses synchronous invocations whose payload exceeds 6 MB; mirror that here.
 MAX_BODY_BYTES = 6 * 1024 * 1024
@@ -52,9 +53,12 @@ def create_app(*, schedules: bool = True, rate_limit: bool = False) -> Starlette
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(run_schedules()) if schedules else None
+        writer = start_writer()
         yield
         if task is not None:
             task.cancel()
+        if writer is not None:
+            writer.stop()
 
     limiter = RateLimiter.from_env(force=rate_limit)
 
@@ -82,6 +86,21 @@ def create_app(*, schedules: bool = True, rate_limit: bool = False) -> Starlette
     return Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={404: unrouted, 405: unrouted}
     )
+
+
+def start_writer() -> WriterLoop | None:
+    """With a local buffer (INGEST_BUFFER=file://...), its writer runs in this process."""
+    from logsvc.buffer.local import LocalBuffer
+
+    buffer = runtime.ingest_buffer()
+    if not isinstance(buffer, LocalBuffer):
+        return None
+    settings = runtime.settings()
+    loop = WriterLoop(
+        buffer, runtime.log_writer(), settings.writer_batch_entries, settings.writer_flush_seconds
+    )
+    loop.start()
+    return loop
 
 
 async def _dispatch(request: Request) -> Response:

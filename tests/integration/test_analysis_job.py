@@ -29,7 +29,7 @@ def errors(
     level: str = "ERROR",
     message: str = "Timeout after {i}ms calling inventory",
 ) -> None:
-    runtime.ingestor().store(
+    runtime.ingestor().record(
         [
             LogEntry(
                 id="",

@@ -56,7 +56,7 @@ def stored(api_any_db):
     configs.update("extended", {"retention_policy": "extended"}, NOW)  # 90 days
     for service, ttl in (("seven", 7), ("extended", 90), ("default", 30)):
         cutoff_age = ttl * DAY_MS
-        runtime.ingestor().store(
+        runtime.ingestor().record(
             [
                 entry(service, 1000),
                 entry(service, cutoff_age),
@@ -98,7 +98,7 @@ def test_running_twice_or_concurrently_changes_nothing_more(stored):
 
 def test_more_rows_than_one_batch(api):
     for i in range(12):  # twelve requests, so twelve blocks, all expired
-        runtime.ingestor().store([entry("bulk", 40 * DAY_MS + i), entry("bulk", 41 * DAY_MS)])
+        runtime.ingestor().record([entry("bulk", 40 * DAY_MS + i), entry("bulk", 41 * DAY_MS)])
     summary = cleaner(batch_size=5).run(PLENTY)
     assert (summary.complete, summary.logs_deleted) == (True, 24)
     assert ages("bulk") == []
@@ -106,7 +106,7 @@ def test_more_rows_than_one_batch(api):
 
 def test_an_exhausted_time_budget_resumes_at_the_next_run(api):
     for i in range(12):
-        runtime.ingestor().store([entry("bulk", 40 * DAY_MS + i)])
+        runtime.ingestor().record([entry("bulk", 40 * DAY_MS + i)])
     calls = iter([60_000, 60_000, TIME_RESERVE_MS - 1])
     first = cleaner(batch_size=5).run(lambda: next(calls, 0))
     assert (first.complete, first.logs_deleted) == (False, 10)

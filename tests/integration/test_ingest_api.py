@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from logsvc.ids import id_timestamp
 from logsvc.routes import ROUTES
 
 LOG = {
@@ -44,10 +45,12 @@ def test_single_ingest_is_indexed_and_archived(api_any_db, archive_dir):
     ]
 
 
-def test_ids_are_time_ordered_uuid7(api):
-    ids = [api.post("/api/v1/logs/ingest", LOG).body["id"] for _ in range(3)]
+def test_ids_are_uuid7_carrying_the_entry_timestamp(api):
+    ids = [api.post("/api/v1/logs/ingest", {**LOG, "timestamp": t}).body["id"] for t in (3, 1, 2)]
     assert all(i[14] == "7" for i in ids)
-    assert ids == sorted(ids)
+    assert [id_timestamp(i) for i in ids] == [3, 1, 2]
+    assert sorted(ids) == [ids[1], ids[2], ids[0]]  # ids sort by the entries' time
+    assert [api.get(f"/api/v1/logs/logs/{i}").body["timestamp"] for i in ids] == [3, 1, 2]
 
 
 def test_batch_stores_valid_items_and_reports_invalid_ones(api_any_db, archive_dir):
@@ -173,7 +176,9 @@ def test_archive_failure_is_503_and_nothing_is_indexed(api, archive_dir):
 
 
 def test_d1_rate_limit_is_503_with_its_retry_after(api_d1, d1):
-    d1.fail_next(429, "Too many requests", code=971, headers={"Retry-After": "120"})
+    d1.fail_next(
+        429, "Too many requests", code=971, headers={"Retry-After": "120"}, when="log_blocks"
+    )
     response = api_d1.post("/api/v1/logs/ingest", LOG)
     assert response.status == 503
     assert response.headers["retry-after"] == "120"

@@ -6,7 +6,7 @@ import threading
 
 from logsvc import runtime
 from logsvc.clock import DAY_MS, utc_date
-from logsvc.quotas import Quotas, seconds_until_next_utc_day
+from logsvc.quotas import Quotas, SqlDailyCounts, seconds_until_next_utc_day
 from logsvc.sql import open_database
 from tests.support.api import Api
 
@@ -69,7 +69,7 @@ def test_concurrent_writers_never_exceed_the_quota(api: Api, sqlite_url: str):
 
     def writer() -> None:
         db = open_database(sqlite_url)
-        quotas = Quotas(db, runtime.config_store().__class__(db))
+        quotas = Quotas(SqlDailyCounts(db), runtime.config_store().__class__(db))
         barrier.wait()
         for i in range(10):
             entries = [(0, _entry("checkout"))] * 3  # three entries per request
@@ -92,7 +92,8 @@ def test_concurrent_writers_never_exceed_the_quota(api: Api, sqlite_url: str):
 
 
 def test_the_count_starts_again_each_utc_day(api: Api):
-    quotas = Quotas(runtime.database(), runtime.config_store())
+    counts = SqlDailyCounts(runtime.database())
+    quotas = Quotas(counts, runtime.config_store())
     api.put("/api/v1/logs/config/checkout", {"max_logs_per_day": 1})
     day_one = 1_800_000_000_000
     assert len(quotas.admit([(0, _entry("checkout"))], day_one)[0]) == 1
@@ -100,7 +101,7 @@ def test_the_count_starts_again_each_utc_day(api: Api):
     next_day = day_one + seconds_until_next_utc_day(day_one) * 1000
     assert utc_date(next_day) != utc_date(day_one)
     assert len(quotas.admit([(0, _entry("checkout"))], next_day)[0]) == 1
-    assert quotas.delete_before(utc_date(next_day)) == 1
+    assert counts.delete_before(utc_date(next_day)) == 1
 
 
 def test_retry_after_points_at_the_next_utc_midnight():

@@ -65,8 +65,8 @@ class Api:
     def get(self, path: str, **query: Any) -> ApiResponse:
         return self.call("GET", path, query=query)
 
-    def post(self, path: str, body: Any) -> ApiResponse:
-        return self.call("POST", path, body=body)
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> ApiResponse:
+        return self.call("POST", path, body=body, headers=headers)
 
     def put(self, path: str, body: Any) -> ApiResponse:
         return self.call("PUT", path, body=body)

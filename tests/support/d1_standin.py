@@ -27,6 +27,7 @@ class Failure:
     status: int
     errors: list[dict[str, Any]]
     headers: dict[str, str] = field(default_factory=dict)
+    when: str | None = None  # only requests whose SQL contains this text
 
 
 class D1StandIn:
@@ -76,11 +77,13 @@ class D1StandIn:
         times: int = 1,
         code: int = 7500,
         headers: dict[str, str] | None = None,
+        when: str | None = None,
     ) -> None:
-        """Answer the next ``times`` requests with this error instead of running them."""
+        """Answer the next ``times`` requests (those whose SQL contains ``when``, if given)
+        with this error instead of running them."""
         for _ in range(times):
             self._failures.append(
-                Failure(status, [{"code": code, "message": message}], headers or {})
+                Failure(status, [{"code": code, "message": message}], headers or {}, when)
             )
 
     def _handle(self, request: BaseHTTPRequestHandler) -> tuple[int, dict, dict[str, str]]:
@@ -92,8 +95,11 @@ class D1StandIn:
         body = json.loads(request.rfile.read(int(request.headers["Content-Length"])))
         with self._lock:
             self.requests.append(body)
-            if self._failures:
-                failure = self._failures.pop(0)
+            failure = next(
+                (f for f in self._failures if f.when is None or f.when in json.dumps(body)), None
+            )
+            if failure is not None:
+                self._failures.remove(failure)
                 return failure.status, _failure(failure.errors), failure.headers
             try:
                 statements = body.get("batch", [body])

@@ -21,5 +21,5 @@ def record(ingestor: Ingestor, job: str, level: str, message: str, metadata: dic
         metadata=metadata,
         source_type="agent",
     )
-    (stored,) = ingestor.store([entry])
-    return stored.id
+    (stored,) = ingestor.record([entry])
+    return stored

@@ -14,10 +14,11 @@ from typing import Any
 
 from logsvc.archive import LogArchive
 from logsvc.clock import DAY_MS, now_ms, utc_date
-from logsvc.quotas import Quotas
+from logsvc.quotas import SqlDailyCounts
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore, RetentionDefaults
 from logsvc.store.logs import LogStore
+from logsvc.store.receipts import ReceiptStore
 from logsvc.stream.subscriptions import ConnectionRegistry
 
 # Stop starting new steps when less than this much of the invocation's time is left.
@@ -76,7 +77,8 @@ class Cleaner:
         batch_size: int = 1000,
         analysis_retention_days: int = 90,
         connections: ConnectionRegistry | None = None,
-        quotas: Quotas | None = None,
+        daily_counts: SqlDailyCounts | None = None,
+        receipts: ReceiptStore | None = None,
         clock: Callable[[], int] = now_ms,
     ):
         self.logs = logs
@@ -87,7 +89,8 @@ class Cleaner:
         self.batch_size = batch_size
         self.analysis_retention_days = analysis_retention_days
         self.connections = connections
-        self.quotas = quotas
+        self.daily_counts = daily_counts
+        self.receipts = receipts
         self.clock = clock
 
     def run(self, time_left_ms: Callable[[], int]) -> CleanupSummary:
@@ -115,8 +118,12 @@ class Cleaner:
             summary.alert_states_deleted = self.analyses.delete_alerts_older_than(retention_cutoff)
             if self.connections is not None:  # live-tail clients that vanished
                 summary.stream_connections_expired = self.connections.delete_expired(now)
-            if self.quotas is not None:  # only today's counts matter; keep yesterday's too
-                summary.daily_counts_deleted = self.quotas.delete_before(utc_date(now - DAY_MS))
+            if self.daily_counts is not None:  # only today's matter; keep yesterday's too
+                summary.daily_counts_deleted = self.daily_counts.delete_before(
+                    utc_date(now - DAY_MS)
+                )
+            if self.receipts is not None:  # a client retries within minutes, not days
+                self.receipts.delete_before(now - DAY_MS)
         except OutOfTime:
             summary.complete = False
         return summary

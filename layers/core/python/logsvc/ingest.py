@@ -1,11 +1,17 @@
-"""The ingest pipeline: validate and normalise -> assign ids -> archive -> index.
+"""The ingest pipeline, as named steps:
 
+check -> authorize -> replay (Idempotency-Key) -> redact -> admit (quotas) -> number (ids)
+-> store.
+
+"Store" is either an append to the durable buffer (the writer archives and indexes later;
+the default whenever the index is D1) or, with no buffer, archive then index right here.
 The archive is written first: if indexing then fails, the request fails and the client
 retries; nothing indexed ever points at a missing archive object.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,17 +19,20 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from logsvc.archive import LogArchive
+from logsvc.buffer import Receipt
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import LogEntry, LogInput, metadata_json, metadata_problem
 from logsvc.errors import ApiError, BadRequest, Forbidden, TooManyRequests
+from logsvc.ids import derived_entry_id, entry_id
 from logsvc.quotas import seconds_until_next_utc_day
 from logsvc.store.logs import LogStore
 from logsvc.validation import first_problem
 
 if TYPE_CHECKING:
-    from logsvc.ingest_queue import IngestQueue
+    from logsvc.buffer import LogBuffer
     from logsvc.quotas import Quotas
     from logsvc.redaction import Redactor
+    from logsvc.store.receipts import ReceiptStore
     from logsvc.stream.publisher import Publisher
 
 MAX_BATCH_ITEMS = 1000
@@ -33,6 +42,24 @@ FUTURE_TIMESTAMP = (
     "Unix milliseconds)"
 )
 MAX_OTLP_RECORDS = 10_000  # an OTLP request is one exporter batch, often a few hundred
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key, scoped to the caller and the route, and the request's body."""
+
+    key: str
+    scope: str
+    body_hash: str
+
+    @classmethod
+    def of(cls, key: str, caller: str, route: str, body: bytes | str) -> Idempotency:
+        scope = hashlib.sha256(f"{caller}\x00{route}\x00{key}".encode()).hexdigest()
+        raw = body.encode() if isinstance(body, str) else body
+        return cls(key, scope, hashlib.sha256(raw).hexdigest())
+
+    def receipt(self, ids: Sequence[str]) -> Receipt:
+        return Receipt(self.scope, self.body_hash, tuple(ids))
 
 
 @dataclass
@@ -62,6 +89,9 @@ class IngestOutcome:
         return error(first["error"], field=first["field"])
 
 
+Indexed = list[tuple[int, LogEntry]]  # entries with their place in the request
+
+
 class Ingestor:
     def __init__(
         self,
@@ -69,26 +99,28 @@ class Ingestor:
         logs: LogStore,
         clock: Callable[[], int] = now_ms,
         publisher: Publisher | None = None,
-        queue: IngestQueue | None = None,
+        buffer: LogBuffer | None = None,
         quotas: Quotas | None = None,
         redactor: Redactor | None = None,
+        receipts: ReceiptStore | None = None,
     ):
         self.archive = archive
         self.logs = logs
         self.clock = clock
-        self.publisher = publisher  # live tail, when a stream endpoint is configured
-        self.queue = queue  # buffered ingest: entries go to SQS, the writer stores them
+        self.publisher = publisher  # live tail (direct writes; the writer publishes otherwise)
+        self.buffer = buffer  # the durable buffer the writer drains; None: write directly
         self.quotas = quotas  # max_logs_per_day
         self.redactor = redactor if redactor is not None and redactor.active else None
+        self.receipts = receipts  # Idempotency-Key receipts when writing directly
 
     def ingest_one(
         self,
         item: LogInput,
         source_type: str = "http",
-        idempotency_key: str | None = None,
+        idempotency: Idempotency | None = None,
         allowed: Callable[[str], bool] | None = None,
     ) -> str:
-        outcome = self.ingest_batch([item.model_dump()], source_type, idempotency_key, allowed)
+        outcome = self.ingest_batch([item], source_type, idempotency, allowed)
         if outcome.errors:
             raise outcome.refusal()
         return outcome.ids[0]
@@ -97,7 +129,7 @@ class Ingestor:
         self,
         items: Sequence[Any],
         source_type: str = "http",
-        idempotency_key: str | None = None,
+        idempotency: Idempotency | None = None,
         allowed: Callable[[str], bool] | None = None,
     ) -> IngestOutcome:
         """Store the valid items, report the invalid ones; nothing is stored for those.
@@ -107,64 +139,125 @@ class Ingestor:
         """
         now = self.clock()
         outcome = IngestOutcome()
-        entries: list[tuple[int, LogEntry]] = []
+        entries = self.check(items, now, source_type, outcome)
+        entries = self.authorize(entries, allowed, outcome)
+        if idempotency is not None:
+            earlier = self.replay(idempotency)
+            if earlier is not None:
+                outcome.ids = earlier
+                return outcome
+        if self.redactor is not None:  # before anything is stored, buffered or streamed
+            self.redactor.redact_entries([entry for _, entry in entries])
+        entries = self.admit(entries, now, outcome)
+        self.number(entries, idempotency)
+        outcome.ids = self.store([entry for _, entry in entries], idempotency)
+        return outcome
+
+    # The steps.
+
+    def check(
+        self, items: Sequence[Any], now: int, source_type: str, outcome: IngestOutcome
+    ) -> Indexed:
+        """Each item as an entry, or refused: the model, the metadata limits, the time."""
+        entries: Indexed = []
         for index, item in enumerate(items):
             try:
-                entry = self.to_entry(LogInput.model_validate(item), now, source_type)
+                parsed = item if isinstance(item, LogInput) else LogInput.model_validate(item)
             except ValidationError as exc:
                 outcome.refuse(index, *first_problem(exc.errors()))
                 continue
+            entry = to_entry(parsed, now, source_type)
             entry.metadata_json = metadata_json(entry.metadata)
             problem = metadata_problem(entry.metadata, entry.metadata_json)
             if problem is not None:
                 outcome.refuse(index, "metadata", problem)
             elif entry.timestamp > now + MAX_FUTURE_MS:
                 outcome.refuse(index, "timestamp", FUTURE_TIMESTAMP)
-            elif allowed is not None and not allowed(entry.service_name):
-                message = f"service_name: this key may not write to {entry.service_name!r}"
-                outcome.refuse(index, "service_name", message, status=403)
             else:
                 entries.append((index, entry))
-        if self.redactor is not None:  # before anything is stored, queued or streamed
-            self.redactor.redact_entries([entry for _, entry in entries])
-        if self.quotas is not None:
-            entries, refused = self.quotas.admit(entries, now)
-            for index, entry, limit in refused:
-                message = (
-                    f"service_name: {entry.service_name!r} reached its quota of {limit} logs "
-                    "for today (UTC)"
-                )
-                outcome.refuse(index, "service_name", message, status=429)
-            outcome.errors.sort(key=lambda error: error["index"])
-        stored = self.store([entry for _, entry in entries], idempotency_key)
-        outcome.ids = [entry.id for entry in stored]
-        return outcome
-
-    def store(self, entries: list[LogEntry], idempotency_key: str | None = None) -> list[LogEntry]:
-        """Archive, then index; return the entries with the ids the index gave them.
-
-        With an idempotency key, a retry of the same request (after a timeout, a 503, or a
-        crash between archiving and indexing) stores nothing twice.
-        """
-        if not entries:
-            return []
-        if self.queue is not None:
-            return self.queue.enqueue(entries, idempotency_key)
-        batch = self.logs.prepare(entries, idempotency_key)
-        archive_keys = self.archive.archive_batch(batch.entries, idempotency_key)
-        self.logs.write(batch, archive_keys)
-        if self.publisher is not None:
-            self.publisher.publish(batch.entries)
-        return batch.entries
+        return entries
 
     @staticmethod
-    def to_entry(item: LogInput, now: int, source_type: str) -> LogEntry:
-        return LogEntry(
-            id="",  # given by the log store, whose layout the id points into
-            service_name=item.service_name,
-            level=item.level,
-            message=item.message,
-            timestamp=item.timestamp if item.timestamp is not None else now,
-            metadata=item.metadata or {},
-            source_type=source_type,
-        )
+    def authorize(
+        entries: Indexed, allowed: Callable[[str], bool] | None, outcome: IngestOutcome
+    ) -> Indexed:
+        if allowed is None:
+            return entries
+        kept: Indexed = []
+        for index, entry in entries:
+            if allowed(entry.service_name):
+                kept.append((index, entry))
+            else:
+                message = f"service_name: this key may not write to {entry.service_name!r}"
+                outcome.refuse(index, "service_name", message, status=403)
+        outcome.errors.sort(key=lambda error: error["index"])
+        return kept
+
+    def replay(self, idempotency: Idempotency) -> list[str] | None:
+        """The ids a request with this key and body got before (409 if the body differs)."""
+        receipt = idempotency.receipt(())
+        if self.buffer is not None:
+            return self.buffer.recall(receipt)
+        if self.receipts is not None:
+            return self.receipts.recall(receipt)
+        return None
+
+    def admit(self, entries: Indexed, now: int, outcome: IngestOutcome) -> Indexed:
+        if self.quotas is None:
+            return entries
+        admitted, refused = self.quotas.admit(entries, now)
+        for index, entry, limit in refused:
+            message = (
+                f"service_name: {entry.service_name!r} reached its quota of {limit} logs "
+                "for today (UTC)"
+            )
+            outcome.refuse(index, "service_name", message, status=429)
+        outcome.errors.sort(key=lambda error: error["index"])
+        return admitted
+
+    @staticmethod
+    def number(entries: Indexed, idempotency: Idempotency | None) -> None:
+        """Give each entry its id: final, whatever block the writer puts it in."""
+        for position, (_, entry) in enumerate(entries):
+            entry.id = (
+                derived_entry_id(entry.timestamp, idempotency.key, str(position))
+                if idempotency is not None
+                else entry_id(entry.timestamp)
+            )
+
+    def record(self, entries: list[LogEntry]) -> list[str]:
+        """Number and store entries the service writes about itself (agent logs)."""
+        self.number(list(enumerate(entries)), None)
+        return self.store(entries)
+
+    def store(self, entries: list[LogEntry], idempotency: Idempotency | None = None) -> list[str]:
+        """Buffer the entries (or archive and index them); return their ids."""
+        if not entries:
+            return []
+        ids = [entry.id for entry in entries]
+        receipt = idempotency.receipt(ids) if idempotency is not None else None
+        if self.buffer is not None:
+            earlier = self.buffer.append(entries, receipt)
+            return earlier if earlier is not None else ids
+        batch_key = idempotency.scope if idempotency is not None else None
+        batch = self.logs.prepare(entries, batch_key)
+        archive_keys = self.archive.archive_batch(entries, batch_key)
+        also = []
+        if receipt is not None and self.receipts is not None:
+            also.append(self.receipts.record(receipt, self.clock()))
+        self.logs.write(batch, archive_keys, also)
+        if self.publisher is not None:
+            self.publisher.publish(entries)
+        return ids
+
+
+def to_entry(item: LogInput, now: int, source_type: str) -> LogEntry:
+    return LogEntry(
+        id="",  # given by the number step
+        service_name=item.service_name,
+        level=item.level,
+        message=item.message,
+        timestamp=item.timestamp if item.timestamp is not None else now,
+        metadata=item.metadata or {},
+        source_type=source_type,
+    )

@@ -27,6 +27,7 @@ class Principal:
     name: str
     scopes: frozenset[str]
     services: frozenset[str] | None = None
+    key_id: str = "bootstrap"  # what idempotency keys are scoped to
 
     def require(self, scope: str | None) -> None:
         if scope and scope not in self.scopes and "admin" not in self.scopes:
@@ -121,6 +122,7 @@ class KeyStore:
             row["name"],
             frozenset(row["scopes"].split(",")),
             frozenset(services) if services else None,
+            key_id=key_id,
         )
         return row["secret_hash"], principal
 

@@ -1,52 +1,43 @@
 """max_logs_per_day: a per-service, per-UTC-day count, raised atomically at ingest.
 
 Each request's entries for a service are admitted or refused together, by one conditional
-upsert, so counts stay exact across batches and concurrent requests (SQLite and D1 alike).
+add, so counts stay exact across batches and concurrent requests. Where the count lives
+depends on where ingest runs: the index itself when ingest writes it directly, the buffer
+file locally, the coordination table on AWS; so a buffered ingest spends no D1 request on
+it. The limits come from service_configs, read all at once and cached; if that read fails
+(D1 down, its budget spent) the last known limits apply and ingest goes on.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Protocol
 
 from logsvc.clock import DAY_MS, utc_date
 from logsvc.entries import LogEntry
+from logsvc.errors import StoreUnavailable
 from logsvc.sql import SqlDatabase
 from logsvc.store.configs import ConfigStore
 
 LIMIT_CACHE_SECONDS = 30.0  # a changed max_logs_per_day applies within this time
+logger = logging.getLogger(__name__)
 
 
-class Quotas:
-    def __init__(self, db: SqlDatabase, configs: ConfigStore):
+class DailyCounts(Protocol):
+    def reserve_daily(self, service: str, day: str, count: int, limit: int) -> bool:
+        """Add ``count`` to the service's day if the total stays within ``limit``."""
+
+
+class SqlDailyCounts:
+    """Daily counts in a SQL database's ``daily_counts`` table (the index or the buffer)."""
+
+    def __init__(self, db: SqlDatabase):
         self.db = db
-        self.configs = configs
-        self._limits: dict[str, tuple[float, int | None]] = {}
 
-    def admit(
-        self, entries: Sequence[tuple[int, LogEntry]], now_ms: int
-    ) -> tuple[list[tuple[int, LogEntry]], list[tuple[int, LogEntry, int]]]:
-        """(admitted, refused with the service's daily limit)."""
-        by_service: dict[str, list[tuple[int, LogEntry]]] = defaultdict(list)
-        for pair in entries:
-            by_service[pair[1].service_name].append(pair)
-        admitted, refused = [], []
-        day = utc_date(now_ms)
-        limits = self._limits_of(list(by_service))
-        for service, group in by_service.items():
-            limit = limits[service]
-            if limit is None or self._reserve(service, day, len(group), limit):
-                admitted += group
-            else:
-                refused += [(index, entry, limit) for index, entry in group]
-        admitted.sort(key=lambda pair: pair[0])  # ids come back in request order
-        return admitted, refused
-
-    def _reserve(self, service: str, day: str, count: int, limit: int) -> bool:
-        if count > limit:
-            return False
+    def reserve_daily(self, service: str, day: str, count: int, limit: int) -> bool:
         rows = self.db.query(
             "INSERT INTO daily_counts (service_name, day, count) VALUES (?, ?, ?) "
             "ON CONFLICT (service_name, day) DO UPDATE SET count = count + excluded.count "
@@ -55,29 +46,52 @@ class Quotas:
         )
         return bool(rows)
 
-    def _limits_of(self, services: list[str]) -> dict[str, int | None]:
-        """Each service's max_logs_per_day, read in one query for those not cached."""
-        now = time.monotonic()
-        stale = [
-            s
-            for s in services
-            if s not in self._limits or now - self._limits[s][0] > LIMIT_CACHE_SECONDS
-        ]
-        if stale:
-            rows = self.configs.db.query(
-                "SELECT service_name, max_logs_per_day FROM service_configs "
-                "WHERE service_name IN (SELECT value FROM json_each(?))",
-                (json.dumps(stale),),
-            )
-            found = {row["service_name"]: row["max_logs_per_day"] for row in rows}
-            for service in stale:
-                self._limits[service] = (now, found.get(service))
-        return {service: self._limits[service][1] for service in services}
-
     def delete_before(self, day: str) -> int:
         return len(
             self.db.query("DELETE FROM daily_counts WHERE day < ? RETURNING service_name", (day,))
         )
+
+
+class Quotas:
+    def __init__(self, counts: DailyCounts, configs: ConfigStore):
+        self.counts = counts
+        self.configs = configs
+        self._limits: dict[str, int] = {}
+        self._read_at: float | None = None
+
+    def admit(
+        self, entries: Sequence[tuple[int, LogEntry]], now_ms: int
+    ) -> tuple[list[tuple[int, LogEntry]], list[tuple[int, LogEntry, int]]]:
+        """(admitted, refused with the service's daily limit)."""
+        limits = self._current_limits()
+        if not limits:
+            return list(entries), []
+        by_service: dict[str, list[tuple[int, LogEntry]]] = defaultdict(list)
+        for pair in entries:
+            by_service[pair[1].service_name].append(pair)
+        admitted, refused = [], []
+        day = utc_date(now_ms)
+        for service, group in by_service.items():
+            limit = limits.get(service)
+            if limit is None or (
+                len(group) <= limit and self.counts.reserve_daily(service, day, len(group), limit)
+            ):
+                admitted += group
+            else:
+                refused += [(index, entry, limit) for index, entry in group]
+        admitted.sort(key=lambda pair: pair[0])  # ids come back in request order
+        return admitted, refused
+
+    def _current_limits(self) -> dict[str, int]:
+        """Every service's max_logs_per_day, read in one query at most every 30 s."""
+        now = time.monotonic()
+        if self._read_at is None or now - self._read_at > LIMIT_CACHE_SECONDS:
+            try:
+                self._limits = self.configs.daily_limits()
+            except StoreUnavailable as exc:
+                logger.warning("quota limits unavailable; the last known apply: %s", exc)
+            self._read_at = now
+        return self._limits
 
 
 def seconds_until_next_utc_day(now_ms: int) -> int:

@@ -19,9 +19,14 @@ from logsvc.stream.subscriptions import ConnectionRegistry
 if TYPE_CHECKING:
     from logsvc.analysis.analyzer import Analyzer
     from logsvc.analysis.summarizer import Summarizer
+    from logsvc.buffer import LogBuffer
     from logsvc.cleanup import Cleaner
-    from logsvc.quotas import Quotas
+    from logsvc.coordination import CoordinationTable
+    from logsvc.entries import LogEntry
+    from logsvc.quotas import DailyCounts, Quotas, SqlDailyCounts
+    from logsvc.store.receipts import ReceiptStore
     from logsvc.stream.publisher import ManagementApi, Publisher
+    from logsvc.writer import Writer
 
 # A secret is read again after this many seconds, so a rotated value reaches warm functions.
 SECRET_MAX_AGE_SECONDS = 300
@@ -55,7 +60,48 @@ def bootstrap_keys() -> list[str]:
 def quotas() -> Quotas:
     from logsvc.quotas import Quotas
 
-    return Quotas(database(), config_store())
+    return Quotas(daily_counts(), config_store())
+
+
+def daily_counts() -> DailyCounts:
+    """Where max_logs_per_day is counted: wherever ingest keeps its own state."""
+    from logsvc.quotas import SqlDailyCounts
+
+    s = settings()
+    if s.coordination_table:
+        return coordination_table()
+    if s.ingest_buffer and s.ingest_buffer.startswith("file://"):
+        from logsvc.sql.sqlite import SqliteDatabase
+
+        return SqlDailyCounts(SqliteDatabase(_local_buffer_path()))
+    return SqlDailyCounts(database())
+
+
+def index_daily_counts() -> SqlDailyCounts | None:
+    """The counts cleanup prunes, when they live in the index."""
+    from logsvc.quotas import SqlDailyCounts
+
+    s = settings()
+    return None if s.coordination_table or s.ingest_buffer else SqlDailyCounts(database())
+
+
+@cache
+def coordination_table() -> CoordinationTable:
+    from logsvc.coordination import CoordinationTable
+
+    return CoordinationTable(settings().coordination_table or "")
+
+
+@cache
+def request_budget() -> object:
+    """The D1 REST request budget every caller in this process shares: the coordination
+    table's (AWS: the whole account's), else this process's."""
+    from logsvc.sql.d1_rest import RequestBudget, SharedRequestBudget
+
+    s = settings()
+    if s.coordination_table:
+        return SharedRequestBudget(coordination_table(), s.d1_request_budget)
+    return RequestBudget(s.d1_request_budget)
 
 
 @cache
@@ -65,6 +111,17 @@ def key_store() -> KeyStore:
 
 @cache
 def database() -> SqlDatabase:
+    """The index for everything but the writer: may spend the read share of the budget."""
+    return _open_index(share=None)
+
+
+@cache
+def writer_database() -> SqlDatabase:
+    """The index as the writer reaches it: may spend the whole budget."""
+    return _open_index(share=1.0)
+
+
+def _open_index(share: float | None) -> SqlDatabase:
     s = settings()
     token = s.d1_api_token
     if s.d1_api_token_secret_arn:
@@ -78,7 +135,8 @@ def database() -> SqlDatabase:
         s.database_url,
         d1_api_token=token,
         d1_api_base_url=s.d1_api_base_url,
-        d1_request_budget=s.d1_request_budget,
+        d1_request_budget=request_budget(),
+        d1_budget_share=share,
         bridge_secret=bridge_secret,
     )
 
@@ -111,28 +169,74 @@ def config_store() -> ConfigStore:
 
 @cache
 def ingestor() -> Ingestor:
-    """Stores entries; with INGEST_QUEUE_URL (buffered ingest) only queues them."""
-    queue = None
-    if settings().ingest_queue_url:
-        from logsvc.ingest_queue import IngestQueue
-
-        queue = IngestQueue(settings().ingest_queue_url, log_store())
+    """Checks, admits and numbers entries; buffers them (or, with no buffer, stores them)."""
     from logsvc.redaction import Redactor
 
+    log_buffer = ingest_buffer()
     return Ingestor(
         log_archive(),
         log_store(),
-        publisher=publisher(),
-        queue=queue,
+        publisher=None if log_buffer is not None else publisher(),
+        buffer=log_buffer,
         quotas=quotas(),
         redactor=Redactor(settings().redact, settings().redact_patterns),
+        receipts=receipt_store() if log_buffer is None else None,
     )
 
 
 @cache
-def writer() -> Ingestor:
-    """What the writer function stores queued entries with (never queues them again)."""
-    return Ingestor(log_archive(), log_store(), publisher=publisher())
+def receipt_store() -> ReceiptStore:
+    from logsvc.store.receipts import ReceiptStore
+
+    return ReceiptStore(database())
+
+
+def _local_buffer_path() -> str:
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(settings().ingest_buffer or "").path)
+
+
+@cache
+def ingest_buffer() -> LogBuffer | None:
+    """INGEST_BUFFER's buffer: a local file, or a Kinesis stream; None: no buffer."""
+    s = settings()
+    if not s.ingest_buffer:
+        return None
+    if s.ingest_buffer.startswith("kinesis://"):
+        from logsvc.buffer.kinesis import KinesisBuffer
+
+        receipts = coordination_table() if s.coordination_table else None
+        return KinesisBuffer(s.ingest_buffer.removeprefix("kinesis://"), receipts)
+    from logsvc.buffer.local import LocalBuffer
+
+    return LocalBuffer(_local_buffer_path())
+
+
+@cache
+def log_writer() -> Writer:
+    """What drains the buffer: the writer function on AWS, a thread of the local server."""
+    from logsvc.writer import Writer
+
+    return Writer(log_archive(), LogStore(writer_database()), _dead_letters, publisher=publisher())
+
+
+def _dead_letters(entries: list[tuple[int, LogEntry]], reason: str) -> None:
+    """Entries the index refused: kept in the local buffer, or sent to the writer's queue."""
+    log_buffer = ingest_buffer()
+    if log_buffer is not None and hasattr(log_buffer, "dead_letter"):
+        log_buffer.dead_letter(entries, reason)
+        return
+    import boto3
+    import orjson
+
+    url = settings().writer_dead_letter_queue_url
+    if not url:
+        raise RuntimeError("WRITER_DEAD_LETTER_QUEUE_URL is not set")
+    client = boto3.client("sqs")
+    for position, entry in entries:
+        body = {"position": str(position), "reason": reason[:2000], "entry": entry.to_record()}
+        client.send_message(QueueUrl=url, MessageBody=orjson.dumps(body).decode())
 
 
 @cache
@@ -213,22 +317,29 @@ def cleaner() -> Cleaner:
         batch_size=s.cleanup_batch_size,
         analysis_retention_days=s.analysis_retention_days,
         connections=connection_registry(),
-        quotas=quotas(),
+        daily_counts=index_daily_counts(),
+        receipts=receipt_store(),
     )
 
 
 def reset() -> None:
     """Forget everything built so far (tests, or the local server after a settings change)."""
-    if database.cache_info().currsize:
-        database().close()
+    for opened in (database, writer_database, ingest_buffer):
+        if opened.cache_info().currsize and opened() is not None and hasattr(opened(), "close"):
+            opened().close()
     for factory in (
         settings,
         database,
+        writer_database,
+        request_budget,
+        coordination_table,
+        ingest_buffer,
+        log_writer,
+        receipt_store,
         log_archive,
         log_store,
         config_store,
         ingestor,
-        writer,
         analysis_store,
         connection_registry,
         management_api,

@@ -54,8 +54,17 @@ class Settings:
     # Live tail: API Gateway's WebSocket management endpoint (https://{api}.execute-api.
     # {region}.amazonaws.com/{stage}); locally the local server. Unset: no live tail.
     stream_endpoint: str | None = None
-    # Buffered ingest: the ingest function only enqueues here; the writer function stores.
-    ingest_queue_url: str | None = None
+    # The durable buffer between ingest and the writer: file:///path/buffer.db (local),
+    # kinesis://<stream name> (AWS), or None: ingest writes the index itself.
+    ingest_buffer: str | None = None
+    # How the writer drains it: at most this many entries per flush, and a flush at the
+    # latest this long after the oldest pending entry arrived.
+    writer_batch_entries: int = 10_000
+    writer_flush_seconds: float = 1.0
+    # AWS: the DynamoDB table every instance shares (D1 budget, daily counts, receipts),
+    # and the queue the writer sets refused entries aside in.
+    coordination_table: str | None = None
+    writer_dead_letter_queue_url: str | None = None
     aws_region: str | None = None
     # Redaction at ingest (logsvc.redaction): built-in rules and extra regular expressions.
     redact: tuple[str, ...] = DEFAULT_RULES
@@ -102,7 +111,11 @@ class Settings:
             otlp_default_service=env.get("OTLP_DEFAULT_SERVICE") or cls.otlp_default_service,
             tail_default_service=env.get("TAIL_DEFAULT_SERVICE") or cls.tail_default_service,
             stream_endpoint=env.get("STREAM_ENDPOINT") or None,
-            ingest_queue_url=env.get("INGEST_QUEUE_URL") or None,
+            ingest_buffer=_buffer(env),
+            writer_batch_entries=_int(env, "WRITER_BATCH_ENTRIES", 10_000, 1, 10_000),
+            writer_flush_seconds=_int(env, "WRITER_FLUSH_MS", 1000, 10, 300_000) / 1000,
+            coordination_table=env.get("COORDINATION_TABLE") or None,
+            writer_dead_letter_queue_url=env.get("WRITER_DEAD_LETTER_QUEUE_URL") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             redact=_redact_rules(env),
             redact_patterns=_redact_patterns(env),
@@ -117,6 +130,18 @@ def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name)
     if not value:
         raise SettingsError(f"{name} is not set")
+    return value
+
+
+def _buffer(env: Mapping[str, str]) -> str | None:
+    """INGEST_BUFFER: file:///... or kinesis://<stream>; "off" or unset: no buffer."""
+    value = (env.get("INGEST_BUFFER") or "").strip()
+    if value in ("", "off"):
+        return None
+    if not (value.startswith("file:///") or value.startswith("kinesis://")):
+        raise SettingsError(
+            f"INGEST_BUFFER must be file:///<path>, kinesis://<stream> or off, got {value!r}"
+        )
     return value
 
 

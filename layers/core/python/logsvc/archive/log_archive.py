@@ -1,4 +1,5 @@
-"""Full log entries in the archive: one gzip NDJSON object per service per ingest request.
+"""Full log entries in the archive: one gzip NDJSON object per service per write (an ingest
+request written directly, or a writer flush of the buffer).
 
 Keys are ``logs/{service}/{YYYY-MM-DD}/{batch id}.ndjson.gz``. The date is that of the
 newest entry in the object, so deleting a whole date prefix after a retention period never
@@ -49,22 +50,22 @@ class LogArchive:
         self.objects = objects
 
     def archive_batch(
-        self, entries: list[LogEntry], idempotency_key: str | None = None
+        self, entries: list[LogEntry], batch_key: str | None = None
     ) -> dict[str, str]:
-        """Store the entries, one object per service; return each entry id's object key.
-        With an idempotency key a retry rewrites the same objects instead of adding more."""
+        """Store the entries, one object per service; return each service's object key.
+        With a batch key a retry rewrites the same objects instead of adding more."""
         by_service: dict[str, list[LogEntry]] = defaultdict(list)
         for entry in entries:
             by_service[entry.service_name].append(entry)
         keys: dict[str, str] = {}
         for service_name, group in by_service.items():
             newest = max(entry.timestamp for entry in group)
-            batch_id = derived_id(idempotency_key, service_name) if idempotency_key else new_id()
+            batch_id = derived_id(batch_key, service_name) if batch_key else new_id()
             key = object_key(service_name, utc_date(newest), batch_id)
             self.objects.put(
                 key, encode_records(e.to_record() for e in group), CONTENT_TYPE, CONTENT_ENCODING
             )
-            keys.update((entry.id, key) for entry in group)
+            keys[service_name] = key
         return keys
 
     def services(self) -> list[str]:

@@ -69,12 +69,16 @@ def open_database(
     *,
     d1_api_token: str | Callable[[], str] | None = None,
     d1_api_base_url: str | None = None,
-    d1_request_budget: int = 1000,
+    d1_request_budget: int | Any = 1000,
+    d1_budget_share: float | None = None,
     bridge_secret: str | Callable[[], str] | None = None,
     create: bool = False,
 ) -> SqlDatabase:
     """The backend a URL names: ``sqlite:///path/logs.db``, ``d1://account/database``
-    (the REST API) or ``d1-bridge+https://bridge.example.workers.dev/query``."""
+    (the REST API) or ``d1-bridge+https://bridge.example.workers.dev/query``.
+
+    ``d1_request_budget`` is a number (this process's own budget) or a shared budget;
+    ``d1_budget_share`` is the part of it this caller may spend (the writer: all)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         from logsvc.sql.sqlite import SqliteDatabase
@@ -86,7 +90,7 @@ def open_database(
             )
         return SqliteDatabase(path, create=create)
     if parts.scheme == "d1":
-        from logsvc.sql.d1_rest import D1RestDatabase, RequestBudget
+        from logsvc.sql.d1_rest import READ_SHARE, D1RestDatabase, RequestBudget
 
         database_id = parts.path.strip("/")
         if not parts.netloc or not database_id:
@@ -98,7 +102,12 @@ def open_database(
             database_id,
             d1_api_token,
             base_url=d1_api_base_url or "https://api.cloudflare.com/client/v4",
-            budget=RequestBudget(d1_request_budget),
+            budget=(
+                RequestBudget(d1_request_budget)
+                if isinstance(d1_request_budget, int)
+                else d1_request_budget
+            ),
+            share=READ_SHARE if d1_budget_share is None else d1_budget_share,
         )
     if parts.scheme in ("d1-bridge+http", "d1-bridge+https"):
         from logsvc.sql.d1_rest import D1BridgeDatabase

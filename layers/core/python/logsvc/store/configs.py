@@ -83,6 +83,14 @@ class ConfigStore:
             for row in self.db.query("SELECT * FROM service_configs ORDER BY service_name")
         ]
 
+    def daily_limits(self) -> dict[str, int]:
+        """max_logs_per_day of every service that sets one."""
+        rows = self.db.query(
+            "SELECT service_name, max_logs_per_day FROM service_configs "
+            "WHERE max_logs_per_day IS NOT NULL"
+        )
+        return {row["service_name"]: row["max_logs_per_day"] for row in rows}
+
     def update(self, service_name: str, changes: dict[str, Any], now_ms: int) -> ServiceConfig:
         """Set the given fields, keep the others; create the config if it is new."""
         unknown = set(changes) - set(_COLUMNS)

@@ -1,16 +1,19 @@
 """The log index: entries packed into block rows, searched without unpacking everything.
 
-This module alone knows the table layout (migrations/0002_packed_log_blocks.sql). The
-entries of one request, service and level share a row of ``log_blocks`` whose ``entries``
-column is a JSON array of ``[timestamp, message, metadata]``; D1 then writes three rows
-(the block and two index entries) per block instead of four per log. Handlers and the
-ingest pipeline see only LogStore's methods and dicts in the API's shape.
+This module alone knows the table layout (migrations/0002_packed_log_blocks.sql and
+0006_entry_ids.sql). Entries written together that share a service, level, source and
+five-minute bucket share a row of ``log_blocks`` whose ``entries`` column is a JSON array of
+``[timestamp, message, metadata, id]``; D1 then writes three rows (the block and two index
+entries) per block instead of four per log, and no block spans more than BLOCK_SPAN_MS, so
+searches read few blocks whatever order entries arrive in. Handlers and the ingest
+pipeline see only LogStore's methods and dicts in the API's shape.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +21,7 @@ import orjson
 
 from logsvc.clock import DAY_MS
 from logsvc.entries import LEVELS, LogEntry, metadata_json
-from logsvc.ids import derived_block_id, new_block_id
+from logsvc.ids import derived_id, id_timestamp, new_id
 from logsvc.sql import SqlDatabase, Statement
 
 # A block row stays well under D1's 2 MB row limit, and its position fits 4 hex digits.
@@ -28,6 +31,9 @@ MAX_BLOCK_ENTRIES = 4096
 MAX_INDEXED_METADATA_BYTES = 16_384
 # D1 refuses LIKE patterns over 50 bytes; longer substrings use instr(lower(...)).
 MAX_LIKE_PATTERN_BYTES = 50
+# A block holds entries of one aligned time bucket of this length, so an entry's id (which
+# carries its timestamp) leads to the few blocks that can hold it.
+BLOCK_SPAN_MS = 300_000
 # Searches unpack blocks newest first, this many in the first round, twice as many after.
 FIRST_SEARCH_PAGE = 16
 
@@ -42,7 +48,13 @@ _INSERT_BLOCK = (
 _BLOCK_COLUMNS = "b.id AS block_id, b.entry_count, b.service_name, b.level, b.r2_key, b.source_type"
 _ENTRY_COLUMNS = (
     "e.key AS position, json_extract(e.value, '$[0]') AS timestamp, "
-    "json_extract(e.value, '$[1]') AS message, json_extract(e.value, '$[2]') AS metadata_json"
+    "json_extract(e.value, '$[1]') AS message, json_extract(e.value, '$[2]') AS metadata_json, "
+    "json_extract(e.value, '$[3]') AS entry_id"
+)
+_CHECKPOINT = (
+    "INSERT INTO writer_checkpoints (stream, position, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (stream) DO UPDATE SET position = excluded.position, "
+    "updated_at = excluded.updated_at"
 )
 
 
@@ -59,7 +71,7 @@ class SearchFilters:
 
 @dataclass
 class Block:
-    """One block row being written: entries of one service and level from one request."""
+    """One block row being written: entries of one service, level, source and time bucket."""
 
     id: str
     service_name: str
@@ -68,9 +80,6 @@ class Block:
     rows: list[bytes] = field(default_factory=list)  # each entry's JSON, in position order
     timestamps: list[int] = field(default_factory=list)
     size: int = 0
-
-    def entry_id(self, position: int) -> str:
-        return self.id[:32] + f"{position:04x}"
 
 
 @dataclass(frozen=True)
@@ -81,28 +90,45 @@ class ExpiryStep:
 
 @dataclass
 class PreparedBatch:
-    """Entries with their ids, and the block rows that will index them."""
+    """Entries (with the ids ingest gave them) and the block rows that will index them."""
 
     entries: list[LogEntry]
     blocks: list[Block]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How far the writer has stored a buffer's stream: written with the blocks, in the
+    same D1 request, so a flush that is retried after a crash stores nothing twice."""
+
+    stream: str
+    position: int
 
 
 class LogStore:
     def __init__(self, db: SqlDatabase):
         self.db = db
 
-    def prepare(self, entries: list[LogEntry], idempotency_key: str | None = None) -> PreparedBatch:
-        """Pack entries into blocks and give each an id that leads to its block.
+    def prepare(self, entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch:
+        """Pack entries (which carry their ids) into blocks of one service, level, source
+        and time bucket.
 
-        With an idempotency key the block ids derive from it (and the packing is
-        deterministic), so a retried request gets the same ids and INSERT OR IGNORE keeps
-        the first copy: no duplicates, even without transactions.
+        With a batch key (an Idempotency-Key, or a buffer flush's position) the block ids
+        derive from it and the packing is deterministic, so writing the same batch again
+        changes nothing: INSERT OR IGNORE keeps the first copy.
         """
-        open_blocks: dict[tuple[str, str, str], Block] = {}
+        open_blocks: dict[tuple[str, str, str, int], Block] = {}
         blocks: list[Block] = []
-        for entry in entries:
-            key = (entry.service_name, entry.level, entry.source_type)
-            row = orjson.dumps([entry.timestamp, entry.indexed_message, _indexed_metadata(entry)])
+        for entry in sorted(entries, key=lambda e: (e.timestamp, e.id)):
+            key = (
+                entry.service_name,
+                entry.level,
+                entry.source_type,
+                entry.timestamp // BLOCK_SPAN_MS,
+            )
+            row = orjson.dumps(
+                [entry.timestamp, entry.indexed_message, _indexed_metadata(entry), entry.id]
+            )
             size = len(row) + 1
             block = open_blocks.get(key)
             if (
@@ -110,41 +136,56 @@ class LogStore:
                 or block.size + size > MAX_BLOCK_BYTES
                 or len(block.rows) >= MAX_BLOCK_ENTRIES
             ):
-                block_id = (
-                    derived_block_id(idempotency_key, str(len(blocks)))
-                    if idempotency_key
-                    else new_block_id()
-                )
-                block = Block(block_id, *key)
+                block_id = derived_id(batch_key, str(len(blocks))) if batch_key else new_id()
+                block = Block(block_id, *key[:3])
                 open_blocks[key] = block
                 blocks.append(block)
-            entry.id = block.entry_id(len(block.rows))
             block.rows.append(row)
             block.timestamps.append(entry.timestamp)
             block.size += size
         return PreparedBatch(entries, blocks)
 
-    def write(self, batch: PreparedBatch, archive_keys: dict[str, str]) -> None:
-        """Index a prepared batch in one round trip; blocks already written are left as is."""
-        statements = [
-            Statement(
-                _INSERT_BLOCK,
-                (
-                    block.id,
-                    block.service_name,
-                    block.level,
-                    block.source_type,
-                    min(block.timestamps),
-                    max(block.timestamps),
-                    len(block.rows),
-                    archive_keys.get(block.entry_id(0)),
-                    (b"[" + b",".join(block.rows) + b"]").decode("utf-8"),
-                ),
-            )
-            for block in batch.blocks
-        ]
+    def write(
+        self,
+        batch: PreparedBatch,
+        archive_keys: dict[str, str],
+        also: Sequence[Statement] = (),
+    ) -> None:
+        """Index a prepared batch in one round trip; blocks already written are left as is.
+
+        ``archive_keys`` names each service's archive object; ``also`` are statements sent
+        after the blocks in the same request (a checkpoint, a receipt): D1 runs a batch as
+        one transaction, so they are stored with the blocks or not at all."""
+        statements = [self.block_statement(block, archive_keys) for block in batch.blocks]
+        statements += also
         if statements:
             self.db.batch(statements)
+
+    @staticmethod
+    def checkpoint_statement(checkpoint: Checkpoint, now_ms: int) -> Statement:
+        return Statement(_CHECKPOINT, (checkpoint.stream, str(checkpoint.position), now_ms))
+
+    @staticmethod
+    def block_statement(block: Block, archive_keys: dict[str, str]) -> Statement:
+        return Statement(
+            _INSERT_BLOCK,
+            (
+                block.id,
+                block.service_name,
+                block.level,
+                block.source_type,
+                min(block.timestamps),
+                max(block.timestamps),
+                len(block.rows),
+                archive_keys.get(block.service_name),
+                (b"[" + b",".join(block.rows) + b"]").decode("utf-8"),
+            ),
+        )
+
+    def checkpoint(self, stream: str) -> int | None:
+        """The last buffer position stored from this stream, if any."""
+        rows = self.db.query("SELECT position FROM writer_checkpoints WHERE stream = ?", (stream,))
+        return int(rows[0]["position"]) if rows else None
 
     def search(self, filters: SearchFilters) -> tuple[list[dict[str, Any]], bool]:
         """Entries matching the filters, newest first, and whether more follow.
@@ -179,24 +220,52 @@ class LogStore:
         return found[filters.offset : end], len(found) > end
 
     def get(self, entry_id: str) -> dict[str, Any] | None:
-        """The entry with this id: a primary-key lookup of its block (or of itself, for an
-        entry migrated from one row per log)."""
+        """The entry with this id, in one query: among the blocks of the time bucket its id
+        carries, or (an entry written before ids were stored) by its block's primary key."""
         if not _ID.fullmatch(entry_id):
             return None
+        timestamp = id_timestamp(entry_id)
+        bucket_end = (timestamp // BLOCK_SPAN_MS + 1) * BLOCK_SPAN_MS
         position = int(entry_id[32:], 16)
         rows = self.db.query(
-            f"SELECT {_BLOCK_COLUMNS}, json_extract(b.entries, CASE WHEN b.id = ? "  # noqa: S608
-            "AND substr(b.id, 33, 4) != '0000' THEN '$[0]' ELSE ? END) AS entry "
-            "FROM log_blocks AS b WHERE b.id IN (?, ?)",
-            (entry_id, f"$[{position}]", entry_id, entry_id[:32] + "0000"),
+            f"SELECT {_BLOCK_COLUMNS}, e.key AS position, e.value AS entry "  # noqa: S608 - fixed fragments
+            "FROM log_blocks AS b JOIN json_each(b.entries) AS e "
+            "WHERE b.last_ts >= ? AND b.last_ts < ? AND b.first_ts <= ? "
+            "AND instr(b.entries, ?) > 0 AND e.type = 'array' "
+            "AND json_extract(e.value, '$[3]') = ? "
+            f"UNION ALL SELECT {_BLOCK_COLUMNS}, CASE WHEN b.id = ? "
+            "AND substr(b.id, 33, 4) != '0000' THEN 0 ELSE ? END AS position, "
+            "json_extract(b.entries, CASE WHEN b.id = ? AND substr(b.id, 33, 4) != '0000' "
+            "THEN '$[0]' ELSE ? END) AS entry FROM log_blocks AS b WHERE b.id IN (?, ?)",
+            (
+                timestamp,
+                bucket_end,
+                timestamp,
+                entry_id,
+                entry_id,
+                entry_id,
+                position,
+                entry_id,
+                f"$[{position}]",
+                entry_id,
+                entry_id[:32] + "0000",
+            ),
         )
         for row in rows:
-            row["position"] = 0 if row["block_id"] == entry_id else position
-            if row["entry"] is None or entry_id_of(row["block_id"], row["position"]) != entry_id:
+            if row["entry"] is None:
                 continue
-            timestamp, message, metadata = json.loads(row.pop("entry"))
+            timestamp, message, metadata, *stored_id = json.loads(row.pop("entry"))
+            found = stored_id[0] if stored_id else entry_id_of(row["block_id"], row["position"])
+            if found != entry_id:
+                continue
             return _entry(
-                {**row, "timestamp": timestamp, "message": message, "metadata": metadata or {}}
+                {
+                    **row,
+                    "timestamp": timestamp,
+                    "message": message,
+                    "metadata": metadata or {},
+                    "entry_id": found,
+                }
             )
         return None
 
@@ -346,7 +415,8 @@ def _indexed_metadata(entry: LogEntry) -> orjson.Fragment | dict[str, Any] | Non
 
 
 def entry_id_of(block_id: str, position: int) -> str:
-    """Blocks end in 0000 and number their entries there; a migrated block is its entry."""
+    """The id of an entry stored before entries carried their own: blocks of that time end
+    in 0000 and number their entries there; a block migrated from 0001 is its entry."""
     return block_id[:32] + f"{position:04x}" if block_id.endswith("0000") else block_id
 
 
@@ -359,7 +429,7 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
     else:
         metadata = json.loads(row["metadata_json"]) if row["metadata_json"] else {}
     return {
-        "id": entry_id_of(block_id, position),
+        "id": row.get("entry_id") or entry_id_of(block_id, position),
         "service_name": row["service_name"],
         "level": row["level"],
         "message": row["message"],

@@ -12,6 +12,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,11 +32,29 @@ class Failure:
 
 
 class D1StandIn:
-    """Start with ``with D1StandIn(path) as d1:``; ``d1.base_url`` is the API base."""
+    """Start with ``with D1StandIn(path) as d1:``; ``d1.base_url`` is the API base.
 
-    def __init__(self, sqlite_path: str):
+    As an emulation of production (``round_trip_ms``, ``limit_per_5_minutes``): every
+    request takes the round trip, statements run one at a time, and past the account's
+    limit of requests in any five minutes every call is refused with 429 for five minutes,
+    as Cloudflare's client API does."""
+
+    def __init__(
+        self,
+        sqlite_path: str,
+        *,
+        round_trip_ms: float = 0,
+        limit_per_5_minutes: int | None = None,
+        clock: Any = time.monotonic,
+    ):
         self.sqlite_path = sqlite_path
         self.requests: list[dict[str, Any]] = []
+        self.round_trip_ms = round_trip_ms
+        self.limit_per_5_minutes = limit_per_5_minutes
+        self.clock = clock
+        self.arrivals: list[float] = []  # when each request arrived (the account's window)
+        self.refused = 0  # requests answered 429 for the account limit
+        self._blocked_until = 0.0
         self._failures: list[Failure] = []
         self._lock = threading.Lock()
         standin = self
@@ -93,6 +112,11 @@ class D1StandIn:
         if not match or match.groups() != (ACCOUNT, DATABASE):
             return 404, _failure([{"code": 7404, "message": "database not found"}]), {}
         body = json.loads(request.rfile.read(int(request.headers["Content-Length"])))
+        if self.round_trip_ms:
+            time.sleep(self.round_trip_ms / 1000)
+        limited = self._over_account_limit()
+        if limited is not None:
+            return limited
         with self._lock:
             self.requests.append(body)
             failure = next(
@@ -107,6 +131,22 @@ class D1StandIn:
             except sqlite3.Error as exc:
                 return 400, _failure([{"code": 7500, "message": f"{exc}: SQLITE_ERROR"}]), {}
         return 200, {"result": results, "success": True, "errors": [], "messages": []}, {}
+
+    def _over_account_limit(self) -> tuple[int, dict, dict[str, str]] | None:
+        if self.limit_per_5_minutes is None:
+            return None
+        with self._lock:
+            now = self.clock()
+            self.arrivals.append(now)
+            recent = sum(1 for t in self.arrivals if t > now - 300)
+            if now < self._blocked_until or recent > self.limit_per_5_minutes:
+                if now >= self._blocked_until:
+                    self._blocked_until = now + 300
+                self.refused += 1
+                wait = str(int(self._blocked_until - now) + 1)
+                error = [{"code": 971, "message": "Please wait and consider throttling"}]
+                return 429, _failure(error), {"Retry-After": wait}
+        return None
 
     def _run(self, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
         connection = sqlite3.connect(self.sqlite_path, isolation_level=None)

@@ -28,8 +28,8 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         description="logsvc: archive bucket, secrets, alarm topic",
     )
     stacks: dict[str, cdk.Stack] = {"core": core}
-    live_tail = ingest_queue = None
-    # The stacks that own what ingest uses (the WebSocket API, the ingest queue) come first.
+    live_tail = ingest_buffer = None
+    # The stacks that own what ingest uses (the WebSocket API, the ingest buffer) come first.
     owners = (STREAM_FUNCTION, "writer")
     for name in sorted(deployed_functions(settings), key=lambda n: n not in owners):
         stack = FunctionStack(
@@ -40,11 +40,11 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             core=core,
             settings=settings,
             live_tail=live_tail,
-            ingest_queue=ingest_queue,
+            ingest_buffer=ingest_buffer,
             description=f"logsvc: the {name} function",
         )
         live_tail = live_tail or stack.live_tail
-        ingest_queue = ingest_queue or stack.ingest_queue
+        ingest_buffer = ingest_buffer or stack.ingest_buffer
         stacks[name] = stack
     function_arns = {name: stacks[name].function.function_arn for name in HTTP_FUNCTIONS}
     stacks["api"] = ApiStack(
@@ -65,6 +65,6 @@ def deployed_functions(settings: DeploymentSettings) -> list[str]:
     unknown = [name for name in names if name not in FUNCTION_SPECS]
     if unknown:
         raise ValueError(f"functions without a FunctionSpec in stacks/function_stack.py: {unknown}")
-    if settings.buffered_ingest != "true":  # the writer drains a queue that is not there
-        names = [name for name in names if not FUNCTION_SPECS[name].drains_ingest_queue]
+    if settings.buffered_ingest == "false":  # the writer drains a buffer that is not there
+        names = [name for name in names if not FUNCTION_SPECS[name].drains_ingest_buffer]
     return names

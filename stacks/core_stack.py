@@ -7,6 +7,7 @@ other stacks import it, so each function stack builds them from the same assets.
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -63,10 +64,31 @@ class CoreStack(cdk.Stack):
                 "AlertWebhookUrl", "Slack-compatible webhook URL for error alerts"
             )
 
+        self.coordination = self._coordination_table()
         self.alarm_topic = self._topic("Alarms", "logsvc alarms")
         if settings.alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
         self.alerts = self._topic("Alerts", "logsvc error alerts (HIGH and CRITICAL analyses)")
+
+    def _coordination_table(self) -> dynamodb.TableV2:
+        """What every function instance agrees on (logsvc.coordination): the account's D1
+        request budget, daily counts and Idempotency-Key receipts; items expire by TTL."""
+        table = dynamodb.TableV2(
+            self,
+            "Coordination",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            time_to_live_attribute="expires_at",
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        cdk.Validations.of(table).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-DDB3",
+                reason="Items are budget windows, daily counts and receipts that expire within "
+                "days; a restore would bring back nothing worth having.",
+            )
+        )
+        return table
 
     def _secret(
         self,

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from logsvc.schedules import SCHEDULES, eventbridge_expression
 from stacks.core_stack import CoreStack
-from stacks.ingest_queue import IngestQueue
+from stacks.ingest_buffer import IngestBuffer
 from stacks.layers import ARCHITECTURE, ROOT, RUNTIME, core_layer, dependencies_layer
 from stacks.settings import DeploymentSettings
 from stacks.stream_api import MANAGE_REASON, StreamApi, manage_connections_arn
@@ -39,8 +39,8 @@ class FunctionSpec:
     sends_alerts: bool = False  # the alert topic, webhook secret and optional model
     serves_live_tail: bool = False  # owns the live-tail WebSocket API
     publishes_live_tail: bool = False  # posts new entries to live-tail connections
-    drains_ingest_queue: bool = False  # the writer of buffered ingest
-    enqueues: bool = False  # queues entries when ingest is buffered
+    drains_ingest_buffer: bool = False  # the writer of buffered ingest
+    appends_to_buffer: bool = False  # buffers entries (and keeps Idempotency-Key receipts)
     schedule: str | None = None  # an EventBridge schedule expression
 
 
@@ -50,17 +50,18 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         timeout_s=30,
         archive_actions=("s3:PutObject",),
         publishes_live_tail=True,
-        enqueues=True,
+        appends_to_buffer=True,
     ),
     "stream": FunctionSpec(timeout_s=10, serves_live_tail=True),
-    # Buffered ingest only (context buffered_ingest=true): stores what ingest queued.
+    # Buffered ingest (the default; context buffered_ingest=false turns it off): stores what
+    # ingest buffered, in flushes.
     "writer": FunctionSpec(
         memory_mb=512,
         timeout_s=60,
         reads_api_key=False,
         archive_actions=("s3:PutObject",),
         publishes_live_tail=True,
-        drains_ingest_queue=True,
+        drains_ingest_buffer=True,
     ),
     "search": FunctionSpec(memory_mb=512, timeout_s=30, archive_actions=("s3:GetObject",)),
     "config": FunctionSpec(),
@@ -100,7 +101,7 @@ class FunctionStack(cdk.Stack):
         core: CoreStack,
         settings: DeploymentSettings,
         live_tail: StreamApi | None = None,
-        ingest_queue: IngestQueue | None = None,
+        ingest_buffer: IngestBuffer | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -176,16 +177,22 @@ class FunctionStack(cdk.Stack):
                     reason=MANAGE_REASON,
                 )
             )
-        self.ingest_queue: IngestQueue | None = None
-        if spec.drains_ingest_queue:
-            self.ingest_queue = IngestQueue(
-                self, "Buffer", writer=self.function, alarm_topic=core.alarm_topic
+        self.ingest_buffer: IngestBuffer | None = None
+        if spec.drains_ingest_buffer:
+            self.ingest_buffer = IngestBuffer(
+                self,
+                "Buffer",
+                writer=self.function,
+                alarm_topic=core.alarm_topic,
+                shards=settings.ingest_shards,
             )
-        if spec.enqueues and ingest_queue is not None:
-            self.function.add_environment("INGEST_QUEUE_URL", ingest_queue.queue.queue_url)
+        if spec.appends_to_buffer and ingest_buffer is not None:
+            self.function.add_environment(
+                "INGEST_BUFFER", f"kinesis://{ingest_buffer.stream.stream_name}"
+            )
             role.add_to_policy(
                 iam.PolicyStatement(
-                    actions=["sqs:SendMessage"], resources=[ingest_queue.queue.queue_arn]
+                    actions=["kinesis:PutRecords"], resources=[ingest_buffer.stream.stream_arn]
                 )
             )
         if spec.schedule:
@@ -216,6 +223,14 @@ class FunctionStack(cdk.Stack):
                 resources=[secret.secret_arn for secret in secrets],
             ),
         ]
+        # The coordination table: the account's D1 request budget for every function, the
+        # daily counts and Idempotency-Key receipts for those that buffer entries.
+        table_actions = ["dynamodb:UpdateItem"]
+        if spec.appends_to_buffer:
+            table_actions += ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+        statements.append(
+            iam.PolicyStatement(actions=table_actions, resources=[core.coordination.table_arn])
+        )
         if spec.archive_actions and core.bucket is not None:
             statements.append(
                 iam.PolicyStatement(
@@ -259,6 +274,7 @@ class FunctionStack(cdk.Stack):
             "DEFAULT_TTL_DAYS": str(settings.default_ttl_days),
             "CLEANUP_BATCH_SIZE": str(settings.cleanup_batch_size),
             "OPENAPI_DOCUMENT": "/opt/openapi.json",
+            "COORDINATION_TABLE": core.coordination.table_name,
         }
         if spec.reads_api_key:
             environment["LOG_SERVICE_API_KEY_SECRET_ARN"] = core.api_key.secret_arn

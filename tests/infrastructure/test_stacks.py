@@ -22,8 +22,8 @@ def resources(template: dict, kind: str) -> dict[str, dict]:
 
 
 def test_one_stack_per_function_plus_core_and_api(templates):
-    expected = {"Logsvc-Core", "Logsvc-Api", *FUNCTION_STACKS.values()} - {"Logsvc-Writer"}
-    assert set(templates) == expected  # the writer only with buffered ingest
+    expected = {"Logsvc-Core", "Logsvc-Api", *FUNCTION_STACKS.values()}
+    assert set(templates) == expected  # the writer too: ingest is buffered by default
 
 
 def test_every_route_reaches_its_function(templates):
@@ -335,25 +335,61 @@ def test_ingest_and_stream_post_to_live_tail_connections_only(templates, name):
     assert json.dumps(manage["Resource"]).endswith(':*/prod/POST/@connections/*"]]}')
 
 
-def test_buffered_ingest_queue_dead_letters_alarm_and_writer(tmp_path):
-    templates = synthesize(tmp_path, buffered_ingest="true")
+def test_buffered_ingest_stream_writer_dead_letters_and_alarms(templates):
     writer = templates["Logsvc-Writer"]
-    queues = resources(writer, "AWS::SQS::Queue").values()
-    (main,) = [q for q in queues if "RedrivePolicy" in q]
-    assert main["RedrivePolicy"]["maxReceiveCount"] == 5
-    assert all(q["SqsManagedSseEnabled"] for q in queues)
+    (stream,) = resources(writer, "AWS::Kinesis::Stream").values()
+    assert stream["ShardCount"] == 1
+    assert stream["StreamEncryption"]["EncryptionType"] == "KMS"
     (mapping,) = resources(writer, "AWS::Lambda::EventSourceMapping").values()
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    (alarm,) = [
-        a
-        for a in resources(writer, "AWS::CloudWatch::Alarm").values()
-        if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    ]
-    assert alarm["Threshold"] == 1
-    (function,) = resources(templates["Logsvc-Ingest"], "AWS::Lambda::Function").values()
-    assert "INGEST_QUEUE_URL" in function["Environment"]["Variables"]
+    assert mapping["BatchSize"] == 10_000
+    assert mapping["MaximumBatchingWindowInSeconds"] == 2
+    assert mapping["ParallelizationFactor"] == 1  # one writer per shard: bounded D1 requests
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert mapping["MaximumRetryAttempts"] == -1 and not mapping["BisectBatchOnFunctionError"]
+    assert "OnFailure" in mapping["DestinationConfig"]
+    (queue,) = resources(writer, "AWS::SQS::Queue").values()
+    assert queue["SqsManagedSseEnabled"]
+    alarms = {a["MetricName"]: a for a in resources(writer, "AWS::CloudWatch::Alarm").values()}
+    assert alarms["GetRecords.IteratorAgeMilliseconds"]["Threshold"] == 300_000  # lag
+    assert alarms["ApproximateNumberOfMessagesVisible"]["Threshold"] == 1  # dead letters
+    (function,) = resources(writer, "AWS::Lambda::Function").values()
+    assert "WRITER_DEAD_LETTER_QUEUE_URL" in function["Environment"]["Variables"]
+    (ingest,) = resources(templates["Logsvc-Ingest"], "AWS::Lambda::Function").values()
+    assert ingest["Environment"]["Variables"]["INGEST_BUFFER"]["Fn::Join"][1][0] == "kinesis://"
     (policy,) = resources(templates["Logsvc-Ingest"], "AWS::IAM::Policy").values()
-    assert [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "sqs:SendMessage"]
+    (put,) = [
+        s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "kinesis:PutRecords"
+    ]
+    assert "Fn::ImportValue" in json.dumps(put["Resource"])
+
+
+def test_every_function_shares_the_coordination_table(templates):
+    (table,) = resources(templates["Logsvc-Core"], "AWS::DynamoDB::GlobalTable").values()
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    for name in (*FUNCTIONS, "writer", "cleanup", "analyze"):
+        stack = templates[f"Logsvc-{name.title()}"]
+        (function,) = resources(stack, "AWS::Lambda::Function").values()
+        assert "COORDINATION_TABLE" in function["Environment"]["Variables"], name
+        (policy,) = resources(stack, "AWS::IAM::Policy").values()
+        actions = [
+            s["Action"]
+            for s in policy["PolicyDocument"]["Statement"]
+            if "dynamodb" in json.dumps(s["Action"])
+        ]
+        # Everyone counts D1 requests; only ingest keeps receipts.
+        expected = (
+            ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+            if name == "ingest"
+            else "dynamodb:UpdateItem"
+        )
+        assert actions == [expected], name
+
+
+def test_ingest_writes_directly_when_buffering_is_turned_off(tmp_path):
+    templates = synthesize(tmp_path, buffered_ingest="false")
+    assert "Logsvc-Writer" not in templates
+    (function,) = resources(templates["Logsvc-Ingest"], "AWS::Lambda::Function").values()
+    assert "INGEST_BUFFER" not in function["Environment"]["Variables"]
 
 
 def test_the_d1_bridge_instead_of_the_rest_api(tmp_path):

@@ -26,12 +26,7 @@ app = new_resolver(logger, authenticated=False)
     },
 )
 def health() -> Response[HealthResponse]:
-    try:
-        runtime.database().query("SELECT 1 AS ok")
-        healthy = True
-    except StoreUnavailable as exc:
-        logger.warning("database check failed", extra={"reason": str(exc)})
-        healthy = False
+    healthy = database_reachable()
     body = HealthResponse(
         status="healthy" if healthy else "unhealthy",
         service=SERVICE_NAME,
@@ -40,6 +35,15 @@ def health() -> Response[HealthResponse]:
         version=VERSION,
     )
     return Response(status_code=200 if healthy else 503, content_type="application/json", body=body)
+
+
+def database_reachable() -> bool:
+    try:
+        runtime.database_check()
+        return True
+    except StoreUnavailable as exc:
+        logger.warning("database check failed", extra={"reason": str(exc)})
+        return False
 
 
 @app.get("/openapi.json", include_in_schema=False)

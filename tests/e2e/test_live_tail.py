@@ -57,7 +57,7 @@ def received(websocket, seconds: float = 1.0) -> list[dict]:
 def test_matching_entries_arrive_within_a_second_and_nothing_else(server):
     with connect(ws_url(server), additional_headers=server.headers) as websocket:
         ack = subscribe(websocket, services=["live-a", "live-b"], min_level="WARN", q="timeout")
-        time.sleep(1.1)  # ingest sees new subscribers within a second (its registry cache)
+        time.sleep(2.1)  # the writer sees new subscribers within 2 s (its registry cache)
         assert ack == {
             "type": "subscribed",
             "services": ["live-a", "live-b"],
@@ -172,7 +172,7 @@ def test_a_stalled_client_never_slows_ingestion(server):
     stalled = StalledClient(ws_url(server), server.headers)
     try:
         stalled.send({"action": "subscribe", "services": ["live-flood"]})
-        time.sleep(1.1)  # ingest sees new subscribers within a second (its registry cache)
+        time.sleep(2.1)  # the writer sees new subscribers within 2 s (its registry cache)
         page = [{"service_name": "live-flood", "level": "INFO", "message": "x" * 1000}] * 100
         slowest = max(ingest(server, page) for _ in range(40))  # 4,000 entries, ~4.4 MB
         assert slowest < 1.0  # nobody waits for the client that does not read

@@ -141,6 +141,22 @@ def _open_index(share: float | None) -> SqlDatabase:
     )
 
 
+# /health asks the database at most this often per instance while it answers: monitors
+# poll it, and each check is a D1 request against the account-wide budget.
+HEALTH_CHECK_SECONDS = 10.0
+_healthy_at: list[float] = []
+
+
+def database_check() -> None:
+    """Raise StoreUnavailable if the database does not answer (a success holds for 10 s)."""
+    import time
+
+    if _healthy_at and time.monotonic() - _healthy_at[0] < HEALTH_CHECK_SECONDS:
+        return
+    database().query("SELECT 1 AS ok")
+    _healthy_at[:] = [time.monotonic()]
+
+
 @cache
 def log_archive() -> LogArchive:
     s = settings()
@@ -324,6 +340,7 @@ def cleaner() -> Cleaner:
 
 def reset() -> None:
     """Forget everything built so far (tests, or the local server after a settings change)."""
+    _healthy_at.clear()
     for opened in (database, writer_database, ingest_buffer):
         if opened.cache_info().currsize and opened() is not None and hasattr(opened(), "close"):
             opened().close()

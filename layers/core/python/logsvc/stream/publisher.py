@@ -17,7 +17,9 @@ from logsvc.stream.subscriptions import ConnectionRegistry, Subscription, stream
 
 # At most one registry read a second per warm function: a new subscriber starts receiving
 # within a second.
-REGISTRY_CACHE_SECONDS = 1.0
+# Subscriptions are read at most this often per instance: each read is a D1 request, and
+# every D1 request of the deployment shares one account-wide budget.
+REGISTRY_CACHE_SECONDS = 2.0
 FAN_OUT_BUDGET_SECONDS = 1.0  # ingest never waits longer than this for subscribers
 MAX_MESSAGES_PER_POST = 100
 logger = Logger(child=True)

@@ -32,7 +32,12 @@ metrics = Metrics(namespace="logsService", service="ingest")
 app = new_resolver(logger)
 
 
-@app.post("/api/v1/logs/ingest", status_code=201)
+CONFLICT = "The Idempotency-Key was used by this key for a request with another body"
+
+
+@app.post(
+    "/api/v1/logs/ingest", status_code=201, responses=with_errors({409: CONFLICT}, success=201)
+)
 def ingest_one(entry: LogInput, key: IdempotencyKey = None) -> IngestResponse:
     log_id = runtime.ingestor().ingest_one(
         entry, idempotency=idempotency(key), allowed=principal(app).service_filter
@@ -44,7 +49,9 @@ def ingest_one(entry: LogInput, key: IdempotencyKey = None) -> IngestResponse:
 @app.post(
     "/api/v1/logs/ingest/batch",
     status_code=201,
-    responses=with_errors({413: "More than 1000 entries; nothing was stored"}, success=201),
+    responses=with_errors(
+        {409: CONFLICT, 413: "More than 1000 entries; nothing was stored"}, success=201
+    ),
 )
 def ingest_batch(request: BatchIngestRequest, key: IdempotencyKey = None) -> BatchIngestResponse:
     if len(request.logs) > MAX_BATCH_ITEMS:

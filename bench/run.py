@@ -33,7 +33,7 @@ from typing import Any
 import requests
 
 from bench.corpus import SERVICES, Corpus
-from logsvc import runtime
+from logsvc import components
 from logsvc.archive import LogArchive
 from logsvc.archive.local import LocalObjectStore
 from logsvc.ids import new_id
@@ -41,7 +41,7 @@ from logsvc.ingest import Ingestor
 from logsvc.sql import open_database
 from logsvc.sql.migrations import apply_migrations
 from logsvc.sql.sqlite import SqliteDatabase
-from logsvc.store.logs import LogStore
+from logsvc.store.log_index import LogIndex
 from logsvc_local.events import LocalContext, proxy_event
 from logsvc_local.project import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT, load_handler
 
@@ -120,7 +120,7 @@ def use_local_service(data_dir: Path) -> None:
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
     )
-    runtime.reset()
+    components.reset()
 
 
 def invoke(
@@ -217,7 +217,7 @@ def bench_search(batches: list[list[dict]], samples: int) -> dict[str, Any]:
     last_ms = batches[-1][-1]["timestamp"]
     ids = [
         row["id"]
-        for row in runtime.database().query(
+        for row in components.database().query(
             "SELECT id FROM logs WHERE timestamp % 997 = 0 LIMIT 2000"
         )
     ]
@@ -357,7 +357,7 @@ def cost_counters(corpus: Corpus, folder: Path, size: int) -> dict[str, Any]:
     apply_migrations(db, MIGRATIONS_DIR)
     counted = CountingDatabase(db)
     objects = CountingObjects(str(folder / "archive"))
-    ingestor = Ingestor(LogArchive(objects), LogStore(counted))
+    ingestor = Ingestor(LogArchive(objects), LogIndex(counted))
     requests_sent = 20
     for i in range(requests_sent):
         ingestor.ingest_batch(corpus.batch(SERVICES[i], size, START_MS + i * 60_000))

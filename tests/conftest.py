@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.sql import open_database
 from logsvc.sql.migrations import apply_migrations
 from logsvc_local.project import MIGRATIONS_DIR
@@ -87,9 +87,9 @@ def archive_dir(tmp_path: Path) -> Path:
 def _api(archive_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setenv("ARCHIVE_URL", archive_dir.as_uri())
     monkeypatch.setenv("LOG_SERVICE_API_KEY", API_KEY)
-    runtime.reset()
+    components.reset()
     yield Api(API_KEY)
-    runtime.reset()
+    components.reset()
 
 
 @pytest.fixture

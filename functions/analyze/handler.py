@@ -5,14 +5,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from logsvc import agent_log, runtime
+from logsvc import agent_log, components
 
 logger = Logger(service="logsService-analyze")
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    results = runtime.analyzer().run(time_left_ms=context.get_remaining_time_in_millis)
+    results = components.analyzer().run(time_left_ms=context.get_remaining_time_in_millis)
     summary = {
         "services_analyzed": len(results),
         "results": [
@@ -29,6 +29,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     message = f"analysis: {len(results)} services with 10+ errors analysed"
     if results:
         message += ": " + ", ".join(f"{r.service_name} {r.severity}" for r in results)
-    agent_log.record(runtime.ingestor(), "analyze", "INFO", message, summary)
+    agent_log.record(components.ingestor(), "analyze", "INFO", message, summary)
     logger.info(message, extra={"summary": summary})
     return summary

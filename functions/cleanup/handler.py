@@ -5,20 +5,20 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from logsvc import agent_log, runtime
+from logsvc import agent_log, components
 
 logger = Logger(service="logsService-cleanup")
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    summary = runtime.cleaner().run(time_left_ms=context.get_remaining_time_in_millis)
+    summary = components.cleaner().run(time_left_ms=context.get_remaining_time_in_millis)
     result = summary.to_dict()
     message = (
         f"cleanup {'finished' if summary.complete else 'stopped for time, resumes next run'}"
         f": {summary.logs_deleted} logs and {summary.archive_objects_deleted} archive "
         f"objects deleted across {len(summary.services)} services"
     )
-    agent_log.record(runtime.ingestor(), "cleanup", "INFO", message, result)
+    agent_log.record(components.ingestor(), "cleanup", "INFO", message, result)
     logger.info(message, extra={"summary": result})
     return result

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.api.key_models import ApiKeyCreated, ApiKeyRequest, ApiKeysResponse, ApiKeyView
 from logsvc.api.models import (
     ConfigsResponse,
@@ -27,25 +27,25 @@ ServicePath = Annotated[ServiceName, Path()]
 @app.get("/api/v1/logs/config/<service>")
 def get_config(service: ServicePath) -> ServiceConfigView:
     principal(app).require_service(service)
-    return runtime.config_store().get(service).view(runtime.settings().retention_defaults)
+    return components.config_store().get(service).view(components.settings().retention_defaults)
 
 
 @app.put("/api/v1/logs/config/<service>")
 def put_config(service: ServicePath, update: ConfigUpdate) -> ServiceConfigView:
     principal(app).require_service(service)
     changes = update.model_dump(exclude_unset=True)
-    config = runtime.config_store().update(service, changes, now_ms())
-    return config.view(runtime.settings().retention_defaults)
+    config = components.config_store().update(service, changes, now_ms())
+    return config.view(components.settings().retention_defaults)
 
 
 @app.get("/api/v1/logs/configs")
 def list_configs() -> ConfigsResponse:
-    defaults = runtime.settings().retention_defaults
+    defaults = components.settings().retention_defaults
     caller = principal(app)
     return ConfigsResponse(
         configs=[
             c.view(defaults)
-            for c in runtime.config_store().list()
+            for c in components.config_store().list()
             if caller.may_use(c.service_name)
         ]
     )
@@ -62,22 +62,24 @@ def require_key_admin() -> None:
 def create_key(request: ApiKeyRequest) -> ApiKeyCreated:
     """The key is shown once, here; only its hash is stored."""
     require_key_admin()
-    key, view = runtime.key_store().create(request.name, request.scopes, request.services, now_ms())
+    key, view = components.key_store().create(
+        request.name, request.scopes, request.services, now_ms()
+    )
     return ApiKeyCreated(key=key, **view)
 
 
 @app.get("/api/v1/admin/keys")
 def list_keys() -> ApiKeysResponse:
     require_key_admin()
-    return ApiKeysResponse(keys=runtime.key_store().list())
+    return ApiKeysResponse(keys=components.key_store().list())
 
 
 @app.delete("/api/v1/admin/keys/<key_id>", responses=with_errors({404: "No such key"}))
 def revoke_key(key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]) -> ApiKeyView:
     require_key_admin()
-    if not runtime.key_store().revoke(key_id, now_ms()):
+    if not components.key_store().revoke(key_id, now_ms()):
         raise NotFound(f"key_id: no active key {key_id!r}", field="key_id")
-    return runtime.key_store().get(key_id)
+    return components.key_store().get(key_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from logsvc import SERVICE_NAME, VERSION, runtime
+from logsvc import SERVICE_NAME, VERSION, components
 from logsvc.api.models import HealthResponse
 from logsvc.api.resolver import new_resolver
 from logsvc.clock import now_ms
@@ -39,7 +39,7 @@ def health() -> Response[HealthResponse]:
 
 def database_reachable() -> bool:
     try:
-        runtime.database_check()
+        components.database_check()
         return True
     except StoreUnavailable as exc:
         logger.warning("database check failed", extra={"reason": str(exc)})
@@ -48,7 +48,7 @@ def database_reachable() -> bool:
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> dict[str, Any]:
-    path = Path(runtime.settings().openapi_document)
+    path = Path(components.settings().openapi_document)
     if not path.is_file():
         raise NotFound("the OpenAPI document is not bundled with this deployment")
     return json.loads(path.read_text(encoding="utf-8"))

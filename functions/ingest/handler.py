@@ -10,13 +10,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from logsvc import runtime, tail
+from logsvc import components
 from logsvc.api.models import BatchIngestRequest, BatchIngestResponse, IngestResponse, LogInput
 from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import now_ms
 from logsvc.entries import ServiceName
 from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.ingest import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, Idempotency, IngestOutcome
+from logsvc.sources import cloudflare_tail
 
 logger = Logger(service="logsService-ingest")
 # Retrying a request with the same key stores nothing twice (ids derive from the key).
@@ -39,7 +40,7 @@ CONFLICT = "The Idempotency-Key was used by this key for a request with another 
     "/api/v1/logs/ingest", status_code=201, responses=with_errors({409: CONFLICT}, success=201)
 )
 def ingest_one(entry: LogInput, key: IdempotencyKey = None) -> IngestResponse:
-    log_id = runtime.ingestor().ingest_one(
+    log_id = components.ingestor().ingest_one(
         entry, idempotency=idempotency(key), allowed=principal(app).service_filter
     )
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=1)
@@ -61,7 +62,7 @@ def ingest_batch(request: BatchIngestRequest, key: IdempotencyKey = None) -> Bat
         )
     if not request.logs:
         raise BadRequest("logs: must contain at least one entry", field="logs")
-    outcome = runtime.ingestor().ingest_batch(
+    outcome = components.ingestor().ingest_batch(
         request.logs, idempotency=idempotency(key), allowed=principal(app).service_filter
     )
     if not outcome.ids:
@@ -82,11 +83,11 @@ def tail_events(
     ] = None,
 ) -> BatchIngestResponse:
     """Cloudflare Tail Worker TraceItems (workers/tail-forwarder posts them)."""
-    fallback = fallback_service or runtime.settings().tail_default_service
-    entries = tail.to_log_items(items, now_ms(), fallback)
+    fallback = fallback_service or components.settings().tail_default_service
+    entries = cloudflare_tail.to_log_items(items, now_ms(), fallback)
     if len(entries) > MAX_OTLP_RECORDS:
         raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} entries, got {len(entries)}")
-    outcome = runtime.ingestor().ingest_batch(
+    outcome = components.ingestor().ingest_batch(
         entries, source_type="tail", allowed=principal(app).service_filter
     )
     return batch_answer(outcome)
@@ -99,16 +100,16 @@ def tail_events(
 def otlp_logs():
     """OTLP/HTTP: ExportLogsServiceRequest as protobuf or JSON, gzip or not."""
     # Imported here: protobuf and the OTLP classes would lengthen every cold start.
-    from logsvc.otlp import decode_request, encode_response, to_log_items
+    from logsvc.sources.otlp import decode_request, encode_response, to_log_items
 
     event = app.current_event
     raw = base64.b64decode(event.body) if event.is_base64_encoded else (event.body or "").encode()
     content_type = event.headers.get("content-type") or "application/json"
     request = decode_request(raw, content_type, event.headers.get("content-encoding"))
-    items = to_log_items(request, now_ms(), runtime.settings().otlp_default_service)
+    items = to_log_items(request, now_ms(), components.settings().otlp_default_service)
     if len(items) > MAX_OTLP_RECORDS:
         raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} log records, got {len(items)}")
-    ingestor = runtime.ingestor()
+    ingestor = components.ingestor()
     outcome = (
         ingestor.ingest_batch(items, allowed=principal(app).service_filter)
         if items

@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AfterValidator
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.analysis import MAX_ENTRIES
 from logsvc.api.models import (
     AnalysisResponse,
@@ -24,7 +24,7 @@ from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import MAX_TIMESTAMP_MS, LevelName, ServiceName, without_nul
 from logsvc.errors import BadRequest, Forbidden, NotFound
-from logsvc.store.logs import SearchFilters
+from logsvc.store.log_index import SearchFilters
 
 logger = Logger(service="logsService-search")
 app = new_resolver(logger)
@@ -61,7 +61,7 @@ def search(
         limit=limit,
         offset=offset,
     )
-    logs, has_more = runtime.log_store().search(filters)
+    logs, has_more = components.log_index().search(filters)
     return SearchResponse(logs=logs, limit=limit, offset=offset, has_more=has_more)
 
 
@@ -78,7 +78,7 @@ def get_full_log(id: str) -> FullLogView:
     entry = readable_entry(id)
     if entry is None:
         raise NotFound(f"id: no log entry {id!r}", field="id")
-    full = runtime.log_archive().read_entry(entry["r2_key"], id) if entry["r2_key"] else None
+    full = components.log_archive().read_entry(entry["r2_key"], id) if entry["r2_key"] else None
     if full is None:
         raise NotFound(f"id: the archived entry for {id!r} is no longer in the archive", field="id")
     return {**full, "r2_key": entry["r2_key"]}
@@ -87,14 +87,14 @@ def get_full_log(id: str) -> FullLogView:
 @app.get("/api/v1/logs/services")
 def list_services() -> ServicesResponse:
     caller = principal(app)
-    services = runtime.log_store().services()
+    services = components.log_index().services()
     return ServicesResponse(services=[s for s in services if caller.may_use(s["service_name"])])
 
 
 @app.get("/api/v1/logs/stats/<service>")
 def service_stats(service: ServicePath) -> StatsResponse:
     principal(app).require_service(service)
-    return runtime.log_store().stats(service, now_ms())
+    return components.log_index().stats(service, now_ms())
 
 
 @app.get("/api/v1/logs/recent/<service>")
@@ -102,7 +102,7 @@ def recent_logs(
     service: ServicePath, limit: Annotated[int, Query(ge=1, le=1000)] = 50
 ) -> RecentResponse:
     principal(app).require_service(service)
-    return RecentResponse(service_name=service, logs=runtime.log_store().recent(service, limit))
+    return RecentResponse(service_name=service, logs=components.log_index().recent(service, limit))
 
 
 @app.get("/api/v1/logs/analysis/<service>")
@@ -110,7 +110,7 @@ def analysis(
     service: ServicePath, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> AnalysisResponse:
     principal(app).require_service(service)
-    history = [result.view() for result in runtime.analysis_store().history(service, limit)]
+    history = [result.view() for result in components.analysis_store().history(service, limit)]
     return AnalysisResponse(
         service_name=service, latest=history[0] if history else None, history=history
     )
@@ -136,7 +136,7 @@ def patterns(
     from logsvc.analysis.patterns import mine_patterns
 
     levels = (level,) if level else ("ERROR", "CRITICAL")
-    entries, truncated = error_entries(runtime.log_store(), service, start, end, levels, limit)
+    entries, truncated = error_entries(components.log_index(), service, start, end, levels, limit)
     return PatternsResponse(
         service_name=service,
         levels=list(levels),
@@ -168,7 +168,7 @@ def readable_service(service: str | None) -> str | None:
 def readable_entry(entry_id: str) -> dict[str, Any] | None:
     """The entry, or None when there is none or the caller may not read its service
     (a restricted key cannot learn that another service's id exists)."""
-    entry = runtime.log_store().get(entry_id)
+    entry = components.log_index().get(entry_id)
     if entry is None or not principal(app).may_use(entry["service_name"]):
         return None
     return entry

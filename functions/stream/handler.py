@@ -7,12 +7,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.clock import now_ms
 from logsvc.errors import ApiError, Forbidden
 from logsvc.keys import authenticate
+from logsvc.problems import first_problem
 from logsvc.stream.subscriptions import Subscription
-from logsvc.validation import first_problem
 
 logger = Logger(service="logsService-stream")
 BROWSER_PROTOCOL = "bearer"  # new WebSocket(url, ["bearer", key]) for browsers
@@ -31,7 +31,7 @@ def connect(event: dict[str, Any]) -> dict[str, Any]:
         authorization = f"Bearer {protocols[1]}"
         answer_headers["Sec-WebSocket-Protocol"] = BROWSER_PROTOCOL
     try:
-        caller = authenticate(authorization, runtime.bootstrap_keys(), runtime.key_store())
+        caller = authenticate(authorization, components.bootstrap_keys(), components.key_store())
         caller.require("read")
         if caller.services is not None:
             # Subscriptions are not tied to keys, so a restricted key could widen its own.
@@ -40,7 +40,7 @@ def connect(event: dict[str, Any]) -> dict[str, Any]:
             )
     except ApiError as exc:
         return {"statusCode": exc.status_code, "body": json.dumps({"error": exc.message})}
-    runtime.connection_registry().connect(event["requestContext"]["connectionId"], now_ms())
+    components.connection_registry().connect(event["requestContext"]["connectionId"], now_ms())
     return {"statusCode": 200, "headers": answer_headers}
 
 
@@ -51,14 +51,14 @@ def subscribe(event: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         field, message = first_problem(exc.errors())
         return reply(event, {"type": "error", "error": message, "field": field}, 400)
-    if not runtime.connection_registry().subscribe(connection_id, subscription):
+    if not components.connection_registry().subscribe(connection_id, subscription):
         return reply(event, {"type": "error", "error": "not connected"}, 410)
     return reply(event, {"type": "subscribed", **subscription.model_dump(exclude_none=True)})
 
 
 def reply(event: dict[str, Any], message: dict[str, Any], status: int = 200) -> dict[str, Any]:
     """Send a message on the connection (route responses are not enabled on this API)."""
-    api = runtime.management_api()
+    api = components.management_api()
     if api is not None:
         api.send(event["requestContext"]["connectionId"], json.dumps(message).encode())
     return {"statusCode": status, "body": json.dumps(message)}
@@ -70,7 +70,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if route == "$connect":
         return connect(event)
     if route == "$disconnect":
-        runtime.connection_registry().disconnect(event["requestContext"]["connectionId"])
+        components.connection_registry().disconnect(event["requestContext"]["connectionId"])
         return {"statusCode": 200}
     if route == "subscribe":
         return subscribe(event)

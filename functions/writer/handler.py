@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.buffer.kinesis import entries_of
 
 logger = Logger(service="logsService-writer")
@@ -30,7 +30,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
         for record in records
     )
-    result = runtime.log_writer().flush(shard, batch)
+    result = components.log_writer().flush(shard, batch)
     logger.info(
         "flushed",
         extra={

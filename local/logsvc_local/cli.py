@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("cleanup", "analyze"):
         return _run_job(args.command, args.data_dir)
     if args.command == "tail":
-        from logsvc_local.tail import tail
+        from logsvc_local.live_tail import tail
 
         key = args.api_key or project.local_api_key(args.data_dir)
         with contextlib.suppress(KeyboardInterrupt):
@@ -96,9 +96,9 @@ def _configure(data_dir: Path) -> dict[str, str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     environment = project.local_environment(data_dir.resolve())
     os.environ.update(environment)
-    from logsvc import runtime
+    from logsvc import components
 
-    runtime.reset()
+    components.reset()
     return environment
 
 

@@ -31,10 +31,10 @@ def add_parser(commands: argparse._SubParsersAction, data_dir_default: object) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from logsvc import runtime
+    from logsvc import components
     from logsvc.clock import now_ms
 
-    store = runtime.key_store()
+    store = components.key_store()
     if args.action == "create":
         key, view = store.create(args.name, args.scope, args.service, now_ms())
         print(json.dumps({"key": key, **view}, indent=2))

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.api.cors import preflight_headers
 from logsvc.routes import (
     FUNCTIONS,
@@ -92,12 +92,15 @@ def start_writer() -> WriterLoop | None:
     """With a local buffer (INGEST_BUFFER=file://...), its writer runs in this process."""
     from logsvc.buffer.local import LocalBuffer
 
-    buffer = runtime.ingest_buffer()
+    buffer = components.ingest_buffer()
     if not isinstance(buffer, LocalBuffer):
         return None
-    settings = runtime.settings()
+    settings = components.settings()
     loop = WriterLoop(
-        buffer, runtime.log_writer(), settings.writer_batch_entries, settings.writer_flush_seconds
+        buffer,
+        components.log_writer(),
+        settings.writer_batch_entries,
+        settings.writer_flush_seconds,
     )
     loop.start()
     return loop
@@ -136,7 +139,7 @@ async def _dispatch(request: Request) -> Response:
 
 def _preflight(request: Request) -> Response:
     """Answer a CORS preflight as API Gateway does when CORS_ORIGINS is set (no auth)."""
-    origins = runtime.settings().cors_origins
+    origins = components.settings().cors_origins
     headers = preflight_headers(request.headers.get("origin"), origins)
     return Response(status_code=204 if headers else 403, headers=headers)
 

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.alerts import Alerter
 from logsvc.analysis.analyzer import Analyzer
 from logsvc.analysis.summarizer import BedrockSummarizer
@@ -29,7 +29,7 @@ def errors(
     level: str = "ERROR",
     message: str = "Timeout after {i}ms calling inventory",
 ) -> None:
-    runtime.ingestor().record(
+    components.ingestor().record(
         [
             LogEntry(
                 id="",
@@ -79,11 +79,11 @@ def receiver():
 
 
 def analyzer(now: int = NOW, webhook: str | None = None, summarizer=None) -> Analyzer:
-    alerter = Alerter(runtime.analysis_store(), webhook_url=webhook, clock=lambda: now)
+    alerter = Alerter(components.analysis_store(), webhook_url=webhook, clock=lambda: now)
     return Analyzer(
-        runtime.log_store(),
-        runtime.analysis_store(),
-        runtime.config_store(),
+        components.log_index(),
+        components.analysis_store(),
+        components.config_store(),
         alerter,
         summarizer,
         clock=lambda: now,
@@ -126,7 +126,7 @@ def test_the_next_run_looks_only_at_errors_since_the_last(api):
 
 
 def test_an_error_spike_against_the_baseline_is_an_anomaly(api):
-    store = runtime.analysis_store()
+    store = components.analysis_store()
     for i in range(4):
         store.save(
             AnalysisResult(
@@ -192,7 +192,7 @@ def test_any_model_failure_falls_back_to_the_deterministic_result(api, client):
 
 
 def test_an_alert_reaches_the_webhook_once_per_pattern_within_the_cooldown(api, receiver):
-    runtime.config_store().update("svc", {"alert_on_errors": True}, NOW)
+    components.config_store().update("svc", {"alert_on_errors": True}, NOW)
     errors("svc", 20, level="CRITICAL")
     analyzer(webhook=receiver.url).run(PLENTY)
     errors("svc", 20, level="CRITICAL", at=NOW + 10 * 60_000)
@@ -250,15 +250,15 @@ def test_an_alert_is_published_to_the_sns_topic(api, monkeypatch):
             "Attributes"
         ]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        runtime.config_store().update("svc", {"alert_on_errors": True}, NOW)
+        components.config_store().update("svc", {"alert_on_errors": True}, NOW)
         errors("svc", 20, level="CRITICAL")
         alerter = Alerter(
-            runtime.analysis_store(), topic_arn=topic, clock=lambda: NOW, sns_client=sns
+            components.analysis_store(), topic_arn=topic, clock=lambda: NOW, sns_client=sns
         )
         Analyzer(
-            runtime.log_store(),
-            runtime.analysis_store(),
-            runtime.config_store(),
+            components.log_index(),
+            components.analysis_store(),
+            components.config_store(),
             alerter,
             clock=lambda: NOW,
         ).run(PLENTY)

@@ -10,9 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.buffer.local import LocalBuffer
-from logsvc.store.logs import BLOCK_SPAN_MS
+from logsvc.store.log_index import BLOCK_SPAN_MS
 from logsvc.writer import Writer
 from logsvc_local.events import LocalContext
 from logsvc_local.project import load_handler
@@ -25,21 +25,21 @@ LOGS = [
 
 
 def count(api) -> int:
-    return runtime.database().query("SELECT count(*) AS n FROM logs")[0]["n"]
+    return components.database().query("SELECT count(*) AS n FROM logs")[0]["n"]
 
 
 @pytest.fixture
 def buffered(api_any_db, tmp_path, monkeypatch):
     monkeypatch.setenv("INGEST_BUFFER", (tmp_path / "buffer.db").as_uri())
-    runtime.reset()
+    components.reset()
     yield api_any_db
-    runtime.reset()
+    components.reset()
 
 
 def drain() -> int:
-    buffer = runtime.ingest_buffer()
+    buffer = components.ingest_buffer()
     assert isinstance(buffer, LocalBuffer)
-    loop = WriterLoop(buffer, runtime.log_writer(), batch_entries=10_000, flush_seconds=0)
+    loop = WriterLoop(buffer, components.log_writer(), batch_entries=10_000, flush_seconds=0)
     stored = 0
     while buffer.stats()["pending"]:
         stored += loop.flush_once()
@@ -51,7 +51,7 @@ def test_acknowledged_when_buffered_then_stored_with_the_same_ids(buffered):
     single = buffered.post("/api/v1/logs/ingest", {**LOGS[0], "message": "single"})
     assert (answer.status, single.status) == (201, 201)
     assert count(buffered) == 0  # acknowledged, not yet indexed
-    assert runtime.ingest_buffer().stats()["pending"] == 31
+    assert components.ingest_buffer().stats()["pending"] == 31
     assert drain() == 31
     assert count(buffered) == 31
     for log_id in [*answer.body["ids"], single.body["id"]]:
@@ -65,7 +65,7 @@ def test_many_requests_become_one_index_request_and_one_object_per_service(
     api_d1, d1, tmp_path, monkeypatch, archive_dir
 ):
     monkeypatch.setenv("INGEST_BUFFER", (tmp_path / "buffer.db").as_uri())
-    runtime.reset()
+    components.reset()
     for i in range(40):
         service = "a" if i % 2 else "b"
         api_d1.post(
@@ -76,7 +76,7 @@ def test_many_requests_become_one_index_request_and_one_object_per_service(
     writes = [r for r in d1.requests[before:] if "log_blocks" in json.dumps(r)]
     assert len(writes) == 1
     assert len(list(archive_dir.rglob("*.ndjson.gz"))) == 2
-    rows = runtime.database().query("SELECT count(*) AS n FROM log_blocks")[0]["n"]
+    rows = components.database().query("SELECT count(*) AS n FROM log_blocks")[0]["n"]
     assert rows <= 4  # one block per service (and time bucket), not one per request
 
 
@@ -87,7 +87,7 @@ def test_blocks_never_span_more_than_a_time_bucket(buffered):
     ]
     buffered.post("/api/v1/logs/ingest/batch", {"logs": hour})
     drain()
-    spans = runtime.database().query("SELECT first_ts, last_ts FROM log_blocks")
+    spans = components.database().query("SELECT first_ts, last_ts FROM log_blocks")
     assert len(spans) == 12
     assert all(row["first_ts"] // BLOCK_SPAN_MS == row["last_ts"] // BLOCK_SPAN_MS for row in spans)
 
@@ -114,11 +114,11 @@ def test_an_idempotent_retry_gets_the_same_ids_and_stores_nothing_twice(buffered
 
 def test_a_crash_after_indexing_before_forgetting_stores_nothing_twice(buffered):
     buffered.post("/api/v1/logs/ingest/batch", {"logs": LOGS})
-    buffer = runtime.ingest_buffer()
+    buffer = components.ingest_buffer()
     records = buffer.read(0, 100)
     # The flush reached the index, then the process died before deleting from the buffer.
-    runtime.log_writer().flush(buffer.stream, [(p, [e]) for p, e in records])
-    fresh = Writer(runtime.log_archive(), runtime.log_store(), buffer.dead_letter)
+    components.log_writer().flush(buffer.stream, [(p, [e]) for p, e in records])
+    fresh = Writer(components.log_archive(), components.log_index(), buffer.dead_letter)
     result = fresh.flush(buffer.stream, [(p, [e]) for p, e in buffer.read(0, 100)])
     assert (result.stored, result.skipped) == (0, 30)
     assert count(buffered) == 30
@@ -126,14 +126,14 @@ def test_a_crash_after_indexing_before_forgetting_stores_nothing_twice(buffered)
 
 def test_a_d1_outage_loses_and_refuses_nothing(api_d1, d1, tmp_path, monkeypatch):
     monkeypatch.setenv("INGEST_BUFFER", (tmp_path / "buffer.db").as_uri())
-    runtime.reset()
+    components.reset()
     d1.fail_next(503, "D1 is overloaded", times=100)
     answers = [api_d1.post("/api/v1/logs/ingest", LOGS[i]) for i in range(5)]
     assert [a.status for a in answers] == [201] * 5  # ingest needs no D1 request
-    loop = WriterLoop(runtime.ingest_buffer(), runtime.log_writer(), 10_000, 0)
+    loop = WriterLoop(components.ingest_buffer(), components.log_writer(), 10_000, 0)
     with pytest.raises(Exception, match="D1"):
         loop.flush_once()
-    assert runtime.ingest_buffer().stats()["pending"] == 5
+    assert components.ingest_buffer().stats()["pending"] == 5
     d1._failures.clear()
     assert loop.flush_once() == 5
     assert count(api_d1) == 5
@@ -145,7 +145,7 @@ def test_an_archive_outage_loses_and_refuses_nothing(buffered, archive_dir):
     archive_dir.write_text("a file where the archive folder should be")
     answers = [buffered.post("/api/v1/logs/ingest", LOGS[i]) for i in range(3)]
     assert [a.status for a in answers] == [201] * 3
-    loop = WriterLoop(runtime.ingest_buffer(), runtime.log_writer(), 10_000, 0)
+    loop = WriterLoop(components.ingest_buffer(), components.log_writer(), 10_000, 0)
     with pytest.raises(Exception, match="rchive"):
         loop.flush_once()
     archive_dir.unlink()
@@ -154,11 +154,11 @@ def test_an_archive_outage_loses_and_refuses_nothing(buffered, archive_dir):
 
 
 def test_a_poison_block_is_set_aside_and_the_rest_stored(buffered, monkeypatch):
-    from logsvc.store.logs import LogStore
+    from logsvc.store.log_index import LogIndex
 
     buffered.post("/api/v1/logs/ingest/batch", {"logs": LOGS})
     buffered.post("/api/v1/logs/ingest", {**LOGS[0], "service_name": "poison"})
-    real = LogStore.block_statement
+    real = LogIndex.block_statement
 
     # No real entry can make the index refuse a block any more (ingest checks every limit),
     # so the refusal is simulated at the statement: the one part not run for real here.
@@ -168,18 +168,18 @@ def test_a_poison_block_is_set_aside_and_the_rest_stored(buffered, monkeypatch):
             return statement.__class__("INSERT INTO no_such_table VALUES (?)", (1,))
         return statement
 
-    monkeypatch.setattr(LogStore, "block_statement", staticmethod(refuse_poison))
+    monkeypatch.setattr(LogIndex, "block_statement", staticmethod(refuse_poison))
     drain()
     assert count(buffered) == 30
-    dead = runtime.ingest_buffer().dead_letters()
+    dead = components.ingest_buffer().dead_letters()
     assert [d["entry"]["service_name"] for d in dead] == ["poison"]
-    assert runtime.ingest_buffer().stats()["pending"] == 0
+    assert components.ingest_buffer().stats()["pending"] == 0
 
 
 def test_quotas_stay_exact_without_a_d1_request(api_d1, d1, tmp_path, monkeypatch):
     api_d1.put("/api/v1/logs/config/capped", {"max_logs_per_day": 5})
     monkeypatch.setenv("INGEST_BUFFER", (tmp_path / "buffer.db").as_uri())
-    runtime.reset()
+    components.reset()
     log = {"service_name": "capped", "level": "INFO", "message": "m"}
     api_d1.post("/api/v1/logs/ingest", log)  # reads the limits once
     before = len(d1.requests)
@@ -208,7 +208,7 @@ def kinesis(api_d1, d1, monkeypatch):
         )
         monkeypatch.setenv("INGEST_BUFFER", "kinesis://ingest")
         monkeypatch.setenv("COORDINATION_TABLE", "coordination")
-        runtime.reset()
+        components.reset()
         yield client
 
 
@@ -252,7 +252,7 @@ def test_kinesis_buffer_and_writer_function(kinesis, api_d1, d1):
     for log_id in ids:
         assert api_d1.get(f"/api/v1/logs/logs/{log_id}").status == 200
     # Lambda retries the same records after a failure the function did not see end.
-    runtime.reset()
+    components.reset()
     assert write(event) == {"stored": 0, "skipped": 35}
     assert count(api_d1) == 35
 
@@ -261,7 +261,7 @@ def test_kinesis_idempotency_receipts_are_shared(kinesis, api_d1):
     first = api_d1.post(
         "/api/v1/logs/ingest/batch", {"logs": LOGS}, headers={"Idempotency-Key": "x"}
     )
-    runtime.reset()  # another instance
+    components.reset()  # another instance
     again = api_d1.post(
         "/api/v1/logs/ingest/batch", {"logs": LOGS}, headers={"Idempotency-Key": "x"}
     )

@@ -5,14 +5,14 @@ import threading
 
 import pytest
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.archive.log_archive import object_key
 from logsvc.cleanup import TIME_RESERVE_MS, Cleaner
 from logsvc.clock import DAY_MS
 from logsvc.entries import LogEntry
 from logsvc.store.analyses import AnalysisResult
 from logsvc.store.configs import RetentionDefaults
-from logsvc.store.logs import SearchFilters
+from logsvc.store.log_index import SearchFilters
 from logsvc_local.events import LocalContext
 from logsvc_local.project import load_handler
 
@@ -31,16 +31,16 @@ def entry(service: str, age_ms: int, level: str = "INFO") -> LogEntry:
 
 
 def ages(service: str) -> list[int]:
-    logs, _ = runtime.log_store().search(SearchFilters(service=service, limit=1000))
+    logs, _ = components.log_index().search(SearchFilters(service=service, limit=1000))
     return sorted(NOW - e["timestamp"] for e in logs)
 
 
 def cleaner(batch_size: int = 1000) -> Cleaner:
     return Cleaner(
-        runtime.log_store(),
-        runtime.config_store(),
-        runtime.log_archive(),
-        runtime.analysis_store(),
+        components.log_index(),
+        components.config_store(),
+        components.log_archive(),
+        components.analysis_store(),
         RetentionDefaults(ttl_days=30, archive_ttl_days=60),
         batch_size=batch_size,
         clock=lambda: NOW,
@@ -51,12 +51,12 @@ def cleaner(batch_size: int = 1000) -> Cleaner:
 def stored(api_any_db):
     """Three services with different retention; one request per service mixing ages, so
     blocks straddle each cutoff; entries exactly at and just past each cutoff."""
-    configs = runtime.config_store()
+    configs = components.config_store()
     configs.update("seven", {"ttl_days": 7}, NOW)
     configs.update("extended", {"retention_policy": "extended"}, NOW)  # 90 days
     for service, ttl in (("seven", 7), ("extended", 90), ("default", 30)):
         cutoff_age = ttl * DAY_MS
-        runtime.ingestor().record(
+        components.ingestor().record(
             [
                 entry(service, 1000),
                 entry(service, cutoff_age),
@@ -79,10 +79,10 @@ def test_each_service_keeps_exactly_what_its_ttl_says(stored):
         "default": 2,
     }
     # Ids of the kept entries in trimmed blocks still resolve.
-    logs, _ = runtime.log_store().search(SearchFilters(limit=100))
+    logs, _ = components.log_index().search(SearchFilters(limit=100))
     for log in logs:
-        assert runtime.log_store().get(log["id"])["message"] == log["message"]
-    assert runtime.log_store().stats("seven", NOW)["total"] == 3
+        assert components.log_index().get(log["id"])["message"] == log["message"]
+    assert components.log_index().stats("seven", NOW)["total"] == 3
 
 
 def test_running_twice_or_concurrently_changes_nothing_more(stored):
@@ -98,7 +98,7 @@ def test_running_twice_or_concurrently_changes_nothing_more(stored):
 
 def test_more_rows_than_one_batch(api):
     for i in range(12):  # twelve requests, so twelve blocks, all expired
-        runtime.ingestor().record([entry("bulk", 40 * DAY_MS + i), entry("bulk", 41 * DAY_MS)])
+        components.ingestor().record([entry("bulk", 40 * DAY_MS + i), entry("bulk", 41 * DAY_MS)])
     summary = cleaner(batch_size=5).run(PLENTY)
     assert (summary.complete, summary.logs_deleted) == (True, 24)
     assert ages("bulk") == []
@@ -106,7 +106,7 @@ def test_more_rows_than_one_batch(api):
 
 def test_an_exhausted_time_budget_resumes_at_the_next_run(api):
     for i in range(12):
-        runtime.ingestor().record([entry("bulk", 40 * DAY_MS + i)])
+        components.ingestor().record([entry("bulk", 40 * DAY_MS + i)])
     calls = iter([60_000, 60_000, TIME_RESERVE_MS - 1])
     first = cleaner(batch_size=5).run(lambda: next(calls, 0))
     assert (first.complete, first.logs_deleted) == (False, 10)
@@ -117,8 +117,8 @@ def test_an_exhausted_time_budget_resumes_at_the_next_run(api):
 
 
 def test_archive_date_folders_past_the_archive_ttl_go(api, archive_dir):
-    runtime.config_store().update("short", {"archive_ttl_days": 10}, NOW)
-    objects = runtime.log_archive().objects
+    components.config_store().update("short", {"archive_ttl_days": 10}, NOW)
+    objects = components.log_archive().objects
     for service, date in (
         ("short", "2026-12-25"),
         ("short", "2027-01-04"),
@@ -137,7 +137,7 @@ def test_archive_date_folders_past_the_archive_ttl_go(api, archive_dir):
 
 
 def test_old_analysis_results_are_pruned(api):
-    store = runtime.analysis_store()
+    store = components.analysis_store()
     for age_days in (100, 5):
         store.save(
             AnalysisResult(
@@ -167,16 +167,16 @@ def test_the_handler_logs_its_summary_as_an_agent_entry(stored, monkeypatch):
 def test_expired_live_tail_connections_are_removed(api):
     from logsvc.stream.subscriptions import CONNECTION_TTL_MS, Subscription
 
-    registry = runtime.connection_registry()
+    registry = components.connection_registry()
     registry.connect("gone", NOW - CONNECTION_TTL_MS - 1)
     registry.connect("here", NOW - 1000)
     for connection_id in ("gone", "here"):
         registry.subscribe(connection_id, Subscription())
     cleaner = Cleaner(
-        runtime.log_store(),
-        runtime.config_store(),
-        runtime.log_archive(),
-        runtime.analysis_store(),
+        components.log_index(),
+        components.config_store(),
+        components.log_archive(),
+        components.analysis_store(),
         RetentionDefaults(),
         connections=registry,
         clock=lambda: NOW,

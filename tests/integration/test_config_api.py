@@ -29,10 +29,10 @@ def test_a_service_without_config_reads_as_its_defaults(api_any_db, monkeypatch)
 
 
 def test_default_ttl_comes_from_the_setting(api, monkeypatch):
-    from logsvc import runtime
+    from logsvc import components
 
     monkeypatch.setenv("DEFAULT_TTL_DAYS", "14")
-    runtime.reset()
+    components.reset()
     assert api.get("/api/v1/logs/config/x").body["effective_ttl_days"] == 14
 
 

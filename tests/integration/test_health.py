@@ -1,6 +1,6 @@
 """GET /health: no key needed, 503 when the database cannot be reached."""
 
-from logsvc import VERSION, runtime
+from logsvc import VERSION, components
 from logsvc_local.project import OPENAPI_PATH
 
 
@@ -14,7 +14,7 @@ def test_healthy(api_any_db):
 
 def test_sqlite_file_missing_is_503_disconnected(api, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'no-such-dir' / 'logs.db'}")
-    runtime.reset()
+    components.reset()
     response = api.call("GET", "/health", key=None)
     assert response.status == 503
     assert (response.body["status"], response.body["db"]) == ("unhealthy", "disconnected")
@@ -28,7 +28,7 @@ def test_d1_failing_is_503_disconnected(api_d1, d1):
 
 def test_openapi_document_is_served(api, monkeypatch):
     monkeypatch.setenv("OPENAPI_DOCUMENT", str(OPENAPI_PATH))
-    runtime.reset()
+    components.reset()
     response = api.call("GET", "/openapi.json", key=None)
     assert response.status == 200
     assert "/api/v1/logs/search" in response.body["paths"]

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.entries import MAX_MESSAGE_CHARS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH
 from tests.support.api import Api
 
@@ -41,7 +41,7 @@ def test_over_the_limits_is_refused_naming_the_field(api: Api, body: dict, field
     batch = api.post("/api/v1/logs/ingest/batch", {"logs": [base(), body]})
     assert batch.status == 201
     assert [(e["index"], e["field"]) for e in batch.body["errors"]] == [(1, field)]
-    rows = runtime.database().query("SELECT SUM(entry_count) AS n FROM log_blocks")
+    rows = components.database().query("SELECT SUM(entry_count) AS n FROM log_blocks")
     assert rows[0]["n"] == 1
 
 

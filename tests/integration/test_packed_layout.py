@@ -6,12 +6,12 @@ import shutil
 
 import pytest
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.entries import LogEntry
 from logsvc.ids import entry_id
 from logsvc.sql import open_database
 from logsvc.sql.migrations import apply_migrations
-from logsvc.store.logs import MAX_BLOCK_BYTES, LogStore, SearchFilters
+from logsvc.store.log_index import MAX_BLOCK_BYTES, LogIndex, SearchFilters
 from logsvc_local.project import MIGRATIONS_DIR
 
 LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]
@@ -27,7 +27,7 @@ def test_one_block_per_service_and_level_per_request(api_any_db):
         for i in range(1000)
     ]
     ids = api_any_db.post("/api/v1/logs/ingest/batch", {"logs": logs}).body["ids"]
-    assert block_count(runtime.database()) == 10
+    assert block_count(components.database()) == 10
     assert len(set(ids)) == 1000
     # Every id leads back to its entry.
     for i in (0, 1, 499, 998, 999):
@@ -46,7 +46,7 @@ def test_large_entries_split_blocks_under_the_row_limit(api):
         for _ in range(200)
     ]
     ids = api.post("/api/v1/logs/ingest/batch", {"logs": logs}).body["ids"]
-    rows = runtime.database().query("SELECT length(entries) AS size FROM log_blocks")
+    rows = components.database().query("SELECT length(entries) AS size FROM log_blocks")
     assert len(rows) > 1
     assert all(row["size"] <= MAX_BLOCK_BYTES for row in rows)
     assert api.get(f"/api/v1/logs/logs/{ids[-1]}").body["metadata"] == {"blob": "y" * 15_000}
@@ -61,7 +61,7 @@ def test_plain_sql_reads_the_logs_view_like_the_original_table(api_any_db):
         ]
     }
     ids = api_any_db.post("/api/v1/logs/ingest/batch", body).body["ids"]
-    rows = runtime.database().query(
+    rows = components.database().query(
         "SELECT * FROM logs WHERE service_name = ? ORDER BY id", ("checkout",)
     )
     assert [
@@ -80,7 +80,7 @@ def test_plain_sql_reads_the_logs_view_like_the_original_table(api_any_db):
 def store(tmp_path):
     db = open_database(f"sqlite:///{tmp_path / 'logs.db'}", create=True)
     apply_migrations(db, MIGRATIONS_DIR)
-    yield LogStore(db)
+    yield LogIndex(db)
     db.close()
 
 
@@ -161,7 +161,7 @@ def test_migration_converts_one_row_per_log_and_keeps_ids(tmp_path):
     )
 
     assert apply_migrations(db, MIGRATIONS_DIR)[0] == "0002_packed_log_blocks.sql"
-    store = LogStore(db)
+    store = LogIndex(db)
     one = store.get(old_ids[0])
     assert (one["message"], one["metadata"], one["r2_key"]) == (
         "old one",

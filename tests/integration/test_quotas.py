@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.clock import DAY_MS, utc_date
 from logsvc.quotas import Quotas, SqlDailyCounts, seconds_until_next_utc_day
 from logsvc.sql import open_database
@@ -16,7 +16,7 @@ def logs(service: str, count: int) -> list[dict]:
 
 
 def stored(service: str) -> int:
-    rows = runtime.database().query(
+    rows = components.database().query(
         "SELECT COALESCE(SUM(entry_count), 0) AS n FROM log_blocks WHERE service_name = ?",
         (service,),
     )
@@ -56,7 +56,7 @@ def test_batches_are_counted_exactly(api: Api):
     assert only_refused.status == 429
     assert "retry-after" in only_refused.headers
     assert stored("checkout") == 10
-    counts = runtime.database().query("SELECT service_name, count FROM daily_counts")
+    counts = components.database().query("SELECT service_name, count FROM daily_counts")
     assert {r["service_name"]: r["count"] for r in counts} == {"checkout": 10}
 
 
@@ -69,7 +69,7 @@ def test_concurrent_writers_never_exceed_the_quota(api: Api, sqlite_url: str):
 
     def writer() -> None:
         db = open_database(sqlite_url)
-        quotas = Quotas(SqlDailyCounts(db), runtime.config_store().__class__(db))
+        quotas = Quotas(SqlDailyCounts(db), components.config_store().__class__(db))
         barrier.wait()
         for i in range(10):
             entries = [(0, _entry("checkout"))] * 3  # three entries per request
@@ -85,15 +85,15 @@ def test_concurrent_writers_never_exceed_the_quota(api: Api, sqlite_url: str):
         thread.join()
     # 240 asked for, in requests of 3: at most 16 requests (48 entries) fit under 50.
     assert sum(admitted) == 48
-    rows = runtime.database().query(
+    rows = components.database().query(
         "SELECT count FROM daily_counts WHERE service_name = 'checkout'"
     )
     assert [r["count"] for r in rows] == [48]
 
 
 def test_the_count_starts_again_each_utc_day(api: Api):
-    counts = SqlDailyCounts(runtime.database())
-    quotas = Quotas(counts, runtime.config_store())
+    counts = SqlDailyCounts(components.database())
+    quotas = Quotas(counts, components.config_store())
     api.put("/api/v1/logs/config/checkout", {"max_logs_per_day": 1})
     day_one = 1_800_000_000_000
     assert len(quotas.admit([(0, _entry("checkout"))], day_one)[0]) == 1
@@ -119,14 +119,14 @@ def _entry(service: str):
 
 
 def test_cleanup_forgets_counts_of_past_days(api: Api):
-    db = runtime.database()
-    today = utc_date(runtime.cleaner().clock())
+    db = components.database()
+    today = utc_date(components.cleaner().clock())
     db.execute(
         "INSERT INTO daily_counts (service_name, day, count) VALUES "
         "('checkout', '2020-01-01', 5), ('checkout', ?, 7)",
         (today,),
     )
-    summary = runtime.cleaner().run(lambda: 60_000)
+    summary = components.cleaner().run(lambda: 60_000)
     assert summary.daily_counts_deleted == 1
     rows = db.query("SELECT day, count FROM daily_counts")
     assert [(r["day"], r["count"]) for r in rows] == [(today, 7)]

@@ -7,7 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.archive.s3 import S3ObjectStore, s3_client
 
 BUCKET = "platform-logs-archive"
@@ -56,7 +56,7 @@ def test_r2_client_settings():
 
 def test_ingest_and_full_through_the_api_on_s3(api, s3, monkeypatch):
     monkeypatch.setenv("ARCHIVE_URL", f"s3://{BUCKET}/archive")
-    runtime.reset()
+    components.reset()
     message = "stack trace line\n" * 400
     logs = [
         {"service_name": "svc-a", "level": "ERROR", "message": message},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logsvc import runtime
+from logsvc import components
 from tests.support.api import Api
 
 
@@ -21,7 +21,7 @@ def entry(service: str = "checkout", message: str = "hello") -> dict:
 
 def test_created_key_is_shown_once_and_stored_hashed(api: Api):
     key = new_key(api, ["ingest"])
-    rows = runtime.database().query("SELECT * FROM api_keys")
+    rows = components.database().query("SELECT * FROM api_keys")
     assert len(rows) == 1
     secret = key.split("_", 2)[2]
     assert secret not in str(rows[0]) and key not in str(rows[0])
@@ -142,11 +142,11 @@ def test_tampered_secret_is_refused(api: Api):
 def test_previous_bootstrap_key_works_while_rotating(api: Api, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("LOG_SERVICE_API_KEY", "new-key-" + "n" * 32)
     monkeypatch.setenv("LOG_SERVICE_API_KEY_PREVIOUS", api.api_key)
-    runtime.reset()
+    components.reset()
     for key in ("new-key-" + "n" * 32, api.api_key):
         assert api.call("GET", "/api/v1/logs/services", key=key).status == 200
     monkeypatch.delenv("LOG_SERVICE_API_KEY_PREVIOUS")
-    runtime.reset()
+    components.reset()
     assert api.call("GET", "/api/v1/logs/services", key=api.api_key).status == 401
 
 
@@ -163,4 +163,4 @@ def test_bad_key_requests_get_400_naming_the_field(api: Api):
         assert answer.status == 400, body
         assert answer.body["field"].startswith(field), (body, answer.body)
     assert api.call("DELETE", "/api/v1/admin/keys/not-an-id").status == 400
-    assert runtime.database().query("SELECT COUNT(*) AS n FROM api_keys")[0]["n"] == 0
+    assert components.database().query("SELECT COUNT(*) AS n FROM api_keys")[0]["n"] == 0

@@ -5,7 +5,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from logsvc import runtime
+from logsvc import components
 from tests.support.d1_standin import TOKEN
 
 
@@ -27,7 +27,7 @@ def test_api_key_and_d1_token_are_read_from_secrets_manager(api_d1, d1, secrets,
     monkeypatch.delenv("D1_API_TOKEN")
     monkeypatch.setenv("LOG_SERVICE_API_KEY_SECRET_ARN", key_arn)
     monkeypatch.setenv("D1_API_TOKEN_SECRET_ARN", token_arn)
-    runtime.reset()
+    components.reset()
 
     assert api_d1.call("GET", "/api/v1/logs/services", key="from-secrets").status == 200
     assert api_d1.call("GET", "/api/v1/logs/services").status == 401  # the env key is gone
@@ -37,7 +37,7 @@ def test_api_key_and_d1_token_are_read_from_secrets_manager(api_d1, d1, secrets,
 def test_a_rotated_key_is_picked_up_after_the_cache_age(api, secrets, monkeypatch):
     arn = secrets.create_secret(Name="logsvc/api-key", SecretString="first")["ARN"]
     monkeypatch.setenv("LOG_SERVICE_API_KEY_SECRET_ARN", arn)
-    runtime.reset()
+    components.reset()
     assert api.call("GET", "/api/v1/logs/configs", key="first").status == 200
     secrets.put_secret_value(SecretId=arn, SecretString="second")
     assert api.call("GET", "/api/v1/logs/configs", key="first").status == 200  # cached
@@ -50,7 +50,7 @@ def test_a_d1_token_put_after_start_is_used_without_a_restart(api_d1, secrets, m
     arn = secrets.create_secret(Name="logsvc/d1", SecretString="placeholder")["ARN"]
     monkeypatch.delenv("D1_API_TOKEN")
     monkeypatch.setenv("D1_API_TOKEN_SECRET_ARN", arn)
-    runtime.reset()
+    components.reset()
     assert api_d1.call("GET", "/health", key=None).status == 503
     secrets.put_secret_value(SecretId=arn, SecretString=TOKEN)
     parameters.clear_caches()  # what SECRET_MAX_AGE_SECONDS does on its own

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from logsvc import runtime
+from logsvc import components
 from tests.support.api import Api
 
 PAYLOADS = [
@@ -22,7 +22,7 @@ PAYLOADS = [
 
 
 def snapshot() -> dict[str, int]:
-    db = runtime.database()
+    db = components.database()
     tables = [
         r["name"]
         for r in db.query(

@@ -15,9 +15,9 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from pydantic import ValidationError
 
-from logsvc import otlp, tail
+from logsvc.sources import cloudflare_tail, otlp
 from logsvc.entries import LEVELS, SERVICE_NAME_PATTERN, LogInput, sanitize_service_name
-from logsvc.validation import first_problem
+from logsvc.problems import first_problem
 
 NOW = 1_800_000_000_000
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -96,7 +96,7 @@ trace_item = st.fixed_dictionaries(
 @FAST
 @given(st.lists(trace_item, max_size=4))
 def test_trace_items_map_to_valid_entries(items):
-    mapped = tail.to_log_items(items, NOW)
+    mapped = cloudflare_tail.to_log_items(items, NOW)
     assert len(mapped) >= sum(len(i["logs"]) + len(i["exceptions"]) for i in items)
     for item in mapped:
         entry = LogInput.model_validate(item)

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from logsvc.entries import MAX_INDEXED_MESSAGE_CHARS, LogEntry, LogInput
-from logsvc.validation import first_problem
+from logsvc.problems import first_problem
 
 
 def valid(**changes):

@@ -17,7 +17,7 @@ from logsvc.clock import DAY_MS, now_ms, utc_date
 from logsvc.quotas import SqlDailyCounts
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore, RetentionDefaults
-from logsvc.store.logs import LogStore
+from logsvc.store.log_index import LogIndex
 from logsvc.store.receipts import ReceiptStore
 from logsvc.stream.subscriptions import ConnectionRegistry
 
@@ -68,7 +68,7 @@ class OutOfTime(Exception):
 class Cleaner:
     def __init__(
         self,
-        logs: LogStore,
+        logs: LogIndex,
         configs: ConfigStore,
         archive: LogArchive,
         analyses: AnalysisStore,

@@ -132,7 +132,7 @@ class LogInput(BaseModel):
 class LogEntry:
     """A normalised entry: what the archive and the index store.
 
-    Its id is given by the log store (``LogStore.prepare``), because an id points into the
+    Its id is given by the log store (``LogIndex.prepare``), because an id points into the
     index's layout.
     """
 

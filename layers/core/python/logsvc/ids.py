@@ -3,11 +3,11 @@
 An entry's id is given at ingest, before the entry is buffered, and never depends on which
 block the writer later packs it into. Its first 48 bits are the entry's own timestamp (Unix
 ms, as in UUIDv7), so the index finds an entry from its id alone: only blocks around that
-time can hold it (``LogStore.get``). With an Idempotency-Key the rest derives from the key
+time can hold it (``LogIndex.get``). With an Idempotency-Key the rest derives from the key
 (UUIDv8), so a retried request gets the same ids; otherwise it is random (UUIDv7).
 
 Block ids are opaque; blocks written before entry ids existed end in 0000 and number
-their entries in those four hex digits (``LogStore`` still resolves such ids).
+their entries in those four hex digits (``LogIndex`` still resolves such ids).
 """
 
 import hashlib

@@ -24,9 +24,9 @@ from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import LogEntry, LogInput, metadata_json, metadata_problem
 from logsvc.errors import ApiError, BadRequest, Forbidden, TooManyRequests
 from logsvc.ids import derived_entry_id, entry_id
+from logsvc.problems import first_problem
 from logsvc.quotas import seconds_until_next_utc_day
-from logsvc.store.logs import LogStore
-from logsvc.validation import first_problem
+from logsvc.store.log_index import LogIndex
 
 if TYPE_CHECKING:
     from logsvc.buffer import LogBuffer
@@ -96,7 +96,7 @@ class Ingestor:
     def __init__(
         self,
         archive: LogArchive,
-        logs: LogStore,
+        logs: LogIndex,
         clock: Callable[[], int] = now_ms,
         publisher: Publisher | None = None,
         buffer: LogBuffer | None = None,

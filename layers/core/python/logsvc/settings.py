@@ -24,7 +24,7 @@ class Settings:
     database_url: str
     archive_url: str
     api_key_previous: str | None = None  # still accepted while clients move to api_key
-    # On AWS the secrets stay in Secrets Manager; these name them (see logsvc.runtime).
+    # On AWS the secrets stay in Secrets Manager; these name them (see logsvc.components).
     api_key_secret_arn: str | None = None
     d1_api_token_secret_arn: str | None = None
     archive_credentials_secret_arn: str | None = None

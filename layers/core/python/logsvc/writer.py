@@ -21,7 +21,7 @@ from logsvc.archive import LogArchive
 from logsvc.clock import now_ms
 from logsvc.entries import LogEntry
 from logsvc.sql import SqlError, Statement
-from logsvc.store.logs import Block, Checkpoint, LogStore, PreparedBatch
+from logsvc.store.log_index import Block, Checkpoint, LogIndex, PreparedBatch
 
 if TYPE_CHECKING:
     from logsvc.stream.publisher import Publisher
@@ -45,7 +45,7 @@ class Writer:
     def __init__(
         self,
         archive: LogArchive,
-        logs: LogStore,
+        logs: LogIndex,
         dead_letters: DeadLetters,
         publisher: Publisher | None = None,
         clock: Callable[[], int] = now_ms,

@@ -18,7 +18,7 @@ from logsvc.clock import now_ms
 from logsvc.ids import new_id
 from logsvc.store.analyses import AnalysisResult, AnalysisStore
 from logsvc.store.configs import ConfigStore
-from logsvc.store.logs import LogStore, SearchFilters
+from logsvc.store.log_index import LogIndex, SearchFilters
 
 MIN_ERRORS = 10  # as in the original: services with 10+ errors are analysed
 DEFAULT_WINDOW_MS = 6 * 3_600_000  # a service never analysed: the last 6 hours
@@ -29,7 +29,7 @@ logger = Logger(child=True)
 
 
 def error_entries(
-    logs: LogStore,
+    logs: LogIndex,
     service_name: str,
     start: int,
     end: int,
@@ -52,7 +52,7 @@ def error_entries(
 class Analyzer:
     def __init__(
         self,
-        logs: LogStore,
+        logs: LogIndex,
         analyses: AnalysisStore,
         configs: ConfigStore,
         alerter: Alerter,

@@ -15,13 +15,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.shared.json_encoder import Encoder
 
-from logsvc import runtime
+from logsvc import components
 from logsvc.api.cors import response_headers
 from logsvc.api.models import ErrorResponse
 from logsvc.errors import ApiError, StoreUnavailable
 from logsvc.keys import BOOTSTRAP, Principal, authenticate
+from logsvc.problems import first_problem
 from logsvc.routes import match_route
-from logsvc.validation import first_problem
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -88,7 +88,7 @@ class LogServiceResolver(APIGatewayRestResolver):
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         result = self._resolve_request(event, context, headers)
-        cors = response_headers(headers.get("origin"), runtime.settings().cors_origins)
+        cors = response_headers(headers.get("origin"), components.settings().cors_origins)
         if cors:
             result["headers"] = {**(result.get("headers") or {}), **cors}
         return result
@@ -99,7 +99,9 @@ class LogServiceResolver(APIGatewayRestResolver):
         if self.authenticated:
             try:
                 caller = authenticate(
-                    headers.get("authorization"), runtime.bootstrap_keys(), runtime.key_store()
+                    headers.get("authorization"),
+                    components.bootstrap_keys(),
+                    components.key_store(),
                 )
                 matched = match_route(event.get("httpMethod") or "", event.get("path") or "")
                 caller.require(matched[0].scope if matched else "admin")

@@ -13,7 +13,7 @@ from logsvc.settings import Settings
 from logsvc.sql import SqlDatabase, open_database
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore
-from logsvc.store.logs import LogStore
+from logsvc.store.log_index import LogIndex
 from logsvc.stream.subscriptions import ConnectionRegistry
 
 if TYPE_CHECKING:
@@ -174,8 +174,8 @@ def log_archive() -> LogArchive:
 
 
 @cache
-def log_store() -> LogStore:
-    return LogStore(database())
+def log_index() -> LogIndex:
+    return LogIndex(database())
 
 
 @cache
@@ -191,7 +191,7 @@ def ingestor() -> Ingestor:
     log_buffer = ingest_buffer()
     return Ingestor(
         log_archive(),
-        log_store(),
+        log_index(),
         publisher=None if log_buffer is not None else publisher(),
         buffer=log_buffer,
         quotas=quotas(),
@@ -234,7 +234,7 @@ def log_writer() -> Writer:
     """What drains the buffer: the writer function on AWS, a thread of the local server."""
     from logsvc.writer import Writer
 
-    return Writer(log_archive(), LogStore(writer_database()), _dead_letters, publisher=publisher())
+    return Writer(log_archive(), LogIndex(writer_database()), _dead_letters, publisher=publisher())
 
 
 def _dead_letters(entries: list[tuple[int, LogEntry]], reason: str) -> None:
@@ -299,7 +299,7 @@ def analyzer() -> Analyzer:
         topic_arn=s.alert_topic_arn,
         cooldown_ms=s.alert_cooldown_minutes * 60_000,
     )
-    return Analyzer(log_store(), analysis_store(), config_store(), alerter, summarizer())
+    return Analyzer(log_index(), analysis_store(), config_store(), alerter, summarizer())
 
 
 def summarizer() -> Summarizer | None:
@@ -325,7 +325,7 @@ def cleaner() -> Cleaner:
 
     s = settings()
     return Cleaner(
-        log_store(),
+        log_index(),
         config_store(),
         log_archive(),
         analysis_store(),
@@ -354,7 +354,7 @@ def reset() -> None:
         log_writer,
         receipt_store,
         log_archive,
-        log_store,
+        log_index,
         config_store,
         ingestor,
         analysis_store,

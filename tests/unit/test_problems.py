@@ -1,4 +1,4 @@
-from logsvc.validation import describe, field_name
+from logsvc.problems import describe, field_name
 
 
 def test_field_names_drop_the_request_part_and_index_lists():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from logsvc.tail import console_message, event_kind, to_log_items
+from logsvc.sources.cloudflare_tail import console_message, event_kind, to_log_items
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "trace_items"
 NOW = 1_800_000_000_000

@@ -6,7 +6,7 @@ five-minute bucket share a row of ``log_blocks`` whose ``entries`` column is a J
 ``[timestamp, message, metadata, id]``; D1 then writes three rows (the block and two index
 entries) per block instead of four per log, and no block spans more than BLOCK_SPAN_MS, so
 searches read few blocks whatever order entries arrive in. Handlers and the ingest
-pipeline see only LogStore's methods and dicts in the API's shape.
+pipeline see only LogIndex's methods and dicts in the API's shape.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class Checkpoint:
     position: int
 
 
-class LogStore:
+class LogIndex:
     def __init__(self, db: SqlDatabase):
         self.db = db
 

@@ -62,24 +62,22 @@ def require_key_admin() -> None:
 def create_key(request: ApiKeyRequest) -> ApiKeyCreated:
     """The key is shown once, here; only its hash is stored."""
     require_key_admin()
-    key, view = components.key_store().create(
-        request.name, request.scopes, request.services, now_ms()
-    )
+    key, view = components.keys().create(request.name, request.scopes, request.services, now_ms())
     return ApiKeyCreated(key=key, **view)
 
 
 @app.get("/api/v1/admin/keys")
 def list_keys() -> ApiKeysResponse:
     require_key_admin()
-    return ApiKeysResponse(keys=components.key_store().list())
+    return ApiKeysResponse(keys=components.keys().list())
 
 
 @app.delete("/api/v1/admin/keys/<key_id>", responses=with_errors({404: "No such key"}))
 def revoke_key(key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]) -> ApiKeyView:
     require_key_admin()
-    if not components.key_store().revoke(key_id, now_ms()):
+    if not components.keys().revoke(key_id, now_ms()):
         raise NotFound(f"key_id: no active key {key_id!r}", field="key_id")
-    return components.key_store().get(key_id)
+    return components.keys().get(key_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -31,7 +31,7 @@ def connect(event: dict[str, Any]) -> dict[str, Any]:
         authorization = f"Bearer {protocols[1]}"
         answer_headers["Sec-WebSocket-Protocol"] = BROWSER_PROTOCOL
     try:
-        caller = authenticate(authorization, components.bootstrap_keys(), components.key_store())
+        caller = authenticate(authorization, components.bootstrap_keys(), components.keys())
         caller.require("read")
         if caller.services is not None:
             # Subscriptions are not tied to keys, so a restricted key could widen its own.

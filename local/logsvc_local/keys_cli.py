@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from logsvc import components
     from logsvc.clock import now_ms
 
-    store = components.key_store()
+    store = components.keys()
     if args.action == "create":
         key, view = store.create(args.name, args.scope, args.service, now_ms())
         print(json.dumps({"key": key, **view}, indent=2))

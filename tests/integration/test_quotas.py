@@ -6,8 +6,9 @@ import threading
 
 from logsvc import components
 from logsvc.clock import DAY_MS, utc_date
-from logsvc.quotas import Quotas, SqlDailyCounts, seconds_until_next_utc_day
+from logsvc.quotas import Quotas, seconds_until_next_utc_day
 from logsvc.sql import open_database
+from logsvc.store.daily_counts import SqlDailyCounts
 from tests.support.api import Api
 
 

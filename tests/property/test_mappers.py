@@ -15,9 +15,9 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from pydantic import ValidationError
 
-from logsvc.sources import cloudflare_tail, otlp
 from logsvc.entries import LEVELS, SERVICE_NAME_PATTERN, LogInput, sanitize_service_name
 from logsvc.problems import first_problem
+from logsvc.sources import cloudflare_tail, otlp
 
 NOW = 1_800_000_000_000
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,12 +14,12 @@ from typing import Any
 
 from logsvc.archive import LogArchive
 from logsvc.clock import DAY_MS, now_ms, utc_date
-from logsvc.quotas import SqlDailyCounts
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore, RetentionDefaults
+from logsvc.store.connections import ConnectionRegistry
+from logsvc.store.daily_counts import SqlDailyCounts
 from logsvc.store.log_index import LogIndex
 from logsvc.store.receipts import ReceiptStore
-from logsvc.stream.subscriptions import ConnectionRegistry
 
 # Stop starting new steps when less than this much of the invocation's time is left.
 TIME_RESERVE_MS = 10_000

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 from logsvc.archive import LogArchive, open_object_store
 from logsvc.ingest import Ingestor
-from logsvc.keys import KeyStore
+from logsvc.keys import Keys
 from logsvc.settings import Settings
 from logsvc.sql import SqlDatabase, open_database
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore
+from logsvc.store.connections import ConnectionRegistry
 from logsvc.store.log_index import LogIndex
-from logsvc.stream.subscriptions import ConnectionRegistry
 
 if TYPE_CHECKING:
     from logsvc.analysis.analyzer import Analyzer
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from logsvc.cleanup import Cleaner
     from logsvc.coordination import CoordinationTable
     from logsvc.entries import LogEntry
-    from logsvc.quotas import DailyCounts, Quotas, SqlDailyCounts
+    from logsvc.quotas import DailyCounts, Quotas
+    from logsvc.store.daily_counts import SqlDailyCounts
     from logsvc.store.receipts import ReceiptStore
     from logsvc.stream.publisher import ManagementApi, Publisher
     from logsvc.writer import Writer
@@ -65,7 +66,7 @@ def quotas() -> Quotas:
 
 def daily_counts() -> DailyCounts:
     """Where max_logs_per_day is counted: wherever ingest keeps its own state."""
-    from logsvc.quotas import SqlDailyCounts
+    from logsvc.store.daily_counts import SqlDailyCounts
 
     s = settings()
     if s.coordination_table:
@@ -79,7 +80,7 @@ def daily_counts() -> DailyCounts:
 
 def index_daily_counts() -> SqlDailyCounts | None:
     """The counts cleanup prunes, when they live in the index."""
-    from logsvc.quotas import SqlDailyCounts
+    from logsvc.store.daily_counts import SqlDailyCounts
 
     s = settings()
     return None if s.coordination_table or s.ingest_buffer else SqlDailyCounts(database())
@@ -105,8 +106,10 @@ def request_budget() -> object:
 
 
 @cache
-def key_store() -> KeyStore:
-    return KeyStore(database())
+def keys() -> Keys:
+    from logsvc.store.api_keys import ApiKeyStore
+
+    return Keys(ApiKeyStore(database()))
 
 
 @cache
@@ -360,7 +363,7 @@ def reset() -> None:
         analysis_store,
         connection_registry,
         management_api,
-        key_store,
+        keys,
         quotas,
     ):
         factory.cache_clear()

@@ -1,11 +1,10 @@
 """API keys: the bootstrap key (LOG_SERVICE_API_KEY, admin of everything) and scoped keys
-kept in SQL as SHA-256 hashes, with scopes (ingest, read, admin) and optional services."""
+(stored by ``store.api_keys``) with scopes (ingest, read, admin) and optional services."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import time
 from collections.abc import Callable
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from logsvc.errors import Forbidden, Unauthorized
-from logsvc.sql import SqlDatabase
+from logsvc.store.api_keys import ApiKeyStore, KeyRecord
 
 SCOPES = ("ingest", "read", "admin")
 KEY_PATTERN = r"lsk_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})"  # compiled on first use
@@ -53,11 +52,16 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class KeyStore:
-    def __init__(self, db: SqlDatabase):
-        self.db = db
-        # key id -> (when read, secret hash, principal); (when, None, None): no active key
-        self._cache: dict[str, tuple[float, str | None, Principal | None]] = {}
+class Keys:
+    """Scoped keys: created with a secret shown once, checked against the stored hash,
+    remembered for CACHE_SECONDS (a revoked key stops working within that time)."""
+
+    MAX_CACHED = 10_000  # unknown key ids are remembered too; never more than this
+
+    def __init__(self, store: ApiKeyStore):
+        self.store = store
+        # key id -> (when read, record or None: no active key)
+        self._cache: dict[str, tuple[float, KeyRecord | None, Principal | None]] = {}
 
     def create(
         self, name: str, scopes: list[str], services: list[str] | None, now_ms: int
@@ -66,34 +70,27 @@ class KeyStore:
         import secrets  # only here: keeps the functions' cold start short
 
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-        self.db.execute(
-            "INSERT INTO api_keys (id, name, secret_hash, scopes, services, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                key_id,
-                name,
-                hash_secret(secret),
-                ",".join(sorted(set(scopes))),
-                json.dumps(sorted(set(services))) if services else None,
-                now_ms,
-            ),
+        record = KeyRecord(
+            id=key_id,
+            name=name,
+            secret_hash=hash_secret(secret),
+            scopes=tuple(sorted(set(scopes))),
+            services=tuple(sorted(set(services))) if services else None,
+            created_at=now_ms,
         )
-        return f"lsk_{key_id}_{secret}", self.get(key_id)
+        self.store.insert(record)
+        return f"lsk_{key_id}_{secret}", record.view()
 
     def get(self, key_id: str) -> dict[str, Any] | None:
-        rows = self.db.query("SELECT * FROM api_keys WHERE id = ?", (key_id,))
-        return _view(rows[0]) if rows else None
+        record = self.store.get(key_id)
+        return record.view() if record is not None else None
 
     def list(self) -> list[dict[str, Any]]:
-        return [_view(row) for row in self.db.query("SELECT * FROM api_keys ORDER BY created_at")]
+        return [record.view() for record in self.store.list()]
 
     def revoke(self, key_id: str, now_ms: int) -> bool:
-        result = self.db.execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            (now_ms, key_id),
-        )
         self._cache.pop(key_id, None)
-        return result.changes > 0
+        return self.store.revoke(key_id, now_ms)
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal of a scoped key, or None (unknown, revoked or wrong secret)."""
@@ -103,31 +100,27 @@ class KeyStore:
         key_id, secret = match.groups()
         cached = self._cache.get(key_id)
         if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
-            cached = (time.monotonic(), *self._read(key_id))
+            record = self.store.active(key_id)
+            cached = (time.monotonic(), record, _principal(record) if record else None)
+            if len(self._cache) >= self.MAX_CACHED:
+                self._cache.clear()
             self._cache[key_id] = cached
-        _, secret_hash, principal = cached
-        if secret_hash is None or not hmac.compare_digest(hash_secret(secret), secret_hash):
+        _, record, principal = cached
+        if record is None or not hmac.compare_digest(hash_secret(secret), record.secret_hash):
             return None
         return principal
 
-    def _read(self, key_id: str) -> tuple[str | None, Principal | None]:
-        rows = self.db.query(
-            "SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL", (key_id,)
-        )
-        if not rows:
-            return None, None
-        row = rows[0]
-        services = json.loads(row["services"]) if row["services"] else None
-        principal = Principal(
-            row["name"],
-            frozenset(row["scopes"].split(",")),
-            frozenset(services) if services else None,
-            key_id=key_id,
-        )
-        return row["secret_hash"], principal
+
+def _principal(record: KeyRecord) -> Principal:
+    return Principal(
+        record.name,
+        frozenset(record.scopes),
+        frozenset(record.services) if record.services else None,
+        key_id=record.id,
+    )
 
 
-def authenticate(authorization: str | None, bootstrap_keys: list[str], keys: KeyStore) -> Principal:
+def authenticate(authorization: str | None, bootstrap_keys: list[str], keys: Keys) -> Principal:
     """The caller behind an Authorization header, or 401."""
     if not authorization:
         raise Unauthorized(
@@ -147,14 +140,3 @@ def authenticate(authorization: str | None, bootstrap_keys: list[str], keys: Key
     raise Unauthorized(
         "invalid API key", field="Authorization", headers={"WWW-Authenticate": "Bearer"}
     )
-
-
-def _view(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "scopes": row["scopes"].split(","),
-        "services": json.loads(row["services"]) if row["services"] else None,
-        "created_at": row["created_at"],
-        "revoked_at": row["revoked_at"],
-    }

@@ -19,7 +19,6 @@ from typing import Protocol
 from logsvc.clock import DAY_MS, utc_date
 from logsvc.entries import LogEntry
 from logsvc.errors import StoreUnavailable
-from logsvc.sql import SqlDatabase
 from logsvc.store.configs import ConfigStore
 
 LIMIT_CACHE_SECONDS = 30.0  # a changed max_logs_per_day applies within this time
@@ -29,27 +28,6 @@ logger = logging.getLogger(__name__)
 class DailyCounts(Protocol):
     def reserve_daily(self, service: str, day: str, count: int, limit: int) -> bool:
         """Add ``count`` to the service's day if the total stays within ``limit``."""
-
-
-class SqlDailyCounts:
-    """Daily counts in a SQL database's ``daily_counts`` table (the index or the buffer)."""
-
-    def __init__(self, db: SqlDatabase):
-        self.db = db
-
-    def reserve_daily(self, service: str, day: str, count: int, limit: int) -> bool:
-        rows = self.db.query(
-            "INSERT INTO daily_counts (service_name, day, count) VALUES (?, ?, ?) "
-            "ON CONFLICT (service_name, day) DO UPDATE SET count = count + excluded.count "
-            "WHERE count + excluded.count <= ? RETURNING count",
-            (service, day, count, limit),
-        )
-        return bool(rows)
-
-    def delete_before(self, day: str) -> int:
-        return len(
-            self.db.query("DELETE FROM daily_counts WHERE day < ? RETURNING service_name", (day,))
-        )
 
 
 class Quotas:

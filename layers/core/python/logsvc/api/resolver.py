@@ -101,7 +101,7 @@ class LogServiceResolver(APIGatewayRestResolver):
                 caller = authenticate(
                     headers.get("authorization"),
                     components.bootstrap_keys(),
-                    components.key_store(),
+                    components.keys(),
                 )
                 matched = match_route(event.get("httpMethod") or "", event.get("path") or "")
                 caller.require(matched[0].scope if matched else "admin")

@@ -13,7 +13,8 @@ from aws_lambda_powertools import Logger
 
 from logsvc.clock import now_ms
 from logsvc.entries import LogEntry
-from logsvc.stream.subscriptions import ConnectionRegistry, Subscription, stream_view
+from logsvc.store.connections import ConnectionRegistry
+from logsvc.stream.subscriptions import Subscription, stream_view
 
 # At most one registry read a second per warm function: a new subscriber starts receiving
 # within a second.

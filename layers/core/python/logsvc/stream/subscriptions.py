@@ -1,16 +1,12 @@
-"""What a live-tail client asked for, and the registry of connected clients (SQL)."""
+"""What a live-tail client asked for, and what it receives for each entry."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from logsvc.entries import LEVELS, LevelName, LogEntry, ServiceName
-from logsvc.sql import SqlDatabase
-
-CONNECTION_TTL_MS = 2 * 3_600_000  # API Gateway closes WebSocket connections after 2 hours
 
 
 class Subscription(BaseModel):
@@ -28,48 +24,6 @@ class Subscription(BaseModel):
         if self.min_level and LEVELS.index(entry.level) < LEVELS.index(self.min_level):
             return False
         return not self.q or self.q.lower() in entry.message.lower()
-
-
-class ConnectionRegistry:
-    def __init__(self, db: SqlDatabase):
-        self.db = db
-
-    def connect(self, connection_id: str, now_ms: int) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO stream_connections (connection_id, filters_json, "
-            "connected_at, expires_at) VALUES (?, NULL, ?, ?)",
-            (connection_id, now_ms, now_ms + CONNECTION_TTL_MS),
-        )
-
-    def subscribe(self, connection_id: str, subscription: Subscription) -> bool:
-        """Set a connection's filters; False when the connection is not registered."""
-        result = self.db.execute(
-            "UPDATE stream_connections SET filters_json = ? WHERE connection_id = ?",
-            (subscription.model_dump_json(), connection_id),
-        )
-        return result.changes > 0
-
-    def disconnect(self, connection_id: str) -> None:
-        self.db.execute("DELETE FROM stream_connections WHERE connection_id = ?", (connection_id,))
-
-    def subscribers(self, now_ms: int) -> list[tuple[str, Subscription]]:
-        rows = self.db.query(
-            "SELECT connection_id, filters_json FROM stream_connections "
-            "WHERE filters_json IS NOT NULL AND expires_at > ?",
-            (now_ms,),
-        )
-        return [
-            (row["connection_id"], Subscription.model_validate(json.loads(row["filters_json"])))
-            for row in rows
-        ]
-
-    def delete_expired(self, now_ms: int) -> int:
-        return len(
-            self.db.query(
-                "DELETE FROM stream_connections WHERE expires_at <= ? RETURNING connection_id",
-                (now_ms,),
-            )
-        )
 
 
 def stream_view(entry: LogEntry) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsvc import components
+from logsvc.api.ingest_answers import item_errors, refusal_error
 from logsvc.api.models import BatchIngestRequest, BatchIngestResponse, IngestResponse, LogInput
 from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import now_ms
@@ -40,11 +41,13 @@ CONFLICT = "The Idempotency-Key was used by this key for a request with another 
     "/api/v1/logs/ingest", status_code=201, responses=with_errors({409: CONFLICT}, success=201)
 )
 def ingest_one(entry: LogInput, key: IdempotencyKey = None) -> IngestResponse:
-    log_id = components.ingestor().ingest_one(
-        entry, idempotency=idempotency(key), allowed=principal(app).service_filter
+    outcome = components.ingestor().ingest_batch(
+        [entry], idempotency=idempotency(key), allowed=principal(app).service_filter
     )
-    metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=1)
-    return IngestResponse(success=True, id=log_id)
+    count(outcome)
+    if outcome.refused:
+        raise refusal_error(outcome.refused[0])
+    return IngestResponse(success=True, id=outcome.ids[0])
 
 
 @app.post(
@@ -67,7 +70,7 @@ def ingest_batch(request: BatchIngestRequest, key: IdempotencyKey = None) -> Bat
     )
     if not outcome.ids:
         count(outcome)
-        raise outcome.refusal()
+        raise refusal_error(outcome.refused[0])
     return batch_answer(outcome)
 
 
@@ -116,8 +119,8 @@ def otlp_logs():
         else IngestOutcome()
     )
     count(outcome)
-    problems = "; ".join(f"record {e['index']}: {e['error']}" for e in outcome.errors[:5])
-    body, response_type = encode_response(len(outcome.errors), problems, content_type)
+    problems = "; ".join(f"record {r.index}: {r.message}" for r in outcome.refused[:5])
+    body, response_type = encode_response(len(outcome.refused), problems, content_type)
     return Response(status_code=200, content_type=response_type, body=body)
 
 
@@ -132,18 +135,18 @@ def idempotency(key: str | None) -> Idempotency | None:
 def count(outcome: IngestOutcome) -> None:
     """CloudWatch metrics of an ingest request: entries stored and refused."""
     metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
-    metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.errors))
+    metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.refused))
 
 
 def batch_answer(outcome: IngestOutcome) -> BatchIngestResponse:
     """The answer to a batch (and to the Tail Worker): what was stored, what was not."""
     count(outcome)
     return BatchIngestResponse(
-        success=not outcome.errors,
+        success=not outcome.refused,
         accepted=len(outcome.ids),
-        rejected=len(outcome.errors),
+        rejected=len(outcome.refused),
         ids=outcome.ids,
-        errors=outcome.errors,
+        errors=item_errors(outcome),
     )
 
 

@@ -143,7 +143,8 @@ class LogEntry:
     timestamp: int
     metadata: dict[str, Any] = field(default_factory=dict)
     source_type: str = "http"
-    # The metadata as JSON, when ingest has serialised it already (None: not yet, or stale).
+    # The metadata as JSON: set by ingest's check step (for the size limit) and again by its
+    # redact step for entries whose metadata changed; None for entries read from a buffer.
     metadata_json: bytes | None = field(default=None, repr=False, compare=False)
 
     @property

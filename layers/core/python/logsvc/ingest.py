@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -22,10 +23,8 @@ from logsvc.archive import LogArchive
 from logsvc.buffer import Receipt
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import LogEntry, LogInput, metadata_json, metadata_problem
-from logsvc.errors import ApiError, BadRequest, Forbidden, TooManyRequests
 from logsvc.ids import derived_entry_id, entry_id
 from logsvc.problems import first_problem
-from logsvc.quotas import seconds_until_next_utc_day
 from logsvc.store.log_index import LogIndex
 
 if TYPE_CHECKING:
@@ -62,31 +61,34 @@ class Idempotency:
         return Receipt(self.scope, self.body_hash, tuple(ids))
 
 
+class Refusal(StrEnum):
+    """Why an item was not stored; the HTTP layer turns each into a status."""
+
+    INVALID = "invalid"  # the item breaks a data rule
+    FORBIDDEN = "forbidden"  # the key may not write to its service
+    OVER_QUOTA = "over_quota"  # the service reached max_logs_per_day
+
+
+@dataclass(frozen=True)
+class Refused:
+    index: int  # the item's place in the request
+    field: str
+    message: str
+    kind: Refusal
+
+
 @dataclass
 class IngestOutcome:
-    """What a batch ingest stored and what it refused (with the item's index and why)."""
+    """What a batch ingest stored (their ids) and what it refused."""
 
     ids: list[str] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
 
-    def refuse(self, index: int, field_name: str, message: str, status: int = 400) -> None:
-        """Report an item that is not stored, and the status it alone would get."""
-        self.errors.append(
-            {"index": index, "field": field_name, "error": message, "status": status}
-        )
-
-    def refusal(self) -> ApiError:
-        """Why nothing was stored, as the error a client should get (400, 403 or 429)."""
-        first = self.errors[0]
-        status = first["status"]
-        if status == 429:
-            return TooManyRequests(
-                first["error"],
-                retry_after=seconds_until_next_utc_day(now_ms()),
-                field=first["field"],
-            )
-        error = Forbidden if status == 403 else BadRequest
-        return error(first["error"], field=first["field"])
+    def refuse(
+        self, index: int, field_name: str, message: str, kind: Refusal = Refusal.INVALID
+    ) -> None:
+        self.refused.append(Refused(index, field_name, message, kind))
+        self.refused.sort(key=lambda refused: refused.index)
 
 
 Indexed = list[tuple[int, LogEntry]]  # entries with their place in the request
@@ -113,18 +115,6 @@ class Ingestor:
         self.redactor = redactor if redactor is not None and redactor.active else None
         self.receipts = receipts  # Idempotency-Key receipts when writing directly
 
-    def ingest_one(
-        self,
-        item: LogInput,
-        source_type: str = "http",
-        idempotency: Idempotency | None = None,
-        allowed: Callable[[str], bool] | None = None,
-    ) -> str:
-        outcome = self.ingest_batch([item], source_type, idempotency, allowed)
-        if outcome.errors:
-            raise outcome.refusal()
-        return outcome.ids[0]
-
     def ingest_batch(
         self,
         items: Sequence[Any],
@@ -147,7 +137,7 @@ class Ingestor:
                 outcome.ids = earlier
                 return outcome
         if self.redactor is not None:  # before anything is stored, buffered or streamed
-            self.redactor.redact_entries([entry for _, entry in entries])
+            self.redact([entry for _, entry in entries])
         entries = self.admit(entries, now, outcome)
         self.number(entries, idempotency)
         outcome.ids = self.store([entry for _, entry in entries], idempotency)
@@ -189,9 +179,14 @@ class Ingestor:
                 kept.append((index, entry))
             else:
                 message = f"service_name: this key may not write to {entry.service_name!r}"
-                outcome.refuse(index, "service_name", message, status=403)
-        outcome.errors.sort(key=lambda error: error["index"])
+                outcome.refuse(index, "service_name", message, Refusal.FORBIDDEN)
         return kept
+
+    def redact(self, entries: list[LogEntry]) -> None:
+        """Mask secrets; an entry whose metadata changed is serialised again."""
+        assert self.redactor is not None
+        for entry in self.redactor.redact_entries(entries):
+            entry.metadata_json = metadata_json(entry.metadata)
 
     def replay(self, idempotency: Idempotency) -> list[str] | None:
         """The ids a request with this key and body got before (409 if the body differs)."""
@@ -211,8 +206,7 @@ class Ingestor:
                 f"service_name: {entry.service_name!r} reached its quota of {limit} logs "
                 "for today (UTC)"
             )
-            outcome.refuse(index, "service_name", message, status=429)
-        outcome.errors.sort(key=lambda error: error["index"])
+            outcome.refuse(index, "service_name", message, Refusal.OVER_QUOTA)
         return admitted
 
     @staticmethod

@@ -20,7 +20,9 @@ from logsvc.entries import ServiceName
 from logsvc.errors import Forbidden, NotFound
 
 logger = Logger(service="logsService-config")
-app = new_resolver(logger)
+app = new_resolver(
+    logger, authenticator=components.authenticate, cors_origins=components.cors_origins
+)
 ServicePath = Annotated[ServiceName, Path()]
 
 

@@ -15,7 +15,7 @@ from logsvc.clock import now_ms
 from logsvc.errors import NotFound, StoreUnavailable
 
 logger = Logger(service="logsService-health")
-app = new_resolver(logger, authenticated=False)
+app = new_resolver(logger, authenticator=None, cors_origins=components.cors_origins)
 
 
 @app.get(

@@ -31,7 +31,9 @@ IdempotencyKey = Annotated[
     ),
 ]
 metrics = Metrics(namespace="logsService", service="ingest")
-app = new_resolver(logger)
+app = new_resolver(
+    logger, authenticator=components.authenticate, cors_origins=components.cors_origins
+)
 
 
 CONFLICT = "The Idempotency-Key was used by this key for a request with another body"

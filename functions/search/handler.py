@@ -27,7 +27,9 @@ from logsvc.errors import BadRequest, Forbidden, NotFound
 from logsvc.store.log_index import SearchFilters
 
 logger = Logger(service="logsService-search")
-app = new_resolver(logger)
+app = new_resolver(
+    logger, authenticator=components.authenticate, cors_origins=components.cors_origins
+)
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most 1000")]
 Millis = Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Unix ms")]

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from logsvc import components
 from logsvc.clock import now_ms
 from logsvc.errors import ApiError, Forbidden
-from logsvc.keys import authenticate
 from logsvc.problems import first_problem
 from logsvc.stream.subscriptions import Subscription
 
@@ -31,7 +30,7 @@ def connect(event: dict[str, Any]) -> dict[str, Any]:
         authorization = f"Bearer {protocols[1]}"
         answer_headers["Sec-WebSocket-Protocol"] = BROWSER_PROTOCOL
     try:
-        caller = authenticate(authorization, components.bootstrap_keys(), components.keys())
+        caller = components.authenticate(authorization)
         caller.require("read")
         if caller.services is not None:
             # Subscriptions are not tied to keys, so a restricted key could widen its own.

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from logsvc.cleanup import Cleaner
     from logsvc.coordination import CoordinationTable
     from logsvc.entries import LogEntry
+    from logsvc.keys import Principal
     from logsvc.quotas import DailyCounts, Quotas
     from logsvc.store.daily_counts import SqlDailyCounts
     from logsvc.store.receipts import ReceiptStore
@@ -55,6 +56,17 @@ def bootstrap_keys() -> list[str]:
     """Keys that are admin of everything: LOG_SERVICE_API_KEY and, while rotating it,
     LOG_SERVICE_API_KEY_PREVIOUS."""
     return [key for key in (api_key(), settings().api_key_previous) if key]
+
+
+def authenticate(authorization: str | None) -> Principal:
+    """The caller behind an Authorization header (the bootstrap keys, then scoped keys)."""
+    from logsvc.keys import authenticate as check
+
+    return check(authorization, bootstrap_keys(), keys())
+
+
+def cors_origins() -> tuple[str, ...]:
+    return settings().cors_origins
 
 
 @cache

@@ -74,6 +74,14 @@ STREAM_ROUTES: tuple[str, ...] = ("$connect", "$disconnect", "subscribe")
 FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(route.function for route in ROUTES))
 
 
+_BY_RESOURCE = {(route.method, route.path): route for route in ROUTES}
+
+
+def route_of(method: str, resource: str) -> Route | None:
+    """The route API Gateway matched (its ``resource`` is the route's path template)."""
+    return _BY_RESOURCE.get((method, resource))
+
+
 def _pattern(path: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
 
@@ -82,7 +90,8 @@ _COMPILED = tuple((route, _pattern(route.path)) for route in ROUTES)
 
 
 def match_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    """The route serving this request and its path parameters, as API Gateway would pick."""
+    """The route serving this request and its path parameters, as API Gateway picks them
+    (the local server's job; behind it, functions read the match from the event)."""
     for route, pattern in _COMPILED:
         found = pattern.match(path)
         if found and route.method == method:

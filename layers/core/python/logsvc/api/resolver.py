@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,13 +16,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.shared.json_encoder import Encoder
 
-from logsvc import components
 from logsvc.api.cors import response_headers
 from logsvc.api.models import ErrorResponse
 from logsvc.errors import ApiError, StoreUnavailable
-from logsvc.keys import BOOTSTRAP, Principal, authenticate
+from logsvc.keys import BOOTSTRAP, Principal
 from logsvc.problems import first_problem
-from logsvc.routes import match_route
+from logsvc.routes import route_of
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -70,25 +70,35 @@ def principal(app: APIGatewayRestResolver) -> Principal:
     return app.context.get("principal", BOOTSTRAP)
 
 
+Authenticator = Callable[[str | None], Principal]
+
+
 class LogServiceResolver(APIGatewayRestResolver):
     """A REST-API resolver that checks the API key before anything else runs.
 
     Powertools runs request validation before user middlewares, so the key is checked here,
-    ahead of routing: an unauthenticated caller never gets a body parsed or validated.
+    ahead of routing: an unauthenticated caller never gets a body parsed or validated. The
+    scope a route needs comes from the route table, by the route API Gateway matched.
     """
 
-    def __init__(self, *, authenticated: bool):
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator | None,
+        cors_origins: Callable[[], tuple[str, ...]],
+    ):
         # orjson reads bodies: about three times faster than json, and strict (no NaN, no
         # lone surrogates), so every value a client sends can be stored as JSON again.
         super().__init__(
             enable_validation=True, json_body_deserializer=orjson.loads, serializer=_serialize
         )
-        self.authenticated = authenticated
+        self.authenticator = authenticator
+        self.cors_origins = cors_origins
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         result = self._resolve_request(event, context, headers)
-        cors = response_headers(headers.get("origin"), components.settings().cors_origins)
+        cors = response_headers(headers.get("origin"), self.cors_origins())
         if cors:
             result["headers"] = {**(result.get("headers") or {}), **cors}
         return result
@@ -96,15 +106,11 @@ class LogServiceResolver(APIGatewayRestResolver):
     def _resolve_request(
         self, event: dict[str, Any], context: Any, headers: dict[str, str]
     ) -> dict[str, Any]:
-        if self.authenticated:
+        if self.authenticator is not None:
             try:
-                caller = authenticate(
-                    headers.get("authorization"),
-                    components.bootstrap_keys(),
-                    components.keys(),
-                )
-                matched = match_route(event.get("httpMethod") or "", event.get("path") or "")
-                caller.require(matched[0].scope if matched else "admin")
+                caller = self.authenticator(headers.get("authorization"))
+                route = route_of(event.get("httpMethod") or "", event.get("resource") or "")
+                caller.require(route.scope if route else "admin")
             except ApiError as exc:
                 return _early_answer(exc.status_code, exc.message, exc.field, exc.headers)
             self.append_context(principal=caller)
@@ -145,9 +151,15 @@ def _early_answer(
     }
 
 
-def new_resolver(logger: Logger, *, authenticated: bool = True) -> LogServiceResolver:
-    """A resolver with Bearer auth, request validation and the service's error format."""
-    app = LogServiceResolver(authenticated=authenticated)
+def new_resolver(
+    logger: Logger,
+    *,
+    authenticator: Authenticator | None,
+    cors_origins: Callable[[], tuple[str, ...]],
+) -> LogServiceResolver:
+    """A resolver with Bearer auth (None: no key needed), request validation and the
+    service's error format."""
+    app = LogServiceResolver(authenticator=authenticator, cors_origins=cors_origins)
 
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:

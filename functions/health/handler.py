@@ -13,6 +13,7 @@ from logsvc.api.models import HealthResponse
 from logsvc.api.resolver import new_resolver
 from logsvc.clock import now_ms
 from logsvc.errors import NotFound, StoreUnavailable
+from logsvc.media_types import JSON
 
 logger = Logger(service="logsService-health")
 app = new_resolver(logger, authenticator=None, cors_origins=components.cors_origins)
@@ -34,7 +35,7 @@ def health() -> Response[HealthResponse]:
         timestamp=now_ms(),
         version=VERSION,
     )
-    return Response(status_code=200 if healthy else 503, content_type="application/json", body=body)
+    return Response(status_code=200 if healthy else 503, content_type=JSON, body=body)
 
 
 def database_reachable() -> bool:

@@ -18,6 +18,7 @@ from logsvc.clock import now_ms
 from logsvc.entries import ServiceName
 from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.ingest import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, Idempotency, IngestOutcome
+from logsvc.media_types import JSON
 from logsvc.sources import cloudflare_tail
 
 logger = Logger(service="logsService-ingest")
@@ -109,7 +110,7 @@ def otlp_logs():
 
     event = app.current_event
     raw = base64.b64decode(event.body) if event.is_base64_encoded else (event.body or "").encode()
-    content_type = event.headers.get("content-type") or "application/json"
+    content_type = event.headers.get("content-type") or JSON
     request = decode_request(raw, content_type, event.headers.get("content-encoding"))
     items = to_log_items(request, now_ms(), components.settings().otlp_default_service)
     if len(items) > MAX_OTLP_RECORDS:

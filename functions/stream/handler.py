@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from logsvc import components
+from logsvc.api.resolver import error_body
 from logsvc.clock import now_ms
 from logsvc.errors import ApiError, Forbidden
 from logsvc.problems import first_problem
@@ -38,7 +39,8 @@ def connect(event: dict[str, Any]) -> dict[str, Any]:
                 "live tail needs a read key not limited to services", field="Authorization"
             )
     except ApiError as exc:
-        return {"statusCode": exc.status_code, "body": json.dumps({"error": exc.message})}
+        body = json.dumps(error_body(exc.message, exc.field))
+        return {"statusCode": exc.status_code, "body": body}
     components.connection_registry().connect(event["requestContext"]["connectionId"], now_ms())
     return {"statusCode": 200, "headers": answer_headers}
 

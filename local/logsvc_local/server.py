@@ -22,6 +22,8 @@ from starlette.routing import Route, WebSocketRoute
 
 from logsvc import components
 from logsvc.api.cors import preflight_headers
+from logsvc.api.resolver import error_body
+from logsvc.media_types import JSON
 from logsvc.routes import (
     FUNCTIONS,
     ROUTES,
@@ -179,5 +181,5 @@ def _response(result: dict[str, Any]) -> Response:
 def _error(
     status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:
-    body = json.dumps({"success": False, "error": message, "field": field})
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    body = json.dumps(error_body(message, field))
+    return Response(body, status_code=status, media_type=JSON, headers=headers)

@@ -11,7 +11,7 @@ import urllib3
 
 from logsvc.errors import DatabaseUnavailable
 from logsvc.sql import SqlError, Statement, open_database
-from logsvc.sql.d1_rest import bridge_headers
+from logsvc.sql.d1_bridge import bridge_headers
 from tests.support.d1_bridge import BRIDGE, SECRET
 
 

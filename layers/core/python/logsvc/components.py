@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -46,10 +47,21 @@ def secret(arn: str) -> str:
     return parameters.get_secret(arn, max_age=SECRET_MAX_AGE_SECONDS)
 
 
+def value_or_secret(value: str | None, arn: str | None) -> str | None:
+    """A setting given as a value (locally) or as the ARN of a secret holding it (AWS)."""
+    return secret(arn) if arn else value
+
+
+def later_value_or_secret(value: str | None, arn: str | None) -> Callable[[], str] | str | None:
+    """The same, asked on each use: a secret updated in Secrets Manager is used as soon as
+    its cache expires, without restarting the function."""
+    return (lambda: secret(arn)) if arn else value
+
+
 def api_key() -> str | None:
     """The Bearer key: from Secrets Manager on AWS, from LOG_SERVICE_API_KEY elsewhere."""
     s = settings()
-    return secret(s.api_key_secret_arn) if s.api_key_secret_arn else s.api_key
+    return value_or_secret(s.api_key, s.api_key_secret_arn)
 
 
 def bootstrap_keys() -> list[str]:
@@ -138,21 +150,13 @@ def writer_database() -> SqlDatabase:
 
 def _open_index(share: float | None) -> SqlDatabase:
     s = settings()
-    token = s.d1_api_token
-    if s.d1_api_token_secret_arn:
-        arn = s.d1_api_token_secret_arn
-        token = lambda: secret(arn)  # noqa: E731 - read on each request, cached by Powertools
-    bridge_secret = s.d1_bridge_secret
-    if s.d1_bridge_secret_arn:
-        bridge_arn = s.d1_bridge_secret_arn
-        bridge_secret = lambda: secret(bridge_arn)  # noqa: E731 - cached by Powertools
     return open_database(
         s.database_url,
-        d1_api_token=token,
+        d1_api_token=later_value_or_secret(s.d1_api_token, s.d1_api_token_secret_arn),
         d1_api_base_url=s.d1_api_base_url,
         d1_request_budget=request_budget(),
         d1_budget_share=share,
-        bridge_secret=bridge_secret,
+        bridge_secret=later_value_or_secret(s.d1_bridge_secret, s.d1_bridge_secret_arn),
     )
 
 
@@ -175,10 +179,9 @@ def database_check() -> None:
 @cache
 def log_archive() -> LogArchive:
     s = settings()
-    credentials = None
-    if s.archive_credentials_secret_arn:
-        # R2 (or another S3 API) keys: {"access_key_id": ..., "secret_access_key": ...}
-        credentials = json.loads(secret(s.archive_credentials_secret_arn))
+    # R2 (or another S3 API) keys: {"access_key_id": ..., "secret_access_key": ...}
+    keys = value_or_secret(None, s.archive_credentials_secret_arn)
+    credentials = json.loads(keys) if keys else None
     objects = open_object_store(
         s.archive_url,
         endpoint_url=s.archive_endpoint_url,
@@ -305,9 +308,7 @@ def analyzer() -> Analyzer:
     from logsvc.analysis.analyzer import Analyzer
 
     s = settings()
-    webhook_url = s.alert_webhook_url
-    if s.alert_webhook_url_secret_arn:
-        webhook_url = secret(s.alert_webhook_url_secret_arn)
+    webhook_url = value_or_secret(s.alert_webhook_url, s.alert_webhook_url_secret_arn)
     alerter = Alerter(
         analysis_store(),
         webhook_url=webhook_url,

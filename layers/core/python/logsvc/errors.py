@@ -46,16 +46,6 @@ class TooManyRequests(ApiError):
         super().__init__(message, field=field, headers={"Retry-After": str(retry_after)})
 
 
-class ServiceUnavailable(ApiError):
-    """A backing store is down or throttled; the client should retry later."""
-
-    status_code = 503
-
-    def __init__(self, message: str, retry_after: int | None = None):
-        super().__init__(message, headers={"Retry-After": str(retry_after)} if retry_after else {})
-        self.retry_after = retry_after
-
-
 class StoreUnavailable(Exception):
     """The SQL database or the archive could not be reached or refused the request."""
 

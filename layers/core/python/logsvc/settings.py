@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from logsvc.entries import DEFAULT_OTLP_SERVICE, DEFAULT_TAIL_SERVICE
 from logsvc.redaction import DEFAULT_RULES, RULES
 from logsvc.store.configs import RetentionDefaults
 
@@ -49,8 +50,8 @@ class Settings:
     alert_webhook_url_secret_arn: str | None = None
     alert_topic_arn: str | None = None
     alert_cooldown_minutes: int = 360
-    otlp_default_service: str = "unknown-service"  # for records without service.name
-    tail_default_service: str = "unknown-worker"  # for TraceItems without scriptName
+    otlp_default_service: str = DEFAULT_OTLP_SERVICE  # for records without service.name
+    tail_default_service: str = DEFAULT_TAIL_SERVICE  # for TraceItems without scriptName
     # Live tail: API Gateway's WebSocket management endpoint (https://{api}.execute-api.
     # {region}.amazonaws.com/{stage}); locally the local server. Unset: no live tail.
     stream_endpoint: str | None = None

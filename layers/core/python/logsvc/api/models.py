@@ -62,15 +62,11 @@ class LogView(BaseModel):
     source_type: str
 
 
-class FullLogView(BaseModel):
-    id: str
-    service_name: str
-    level: str
+class FullLogView(LogView):
+    """The archived entry: the message whole."""
+
     message: str
-    timestamp: int
     r2_key: str
-    metadata: dict[str, Any]
-    source_type: str
 
 
 class SearchResponse(BaseModel):

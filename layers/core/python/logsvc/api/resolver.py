@@ -20,13 +20,11 @@ from logsvc.api.cors import response_headers
 from logsvc.api.models import ErrorResponse
 from logsvc.errors import ApiError, StoreUnavailable
 from logsvc.keys import BOOTSTRAP, Principal
+from logsvc.media_types import FORM, JSON, PROTOBUF, TEXT
 from logsvc.problems import first_problem
 from logsvc.routes import route_of
 
-JSON = "application/json"
-FORM = "application/x-www-form-urlencoded"
-READ_AS_JSON = (FORM, "text/plain")
-PROTOBUF = "application/x-protobuf"  # OTLP; other routes refuse it (415)
+READ_AS_JSON = (FORM, TEXT)
 
 
 def json_response(
@@ -41,6 +39,7 @@ def json_response(
 
 
 def error_body(message: str, field: str | None = None) -> dict[str, Any]:
+    """The error envelope of every answer: the API's, the local server's, live tail's."""
     return {"success": False, "error": message, "field": field}
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from logsvc.entries import sanitize_service_name
+from logsvc.entries import DEFAULT_TAIL_SERVICE, sanitize_service_name
 
-DEFAULT_SERVICE = "unknown-worker"
+DEFAULT_SERVICE = DEFAULT_TAIL_SERVICE
 EMPTY_CONSOLE_MESSAGE = "(empty console message)"
 CONSOLE_LEVELS = {"debug": "DEBUG", "log": "INFO", "info": "INFO", "warn": "WARN", "error": "ERROR"}
 OUTCOMES = {

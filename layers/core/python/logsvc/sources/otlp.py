@@ -20,13 +20,12 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from logsvc.entries import LEVEL_ALIASES, LEVELS, sanitize_service_name
+from logsvc.entries import DEFAULT_OTLP_SERVICE, LEVEL_ALIASES, LEVELS, sanitize_service_name
 from logsvc.errors import BadRequest
+from logsvc.media_types import JSON, PROTOBUF
 
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
 MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
-DEFAULT_SERVICE = "unknown-service"
+DEFAULT_SERVICE = DEFAULT_OTLP_SERVICE
 
 # OTLP severity numbers: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL.
 _SEVERITY_LEVELS = ("DEBUG", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")

@@ -110,7 +110,7 @@ def open_database(
             share=READ_SHARE if d1_budget_share is None else d1_budget_share,
         )
     if parts.scheme in ("d1-bridge+http", "d1-bridge+https"):
-        from logsvc.sql.d1_rest import D1BridgeDatabase
+        from logsvc.sql.d1_bridge import D1BridgeDatabase
 
         if not bridge_secret:
             raise ValueError("D1_BRIDGE_SECRET is required for a d1-bridge DATABASE_URL")

@@ -45,7 +45,10 @@ _INSERT_BLOCK = (
     "INSERT OR IGNORE INTO log_blocks (id, service_name, level, source_type, first_ts, "
     "last_ts, entry_count, r2_key, entries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_BLOCK_COLUMNS = "b.id AS block_id, b.entry_count, b.service_name, b.level, b.r2_key, b.source_type"
+_BLOCK_COLUMNS = (
+    "b.id AS block_id, b.entry_count, b.service_name, b.level, b.r2_key AS archive_key, "
+    "b.source_type"
+)
 _ENTRY_COLUMNS = (
     "e.key AS position, json_extract(e.value, '$[0]') AS timestamp, "
     "json_extract(e.value, '$[1]') AS message, json_extract(e.value, '$[2]') AS metadata_json, "
@@ -434,7 +437,7 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
         "level": row["level"],
         "message": row["message"],
         "timestamp": row["timestamp"],
-        "r2_key": row["r2_key"],
+        "r2_key": row["archive_key"],  # the API keeps the original's name
         "metadata": metadata,
         "source_type": row["source_type"],
     }

@@ -27,13 +27,5 @@ class Subscription(BaseModel):
 
 
 def stream_view(entry: LogEntry) -> dict[str, Any]:
-    """What a subscriber receives for one entry: the API's log shape, message truncated."""
-    return {
-        "id": entry.id,
-        "service_name": entry.service_name,
-        "level": entry.level,
-        "message": entry.indexed_message,
-        "timestamp": entry.timestamp,
-        "metadata": entry.metadata,
-        "source_type": entry.source_type,
-    }
+    """What a subscriber receives for one entry: the entry, its message as the index keeps it."""
+    return {**entry.to_record(), "message": entry.indexed_message}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
@@ -14,6 +13,7 @@ from constructs import Construct
 
 from logsvc.api import cors as cors_rules
 from logsvc.routes import ROUTES
+from stacks.alarms import alarm
 from stacks.core_stack import CoreStack
 from stacks.settings import DeploymentSettings
 
@@ -179,17 +179,14 @@ class ApiStack(cdk.Stack):
     ) -> None:
         five_minutes = cdk.Duration.minutes(5)
         server_errors = self.api.metric_server_error(period=five_minutes, statistic="Sum")
-        alarm = cloudwatch.Alarm(
+        alarm(
             self,
             "Api5xxAlarm",
-            metric=server_errors,
+            server_errors,
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description="logsvc API answered 5xx",
+            description="logsvc API answered 5xx",
+            topic=core.alarm_topic,
         )
-        alarm.add_alarm_action(actions.SnsAction(core.alarm_topic))
         dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=f"{self.stack_name}-logsvc"
         )

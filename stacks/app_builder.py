@@ -10,6 +10,7 @@ from cdk_nag import AwsSolutionsChecks
 from logsvc.routes import FUNCTIONS as HTTP_FUNCTIONS
 from logsvc.routes import STREAM_FUNCTION
 from stacks.api_stack import ApiStack
+from stacks.capabilities import DrainsIngestBuffer
 from stacks.core_stack import CoreStack
 from stacks.function_stack import FUNCTION_SPECS, FunctionStack
 from stacks.layers import ROOT
@@ -66,5 +67,5 @@ def deployed_functions(settings: DeploymentSettings) -> list[str]:
     if unknown:
         raise ValueError(f"functions without a FunctionSpec in stacks/function_stack.py: {unknown}")
     if settings.buffered_ingest == "false":  # the writer drains a buffer that is not there
-        names = [name for name in names if not FUNCTION_SPECS[name].drains_ingest_buffer]
+        names = [name for name in names if not FUNCTION_SPECS[name].has(DrainsIngestBuffer)]
     return names

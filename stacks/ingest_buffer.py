@@ -6,14 +6,14 @@ the writer's lag and on dead letters."""
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from stacks.alarms import alarm
 
 # A flush: up to this many records (requests) or this long after the first one.
 BATCH_RECORDS = 10_000
@@ -73,41 +73,23 @@ class IngestBuffer(Construct):
         )
         writer.add_environment("WRITER_DEAD_LETTER_QUEUE_URL", self.dead_letters.queue_url)
         self.dead_letters.grant_send_messages(writer)
-        self._alarm(
+        alarm(
+            self,
             "LagAlarm",
             self.stream.metric_get_records_iterator_age_milliseconds(
                 period=cdk.Duration.minutes(5), statistic="Maximum"
             ),
-            LAG_ALARM_SECONDS * 1000,
-            "logsvc: the writer is more than 5 minutes behind the ingest stream",
-            alarm_topic,
+            threshold=LAG_ALARM_SECONDS * 1000,
+            description="logsvc: the writer is more than 5 minutes behind the ingest stream",
+            topic=alarm_topic,
         )
-        self._alarm(
+        alarm(
+            self,
             "DeadLettersAlarm",
             self.dead_letters.metric_approximate_number_of_messages_visible(
                 period=cdk.Duration.minutes(5), statistic="Maximum"
             ),
-            1,
-            "logsvc: log entries could not be stored (dead letters)",
-            alarm_topic,
+            threshold=1,
+            description="logsvc: log entries could not be stored (dead letters)",
+            topic=alarm_topic,
         )
-
-    def _alarm(
-        self,
-        name: str,
-        metric: cloudwatch.IMetric,
-        threshold: float,
-        description: str,
-        topic: sns.ITopic,
-    ) -> None:
-        alarm = cloudwatch.Alarm(
-            self,
-            name,
-            metric=metric,
-            threshold=threshold,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=description,
-        )
-        alarm.add_alarm_action(actions.SnsAction(topic))

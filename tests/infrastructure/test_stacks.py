@@ -11,6 +11,7 @@ import pytest
 
 from logsvc.routes import FUNCTIONS, ROUTES
 from logsvc_local.project import ROOT
+from stacks.capabilities import ReadsApiKey
 from stacks.function_stack import FUNCTION_SPECS
 from tests.infrastructure.conftest import synthesize
 
@@ -70,7 +71,9 @@ def test_functions_are_arm64_python_with_tracing_and_log_retention(templates, na
     environment = function["Environment"]["Variables"]
     assert environment["DATABASE_URL"].startswith("d1://")
     assert "D1_API_TOKEN_SECRET_ARN" in environment
-    assert ("LOG_SERVICE_API_KEY_SECRET_ARN" in environment) is FUNCTION_SPECS[name].reads_api_key
+    assert ("LOG_SERVICE_API_KEY_SECRET_ARN" in environment) is FUNCTION_SPECS[name].has(
+        ReadsApiKey
+    )
     log_groups = resources(template, "AWS::Logs::LogGroup").values()
     assert {group["RetentionInDays"] for group in log_groups} == {30}
     alarms = {a["MetricName"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
@@ -377,12 +380,9 @@ def test_every_function_shares_the_coordination_table(templates):
             if "dynamodb" in json.dumps(s["Action"])
         ]
         # Everyone counts D1 requests; only ingest keeps receipts.
-        expected = (
-            ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
-            if name == "ingest"
-            else "dynamodb:UpdateItem"
-        )
-        assert actions == [expected], name
+        receipts = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+        expected = ["dynamodb:UpdateItem", *([receipts] if name == "ingest" else [])]
+        assert actions == expected, name
 
 
 def test_ingest_writes_directly_when_buffering_is_turned_off(tmp_path):

@@ -1,0 +1,180 @@
+"""What a function may do, declared once per function (stacks/function_stack.FUNCTION_SPECS)
+and turned here, in one place each, into its grants, environment and resources.
+
+A capability's ``attach`` adds IAM statements to the function's role, variables to its
+environment, and whatever the capability owns (a WebSocket API, a stream, a schedule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+
+from stacks.core_stack import CoreStack
+from stacks.ingest_buffer import IngestBuffer
+from stacks.settings import DeploymentSettings
+from stacks.stream_api import MANAGE_REASON, StreamApi, manage_connections_arn
+
+ARCHIVE_REASON = "Archive objects are named per request under logs/; nothing else is granted."
+
+
+@dataclass
+class Wiring:
+    """A function being built, and what it can be connected to."""
+
+    stack: cdk.Stack
+    function: lambda_.Function
+    role: iam.Role
+    core: CoreStack
+    settings: DeploymentSettings
+    live_tail: StreamApi | None = None  # the WebSocket API (its stack is built first)
+    ingest_buffer: IngestBuffer | None = None  # the ingest stream (likewise)
+
+    def allow(self, actions: list[str], resources: list[str], **conditions: object) -> None:
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None)
+        )
+
+    def read_secret(self, secret_arn: str, variable: str) -> None:
+        self.allow(["secretsmanager:GetSecretValue"], [secret_arn])
+        self.function.add_environment(variable, secret_arn)
+
+    def acknowledge(self, finding: str, reason: str) -> None:
+        cdk.Validations.of(self.role).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
+
+
+class Capability(Protocol):
+    def attach(self, wiring: Wiring) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReadsApiKey:
+    """Checks Bearer keys: the bootstrap key's secret."""
+
+    def attach(self, wiring: Wiring) -> None:
+        wiring.read_secret(wiring.core.api_key.secret_arn, "LOG_SERVICE_API_KEY_SECRET_ARN")
+
+
+@dataclass(frozen=True)
+class UsesArchive:
+    """Reads or writes archive objects under logs/ (and, with ``lists``, lists them)."""
+
+    actions: tuple[str, ...]
+    lists: bool = False
+
+    def attach(self, wiring: Wiring) -> None:
+        core, settings = wiring.core, wiring.settings
+        if core.bucket is None:  # R2: its S3 API keys, no IAM
+            wiring.read_secret(core.r2_credentials.secret_arn, "ARCHIVE_CREDENTIALS_SECRET_ARN")
+            return
+        wiring.allow(list(self.actions), [settings.archive_objects_arn])
+        wiring.acknowledge(
+            # The finding names the resource as cdk-nag renders it.
+            "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
+            f"{settings.archive_bucket_name_as('<AWS::AccountId>', '<AWS::Region>')}/logs/*]",
+            ARCHIVE_REASON,
+        )
+        if self.lists:
+            wiring.allow(
+                ["s3:ListBucket"],
+                [f"arn:{cdk.Aws.PARTITION}:s3:::{settings.archive_bucket_name}"],
+                StringLike={"s3:prefix": ["logs/*"]},
+            )
+
+
+@dataclass(frozen=True)
+class SendsAlerts:
+    """Publishes alerts: the topic, the optional webhook secret and the optional model."""
+
+    def attach(self, wiring: Wiring) -> None:
+        core, settings = wiring.core, wiring.settings
+        wiring.allow(["sns:Publish"], [core.alerts.topic_arn])
+        wiring.function.add_environment("ALERT_TOPIC_ARN", core.alerts.topic_arn)
+        if core.alert_webhook is not None:
+            wiring.read_secret(core.alert_webhook.secret_arn, "ALERT_WEBHOOK_URL_SECRET_ARN")
+        if settings.analysis_llm:
+            wiring.function.add_environment("ANALYSIS_LLM", settings.analysis_llm)
+            wiring.function.add_environment("ANALYSIS_LLM_MODEL", settings.analysis_llm_model)
+        if settings.analysis_llm == "bedrock":
+            wiring.allow(
+                ["bedrock:InvokeModel"],
+                [
+                    f"arn:{cdk.Aws.PARTITION}:bedrock:{cdk.Aws.REGION}::foundation-model/"
+                    f"{settings.analysis_llm_model}"
+                ],
+            )
+
+
+@dataclass(frozen=True)
+class ServesLiveTail:
+    """Owns the live-tail WebSocket API and answers on it."""
+
+    def attach(self, wiring: Wiring) -> None:
+        wiring.live_tail = StreamApi(
+            wiring.stack, "LiveTail", function=wiring.function, settings=wiring.settings
+        )
+        PostsToLiveTail().attach(wiring)
+
+
+@dataclass(frozen=True)
+class PostsToLiveTail:
+    """Sends new entries (or replies) to live-tail connections."""
+
+    def attach(self, wiring: Wiring) -> None:
+        if wiring.live_tail is None:
+            return
+        wiring.function.add_environment("STREAM_ENDPOINT", wiring.live_tail.callback_url)
+        wiring.allow(["execute-api:ManageConnections"], [wiring.live_tail.manage_connections_arn])
+        rendered = manage_connections_arn(
+            wiring.settings, "<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>"
+        )
+        wiring.acknowledge(f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered}]", MANAGE_REASON)
+
+
+@dataclass(frozen=True)
+class DrainsIngestBuffer:
+    """The writer: owns the ingest stream and stores what it holds."""
+
+    def attach(self, wiring: Wiring) -> None:
+        wiring.ingest_buffer = IngestBuffer(
+            wiring.stack,
+            "Buffer",
+            writer=wiring.function,
+            alarm_topic=wiring.core.alarm_topic,
+            shards=wiring.settings.ingest_shards,
+        )
+
+
+@dataclass(frozen=True)
+class AppendsToBuffer:
+    """Ingest: appends to the stream and keeps Idempotency-Key receipts and daily counts."""
+
+    def attach(self, wiring: Wiring) -> None:
+        wiring.allow(
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            [wiring.core.coordination.table_arn],
+        )
+        if wiring.ingest_buffer is None:  # buffered_ingest=false: ingest writes D1 itself
+            return
+        stream = wiring.ingest_buffer.stream
+        wiring.function.add_environment("INGEST_BUFFER", f"kinesis://{stream.stream_name}")
+        wiring.allow(["kinesis:PutRecords"], [stream.stream_arn])
+
+
+@dataclass(frozen=True)
+class RunsOnSchedule:
+    """Invoked by EventBridge on a schedule expression."""
+
+    expression: str
+
+    def attach(self, wiring: Wiring) -> None:
+        rule = events.Rule(
+            wiring.stack, "Schedule", schedule=events.Schedule.expression(self.expression)
+        )
+        rule.add_target(targets.LambdaFunction(wiring.function))

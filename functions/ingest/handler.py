@@ -15,11 +15,10 @@ from logsvc.api.ingest_answers import item_errors, refusal_error
 from logsvc.api.models import BatchIngestRequest, BatchIngestResponse, IngestResponse, LogInput
 from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import now_ms
-from logsvc.entries import ServiceName
+from logsvc.entries import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, ServiceName
 from logsvc.errors import BadRequest, PayloadTooLarge
-from logsvc.ingest import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, Idempotency, IngestOutcome
+from logsvc.ingest import Idempotency, IngestOutcome
 from logsvc.media_types import JSON
-from logsvc.sources import cloudflare_tail
 
 logger = Logger(service="logsService-ingest")
 # Retrying a request with the same key stores nothing twice (ids derive from the key).
@@ -89,6 +88,8 @@ def tail_events(
     ] = None,
 ) -> BatchIngestResponse:
     """Cloudflare Tail Worker TraceItems (workers/tail-forwarder posts them)."""
+    from logsvc.sources import cloudflare_tail  # only this route needs it
+
     fallback = fallback_service or components.settings().tail_default_service
     entries = cloudflare_tail.to_log_items(items, now_ms(), fallback)
     if len(entries) > MAX_OTLP_RECORDS:

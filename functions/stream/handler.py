@@ -8,9 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from logsvc import components
-from logsvc.api.resolver import error_body
 from logsvc.clock import now_ms
-from logsvc.errors import ApiError, Forbidden
+from logsvc.errors import ApiError, Forbidden, error_body
 from logsvc.problems import first_problem
 from logsvc.stream.subscriptions import Subscription
 

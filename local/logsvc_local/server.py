@@ -22,7 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from logsvc import components
 from logsvc.api.cors import preflight_headers
-from logsvc.api.resolver import error_body
+from logsvc.errors import error_body
 from logsvc.media_types import JSON
 from logsvc.routes import (
     FUNCTIONS,

@@ -7,26 +7,27 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from logsvc.archive import LogArchive, open_object_store
-from logsvc.ingest import Ingestor
-from logsvc.keys import Keys
 from logsvc.settings import Settings
 from logsvc.sql import SqlDatabase, open_database
-from logsvc.store.analyses import AnalysisStore
-from logsvc.store.configs import ConfigStore
-from logsvc.store.connections import ConnectionRegistry
-from logsvc.store.log_index import LogIndex
 
+# Everything else is imported where it is built: a function imports only what it uses, and
+# every import lengthens a cold start.
 if TYPE_CHECKING:
     from logsvc.analysis.analyzer import Analyzer
     from logsvc.analysis.summarizer import Summarizer
+    from logsvc.archive import LogArchive
     from logsvc.buffer import LogBuffer
     from logsvc.cleanup import Cleaner
     from logsvc.coordination import CoordinationTable
     from logsvc.entries import LogEntry
-    from logsvc.keys import Principal
+    from logsvc.ingest import Ingestor
+    from logsvc.keys import Keys, Principal
     from logsvc.quotas import DailyCounts, Quotas
+    from logsvc.store.analyses import AnalysisStore
+    from logsvc.store.configs import ConfigStore
+    from logsvc.store.connections import ConnectionRegistry
     from logsvc.store.daily_counts import SqlDailyCounts
+    from logsvc.store.log_index import LogIndex
     from logsvc.store.receipts import ReceiptStore
     from logsvc.stream.publisher import ManagementApi, Publisher
     from logsvc.writer import Writer
@@ -131,6 +132,7 @@ def request_budget() -> object:
 
 @cache
 def keys() -> Keys:
+    from logsvc.keys import Keys
     from logsvc.store.api_keys import ApiKeyStore
 
     return Keys(ApiKeyStore(database()))
@@ -178,6 +180,8 @@ def database_check() -> None:
 
 @cache
 def log_archive() -> LogArchive:
+    from logsvc.archive import LogArchive, open_object_store
+
     s = settings()
     # R2 (or another S3 API) keys: {"access_key_id": ..., "secret_access_key": ...}
     keys = value_or_secret(None, s.archive_credentials_secret_arn)
@@ -193,17 +197,22 @@ def log_archive() -> LogArchive:
 
 @cache
 def log_index() -> LogIndex:
+    from logsvc.store.log_index import LogIndex
+
     return LogIndex(database())
 
 
 @cache
 def config_store() -> ConfigStore:
+    from logsvc.store.configs import ConfigStore
+
     return ConfigStore(database())
 
 
 @cache
 def ingestor() -> Ingestor:
     """Checks, admits and numbers entries; buffers them (or, with no buffer, stores them)."""
+    from logsvc.ingest import Ingestor
     from logsvc.redaction import Redactor
 
     log_buffer = ingest_buffer()
@@ -250,6 +259,7 @@ def ingest_buffer() -> LogBuffer | None:
 @cache
 def log_writer() -> Writer:
     """What drains the buffer: the writer function on AWS, a thread of the local server."""
+    from logsvc.store.log_index import LogIndex
     from logsvc.writer import Writer
 
     return Writer(log_archive(), LogIndex(writer_database()), _dead_letters, publisher=publisher())
@@ -275,6 +285,8 @@ def _dead_letters(entries: list[tuple[int, LogEntry]], reason: str) -> None:
 
 @cache
 def connection_registry() -> ConnectionRegistry:
+    from logsvc.store.connections import ConnectionRegistry
+
     return ConnectionRegistry(database())
 
 
@@ -296,6 +308,8 @@ def publisher() -> Publisher | None:
 
 @cache
 def analysis_store() -> AnalysisStore:
+    from logsvc.store.analyses import AnalysisStore
+
     return AnalysisStore(database())
 
 

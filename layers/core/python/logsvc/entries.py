@@ -25,6 +25,8 @@ MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 MAX_MESSAGE_CHARS = 256 * 1024  # the archive keeps the whole message; the index its start
 MAX_METADATA_BYTES = 64 * 1024  # as compact JSON
 MAX_METADATA_DEPTH = 16
+MAX_BATCH_ITEMS = 1000  # entries in one /ingest/batch request
+MAX_OTLP_RECORDS = 10_000  # an OTLP request is one exporter batch, often a few hundred
 
 
 def parse_level(value: object) -> str:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def error_body(message: str, field: str | None = None) -> dict[str, object]:
+    """The error envelope of every answer: the API's, the local server's, live tail's."""
+    return {"success": False, "error": message, "field": field}
+
+
 class ApiError(Exception):
     """A failure the client should see, with its status code and the field it concerns."""
 

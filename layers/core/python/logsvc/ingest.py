@@ -19,28 +19,26 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from logsvc.archive import LogArchive
 from logsvc.buffer import Receipt
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import LogEntry, LogInput, metadata_json, metadata_problem
 from logsvc.ids import derived_entry_id, entry_id
 from logsvc.problems import first_problem
-from logsvc.store.log_index import LogIndex
 
 if TYPE_CHECKING:
+    from logsvc.archive import LogArchive
     from logsvc.buffer import LogBuffer
     from logsvc.quotas import Quotas
     from logsvc.redaction import Redactor
+    from logsvc.store.log_index import LogIndex
     from logsvc.store.receipts import ReceiptStore
     from logsvc.stream.publisher import Publisher
 
-MAX_BATCH_ITEMS = 1000
 MAX_FUTURE_MS = DAY_MS  # later timestamps are refused: retention could never apply
 FUTURE_TIMESTAMP = (
     "timestamp: more than 24 hours in the future (a clock or unit error? timestamps are "
     "Unix milliseconds)"
 )
-MAX_OTLP_RECORDS = 10_000  # an OTLP request is one exporter batch, often a few hundred
 
 
 @dataclass(frozen=True)

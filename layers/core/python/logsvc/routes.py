@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import unquote
 
 
@@ -86,13 +87,17 @@ def _pattern(path: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
 
 
-_COMPILED = tuple((route, _pattern(route.path)) for route in ROUTES)
+@cache
+def _compiled() -> tuple[tuple[Route, re.Pattern[str]], ...]:
+    """Compiled on first use: only the local server matches paths (functions look routes up
+    by API Gateway's resource)."""
+    return tuple((route, _pattern(route.path)) for route in ROUTES)
 
 
 def match_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     """The route serving this request and its path parameters, as API Gateway picks them
     (the local server's job; behind it, functions read the match from the event)."""
-    for route, pattern in _COMPILED:
+    for route, pattern in _compiled():
         found = pattern.match(path)
         if found and route.method == method:
             return route, {k: unquote(v) for k, v in found.groupdict().items()}
@@ -101,4 +106,4 @@ def match_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
 
 def allowed_methods(path: str) -> list[str]:
     """The methods some route accepts on this path (to tell 405 from 404)."""
-    return [route.method for route, pattern in _COMPILED if pattern.match(path)]
+    return [route.method for route, pattern in _compiled() if pattern.match(path)]

@@ -6,8 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
-from logsvc.entries import LogInput
-from logsvc.ingest import MAX_BATCH_ITEMS
+from logsvc.entries import MAX_BATCH_ITEMS, LogInput
 from logsvc.store.configs import RetentionPolicy
 
 

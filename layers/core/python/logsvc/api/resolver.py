@@ -18,7 +18,7 @@ from aws_lambda_powertools.shared.json_encoder import Encoder
 
 from logsvc.api.cors import response_headers
 from logsvc.api.models import ErrorResponse
-from logsvc.errors import ApiError, StoreUnavailable
+from logsvc.errors import ApiError, StoreUnavailable, error_body
 from logsvc.keys import BOOTSTRAP, Principal
 from logsvc.media_types import FORM, JSON, PROTOBUF, TEXT
 from logsvc.problems import first_problem
@@ -36,11 +36,6 @@ def json_response(
         body=json.dumps(body, ensure_ascii=False),
         headers=headers or {},
     )
-
-
-def error_body(message: str, field: str | None = None) -> dict[str, Any]:
-    """The error envelope of every answer: the API's, the local server's, live tail's."""
-    return {"success": False, "error": message, "field": field}
 
 
 def error_response(

@@ -30,9 +30,7 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
     )
     stacks: dict[str, cdk.Stack] = {"core": core}
     live_tail = ingest_buffer = None
-    # The stacks that own what ingest uses (the WebSocket API, the ingest buffer) come first.
-    owners = (STREAM_FUNCTION, "writer")
-    for name in sorted(deployed_functions(settings), key=lambda n: n not in owners):
+    for name in sorted(deployed_functions(settings), key=STACK_ORDER.index):
         stack = FunctionStack(
             app,
             f"{prefix}-{name.title()}",
@@ -59,13 +57,31 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
     return stacks
 
 
+# The order stacks are built (and `cdk deploy --all` deploys them): Core first; then the
+# stacks that own what others use (the live-tail WebSocket API, the ingest stream); the API
+# last, since it points at every HTTP function.
+STACK_ORDER: tuple[str, ...] = (
+    STREAM_FUNCTION,
+    "writer",
+    "ingest",
+    "search",
+    "config",
+    "health",
+    "cleanup",
+    "analyze",
+)
+
+
 def deployed_functions(settings: DeploymentSettings) -> list[str]:
     """Every function with code in the functions folder; each must have a FunctionSpec."""
     folder = Path(ROOT, settings.functions_dir)
     names = sorted(p.name for p in folder.iterdir() if (p / "handler.py").is_file())
-    unknown = [name for name in names if name not in FUNCTION_SPECS]
+    unknown = [name for name in names if name not in FUNCTION_SPECS or name not in STACK_ORDER]
     if unknown:
-        raise ValueError(f"functions without a FunctionSpec in stacks/function_stack.py: {unknown}")
+        raise ValueError(
+            f"functions without a FunctionSpec (stacks/function_stack.py) or a place in "
+            f"STACK_ORDER (stacks/app_builder.py): {unknown}"
+        )
     if settings.buffered_ingest == "false":  # the writer drains a buffer that is not there
         names = [name for name in names if not FUNCTION_SPECS[name].has(DrainsIngestBuffer)]
     return names

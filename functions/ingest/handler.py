@@ -81,7 +81,7 @@ def ingest_batch(request: BatchIngestRequest, key: IdempotencyKey = None) -> Bat
     status_code=201,
     responses=with_errors({413: f"More than {MAX_OTLP_RECORDS} entries"}, success=201),
 )
-def tail_events(
+def cloudflare_tail_events(
     items: Annotated[list[dict[str, Any]], Body(description="TraceItems, as tail() gets them")],
     fallback_service: Annotated[
         ServiceName | None, Query(description="Service for items without scriptName")

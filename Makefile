@@ -9,12 +9,18 @@ DATA   ?= data
 
 # jsii (under aws-cdk-lib) warns on every call that Node 20 is past its end of life.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-# Re-install when the dependency list or the pins change.
-$(BIN)/.installed: pyproject.toml constraints.txt clients/python/pyproject.toml
+# Re-install when the dependency list or the pins change. Running the service needs the
+# package and the local server's extras; the tests, the CDK app and the benchmarks more.
+$(BIN)/.runtime: pyproject.toml constraints.txt clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[local]' -e clients/python
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.runtime
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]' -e clients/python
 	touch $@
 
@@ -28,11 +34,11 @@ workers/node_modules/.installed: workers/package.json workers/package-lock.json
 	cd workers && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Running the service needs Python only; the tests and synth also need the Node packages.
 install: $(BIN)/.installed node_modules/.installed workers/node_modules/.installed
 
-run: install
-	$(BIN)/logsvc migrate --data-dir $(DATA)
-	$(BIN)/logsvc serve --host 127.0.0.1 --port $(PORT) --data-dir $(DATA) --no-migrate
+run: $(BIN)/.runtime
+	$(BIN)/logsvc serve --host 127.0.0.1 --port $(PORT) --data-dir $(DATA)
 
 test: install
 	$(BIN)/ruff check .
@@ -41,29 +47,29 @@ test: install
 	$(BIN)/pytest
 
 # Figures for docs/PERFORMANCE.md and docs/COST.md (1,000,000 logs; a few minutes).
-bench: install
+bench: $(BIN)/.installed
 	$(BIN)/python -m bench.run
 
 # CloudFormation templates in cdk.out, layers bundled here without Docker. Offline: run
 # `make wheelhouse` once while online, then `make synth WHEELHOUSE=wheelhouse`.
-synth: install
+synth: $(BIN)/.installed node_modules/.installed
 	npx cdk synth --quiet $(if $(WHEELHOUSE),-c wheelhouse=$(abspath $(WHEELHOUSE)))
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 
-wheelhouse: install
+wheelhouse: $(BIN)/.installed
 	$(BIN)/python -m pip download --quiet --dest wheelhouse --only-binary=:all: \
 	  --platform manylinux2014_aarch64 --implementation cp --python-version 3.14 \
 	  -r layers/deps/requirements.txt
 
-lint: install
+lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-openapi: install
+openapi: $(BIN)/.installed
 	$(BIN)/logsvc openapi
 
 clean:

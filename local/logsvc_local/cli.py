@@ -1,4 +1,10 @@
-"""The ``logsvc`` command: run the service locally, apply migrations, write the OpenAPI file."""
+"""The ``logsvc`` command: run the service locally, apply migrations, manage keys, follow
+live tail, run the maintenance jobs, write the OpenAPI file.
+
+Only ``serve`` and ``migrate`` create a data directory. ``keys`` and ``tail`` talk to the
+server running on the data directory (its URL from ``<data>/server.json``) unless told
+otherwise; stdout carries only a command's own output, logs go to stderr.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ import sys
 from pathlib import Path
 
 from logsvc.routes import STREAM_PATH
-from logsvc_local import keys_cli, project
+from logsvc_local import instance, keys_cli, project
+from logsvc_local.instance import CommandError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,20 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     migrate.add_argument("--data-dir", type=Path, default=_default_data_dir())
 
     follow = commands.add_parser("tail", help="print new entries as they arrive")
-    follow.add_argument("--url", default=os.environ.get("LOGSVC_URL", "http://127.0.0.1:8787"))
-    follow.add_argument(
-        "--api-key",
-        default=os.environ.get("LOG_SERVICE_API_KEY"),
-        help="default: LOG_SERVICE_API_KEY, else the data directory's key",
-    )
-    follow.add_argument("--data-dir", type=Path, default=_default_data_dir())
+    add_server_options(follow)
     follow.add_argument(
         "--service", action="append", default=[], help="only this service (repeat for several)"
     )
     follow.add_argument("--level", help="minimum level, e.g. WARN")
     follow.add_argument("--q", help="only messages containing this text")
 
-    keys_cli.add_parser(commands, _default_data_dir())
+    keys_cli.add_parser(commands, add_server_options)
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", type=Path, default=project.OPENAPI_PATH)
@@ -69,31 +70,74 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except CommandError as exc:
+        print(f"logsvc {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "migrate":
         return _migrate(args.data_dir)
     if args.command == "keys":
-        _migrate(args.data_dir, quiet=True)
         return keys_cli.run(args)
     if args.command in ("cleanup", "analyze"):
-        return _run_job(args.command, args.data_dir)
+        return _run_job(args.command, instance.existing(args.data_dir))
     if args.command == "tail":
         from logsvc_local.live_tail import tail
 
-        key = args.api_key or project.local_api_key(args.data_dir)
+        url, key = server_address(args)
         with contextlib.suppress(KeyboardInterrupt):
-            tail(args.url, key, args.service, args.level, args.q)
+            tail(url, key, args.service, args.level, args.q)
         return 0
     return _openapi(args.output, args.check)
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """--url and --api-key, with defaults from the environment and the data directory."""
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("LOGSVC_URL"),
+        help="default: LOGSVC_URL, else the server running on the data directory",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("LOG_SERVICE_API_KEY"),
+        help="default: LOG_SERVICE_API_KEY, else the data directory's key",
+    )
+    parser.add_argument("--data-dir", type=Path, default=_default_data_dir())
+
+
+def server_address(args: argparse.Namespace) -> tuple[str, str]:
+    """The URL and key of the server a command talks to."""
+    url = args.url
+    if url is None:
+        data_dir = instance.existing(args.data_dir)
+        url = instance.running_url(data_dir)
+        if url is None:
+            raise CommandError(
+                f"no logsvc serve is running on {data_dir}: start it (make run), or pass --url"
+            )
+    key = args.api_key
+    if key is None:
+        path = args.data_dir / "api_key"
+        if not path.is_file():
+            raise CommandError("no API key: pass --api-key or set LOG_SERVICE_API_KEY")
+        key = path.read_text(encoding="utf-8").strip()
+    return url, key
 
 
 def _default_data_dir() -> Path:
     return Path(os.environ.get("LOGSVC_DATA_DIR", "data"))
 
 
-def _configure(data_dir: Path) -> dict[str, str]:
-    data_dir.mkdir(parents=True, exist_ok=True)
+def configure(data_dir: Path, *, create: bool = False) -> dict[str, str]:
+    """The local settings for this data directory, in the environment; reset components."""
+    if create:
+        data_dir.mkdir(parents=True, exist_ok=True)
     environment = project.local_environment(data_dir.resolve())
     os.environ.update(environment)
     from logsvc import components
@@ -103,7 +147,7 @@ def _configure(data_dir: Path) -> dict[str, str]:
 
 
 def _migrate(data_dir: Path, quiet: bool = False) -> int:
-    _configure(data_dir)
+    configure(data_dir, create=True)
     from logsvc.settings import Settings
     from logsvc.sql import open_database
     from logsvc.sql.migrations import apply_migrations
@@ -130,41 +174,61 @@ def _migrate(data_dir: Path, quiet: bool = False) -> int:
 
 
 def _run_job(job: str, data_dir: Path) -> int:
-    _configure(data_dir)
+    """Run a maintenance job on the data directory's stores; only its result on stdout."""
+    configure(data_dir)
     from logsvc_local.scheduler import run_job
 
-    print(json.dumps(run_job(job), indent=2))
+    # The handlers log through Powertools, to the stream current when they are loaded.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_job(job)
+    print(json.dumps(result, indent=2))
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    data_dir = args.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = instance.claim(data_dir)
+    sock = instance.bind(args.host, args.port)
     if not args.no_migrate:
-        _migrate(args.data_dir)
+        _migrate(data_dir)
     url = f"http://{args.host}:{args.port}"
     # Live tail: the ingest function posts to this server's management API, through boto3,
     # which signs requests and so needs some credentials (this server ignores them).
     os.environ["STREAM_ENDPOINT"] = url
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    environment = _configure(args.data_dir)
+    environment = configure(data_dir)
     from logsvc_local.server import create_app
 
-    app = create_app(schedules=not args.no_schedules, rate_limit=args.rate_limit)
+    app = create_app(
+        schedules=not args.no_schedules,
+        rate_limit=args.rate_limit,
+        # uvicorn ends the process with the signal it stopped for, after the app's shutdown.
+        on_stop=lambda: instance.remove_server_file(data_dir),
+    )
     print(f"logsvc listening on {url}", flush=True)
     print(f"  database: {environment['DATABASE_URL']}", flush=True)
     print(f"  archive:  {environment['ARCHIVE_URL']}", flush=True)
+    if environment.get("INGEST_BUFFER", "off") != "off":
+        print(f"  buffer:   {environment['INGEST_BUFFER']}", flush=True)
     print(f"  live tail: ws://{args.host}:{args.port}{STREAM_PATH}", flush=True)
     print(f"  API key:  {environment['LOG_SERVICE_API_KEY']}", flush=True)
     key = environment["LOG_SERVICE_API_KEY"]
     print(
         f'  try:      curl -H "Authorization: Bearer {key}" {url}/api/v1/logs/services', flush=True
     )
-    # The "websockets" protocol waits for the socket to drain (64 KB high-water mark), so a
-    # live-tail client that stops reading fills only its bounded buffer (logsvc_local.stream);
-    # uvicorn's default protocol would queue without limit in the transport.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws="websockets")
+    instance.write_server_file(data_dir, url)
+    try:
+        # websockets-sansio waits for the socket to drain before sending, so a live-tail
+        # client that stops reading fills only its bounded buffer (logsvc_local.stream).
+        config = uvicorn.Config(app, log_level="info", ws="websockets-sansio")
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        instance.remove_server_file(data_dir)
+        lock.close()
     return 0
 
 

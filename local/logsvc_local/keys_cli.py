@@ -1,18 +1,30 @@
-"""``logsvc keys``: create, list and revoke scoped API keys, straight in the SQL store.
+"""``logsvc keys``: create, list and revoke scoped API keys.
 
-It works on whatever DATABASE_URL names (the local SQLite file by default, or D1 through
-its REST API), so an operator can make the first scoped keys without calling the API.
+By default through the API of the server running on the data directory (or ``--url``),
+with an admin key, so the keys are the ones that server checks. ``--direct`` works on the
+database itself instead (DATABASE_URL, or the data directory's SQLite file), for an
+operator making the first scoped keys of a deployment without calling its API.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 from logsvc.keys import SCOPES
+from logsvc_local.instance import CommandError
+
+KEYS_PATH = "/api/v1/admin/keys"
 
 
-def add_parser(commands: argparse._SubParsersAction, data_dir_default: object) -> None:
+def add_parser(
+    commands: argparse._SubParsersAction,
+    add_server_options: Callable[[argparse.ArgumentParser], None],
+) -> None:
     keys = commands.add_parser("keys", help="create, list and revoke scoped API keys")
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="print a new key (shown once, stored hashed)")
@@ -27,23 +39,75 @@ def add_parser(commands: argparse._SubParsersAction, data_dir_default: object) -
     revoke = actions.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("id")
     for parser in actions.choices.values():
-        parser.add_argument("--data-dir", type=type(data_dir_default), default=data_dir_default)
+        add_server_options(parser)
+        parser.add_argument(
+            "--direct",
+            action="store_true",
+            help="work on the database (DATABASE_URL or the data directory's), not the API",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
+    result = _direct(args) if args.direct else _through_api(args)
+    if result is None:
+        print(f"no active key {args.id!r}")
+        return 1
+    print(result if isinstance(result, str) else json.dumps(result, indent=2))
+    return 0
+
+
+def _through_api(args: argparse.Namespace) -> Any:
+    from logsvc_local.cli import server_address
+
+    url, key = server_address(args)
+    if args.action == "create":
+        body = {"name": args.name, "scopes": args.scope, "services": args.service}
+        return _call(url, key, "POST", KEYS_PATH, body)
+    if args.action == "list":
+        return _call(url, key, "GET", KEYS_PATH)["keys"]
+    try:
+        _call(url, key, "DELETE", f"{KEYS_PATH}/{args.id}")
+    except CommandError as exc:
+        if "404" in str(exc):
+            return None
+        raise
+    return f"revoked {args.id}"
+
+
+def _call(url: str, key: str, method: str, path: str, body: Any = None) -> Any:
+    if not url.startswith(("http://", "https://")):
+        raise CommandError(f"--url must be http:// or https://, got {url!r}")
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        url.rstrip("/") + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our URL
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("error", exc.reason)
+        except ValueError:
+            message = exc.reason
+        raise CommandError(f"{url} answered {exc.code}: {message}") from None
+    except OSError as exc:
+        raise CommandError(f"cannot reach {url}: {exc}") from None
+
+
+def _direct(args: argparse.Namespace) -> Any:
+    from logsvc_local.cli import configure
+    from logsvc_local.instance import existing
+
+    configure(existing(args.data_dir))
     from logsvc import components
     from logsvc.clock import now_ms
 
-    store = components.keys()
+    keys = components.keys()
     if args.action == "create":
-        key, view = store.create(args.name, args.scope, args.service, now_ms())
-        print(json.dumps({"key": key, **view}, indent=2))
-        return 0
+        key, view = keys.create(args.name, args.scope, args.service, now_ms())
+        return {"key": key, **view}
     if args.action == "list":
-        print(json.dumps(store.list(), indent=2))
-        return 0
-    if store.revoke(args.id, now_ms()):
-        print(f"revoked {args.id}")
-        return 0
-    print(f"no active key {args.id!r}")
-    return 1
+        return keys.list()
+    return f"revoked {args.id}" if keys.revoke(args.id, now_ms()) else None

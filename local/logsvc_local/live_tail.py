@@ -7,9 +7,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
 
 from logsvc.routes import STREAM_PATH
+from logsvc_local.instance import CommandError
 
 COLOURS = {
     "DEBUG": "\033[2m",
@@ -41,9 +43,15 @@ def tail(
     stream = url.replace("http://", "ws://").replace("https://", "wss://").rstrip("/")
     colour = out.isatty()
     subscription = {"action": "subscribe", "services": services or None, "min_level": level, "q": q}
-    with connect(
-        stream + STREAM_PATH, additional_headers={"Authorization": f"Bearer {api_key}"}
-    ) as websocket:
+    try:
+        websocket = connect(
+            stream + STREAM_PATH, additional_headers={"Authorization": f"Bearer {api_key}"}
+        )
+    except InvalidStatus as exc:
+        raise CommandError(f"{url} refused live tail (HTTP {exc.response.status_code})") from None
+    except (OSError, InvalidHandshake) as exc:
+        raise CommandError(f"cannot reach {url}: {exc}") from None
+    with websocket:
         websocket.send(json.dumps({k: v for k, v in subscription.items() if v}))
         for raw in websocket:
             message = json.loads(raw)
@@ -57,4 +65,4 @@ def tail(
                     flush=True,
                 )
             elif message["type"] == "error":
-                raise SystemExit(f"logsvc tail: {message['error']}")
+                raise CommandError(message["error"])

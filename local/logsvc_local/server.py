@@ -11,7 +11,7 @@ import base64
 import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -46,7 +46,12 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 _INSTANCE_LOCKS = {function: threading.Lock() for function in FUNCTIONS}
 
 
-def create_app(*, schedules: bool = True, rate_limit: bool = False) -> Starlette:
+def create_app(
+    *,
+    schedules: bool = True,
+    rate_limit: bool = False,
+    on_stop: Callable[[], None] | None = None,
+) -> Starlette:
     """The API; with ``schedules``, cleanup and analysis also run on their cron schedules;
     with ``rate_limit`` (or LOGSVC_RATE_LIMIT=on), the WAF's per-IP limits apply."""
     for function in (*FUNCTIONS, STREAM_FUNCTION):
@@ -61,6 +66,8 @@ def create_app(*, schedules: bool = True, rate_limit: bool = False) -> Starlette
             task.cancel()
         if writer is not None:
             writer.stop()
+        if on_stop is not None:
+            on_stop()
 
     limiter = RateLimiter.from_env(force=rate_limit)
 

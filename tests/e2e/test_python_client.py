@@ -7,7 +7,7 @@ from contextlib import redirect_stderr
 
 import pytest
 import requests
-from logsvc_client import LogServiceClient, LogServiceHandler
+from logsvc_client import CloudflareLogger, LogServiceClient, LogServiceHandler
 
 from tests.support.proxy import Proxy
 
@@ -143,3 +143,22 @@ def test_answers_lost_after_storing_do_not_duplicate(server):
         proxy.close()
     assert proxy.failures > 0
     assert stats(server, "handler-lost")["total"] == 2000
+
+
+def test_the_readme_cloudflare_logger_example_runs_as_shown(server):
+    logger = CloudflareLogger(
+        service_name="python-data-processor", api_url=server.url, api_key=server.api_key
+    )
+    first = logger.info("Processing started", job_id="123", batch_size=1000)
+    second = logger.error("Database error", error_code="TIMEOUT", retry=3)
+    deadline = time.monotonic() + 10
+    found = None
+    while time.monotonic() < deadline:
+        found = requests.get(
+            f"{server.url}/api/v1/logs/logs/{second}", headers=server.headers, timeout=10
+        )
+        if found.status_code == 200:
+            break
+        time.sleep(0.1)
+    assert first and found.status_code == 200
+    assert found.json()["metadata"] == {"error_code": "TIMEOUT", "retry": 3}

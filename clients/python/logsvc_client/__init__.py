@@ -11,4 +11,8 @@ logging.getLogger("billing").error("charge failed", extra={"order_id": "o-1"})
 from logsvc_client.client import LogServiceClient
 from logsvc_client.handler import LogServiceHandler
 
-__all__ = ["LogServiceClient", "LogServiceHandler"]
+# The original service's README calls its example client CloudflareLogger; code written
+# against it keeps working with this import.
+CloudflareLogger = LogServiceClient
+
+__all__ = ["CloudflareLogger", "LogServiceClient", "LogServiceHandler"]

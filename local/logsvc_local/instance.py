@@ -1,0 +1,102 @@
+"""One server per data directory, and how the other commands find it.
+
+``logsvc serve`` holds an exclusive lock on ``<data>/server.lock`` for as long as it runs
+(the kernel releases it when the process ends, even on ``kill -9``) and writes
+``<data>/server.json`` with its URL and pid, so ``logsvc keys`` and ``logsvc tail`` talk to
+the server that is really running on that directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+from pathlib import Path
+from typing import IO, Any
+
+LOCK_FILE = "server.lock"
+SERVER_FILE = "server.json"
+
+
+class CommandError(Exception):
+    """A command cannot do what it was asked; the message is printed on one line."""
+
+
+def claim(data_dir: Path) -> IO[str]:
+    """Lock the data directory for this server, or say who holds it."""
+    handle = (data_dir / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        running = read_server_file(data_dir) or {}
+        who = f" (pid {running['pid']}, {running['url']})" if running else ""
+        raise CommandError(
+            f"another logsvc serve{who} is using {data_dir}; stop it, or start this one "
+            "with another --data-dir"
+        ) from None
+    return handle
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is printed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CommandError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; is another server "
+            "running? choose another with --port (make run PORT=...)"
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def write_server_file(data_dir: Path, url: str) -> None:
+    path = data_dir / SERVER_FILE
+    path.write_text(json.dumps({"url": url, "pid": os.getpid()}) + "\n", encoding="utf-8")
+
+
+def remove_server_file(data_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (data_dir / SERVER_FILE).unlink()
+
+
+def read_server_file(data_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((data_dir / SERVER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of the server running on this data directory, if one is."""
+    handle = None
+    try:
+        handle = (data_dir / LOCK_FILE).open("a+")
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return None  # nobody holds the lock: no server
+    except BlockingIOError:
+        found = read_server_file(data_dir)
+        return found["url"] if found else None
+    except OSError:
+        return None
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def existing(data_dir: Path) -> Path:
+    """The data directory, which must exist: only serve and migrate create one."""
+    if not data_dir.is_dir():
+        raise CommandError(
+            f"no data directory at {data_dir}: start the service first (make run, or "
+            "logsvc serve --data-dir ...), or pass --data-dir / LOGSVC_DATA_DIR"
+        )
+    return data_dir

@@ -1,0 +1,111 @@
+"""The first hour with the CLI and the local server, as a new user meets it: commands find
+the running server (or say they cannot), never make a second database, one server per data
+directory, a busy port is refused before anything is printed, and output is clean."""
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.e2e.conftest import running_server
+
+LOGSVC = str(Path(sys.executable).parent / "logsvc")
+
+
+def logsvc(
+    *arguments: str, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [LOGSVC, *arguments], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
+
+
+def test_keys_made_by_the_cli_work_on_the_server_running_elsewhere(server, tmp_path):
+    # As the README shows it, from another folder, naming the server's data directory.
+    made = logsvc(
+        "keys",
+        "create",
+        "--name",
+        "ci",
+        "--scope",
+        "read",
+        "--data-dir",
+        str(server.data_dir),
+        cwd=tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)["key"]
+    answer = requests.get(
+        f"{server.url}/api/v1/logs/services", headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert answer.status_code == 200
+    assert not (tmp_path / "data").exists()  # no second data directory
+
+
+def test_commands_never_create_a_data_directory(tmp_path):
+    missing = tmp_path / "nowhere"
+    for arguments in (
+        ("keys", "list", "--data-dir", str(missing)),
+        ("keys", "list", "--direct", "--data-dir", str(missing)),
+        ("cleanup", "--data-dir", str(missing)),
+        ("analyze", "--data-dir", str(missing)),
+        ("tail", "--data-dir", str(missing)),
+    ):
+        done = logsvc(*arguments, cwd=tmp_path)
+        assert done.returncode == 1, arguments
+        assert "no data directory" in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert not missing.exists() and not (tmp_path / "data").exists()
+
+
+def test_a_second_server_on_the_same_data_directory_is_refused(server):
+    port = _free_port()
+    second = logsvc("serve", "--port", str(port), "--data-dir", str(server.data_dir), timeout=30)
+    assert second.returncode == 1
+    assert "another logsvc serve" in second.stderr and server.url in second.stderr
+    assert "listening" not in second.stdout
+    assert requests.get(f"{server.url}/health", timeout=5).status_code == 200  # untouched
+
+
+def test_a_busy_port_is_refused_before_anything_is_printed(server, tmp_path):
+    port = int(server.url.rsplit(":", 1)[1])
+    busy = logsvc("serve", "--port", str(port), "--data-dir", str(tmp_path / "other"), timeout=30)
+    assert busy.returncode == 1
+    assert "cannot listen on 127.0.0.1" in busy.stderr
+    assert "listening on" not in busy.stdout and "API key" not in busy.stdout
+
+
+def test_tail_without_a_server_prints_one_line(tmp_path):
+    (tmp_path / "data").mkdir()
+    done = logsvc(
+        "tail", "--url", f"http://127.0.0.1:{_free_port()}", "--api-key", "k", cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "cannot reach" in done.stderr
+
+
+def test_jobs_print_only_their_result_on_stdout(server):
+    for job in ("cleanup", "analyze"):
+        done = logsvc(job, "--data-dir", str(server.data_dir))
+        assert done.returncode == 0, done.stderr
+        json.loads(done.stdout)  # nothing but the document
+
+
+def test_start_up_output_is_clean(tmp_path):
+    with running_server(tmp_path / "fresh", ("--no-schedules",)) as started:
+        text = "".join(started.output)
+        assert (tmp_path / "fresh" / "server.json").is_file()
+    assert "Warning" not in text and "Traceback" not in text
+    assert "applied 6 migration(s)" in text
+    assert not (tmp_path / "fresh" / "server.json").exists()  # removed on a clean stop
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -79,13 +79,16 @@ def ingest_batch(request: BatchIngestRequest, key: IdempotencyKey = None) -> Bat
 @app.post(
     "/api/v1/logs/tail",
     status_code=201,
-    responses=with_errors({413: f"More than {MAX_OTLP_RECORDS} entries"}, success=201),
+    responses=with_errors(
+        {409: CONFLICT, 413: f"More than {MAX_OTLP_RECORDS} entries"}, success=201
+    ),
 )
 def cloudflare_tail_events(
     items: Annotated[list[dict[str, Any]], Body(description="TraceItems, as tail() gets them")],
     fallback_service: Annotated[
         ServiceName | None, Query(description="Service for items without scriptName")
     ] = None,
+    key: IdempotencyKey = None,
 ) -> BatchIngestResponse:
     """Cloudflare Tail Worker TraceItems (workers/tail-forwarder posts them)."""
     from logsvc.sources import cloudflare_tail  # only this route needs it
@@ -95,8 +98,14 @@ def cloudflare_tail_events(
     if len(entries) > MAX_OTLP_RECORDS:
         raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} entries, got {len(entries)}")
     outcome = components.ingestor().ingest_batch(
-        entries, source_type="tail", allowed=principal(app).service_filter
+        entries,
+        source_type="tail",
+        idempotency=idempotency(key),
+        allowed=principal(app).service_filter,
     )
+    if outcome.refused and not outcome.ids:  # as the batch route: nothing stored is an error
+        count(outcome)
+        raise refusal_error(outcome.refused[0])
     return batch_answer(outcome)
 
 

@@ -5,6 +5,7 @@ forwarder posts to the local server (or a proxy in front of it)."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ class Workers:
         *paths: str,
         max_bytes: int | None = None,
         attempts: int | None = None,
+        retry_seconds: int | None = None,
     ):
         assert shutil.which("node"), "Node.js is needed to run workerd through Miniflare"
         assert (WORKER.parent / "node_modules" / "miniflare").is_dir(), "run `make install` first"
@@ -37,6 +39,8 @@ class Workers:
             command += ["--max-bytes", str(max_bytes)]
         if attempts:
             command += ["--attempts", str(attempts)]
+        if retry_seconds:
+            command += ["--retry-seconds", str(retry_seconds)]
         self.process = subprocess.Popen(
             command,
             cwd=WORKER,
@@ -127,7 +131,7 @@ def test_a_failing_service_is_retried_then_given_up_without_throwing(server):
         output = workers.stop()
         always_503.close()
     assert always_503.failures == 3
-    assert "gave up on a batch" in output
+    assert "gave up on 1 batch" in output
     assert "Uncaught" not in output
 
 
@@ -144,6 +148,59 @@ def test_an_oversize_payload_is_split_and_fully_delivered(server):
     assert all(len(body) <= 20_000 for body in proxy.bodies)
     delivered = [json.loads(body) for body in proxy.bodies]
     assert sum(len(item["logs"]) for body in delivered for item in body) == 60
+
+
+def search(server, service: str, **params) -> list[dict]:
+    return requests.get(
+        f"{server.url}/api/v1/logs/search",
+        headers=server.headers,
+        params={"service": service, "limit": 1000, **params},
+        timeout=10,
+    ).json()["logs"]
+
+
+def test_a_split_failed_invocation_reports_its_exception_once(server):
+    endpoint = f"{server.url}/api/v1/logs/tail?fallback_service=workerd-split-throw"
+    proxy = Proxy(server.url)
+    endpoint = endpoint.replace(server.url, proxy.url)
+    workers = Workers(endpoint, server.api_key, "/big-throw?count=600", max_bytes=50_000)
+    try:
+        assert "/big-throw?count=600 500" in "".join(workers.lines)
+        assert wait_for(lambda: total(server, "workerd-split-throw") >= 601)
+        time.sleep(1)  # anything extra would have arrived with the rest
+    finally:
+        workers.stop()
+        proxy.close()
+    assert len(proxy.bodies) >= 4  # the invocation was split
+    items = [item for body in proxy.bodies for item in json.loads(body)]
+    assert [bool(item.get("continuation")) for item in items] == [False] + [True] * (len(items) - 1)
+    errors = search(server, "workerd-split-throw", level="ERROR")
+    assert [e["message"] for e in errors] == ["RangeError: ran out of lines"]
+    assert total(server, "workerd-split-throw") == 601  # 600 lines and the exception
+
+
+def test_the_service_down_for_3_s_loses_nothing_and_stores_nothing_twice(server):
+    with socket.socket() as sock:  # a port where, for now, nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}/api/v1/logs/tail?fallback_service=workerd-restart"
+    paths = ["/", "/throw", "/", "/throw", "/"]
+    workers = Workers(endpoint, server.api_key, *paths)
+    try:
+        time.sleep(3)  # the service comes back...
+        # ...and, while it was away, answers get lost after it stored a request
+        proxy = Proxy(server.url, port=port, fail_for=1.0, lose_answers=True)
+        assert wait_for(lambda: total(server, "workerd-restart") >= 3 * 5 + 2 * 2)
+        time.sleep(2)
+    finally:
+        output = workers.stop()
+        proxy.close()
+    # Every console call, exception and outcome exactly once: 5 per "/", and for "/throw"
+    # its console.log and the exception.
+    assert total(server, "workerd-restart") == 3 * 5 + 2 * 2, output
+    assert "gave up" not in output
+    bodies = b"".join(proxy.bodies)
+    assert b"SECRET-COOKIE" not in bodies and b"SECRET-AUTH" not in bodies
 
 
 def test_wrangler_bundles_the_forwarder(tmp_path):

@@ -17,6 +17,7 @@ class Proxy:
         fail_for: float = 0.0,
         fail_status: int = 503,
         lose_answers: bool = False,
+        port: int = 0,
     ):
         """``lose_answers``: while failing, forward the request first, then answer with the
         error anyway, as when a response is lost after the service stored the request."""
@@ -65,7 +66,7 @@ class Proxy:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

@@ -126,3 +126,18 @@ def test_script_names_are_sanitised_and_missing_times_fall_back():
     }
     (entry,) = to_log_items([item], NOW)
     assert (entry["service_name"], entry["timestamp"]) == ("my-worker-v2", NOW)
+
+
+def test_a_continuation_part_carries_console_calls_only():
+    first = {
+        "scriptName": "shop",
+        "outcome": "exception",
+        "eventTimestamp": 1000,
+        "logs": [{"level": "log", "message": ["a"], "timestamp": 1001}],
+        "exceptions": [{"name": "Error", "message": "boom", "timestamp": 1002}],
+    }
+    later = {**first, "exceptions": [], "continuation": True, "logs": [first["logs"][0]] * 2}
+    assert [e["message"] for e in to_log_items([first], 5000)] == ["a", "Error: boom"]
+    assert [e["message"] for e in to_log_items([later], 5000)] == ["a", "a"]
+    canceled = {**later, "outcome": "canceled"}  # no outcome entry from a later part either
+    assert [e["level"] for e in to_log_items([canceled], 5000)] == ["INFO", "INFO"]

@@ -6,6 +6,12 @@ export default {
       console.log("about to fail", { order: 42 });
       throw new TypeError("cannot read properties of undefined (reading 'price')");
     }
+    if (url.pathname === "/big-throw") {
+      // 600 lines of 250 bytes: under the runtime's limit on logs kept per invocation.
+      const count = Number(url.searchParams.get("count") || "600");
+      for (let i = 0; i < count; i++) console.info(`line ${i} ` + "x".repeat(240));
+      throw new RangeError("ran out of lines");
+    }
     if (url.pathname === "/big") {
       const count = Number(url.searchParams.get("count") || "50");
       for (let i = 0; i < count; i++) console.info(`line ${i} ` + "x".repeat(900));

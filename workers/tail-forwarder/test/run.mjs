@@ -1,6 +1,8 @@
 // Runs the producer with the forwarder as its tail consumer in workerd (Miniflare), sends
 // it requests, prints "done" and stays up until stdin closes (the pytest driver stops it).
 //   node test/run.mjs <endpoint> <api key> <paths...> [--max-bytes N] [--attempts N]
+//                     [--retry-seconds N]
+// Every request carries a cookie and an Authorization header the forwarder must not send.
 import { Miniflare } from "miniflare";
 import { fileURLToPath } from "node:url";
 
@@ -13,7 +15,8 @@ const option = (name, fallback) => {
   return value;
 };
 const maxBytes = option("--max-bytes", "1000000");
-const attempts = option("--attempts", "4");
+const attempts = option("--attempts", undefined);
+const retrySeconds = option("--retry-seconds", undefined);
 const [endpoint, apiKey, ...paths] = args;
 
 const mf = new Miniflare({
@@ -34,7 +37,8 @@ const mf = new Miniflare({
         LOGS_ENDPOINT: endpoint,
         LOGS_API_KEY: apiKey,
         MAX_PAYLOAD_BYTES: maxBytes,
-        MAX_ATTEMPTS: attempts,
+        ...(attempts ? { MAX_ATTEMPTS: attempts } : {}),
+        ...(retrySeconds ? { RETRY_SECONDS: retrySeconds } : {}),
       },
     },
   ],
@@ -47,7 +51,9 @@ for (const path of paths) {
     console.log(`@scheduled ${result.outcome}`);
     continue;
   }
-  const response = await mf.dispatchFetch(`http://localhost${path}`);
+  const response = await mf.dispatchFetch(`http://localhost${path}`, {
+    headers: { Cookie: "session=SECRET-COOKIE", Authorization: "Bearer SECRET-AUTH" },
+  });
   console.log(`${path} ${response.status}`);
   await response.text();
 }

@@ -1,8 +1,10 @@
 """Cloudflare Tail Worker TraceItems as log entries (source_type 'tail').
 
 One entry per console call, one ERROR per exception, and one entry for an outcome other
-than "ok" that no exception explains. Metadata carries what an on-call engineer asks
-first: what ran (event kind, request, cron, queue), how it ended, where, and how long.
+than "ok" that no exception explains (once per invocation: parts of a split item after the
+first are marked ``continuation`` and carry console calls only). Metadata carries what an
+on-call engineer asks first: what ran (event kind, request, cron, queue), how it ended,
+where, and how long.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ def _entries(item: dict[str, Any], now_ms: int, fallback: str) -> list[dict[str,
                 "metadata": context,
             }
         )
+    if item.get("continuation") is True:
+        # A later part of an item the forwarder split: its console calls only; the first
+        # part reported the exceptions and the outcome.
+        return entries
     exceptions = item.get("exceptions") or ()
     for exception in exceptions:
         name, text = exception.get("name") or "Error", exception.get("message") or ""

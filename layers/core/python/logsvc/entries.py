@@ -27,6 +27,9 @@ MAX_METADATA_BYTES = 64 * 1024  # as compact JSON
 MAX_METADATA_DEPTH = 16
 MAX_BATCH_ITEMS = 1000  # entries in one /ingest/batch request
 MAX_OTLP_RECORDS = 10_000  # an OTLP request is one exporter batch, often a few hundred
+# Objects and arrays in one JSON body. 1000 entries with rich metadata stay far below it;
+# a body of millions of "{}" (a few MB) is refused before it is parsed into as many dicts.
+MAX_JSON_CONTAINERS = 400_000
 
 
 def parse_level(value: object) -> str:

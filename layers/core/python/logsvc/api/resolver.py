@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from aws_lambda_powertools.shared.json_encoder import Encoder
 
 from logsvc.api.cors import response_headers
 from logsvc.api.models import ErrorResponse
+from logsvc.entries import MAX_JSON_CONTAINERS
 from logsvc.errors import ApiError, StoreUnavailable, error_body
 from logsvc.keys import BOOTSTRAP, Principal
 from logsvc.media_types import FORM, JSON, PROTOBUF, TEXT
@@ -109,6 +111,10 @@ class LogServiceResolver(APIGatewayRestResolver):
                 return _early_answer(exc.status_code, exc.message, exc.field, exc.headers)
             self.append_context(principal=caller)
         media_type = headers.get("content-type", FORM).split(";")[0].strip().lower()
+        if media_type != PROTOBUF and _too_many_containers(event):
+            return _early_answer(
+                413, f"body: more than {MAX_JSON_CONTAINERS} JSON objects and arrays", "body"
+            )
         if event.get("body") and media_type in READ_AS_JSON:
             # Bodies are JSON (OTLP may be protobuf): read a form-encoded or undeclared body
             # as JSON, as the original service did, since `curl -d` declares form encoding;
@@ -122,6 +128,17 @@ class LogServiceResolver(APIGatewayRestResolver):
                 415, f"Content-Type: {media_type!r} is not accepted; send {JSON}", "Content-Type"
             )
         return super().resolve(event, context)
+
+
+def _too_many_containers(event: dict[str, Any]) -> bool:
+    """Whether a JSON body holds more objects and arrays than any request needs: counted in
+    the raw text before it is parsed into as many Python objects (a few MB of "{}" would
+    become millions of dicts)."""
+    body = event.get("body")
+    if not body:
+        return False
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    return raw.count(b"{") + raw.count(b"[") > MAX_JSON_CONTAINERS
 
 
 def _serialize(body: Any) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from logsvc.entries import DEFAULT_TAIL_SERVICE, sanitize_service_name
+from logsvc.entries import DEFAULT_TAIL_SERVICE, MAX_OTLP_RECORDS, sanitize_service_name
+from logsvc.errors import BadRequest, PayloadTooLarge
 
 DEFAULT_SERVICE = DEFAULT_TAIL_SERVICE
 EMPTY_CONSOLE_MESSAGE = "(empty console message)"
@@ -31,6 +32,11 @@ OUTCOMES = {
 def to_log_items(
     items: list[Any], now_ms: int, fallback_service: str = DEFAULT_SERVICE
 ) -> list[dict[str, Any]]:
+    for index, item in enumerate(items):
+        _check(item, index)
+    expected = sum(_size(item) for item in items)
+    if expected > MAX_OTLP_RECORDS:  # counted before anything is built
+        raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} entries, got {expected}")
     entries: list[dict[str, Any]] = []
     for item in items:
         if isinstance(item, dict):
@@ -38,6 +44,37 @@ def to_log_items(
         else:
             entries.append({"service_name": fallback_service, "message": None})  # refused
     return entries
+
+
+def _check(item: Any, index: int) -> None:
+    """The parts of a TraceItem the mapping reads must have the documented types."""
+    if not isinstance(item, dict):
+        return  # refused item by item, as the batch route does
+    where = f"body[{index}]"
+    for name in ("logs", "exceptions"):
+        value = item.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise BadRequest(f"{where}.{name}: must be an array", field="body")
+        for position, part in enumerate(value):
+            if not isinstance(part, dict):
+                raise BadRequest(f"{where}.{name}[{position}]: must be an object", field="body")
+    if item.get("outcome") is not None and not isinstance(item["outcome"], str):
+        raise BadRequest(f"{where}.outcome: must be a string", field="body")
+    if item.get("event") is not None and not isinstance(item["event"], dict):
+        raise BadRequest(f"{where}.event: must be an object", field="body")
+
+
+def _size(item: Any) -> int:
+    """How many entries an item can become (its console calls, exceptions, outcome)."""
+    if not isinstance(item, dict):
+        return 1
+    logs, exceptions = item.get("logs"), item.get("exceptions")
+    logs_count = len(logs) if isinstance(logs, list) else 0
+    exceptions_count = len(exceptions) if isinstance(exceptions, list) else 0
+    outcome = 1 if item.get("outcome") != "ok" and not exceptions_count else 0
+    return logs_count + exceptions_count + outcome
 
 
 def _entries(item: dict[str, Any], now_ms: int, fallback: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from google.protobuf import json_format
@@ -20,11 +21,20 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from logsvc.entries import DEFAULT_OTLP_SERVICE, LEVEL_ALIASES, LEVELS, sanitize_service_name
-from logsvc.errors import BadRequest
+from logsvc.entries import (
+    DEFAULT_OTLP_SERVICE,
+    LEVEL_ALIASES,
+    LEVELS,
+    MAX_JSON_CONTAINERS,
+    MAX_OTLP_RECORDS,
+    sanitize_service_name,
+)
+from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.media_types import JSON, PROTOBUF
 
-MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+# A gzip body may expand to this much: 10,000 records of 1.6 KB each. More is refused
+# before it is parsed (a few KB of gzip can expand to gigabytes).
+MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024
 DEFAULT_SERVICE = DEFAULT_OTLP_SERVICE
 
 # OTLP severity numbers: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL.
@@ -41,16 +51,25 @@ class OtlpDecodeError(BadRequest):
 def decode_request(
     body: bytes, content_type: str, content_encoding: str | None
 ) -> ExportLogsServiceRequest:
+    """The request, refused (413) before it is expanded if it holds more than
+    MAX_OTLP_RECORDS records or is too large once decompressed."""
     if (content_encoding or "").lower() == "gzip":
         body = _gunzip(body)
     request = ExportLogsServiceRequest()
     try:
         if content_type.startswith(PROTOBUF):
+            records = count_records(body)
+            if records > MAX_OTLP_RECORDS:
+                raise PayloadTooLarge(f"body: more than {MAX_OTLP_RECORDS} log records")
             request.ParseFromString(body)
         else:
+            if body.count(b"{") + body.count(b"[") > MAX_JSON_CONTAINERS:
+                raise PayloadTooLarge(f"body: more than {MAX_JSON_CONTAINERS} JSON objects")
             document = json.loads(body)
             _hex_ids_to_base64(document)
             json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except RecursionError:
+        raise OtlpDecodeError("body: nested too deeply to be an OTLP request") from None
     except (DecodeError, json_format.ParseError, ValueError, TypeError) as exc:
         raise OtlpDecodeError(f"body: not an OTLP ExportLogsServiceRequest ({exc})") from None
     return request
@@ -149,15 +168,41 @@ def _attributes(pairs: Any) -> dict[str, Any]:
 
 
 def _hex_ids_to_base64(document: Any) -> None:
-    """OTLP JSON writes traceId and spanId in hex; protobuf's JSON mapping wants base64."""
+    """OTLP JSON writes traceId and spanId in hex; protobuf's JSON mapping wants base64.
+    Walking there also checks the nesting, so a malformed body is a 400 naming its place."""
     if not isinstance(document, dict):
-        raise ValueError("the body is not a JSON object")
-    for resource_logs in document.get("resourceLogs") or document.get("resource_logs") or ():
-        for scope_logs in resource_logs.get("scopeLogs") or resource_logs.get("scope_logs") or ():
-            for record in scope_logs.get("logRecords") or scope_logs.get("log_records") or ():
+        raise OtlpDecodeError("body: must be a JSON object (ExportLogsServiceRequest)")
+    for i, resource_logs in enumerate(_array(document, "resourceLogs", "body")):
+        where = f"body.resourceLogs[{i}]"
+        for j, scope_logs in enumerate(_array(resource_logs, "scopeLogs", where)):
+            where_scope = f"{where}.scopeLogs[{j}]"
+            for k, record in enumerate(_array(scope_logs, "logRecords", where_scope)):
                 for key in ("traceId", "spanId", "trace_id", "span_id"):
-                    if record.get(key):
-                        record[key] = base64.b64encode(bytes.fromhex(record[key])).decode()
+                    value = record.get(key)
+                    if not value:
+                        continue
+                    try:
+                        record[key] = base64.b64encode(bytes.fromhex(value)).decode()
+                    except (TypeError, ValueError):
+                        raise OtlpDecodeError(
+                            f"{where_scope}.logRecords[{k}].{key}: must be a hex string"
+                        ) from None
+
+
+def _array(parent: Any, name: str, where: str) -> list[dict[str, Any]]:
+    """parent[name] (or its snake_case form) as a list of objects; [] when absent."""
+    if not isinstance(parent, dict):
+        raise OtlpDecodeError(f"{where}: must be an object")
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+    value = parent.get(name, parent.get(snake))
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise OtlpDecodeError(f"{where}.{name}: must be an array")
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise OtlpDecodeError(f"{where}.{name}[{index}]: must be an object")
+    return value
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -167,5 +212,59 @@ def _gunzip(data: bytes) -> bytes:
     except zlib.error as exc:
         raise OtlpDecodeError(f"body: not valid gzip ({exc})") from None
     if decompressor.unconsumed_tail:
-        raise OtlpDecodeError(f"body: more than {MAX_DECOMPRESSED_BYTES} bytes uncompressed")
+        raise PayloadTooLarge(f"body: more than {MAX_DECOMPRESSED_BYTES} bytes uncompressed")
     return out
+
+
+def count_records(data: bytes, limit: int = MAX_OTLP_RECORDS) -> int:
+    """Log records in a protobuf ExportLogsServiceRequest, counted from the wire format
+    without building them, stopping once past ``limit``.
+
+    The generated classes would first build every record (a 2 KB gzip body can hold a
+    million empty ones); this walks only the three levels of nesting that lead to them
+    (request.resource_logs = 1, resource_logs.scope_logs = 2, scope_logs.log_records = 2).
+    Malformed data is left for the real parser to refuse.
+    """
+    count = 0
+    for resource_logs in _fields(data, 1):
+        for scope_logs in _fields(resource_logs, 2):
+            for _ in _fields(scope_logs, 2):
+                count += 1
+                if count > limit:
+                    return count
+    return count
+
+
+def _fields(data: bytes, wanted: int) -> Iterator[bytes]:
+    """The length-delimited values of one field number, in order."""
+    position, end = 0, len(data)
+    while position < end:
+        key, position = _varint(data, position)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            _, position = _varint(data, position)
+        elif wire_type == 1:
+            position += 8
+        elif wire_type == 5:
+            position += 4
+        elif wire_type == 2:
+            length, position = _varint(data, position)
+            if number == wanted:
+                yield data[position : position + length]
+            position += length
+        else:
+            return  # groups or garbage: the parser decides
+        if position > end:
+            return
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    result = shift = 0
+    while position < len(data) and shift < 64:
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+    return result, len(data) + 1  # truncated: stop the walk

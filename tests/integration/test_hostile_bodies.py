@@ -1,0 +1,90 @@
+"""Hostile and malformed bodies on the push routes: a clear 4xx naming the place, never a
+500, and refused before they are expanded (issue: amplification through OTLP and Tail)."""
+
+import gzip
+import json
+
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from logsvc.sources.otlp import count_records
+
+OTLP_JSON = {"content-type": "application/json"}
+
+
+def otlp(api, body: bytes, headers: dict[str, str]):
+    return api.call("POST", "/v1/logs", raw_body=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,
+        b'{"resourceLogs": [1]}',
+        b'{"resourceLogs": "abc"}',
+        b'{"resourceLogs": {"a": 1}}',
+        b'{"resourceLogs": [{"scopeLogs": [1]}]}',
+        b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [1]}]}]}',
+        b'{"resourceLogs": [{"scopeLogs": [{"logRecords": "x"}]}]}',
+        b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"traceId": 5}]}]}]}',
+        b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"traceId": "zz"}]}]}]}',
+    ],
+)
+def test_malformed_otlp_json_is_400(api, body):
+    answer = otlp(api, body, OTLP_JSON)
+    assert answer.status in (400, 413), (answer.status, answer.body)
+    assert answer.body["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("items", "place"),
+    [
+        ([{"logs": [1]}], "[0].logs[0]"),
+        ([{"logs": "abc"}], "[0].logs"),
+        ([{"exceptions": [1]}], "[0].exceptions[0]"),
+        ([{"exceptions": "abc"}], "[0].exceptions"),
+        ([{"outcome": {}}], "[0].outcome"),
+        ([{"outcome": [1]}], "[0].outcome"),
+        ([{"logs": [{"level": "log", "message": ["ok"]}]}, {"event": 5}], "[1].event"),
+    ],
+)
+def test_malformed_trace_items_are_400_naming_the_place(api, items, place):
+    answer = api.post("/api/v1/logs/tail", items)
+    assert answer.status == 400, answer.body
+    assert place in answer.body["error"]
+
+
+def test_a_million_empty_otlp_records_are_refused_before_they_are_built(api):
+    request = ExportLogsServiceRequest()
+    records = request.resource_logs.add().scope_logs.add().log_records
+    for _ in range(10_001):
+        records.add()
+    small = request.SerializeToString()
+    big = small + small[:0]  # the same shape, 10,001 records
+    assert count_records(big) == 10_001
+    million = gzip.compress(big * 100)  # 100 resource_logs: over a million records, ~20 KB
+    answer = otlp(
+        api,
+        million,
+        {"content-type": "application/x-protobuf", "content-encoding": "gzip"},
+    )
+    assert answer.status == 413
+
+
+def test_a_gzip_bomb_is_refused(api):
+    bomb = gzip.compress(b'{"resourceLogs": []}' + b" " * (64 * 1024 * 1024))
+    answer = otlp(api, bomb, {**OTLP_JSON, "content-encoding": "gzip"})
+    assert answer.status == 413
+
+
+def test_a_million_console_calls_are_refused_before_they_are_mapped(api):
+    body = json.dumps([{"logs": [{}] * 1_000_000}]).encode()
+    answer = api.call("POST", "/api/v1/logs/tail", raw_body=body)
+    assert answer.status == 413
+
+
+def test_millions_of_empty_objects_are_refused_unparsed(api):
+    body = b"[" + b",".join([b"{}"] * 1_000_000) + b"]"
+    answer = api.call("POST", "/api/v1/logs/tail", raw_body=body)
+    assert answer.status == 413
+    assert answer.body["field"] == "body"

@@ -11,13 +11,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
+import re
+import secrets
 import sys
 from pathlib import Path
 
 from logsvc.routes import STREAM_PATH
 from logsvc_local import instance, keys_cli, project
 from logsvc_local.instance import CommandError
+from logsvc_local.stream import STREAM_CREDENTIALS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,8 +202,9 @@ def _serve(args: argparse.Namespace) -> int:
     # Live tail: the ingest function posts to this server's management API, through boto3,
     # which signs requests and so needs some credentials (this server ignores them).
     os.environ["STREAM_ENDPOINT"] = url
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    # Credentials made up for this process: the local management API answers only requests
+    # signed with them, that is, this process's own.
+    os.environ[STREAM_CREDENTIALS] = f"local-{secrets.token_hex(16)}:{secrets.token_hex(16)}"
     environment = configure(data_dir)
     from logsvc_local.server import create_app
 
@@ -225,11 +230,26 @@ def _serve(args: argparse.Namespace) -> int:
         # websockets-sansio waits for the socket to drain before sending, so a live-tail
         # client that stops reading fills only its bounded buffer (logsvc_local.stream).
         config = uvicorn.Config(app, log_level="info", ws="websockets-sansio")
+        for name in ("uvicorn.access", "uvicorn.error"):  # WebSocket lines go to the latter
+            logging.getLogger(name).addFilter(redact_query_tokens)
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         instance.remove_server_file(data_dir)
         lock.close()
     return 0
+
+
+_QUERY_TOKEN = re.compile(r"([?&](?:token|api_key|key)=)[^&\s]*", re.IGNORECASE)
+
+
+def redact_query_tokens(record: logging.LogRecord) -> bool:
+    """Access-log lines without the key a live-tail client may pass as ?token=."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(
+            _QUERY_TOKEN.sub(r"\1[REDACTED]", arg) if isinstance(arg, str) else arg
+            for arg in record.args
+        )
+    return True
 
 
 def _openapi(output: Path, check: bool) -> int:

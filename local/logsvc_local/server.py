@@ -125,7 +125,9 @@ async def _dispatch(request: Request) -> Response:
         allowed = allowed_methods(path)
         if allowed:
             return _error(
-                405, f"{request.method} is not allowed on {path}; use {', '.join(allowed)}"
+                405,
+                f"{request.method} is not allowed on {path}; use {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
             )
         return _error(404, f"no route for {request.method} {path}")
     route, path_parameters = matched

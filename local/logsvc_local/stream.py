@@ -80,6 +80,10 @@ async def invoke(event: dict[str, Any]) -> dict[str, Any]:
     return await run_in_threadpool(handler, event, LocalContext(STREAM_FUNCTION))
 
 
+# Where the server puts "<key id>:<secret>" for the functions to sign management calls with.
+STREAM_CREDENTIALS = "STREAM_LOCAL_CREDENTIALS"
+
+
 async def stream_endpoint(websocket: WebSocket) -> None:
     connection_id = uuid.uuid4().hex[:16]
     answer = await invoke(websocket_event("$connect", connection_id, websocket))
@@ -92,7 +96,13 @@ async def stream_endpoint(websocket: WebSocket) -> None:
     sender = asyncio.create_task(_send(connection))
     try:
         while True:
-            text = await websocket.receive_text()
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:  # a binary frame: API Gateway's routes take text only
+                await websocket.close(code=1003, reason="send text frames (JSON)")
+                break
             try:
                 action = json.loads(text).get("action")
             except (ValueError, AttributeError):
@@ -122,7 +132,13 @@ async def _send(connection: Connection) -> None:
 
 
 async def management_api(request: Request) -> Response:
-    """POST/DELETE/GET /@connections/{id}, answered as API Gateway does (410 when gone)."""
+    """POST/DELETE/GET /@connections/{id}, answered as API Gateway does (410 when gone).
+
+    Only this process may call it: boto3 signs its requests with the key id the server
+    made up at start (``STREAM_LOCAL_CREDENTIALS``), which nobody else has seen.
+    """
+    if not _signed_by_this_process(request):
+        return JSONResponse({"message": "Forbidden"}, status_code=403)
     connection = CONNECTIONS.get(request.path_params["connection_id"])
     if connection is None:
         return JSONResponse(
@@ -135,3 +151,9 @@ async def management_api(request: Request) -> Response:
         return JSONResponse({"connectedAt": None, "identity": {}})
     connection.deliver((await request.body()).decode("utf-8", errors="replace"))
     return Response(status_code=200)
+
+
+def _signed_by_this_process(request: Request) -> bool:
+    key_id = os.environ.get(STREAM_CREDENTIALS, "").split(":", 1)[0]
+    credential = request.headers.get("authorization", "")
+    return bool(key_id) and f"Credential={key_id}/" in credential

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.e2e.conftest import Server
@@ -180,3 +182,44 @@ def test_key_made_with_the_cli_works_over_http(server: Server):
     )
     (key,) = [k for k in json.loads(listed.stdout) if k["id"] == created["id"]]
     assert key["revoked_at"] is not None
+
+
+def test_the_local_management_api_answers_only_the_server_itself(server: Server):
+    # Anyone who learns a connection id could otherwise inject entries or close it.
+    for method in ("POST", "DELETE", "GET"):
+        answer = http.request(method, f"{server.url}/@connections/abc123", data=b"{}")
+        assert answer.status_code == 403, method
+
+
+def test_405_names_the_allowed_methods(server: Server):
+    answer = http.delete(f"{server.url}/api/v1/logs/config/svc", headers=server.headers)
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, PUT"
+    assert answer.json()["success"] is False
+
+
+def test_a_live_tail_token_never_reaches_the_access_log(server: Server):
+    import websockets.sync.client
+
+    url = server.url.replace("http://", "ws://") + f"/api/v1/logs/stream?token={server.api_key}"
+    with websockets.sync.client.connect(url) as socket:
+        socket.send('{"action": "subscribe"}')
+    time.sleep(0.5)
+    log = "".join(server.output)
+    assert "/api/v1/logs/stream?token=[REDACTED]" in log
+    after_start = log.split("Application startup complete", 1)[1]  # the banner shows the key
+    assert server.api_key not in after_start
+
+
+def test_a_binary_frame_closes_the_connection_with_1003(server: Server):
+    import websockets.sync.client
+    from websockets.exceptions import ConnectionClosed
+
+    url = server.url.replace("http://", "ws://") + "/api/v1/logs/stream"
+    with websockets.sync.client.connect(
+        url, additional_headers={"Authorization": f"Bearer {server.api_key}"}
+    ) as socket:
+        socket.send(b"\x00\x01binary")
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+    assert closed.value.rcvd.code == 1003

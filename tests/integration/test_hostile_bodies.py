@@ -88,3 +88,27 @@ def test_millions_of_empty_objects_are_refused_unparsed(api):
     answer = api.call("POST", "/api/v1/logs/tail", raw_body=body)
     assert answer.status == 413
     assert answer.body["field"] == "body"
+
+
+def test_media_types_are_case_insensitive(api):
+    entry = {"service_name": "a", "level": "INFO", "message": "m"}
+    for declared in ("APPLICATION/JSON", "Application/Json; charset=UTF-8"):
+        answer = api.call(
+            "POST", "/api/v1/logs/ingest", body=entry, headers={"content-type": declared}
+        )
+        assert answer.status == 201, (declared, answer.body)
+
+
+def test_a_level_is_read_in_ascii_only(api):
+    answer = api.post(
+        "/api/v1/logs/ingest", {"service_name": "a", "level": "\u0131nfo", "message": "m"}
+    )
+    assert answer.status == 400
+    assert answer.body["field"] == "level"
+
+
+def test_a_key_for_no_listed_service_is_refused(api):
+    answer = api.post("/api/v1/admin/keys", {"name": "n", "scopes": ["read"], "services": []})
+    assert answer.status == 400
+    assert answer.body["field"] == "services"
+    assert api.get("/api/v1/admin/keys").body["keys"] == []

@@ -296,7 +296,11 @@ def management_api() -> ManagementApi | None:
     from logsvc.stream.publisher import ManagementApi
 
     s = settings()
-    return ManagementApi(s.stream_endpoint, s.aws_region) if s.stream_endpoint else None
+    if not s.stream_endpoint:
+        return None
+    local = s.stream_local_credentials
+    credentials = tuple(local.split(":", 1)) if local and ":" in local else None
+    return ManagementApi(s.stream_endpoint, s.aws_region, credentials)
 
 
 def publisher() -> Publisher | None:

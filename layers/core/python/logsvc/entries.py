@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")
@@ -34,7 +42,7 @@ MAX_JSON_CONTAINERS = 400_000
 
 def parse_level(value: object) -> str:
     """Normalise a level name (case-insensitive, WARNING -> WARN, FATAL -> CRITICAL)."""
-    if isinstance(value, str):
+    if isinstance(value, str) and value.isascii():  # a dotless i (U+0131) must not make INFO
         name = value.strip().upper()
         name = LEVEL_ALIASES.get(name, name)
         if name in LEVELS:
@@ -110,7 +118,11 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-ServiceName = Annotated[str, BeforeValidator(check_service_name)]
+ServiceName = Annotated[
+    str,
+    BeforeValidator(check_service_name),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"}),
+]
 LevelName = Annotated[Level, BeforeValidator(parse_level)]
 TimestampMs = Annotated[int | None, BeforeValidator(_timestamp_ms)]
 

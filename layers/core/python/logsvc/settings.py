@@ -119,6 +119,9 @@ class Settings(BaseModel):
     # Live tail: API Gateway's WebSocket management endpoint (https://{api}.execute-api.
     # {region}.amazonaws.com/{stage}); locally the local server. Unset: no live tail.
     stream_endpoint: str | None = None
+    # Local server only: "<key id>:<secret>" to sign management calls with (it answers no
+    # other caller). On AWS the function's role signs them.
+    stream_local_credentials: str | None = None
     # The durable buffer between ingest and the writer: file:///path/buffer.db (local),
     # kinesis://<stream name> (AWS), or None: ingest writes the index itself.
     ingest_buffer: Annotated[str | None, BeforeValidator(_buffer)] = None

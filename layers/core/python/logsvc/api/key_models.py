@@ -15,8 +15,10 @@ class ApiKeyRequest(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     scopes: Annotated[list[Literal["ingest", "read", "admin"]], Field(min_length=1)]
-    services: list[ServiceName] | None = Field(
-        default=None, description="Limit the key to these services; absent: all services"
+    # An empty list would read as "no limit" further down: refused, never widened.
+    services: Annotated[list[ServiceName], Field(min_length=1)] | None = Field(
+        default=None,
+        description="Limit the key to these services (at least one); absent: all services",
     )
 
 

@@ -26,7 +26,12 @@ class BatchIngestRequest(BaseModel):
     logs: Annotated[
         list[Any],
         WithJsonSchema(
-            {"type": "array", "maxItems": MAX_BATCH_ITEMS, "items": LogInput.model_json_schema()}
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH_ITEMS,
+                "items": LogInput.model_json_schema(),
+            }
         ),
     ]
 

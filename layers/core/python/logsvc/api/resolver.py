@@ -115,10 +115,14 @@ class LogServiceResolver(APIGatewayRestResolver):
             return _early_answer(
                 413, f"body: more than {MAX_JSON_CONTAINERS} JSON objects and arrays", "body"
             )
-        if event.get("body") and media_type in READ_AS_JSON:
+        declared = headers.get("content-type", "")
+        if event.get("body") and (
+            media_type in READ_AS_JSON or (media_type == JSON and declared != JSON)
+        ):
             # Bodies are JSON (OTLP may be protobuf): read a form-encoded or undeclared body
             # as JSON, as the original service did, since `curl -d` declares form encoding;
-            # and text/plain, which fetch() sends for a string body without headers.
+            # and text/plain, which fetch() sends for a string body without headers. Media
+            # types are case-insensitive: APPLICATION/JSON is JSON too.
             others = {
                 k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"
             }

@@ -29,9 +29,15 @@ logger = Logger(child=True)
 class ManagementApi:
     """post_to_connection through boto3 (built on first use: most ingests have no viewer)."""
 
-    def __init__(self, endpoint_url: str, region: str | None = None):
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str | None = None,
+        credentials: tuple[str, str] | None = None,
+    ):
         self.endpoint_url = endpoint_url
         self.region = region
+        self.credentials = credentials  # the local server's own; on AWS the role's
         self._client: Any = None
 
     def send(self, connection_id: str, data: bytes) -> bool:
@@ -44,6 +50,14 @@ class ManagementApi:
                 "apigatewaymanagementapi",
                 endpoint_url=self.endpoint_url,
                 region_name=self.region or "us-east-1",
+                **(
+                    {
+                        "aws_access_key_id": self.credentials[0],
+                        "aws_secret_access_key": self.credentials[1],
+                    }
+                    if self.credentials
+                    else {}
+                ),
                 config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
             )
         try:

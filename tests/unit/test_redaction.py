@@ -46,7 +46,7 @@ def test_metadata_strings_and_secret_fields():
         "password": "hunter2",
         "access_token": 12345,
         "prompt_tokens": 17,
-        "token": {"kind": "refresh"},  # not a scalar: its contents are walked instead
+        "token": {"kind": "refresh"},  # an object under a secret key goes wholesale
         "cards": ["4111 1111 1111 1111", 4],
     }
     assert redactor.value(metadata) == {
@@ -54,7 +54,7 @@ def test_metadata_strings_and_secret_fields():
         "password": "[REDACTED]",
         "access_token": "[REDACTED]",
         "prompt_tokens": 17,
-        "token": {"kind": "refresh"},
+        "token": "[REDACTED]",
         "cards": ["[REDACTED:card]", 4],
     }
 
@@ -110,3 +110,71 @@ def test_defaults_leave_card_numbers_and_emails():
     entries = [entry("4111 1111 1111 1111 jane@example.com")]
     Redactor(DEFAULT_RULES).redact_entries(entries)
     assert entries[0].message == "4111 1111 1111 1111 jane@example.com"
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"password": ["PW"]},
+        {"token": {"value": "T"}},
+        {"accessToken": "T"},
+        {"clientSecret": "T"},
+        {"secret_key": "T"},
+        {"aws_secret_access_key": "T"},
+        {"passphrase": "T"},
+        {"pwd": "T"},
+        {"db.password": ["T", "U"]},
+        {"X-Api-Key": "T"},
+        {"refresh-token": 12345},
+        {"nested": [{"Authorization": "T"}]},
+    ],
+)
+def test_whatever_sits_under_a_secret_key_goes(metadata):
+    redacted = Redactor(DEFAULT_RULES).value(metadata)
+    if "nested" in metadata:
+        assert redacted == {"nested": [{"Authorization": "[REDACTED]"}]}
+    else:
+        assert list(redacted.values()) == ["[REDACTED]"]
+
+
+@pytest.mark.parametrize(
+    "key", ["prompt_tokens", "token_count", "passenger", "keyboard", "author", "max_tokens"]
+)
+def test_keys_that_only_look_like_secrets_stay(key):
+    assert Redactor(DEFAULT_RULES).value({key: 7}) == {key: 7}
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("note: Bearer\tXYZ123", "XYZ123"),
+        ("note: Bearer\nXYZ123", "XYZ123"),
+        ("header Bearer:XYZ123", "XYZ123"),
+        ("url?auth=Bearer%20XYZ123", "XYZ123"),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+        ("login failed password=hunter2 for bob", "hunter2"),
+        ('config {"api_key": "abc123"}', "abc123"),
+        ("retry with token: tkn_9f8e7d", "tkn_9f8e7d"),
+        ("key AKIAIOSFODNN7EXAMPLE in use", "AKIAIOSFODNN7EXAMPLE"),
+        (
+            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N",
+            "dozjgNryP4J3jVmNHl0w5N",
+        ),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+            "MIIEow",
+        ),
+    ],
+)
+def test_secrets_in_text_go_whatever_the_separator(text, secret):
+    redacted = Redactor(DEFAULT_RULES).text(text)
+    assert secret not in redacted, redacted
+    assert "[REDACTED]" in redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["basic auth failed", "prompt_tokens=17", "the key=value store", "passenger=3"],
+)
+def test_ordinary_text_stays(text):
+    assert Redactor(DEFAULT_RULES).text(text) == text

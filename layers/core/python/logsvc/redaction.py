@@ -1,11 +1,21 @@
 """Redaction: secrets and personal data scrubbed from messages and metadata at ingest,
 before the entry reaches the archive, the index or a live-tail subscriber.
 
-Built-in rules (REDACT, comma-separated; default ``bearer,secret_fields``):
+Built-in rules (REDACT, comma-separated; default all but ``card`` and ``email``):
 
-- ``bearer``: the token after "Bearer " (as in a logged Authorization header);
-- ``secret_fields``: metadata values under keys such as password, token, api_key,
-  authorization, cookie or secret;
+- ``bearer``: the credentials after "Bearer" or "Basic", whatever separates them (spaces,
+  tabs, newlines, ":", "=", "%20"), as in a logged Authorization header;
+- ``secret_fields``: the whole value (strings, numbers, lists, objects) under a metadata
+  key that names a secret. Keys are compared after splitting camelCase and folding case
+  and separators (``accessToken``, ``client-secret``, ``db.password``,
+  ``aws_secret_access_key``): the last word is password, passwd, pwd, passphrase, secret,
+  token, authorization, cookie or credential(s), the last two are api key, private key or
+  secret key, or any word is password, passphrase or secret (``prompt_tokens`` is not);
+- ``key_value``: ``name=value`` and ``name: value`` in text for such names
+  (``password=hunter2``, ``api_key: abc``);
+- ``aws_keys``: AWS access key ids (AKIA..., ASIA...);
+- ``jwt``: JSON Web Tokens (eyJ... . ... . ...);
+- ``private_key``: PEM private-key blocks;
 - ``card``: 13-19 digit card numbers (spaces or dashes allowed) that pass the Luhn check
   (off by default: scanning every digit costs about 1.5 ms per 1000 logs, a sixth of
   ingest time; turn it on where payment data could reach logs);
@@ -30,30 +40,43 @@ import orjson
 if TYPE_CHECKING:
     from logsvc.entries import LogEntry
 
-RULES = ("bearer", "card", "email", "secret_fields")
-DEFAULT_RULES = ("bearer", "secret_fields")
+RULES = ("aws_keys", "bearer", "card", "email", "jwt", "key_value", "private_key", "secret_fields")
+DEFAULT_RULES = ("bearer", "secret_fields", "key_value", "aws_keys", "jwt", "private_key")
 MASK = "[REDACTED]"
 
 # Patterns compile when a Redactor is made (re caches them): importing stays cheap.
-_BEARER = r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/-]+=*"
+_SEPARATOR = r"(?:[\s:=]|%20|%3[aAdD])+"
+_BEARER = rf"(?i)\b(bearer)({_SEPARATOR})[A-Za-z0-9._~+/-]+=*"
+_BASIC = rf"(?i)\b(basic)({_SEPARATOR})[A-Za-z0-9+/]{{8,}}={{0,2}}"
+_SENSITIVE_NAME = (
+    r"[A-Za-z0-9_.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|"
+    r"authorization|cookie|credentials?|private[_-]?key)"
+)
+_KEY_VALUE = rf"(?i)\b({_SENSITIVE_NAME})([\"']?\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"
+_AWS_KEY = r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+_JWT = r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+_PRIVATE_KEY = r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
 _CARD = r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"
 _EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-_SENSITIVE_FIELD = (  # password, access_token, x-api-key; not prompt_tokens
-    r"(?i)^(?:.*[_.-])?(?:pass(?:word|wd)?|secret|token|api[_-]?key|authorization|cookie|"
-    r"credentials?|private[_-]?key)$"
+# A secret key's words (see secret_key); the last word, the last two, or any word.
+_LAST_WORDS = frozenset(
+    {"password", "passwd", "pwd", "passphrase", "pass", "secret", "token", "authorization"}
+    | {"cookie", "credential", "credentials"}
 )
-# Lower-case words one of which any secret field's key contains (a quick first test).
+_LAST_TWO = frozenset({("api", "key"), ("private", "key"), ("secret", "key")})
+_ANY_WORDS = frozenset({"password", "passphrase", "secret", "passwd"})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
+# Lower-case text one of which any secret key contains (a quick first test).
 _SECRET_WORDS = (
     "pass",
+    "pwd",
     "secret",
     "token",
-    "api_key",
-    "apikey",
-    "api-key",
+    "key",
     "authorization",
     "cookie",
     "credential",
-    "private",
 )
 MAX_DEPTH = 64  # metadata is at most this deep (logsvc.entries limits it further)
 
@@ -82,6 +105,14 @@ class _Rule:
     apply: Callable[[str], str]
     hint: str | None = None  # lower-case text every match contains: a quick first test
     real: Callable[[re.Match[str]], bool] = lambda match: True
+    hints: tuple[str, ...] = ()  # or: one of these is in every match
+
+    def may_match(self, lower: str) -> bool:
+        if self.hint is not None:
+            return self.hint in lower
+        if self.hints:
+            return any(hint in lower for hint in self.hints)
+        return True
 
 
 class Redactor:
@@ -93,8 +124,25 @@ class Redactor:
         self.secret_fields = "secret_fields" in rules
         self._rules: list[_Rule] = []
         if "bearer" in rules:
-            bearer = re.compile(_BEARER)
-            self._rules.append(_Rule(bearer, partial(bearer.sub, rf"\1\2{MASK}"), hint="bearer"))
+            for pattern, hint in ((_BEARER, "bearer"), (_BASIC, "basic")):
+                compiled = re.compile(pattern)
+                self._rules.append(
+                    _Rule(compiled, partial(compiled.sub, rf"\1\2{MASK}"), hint=hint)
+                )
+        if "key_value" in rules:
+            pairs = re.compile(_KEY_VALUE)
+            self._rules.append(
+                _Rule(pairs, partial(pairs.sub, rf"\1\2{MASK}"), hints=_SECRET_WORDS)
+            )
+        if "aws_keys" in rules:
+            aws = re.compile(_AWS_KEY)
+            self._rules.append(_Rule(aws, partial(aws.sub, MASK), hints=("akia", "asia")))
+        if "jwt" in rules:
+            jwt = re.compile(_JWT)
+            self._rules.append(_Rule(jwt, partial(jwt.sub, MASK), hint="eyj"))
+        if "private_key" in rules:
+            block = re.compile(_PRIVATE_KEY)
+            self._rules.append(_Rule(block, partial(block.sub, MASK), hint="private key-----"))
         if "card" in rules:
             card = re.compile(_CARD)
             self._rules.append(_Rule(card, partial(card.sub, _mask_card), real=_is_card))
@@ -136,10 +184,9 @@ class Redactor:
 
     def _may_occur(self, blob: bytes, words: tuple[str, ...]) -> bool:
         """Whether some rule or word could occur in this lower-cased JSON (a quick test)."""
-        if any(rule.hint is None for rule in self._rules):
-            return True  # a rule with no hint needs the full scan
-        return any(rule.hint.encode() in blob for rule in self._rules) or any(
-            word.encode() in blob for word in words
+        text = blob.decode("utf-8", errors="replace")
+        return any(rule.may_match(text) for rule in self._rules) or any(
+            word in text for word in words
         )
 
     def _containing(self, texts: list[str], words: tuple[str, ...]) -> set[int]:
@@ -152,7 +199,7 @@ class Redactor:
             lower, lower_starts = "\n".join(lowered), _starts(lowered)
         found: set[int] = set()
         for rule in self._rules:
-            if rule.hint is not None and rule.hint not in lower:
+            if not rule.may_match(lower):
                 continue
             for match in rule.pattern.finditer(joined):
                 if rule.real(match):
@@ -192,7 +239,7 @@ def _walk(value: Any, rules: list[_Rule], secret_fields: bool, depth: int) -> An
     if isinstance(value, dict):
         return {
             key: MASK
-            if secret_fields and re.search(_SENSITIVE_FIELD, key) and _scalar(item)
+            if secret_fields and item is not None and secret_key(key)
             else _walk(item, rules, secret_fields, depth + 1)
             for key, item in value.items()
         }
@@ -201,5 +248,14 @@ def _walk(value: Any, rules: list[_Rule], secret_fields: bool, depth: int) -> An
     return value
 
 
-def _scalar(value: Any) -> bool:
-    return value is not None and not isinstance(value, dict | list)
+def secret_key(key: str) -> bool:
+    """Whether a metadata key names a secret (see the module's description)."""
+    words = _SEPARATORS.split(_CAMEL.sub("_", key).lower())
+    words = [word for word in words if word]
+    if not words:
+        return False
+    return (
+        words[-1] in _LAST_WORDS
+        or tuple(words[-2:]) in _LAST_TWO
+        or any(word in _ANY_WORDS for word in words)
+    )

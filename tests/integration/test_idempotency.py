@@ -57,3 +57,43 @@ def test_malformed_keys_are_400(api, key):
     assert response.status == 400
     assert response.body["field"].lower() == "idempotency-key"
     assert total(api) == 0
+
+
+def test_keys_of_different_callers_never_meet(api, archive_dir):
+    made = {}
+    for service in ("a", "b"):
+        answer = api.post(
+            "/api/v1/admin/keys",
+            {"name": service, "scopes": ["ingest", "read"], "services": [service]},
+        )
+        made[service] = answer.body["key"]
+    as_b = api.call(
+        "POST",
+        "/api/v1/logs/ingest/batch",
+        body={"logs": [{"service_name": "b", "level": "INFO", "message": "from b"}]},
+        key=made["b"],
+        headers={"Idempotency-Key": "X"},
+    )
+    as_a = api.call(
+        "POST",
+        "/api/v1/logs/ingest/batch",
+        body={
+            "logs": [{"service_name": "a", "level": "INFO", "message": f"a{i}"} for i in range(2)]
+        },
+        key=made["a"],
+        headers={"Idempotency-Key": "X"},
+    )
+    assert (as_b.status, as_a.status) == (201, 201)
+    assert len(as_a.body["ids"]) == 2 and set(as_a.body["ids"]).isdisjoint(as_b.body["ids"])
+    for log_id, message in zip(as_a.body["ids"], ("a0", "a1"), strict=True):
+        assert api.get(f"/api/v1/logs/logs/{log_id}").body["message"] == message
+        assert api.get(f"/api/v1/logs/logs/{log_id}/full").body["message"] == message
+    changed = api.call(
+        "POST",
+        "/api/v1/logs/ingest/batch",
+        body={"logs": [{"service_name": "a", "level": "INFO", "message": "other"}]},
+        key=made["a"],
+        headers={"Idempotency-Key": "X"},
+    )
+    assert changed.status == 409
+    assert changed.body["field"] == "Idempotency-Key"

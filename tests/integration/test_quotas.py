@@ -131,3 +131,26 @@ def test_cleanup_forgets_counts_of_past_days(api: Api):
     assert summary.daily_counts_deleted == 1
     rows = db.query("SELECT day, count FROM daily_counts")
     assert [(r["day"], r["count"]) for r in rows] == [(today, 7)]
+
+
+def test_only_what_is_stored_is_counted(api: Api, archive_dir):
+    api.put("/api/v1/logs/config/capped", {"max_logs_per_day": 10})
+    entry = {"service_name": "capped", "level": "INFO", "message": "m"}
+    archive_dir.parent.mkdir(parents=True, exist_ok=True)
+    archive_dir.write_text("a file where the archive folder should be")  # the archive fails
+    statuses = [
+        api.post("/api/v1/logs/ingest/batch", {"logs": [entry] * n}).status for n in (10, 1, 10)
+    ]
+    assert statuses == [503, 503, 503]
+    archive_dir.unlink()  # back: the whole quota is still there
+    assert api.post("/api/v1/logs/ingest/batch", {"logs": [entry] * 10}).status == 201
+    assert api.post("/api/v1/logs/ingest", entry).status == 429
+
+
+def test_an_idempotent_replay_is_answered_not_counted(api: Api):
+    api.put("/api/v1/logs/config/capped", {"max_logs_per_day": 10})
+    body = {"logs": [{"service_name": "capped", "level": "INFO", "message": "m"}] * 6}
+    first = api.post("/api/v1/logs/ingest/batch", body, headers={"Idempotency-Key": "q-1"})
+    again = api.post("/api/v1/logs/ingest/batch", body, headers={"Idempotency-Key": "q-1"})
+    assert (first.status, again.status) == (201, 201)
+    assert again.body["ids"] == first.body["ids"]

@@ -164,3 +164,14 @@ def test_bad_key_requests_get_400_naming_the_field(api: Api):
         assert answer.body["field"].startswith(field), (body, answer.body)
     assert api.call("DELETE", "/api/v1/admin/keys/not-an-id").status == 400
     assert components.database().query("SELECT COUNT(*) AS n FROM api_keys")[0]["n"] == 0
+
+
+def test_unknown_key_ids_do_not_grow_memory_without_bound(api: Api, monkeypatch):
+    from logsvc import components
+    from logsvc.keys import Keys
+
+    monkeypatch.setattr(Keys, "MAX_CACHED", 100)
+    keys = components.keys()
+    for number in range(250):
+        assert keys.authenticate(f"lsk_{number:016x}_{'s' * 40}") is None
+    assert len(keys._cache) <= 100

@@ -82,6 +82,15 @@ class CoordinationTable:
     def reserve_daily(self, service: str, day: str, count: int, limit: int) -> bool:
         return self._conditional_add(f"quota#{service}#{day}", count, limit, 3 * 86400)
 
+    def release_daily(self, service: str, day: str, count: int) -> None:
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": f"quota#{service}#{day}"}},
+            UpdateExpression="ADD #n :amount",
+            ExpressionAttributeNames={"#n": "count"},
+            ExpressionAttributeValues={":amount": {"N": str(-count)}},
+        )
+
     # Receipts of Idempotency-Keys.
 
     def claim_receipt(self, receipt: Receipt) -> list[str] | None:

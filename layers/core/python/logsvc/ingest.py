@@ -138,7 +138,13 @@ class Ingestor:
             self.redact([entry for _, entry in entries])
         entries = self.admit(entries, now, outcome)
         self.number(entries, idempotency)
-        outcome.ids = self.store([entry for _, entry in entries], idempotency)
+        admitted = [entry for _, entry in entries]
+        try:
+            outcome.ids = self.store(admitted, idempotency)
+        except BaseException:
+            if self.quotas is not None:  # nothing stored: nothing counted
+                self.quotas.release(admitted, now)
+            raise
         return outcome
 
     # The steps.

@@ -29,6 +29,9 @@ class DailyCounts(Protocol):
     def reserve_daily(self, service: str, day: str, count: int, limit: int) -> bool:
         """Add ``count`` to the service's day if the total stays within ``limit``."""
 
+    def release_daily(self, service: str, day: str, count: int) -> None:
+        """Take back a reservation whose entries were not stored after all."""
+
 
 class Quotas:
     def __init__(self, counts: DailyCounts, configs: ConfigStore):
@@ -59,6 +62,17 @@ class Quotas:
                 refused += [(index, entry, limit) for index, entry in group]
         admitted.sort(key=lambda pair: pair[0])  # ids come back in request order
         return admitted, refused
+
+    def release(self, entries: Sequence[LogEntry], now_ms: int) -> None:
+        """Count only what is stored: give back what ``admit`` reserved for these."""
+        limits = self._limits
+        day = utc_date(now_ms)
+        counts: dict[str, int] = defaultdict(int)
+        for entry in entries:
+            if entry.service_name in limits:
+                counts[entry.service_name] += 1
+        for service, count in counts.items():
+            self.counts.release_daily(service, day, count)
 
     def _current_limits(self) -> dict[str, int]:
         """Every service's max_logs_per_day, read in one query at most every 30 s."""

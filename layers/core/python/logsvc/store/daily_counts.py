@@ -22,6 +22,12 @@ class SqlDailyCounts:
         )
         return bool(rows)
 
+    def release_daily(self, service: str, day: str, count: int) -> None:
+        self.db.execute(
+            "UPDATE daily_counts SET count = max(0, count - ?) WHERE service_name = ? AND day = ?",
+            (count, service, day),
+        )
+
     def delete_before(self, day: str) -> int:
         return len(
             self.db.query("DELETE FROM daily_counts WHERE day < ? RETURNING service_name", (day,))

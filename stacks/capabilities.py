@@ -16,6 +16,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
+from logsvc.archive.log_archive import HEALTH_PROBE_KEY
 from stacks.core_stack import CoreStack
 from stacks.ingest_buffer import IngestBuffer
 from stacks.settings import DeploymentSettings
@@ -86,6 +87,19 @@ class UsesArchive:
                 [f"arn:{cdk.Aws.PARTITION}:s3:::{settings.archive_bucket_name}"],
                 StringLike={"s3:prefix": ["logs/*"]},
             )
+
+
+@dataclass(frozen=True)
+class ChecksArchive:
+    """/health: reads the archive's one probe key, and nothing else."""
+
+    def attach(self, wiring: Wiring) -> None:
+        core, settings = wiring.core, wiring.settings
+        if core.bucket is None:
+            wiring.read_secret(core.r2_credentials.secret_arn, "ARCHIVE_CREDENTIALS_SECRET_ARN")
+            return
+        probe = f"arn:{cdk.Aws.PARTITION}:s3:::{settings.archive_bucket_name}/{HEALTH_PROBE_KEY}"
+        wiring.allow(["s3:GetObject"], [probe])
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from stacks.alarms import alarm
 from stacks.capabilities import (
     AppendsToBuffer,
     Capability,
+    ChecksArchive,
     DrainsIngestBuffer,
     PostsToLiveTail,
     ReadsApiKey,
@@ -72,7 +73,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         memory_mb=512, timeout_s=30, capabilities=(ReadsApiKey(), UsesArchive(("s3:GetObject",)))
     ),
     "config": FunctionSpec(capabilities=(ReadsApiKey(),)),
-    "health": FunctionSpec(),
+    "health": FunctionSpec(capabilities=(ChecksArchive(),)),
     # The maintenance jobs; their stacks appear with functions/cleanup and functions/analyze.
     "cleanup": FunctionSpec(
         memory_mb=512,

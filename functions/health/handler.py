@@ -1,6 +1,7 @@
 """Health function: liveness with a database check, and the OpenAPI document."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +24,29 @@ app = new_resolver(logger, authenticator=None, cors_origins=components.cors_orig
     "/health",
     responses={
         200: {"description": "Healthy"},
-        503: {"description": "The database is unreachable"},
+        503: {"description": "The database or the archive is unreachable"},
     },
 )
 def health() -> Response[HealthResponse]:
-    healthy = database_reachable()
+    db = reachable("database", components.database_check)
+    archive = reachable("archive", components.archive_check)
     body = HealthResponse(
-        status="healthy" if healthy else "unhealthy",
+        status="healthy" if db and archive else "unhealthy",
         service=SERVICE_NAME,
-        db="connected" if healthy else "disconnected",
+        db="connected" if db else "disconnected",
+        archive="connected" if archive else "disconnected",
         timestamp=now_ms(),
         version=VERSION,
     )
-    return Response(status_code=200 if healthy else 503, content_type=JSON, body=body)
+    return Response(status_code=200 if db and archive else 503, content_type=JSON, body=body)
 
 
-def database_reachable() -> bool:
+def reachable(name: str, check: Callable[[], None]) -> bool:
     try:
-        components.database_check()
+        check()
         return True
     except StoreUnavailable as exc:
-        logger.warning("database check failed", extra={"reason": str(exc)})
+        logger.warning(f"{name} check failed", extra={"reason": str(exc)})
         return False
 
 

@@ -10,13 +10,14 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
@@ -39,6 +40,7 @@ from logsvc_local.scheduler import run_schedules
 from logsvc_local.stream import management_api, stream_endpoint
 from logsvc_local.writer_loop import WriterLoop
 
+log = logging.getLogger("uvicorn.error")  # configured by uvicorn: one line, no traceback
 # Lambda refuses synchronous invocations whose payload exceeds 6 MB; mirror that here.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 # A Lambda instance serves one request at a time, and the handlers rely on it (Powertools
@@ -131,7 +133,11 @@ async def _dispatch(request: Request) -> Response:
             )
         return _error(404, f"no route for {request.method} {path}")
     route, path_parameters = matched
-    body = await _read_body(request)
+    try:
+        body = await _read_body(request)
+    except ClientDisconnect:
+        log.info("client went away before sending the whole body: %s %s", request.method, path)
+        return Response(status_code=400)
     if body is None:
         return _error(413, f"body: larger than {MAX_BODY_BYTES} bytes", "body")
     event = proxy_event(

@@ -223,3 +223,21 @@ def test_a_binary_frame_closes_the_connection_with_1003(server: Server):
         with pytest.raises(ConnectionClosed) as closed:
             socket.recv(timeout=5)
     assert closed.value.rcvd.code == 1003
+
+
+def test_a_client_leaving_mid_body_costs_one_line(server: Server):
+    import socket as sockets
+
+    host, port = server.url.removeprefix("http://").split(":")
+    before = len(server.output)
+    with sockets.create_connection((host, int(port))) as raw:
+        raw.sendall(
+            b"POST /api/v1/logs/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + server.api_key.encode() + b"\r\n"
+            b'Content-Length: 1000\r\n\r\n{"service_name":'
+        )
+    time.sleep(1)
+    added = "".join(server.output[before:])
+    assert "Traceback" not in added
+    assert "went away" in added
+    assert http.get(f"{server.url}/health").status_code == 200

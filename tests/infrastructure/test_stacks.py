@@ -196,7 +196,7 @@ def test_no_policy_grants_wildcard_actions(templates):
         ("ingest", ["s3:PutObject"]),
         ("search", ["s3:GetObject"]),
         ("config", []),
-        ("health", []),
+        ("health", ["s3:GetObject"]),  # the health probe key alone (below)
         ("cleanup", [["s3:DeleteObject", "s3:PutObject"], "s3:ListBucket"]),
         ("analyze", ["s3:PutObject"]),
         ("stream", []),
@@ -401,3 +401,9 @@ def test_the_d1_bridge_instead_of_the_rest_api(tmp_path):
     environment = function["Environment"]["Variables"]
     assert environment["DATABASE_URL"] == "d1-bridge+https://bridge.example.workers.dev/query"
     assert "D1_BRIDGE_SECRET_ARN" in environment and "D1_API_TOKEN_SECRET_ARN" not in environment
+
+
+def test_health_reads_only_the_archive_probe(templates):
+    (policy,) = resources(templates["Logsvc-Health"], "AWS::IAM::Policy").values()
+    (read,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "s3:GetObject"]
+    assert json.dumps(read["Resource"]).endswith('/logs/.health-probe"]]}')

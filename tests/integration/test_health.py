@@ -36,3 +36,15 @@ def test_openapi_document_is_served(api, monkeypatch):
 
 def test_openapi_document_not_bundled_is_404(api):
     assert api.call("GET", "/openapi.json", key=None).status == 404
+
+
+def test_a_broken_archive_makes_health_say_so(api, archive_dir):
+    archive_dir.parent.mkdir(parents=True, exist_ok=True)
+    archive_dir.write_text("a file where the archive folder should be")
+    answer = api.call("GET", "/health", key=None)
+    assert answer.status == 503
+    assert (answer.body["db"], answer.body["archive"]) == ("connected", "disconnected")
+    archive_dir.unlink()
+    components.reset()
+    healthy = api.call("GET", "/health", key=None)
+    assert (healthy.status, healthy.body["archive"]) == (200, "connected")

@@ -73,3 +73,22 @@ def test_ingest_and_full_through_the_api_on_s3(api, s3, monkeypatch):
     body = s3.get_object(Bucket=BUCKET, Key=f"archive/{full['r2_key']}")["Body"].read()
     lines = [json.loads(x) for x in gzip.decompress(body).splitlines()]
     assert [x["message"] for x in lines] == [message, "fine too"]
+
+
+def test_a_failed_local_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import os
+
+    import pytest
+
+    from logsvc.archive.local import LocalObjectStore
+    from logsvc.errors import ArchiveUnavailable
+
+    store = LocalObjectStore(str(tmp_path))
+
+    def disk_full(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)  # the one failure a test cannot cause
+    with pytest.raises(ArchiveUnavailable):
+        store.put("logs/a/2026-11-30/x.ndjson.gz", b"data", "application/x-ndjson", "gzip")
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -162,20 +162,28 @@ def _open_index(share: float | None) -> SqlDatabase:
     )
 
 
-# /health asks the database at most this often per instance while it answers: monitors
-# poll it, and each check is a D1 request against the account-wide budget.
+# /health asks each dependency at most this often per instance while it answers: monitors
+# poll it, and each database check is a D1 request against the account-wide budget.
 HEALTH_CHECK_SECONDS = 10.0
-_healthy_at: list[float] = []
+_healthy_at: dict[str, float] = {}
+
+
+def _checked(name: str, check: Callable[[], object]) -> None:
+    """Run ``check`` (it raises StoreUnavailable on failure); a success holds 10 s."""
+    import time
+
+    if time.monotonic() - _healthy_at.get(name, float("-inf")) < HEALTH_CHECK_SECONDS:
+        return
+    check()
+    _healthy_at[name] = time.monotonic()
 
 
 def database_check() -> None:
-    """Raise StoreUnavailable if the database does not answer (a success holds for 10 s)."""
-    import time
+    _checked("database", lambda: database().query("SELECT 1 AS ok"))
 
-    if _healthy_at and time.monotonic() - _healthy_at[0] < HEALTH_CHECK_SECONDS:
-        return
-    database().query("SELECT 1 AS ok")
-    _healthy_at[:] = [time.monotonic()]
+
+def archive_check() -> None:
+    _checked("archive", lambda: log_archive().check())
 
 
 @cache

@@ -200,5 +200,8 @@ class HealthResponse(BaseModel):
     status: Literal["healthy", "unhealthy"]
     service: str
     db: Literal["connected", "disconnected"]
+    archive: Literal["connected", "disconnected"] = Field(
+        description="Whether the archive answers (ingest needs it)"
+    )
     timestamp: int
     version: str

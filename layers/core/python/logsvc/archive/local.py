@@ -22,6 +22,7 @@ class LocalObjectStore:
 
     def put(self, key: str, data: bytes, content_type: str, content_encoding: str | None) -> None:
         path = self._path(key)
+        tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Write then rename: a reader never sees half an object.
@@ -30,6 +31,8 @@ class LocalObjectStore:
                 handle.write(data)
             os.replace(tmp, path)
         except OSError as exc:
+            if tmp is not None:  # a half-written temporary file is never left behind
+                Path(tmp).unlink(missing_ok=True)
             raise ArchiveUnavailable(f"cannot write archive object {key}: {exc}") from exc
 
     def get(self, key: str) -> bytes | None:

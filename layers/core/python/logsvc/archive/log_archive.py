@@ -26,6 +26,7 @@ CONTENT_ENCODING = "gzip"
 # ~20% more bytes (6.2x vs 7.5x): R2 storage is the cheapest line of the bill, request time
 # is not (docs/COST.md).
 GZIP_LEVEL = 1
+HEALTH_PROBE_KEY = "logs/.health-probe"  # read by /health; never written
 
 
 def object_key(service_name: str, date: str, batch_id: str) -> str:
@@ -67,6 +68,11 @@ class LogArchive:
             )
             keys[service_name] = key
         return keys
+
+    def check(self) -> None:
+        """Raise ArchiveUnavailable unless the archive answers (reading a probe key that
+        need not exist: a missing object is an answer)."""
+        self.objects.get(HEALTH_PROBE_KEY)
 
     def services(self) -> list[str]:
         return self.objects.list_prefixes("logs/")

@@ -52,8 +52,9 @@ bench: $(BIN)/.installed
 
 # CloudFormation templates in cdk.out, layers bundled here without Docker. Offline: run
 # `make wheelhouse` once while online, then `make synth WHEELHOUSE=wheelhouse`.
+# Templates to review; a deploy names the D1 database instead (README, Deploy to AWS).
 synth: $(BIN)/.installed node_modules/.installed
-	npx cdk synth --quiet $(if $(WHEELHOUSE),-c wheelhouse=$(abspath $(WHEELHOUSE)))
+	npx cdk synth --quiet -c allow_placeholders=true $(if $(WHEELHOUSE),-c wheelhouse=$(abspath $(WHEELHOUSE)))
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 
 wheelhouse: $(BIN)/.installed

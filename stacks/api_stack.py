@@ -63,7 +63,7 @@ class ApiStack(cdk.Stack):
             "Api",
             rest_api_name=f"{settings.stack_prefix.lower()}-logs",
             description="Central logging service",
-            cloud_watch_role=True,
+            cloud_watch_role=False,  # the account's role is set by the core stack
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             # Every body reaches the functions base64-encoded: OTLP sends protobuf and gzip,
             # which API Gateway would otherwise mangle as text; the resolvers decode JSON.

@@ -7,7 +7,9 @@ other stacks import it, so each function stack builds them from the same assets.
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -65,10 +67,57 @@ class CoreStack(cdk.Stack):
             )
 
         self.coordination = self._coordination_table()
+        if settings.manage_api_gateway_account == "true":
+            self._api_gateway_logging_role()
+        # One key for both topics: CloudWatch alarms cannot publish to a topic encrypted
+        # with the AWS-managed alias/aws/sns key, so the key's policy lets CloudWatch in.
+        self.topic_key = kms.Key(
+            self,
+            "TopicKey",
+            description="logsvc alarm and alert topics",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            )
+        )
         self.alarm_topic = self._topic("Alarms", "logsvc alarms")
         if settings.alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
         self.alerts = self._topic("Alerts", "logsvc error alerts (HIGH and CRITICAL analyses)")
+
+    def _api_gateway_logging_role(self) -> None:
+        """API Gateway's account-wide CloudWatch role (one per region), set here, before any
+        stage that writes access logs (the WebSocket stage deploys before the REST API).
+        Accounts that manage it elsewhere turn it off: -c manage_api_gateway_account=false."""
+        role = iam.Role(
+            self,
+            "ApiGatewayLogsRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                )
+            ],
+        )
+        cdk.Validations.of(role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                "policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+                reason="The AWS-managed policy for API Gateway's logging role is the "
+                "documented, least-privilege choice.",
+            )
+        )
+        account = apigateway.CfnAccount(
+            self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn
+        )
+        # CloudFormation keeps the account setting when the stack goes (one per region).
+        account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
 
     def _coordination_table(self) -> dynamodb.TableV2:
         """What every function instance agrees on (logsvc.coordination): the account's D1
@@ -111,7 +160,7 @@ class CoreStack(cdk.Stack):
             self,
             name,
             display_name=display_name,
-            master_key=kms.Alias.from_alias_name(self, f"{name}Key", "alias/aws/sns"),
+            master_key=self.topic_key,
             enforce_ssl=True,
         )
         cdk.CfnOutput(self, f"{name}TopicArn", value=topic.topic_arn)

@@ -3,6 +3,7 @@ third-party dependencies for arm64 (manylinux2014_aarch64, CPython of the runtim
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 PYTHON_VERSION = "3.14"  # of RUNTIME: the dependencies layer's wheels must match it
 ARCHITECTURE = lambda_.Architecture.ARM_64
+OPENAPI_DOCUMENT = ROOT / "docs" / "openapi.json"  # shipped in the core layer
 _NOT_SHIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
 # BundlingOptions needs an image; it is never pulled because local bundling always succeeds.
 _NO_DOCKER = cdk.DockerImage.from_registry("local-bundling-only")
@@ -33,7 +35,7 @@ class _CopyCorePackage:
             ignore=_NOT_SHIPPED,
             dirs_exist_ok=True,
         )
-        shutil.copy(ROOT / "docs" / "openapi.json", Path(output_dir) / "openapi.json")
+        shutil.copy(OPENAPI_DOCUMENT, Path(output_dir) / "openapi.json")
         return True
 
 
@@ -71,6 +73,29 @@ class _PipInstall:
         return True
 
 
+def build_inputs_hash(*parts: str | Path) -> str:
+    """What goes into a bundle, hashed: files (whole folders, caches left out) and words such
+    as the target runtime and architecture. CDK hashes only an asset's source folder, so a
+    changed OpenAPI document or a runtime bump would otherwise reuse the old upload."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Path):
+            files = sorted(p for p in part.rglob("*") if p.is_file()) if part.is_dir() else [part]
+            for path in files:
+                if "__pycache__" in path.parts or path.suffix == ".pyc":
+                    continue
+                name = path.relative_to(part).as_posix() if part.is_dir() else path.name
+                digest.update(name.encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+        else:
+            digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _target() -> str:
+    return f"{RUNTIME.name}/{ARCHITECTURE.name}"
+
+
 def core_layer(scope: Construct) -> lambda_.LayerVersion:
     return lambda_.LayerVersion(
         scope,
@@ -79,6 +104,10 @@ def core_layer(scope: Construct) -> lambda_.LayerVersion:
         code=lambda_.Code.from_asset(
             str(ROOT / "layers" / "core"),
             bundling=cdk.BundlingOptions(image=_NO_DOCKER, local=_CopyCorePackage()),
+            asset_hash_type=cdk.AssetHashType.CUSTOM,
+            asset_hash=build_inputs_hash(
+                ROOT / "layers" / "core" / "python", OPENAPI_DOCUMENT, _target()
+            ),
         ),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
@@ -95,6 +124,10 @@ def dependencies_layer(scope: Construct, wheelhouse: str) -> lambda_.LayerVersio
             str(requirements.parent),
             bundling=cdk.BundlingOptions(
                 image=_NO_DOCKER, local=_PipInstall(requirements, wheelhouse)
+            ),
+            asset_hash_type=cdk.AssetHashType.CUSTOM,
+            asset_hash=build_inputs_hash(
+                requirements, _target(), f"python{PYTHON_VERSION}", "manylinux2014_aarch64"
             ),
         ),
         compatible_runtimes=[RUNTIME],

@@ -57,6 +57,12 @@ class DeploymentSettings:
     # defaults, "none" for no rule), and a JSON list of extra regular expressions.
     redact: str = ""
     redact_patterns: str = ""
+    # The region's API Gateway CloudWatch role (AWS::ApiGateway::Account, one per region):
+    # "false" where the account already manages it elsewhere.
+    manage_api_gateway_account: str = "true"
+    # Synthesis refuses placeholder D1 ids (a deploy would run against nothing); "true"
+    # allows a template-only synth, for review.
+    allow_placeholders: str = ""
     log_retention_days: int = 30
     alarm_email: str = ""
     # Analysis: alerts go to an SNS topic this app creates, and to a Slack-compatible webhook
@@ -84,6 +90,16 @@ class DeploymentSettings:
         if settings.database not in ("d1-rest", "d1-bridge"):
             raise ValueError(
                 f"context database must be d1-rest or d1-bridge, got {settings.database!r}"
+            )
+        if (
+            settings.database == "d1-rest"
+            and settings.allow_placeholders != "true"
+            and not (settings.d1_account_id and settings.d1_database_id)
+        ):
+            raise ValueError(
+                "context d1_account_id and d1_database_id are required (the D1 database the "
+                "functions use): cdk deploy -c d1_account_id=... -c d1_database_id=...; "
+                "for a template-only synth, -c allow_placeholders=true"
             )
         if settings.database == "d1-bridge" and not settings.d1_bridge_url.startswith("https://"):
             raise ValueError("context database=d1-bridge needs d1_bridge_url=https://.../query")

@@ -21,7 +21,12 @@ from stacks.app_builder import build
 
 def synthesize(outdir: Path, **context: Any) -> dict[str, dict]:
     """Every stack's template, by stack name, from the app built with cdk.json's context."""
-    defaults = json.loads((ROOT / "cdk.json").read_text())["context"]
+    defaults = {
+        **json.loads((ROOT / "cdk.json").read_text())["context"],
+        # A deployment names its D1 database (synthesis refuses placeholders).
+        "d1_account_id": "test-account",
+        "d1_database_id": "test-database",
+    }
     app = cdk.App(
         outdir=str(outdir), context={**defaults, "aws:cdk:bundling-stacks": [], **context}
     )

@@ -17,7 +17,11 @@ def test_cdk_cli_synthesizes_with_layers_bundled_locally(tmp_path):
         "DOCKER_HOST": "unix:///nonexistent",
     }
     subprocess.run(
-        ["npx", "--no-install", "cdk", "synth", "--quiet", "--ci", "--output", str(tmp_path)],
+        [
+            *("npx", "--no-install", "cdk", "synth", "--quiet", "--ci"),
+            *("-c", "d1_account_id=test-account", "-c", "d1_database_id=test-database"),
+            *("--output", str(tmp_path)),
+        ],
         cwd=ROOT,
         env=environment,
         check=True,

@@ -1,0 +1,81 @@
+"""What a first `cdk deploy` into an empty account, and later deploys, depend on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.infrastructure.conftest import synthesize
+
+
+def resources(template: dict, kind: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_the_api_gateway_logging_role_is_set_before_any_stage(templates):
+    (account,) = resources(templates["Logsvc-Core"], "AWS::ApiGateway::Account").values()
+    assert account["DeletionPolicy"] == "Retain"  # one per region: other stacks may use it
+    for name, template in templates.items():
+        if name != "Logsvc-Core":
+            assert not resources(template, "AWS::ApiGateway::Account"), name
+    # Every stack with a logging stage deploys after the core stack.
+    stages = {
+        name
+        for name, template in templates.items()
+        if resources(template, "AWS::ApiGatewayV2::Stage")
+        or resources(template, "AWS::ApiGateway::Stage")
+    }
+    assert stages == {"Logsvc-Stream", "Logsvc-Api"}
+
+
+def test_accounts_that_manage_the_role_elsewhere_can_opt_out(tmp_path):
+    templates = synthesize(tmp_path, manage_api_gateway_account="false")
+    assert not any(resources(t, "AWS::ApiGateway::Account") for t in templates.values())
+
+
+def test_synthesis_refuses_a_deployment_without_its_database(tmp_path):
+    with pytest.raises(ValueError, match="d1_account_id and d1_database_id are required"):
+        synthesize(tmp_path / "a", d1_account_id="", d1_database_id="")
+    templates = synthesize(
+        tmp_path / "b", d1_account_id="", d1_database_id="", allow_placeholders="true"
+    )
+    assert "Logsvc-Ingest" in templates
+
+
+def layer_keys(templates: dict) -> dict[str, str]:
+    layers = resources(templates["Logsvc-Search"], "AWS::Lambda::LayerVersion")
+    return {
+        v["Properties"]["Description"].split()[0]: v["Properties"]["Content"]["S3Key"]
+        for v in layers.values()
+    }
+
+
+def test_layer_assets_change_with_everything_that_goes_into_them(templates, tmp_path, monkeypatch):
+    import stacks.layers
+
+    before = layer_keys(templates)
+    document = tmp_path / "openapi.json"
+    document.write_text('{"openapi": "3.1.0", "changed": true}')
+    monkeypatch.setattr(stacks.layers, "OPENAPI_DOCUMENT", document)
+    changed_document = layer_keys(synthesize(tmp_path / "a"))
+    assert changed_document["logsvc"] != before["logsvc"]  # the core layer
+    assert changed_document["Pinned"] == before["Pinned"]  # not the dependencies
+    monkeypatch.setattr(stacks.layers, "_target", lambda: "python3.15/ARM_64")
+    changed_runtime = layer_keys(synthesize(tmp_path / "b"))
+    assert changed_runtime["Pinned"] != before["Pinned"]
+    assert changed_runtime["logsvc"] != changed_document["logsvc"]
+
+
+def test_alarm_topics_use_a_key_cloudwatch_may_use(templates):
+    core = templates["Logsvc-Core"]
+    (key,) = resources(core, "AWS::KMS::Key").values()
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    (cloudwatch,) = [
+        s for s in statements if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    for topic in resources(core, "AWS::SNS::Topic").values():
+        assert "alias/aws/sns" not in json.dumps(topic)
+        assert "Fn::GetAtt" in json.dumps(topic["Properties"]["KmsMasterKeyId"])

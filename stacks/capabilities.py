@@ -15,8 +15,11 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
 
 from logsvc.archive.log_archive import HEALTH_PROBE_KEY
+from stacks.alarms import alarm
 from stacks.core_stack import CoreStack
 from stacks.ingest_buffer import IngestBuffer
 from stacks.settings import DeploymentSettings
@@ -183,12 +186,48 @@ class AppendsToBuffer:
 
 @dataclass(frozen=True)
 class RunsOnSchedule:
-    """Invoked by EventBridge on a schedule expression."""
+    """Invoked by EventBridge on a schedule expression. A run that fails (or cannot be
+    delivered) is retried twice, then lands in a dead-letter queue, which raises an alarm."""
 
     expression: str
 
     def attach(self, wiring: Wiring) -> None:
+        failed = sqs.Queue(
+            wiring.stack,
+            "FailedRuns",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        cdk.Validations.of(failed).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-SQS3",
+                reason="This is the dead-letter queue of the scheduled runs.",
+            )
+        )
+        wiring.function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=cdk.Duration.hours(1),
+            on_failure=destinations.SqsDestination(failed),
+        )
         rule = events.Rule(
             wiring.stack, "Schedule", schedule=events.Schedule.expression(self.expression)
         )
-        rule.add_target(targets.LambdaFunction(wiring.function))
+        rule.add_target(
+            targets.LambdaFunction(
+                wiring.function,
+                dead_letter_queue=failed,
+                retry_attempts=2,
+                max_event_age=cdk.Duration.hours(1),
+            )
+        )
+        alarm(
+            wiring.stack,
+            "FailedRunsAlarm",
+            failed.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            description=f"{wiring.function.node.path}: a scheduled run failed",
+            topic=wiring.core.alarm_topic,
+        )

@@ -52,7 +52,13 @@ class CoreStack(cdk.Stack):
             self.database_secret_variable = "D1_API_TOKEN_SECRET_ARN"  # noqa: S105 - a name
         self.bucket: s3.IBucket | None = None
         self.r2_credentials: secretsmanager.Secret | None = None
-        if settings.archive == "s3":
+        if settings.archive == "s3" and settings.adopt_archive_bucket == "true":
+            # A bucket kept by an earlier deployment (cdk destroy retains it): used as it is.
+            self.bucket = s3.Bucket.from_bucket_name(
+                self, "Archive", settings.archive_bucket_name_as(self.account, self.region)
+            )
+            cdk.CfnOutput(self, "ArchiveBucketName", value=self.bucket.bucket_name)
+        elif settings.archive == "s3":
             self.bucket = self._archive_bucket(settings)
             cdk.CfnOutput(self, "ArchiveBucketName", value=self.bucket.bucket_name)
         else:
@@ -183,7 +189,9 @@ class CoreStack(cdk.Stack):
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=lifecycle,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            # Kept on delete and on replacement, but removed when its first creation fails,
+            # so a retried first deploy can create it again (RetainExceptOnCreate).
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         cdk.Validations.of(bucket).acknowledge(
             cdk.Acknowledgment(

@@ -70,7 +70,11 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         capabilities=(UsesArchive(("s3:PutObject",)), PostsToLiveTail(), DrainsIngestBuffer()),
     ),
     "search": FunctionSpec(
-        memory_mb=512, timeout_s=30, capabilities=(ReadsApiKey(), UsesArchive(("s3:GetObject",)))
+        memory_mb=512,
+        timeout_s=30,
+        # ListBucket: S3 then answers a missing object with 404, not 403 (an expired
+        # entry's /full is a 404, not an outage).
+        capabilities=(ReadsApiKey(), UsesArchive(("s3:GetObject",), lists=True)),
     ),
     "config": FunctionSpec(capabilities=(ReadsApiKey(),)),
     "health": FunctionSpec(capabilities=(ChecksArchive(),)),

@@ -45,7 +45,10 @@ class DeploymentSettings:
     archive: str = "s3"
     r2_account_id: str = ""
     r2_bucket: str = ""
-    archive_expiration_days: int = 0  # 0: keep archived logs until something deletes them
+    archive_expiration_days: int = 0
+    # "true": use the archive bucket an earlier deployment left (cdk destroy keeps it)
+    # instead of creating it; its lifecycle rules are then yours to manage.
+    adopt_archive_bucket: str = ""  # 0: keep archived logs until something deletes them
     # Per-IP limits of the WAF rate-based rules, as in the original service.
     rate_limit_per_minute: int = 100
     batch_rate_limit_per_minute: int = 20

@@ -79,3 +79,42 @@ def test_alarm_topics_use_a_key_cloudwatch_may_use(templates):
     for topic in resources(core, "AWS::SNS::Topic").values():
         assert "alias/aws/sns" not in json.dumps(topic)
         assert "Fn::GetAtt" in json.dumps(topic["Properties"]["KmsMasterKeyId"])
+
+
+@pytest.mark.parametrize("name", ["cleanup", "analyze"])
+def test_a_failed_scheduled_run_is_retried_then_kept_and_alarmed(templates, name):
+    template = templates[f"Logsvc-{name.title()}"]
+    (queue_id,) = resources(template, "AWS::SQS::Queue")
+    (invoke,) = resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke["Properties"]["MaximumRetryAttempts"] == 2
+    assert queue_id in json.dumps(invoke["Properties"]["DestinationConfig"]["OnFailure"])
+    (rule,) = resources(template, "AWS::Events::Rule").values()
+    (target,) = rule["Properties"]["Targets"]
+    assert queue_id in json.dumps(target["DeadLetterConfig"])
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    alarms = [
+        a
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if queue_id in json.dumps(a["Properties"].get("Dimensions"))
+    ]
+    assert len(alarms) == 1
+
+
+def test_search_may_list_the_archived_logs_so_a_missing_entry_is_a_404(templates):
+    (policy,) = resources(templates["Logsvc-Search"], "AWS::IAM::Policy").values()
+    (listing,) = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "s3:ListBucket"
+    ]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["logs/*"]}}
+
+
+def test_the_archive_survives_destroy_and_a_failed_first_create(templates, tmp_path):
+    (bucket,) = resources(templates["Logsvc-Core"], "AWS::S3::Bucket").values()
+    assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert bucket["UpdateReplacePolicy"] == "Retain"
+    adopted = synthesize(tmp_path, adopt_archive_bucket="true")
+    assert not resources(adopted["Logsvc-Core"], "AWS::S3::Bucket")
+    (policy,) = resources(adopted["Logsvc-Ingest"], "AWS::IAM::Policy").values()
+    assert "logsvc-archive-" in json.dumps(policy)

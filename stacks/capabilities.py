@@ -53,6 +53,11 @@ class Wiring:
         cdk.Validations.of(self.role).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
 
 
+def _logical_id(construct: object) -> str:
+    default = construct.node.default_child  # type: ignore[attr-defined]
+    return cdk.Stack.of(default).get_logical_id(default)
+
+
 class Capability(Protocol):
     def attach(self, wiring: Wiring) -> None: ...
 
@@ -146,10 +151,17 @@ class PostsToLiveTail:
     def attach(self, wiring: Wiring) -> None:
         if wiring.live_tail is None:
             return
-        wiring.function.add_environment("STREAM_ENDPOINT", wiring.live_tail.callback_url)
-        wiring.allow(["execute-api:ManageConnections"], [wiring.live_tail.manage_connections_arn])
+        live_tail = wiring.live_tail
+        wiring.function.add_environment("STREAM_ENDPOINT", live_tail.callback_url_in(wiring.stack))
+        wiring.allow(
+            ["execute-api:ManageConnections"], [live_tail.manage_connections_arn_in(wiring.stack)]
+        )
+        # cdk-nag names the finding by the resource as it renders it: the API id is a
+        # reference in the stack that owns the API and an import of a fixed name elsewhere.
+        owner = cdk.Stack.of(live_tail) is wiring.stack
+        shown = f"<{_logical_id(live_tail.api)}>" if owner else live_tail.export_name
         rendered = manage_connections_arn(
-            wiring.settings, "<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>"
+            wiring.settings, "<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>", shown
         )
         wiring.acknowledge(f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered}]", MANAGE_REASON)
 

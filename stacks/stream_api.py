@@ -19,13 +19,12 @@ AUTH_REASON = (
 
 
 def manage_connections_arn(
-    settings: DeploymentSettings, partition: str, region: str, account: str
+    settings: DeploymentSettings, partition: str, region: str, account: str, api_id: str
 ) -> str:
-    """Posting to connections of the stage's WebSocket APIs. The API id is left open: the
-    ingest stack would otherwise name it through a cross-stack import whose name CDK
-    derives, and connection ids are only known at run time anyway."""
+    """Posting to connections of this WebSocket API's stage (connection ids are known at
+    run time only)."""
     return (
-        f"arn:{partition}:execute-api:{region}:{account}:*/{settings.stage_name}"
+        f"arn:{partition}:execute-api:{region}:{account}:{api_id}/{settings.stage_name}"
         "/POST/@connections/*"
     )
 
@@ -84,8 +83,30 @@ class StreamApi(Construct):
             cdk.Validations.of(self.api).acknowledge(
                 cdk.Acknowledgment(id=rule, reason=AUTH_REASON)
             )
-        self.callback_url = self.stage.callback_url  # https://: the management API
-        self.manage_connections_arn = manage_connections_arn(
-            settings, cdk.Aws.PARTITION, cdk.Aws.REGION, cdk.Aws.ACCOUNT_ID
-        )
+        self.settings = settings
+        # Other stacks reach this API by an export of a fixed name, not one CDK derives.
+        self.export_name = f"{settings.stack_prefix}-LiveTailApiId"
+        cdk.CfnOutput(scope, "LiveTailApiId", value=self.api.api_id, export_name=self.export_name)
         cdk.CfnOutput(scope, "LiveTailUrl", value=self.stage.url)
+
+    def api_id_in(self, stack: cdk.Stack) -> str:
+        """The API's id as ``stack`` refers to it: a reference here, an import elsewhere."""
+        if stack is cdk.Stack.of(self):
+            return self.api.api_id
+        return cdk.Fn.import_value(self.export_name)
+
+    def callback_url_in(self, stack: cdk.Stack) -> str:
+        """The management API (https://) of the stage."""
+        return (
+            f"https://{self.api_id_in(stack)}.execute-api.{cdk.Aws.REGION}."
+            f"{cdk.Aws.URL_SUFFIX}/{self.settings.stage_name}"
+        )
+
+    def manage_connections_arn_in(self, stack: cdk.Stack) -> str:
+        return manage_connections_arn(
+            self.settings,
+            cdk.Aws.PARTITION,
+            cdk.Aws.REGION,
+            cdk.Aws.ACCOUNT_ID,
+            self.api_id_in(stack),
+        )

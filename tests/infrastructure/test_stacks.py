@@ -324,8 +324,8 @@ def test_live_tail_websocket_api_reaches_the_stream_function(templates):
     assert "LiveTailUrl" in stream["Outputs"]
 
 
-@pytest.mark.parametrize("name", ["ingest", "stream"])
-def test_ingest_and_stream_post_to_live_tail_connections_only(templates, name):
+@pytest.mark.parametrize("name", ["ingest", "writer", "stream"])
+def test_posting_to_live_tail_names_this_api_only(templates, name):
     template = templates[FUNCTION_STACKS[name]]
     (function,) = resources(template, "AWS::Lambda::Function").values()
     assert "STREAM_ENDPOINT" in function["Environment"]["Variables"]
@@ -335,7 +335,15 @@ def test_ingest_and_stream_post_to_live_tail_connections_only(templates, name):
         for s in policy["PolicyDocument"]["Statement"]
         if s["Action"] == "execute-api:ManageConnections"
     ]
-    assert json.dumps(manage["Resource"]).endswith(':*/prod/POST/@connections/*"]]}')
+    resource = json.dumps(manage["Resource"])
+    assert resource.endswith('"/prod/POST/@connections/*"]]}')
+    assert ":*/" not in resource  # not any API with a prod stage
+    api_id = (
+        '{"Ref": "LiveTailApi'
+        if name == "stream"
+        else '{"Fn::ImportValue": "Logsvc-LiveTailApiId"}'  # a name fixed across settings
+    )
+    assert api_id in resource
 
 
 def test_buffered_ingest_stream_writer_dead_letters_and_alarms(templates):

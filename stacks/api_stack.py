@@ -139,19 +139,75 @@ class ApiStack(cdk.Stack):
                 ],
             )
         )
-        return wafv2.CfnWebACL(
+        rules = []
+        if settings.waf_allow_cidrs:
+            # Known addresses (a NAT gateway many clients share) skip every other rule.
+            allowed = wafv2.CfnIPSet(
+                self,
+                "AllowedAddresses",
+                scope="REGIONAL",
+                ip_address_version="IPV4",
+                addresses=list(settings.waf_allow_cidrs),
+            )
+            rules.append(
+                wafv2.CfnWebACL.RuleProperty(
+                    name="allowed-addresses",
+                    priority=0,
+                    action=wafv2.CfnWebACL.RuleActionProperty(allow={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        ip_set_reference_statement=wafv2.CfnWebACL.IPSetReferenceStatementProperty(
+                            arn=allowed.attr_arn
+                        )
+                    ),
+                    visibility_config=_visibility("allowed-addresses"),
+                )
+            )
+        rules += [
+            rate_rule("batch-ingest-per-ip", 1, settings.batch_rate_limit_per_minute, batch_path),
+            rate_rule("api-per-ip", 2, settings.rate_limit_per_minute),
+            # Common exploits; its 8 KB body limit would block batch and OTLP ingest, so that
+            # one rule only counts (the functions enforce the service's own limits).
+            _managed_rules(
+                3, "AWSManagedRulesCommonRuleSet", count_only=("SizeRestrictions_BODY",)
+            ),
+            _managed_rules(4, "AWSManagedRulesKnownBadInputsRuleSet"),
+        ]
+        acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility("logsvc-api"),
-            rules=[
-                rate_rule(
-                    "batch-ingest-per-ip", 0, settings.batch_rate_limit_per_minute, batch_path
-                ),
-                rate_rule("api-per-ip", 1, settings.rate_limit_per_minute),
+            rules=rules,
+        )
+        # WAF logs go to a log group whose name starts with aws-waf-logs- (WAF's rule).
+        waf_logs = logs.LogGroup(
+            self,
+            "WafLogs",
+            log_group_name=f"aws-waf-logs-{settings.stack_prefix.lower()}",
+            retention=settings.log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        wafv2.CfnLoggingConfiguration(
+            self,
+            "WafLogging",
+            resource_arn=acl.attr_arn,
+            log_destination_configs=[
+                cdk.Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=waf_logs.log_group_name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            # The Authorization header carries API keys: never logged.
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(
+                    single_header={"Name": "authorization"}
+                )
             ],
         )
+        return acl
 
     def _acknowledge_findings(self) -> None:
         acknowledge = cdk.Validations.of(self.api).acknowledge
@@ -218,6 +274,31 @@ class ApiStack(cdk.Stack):
                 for name, fn in functions.items()
             ]
         )
+
+
+def _managed_rules(
+    priority: int, name: str, count_only: tuple[str, ...] = ()
+) -> wafv2.CfnWebACL.RuleProperty:
+    """An AWS managed rule group, with some of its rules only counting."""
+    return wafv2.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                vendor_name="AWS",
+                name=name,
+                rule_action_overrides=[
+                    wafv2.CfnWebACL.RuleActionOverrideProperty(
+                        name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                    )
+                    for rule in count_only
+                ]
+                or None,
+            )
+        ),
+        visibility_config=_visibility(name),
+    )
 
 
 def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

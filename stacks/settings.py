@@ -52,6 +52,9 @@ class DeploymentSettings:
     # Per-IP limits of the WAF rate-based rules, as in the original service.
     rate_limit_per_minute: int = 100
     batch_rate_limit_per_minute: int = 20
+    # Addresses (CIDR, comma-separated) the WAF lets through without limits: a NAT gateway
+    # many clients share, say.
+    waf_allow_cidrs: tuple[str, ...] = ()
     # API Gateway stage throttling, for all clients together.
     throttle_rate_limit: int = 200
     throttle_burst_limit: int = 400

@@ -118,3 +118,28 @@ def test_the_archive_survives_destroy_and_a_failed_first_create(templates, tmp_p
     assert not resources(adopted["Logsvc-Core"], "AWS::S3::Bucket")
     (policy,) = resources(adopted["Logsvc-Ingest"], "AWS::IAM::Policy").values()
     assert "logsvc-archive-" in json.dumps(policy)
+
+
+def test_waf_managed_rules_spare_batch_bodies_and_log_without_keys(templates, tmp_path):
+    api = templates["Logsvc-Api"]
+    (acl,) = resources(api, "AWS::WAFv2::WebACL").values()
+    managed = {
+        rule["Name"]: rule["Statement"]["ManagedRuleGroupStatement"]
+        for rule in acl["Properties"]["Rules"]
+        if "ManagedRuleGroupStatement" in rule["Statement"]
+    }
+    assert set(managed) == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"}
+    (override,) = managed["AWSManagedRulesCommonRuleSet"]["RuleActionOverrides"]
+    assert override == {"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}
+    (logging,) = resources(api, "AWS::WAFv2::LoggingConfiguration").values()
+    assert logging["Properties"]["RedactedFields"] == [{"SingleHeader": {"Name": "authorization"}}]
+    groups = [
+        g["Properties"].get("LogGroupName") for g in resources(api, "AWS::Logs::LogGroup").values()
+    ]
+    assert "aws-waf-logs-logsvc" in groups
+    allowing = synthesize(tmp_path, waf_allow_cidrs="203.0.113.7/32,198.51.100.0/24")
+    (ip_set,) = resources(allowing["Logsvc-Api"], "AWS::WAFv2::IPSet").values()
+    assert ip_set["Properties"]["Addresses"] == ["203.0.113.7/32", "198.51.100.0/24"]
+    (acl,) = resources(allowing["Logsvc-Api"], "AWS::WAFv2::WebACL").values()
+    first = min(acl["Properties"]["Rules"], key=lambda rule: rule["Priority"])
+    assert (first["Name"], first["Action"]) == ("allowed-addresses", {"Allow": {}})

@@ -118,7 +118,7 @@ class SendsAlerts:
         core, settings = wiring.core, wiring.settings
         wiring.allow(["sns:Publish"], [core.alerts.topic_arn])
         wiring.function.add_environment("ALERT_TOPIC_ARN", core.alerts.topic_arn)
-        if core.alert_webhook is not None:
+        if settings.alert_webhook == "true":
             wiring.read_secret(core.alert_webhook.secret_arn, "ALERT_WEBHOOK_URL_SECRET_ARN")
         if settings.analysis_llm:
             wiring.function.add_environment("ANALYSIS_LLM", settings.analysis_llm)

@@ -39,19 +39,25 @@ class CoreStack(cdk.Stack):
                 exclude_punctuation=True, password_length=43
             ),
         )
+        # Every secret exists whatever the settings, under one construct id each: the
+        # function stacks import them, and an export that a setting removed while a function
+        # still imported it would fail the deploy ("export in use").
         # What the functions reach D1 with: an API token, or the bridge Worker's secret.
-        if settings.database == "d1-bridge":
-            self.database_secret = self._secret(
-                "D1BridgeSecret", "The D1 bridge Worker's BRIDGE_SECRET (set after deploy)"
-            )
-            self.database_secret_variable = "D1_BRIDGE_SECRET_ARN"  # noqa: S105 - a name
-        else:
-            self.database_secret = self._secret(
-                "D1ApiToken", "Cloudflare API token with D1 edit rights (set after deploy)"
-            )
-            self.database_secret_variable = "D1_API_TOKEN_SECRET_ARN"  # noqa: S105 - a name
+        bridge = settings.database == "d1-bridge"
+        self.database_secret = self._secret(
+            "DatabaseSecret",
+            "The D1 bridge Worker's BRIDGE_SECRET (set after deploy)"
+            if bridge
+            else "Cloudflare API token with D1 edit rights (set after deploy)",
+        )
+        self.database_secret_variable = (
+            "D1_BRIDGE_SECRET_ARN" if bridge else "D1_API_TOKEN_SECRET_ARN"
+        )
         self.bucket: s3.IBucket | None = None
-        self.r2_credentials: secretsmanager.Secret | None = None
+        self.r2_credentials = self._secret(
+            "R2Credentials",
+            'R2 access key (archive=r2): {"access_key_id": "...", "secret_access_key": "..."}',
+        )
         if settings.archive == "s3" and settings.adopt_archive_bucket == "true":
             # A bucket kept by an earlier deployment (cdk destroy retains it): used as it is.
             self.bucket = s3.Bucket.from_bucket_name(
@@ -61,16 +67,10 @@ class CoreStack(cdk.Stack):
         elif settings.archive == "s3":
             self.bucket = self._archive_bucket(settings)
             cdk.CfnOutput(self, "ArchiveBucketName", value=self.bucket.bucket_name)
-        else:
-            self.r2_credentials = self._secret(
-                "R2Credentials",
-                'R2 access key: {"access_key_id": "...", "secret_access_key": "..."}',
-            )
-        self.alert_webhook: secretsmanager.Secret | None = None
-        if settings.alert_webhook == "true":
-            self.alert_webhook = self._secret(
-                "AlertWebhookUrl", "Slack-compatible webhook URL for error alerts"
-            )
+        self.alert_webhook = self._secret(
+            "AlertWebhookUrl",
+            "Slack-compatible webhook URL for error alerts (used with alert_webhook=true)",
+        )
 
         self.coordination = self._coordination_table()
         if settings.manage_api_gateway_account == "true":
@@ -96,6 +96,19 @@ class CoreStack(cdk.Stack):
         if settings.alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
         self.alerts = self._topic("Alerts", "logsvc error alerts (HIGH and CRITICAL analyses)")
+        # Exported whatever the settings, under the names CDK gives the references: a
+        # function stack deployed with other settings may still import any of them.
+        for value in (
+            self.api_key.secret_arn,
+            self.database_secret.secret_arn,
+            self.r2_credentials.secret_arn,
+            self.alert_webhook.secret_arn,
+            self.coordination.table_name,
+            self.coordination.table_arn,
+            self.alarm_topic.topic_arn,
+            self.alerts.topic_arn,
+        ):
+            self.export_value(value)
 
     def _api_gateway_logging_role(self) -> None:
         """API Gateway's account-wide CloudWatch role (one per region), set here, before any

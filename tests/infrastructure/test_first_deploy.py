@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -143,3 +144,47 @@ def test_waf_managed_rules_spare_batch_bodies_and_log_without_keys(templates, tm
     (acl,) = resources(allowing["Logsvc-Api"], "AWS::WAFv2::WebACL").values()
     first = min(acl["Properties"]["Rules"], key=lambda rule: rule["Priority"])
     assert (first["Name"], first["Action"]) == ("allowed-addresses", {"Allow": {}})
+
+
+# Every supported setting, one at a time, against the defaults.
+SETTINGS = {
+    "database=d1-bridge": {
+        "database": "d1-bridge",
+        "d1_bridge_url": "https://bridge.example.workers.dev/query",
+    },
+    "buffered_ingest=false": {"buffered_ingest": "false"},
+    "archive=r2": {"archive": "r2", "r2_account_id": "acct", "r2_bucket": "logs"},
+    "alert_webhook=true": {"alert_webhook": "true"},
+    "analysis_llm=bedrock": {"analysis_llm": "bedrock"},
+}
+
+
+def exports_and_imports(templates: dict[str, dict]) -> tuple[dict[str, set], dict[str, set]]:
+    """Per stack: the export names it offers, and the ones it imports."""
+    exports = {
+        name: {
+            output["Export"]["Name"]
+            for output in template.get("Outputs", {}).values()
+            if "Export" in output
+        }
+        for name, template in templates.items()
+    }
+    imports = {}
+    for name, template in templates.items():
+        text = json.dumps(template.get("Resources", {}))
+        imports[name] = set(re.findall(r'"Fn::ImportValue": "([^"]+)"', text))
+    return exports, imports
+
+
+def test_every_import_survives_each_setting_change_and_back(tmp_path):
+    default = exports_and_imports(synthesize(tmp_path / "default"))
+    for label, context in SETTINGS.items():
+        changed = exports_and_imports(synthesize(tmp_path / label.replace("=", "-"), **context))
+        for before, after in ((default, changed), (changed, default)):
+            # Stacks the new settings no longer build stay deployed, exports and all.
+            kept = set().union(*(e for s, e in before[0].items() if s not in after[0]))
+            offered = set().union(*after[0].values()) | kept
+            still_imported = set().union(*before[1].values())
+            newly_imported = set().union(*after[1].values())
+            assert still_imported <= offered, (label, still_imported - offered)
+            assert newly_imported <= offered, (label, newly_imported - offered)

@@ -412,7 +412,7 @@ def test_the_d1_bridge_instead_of_the_rest_api(tmp_path):
     templates = synthesize(
         tmp_path, database="d1-bridge", d1_bridge_url="https://bridge.example.workers.dev/query"
     )
-    assert "D1BridgeSecretSecretArn" in templates["Logsvc-Core"]["Outputs"]
+    assert "DatabaseSecretSecretArn" in templates["Logsvc-Core"]["Outputs"]
     (function,) = resources(templates["Logsvc-Search"], "AWS::Lambda::Function").values()
     environment = function["Environment"]["Variables"]
     assert environment["DATABASE_URL"] == "d1-bridge+https://bridge.example.workers.dev/query"

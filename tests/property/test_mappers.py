@@ -18,18 +18,10 @@ from pydantic import ValidationError
 from logsvc.entries import LEVELS, SERVICE_NAME_PATTERN, LogInput, sanitize_service_name
 from logsvc.problems import first_problem
 from logsvc.sources import cloudflare_tail, otlp
+from tests.property.strategies import json_values
 
 NOW = 1_800_000_000_000
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
-json_values = st.recursive(
-    json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 
 
 @FAST

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     ids        TEXT NOT NULL,
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS receipts_by_age ON receipts (created_at);
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

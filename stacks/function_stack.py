@@ -45,6 +45,9 @@ class FunctionSpec:
     memory_mb: int = 256
     timeout_s: int = 15
     capabilities: tuple[Capability, ...] = ()
+    # Instances to reserve with -c reserved_concurrency=recommended (see README): from the
+    # API's throttle (200 requests/s) over what one instance serves, and one for each job.
+    recommended_concurrency: int = 2
 
     def has(self, kind: type) -> bool:
         return any(isinstance(capability, kind) for capability in self.capabilities)
@@ -54,6 +57,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "ingest": FunctionSpec(
         memory_mb=512,
         timeout_s=30,
+        recommended_concurrency=10,
         capabilities=(
             ReadsApiKey(),
             UsesArchive(("s3:PutObject",)),  # when buffering is turned off
@@ -61,7 +65,9 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
             AppendsToBuffer(),
         ),
     ),
-    "stream": FunctionSpec(timeout_s=10, capabilities=(ReadsApiKey(), ServesLiveTail())),
+    "stream": FunctionSpec(
+        timeout_s=10, recommended_concurrency=5, capabilities=(ReadsApiKey(), ServesLiveTail())
+    ),
     # Buffered ingest (the default; context buffered_ingest=false turns it off): stores what
     # ingest buffered, in flushes.
     "writer": FunctionSpec(
@@ -72,6 +78,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "search": FunctionSpec(
         memory_mb=512,
         timeout_s=30,
+        recommended_concurrency=10,
         # ListBucket: S3 then answers a missing object with 404, not 403 (an expired
         # entry's /full is a 404, not an outage).
         capabilities=(ReadsApiKey(), UsesArchive(("s3:GetObject",), lists=True)),
@@ -82,6 +89,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "cleanup": FunctionSpec(
         memory_mb=512,
         timeout_s=900,
+        recommended_concurrency=1,  # runs never overlap
         capabilities=(
             # PutObject: each run records its summary as the service's own log entry.
             UsesArchive(("s3:DeleteObject", "s3:PutObject"), lists=True),
@@ -91,6 +99,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "analyze": FunctionSpec(
         memory_mb=1024,
         timeout_s=900,
+        recommended_concurrency=1,
         capabilities=(
             UsesArchive(("s3:PutObject",)),
             SendsAlerts(),
@@ -149,6 +158,9 @@ class FunctionStack(cdk.Stack):
             role=role,
             log_group=log_group,
             environment=self._environment(name, core, settings),
+            reserved_concurrent_executions=settings.reserved_concurrency_of(
+                name, spec.recommended_concurrency
+            ),
         )
         wiring = Wiring(self, self.function, role, core, settings, live_tail, ingest_buffer)
         wiring.allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn])

@@ -36,6 +36,7 @@ class _CopyCorePackage:
             dirs_exist_ok=True,
         )
         shutil.copy(OPENAPI_DOCUMENT, Path(output_dir) / "openapi.json")
+        compile_for_target(Path(output_dir) / "python")
         return True
 
 
@@ -62,6 +63,7 @@ class _PipInstall:
             "--python-version",
             PYTHON_VERSION,
             "--only-binary=:all:",
+            "--no-compile",  # bytecode of this machine's Python would be dead weight
             "--target",
             str(Path(output_dir) / "python"),
             "-r",
@@ -70,7 +72,37 @@ class _PipInstall:
         if self.wheelhouse:
             command += ["--no-index", "--find-links", self.wheelhouse]
         subprocess.run(command, check=True)  # noqa: S603 - fixed arguments
+        shutil.rmtree(Path(output_dir) / "python" / "bin", ignore_errors=True)  # console scripts
+        compile_for_target(Path(output_dir) / "python")
         return True
+
+
+def compile_for_target(folder: Path, version: str | None = None) -> bool:
+    """Bytecode for the target runtime, when its interpreter is on this machine.
+
+    /opt is read-only on Lambda, so a layer without matching bytecode is compiled from
+    source at every cold start (measured here: importing the ingest handler takes 0.55 s
+    compiling, 0.16 s from bytecode). Hash-based pycs ("unchecked-hash") stay valid although
+    the asset zip resets every file's time. Without the interpreter the layer ships none.
+    """
+    interpreter = shutil.which(f"python{version or PYTHON_VERSION}")
+    if interpreter is None:
+        return False
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [
+            interpreter,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(folder),
+        ],
+        check=True,
+    )
+    return True
 
 
 def build_inputs_hash(*parts: str | Path) -> str:
@@ -93,7 +125,9 @@ def build_inputs_hash(*parts: str | Path) -> str:
 
 
 def _target() -> str:
-    return f"{RUNTIME.name}/{ARCHITECTURE.name}"
+    """The runtime a bundle is for, and whether its bytecode can be built here."""
+    bytecode = "bytecode" if shutil.which(f"python{PYTHON_VERSION}") else "source"
+    return f"{RUNTIME.name}/{ARCHITECTURE.name}/{bytecode}"
 
 
 def core_layer(scope: Construct) -> lambda_.LayerVersion:

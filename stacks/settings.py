@@ -69,6 +69,9 @@ class DeploymentSettings:
     # Synthesis refuses placeholder D1 ids (a deploy would run against nothing); "true"
     # allows a template-only synth, for review.
     allow_placeholders: str = ""
+    # Reserved concurrency per function: "" (none: a new account's limit of 10 cannot spare
+    # any), "recommended" (FunctionSpec.recommended_concurrency), or "ingest=20,search=5".
+    reserved_concurrency: str = ""
     log_retention_days: int = 30
     alarm_email: str = ""
     # Analysis: alerts go to an SNS topic this app creates, and to a Slack-compatible webhook
@@ -109,6 +112,14 @@ class DeploymentSettings:
             )
         if settings.database == "d1-bridge" and not settings.d1_bridge_url.startswith("https://"):
             raise ValueError("context database=d1-bridge needs d1_bridge_url=https://.../query")
+        if settings.reserved_concurrency not in ("", "recommended"):
+            for pair in settings.reserved_concurrency.split(","):
+                name, _, number = pair.partition("=")
+                if not number.isdigit() or int(number) < 1:
+                    raise ValueError(
+                        "context reserved_concurrency must be recommended or "
+                        f"function=number,...; got {pair!r}"
+                    )
         if settings.log_retention_days not in RETENTION_DAYS:
             raise ValueError(
                 f"context log_retention_days must be one of "
@@ -131,6 +142,17 @@ class DeploymentSettings:
         if settings.archive == "r2" and not (settings.r2_account_id and settings.r2_bucket):
             raise ValueError("context archive=r2 needs r2_account_id and r2_bucket")
         return settings
+
+    def reserved_concurrency_of(self, function: str, recommended: int) -> int | None:
+        """The instances to reserve for a function, if any."""
+        if not self.reserved_concurrency:
+            return None
+        if self.reserved_concurrency == "recommended":
+            return recommended
+        pairs = dict(
+            pair.split("=", 1) for pair in self.reserved_concurrency.split(",") if "=" in pair
+        )
+        return int(pairs[function]) if function in pairs else None
 
     @property
     def log_retention(self) -> logs.RetentionDays:

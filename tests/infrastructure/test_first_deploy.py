@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import sys
 
 import pytest
 
@@ -188,3 +190,54 @@ def test_every_import_survives_each_setting_change_and_back(tmp_path):
             newly_imported = set().union(*after[1].values())
             assert still_imported <= offered, (label, still_imported - offered)
             assert newly_imported <= offered, (label, newly_imported - offered)
+
+
+def concurrency(templates: dict) -> dict[str, int | None]:
+    found = {}
+    for name, template in templates.items():
+        for function in resources(template, "AWS::Lambda::Function").values():
+            found[name] = function["Properties"].get("ReservedConcurrentExecutions")
+    return found
+
+
+def test_concurrency_is_reserved_only_when_asked(templates, tmp_path):
+    # A new account may run only 10 instances in all: nothing is reserved by default.
+    assert set(concurrency(templates).values()) == {None}
+    recommended = concurrency(synthesize(tmp_path / "r", reserved_concurrency="recommended"))
+    assert recommended["Logsvc-Ingest"] == 10 and recommended["Logsvc-Cleanup"] == 1
+    chosen = concurrency(synthesize(tmp_path / "c", reserved_concurrency="ingest=25,search=4"))
+    assert (chosen["Logsvc-Ingest"], chosen["Logsvc-Search"], chosen["Logsvc-Config"]) == (
+        25,
+        4,
+        None,
+    )
+    with pytest.raises(ValueError, match="reserved_concurrency"):
+        synthesize(tmp_path / "x", reserved_concurrency="ingest=lots")
+
+
+def test_the_writer_reads_each_shard_with_one_instance(templates, tmp_path):
+    (mapping,) = resources(templates["Logsvc-Writer"], "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["ParallelizationFactor"] == 1
+    two = synthesize(tmp_path, ingest_shards="2")
+    (stream,) = resources(two["Logsvc-Writer"], "AWS::Kinesis::Stream").values()
+    assert stream["Properties"]["ShardCount"] == 2
+
+
+def test_layers_ship_bytecode_for_the_runtime_or_none(tmp_path):
+    from stacks.layers import compile_for_target
+
+    package = tmp_path / "python" / "pkg"
+    package.mkdir(parents=True)
+    (package / "module.py").write_text("VALUE = 1\n")
+    assert compile_for_target(tmp_path / "python", version="9.99") is False  # not here
+    assert not list(tmp_path.rglob("*.pyc"))
+    # This machine's own Python stands in for the runtime's: hash-checked bytecode, which
+    # stays valid after the asset zip resets every file's time.
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if shutil.which(f"python{here}") is None:
+        pytest.skip(f"no python{here} on PATH to stand in for the runtime")
+    assert compile_for_target(tmp_path / "python", version=here) is True
+    (compiled,) = tmp_path.rglob("*.pyc")
+    assert compiled.name.startswith(f"module.cpython-{here.replace('.', '')}")
+    flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+    assert flags == 0b01  # hash-based, unchecked

@@ -43,5 +43,10 @@ def test_cdk_cli_synthesizes_with_layers_bundled_locally(tmp_path):
         "the dependencies layer must hold arm64 wheels"
     )
     assert any(name.startswith("python/orjson/") for name in deps)
+    # Bytecode only for the runtime's own Python (none when it is not on this machine):
+    # never this machine's, which Lambda could not use.
+    if shutil.which("python3.14") is None:
+        assert not [name for name in deps | core if name.endswith(".pyc")]
+    assert not [name for name in deps if name.startswith("python/bin/")]
     handler = next(files for files in contents.values() if files == {"handler.py"})
     assert handler

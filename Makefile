@@ -34,8 +34,16 @@ workers/node_modules/.installed: workers/package.json workers/package-lock.json
 	cd workers && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# checkov, for the templates' security scan, in a virtual environment of its own: it pins
+# an older boto3 than the service uses.
+AUDIT := .venv-audit
+$(AUDIT)/.installed: Makefile
+	test -x $(AUDIT)/bin/python || $(PYTHON) -m venv $(AUDIT)
+	$(AUDIT)/bin/python -m pip install --quiet checkov==3.3.30
+	touch $@
+
 # Running the service needs Python only; the tests and synth also need the Node packages.
-install: $(BIN)/.installed node_modules/.installed workers/node_modules/.installed
+install: $(BIN)/.installed node_modules/.installed workers/node_modules/.installed $(AUDIT)/.installed
 
 run: $(BIN)/.runtime
 	$(BIN)/logsvc serve --host 127.0.0.1 --port $(PORT) --data-dir $(DATA)
@@ -53,9 +61,10 @@ bench: $(BIN)/.installed
 # CloudFormation templates in cdk.out, layers bundled here without Docker. Offline: run
 # `make wheelhouse` once while online, then `make synth WHEELHOUSE=wheelhouse`.
 # Templates to review; a deploy names the D1 database instead (README, Deploy to AWS).
-synth: $(BIN)/.installed node_modules/.installed
+synth: $(BIN)/.installed node_modules/.installed $(AUDIT)/.installed
 	npx cdk synth --quiet -c allow_placeholders=true $(if $(WHEELHOUSE),-c wheelhouse=$(abspath $(WHEELHOUSE)))
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
+	$(AUDIT)/bin/checkov -d cdk.out --config-file checkov.yaml --compact --quiet
 
 wheelhouse: $(BIN)/.installed
 	$(BIN)/python -m pip download --quiet --dest wheelhouse --only-binary=:all: \
@@ -74,4 +83,4 @@ openapi: $(BIN)/.installed
 	$(BIN)/logsvc openapi
 
 clean:
-	rm -rf $(VENV) node_modules workers/node_modules cdk.out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AUDIT) node_modules workers/node_modules cdk.out .pytest_cache .ruff_cache

@@ -138,14 +138,14 @@ class CoreStack(cdk.Stack):
         # CloudFormation keeps the account setting when the stack goes (one per region).
         account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
 
-    def _coordination_table(self) -> dynamodb.TableV2:
+    def _coordination_table(self) -> dynamodb.Table:
         """What every function instance agrees on (logsvc.coordination): the account's D1
         request budget, daily counts and Idempotency-Key receipts; items expire by TTL."""
-        table = dynamodb.TableV2(
+        table = dynamodb.Table(
             self,
             "Coordination",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute="expires_at",
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )

@@ -383,7 +383,7 @@ def test_buffered_ingest_stream_writer_dead_letters_and_alarms(templates):
 
 
 def test_every_function_shares_the_coordination_table(templates):
-    (table,) = resources(templates["Logsvc-Core"], "AWS::DynamoDB::GlobalTable").values()
+    (table,) = resources(templates["Logsvc-Core"], "AWS::DynamoDB::Table").values()
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     for name in (*FUNCTIONS, "writer", "cleanup", "analyze"):
         stack = templates[f"Logsvc-{name.title()}"]

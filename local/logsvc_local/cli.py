@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the whole API on a local address")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8787)
-    serve.add_argument("--data-dir", type=Path, default=_default_data_dir())
+    serve.add_argument("--data-dir", type=Path, default=instance.default_data_dir())
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not apply pending migrations first"
     )
@@ -49,23 +49,23 @@ def main(argv: list[str] | None = None) -> int:
         ("analyze", "analyse errors now and print the results"),
     ):
         command = commands.add_parser(job, help=text)
-        command.add_argument("--data-dir", type=Path, default=_default_data_dir())
+        command.add_argument("--data-dir", type=Path, default=instance.default_data_dir())
 
     migrate = commands.add_parser(
         "migrate",
         help="apply pending migrations (DATABASE_URL or the data directory's SQLite file)",
     )
-    migrate.add_argument("--data-dir", type=Path, default=_default_data_dir())
+    migrate.add_argument("--data-dir", type=Path, default=instance.default_data_dir())
 
     follow = commands.add_parser("tail", help="print new entries as they arrive")
-    add_server_options(follow)
+    instance.add_server_options(follow)
     follow.add_argument(
         "--service", action="append", default=[], help="only this service (repeat for several)"
     )
     follow.add_argument("--level", help="minimum level, e.g. WARN")
     follow.add_argument("--q", help="only messages containing this text")
 
-    keys_cli.add_parser(commands, add_server_options)
+    keys_cli.add_parser(commands, instance.add_server_options)
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", type=Path, default=project.OPENAPI_PATH)
@@ -93,65 +93,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "tail":
         from logsvc_local.live_tail import tail
 
-        url, key = server_address(args)
+        url, key = instance.server_address(args)
         with contextlib.suppress(KeyboardInterrupt):
             tail(url, key, args.service, args.level, args.q)
         return 0
     return _openapi(args.output, args.check)
 
 
-def add_server_options(parser: argparse.ArgumentParser) -> None:
-    """--url and --api-key, with defaults from the environment and the data directory."""
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("LOGSVC_URL"),
-        help="default: LOGSVC_URL, else the server running on the data directory",
-    )
-    parser.add_argument(
-        "--api-key",
-        default=os.environ.get("LOG_SERVICE_API_KEY"),
-        help="default: LOG_SERVICE_API_KEY, else the data directory's key",
-    )
-    parser.add_argument("--data-dir", type=Path, default=_default_data_dir())
-
-
-def server_address(args: argparse.Namespace) -> tuple[str, str]:
-    """The URL and key of the server a command talks to."""
-    url = args.url
-    if url is None:
-        data_dir = instance.existing(args.data_dir)
-        url = instance.running_url(data_dir)
-        if url is None:
-            raise CommandError(
-                f"no logsvc serve is running on {data_dir}: start it (make run), or pass --url"
-            )
-    key = args.api_key
-    if key is None:
-        path = args.data_dir / "api_key"
-        if not path.is_file():
-            raise CommandError("no API key: pass --api-key or set LOG_SERVICE_API_KEY")
-        key = path.read_text(encoding="utf-8").strip()
-    return url, key
-
-
-def _default_data_dir() -> Path:
-    return Path(os.environ.get("LOGSVC_DATA_DIR", "data"))
-
-
-def configure(data_dir: Path, *, create: bool = False) -> dict[str, str]:
-    """The local settings for this data directory, in the environment; reset components."""
-    if create:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    environment = project.local_environment(data_dir.resolve())
-    os.environ.update(environment)
-    from logsvc import components
-
-    components.reset()
-    return environment
-
-
 def _migrate(data_dir: Path, quiet: bool = False) -> int:
-    configure(data_dir, create=True)
+    project.configure(data_dir, create=True)
     from logsvc.settings import Settings
     from logsvc.sql import open_database
     from logsvc.sql.migrations import apply_migrations
@@ -179,7 +129,7 @@ def _migrate(data_dir: Path, quiet: bool = False) -> int:
 
 def _run_job(job: str, data_dir: Path) -> int:
     """Run a maintenance job on the data directory's stores; only its result on stdout."""
-    configure(data_dir)
+    project.configure(data_dir)
     from logsvc_local.scheduler import run_job
 
     # The handlers log through Powertools, to the stream current when they are loaded.
@@ -205,7 +155,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Credentials made up for this process: the local management API answers only requests
     # signed with them, that is, this process's own.
     os.environ[STREAM_CREDENTIALS] = f"local-{secrets.token_hex(16)}:{secrets.token_hex(16)}"
-    environment = configure(data_dir)
+    environment = project.configure(data_dir)
     from logsvc_local.server import create_app
 
     app = create_app(

@@ -8,6 +8,7 @@ the server that is really running on that directory.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import json
@@ -100,3 +101,41 @@ def existing(data_dir: Path) -> Path:
             "logsvc serve --data-dir ...), or pass --data-dir / LOGSVC_DATA_DIR"
         )
     return data_dir
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """--url and --api-key, with defaults from the environment and the data directory."""
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("LOGSVC_URL"),
+        help="default: LOGSVC_URL, else the server running on the data directory",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("LOG_SERVICE_API_KEY"),
+        help="default: LOG_SERVICE_API_KEY, else the data directory's key",
+    )
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+
+
+def server_address(args: argparse.Namespace) -> tuple[str, str]:
+    """The URL and key of the server a command talks to."""
+    url = args.url
+    if url is None:
+        data_dir = existing(args.data_dir)
+        url = running_url(data_dir)
+        if url is None:
+            raise CommandError(
+                f"no logsvc serve is running on {data_dir}: start it (make run), or pass --url"
+            )
+    key = args.api_key
+    if key is None:
+        path = args.data_dir / "api_key"
+        if not path.is_file():
+            raise CommandError("no API key: pass --api-key or set LOG_SERVICE_API_KEY")
+        key = path.read_text(encoding="utf-8").strip()
+    return url, key
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("LOGSVC_DATA_DIR", "data"))

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from logsvc.keys import SCOPES
-from logsvc_local.instance import CommandError
+from logsvc_local.instance import CommandError, existing, server_address
+from logsvc_local.project import configure
 
 KEYS_PATH = "/api/v1/admin/keys"
 
@@ -57,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _through_api(args: argparse.Namespace) -> Any:
-    from logsvc_local.cli import server_address
-
     url, key = server_address(args)
     if args.action == "create":
         body = {"name": args.name, "scopes": args.scope, "services": args.service}
@@ -97,9 +96,6 @@ def _call(url: str, key: str, method: str, path: str, body: Any = None) -> Any:
 
 
 def _direct(args: argparse.Namespace) -> Any:
-    from logsvc_local.cli import configure
-    from logsvc_local.instance import existing
-
     configure(existing(args.data_dir))
     from logsvc import components
     from logsvc.clock import now_ms

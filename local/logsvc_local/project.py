@@ -61,3 +61,15 @@ def local_api_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key + "\n")
     return key
+
+
+def configure(data_dir: Path, *, create: bool = False) -> dict[str, str]:
+    """The local settings for this data directory, in the environment; reset components."""
+    if create:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    environment = local_environment(data_dir.resolve())
+    os.environ.update(environment)
+    from logsvc import components
+
+    components.reset()
+    return environment

@@ -1,5 +1,7 @@
-"""D1-compatible SQL: one interface, a SQLite-file backend and a D1 REST backend."""
+"""D1-compatible SQL: one interface; backends for a SQLite file, D1's REST API and the D1
+bridge Worker, chosen by URL."""
 
-from logsvc.sql.database import Result, SqlDatabase, SqlError, Statement, open_database
+from logsvc.sql.backends import open_database
+from logsvc.sql.database import Result, SqlDatabase, SqlError, Statement
 
 __all__ = ["Result", "SqlDatabase", "SqlError", "Statement", "open_database"]

@@ -124,8 +124,3 @@ class CoordinationTable:
         if item is None:
             return None
         return replayed_ids(receipt, item["body_hash"]["S"], item["ids"]["S"])
-
-    def release_receipt(self, receipt: Receipt) -> None:
-        self.client.delete_item(
-            TableName=self.table_name, Key={"pk": {"S": f"receipt#{receipt.scope}"}}
-        )

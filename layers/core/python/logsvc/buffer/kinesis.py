@@ -47,16 +47,16 @@ class KinesisBuffer:
         return self._client
 
     def append(self, entries: list[LogEntry], receipt: Receipt | None = None) -> list[str] | None:
+        """The receipt is kept only after the stream holds the entries: an instance that
+        dies in between leaves no receipt, so the client's retry stores them (at worst a
+        second time) instead of being answered with ids that were never stored."""
         if receipt is not None and self.receipts is not None:
-            earlier = self.receipts.claim_receipt(receipt)
+            earlier = self.receipts.recall_receipt(receipt)
             if earlier is not None:
                 return earlier
-        try:
-            self._put(records_of(entries))
-        except Exception:
-            if receipt is not None and self.receipts is not None:
-                self.receipts.release_receipt(receipt)  # nothing was promised: allow a retry
-            raise
+        self._put(records_of(entries))
+        if receipt is not None and self.receipts is not None:
+            self.receipts.claim_receipt(receipt)
         return None
 
     def recall(self, receipt: Receipt) -> list[str] | None:

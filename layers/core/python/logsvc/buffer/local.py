@@ -137,6 +137,8 @@ class LocalBuffer:
                 "DELETE FROM receipts WHERE created_at < ?",
                 (int(time.time() * 1000) - RECEIPT_TTL_MS,),
             )
+            # Only today's counts matter for quotas; keep yesterday's, as cleanup does.
+            connection.execute("DELETE FROM daily_counts WHERE day < date('now', '-1 day')")
 
     def dead_letter(self, entries: list[tuple[int, LogEntry]], reason: str) -> None:
         """Set entries aside that the index refuses, so they block nothing behind them."""

@@ -34,8 +34,14 @@ MAX_LIKE_PATTERN_BYTES = 50
 # A block holds entries of one aligned time bucket of this length, so an entry's id (which
 # carries its timestamp) leads to the few blocks that can hold it.
 BLOCK_SPAN_MS = 300_000
-# Searches unpack blocks newest first, this many in the first round, twice as many after.
-FIRST_SEARCH_PAGE = 16
+# Searches look at this many block headers per round (index only, no entries read).
+SEARCH_HEADERS = 256
+# A substring search reads this many times the entries wanted in its first round, and
+# looks at this many headers a round (each costs a scan of the block's text).
+Q_READ_FACTOR = 16
+Q_SEARCH_HEADERS = 16
+MAX_HEADERS_PER_ROUND = 65_536
+MAX_ENTRIES_PER_ROUND = 1 << 40
 
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # JSON escapes these, so the raw block text cannot be searched for them.
@@ -193,31 +199,57 @@ class LogIndex:
     def search(self, filters: SearchFilters) -> tuple[list[dict[str, Any]], bool]:
         """Entries matching the filters, newest first, and whether more follow.
 
-        Blocks are unpacked newest first (by their newest entry) in growing rounds, until
-        enough entries are found that no block not yet read could hold a newer one.
+        Blocks are read newest first (by their newest entry). Each round looks at the next
+        block headers (from the index, no entries), unpacks just enough of them to hold the
+        entries wanted (their entry counts say how many), and stops once that many are
+        newer than the newest entry any unread block can hold. Filters that skip entries
+        inside blocks, or blocks that overlap in time, take further rounds, each reading
+        twice as many entries' worth.
         """
         block_where, block_params = _block_conditions(filters)
         entry_where, entry_params = _entry_conditions(filters)
         wanted = filters.offset + filters.limit + 1
         found: list[dict[str, Any]] = []
-        page, skip = FIRST_SEARCH_PAGE, 0
+        # Entry filters keep only some of a block's entries: start with more of them. A
+        # substring is tested on a block's whole text to pick it: look at fewer at a time.
+        enough = wanted * (Q_READ_FACTOR if filters.q else 1)
+        headers = Q_SEARCH_HEADERS if filters.q else SEARCH_HEADERS
+        after: tuple[int, str] | None = None  # the oldest block read so far (keyset)
         while True:
+            where, params = block_where, list(block_params)
+            if after is not None:
+                where += " AND (last_ts < ? OR (last_ts = ? AND id < ?))"
+                params += [after[0], after[0], after[1]]
             rows = self.db.query(
-                f"SELECT b.last_ts, {_BLOCK_COLUMNS}, {_ENTRY_COLUMNS} "  # noqa: S608 - fixed fragments
-                f"FROM (SELECT id FROM log_blocks WHERE {block_where} "
-                "ORDER BY last_ts DESC, id DESC LIMIT ? OFFSET ?) AS p "
-                "JOIN log_blocks AS b ON b.id = p.id "
+                "WITH headers AS (SELECT id, last_ts, "  # noqa: S608 - fixed fragments
+                "sum(entry_count) OVER (ORDER BY last_ts DESC, id DESC) - entry_count AS before "
+                f"FROM log_blocks WHERE {where} ORDER BY last_ts DESC, id DESC LIMIT ?), "
+                "chosen AS (SELECT id FROM headers WHERE before < ?) "
+                "SELECT (SELECT count(*) FROM headers) AS headers_read, "
+                "(SELECT max(last_ts) FROM headers WHERE before >= ?) AS next_last_ts, "
+                f"b.last_ts AS block_last_ts, {_BLOCK_COLUMNS}, {_ENTRY_COLUMNS} "
+                "FROM chosen JOIN log_blocks AS b ON b.id = chosen.id "
                 f"LEFT JOIN json_each(b.entries) AS e ON e.type != 'null' AND {entry_where}",
-                (*block_params, page, skip, *entry_params),
+                (*params, headers, enough, enough, *entry_params),
             )
-            blocks_read = {row["block_id"] for row in rows}
+            if not rows:
+                break  # no block left
             found += [_entry(row) for row in rows if row["position"] is not None]
-            if len(blocks_read) < page:
+            next_last_ts = rows[0]["next_last_ts"]
+            if next_last_ts is None and rows[0]["headers_read"] < headers:
                 break  # every matching block has been read
-            oldest_block = min(row["last_ts"] for row in rows)
-            if sum(1 for entry in found if entry["timestamp"] > oldest_block) >= wanted:
+            # No unread block holds an entry newer than its own newest: the next header's,
+            # or (every header was read) at most the oldest block read.
+            bound = next_last_ts
+            if bound is None:
+                bound = min(row["block_last_ts"] for row in rows)
+            if sum(1 for entry in found if entry["timestamp"] > bound) >= wanted:
                 break  # blocks not yet read hold nothing newer than these
-            skip, page = skip + page, page * 2
+            # Read twice as much next round, after the oldest block read: a search that finds
+            # little (a rare substring) covers the index in a few rounds, each one round trip.
+            after = min((row["block_last_ts"], row["block_id"]) for row in rows)
+            enough = min(enough * 2, MAX_ENTRIES_PER_ROUND)
+            headers = min(headers * 2, MAX_HEADERS_PER_ROUND)
         found.sort(key=lambda entry: (entry["timestamp"], entry["id"]), reverse=True)
         end = filters.offset + filters.limit
         return found[filters.offset : end], len(found) > end

@@ -31,7 +31,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
@@ -48,11 +48,13 @@ MASK = "[REDACTED]"
 _SEPARATOR = r"(?:[\s:=]|%20|%3[aAdD])+"
 _BEARER = rf"(?i)\b(bearer)({_SEPARATOR})[A-Za-z0-9._~+/-]+=*"
 _BASIC = rf"(?i)\b(basic)({_SEPARATOR})[A-Za-z0-9+/]{{8,}}={{0,2}}"
+# The end of a secret's name, then "=" or ":" (a quote may close the name first): the
+# name's start is left alone, so no scan backtracks over every identifier.
 _SENSITIVE_NAME = (
-    r"[A-Za-z0-9_.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|"
-    r"authorization|cookie|credentials?|private[_-]?key)"
+    r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|authorization|"
+    r"cookie|credentials?|private[_-]?key)"
 )
-_KEY_VALUE = rf"(?i)\b({_SENSITIVE_NAME})([\"']?\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"
+_KEY_VALUE = rf"(?i)({_SENSITIVE_NAME})([\"']?\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"
 _AWS_KEY = r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
 _JWT = r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
 _PRIVATE_KEY = r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
@@ -77,6 +79,23 @@ _SECRET_WORDS = (
     "authorization",
     "cookie",
     "credential",
+)
+# Lower-case text one of which every key=value match contains.
+_KEY_VALUE_HINTS = (
+    "passw",
+    "passphrase",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "authorization",
+    "cookie",
+    "credential",
+    "private_key",
+    "private-key",
+    "privatekey",
 )
 MAX_DEPTH = 64  # metadata is at most this deep (logsvc.entries limits it further)
 
@@ -110,8 +129,8 @@ class _Rule:
     def may_match(self, lower: str) -> bool:
         if self.hint is not None:
             return self.hint in lower
-        if self.hints:
-            return any(hint in lower for hint in self.hints)
+        if self.hints:  # one pass for all of them
+            return _any_of(self.hints).search(lower) is not None
         return True
 
 
@@ -132,7 +151,7 @@ class Redactor:
         if "key_value" in rules:
             pairs = re.compile(_KEY_VALUE)
             self._rules.append(
-                _Rule(pairs, partial(pairs.sub, rf"\1\2{MASK}"), hints=_SECRET_WORDS)
+                _Rule(pairs, partial(pairs.sub, rf"\1\2{MASK}"), hints=_KEY_VALUE_HINTS)
             )
         if "aws_keys" in rules:
             aws = re.compile(_AWS_KEY)
@@ -218,6 +237,11 @@ class Redactor:
     def value(self, value: Any) -> Any:
         """A metadata value with every string in it redacted (keys are kept)."""
         return _walk(value, self._rules, self.secret_fields, 0)
+
+
+@cache
+def _any_of(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(word) for word in words))
 
 
 def _starts(texts: list[str]) -> list[int]:

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import SERVICES, Corpus
-from bench.run import START_MS, invoke, percentile, use_local_service
+from bench.run import START_MS, invoke, latency, use_local_service
 from logsvc import components
 from logsvc_local.writer_loop import WriterLoop
 
@@ -133,17 +132,7 @@ def run_pattern(
         "rows_written_per_log": round(3 * blocks / logs, 4),
     }
     for shape, call in queries(last_ms).items():
-        count = max(10, samples // 5) if "no match" in shape else samples
-        call(0)
-        timings = []
-        for i in range(count):
-            began = time.perf_counter()
-            call(i)
-            timings.append((time.perf_counter() - began) * 1000)
-        report[shape] = {
-            "p50_ms": round(statistics.median(timings), 1),
-            "p95_ms": round(percentile(timings, 95), 1),
-        }
+        report[shape] = latency(call, max(10, samples // 5) if "no match" in shape else samples)
     return report
 
 

@@ -261,21 +261,25 @@ def bench_search(batches: list[list[dict]], samples: int) -> dict[str, Any]:
             path_parameters={"service": SERVICES[i % 20]},
         ),
     }
-    report = {}
-    for name, call in kinds.items():
-        count = samples if "full_scan" not in name else max(10, samples // 10)
-        call(0)  # warm
-        timings = []
-        for i in range(count):
-            started = time.perf_counter()
-            call(i)
-            timings.append((time.perf_counter() - started) * 1000)
-        report[name] = {
-            "p50_ms": round(statistics.median(timings), 2),
-            "p95_ms": round(percentile(timings, 95), 2),
-            "samples": count,
-        }
-    return report
+    return {
+        name: latency(call, samples if "full_scan" not in name else max(10, samples // 10))
+        for name, call in kinds.items()
+    }
+
+
+def latency(call: Callable[[int], Any], count: int) -> dict[str, Any]:
+    """p50 and p95 of ``count`` calls (call(i) for each i), after one to warm up."""
+    call(0)
+    timings = []
+    for i in range(count):
+        started = time.perf_counter()
+        call(i)
+        timings.append((time.perf_counter() - started) * 1000)
+    return {
+        "p50_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(percentile(timings, 95), 2),
+        "samples": count,
+    }
 
 
 def storage(

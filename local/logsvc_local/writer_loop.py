@@ -60,12 +60,12 @@ class WriterLoop:
 
     def _wait_for_batch(self) -> bool:
         """True while it is not yet time to flush (it waited a little)."""
-        stats = self.buffer.stats()
-        if stats["pending"] == 0:
+        pending, oldest_age = self.buffer.backlog()
+        if pending == 0:
             self.buffer.wait_for_entries(self.flush_seconds)
             return True
-        left = self.flush_seconds - stats["oldest_age_seconds"]
-        if stats["pending"] < self.batch_entries and left > 0:
+        left = self.flush_seconds - oldest_age
+        if pending < self.batch_entries and left > 0:
             time.sleep(min(left, self.flush_seconds))
             return True
         return False

@@ -288,3 +288,21 @@ def test_the_shared_budget_refuses_reads_before_writes(kinesis, monkeypatch):
     table.take_d1_request(limit, 1.0)
     with pytest.raises(DatabaseUnavailable):
         table.take_d1_request(limit, 1.0)
+
+
+def test_the_writer_function_sets_refused_entries_aside_in_its_queue(kinesis):
+    from logsvc.buffer.kinesis import DeadLetterQueue
+    from logsvc.entries import LogEntry
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="writer-dead-letters")["QueueUrl"]
+    entries = [(p, LogEntry(f"id-{p}", "svc", "INFO", f"m{p}", p)) for p in range(12)]
+    DeadLetterQueue(url).dead_letter(entries, "index refused the block")
+    received = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        received += [json.loads(m["Body"]) for m in batch]
+        for m in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert sorted(int(r["position"]) for r in received) == list(range(12))
+    assert {r["reason"] for r in received} == {"index refused the block"}
+    assert received[0]["entry"]["service_name"] == "svc"

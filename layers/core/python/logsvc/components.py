@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from logsvc.buffer import LogBuffer
     from logsvc.cleanup import Cleaner
     from logsvc.coordination import CoordinationTable
-    from logsvc.entries import LogEntry
     from logsvc.ingest import Ingestor
     from logsvc.keys import Keys, Principal
     from logsvc.quotas import DailyCounts, Quotas
@@ -270,25 +269,22 @@ def log_writer() -> Writer:
     from logsvc.store.log_index import LogIndex
     from logsvc.writer import Writer
 
-    return Writer(log_archive(), LogIndex(writer_database()), _dead_letters, publisher=publisher())
-
-
-def _dead_letters(entries: list[tuple[int, LogEntry]], reason: str) -> None:
-    """Entries the index refused: kept in the local buffer, or sent to the writer's queue."""
-    log_buffer = ingest_buffer()
-    if log_buffer is not None and hasattr(log_buffer, "dead_letter"):
-        log_buffer.dead_letter(entries, reason)
-        return
-    import boto3
-    import orjson
-
+    # Entries the index refuses go to the writer's queue on AWS, to the buffer file locally.
     url = settings().writer_dead_letter_queue_url
-    if not url:
-        raise RuntimeError("WRITER_DEAD_LETTER_QUEUE_URL is not set")
-    client = boto3.client("sqs")
-    for position, entry in entries:
-        body = {"position": str(position), "reason": reason[:2000], "entry": entry.to_record()}
-        client.send_message(QueueUrl=url, MessageBody=orjson.dumps(body).decode())
+    if url:
+        from logsvc.buffer.kinesis import DeadLetterQueue
+
+        dead_letters = DeadLetterQueue(url).dead_letter
+    else:
+        from logsvc.buffer.local import LocalBuffer
+
+        local = ingest_buffer()
+        dead_letters = local.dead_letter if isinstance(local, LocalBuffer) else _nowhere
+    return Writer(log_archive(), LogIndex(writer_database()), dead_letters, publisher=publisher())
+
+
+def _nowhere(entries: list, reason: str) -> None:
+    raise RuntimeError(f"no dead-letter place (WRITER_DEAD_LETTER_QUEUE_URL) for: {reason}")
 
 
 @cache

@@ -15,8 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import orjson
-
 from logsvc.archive import LogArchive
 from logsvc.clock import now_ms
 from logsvc.entries import LogEntry
@@ -100,7 +98,7 @@ class Writer:
             try:
                 self.logs.write(PreparedBatch([], [block]), archive_keys)
             except SqlError as exc:
-                ids = set(_block_ids(block))
+                ids = set(block.ids)
                 refused = [(p, e) for p, e in fresh if e.id in ids]
                 logger.error(
                     "index refused a block; its entries are dead letters",
@@ -113,7 +111,3 @@ class Writer:
 
     def _checkpoint(self, checkpoint: Checkpoint) -> Statement:
         return self.logs.checkpoint_statement(checkpoint, self.clock())
-
-
-def _block_ids(block: Block) -> list[str]:
-    return [orjson.loads(row)[3] for row in block.rows]

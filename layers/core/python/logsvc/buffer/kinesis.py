@@ -83,6 +83,39 @@ class KinesisBuffer:
                 raise StoreUnavailable("the ingest stream refused records; retry later", 1)
 
 
+class DeadLetterQueue:
+    """Where the writer function sets aside entries the index refuses (an SQS queue)."""
+
+    BATCH = 10  # SendMessageBatch takes at most ten messages
+
+    def __init__(self, queue_url: str, client: Any = None):
+        self.queue_url = queue_url
+        self._client = client
+
+    def dead_letter(self, entries: list[tuple[int, LogEntry]], reason: str) -> None:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("sqs")
+        messages = [
+            {
+                "Id": str(number),
+                "MessageBody": orjson.dumps(
+                    {
+                        "position": str(position),
+                        "reason": reason[:2000],
+                        "entry": entry_record(entry),
+                    }
+                ).decode(),
+            }
+            for number, (position, entry) in enumerate(entries)
+        ]
+        for start in range(0, len(messages), self.BATCH):
+            self._client.send_message_batch(
+                QueueUrl=self.queue_url, Entries=messages[start : start + self.BATCH]
+            )
+
+
 def records_of(entries: list[LogEntry]) -> list[bytes]:
     """Entries as Kinesis records: JSON arrays of entry records, each under the limit."""
     records: list[bytes] = []

@@ -159,14 +159,19 @@ class LocalBuffer:
             for p, e, r, f in rows.fetchall()
         ]
 
-    def stats(self) -> dict[str, Any]:
-        """Depth and the age of the oldest pending entry (the writer's lag)."""
+    def backlog(self) -> tuple[int, float]:
+        """Entries pending, and the age in seconds of the oldest (the writer's lag)."""
         count, oldest = (
             self._connection().execute("SELECT count(*), min(queued_at) FROM pending").fetchone()
         )
         age = (int(time.time() * 1000) - oldest) / 1000 if oldest is not None else 0.0
+        return count, age
+
+    def stats(self) -> dict[str, Any]:
+        """The backlog, and how many entries were set aside as dead letters."""
+        pending, age = self.backlog()
         dead = self._connection().execute("SELECT count(*) FROM dead_letters").fetchone()[0]
-        return {"pending": count, "oldest_age_seconds": age, "dead_letters": dead}
+        return {"pending": pending, "oldest_age_seconds": age, "dead_letters": dead}
 
     def wait_for_entries(self, timeout: float) -> None:
         with self._appended:

@@ -88,6 +88,7 @@ class Block:
     source_type: str
     rows: list[bytes] = field(default_factory=list)  # each entry's JSON, in position order
     timestamps: list[int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
     size: int = 0
 
 
@@ -151,6 +152,7 @@ class LogIndex:
                 blocks.append(block)
             block.rows.append(row)
             block.timestamps.append(entry.timestamp)
+            block.ids.append(entry.id)
             block.size += size
         return PreparedBatch(entries, blocks)
 

@@ -13,7 +13,7 @@ from stacks.api_stack import ApiStack
 from stacks.capabilities import DrainsIngestBuffer
 from stacks.core_stack import CoreStack
 from stacks.function_stack import FUNCTION_SPECS, FunctionStack
-from stacks.layers import ROOT
+from stacks.layers import ROOT, check_bytecode
 from stacks.settings import DeploymentSettings
 
 
@@ -21,6 +21,7 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
     """Core, one stack per function found in the functions folder, then the API."""
     settings = DeploymentSettings.from_context(app.node)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    check_bytecode(app, required=settings.layer_bytecode == "required")
     prefix = settings.stack_prefix
     core = CoreStack(
         app,

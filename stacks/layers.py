@@ -85,7 +85,7 @@ def compile_for_target(folder: Path, version: str | None = None) -> bool:
     compiling, 0.16 s from bytecode). Hash-based pycs ("unchecked-hash") stay valid although
     the asset zip resets every file's time. Without the interpreter the layer ships none.
     """
-    interpreter = shutil.which(f"python{version or PYTHON_VERSION}")
+    interpreter = shutil.which(f"python{version}") if version else target_interpreter()
     if interpreter is None:
         return False
     subprocess.run(  # noqa: S603 - fixed arguments
@@ -126,8 +126,26 @@ def build_inputs_hash(*parts: str | Path) -> str:
 
 def _target() -> str:
     """The runtime a bundle is for, and whether its bytecode can be built here."""
-    bytecode = "bytecode" if shutil.which(f"python{PYTHON_VERSION}") else "source"
+    bytecode = "bytecode" if target_interpreter() else "source"
     return f"{RUNTIME.name}/{ARCHITECTURE.name}/{bytecode}"
+
+
+def target_interpreter() -> str | None:
+    return shutil.which(f"python{PYTHON_VERSION}")
+
+
+def check_bytecode(scope: Construct, required: bool) -> None:
+    """Say, at synthesis, when the layers will ship without bytecode for the runtime."""
+    if target_interpreter():
+        return
+    message = (
+        f"python{PYTHON_VERSION} is not on this machine: the layers ship no bytecode for "
+        f"{RUNTIME.name}, so every cold start compiles them (about 0.3-1 s; "
+        "docs/PERFORMANCE.md). Synthesize where it is installed."
+    )
+    if required:
+        raise ValueError(f"context layer_bytecode=required: {message}")
+    cdk.Annotations.of(scope).add_warning_v2("logsvc:layer-bytecode", message)
 
 
 def core_layer(scope: Construct) -> lambda_.LayerVersion:

@@ -84,6 +84,10 @@ class DeploymentSettings:
     cleanup_batch_size: int = 1000
     functions_dir: str = "functions"
     wheelhouse: str = ""  # a folder of wheels: build the dependencies layer offline
+    # Layers ship bytecode for the runtime's Python when its interpreter (python3.14) is on
+    # the machine that synthesizes; without it each cold start compiles from source (see
+    # docs/PERFORMANCE.md), and synthesis warns. "required": refuse to synthesize instead.
+    layer_bytecode: str = ""
 
     @classmethod
     def from_context(cls, node: Node) -> DeploymentSettings:
@@ -138,6 +142,10 @@ class DeploymentSettings:
                     "REDACT": settings.redact,
                     "REDACT_PATTERNS": settings.redact_patterns,
                 }
+            )
+        if settings.layer_bytecode not in ("", "required"):
+            raise ValueError(
+                f"context layer_bytecode must be required or empty, got {settings.layer_bytecode!r}"
             )
         if settings.archive == "r2" and not (settings.r2_account_id and settings.r2_bucket):
             raise ValueError("context archive=r2 needs r2_account_id and r2_bucket")

@@ -241,3 +241,21 @@ def test_layers_ship_bytecode_for_the_runtime_or_none(tmp_path):
     assert compiled.name.startswith(f"module.cpython-{here.replace('.', '')}")
     flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
     assert flags == 0b01  # hash-based, unchecked
+
+
+def test_synthesis_says_when_the_layers_ship_without_bytecode(tmp_path, monkeypatch):
+    import aws_cdk as cdk
+
+    import stacks.layers
+
+    monkeypatch.setattr(stacks.layers, "target_interpreter", lambda: None)
+    with pytest.raises(ValueError, match="layer_bytecode=required: python3.14 is not"):
+        synthesize(tmp_path / "a", layer_bytecode="required")
+    app = cdk.App()
+    stacks.layers.check_bytecode(app, required=False)
+    (warning,) = [m.data for m in app.node.metadata if m.type == "aws:cdk:warning"]
+    assert "every cold start compiles" in warning
+    monkeypatch.setattr(stacks.layers, "target_interpreter", lambda: "/usr/bin/python3.14")
+    quiet = cdk.App()
+    stacks.layers.check_bytecode(quiet, required=False)
+    assert not quiet.node.metadata

@@ -102,7 +102,7 @@ def queries(last_ms: int) -> dict[str, Callable[[int], Any]]:
 
 
 def run_pattern(
-    name: str, requests: list[list[dict]], samples: int, buffered: bool
+    name: str, requests: list[list[dict]], samples: int, buffered: bool, flush_every: int
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"logsvc-{name}-")) / "data"
     use_local_service(data_dir)
@@ -115,7 +115,7 @@ def run_pattern(
     started = time.perf_counter()
     for number, batch in enumerate(requests, 1):
         invoke("ingest", "POST", "/api/v1/logs/ingest/batch", body=json.dumps({"logs": batch}))
-        if loop is not None and number % PRODUCERS == 0:  # a flush each simulated second
+        if loop is not None and number % (PRODUCERS * flush_every) == 0:  # simulated seconds
             loop.flush_once()
     while loop is not None and loop.flush_once():
         pass
@@ -142,6 +142,8 @@ def main() -> None:
     parser.add_argument("--logs", type=int, default=200_000)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--direct", action="store_true", help="no buffer: blocks per request")
+    parser.add_argument("--flush-seconds", type=int, default=1, help="simulated, between flushes")
+    parser.add_argument("--patterns", default="ordered,interleaved,backfills")
     args = parser.parse_args()
     corpus = Corpus()
     patterns = {
@@ -150,8 +152,9 @@ def main() -> None:
         "backfills": interleaved(corpus, args.logs, backfill_share=0.1),
     }
     results = {
-        name: run_pattern(name, reqs, args.samples, buffered=not args.direct)
+        name: run_pattern(name, reqs, args.samples, not args.direct, args.flush_seconds)
         for name, reqs in patterns.items()
+        if name in args.patterns.split(",")
     }
     print(RESULT_MARK + json.dumps(results, indent=2))
 

@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from logsvc import components
 from logsvc.buffer.local import LocalBuffer
-from logsvc.store.log_index import BLOCK_SPAN_MS
+from logsvc.store.log_index import MAX_BLOCK_SPAN_MS
 from logsvc.writer import Writer
 from logsvc_local.events import LocalContext
 from logsvc_local.project import load_handler
@@ -80,16 +80,25 @@ def test_many_requests_become_one_index_request_and_one_object_per_service(
     assert rows <= 4  # one block per service (and time bucket), not one per request
 
 
-def test_blocks_never_span_more_than_a_time_bucket(buffered):
-    hour = [
-        {"service_name": "backfill", "level": "INFO", "message": "m", "timestamp": t}
-        for t in range(0, 3_600_000, 60_000)
+def test_a_flush_writes_one_block_per_service_within_a_bounded_span(buffered):
+    """Levels share a block (each counted), late entries join it, and no block spans more
+    than MAX_BLOCK_SPAN_MS: a backfill of six hours is cut into three."""
+    levels = ["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]
+    hours = [
+        {"service_name": "backfill", "level": levels[i % 5], "message": "m", "timestamp": t}
+        for i, t in enumerate(range(0, 6 * 3_600_000, 60_000))
     ]
-    buffered.post("/api/v1/logs/ingest/batch", {"logs": hour})
+    buffered.post("/api/v1/logs/ingest/batch", {"logs": hours})
     drain()
-    spans = components.database().query("SELECT first_ts, last_ts FROM log_blocks")
-    assert len(spans) == 12
-    assert all(row["first_ts"] // BLOCK_SPAN_MS == row["last_ts"] // BLOCK_SPAN_MS for row in spans)
+    blocks = components.database().query(
+        "SELECT first_ts, last_ts, entry_count, debug_count, error_count, level "
+        "FROM log_blocks ORDER BY first_ts"
+    )
+    assert len(blocks) == 3
+    assert all(b["last_ts"] - b["first_ts"] <= MAX_BLOCK_SPAN_MS for b in blocks)
+    assert sum(b["entry_count"] for b in blocks) == 360
+    assert sum(b["debug_count"] for b in blocks) == sum(b["error_count"] for b in blocks) == 72
+    assert {b["level"] for b in blocks} == {"MIXED"}
 
 
 def test_an_idempotent_retry_gets_the_same_ids_and_stores_nothing_twice(buffered):

@@ -1,4 +1,4 @@
-"""The packed layout: blocks per request/service/level, ids into blocks, the logs view,
+"""The packed layout: blocks per request and service, ids into blocks, the logs view,
 windowed search against a brute-force answer, and the migration from one row per log."""
 
 import random
@@ -21,13 +21,18 @@ def block_count(db) -> int:
     return db.query("SELECT count(*) AS n FROM log_blocks")[0]["n"]
 
 
-def test_one_block_per_service_and_level_per_request(api_any_db):
+def test_one_block_per_service_per_request_counting_each_level(api_any_db):
     logs = [
         {"service_name": f"s{i % 2}", "level": LEVELS[i % 5], "message": f"m{i}"}
         for i in range(1000)
     ]
     ids = api_any_db.post("/api/v1/logs/ingest/batch", {"logs": logs}).body["ids"]
-    assert block_count(components.database()) == 10
+    blocks = components.database().query(
+        "SELECT service_name, entry_count, debug_count, info_count, warn_count, error_count, "
+        "critical_count FROM log_blocks ORDER BY service_name"
+    )
+    assert [b["service_name"] for b in blocks] == ["s0", "s1"]
+    assert [list(b.values())[1:] for b in blocks] == [[500, 100, 100, 100, 100, 100]] * 2
     assert len(set(ids)) == 1000
     # Every id leads back to its entry.
     for i in (0, 1, 499, 998, 999):
@@ -145,6 +150,52 @@ def test_stats_count_the_last_24_hours_inside_blocks_that_straddle_it(store):
     assert (stats["total"], stats["last_24h"]["total"]) == (3, 2)
 
 
+def test_level_counts_from_headers_equal_a_brute_force_count_before_and_after_expiry(store):
+    """Blocks mix levels and straddle the 24-hour mark, an error window's ends and the
+    cleanup cutoff: the counts read from headers (and the straddling blocks' entries) agree
+    with counting every entry, and cleanup keeps them so."""
+    rng = random.Random(11)
+    hour = 3_600_000
+    now = 30 * 24 * hour
+    everything: list[LogEntry] = []
+    for _ in range(60):
+        start = rng.randrange(now - 72 * hour, now - hour)
+        entries = [
+            LogEntry(
+                id="",
+                service_name="s",
+                level=rng.choice(LEVELS),
+                message="m",
+                timestamp=rng.randrange(start, start + 3 * hour),
+            )
+            for _ in range(rng.randrange(1, 60))
+        ]
+        store.write(store.prepare(numbered(entries)), {})
+        everything += entries
+
+    def check() -> None:
+        recent = [e for e in everything if e.timestamp >= now - 24 * hour]
+        stats = store.stats("s", now)
+        assert stats["levels"] == {lv: sum(e.level == lv for e in everything) for lv in LEVELS}
+        assert stats["last_24h"]["levels"] == {
+            lv: sum(e.level == lv for e in recent) for lv in LEVELS
+        }
+        start, end = now - 30 * hour, now - 20 * hour
+        window = [e for e in everything if start <= e.timestamp <= end]
+        assert store.error_counts("s", start, end) == {
+            lv: sum(e.level == lv for e in window) for lv in ("ERROR", "CRITICAL")
+        }
+
+    check()
+    cutoff = now - 40 * hour
+    while not store.expire("s", cutoff, batch_size=7).finished:
+        pass
+    everything = [e for e in everything if e.timestamp >= cutoff]
+    check()
+    found, _ = store.search(SearchFilters(service="s", level="WARN", limit=10_000))
+    assert sorted(e["id"] for e in found) == sorted(e.id for e in everything if e.level == "WARN")
+
+
 def test_migration_converts_one_row_per_log_and_keeps_ids(tmp_path):
     path = tmp_path / "old.db"
     old_only = tmp_path / "old-migrations"
@@ -169,6 +220,15 @@ def test_migration_converts_one_row_per_log_and_keeps_ids(tmp_path):
         "logs/legacy/k",
     )
     assert store.get(old_ids[1])["source_type"] == "tail"
+    # 0007 counted each old block's entries under its level.
+    assert [e["id"] for e in store.search(SearchFilters(level="ERROR"))[0]] == old_ids[:1]
+    assert store.stats("legacy", 1000)["levels"] == {
+        "DEBUG": 0,
+        "INFO": 1,
+        "WARN": 0,
+        "ERROR": 1,
+        "CRITICAL": 0,
+    }
     assert [e["id"] for e in store.search(SearchFilters(service="legacy"))[0]] == old_ids[::-1]
     assert {r["id"] for r in db.query("SELECT id FROM logs")} == set(old_ids)
     assert store.services() == [{"service_name": "legacy", "log_count": 2, "last_seen": 200}]

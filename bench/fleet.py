@@ -18,9 +18,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
-import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -35,43 +33,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.server import free_port, start_server  # noqa: E402
 from tests.support.d1_standin import ACCOUNT, DATABASE, TOKEN, D1StandIn  # noqa: E402
 
 API_KEY = "fleet-bench-key-0123456789abcdef"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(port: int, data_dir: Path, d1: D1StandIn, log: Path) -> subprocess.Popen:
+def start_fleet_server(port: int, data_dir: Path, d1: D1StandIn, log: Path) -> subprocess.Popen:
     env = {
-        **os.environ,
         "DATABASE_URL": f"d1://{ACCOUNT}/{DATABASE}",
         "D1_API_TOKEN": TOKEN,
         "D1_API_BASE_URL": d1.base_url,
         "LOG_SERVICE_API_KEY": API_KEY,
     }
-    logsvc = Path(sys.executable).with_name("logsvc")
-    process = subprocess.Popen(
-        [str(logsvc), "serve", "--port", str(port), "--data-dir", str(data_dir), "--no-schedules"],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return process
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"logsvc serve did not start; see {log}")
+    return start_server(port, data_dir, env, log)
 
 
 def client(port: int, seconds: float, number: int, results: Any) -> None:
@@ -158,7 +133,7 @@ def run(clients: int, seconds: float, kill_at: float | None) -> dict[str, Any]:
     log = work / "server.log"
     with D1StandIn(str(database), round_trip_ms=40, limit_per_5_minutes=1200) as d1:
         port = free_port()
-        server = start_server(port, work / "data", d1, log)
+        server = start_fleet_server(port, work / "data", d1, log)
         calls_before_load = len(d1.requests)
         seen: dict[str, float] = {}
         stop = threading.Event()
@@ -179,7 +154,7 @@ def run(clients: int, seconds: float, kill_at: float | None) -> dict[str, Any]:
             time.sleep(kill_at)
             server.send_signal(signal.SIGKILL)
             server.wait()
-            server = start_server(port, work / "data", d1, log)
+            server = start_fleet_server(port, work / "data", d1, log)
             restarted = time.monotonic() - started
         outcomes = [results.get(timeout=seconds + 120) for _ in processes]
         for process in processes:

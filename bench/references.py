@@ -103,7 +103,7 @@ class DuckDb:
 
         self.db = duckdb.connect(str(folder / "logs.duckdb"))
         parquet = _parquet(rows, folder)
-        self.db.execute(f"CREATE TABLE logs AS SELECT * FROM read_parquet('{parquet}')")  # noqa: S608
+        self.db.execute(f"CREATE TABLE logs AS SELECT * FROM read_parquet('{parquet}')")
 
     def run(self, sql: str) -> list[Any]:
         return self.db.execute(sql).fetchall()
@@ -123,7 +123,7 @@ class ChDb:
             "level LowCardinality(String), message String, timestamp Int64, metadata String) "
             "ENGINE = MergeTree ORDER BY (service_name, timestamp)"
         )
-        self.session.query(f"INSERT INTO bench.logs SELECT * FROM file('{parquet}', Parquet)")  # noqa: S608
+        self.session.query(f"INSERT INTO bench.logs SELECT * FROM file('{parquet}', Parquet)")
         self.session.query("OPTIMIZE TABLE bench.logs FINAL")
 
     def run(self, sql: str) -> list[Any]:

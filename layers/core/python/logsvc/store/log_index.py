@@ -48,6 +48,10 @@ SEARCH_HEADERS = 256
 Q_READ_FACTOR = 16
 Q_SEARCH_HEADERS = 16
 MAX_HEADERS_PER_ROUND = 65_536
+# A round also reads the blocks that overlap in time the ones it needs (other services'
+# blocks of the same flushes), as long as the newer blocks hold fewer entries than this:
+# overlapping blocks would otherwise each take a round, and each round is a D1 request.
+OVERLAP_ENTRIES = 10_000
 MAX_ENTRIES_PER_ROUND = 1 << 40
 
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -55,7 +59,7 @@ _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
 
 _INSERT_BLOCK = (
-    "INSERT OR IGNORE INTO log_blocks (id, service_name, level, source_type, first_ts, "
+    "INSERT OR IGNORE INTO log_blocks (id, service_name, level, source_type, first_ts, "  # noqa: S608 - fixed column names
     "last_ts, entry_count, r2_key, entries, "
     + ", ".join(LEVEL_COUNTS.values())
     + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -75,7 +79,7 @@ _ENTRY_COLUMNS = (
 )
 # Each level's count of a block, recounted over its entries from a cutoff (cleanup).
 _RECOUNT_LEVELS = ", ".join(
-    f"{column} = (SELECT count(*) FROM json_each(log_blocks.entries) WHERE type != 'null' "
+    f"{column} = (SELECT count(*) FROM json_each(log_blocks.entries) WHERE type != 'null' "  # noqa: S608 - fixed names
     "AND json_extract(value, '$[0]') >= ? "
     f"AND coalesce(json_extract(value, '$[4]'), log_blocks.level) = '{level}')"
     for level, column in LEVEL_COUNTS.items()
@@ -256,13 +260,20 @@ class LogIndex:
                 where += " AND (last_ts < ? OR (last_ts = ? AND id < ?))"
                 params += [after[0], after[0], after[1]]
             rows = self.db.query(
-                "WITH headers AS (SELECT id, last_ts, "  # noqa: S608 - fixed fragments
-                f"sum({count}) OVER (ORDER BY last_ts DESC, id DESC) - {count} AS before "
+                "WITH headers AS (SELECT id, last_ts, first_ts, "  # noqa: S608 - fixed fragments
+                f"sum({count}) OVER (ORDER BY last_ts DESC, id DESC) - {count} AS before, "
+                "sum(entry_count) OVER (ORDER BY last_ts DESC, id DESC) - entry_count "
+                "AS before_all "
                 f"FROM log_blocks WHERE {where} ORDER BY last_ts DESC, id DESC LIMIT ?), "
-                "chosen AS (SELECT id, last_ts FROM headers WHERE before < ?), "
+                # The newest blocks that hold enough entries, and those overlapping them in
+                # time within the overlap budget: both newest first, so chosen is too.
+                "overlap AS (SELECT min(first_ts) AS since FROM headers WHERE before < ?), "
+                "picked AS (SELECT id, last_ts, before < ? OR (before_all < ? AND last_ts >= "
+                "(SELECT since FROM overlap)) AS read FROM headers), "
+                "chosen AS (SELECT id, last_ts FROM picked WHERE read), "
                 "oldest AS (SELECT id, last_ts FROM chosen ORDER BY last_ts, id LIMIT 1) "
                 "SELECT (SELECT count(*) FROM headers) AS headers_read, "
-                "(SELECT max(last_ts) FROM headers WHERE before >= ?) AS next_last_ts, "
+                "(SELECT max(last_ts) FROM picked WHERE NOT read) AS next_last_ts, "
                 "(SELECT last_ts FROM oldest) AS oldest_last_ts, "
                 "(SELECT id FROM oldest) AS oldest_id, "
                 f"{_BLOCK_COLUMNS}, {_ENTRY_COLUMNS} "
@@ -271,7 +282,15 @@ class LogIndex:
                 # Only the newest entries wanted leave the database: an entry older than
                 # that many of this round's can be in no answer.
                 "ORDER BY timestamp DESC, entry_id DESC LIMIT ?",
-                (*params, headers, enough, enough, *entry_params, wanted),
+                (
+                    *params,
+                    headers,
+                    enough,
+                    enough,
+                    OVERLAP_ENTRIES,
+                    *entry_params,
+                    wanted,
+                ),
             )
             if not rows:
                 break  # no block left
@@ -347,45 +366,10 @@ class LogIndex:
 
     def error_counts(self, service_name: str, start_ms: int, end_ms: int) -> dict[str, int]:
         """ERROR and CRITICAL entries of a service between two times (inclusive)."""
-        counts = self._level_counts(service_name, start_ms, end_ms, ("ERROR", "CRITICAL"))
-        return {"ERROR": counts["ERROR"], "CRITICAL": counts["CRITICAL"]}
-
-    def _level_counts(
-        self, service_name: str, start_ms: int, end_ms: int, levels: Sequence[str] = LEVELS
-    ) -> dict[str, int]:
-        """Entries per level of a service between two times (inclusive), in one query: the
-        counts of blocks wholly inside, and the entries of the blocks that straddle an end.
-        """
-        wanted = [level for level in LEVELS if level in levels]
-        inside = ", ".join(f"sum({LEVEL_COUNTS[level]}) AS {level}" for level in wanted)
-        straddling = ", ".join(f"sum(level = '{level}') AS {level}" for level in wanted)
-        either = " OR ".join(f"{LEVEL_COUNTS[level]} > 0" for level in wanted)
-        rows = self.db.query(
-            f"SELECT {inside} FROM log_blocks "  # noqa: S608 - fixed fragments
-            f"WHERE service_name = ? AND first_ts >= ? AND last_ts <= ? AND ({either}) "
-            f"UNION ALL SELECT {straddling} FROM (SELECT {_ENTRY_LEVEL} AS level "
-            "FROM log_blocks AS b, json_each(b.entries) AS e "
-            "WHERE b.service_name = ? AND b.last_ts >= ? AND b.first_ts <= ? "
-            f"AND (b.first_ts < ? OR b.last_ts > ?) AND ({either}) AND e.type != 'null' "
-            "AND json_extract(e.value, '$[0]') BETWEEN ? AND ?)",
-            (
-                service_name,
-                start_ms,
-                end_ms,
-                service_name,
-                start_ms,
-                end_ms,
-                start_ms,
-                end_ms,
-                start_ms,
-                end_ms,
-            ),
-        )
-        counts = dict.fromkeys(LEVELS, 0)
-        for row in rows:
-            for level in wanted:
-                counts[level] += row[level] or 0
-        return counts
+        wanted = ("ERROR", "CRITICAL")
+        sql, params = _window_counts(service_name, start_ms, end_ms, wanted)
+        rows = self.db.query(sql, params)
+        return {level: sum(row[level] or 0 for row in rows) for level in wanted}
 
     def service_names(self) -> list[str]:
         rows = self.db.query("SELECT DISTINCT service_name FROM log_blocks ORDER BY 1")
@@ -447,25 +431,55 @@ class LogIndex:
         )
 
     def stats(self, service_name: str, now_ms: int) -> dict[str, Any]:
-        """Counts per level, overall and in the last 24 hours, and the time span: from the
-        block headers, unpacking only blocks that straddle the 24-hour mark."""
-        (row,) = self.db.query(
-            "SELECT "  # noqa: S608 - fixed fragments
+        """Counts per level, overall and in the last 24 hours, and the time span, in one
+        query: from the block headers, unpacking only blocks that straddle the 24-hour mark.
+        """
+        recent_sql, recent_params = _window_counts(service_name, now_ms - DAY_MS, 1 << 62)
+        rows = self.db.query(
+            "SELECT 'all' AS part, "
             + ", ".join(f"sum({column}) AS {level}" for level, column in LEVEL_COUNTS.items())
             + ", min(first_ts) AS first, max(last_ts) AS last "
-            "FROM log_blocks WHERE service_name = ?",
-            (service_name,),
+            f"FROM log_blocks WHERE service_name = ? UNION ALL {recent_sql}",
+            (service_name, *recent_params),
         )
-        levels = {level: row[level] or 0 for level in LEVELS}
-        recent = self._level_counts(service_name, now_ms - DAY_MS, 1 << 62)
+        levels = dict.fromkeys(LEVELS, 0)
+        recent = dict.fromkeys(LEVELS, 0)
+        for row in rows:
+            counts = levels if row["part"] == "all" else recent
+            for level in LEVELS:
+                counts[level] += row[level] or 0
+        total = next(row for row in rows if row["part"] == "all")
         return {
             "service_name": service_name,
             "total": sum(levels.values()),
             "levels": levels,
-            "first_timestamp": row["first"],
-            "last_timestamp": row["last"],
+            "first_timestamp": total["first"],
+            "last_timestamp": total["last"],
             "last_24h": {"total": sum(recent.values()), "levels": recent},
         }
+
+
+def _window_counts(
+    service_name: str, start_ms: int, end_ms: int, levels: Sequence[str] = LEVELS
+) -> tuple[str, tuple[Any, ...]]:
+    """SQL for a service's entries per level between two times (inclusive): the counts of
+    blocks wholly inside, and the entries of the blocks that straddle an end. Its rows have
+    the columns part ('window'), one per level, first and last (NULL)."""
+    inside = ", ".join(f"sum({LEVEL_COUNTS[level]}) AS {level}" for level in levels)
+    straddling = ", ".join(f"sum(level = '{level}')" for level in levels)
+    either = " OR ".join(f"{LEVEL_COUNTS[level]} > 0" for level in levels)
+    sql = (
+        f"SELECT 'window' AS part, {inside}, NULL AS first, NULL AS last FROM log_blocks "  # noqa: S608 - fixed fragments
+        f"WHERE service_name = ? AND first_ts >= ? AND last_ts <= ? AND ({either}) "
+        f"UNION ALL SELECT 'window', {straddling}, NULL, NULL "
+        f"FROM (SELECT {_ENTRY_LEVEL} AS level "
+        "FROM log_blocks AS b, json_each(b.entries) AS e "
+        "WHERE b.service_name = ? AND b.last_ts >= ? AND b.first_ts <= ? "
+        f"AND (b.first_ts < ? OR b.last_ts > ?) AND ({either}) AND e.type != 'null' "
+        "AND json_extract(e.value, '$[0]') BETWEEN ? AND ?)"
+    )
+    params = (service_name, start_ms, end_ms, service_name, *(start_ms, end_ms) * 3)
+    return sql, params
 
 
 def _block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:

@@ -24,6 +24,11 @@ $(BIN)/.installed: $(BIN)/.runtime
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]' -e clients/python
 	touch $@
 
+# The benchmarks' reference engines (DuckDB, chDB), for `make bench` only.
+$(BIN)/.bench: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	touch $@
+
 # The CDK CLI, pinned in package-lock.json.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -54,9 +59,12 @@ test: install
 	$(BIN)/logsvc openapi --check
 	$(BIN)/pytest
 
-# Figures for docs/PERFORMANCE.md and docs/COST.md (1,000,000 logs; a few minutes).
-bench: $(BIN)/.installed
+# Figures for docs/PERFORMANCE.md and docs/COST.md (1,000,000 logs each; about 20 minutes):
+# throughput, latency, cold start and cost, then search by arrival pattern over HTTP beside
+# the reference engines. Results in bench/results.
+bench: $(BIN)/.bench
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.arrival --logs 1000000 --save bench/results
 
 # CloudFormation templates in cdk.out, layers bundled here without Docker. Offline: run
 # `make wheelhouse` once while online, then `make synth WHEELHOUSE=wheelhouse`.

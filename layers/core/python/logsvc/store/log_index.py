@@ -22,7 +22,7 @@ import orjson
 
 from logsvc.clock import DAY_MS
 from logsvc.entries import LEVELS, LogEntry, metadata_json
-from logsvc.ids import derived_id, id_timestamp, new_id
+from logsvc.ids import derived_entry_id, entry_id, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
 
 # A block row stays well under D1's 2 MB row limit, and its position fits 4 hex digits.
@@ -179,8 +179,7 @@ class LogIndex:
             size = len(row) + 1
             block = open_blocks.get(key)
             if block is None or not block.holds(entry.timestamp, size):
-                block_id = derived_id(batch_key, str(len(blocks))) if batch_key else new_id()
-                block = Block(block_id, *key)
+                block = Block("", *key)
                 open_blocks[key] = block
                 blocks.append(block)
             block.rows.append(row)
@@ -188,6 +187,14 @@ class LogIndex:
             block.ids.append(entry.id)
             block.levels[entry.level] += 1
             block.size += size
+        # A block's id starts with its newest entry's time, so the table (ordered by id)
+        # keeps blocks in the order searches read them (newest entry first), and a scan
+        # reads neighbouring pages instead of jumping about.
+        for number, block in enumerate(blocks):
+            newest = block.timestamps[-1]
+            block.id = (
+                derived_entry_id(newest, batch_key, str(number)) if batch_key else entry_id(newest)
+            )
         return PreparedBatch(entries, blocks)
 
     def write(

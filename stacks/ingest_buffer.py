@@ -17,7 +17,7 @@ from stacks.alarms import alarm
 
 # A flush: up to this many records (requests) or this long after the first one.
 BATCH_RECORDS = 10_000
-BATCH_WINDOW_SECONDS = 10  # WRITER_FLUSH_MS's default: blocks of about 10 s per service
+BATCH_WINDOW_SECONDS = 4  # WRITER_FLUSH_MS's default
 # Lambda retries a failed flush until it succeeds or its records are this old; entries wait
 # in the stream meanwhile (a D1 or archive outage loses nothing).
 STREAM_RETENTION_HOURS = 24

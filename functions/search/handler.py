@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AfterValidator
 
-from logsvc import components
+from logsvc import components, field_filters
 from logsvc.analysis import MAX_ENTRIES
 from logsvc.api.models import (
     AnalysisResponse,
@@ -22,7 +22,13 @@ from logsvc.api.models import (
 )
 from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import DAY_MS, now_ms
-from logsvc.entries import MAX_TIMESTAMP_MS, LevelName, ServiceName, without_nul
+from logsvc.entries import (
+    MAX_TIMESTAMP_MS,
+    LevelName,
+    ServiceName,
+    not_seconds,
+    without_nul,
+)
 from logsvc.errors import BadRequest, Forbidden, NotFound
 from logsvc.store.log_index import SearchFilters
 
@@ -32,7 +38,20 @@ app = new_resolver(
 )
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most 1000")]
-Millis = Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="Unix ms")]
+Millis = Annotated[
+    int | None,
+    AfterValidator(not_seconds),
+    Query(ge=0, le=MAX_TIMESTAMP_MS, description="Unix ms (a value before 2001 is refused)"),
+]
+Filters = Annotated[
+    list[str] | None,
+    Query(
+        alias="filter",
+        description="Metadata filters, repeatable, all must hold: metadata.<key>=<value>, "
+        "with = != > >= < <= ~= (contains), or the field alone (present), !field (absent); "
+        "for example filter=metadata.http.status>=500 (see docs/API.md)",
+    ),
+]
 ServicePath = Annotated[ServiceName, Path()]
 NOT_FOUND = with_errors({404: "No such entry (or its archive object has expired)"})
 
@@ -46,8 +65,12 @@ def search(
     q: Annotated[
         str | None,
         AfterValidator(lambda q: without_nul(q) if q else q),
-        Query(max_length=200, description="Substring of the message, case-insensitive"),
+        Query(
+            max_length=200,
+            description="Substring of the message, ignoring case (Unicode lower-casing)",
+        ),
     ] = None,
+    filters: Filters = None,
     limit: Limit = 100,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> SearchResponse:
@@ -60,6 +83,7 @@ def search(
         start_time=start_time,
         end_time=end_time,
         q=q,
+        fields=field_filters.parse(filters or []),
         limit=limit,
         offset=offset,
     )

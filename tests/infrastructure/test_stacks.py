@@ -361,7 +361,7 @@ def test_buffered_ingest_stream_writer_dead_letters_and_alarms(templates):
     assert stream["StreamEncryption"]["EncryptionType"] == "KMS"
     (mapping,) = resources(writer, "AWS::Lambda::EventSourceMapping").values()
     assert mapping["BatchSize"] == 10_000
-    assert mapping["MaximumBatchingWindowInSeconds"] == 10
+    assert mapping["MaximumBatchingWindowInSeconds"] == 4
     assert mapping["ParallelizationFactor"] == 1  # one writer per shard: bounded D1 requests
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
     assert mapping["MaximumRetryAttempts"] == -1 and not mapping["BisectBatchOnFunctionError"]

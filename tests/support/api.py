@@ -48,7 +48,11 @@ class Api:
             resource=route.path,
             path=path,
             headers=list(all_headers.items()),
-            query=[(k, str(v)) for k, v in (query or {}).items()],
+            query=[
+                (k, str(v))
+                for k, values in (query or {}).items()
+                for v in (values if isinstance(values, list) else [values])
+            ],
             path_parameters=path_parameters,
             body=raw_body,
             source_ip="127.0.0.1",

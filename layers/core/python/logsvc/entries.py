@@ -78,6 +78,22 @@ def _timestamp_ms(value: object) -> object:
     return int(value)
 
 
+# The first millisecond of 2001: a smaller timestamp from a client almost always means
+# seconds (1764115200 is November 2025 in seconds, January 1970 in milliseconds).
+EARLIEST_PLAUSIBLE_MS = 978_307_200_000
+
+
+def not_seconds(value: int | None) -> int | None:
+    """A query's Unix-millisecond time, refused when it can only be seconds (0 is allowed:
+    the beginning of time)."""
+    if value is not None and 0 < value < EARLIEST_PLAUSIBLE_MS:
+        raise ValueError(
+            f"{value} is before 2001 in milliseconds; times are Unix milliseconds "
+            f"(if {value} is in seconds, send {value * 1000})"
+        )
+    return value
+
+
 def without_nul(value: str) -> str:
     """NUL characters become U+FFFD: SQLite's JSON functions and LIKE end a string at NUL."""
     return value.replace("\x00", "\ufffd")

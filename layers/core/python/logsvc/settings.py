@@ -129,7 +129,7 @@ class Settings(BaseModel):
     # latest this long after the oldest pending entry arrived.
     writer_batch_entries: int = Field(default=10_000, ge=1, le=10_000)
     writer_flush_seconds: Annotated[float, BeforeValidator(_milliseconds_to_seconds)] = Field(
-        default=10.0, alias="WRITER_FLUSH_MS"
+        default=4.0, alias="WRITER_FLUSH_MS"
     )
     # AWS: the DynamoDB table every instance shares (D1 budget, daily counts, receipts),
     # and the queue the writer sets refused entries aside in.

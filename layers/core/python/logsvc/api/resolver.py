@@ -168,6 +168,24 @@ def _early_answer(
     }
 
 
+def _refuse_unknown_parameters(
+    app: APIGatewayRestResolver, next_middleware: Callable[..., Response]
+) -> Response:
+    """A query parameter the route does not take is a 400 naming it: ignored, a misspelt
+    ``servce=`` or a metadata field given as ``error_code=`` would widen the answer."""
+    route = app.context.get("_route")
+    given = app.current_event.query_string_parameters or {}
+    if route is not None and given:
+        known = {field.alias for field in route.dependant.query_params}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            hint = f"; it takes {', '.join(sorted(known))}" if known else "; it takes none"
+            if "filter" in known:
+                hint += f" (a metadata field: filter=metadata.{unknown[0]}=<value>)"
+            return error_response(400, f"{unknown[0]}: unknown query parameter{hint}", unknown[0])
+    return next_middleware(app)
+
+
 def new_resolver(
     logger: Logger,
     *,
@@ -177,6 +195,8 @@ def new_resolver(
     """A resolver with Bearer auth (None: no key needed), request validation and the
     service's error format."""
     app = LogServiceResolver(authenticator=authenticator, cors_origins=cors_origins)
+
+    app.use(middlewares=[_refuse_unknown_parameters])
 
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:

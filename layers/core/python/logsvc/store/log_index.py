@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,13 @@ import orjson
 
 from logsvc.clock import DAY_MS
 from logsvc.entries import LEVELS, LogEntry, metadata_json
+from logsvc.field_filters import (
+    FieldFilter,
+    fold,
+    matches_all,
+    needs_python_fold,
+    text_condition,
+)
 from logsvc.ids import derived_entry_id, entry_id, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
 
@@ -30,8 +37,6 @@ MAX_BLOCK_BYTES = 1_000_000
 MAX_BLOCK_ENTRIES = 4096
 # Metadata larger than this is kept whole in the archive only; the index keeps a marker.
 MAX_INDEXED_METADATA_BYTES = 16_384
-# D1 refuses LIKE patterns over 50 bytes; longer substrings use instr(lower(...)).
-MAX_LIKE_PATTERN_BYTES = 50
 # A block's entries lie within this time of each other, so an entry's id (which carries its
 # timestamp) leads to the few blocks that can hold it. Long enough that a flush's entries of
 # one service, late ones (backfills, unsorted collector buffers) included, fit in one block.
@@ -98,6 +103,7 @@ class SearchFilters:
     start_time: int | None = None
     end_time: int | None = None
     q: str | None = None
+    fields: tuple[FieldFilter, ...] = ()  # metadata filters (logsvc.field_filters)
     limit: int = 100
     offset: int = 0
 
@@ -260,6 +266,10 @@ class LogIndex:
         headers = Q_SEARCH_HEADERS if filters.q else SEARCH_HEADERS
         # A block holds this many entries of the level asked for.
         count = LEVEL_COUNTS[filters.level] if filters.level else "entry_count"
+        # Where SQL can only narrow the filters down, Python decides, so every candidate
+        # leaves the database.
+        python_test = _python_test(filters)
+        sent = wanted if python_test is None else MAX_ENTRIES_PER_ROUND
         after: tuple[int, str] | None = None  # the oldest block read so far (keyset)
         while True:
             where, params = block_where, list(block_params)
@@ -296,12 +306,13 @@ class LogIndex:
                     enough,
                     OVERLAP_ENTRIES,
                     *entry_params,
-                    wanted,
+                    sent,
                 ),
             )
             if not rows:
                 break  # no block left
-            found += [_entry(row) for row in rows if row["position"] is not None]
+            entries = [_entry(row) for row in rows if row["position"] is not None]
+            found += entries if python_test is None else filter(python_test, entries)
             first = rows[0]
             if first["next_last_ts"] is None and first["headers_read"] < headers:
                 break  # every matching block has been read
@@ -491,43 +502,80 @@ def _window_counts(
 
 def _block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
     """What can be decided from a block row alone (using the indexes where they help)."""
-    prefilter: tuple[str, Any] = ("", None)
-    if filters.q and not _JSON_ESCAPED.search(filters.q):
-        # A cheap pass over the raw block text skips blocks that cannot match.
-        prefilter = _contains("entries", filters.q)
-    where, params = _where(
-        ("service_name = ?", filters.service),
-        ("last_ts >= ?", filters.start_time),
-        ("first_ts <= ?", filters.end_time),
-        prefilter,
-    )
+    conditions = _Conditions()
+    conditions.add("service_name = ?", filters.service)
+    conditions.add("last_ts >= ?", filters.start_time)
+    conditions.add("first_ts <= ?", filters.end_time)
     if filters.level:  # a fixed column name: the block holds entries of this level
-        where += f" AND {LEVEL_COUNTS[filters.level]} > 0"
-    return where, params
+        conditions.add(f"{LEVEL_COUNTS[filters.level]} > 0")
+    for needle in _raw_text_needles(filters):
+        conditions.extend(*text_condition("entries", fold(needle)))
+    return conditions.sql()
+
+
+def _raw_text_needles(filters: SearchFilters) -> list[str]:
+    """Texts a block's raw JSON must contain (ignoring case) to hold a match: a cheap pass
+    that skips blocks before their entries are unpacked. JSON holds a text as it is, unless
+    it escapes some of its characters (then no pass)."""
+    needles = []
+    if filters.q and not _JSON_ESCAPED.search(filters.q):
+        needles.append(filters.q)
+    for field_filter in filters.fields:
+        value = field_filter.value
+        if _JSON_ESCAPED.search(value):
+            continue
+        if field_filter.op == "~=":
+            needles.append(value)
+        elif field_filter.op == "=" and field_filter.number is None and not field_filter.literal:
+            needles.append(f'"{value}"')  # a whole JSON string
+    return needles
 
 
 def _entry_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
-    """What decides each entry of a block."""
-    return _where(
-        (f"{_ENTRY_LEVEL} = ?", filters.level),
-        ("json_extract(e.value, '$[0]') >= ?", filters.start_time),
-        ("json_extract(e.value, '$[0]') <= ?", filters.end_time),
-        _contains("json_extract(e.value, '$[1]')", filters.q) if filters.q else ("", None),
+    """What decides each entry of a block (Python finishes what SQL cannot: see
+    _python_test)."""
+    conditions = _Conditions()
+    conditions.add(f"{_ENTRY_LEVEL} = ?", filters.level)
+    conditions.add("json_extract(e.value, '$[0]') >= ?", filters.start_time)
+    conditions.add("json_extract(e.value, '$[0]') <= ?", filters.end_time)
+    if filters.q:
+        conditions.extend(*text_condition("json_extract(e.value, '$[1]')", fold(filters.q)))
+    for field_filter in filters.fields:
+        conditions.extend(*field_filter.sql("e.value"))
+    return conditions.sql()
+
+
+def _python_test(filters: SearchFilters) -> Callable[[dict[str, Any]], bool] | None:
+    """The test an entry must pass after SQL when SQL can only narrow the filters down
+    (letters beyond ASCII, which SQLite's LIKE and lower() do not fold), else None."""
+    q = fold(filters.q) if filters.q and needs_python_fold(filters.q) else None
+    fields = [f for f in filters.fields if f.needs_python()]
+    if q is None and not fields:
+        return None
+    return lambda entry: (
+        (q is None or q in fold(entry["message"])) and matches_all(fields, entry["metadata"])
     )
 
 
-def _where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
-    """AND the conditions whose value is given; values are bound, never spliced in."""
-    given = [(clause, value) for clause, value in conditions if value is not None]
-    return " AND ".join(["1 = 1", *(clause for clause, _ in given)]), [v for _, v in given]
+class _Conditions:
+    """Conditions ANDed together; values are bound, never spliced in."""
 
+    def __init__(self) -> None:
+        self.clauses: list[str] = ["1 = 1"]
+        self.params: list[Any] = []
 
-def _contains(column: str, text: str) -> tuple[str, str]:
-    """A case-insensitive (ASCII) substring test; LIKE is faster, but D1 caps its pattern."""
-    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
-    if len(pattern.encode("utf-8")) <= MAX_LIKE_PATTERN_BYTES:
-        return f"{column} LIKE ? ESCAPE '\\'", pattern
-    return f"instr(lower({column}), lower(?)) > 0", text
+    def add(self, clause: str, value: Any = ...) -> None:
+        """Add ``clause`` with its one value (left out when the value is None)."""
+        if value is None:
+            return
+        self.extend(clause, [] if value is ... else [value])
+
+    def extend(self, clause: str, params: list[Any]) -> None:
+        self.clauses.append(clause)
+        self.params += params
+
+    def sql(self) -> tuple[str, list[Any]]:
+        return " AND ".join(self.clauses), self.params
 
 
 def _indexed_metadata(entry: LogEntry) -> orjson.Fragment | dict[str, Any] | None:

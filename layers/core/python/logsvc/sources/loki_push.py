@@ -1,0 +1,304 @@
+"""Loki's push API: what Promtail, Grafana Alloy, the Grafana Agent and python-logging-loki
+send to ``POST /loki/api/v1/push``, as the batch API's entries.
+
+Three bodies are read:
+
+- protobuf ``PushRequest`` compressed with snappy (block format), what the agents send;
+- JSON ``{"streams": [{"stream": {labels}, "values": [["<ns>", "<line>", {metadata}]]}]}``;
+- the legacy JSON ``{"streams": [{"labels": "{a=\\"b\\"}", "entries": [{"ts", "line"}]}]}``
+  that python-logging-loki sends by default.
+
+Each entry's service comes from the ``service_name`` label, else ``service``, ``app``,
+``job``; its level from ``level``, ``severity`` or ``detected_level``, else from the line as
+Loki detects it; every other label and the structured metadata go to its metadata (labels
+under ``labels``, structured metadata under ``structured_metadata``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import zlib
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from logsvc.entries import LEVEL_ALIASES, LEVELS, MAX_JSON_CONTAINERS, sanitize_service_name
+from logsvc.errors import BadRequest, PayloadTooLarge
+
+MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024
+SERVICE_LABELS = ("service_name", "service", "app", "job")
+LEVEL_LABELS = ("level", "severity", "detected_level")
+DEFAULT_SERVICE = "unknown_service"
+_LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+# Loki's level detection, for lines without a level label: the first of these words.
+_DETECTED = (
+    ("CRITICAL", re.compile(r"\b(critical|fatal|panic|emerg(ency)?)\b", re.IGNORECASE)),
+    ("ERROR", re.compile(r"\b(error|err|exception)\b", re.IGNORECASE)),
+    ("WARN", re.compile(r"\b(warn|warning)\b", re.IGNORECASE)),
+    ("DEBUG", re.compile(r"\b(debug|trace)\b", re.IGNORECASE)),
+)
+
+
+class PushDecodeError(BadRequest):
+    def __init__(self, message: str):
+        super().__init__(message, field="body")
+
+
+def decode(body: bytes, content_type: str, content_encoding: str | None) -> list[dict[str, Any]]:
+    """The pushed entries as batch-API items (timestamp in ms; the line as message)."""
+    encoding = (content_encoding or "").lower()
+    if encoding in ("gzip", "x-gzip"):
+        body = _bounded(lambda: _gunzip(body))
+    elif encoding == "snappy" or content_type.startswith("application/x-protobuf"):
+        pass  # protobuf bodies are snappy-compressed whatever the header says
+    elif encoding not in ("", "identity"):
+        raise PushDecodeError(f"Content-Encoding: {encoding!r} is not read; use gzip")
+    if content_type.startswith("application/x-protobuf"):
+        return _from_protobuf(_unsnappy(body))
+    if encoding == "snappy":
+        body = _unsnappy(body)
+    return _from_json(body)
+
+
+def _from_json(body: bytes) -> list[dict[str, Any]]:
+    if body.count(b"{") + body.count(b"[") > MAX_JSON_CONTAINERS:
+        raise PayloadTooLarge(f"body: more than {MAX_JSON_CONTAINERS} JSON objects and arrays")
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        raise PushDecodeError("body: is not valid JSON") from None
+    streams = document.get("streams") if isinstance(document, dict) else None
+    if not isinstance(streams, list):
+        raise PushDecodeError('body: must be {"streams": [...]}')
+    items = []
+    for number, stream in enumerate(streams):
+        where = f"streams[{number}]"
+        if not isinstance(stream, dict):
+            raise PushDecodeError(f"{where}: must be an object")
+        if "entries" in stream or "labels" in stream:  # the legacy form
+            labels = parse_labels(_text(stream.get("labels"), f"{where}.labels"), where)
+            for index, entry in enumerate(_list(stream.get("entries"), f"{where}.entries")):
+                at = f"{where}.entries[{index}]"
+                if not isinstance(entry, dict):
+                    raise PushDecodeError(f"{at}: must be an object")
+                items.append(
+                    item(
+                        labels,
+                        _rfc3339_ns(entry.get("ts", entry.get("timestamp")), at),
+                        _text(entry.get("line"), f"{at}.line"),
+                        {},
+                    )
+                )
+            continue
+        labels = stream.get("stream", {})
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise PushDecodeError(f"{where}.stream: must be an object of text labels")
+        for index, value in enumerate(_list(stream.get("values"), f"{where}.values")):
+            at = f"{where}.values[{index}]"
+            if not isinstance(value, list) or len(value) not in (2, 3):
+                raise PushDecodeError(f'{at}: must be ["<ns timestamp>", "<line>", {{...}}]')
+            metadata = value[2] if len(value) == 3 else {}
+            if not isinstance(metadata, dict):
+                raise PushDecodeError(f"{at}[2]: structured metadata must be an object")
+            items.append(
+                item(labels, _ns(value[0], f"{at}[0]"), _text(value[1], f"{at}[1]"), metadata)
+            )
+    return items
+
+
+def _from_protobuf(body: bytes) -> list[dict[str, Any]]:
+    from google.protobuf.message import DecodeError
+
+    request = push_request_class()()
+    try:
+        request.ParseFromString(body)
+    except (DecodeError, RecursionError) as exc:
+        raise PushDecodeError(f"body: not a Loki PushRequest ({exc})") from None
+    items = []
+    for number, stream in enumerate(request.streams):
+        labels = parse_labels(stream.labels, f"streams[{number}]")
+        for entry in stream.entries:
+            nanoseconds = entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos
+            metadata = {pair.name: pair.value for pair in entry.structuredMetadata}
+            items.append(item(labels, nanoseconds, entry.line, metadata))
+    return items
+
+
+def item(
+    labels: dict[str, str], nanoseconds: int, line: str, structured: dict[str, Any]
+) -> dict[str, Any]:
+    """One pushed entry as a batch-API item."""
+    service_label = next((name for name in SERVICE_LABELS if labels.get(name)), None)
+    level_label = next((name for name in LEVEL_LABELS if labels.get(name)), None)
+    service = sanitize_service_name(labels.get(service_label or ""), DEFAULT_SERVICE)
+    level = level_of(labels[level_label]) if level_label else detect_level(line)
+    others = {k: v for k, v in labels.items() if k not in (service_label, level_label)}
+    metadata: dict[str, Any] = {}
+    if others:
+        metadata["labels"] = others
+    if structured:
+        metadata["structured_metadata"] = structured
+    return {
+        "service_name": service,
+        "level": level,
+        "message": line,
+        "timestamp": nanoseconds // 1_000_000,
+        "metadata": metadata,
+    }
+
+
+def level_of(name: str) -> str:
+    upper = name.strip().upper()
+    upper = {"TRACE": "DEBUG", "FATAL": "CRITICAL", "ERR": "ERROR", **LEVEL_ALIASES}.get(
+        upper, upper
+    )
+    return upper if upper in LEVELS else "INFO"
+
+
+def detect_level(line: str) -> str:
+    head = line[:1000]
+    for level, pattern in _DETECTED:
+        if pattern.search(head):
+            return level
+    return "INFO"
+
+
+def parse_labels(text: str, where: str = "labels") -> dict[str, str]:
+    """``{a="b", c="d"}`` as a dict (the legacy JSON and protobuf streams carry this)."""
+    inner = text.strip()
+    if not (inner.startswith("{") and inner.endswith("}")):
+        raise PushDecodeError(f'{where}: labels must look like {{name="value", ...}}')
+    inner = inner[1:-1].strip()
+    labels, position = {}, 0
+    while position < len(inner):
+        match = _LABEL.match(inner, position)
+        if match is None:
+            raise PushDecodeError(f'{where}: labels must look like {{name="value", ...}}')
+        labels[match[1]] = json.loads(f'"{match[2]}"')
+        position = match.end()
+    return labels
+
+
+@cache
+def push_request_class() -> type:
+    """Loki's PushRequest message class, described here field by field (the wire format of
+    push.proto: streams of labels and entries with a timestamp, a line and structured
+    metadata), so no generated code or protoc is needed."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    from google.protobuf import timestamp_pb2  # noqa: F401 - registers Timestamp in the pool
+
+    field = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="logsvc_loki_push.proto",
+        package="logsvc.loki",
+        dependency=["google/protobuf/timestamp.proto"],
+        syntax="proto3",
+    )
+
+    def message(name: str, *fields: tuple[str, int, int, str | None, bool]) -> None:
+        described = proto.message_type.add(name=name)
+        for field_name, number, kind, type_name, repeated in fields:
+            described.field.add(
+                name=field_name,
+                number=number,
+                type=kind,
+                type_name=type_name or "",
+                label=field.LABEL_REPEATED if repeated else field.LABEL_OPTIONAL,
+            )
+
+    message(
+        "PushRequest", ("streams", 1, field.TYPE_MESSAGE, ".logsvc.loki.StreamAdapter", True)
+    )
+    message(
+        "StreamAdapter",
+        ("labels", 1, field.TYPE_STRING, None, False),
+        ("entries", 2, field.TYPE_MESSAGE, ".logsvc.loki.EntryAdapter", True),
+        ("hash", 3, field.TYPE_UINT64, None, False),
+    )
+    message(
+        "EntryAdapter",
+        ("timestamp", 1, field.TYPE_MESSAGE, ".google.protobuf.Timestamp", False),
+        ("line", 2, field.TYPE_STRING, None, False),
+        ("structuredMetadata", 3, field.TYPE_MESSAGE, ".logsvc.loki.LabelPairAdapter", True),
+    )
+    message(
+        "LabelPairAdapter",
+        ("name", 1, field.TYPE_STRING, None, False),
+        ("value", 2, field.TYPE_STRING, None, False),
+    )
+    pool = descriptor_pool.Default()
+    try:
+        pool.Add(proto)
+    except TypeError:
+        pass  # already added by an earlier call in this process
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("logsvc.loki.PushRequest"))
+
+
+def _unsnappy(body: bytes) -> bytes:
+    import cramjam
+
+    try:
+        length = _snappy_length(body)
+        if length > MAX_DECOMPRESSED_BYTES:
+            raise PayloadTooLarge(f"body: more than {MAX_DECOMPRESSED_BYTES} bytes decompressed")
+        return bytes(cramjam.snappy.decompress_raw(body))
+    except cramjam.DecompressionError:
+        raise PushDecodeError("body: is not snappy-compressed (block format)") from None
+
+
+def _snappy_length(body: bytes) -> int:
+    """The decompressed length a snappy block declares (a varint at its start)."""
+    length, shift = 0, 0
+    for byte in body[:10]:
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return length
+        shift += 7
+    raise PushDecodeError("body: is not snappy-compressed (block format)")
+
+
+def _gunzip(body: bytes) -> bytes:
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    data = decompressor.decompress(body, MAX_DECOMPRESSED_BYTES + 1)
+    if len(data) > MAX_DECOMPRESSED_BYTES:
+        raise PayloadTooLarge(f"body: more than {MAX_DECOMPRESSED_BYTES} bytes decompressed")
+    return data
+
+
+def _bounded(read: Any) -> bytes:
+    try:
+        return read()
+    except (zlib.error, gzip.BadGzipFile, EOFError):
+        raise PushDecodeError("body: is not valid gzip") from None
+
+
+def _ns(value: Any, where: str) -> int:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise PushDecodeError(f"{where}: must be a Unix nanosecond timestamp as a string")
+
+
+def _rfc3339_ns(value: Any, where: str) -> int:
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is not None:
+                return int(moment.timestamp() * 1000) * 1_000_000
+    raise PushDecodeError(f"{where}: must be an RFC 3339 timestamp with a zone")
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise PushDecodeError(f"{where}: must be a string")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise PushDecodeError(f"{where}: must be an array")
+    return value

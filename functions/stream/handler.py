@@ -53,7 +53,7 @@ def subscribe(event: dict[str, Any]) -> dict[str, Any]:
         return reply(event, {"type": "error", "error": message, "field": field}, 400)
     if not components.connection_registry().subscribe(connection_id, subscription):
         return reply(event, {"type": "error", "error": "not connected"}, 410)
-    return reply(event, {"type": "subscribed", **subscription.model_dump(exclude_none=True)})
+    return reply(event, {"type": "subscribed", **subscription.view()})
 
 
 def reply(event: dict[str, Any], message: dict[str, Any], status: int = 200) -> dict[str, Any]:

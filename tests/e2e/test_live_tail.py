@@ -83,6 +83,34 @@ def test_matching_entries_arrive_within_a_second_and_nothing_else(server):
     ]
 
 
+def test_subscriptions_take_the_search_field_filters(server):
+    with connect(ws_url(server), additional_headers=server.headers) as websocket:
+        ack = subscribe(websocket, services=["live-f"], filters=["metadata.http.status>=500"])
+        assert ack["filters"] == ["metadata.http.status>=500"]
+        time.sleep(2.1)
+        ingest(
+            server,
+            [
+                {
+                    "service_name": "live-f",
+                    "level": "INFO",
+                    "message": "a",
+                    "metadata": {"http": {"status": 503}},
+                },
+                {
+                    "service_name": "live-f",
+                    "level": "INFO",
+                    "message": "b",
+                    "metadata": {"http": {"status": 200}},
+                },
+                {"service_name": "live-f", "level": "INFO", "message": "c"},
+            ],
+        )
+        assert [log["message"] for log in received(websocket, 1.0)] == ["a"]
+        reply = subscribe(websocket, filters=["status>=500"])
+        assert (reply["type"], reply["field"]) == ("error", "filters")
+
+
 def test_unauthenticated_connections_are_refused(server):
     for headers in ({}, {"Authorization": "Bearer wrong"}):
         with pytest.raises(InvalidStatus) as refused:

@@ -30,6 +30,7 @@ from logsvc.entries import (
     without_nul,
 )
 from logsvc.errors import BadRequest, Forbidden, NotFound
+from logsvc.loki import http as loki
 from logsvc.store.log_index import SearchFilters
 
 logger = Logger(service="logsService-search")
@@ -54,6 +55,7 @@ Filters = Annotated[
 ]
 ServicePath = Annotated[ServiceName, Path()]
 NOT_FOUND = with_errors({404: "No such entry (or its archive object has expired)"})
+loki.register(app)  # the Loki-compatible query API (/loki/api/v1/...)
 
 
 @app.get("/api/v1/logs/search")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -120,6 +122,22 @@ def _principal(record: KeyRecord) -> Principal:
     )
 
 
+def _presented_key(authorization: str) -> str | None:
+    """The key in ``Bearer <key>``, or the password of HTTP basic auth (what Grafana's Loki
+    data source and Grafana Alloy are usually configured with; the user name is ignored)."""
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer":
+        return token or None
+    if scheme.lower() == "basic" and token:
+        try:
+            decoded = base64.b64decode(token, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return None
+
+
 def authenticate(authorization: str | None, bootstrap_keys: list[str], keys: Keys) -> Principal:
     """The caller behind an Authorization header, or 401."""
     if not authorization:
@@ -128,9 +146,8 @@ def authenticate(authorization: str | None, bootstrap_keys: list[str], keys: Key
             field="Authorization",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() == "bearer" and token:
+    token = _presented_key(authorization)
+    if token:
         for key in bootstrap_keys:
             if hmac.compare_digest(token.encode(), key.encode()):
                 return BOOTSTRAP

@@ -64,6 +64,25 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/admin/keys", "config", "Create a scoped API key", "admin"),
     Route("GET", "/api/v1/admin/keys", "config", "List API keys (never their secrets)", "admin"),
     Route("DELETE", "/api/v1/admin/keys/{key_id}", "config", "Revoke an API key", "admin"),
+    # The Loki-compatible API (docs/LOKI.md): Grafana's Loki data source, Promtail, Alloy.
+    Route("POST", "/loki/api/v1/push", "ingest", "Loki push (JSON or snappy protobuf)", "ingest"),
+    *(
+        Route("GET", f"/loki/api/v1/{path}", "search", f"Loki: {summary}", "read")
+        for path, summary in (
+            ("query", "instant query"),
+            ("query_range", "range query"),
+            ("labels", "label names"),
+            ("label/{name}/values", "a label's values"),
+            ("series", "streams matching selectors"),
+            ("index/stats", "index statistics"),
+            ("index/volume", "volume by stream"),
+            ("index/volume_range", "volume over time"),
+            ("patterns", "log patterns"),
+            ("detected_fields", "fields found in the logs"),
+            ("detected_labels", "labels found in the logs"),
+            ("status/buildinfo", "build information"),
+        )
+    ),
 )
 
 # Live tail: a WebSocket API (API Gateway's, or the local server's at STREAM_PATH) whose

@@ -131,6 +131,10 @@ class Settings(BaseModel):
     writer_flush_seconds: Annotated[float, BeforeValidator(_milliseconds_to_seconds)] = Field(
         default=4.0, alias="WRITER_FLUSH_MS"
     )
+    # The Loki API: a query that takes longer is stopped with a clear error (504).
+    loki_query_timeout_s: Annotated[float, BeforeValidator(_milliseconds_to_seconds)] = Field(
+        default=25.0, alias="LOKI_QUERY_TIMEOUT_MS"
+    )
     # AWS: the DynamoDB table every instance shares (D1 budget, daily counts, receipts),
     # and the queue the writer sets refused entries aside in.
     coordination_table: str | None = None

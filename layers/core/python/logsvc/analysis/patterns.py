@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Variable parts of messages, most specific first; Drain then groups what is left.
@@ -27,9 +27,13 @@ class Pattern:
     last_seen: int
     example: str
     critical: int = 0  # how many of them were CRITICAL
+    # When each entry was logged (the Loki API's pattern samples); not in the view.
+    timestamps: list[int] = field(default_factory=list, repr=False)
 
     def view(self) -> dict[str, Any]:
-        return asdict(self)
+        view = asdict(self)
+        del view["timestamps"]
+        return view
 
 
 def mine_patterns(entries: Iterable[dict[str, Any]], limit: int = 20) -> list[Pattern]:
@@ -55,6 +59,7 @@ def mine_patterns(entries: Iterable[dict[str, Any]], limit: int = 20) -> list[Pa
                 "", 0, 0.0, entry["timestamp"], entry["timestamp"], entry["message"][:500]
             )
         pattern.count += 1
+        pattern.timestamps.append(entry["timestamp"])
         pattern.critical += entry.get("level") == "CRITICAL"
         pattern.first_seen = min(pattern.first_seen, entry["timestamp"])
         pattern.last_seen = max(pattern.last_seen, entry["timestamp"])

@@ -46,6 +46,22 @@ def error_response(
     return json_response(status, error_body(message, field), headers)
 
 
+# The Loki-compatible routes answer errors as Loki does: {"message": ...}.
+LOKI_PREFIX = "/loki/"
+
+
+def _error_for(
+    app: APIGatewayRestResolver,
+    status: int,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if (app.current_event.path or "").startswith(LOKI_PREFIX):
+        return json_response(status, {"message": message}, headers)
+    return error_response(status, message, field, headers)
+
+
 def with_errors(errors: dict[int, str], success: int = 200) -> dict[int, dict[str, Any]]:
     """OpenAPI responses of a route with error statuses of its own (in the error format).
 
@@ -108,7 +124,9 @@ class LogServiceResolver(APIGatewayRestResolver):
                 route = route_of(event.get("httpMethod") or "", event.get("resource") or "")
                 caller.require(route.scope if route else "admin")
             except ApiError as exc:
-                return _early_answer(exc.status_code, exc.message, exc.field, exc.headers)
+                return _early_answer(
+                    exc.status_code, exc.message, exc.field, exc.headers, event.get("path")
+                )
             self.append_context(principal=caller)
         media_type = headers.get("content-type", FORM).split(";")[0].strip().lower()
         if media_type != PROTOBUF and _too_many_containers(event):
@@ -157,14 +175,19 @@ def _serialize(body: Any) -> str:
 
 
 def _early_answer(
-    status: int, message: str, field: str | None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    field: str | None,
+    headers: dict[str, str] | None = None,
+    path: str | None = None,
 ) -> dict[str, Any]:
     """An error answer given before Powertools routes the request."""
+    loki = (path or "").startswith(LOKI_PREFIX)
     return {
         "statusCode": status,
         "isBase64Encoded": False,
         "headers": {"Content-Type": JSON, **(headers or {})},
-        "body": json.dumps(error_body(message, field)),
+        "body": json.dumps({"message": message} if loki else error_body(message, field)),
     }
 
 
@@ -175,7 +198,8 @@ def _refuse_unknown_parameters(
     ``servce=`` or a metadata field given as ``error_code=`` would widen the answer."""
     route = app.context.get("_route")
     given = app.current_event.query_string_parameters or {}
-    if route is not None and given:
+    # The Loki API ignores what it does not know, as Loki does (Grafana sends extras).
+    if route is not None and given and not route.path.startswith(LOKI_PREFIX):
         known = {field.alias for field in route.dependant.query_params}
         unknown = sorted(set(given) - known)
         if unknown:
@@ -200,12 +224,12 @@ def new_resolver(
 
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status_code, exc.message, exc.field, exc.headers)
+        return _error_for(app, exc.status_code, exc.message, exc.field, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response:
         field, message = first_problem(exc.errors())
-        return error_response(400, message, field)
+        return _error_for(app, 400, message, field)
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_content_type(exc: RequestUnsupportedContentType) -> Response:
@@ -218,7 +242,8 @@ def new_resolver(
     @app.exception_handler(StoreUnavailable)
     def _store_unavailable(exc: StoreUnavailable) -> Response:
         logger.warning("storage unavailable", extra={"reason": str(exc)})
-        return error_response(
+        return _error_for(
+            app,
             503,
             "storage is temporarily unavailable; retry later",
             headers={"Retry-After": str(exc.retry_after or 5)},

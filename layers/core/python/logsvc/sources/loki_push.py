@@ -16,6 +16,7 @@ under ``labels``, structured metadata under ``structured_metadata``).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import re
@@ -186,8 +187,12 @@ def push_request_class() -> type:
     """Loki's PushRequest message class, described here field by field (the wire format of
     push.proto: streams of labels and entries with a timestamp, a line and structured
     metadata), so no generated code or protoc is needed."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-    from google.protobuf import timestamp_pb2  # noqa: F401 - registers Timestamp in the pool
+    from google.protobuf import (
+        descriptor_pb2,
+        descriptor_pool,
+        message_factory,
+        timestamp_pb2,  # noqa: F401 - registers Timestamp in the pool
+    )
 
     field = descriptor_pb2.FieldDescriptorProto
     proto = descriptor_pb2.FileDescriptorProto(
@@ -208,9 +213,7 @@ def push_request_class() -> type:
                 label=field.LABEL_REPEATED if repeated else field.LABEL_OPTIONAL,
             )
 
-    message(
-        "PushRequest", ("streams", 1, field.TYPE_MESSAGE, ".logsvc.loki.StreamAdapter", True)
-    )
+    message("PushRequest", ("streams", 1, field.TYPE_MESSAGE, ".logsvc.loki.StreamAdapter", True))
     message(
         "StreamAdapter",
         ("labels", 1, field.TYPE_STRING, None, False),
@@ -229,10 +232,8 @@ def push_request_class() -> type:
         ("value", 2, field.TYPE_STRING, None, False),
     )
     pool = descriptor_pool.Default()
-    try:
+    with contextlib.suppress(TypeError):  # already added by an earlier call in this process
         pool.Add(proto)
-    except TypeError:
-        pass  # already added by an earlier call in this process
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("logsvc.loki.PushRequest"))
 
 

@@ -332,6 +332,39 @@ class LogIndex:
         end = filters.offset + filters.limit
         return found[filters.offset : end], len(found) > end
 
+    def points(self, filters: SearchFilters) -> list[tuple[int, str, str, str, int]]:
+        """Every matching entry as (timestamp, level, service, source, message bytes), in
+        one query and without building entries: what metric queries count. Filters that
+        SQL only narrows down (see _python_test) are not for this method."""
+        block_where, block_params = _block_conditions(filters)
+        entry_where, entry_params = _entry_conditions(filters)
+        rows = self.db.query(
+            "SELECT json_extract(e.value, '$[0]') AS t, "  # noqa: S608 - fixed fragments
+            f"{_ENTRY_LEVEL} AS level, b.service_name AS service, b.source_type AS source, "
+            "length(CAST(json_extract(e.value, '$[1]') AS BLOB)) AS bytes "
+            f"FROM log_blocks AS b, json_each(b.entries) AS e WHERE {block_where} "
+            f"AND e.type != 'null' AND {entry_where}",
+            (*block_params, *entry_params),
+        )
+        return [(r["t"], r["level"], r["service"], r["source"], r["bytes"]) for r in rows]
+
+    def streams(self, start_ms: int, end_ms: int) -> list[tuple[str, str, str]]:
+        """(service, source, level) of the entries between two times, from block headers
+        alone (a block straddling an end counts whole)."""
+        rows = self.db.query(
+            "SELECT service_name, source_type, "  # noqa: S608 - fixed column names
+            + ", ".join(f"sum({column}) AS {level}" for level, column in LEVEL_COUNTS.items())
+            + " FROM log_blocks WHERE last_ts >= ? AND first_ts <= ? "
+            "GROUP BY service_name, source_type",
+            (start_ms, end_ms),
+        )
+        return [
+            (row["service_name"], row["source_type"], level)
+            for row in rows
+            for level in LEVELS
+            if row[level]
+        ]
+
     def get(self, entry_id: str) -> dict[str, Any] | None:
         """The entry with this id, in one query: among the blocks of the time bucket its id
         carries, or (an entry written before ids were stored) by its block's primary key."""

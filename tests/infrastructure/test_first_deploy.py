@@ -249,7 +249,7 @@ def test_synthesis_says_when_the_layers_ship_without_bytecode(tmp_path, monkeypa
     import stacks.layers
 
     monkeypatch.setattr(stacks.layers, "target_interpreter", lambda: None)
-    with pytest.raises(ValueError, match="layer_bytecode=required: python3.14 is not"):
+    with pytest.raises(ValueError, match=r"layer_bytecode=required: python3\.14 is not"):
         synthesize(tmp_path / "a", layer_bytecode="required")
     app = cdk.App()
     stacks.layers.check_bytecode(app, required=False)

@@ -137,6 +137,35 @@ def otlp_logs():
     return Response(status_code=200, content_type=response_type, body=body)
 
 
+@app.post(
+    "/loki/api/v1/push",
+    status_code=204,
+    responses=with_errors({413: f"More than {MAX_OTLP_RECORDS} entries"}, success=204),
+)
+def loki_push(key: IdempotencyKey = None):
+    """Loki's push API: snappy protobuf (Promtail, Alloy), JSON, or the legacy JSON."""
+    from logsvc.sources import loki_push as push  # only this route needs it
+
+    event = app.current_event
+    raw = base64.b64decode(event.body) if event.is_base64_encoded else (event.body or "").encode()
+    items = push.decode(
+        raw, event.headers.get("content-type") or JSON, event.headers.get("content-encoding")
+    )
+    if len(items) > MAX_OTLP_RECORDS:
+        raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} entries, got {len(items)}")
+    outcome = (
+        components.ingestor().ingest_batch(
+            items, idempotency=idempotency(key), allowed=principal(app).service_filter
+        )
+        if items
+        else IngestOutcome()
+    )
+    count(outcome)
+    if outcome.refused:  # Loki refuses a push with any bad entry; what was valid is stored
+        raise refusal_error(outcome.refused[0])
+    return Response(status_code=204, body="")
+
+
 def idempotency(key: str | None) -> Idempotency | None:
     """The request's Idempotency-Key, scoped to the caller and the route, with its body."""
     if key is None:

@@ -34,6 +34,7 @@ from logsvc.routes import (
     match_route,
 )
 from logsvc_local.events import LocalContext, proxy_event
+from logsvc_local.loki_tail import TAIL_PATH, loki_tail_endpoint
 from logsvc_local.project import load_handler
 from logsvc_local.rate_limit import RateLimiter
 from logsvc_local.scheduler import run_schedules
@@ -85,6 +86,7 @@ def create_app(
     methods = sorted({route.method for route in ROUTES} | {"OPTIONS"})
     routes = [
         WebSocketRoute(STREAM_PATH, stream_endpoint),
+        WebSocketRoute(TAIL_PATH, loki_tail_endpoint),
         Route("/@connections/{connection_id}", management_api, methods=["POST", "DELETE", "GET"]),
         Route("/{path:path}", dispatch, methods=methods),
     ]

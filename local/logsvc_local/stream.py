@@ -37,12 +37,16 @@ class Connection:
     buffer: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(BUFFER_MESSAGES))
     dropped: int = 0
     reported: int = 0
+    # A Loki tail (logsvc_local.loki_tail) turns each message into its own frames.
+    loki: Any = None
 
     def deliver(self, data: str) -> None:
         """Queue a message; when the buffer is full the oldest pending one makes room."""
         if self.buffer.full():
-            self.buffer.get_nowait()
+            evicted = self.buffer.get_nowait()
             self.dropped += 1
+            if self.loki is not None:
+                self.loki.dropped(evicted)
         self.buffer.put_nowait(data)
 
 
@@ -84,7 +88,9 @@ async def invoke(event: dict[str, Any]) -> dict[str, Any]:
 STREAM_CREDENTIALS = "STREAM_LOCAL_CREDENTIALS"
 
 
-async def stream_endpoint(websocket: WebSocket) -> None:
+async def stream_endpoint(websocket: WebSocket, loki: Any = None) -> None:
+    """Live tail; with ``loki`` (a LokiTail), Loki's tail: subscribed at once, answered in
+    Loki's frames."""
     connection_id = uuid.uuid4().hex[:16]
     answer = await invoke(websocket_event("$connect", connection_id, websocket))
     if answer.get("statusCode") != 200:
@@ -92,7 +98,10 @@ async def stream_endpoint(websocket: WebSocket) -> None:
         return
     protocol = (answer.get("headers") or {}).get("Sec-WebSocket-Protocol")
     await websocket.accept(subprotocol=protocol)
-    connection = CONNECTIONS[connection_id] = Connection(websocket)
+    connection = CONNECTIONS[connection_id] = Connection(websocket, loki=loki)
+    if loki is not None:
+        subscribe = json.dumps({"action": "subscribe", **loki.subscription})
+        await invoke(websocket_event("subscribe", connection_id, websocket, subscribe))
     sender = asyncio.create_task(_send(connection))
     try:
         while True:
@@ -119,6 +128,9 @@ async def stream_endpoint(websocket: WebSocket) -> None:
 
 async def _send(connection: Connection) -> None:
     """Buffered messages to the socket, a heartbeat when idle, drops reported once."""
+    if connection.loki is not None:
+        await connection.loki.send_all(connection)
+        return
     while True:
         try:
             data = await asyncio.wait_for(connection.buffer.get(), HEARTBEAT_SECONDS)

@@ -56,7 +56,7 @@ def register(app: APIGatewayRestResolver) -> None:
     @app.get(f"{PREFIX}/query", include_in_schema=False)
     def instant_query() -> dict[str, Any]:
         query = parse(_required(param("query"), "query"))
-        at = _time(param("time"), now_ms(), "time")
+        at = time_param(param("time"), now_ms(), "time")
         if isinstance(query, LogQuery):
             return _streams(engine(), query, at - DEFAULT_RANGE_MS, at, param)
         series = engine().evaluate(query, at, at, 1)
@@ -105,7 +105,7 @@ def register(app: APIGatewayRestResolver) -> None:
     def index_volume() -> dict[str, Any]:
         start, end = _range(param("start"), param("end"), param("since"))
         volumes = _volumes(engine(), param("query"), start, end, param)
-        limit = _int(param("limit"), 100, "limit")
+        limit = int_param(param("limit"), 100, "limit")
         ranked = sorted(volumes.items(), key=lambda pair: -sum(pair[1].values()))[:limit]
         return _success(
             "vector",
@@ -158,7 +158,7 @@ def register(app: APIGatewayRestResolver) -> None:
             for name, value in line.labels.items():
                 if name not in LABEL_NAMES and not name.startswith("__"):
                     values.setdefault(name, set()).add(value)
-        limit = _int(param("field_limit") or param("limit"), 1000, "field_limit")
+        limit = int_param(param("field_limit") or param("limit"), 1000, "field_limit")
         return {
             "fields": [
                 {
@@ -204,7 +204,7 @@ def _success(kind: str, result: list[Any]) -> dict[str, Any]:
 
 
 def _streams(engine: loki_engine.Engine, query: LogQuery, start: int, end: int, param: Any) -> dict:
-    limit = _int(param("limit"), DEFAULT_LIMIT, "limit")
+    limit = int_param(param("limit"), DEFAULT_LIMIT, "limit")
     direction = (param("direction") or "backward").lower()
     if direction not in ("backward", "forward"):
         raise BadRequest("direction: must be backward or forward", field="direction")
@@ -329,15 +329,15 @@ def _required(value: str | None, name: str) -> str:
 
 
 def _range(start: str | None, end: str | None, since: str | None) -> tuple[int, int]:
-    end_ms = _time(end, now_ms(), "end")
+    end_ms = time_param(end, now_ms(), "end")
     default_start = end_ms - (_duration(since, "since") if since else DEFAULT_RANGE_MS)
-    start_ms = _time(start, default_start, "start")
+    start_ms = time_param(start, default_start, "start")
     if start_ms > end_ms:
         raise BadRequest("start: must not be after end", field="start")
     return start_ms, end_ms
 
 
-def _time(value: str | None, default: int, name: str) -> int:
+def time_param(value: str | None, default: int, name: str) -> int:
     """Unix nanoseconds, seconds (ten digits or fewer, or with a fraction) or RFC 3339."""
     if not value:
         return default
@@ -381,7 +381,7 @@ def _duration(value: str, name: str) -> int:
         raise BadRequest(f"{name}: {value[:40]!r} is not a duration", field=name) from None
 
 
-def _int(value: str | None, default: int, name: str) -> int:
+def int_param(value: str | None, default: int, name: str) -> int:
     if not value:
         return default
     if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < 1:

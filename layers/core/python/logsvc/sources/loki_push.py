@@ -16,7 +16,6 @@ under ``labels``, structured metadata under ``structured_metadata``).
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import re
@@ -205,13 +204,14 @@ def push_request_class() -> type:
     def message(name: str, *fields: tuple[str, int, int, str | None, bool]) -> None:
         described = proto.message_type.add(name=name)
         for field_name, number, kind, type_name, repeated in fields:
-            described.field.add(
+            added = described.field.add(
                 name=field_name,
                 number=number,
                 type=kind,
-                type_name=type_name or "",
                 label=field.LABEL_REPEATED if repeated else field.LABEL_OPTIONAL,
             )
+            if type_name:
+                added.type_name = type_name
 
     message("PushRequest", ("streams", 1, field.TYPE_MESSAGE, ".logsvc.loki.StreamAdapter", True))
     message(
@@ -232,8 +232,10 @@ def push_request_class() -> type:
         ("value", 2, field.TYPE_STRING, None, False),
     )
     pool = descriptor_pool.Default()
-    with contextlib.suppress(TypeError):  # already added by an earlier call in this process
-        pool.Add(proto)
+    try:
+        pool.FindFileByName(proto.name)
+    except KeyError:
+        pool.AddSerializedFile(proto.SerializeToString())
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("logsvc.loki.PushRequest"))
 
 

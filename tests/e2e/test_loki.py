@@ -104,7 +104,10 @@ def test_the_requests_grafana_sends(server):
         for i in range(10)
     ]
     response = requests.post(
-        f"{server.url}/api/v1/logs/ingest/batch", json={"logs": logs}, headers=server.headers
+        f"{server.url}/api/v1/logs/ingest/batch",
+        json={"logs": logs},
+        headers=server.headers,
+        timeout=30,
     )
     assert response.status_code == 201
     selector = f'{{service_name="{service}"}}'
@@ -200,12 +203,16 @@ def test_the_requests_grafana_sends(server):
 
 def test_loki_tail_sends_the_backfill_then_new_lines_in_lokis_frame(server):
     service = f"tail-{uuid.uuid4().hex[:6]}"
-    post = {"headers": server.headers, "timeout": 30}
-    requests.post(
-        f"{server.url}/api/v1/logs/ingest",
-        json={"service_name": service, "level": "ERROR", "message": "before"},
-        **post,
-    )
+
+    def post(message: str, level: str = "INFO") -> None:
+        requests.post(
+            f"{server.url}/api/v1/logs/ingest",
+            json={"service_name": service, "level": level, "message": message},
+            headers=server.headers,
+            timeout=30,
+        )
+
+    post("before", "ERROR")
     wait_for(server, f'{{service_name="{service}"}}', 1)
     url = server.url.replace("http://", "ws://") + "/loki/api/v1/tail"
     query = f'{{service_name="{service}"}} |= "e"'
@@ -216,11 +223,7 @@ def test_loki_tail_sends_the_backfill_then_new_lines_in_lokis_frame(server):
         assert [v[1] for s in first["streams"] for v in s["values"]] == ["before"]
         time.sleep(2.1)  # the writer sees new subscribers within 2 s
         for message in ("after", "xyz", "later"):  # the line filter keeps lines with an e
-            requests.post(
-                f"{server.url}/api/v1/logs/ingest",
-                json={"service_name": service, "level": "INFO", "message": message},
-                **post,
-            )
+            post(message)
         seen: list[str] = []
         deadline = time.monotonic() + 10
         while len(seen) < 2 and time.monotonic() < deadline:

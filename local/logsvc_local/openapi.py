@@ -10,6 +10,8 @@ from logsvc.routes import FUNCTIONS, ROUTES
 from logsvc_local.project import load_handler
 
 _ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+_LOKI_ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/LokiErrorResponse"}
+LOKI_PREFIX = "/loki/"
 
 
 def build_document() -> dict[str, Any]:
@@ -23,7 +25,11 @@ def build_document() -> dict[str, Any]:
         "paths": {},
         "components": {
             "schemas": {},
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                # The Loki routes also take the key as the basic-auth password (Grafana).
+                "basicAuth": {"type": "http", "scheme": "basic"},
+            },
         },
         "security": [{"bearerAuth": []}],
     }
@@ -41,14 +47,18 @@ def build_document() -> dict[str, Any]:
 
 def _describe_operations(document: dict[str, Any]) -> None:
     """Summaries from the route table; our error format instead of Powertools' 422."""
-    from logsvc.api.models import ErrorResponse
+    from logsvc.api.models import ErrorResponse, LokiErrorResponse
 
-    document["components"]["schemas"]["ErrorResponse"] = ErrorResponse.model_json_schema()
+    schemas = document["components"]["schemas"]
+    schemas["ErrorResponse"] = ErrorResponse.model_json_schema()
+    schemas["LokiErrorResponse"] = LokiErrorResponse.model_json_schema()
     document["components"]["schemas"].pop("HTTPValidationError", None)
     document["components"]["schemas"].pop("ValidationError", None)
     routes = {(r.method.lower(), r.path): r for r in ROUTES}
-    error = {"content": {"application/json": {"schema": _ERROR_SCHEMA_REF}}}
+    ours = {"content": {"application/json": {"schema": _ERROR_SCHEMA_REF}}}
+    loki = {"content": {"application/json": {"schema": _LOKI_ERROR_SCHEMA_REF}}}
     for path, operations in document["paths"].items():
+        error = loki if path.startswith(LOKI_PREFIX) else ours
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
@@ -57,6 +67,10 @@ def _describe_operations(document: dict[str, Any]) -> None:
             if route.scope is None:
                 operation["security"] = []
                 continue
+            if path.startswith(LOKI_PREFIX):
+                operation["security"] = [{"bearerAuth": []}, {"basicAuth": []}]
+                if method == "get":
+                    responses.setdefault("504", {"description": "Query timed out", **error})
             responses.setdefault("400", {"description": "Invalid request", **error})
             responses.setdefault("401", {"description": "Missing or wrong API key", **error})
             responses.setdefault(

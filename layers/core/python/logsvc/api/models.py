@@ -16,6 +16,12 @@ class ErrorResponse(BaseModel):
     field: str | None = Field(default=None, description="The field at fault, if one is")
 
 
+class LokiErrorResponse(BaseModel):
+    """Errors of the Loki-compatible routes, in Loki's shape."""
+
+    message: str = Field(description="What is wrong, starting with the parameter's name")
+
+
 class IngestResponse(BaseModel):
     success: bool
     id: str

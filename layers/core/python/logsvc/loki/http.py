@@ -43,7 +43,7 @@ def register(app: APIGatewayRestResolver) -> None:
             components.log_index(), caller.services, components.settings().loki_query_timeout_s
         )
 
-    @app.get(f"{PREFIX}/query_range", include_in_schema=False)
+    @app.get(f"{PREFIX}/query_range")
     def query_range() -> dict[str, Any]:
         query = parse(_required(param("query"), "query"))
         start, end = _range(param("start"), param("end"), param("since"))
@@ -53,7 +53,7 @@ def register(app: APIGatewayRestResolver) -> None:
         series = engine().evaluate(query, start, end, step)
         return _success("matrix", _matrix(series))
 
-    @app.get(f"{PREFIX}/query", include_in_schema=False)
+    @app.get(f"{PREFIX}/query")
     def instant_query() -> dict[str, Any]:
         query = parse(_required(param("query"), "query"))
         at = time_param(param("time"), now_ms(), "time")
@@ -69,17 +69,17 @@ def register(app: APIGatewayRestResolver) -> None:
             ],
         )
 
-    @app.get(f"{PREFIX}/labels", include_in_schema=False)
+    @app.get(f"{PREFIX}/labels")
     def labels() -> dict[str, Any]:
         return {"status": "success", "data": list(LABEL_NAMES)}
 
-    @app.get(f"{PREFIX}/label/<name>/values", include_in_schema=False)
+    @app.get(f"{PREFIX}/label/<name>/values")
     def label_values(name: str) -> dict[str, Any]:
         start, end = _range(param("start"), param("end"), param("since"))
         series = _series(engine(), param("query"), start, end)
         return {"status": "success", "data": sorted({s[name] for s in series if name in s})}
 
-    @app.get(f"{PREFIX}/series", include_in_schema=False)
+    @app.get(f"{PREFIX}/series")
     def series() -> dict[str, Any]:
         start, end = _range(param("start"), param("end"), param("since"))
         matches = app.current_event.multi_value_query_string_parameters or {}
@@ -90,7 +90,7 @@ def register(app: APIGatewayRestResolver) -> None:
                 found[tuple(sorted(labels.items()))] = labels
         return {"status": "success", "data": list(found.values())}
 
-    @app.get(f"{PREFIX}/index/stats", include_in_schema=False)
+    @app.get(f"{PREFIX}/index/stats")
     def index_stats() -> dict[str, Any]:
         start, end = _range(param("start"), param("end"), param("since"))
         points = _points(engine(), param("query"), start, end)
@@ -101,7 +101,7 @@ def register(app: APIGatewayRestResolver) -> None:
             "bytes": sum(size for _, _, size in points),
         }
 
-    @app.get(f"{PREFIX}/index/volume", include_in_schema=False)
+    @app.get(f"{PREFIX}/index/volume")
     def index_volume() -> dict[str, Any]:
         start, end = _range(param("start"), param("end"), param("since"))
         volumes = _volumes(engine(), param("query"), start, end, param)
@@ -115,14 +115,14 @@ def register(app: APIGatewayRestResolver) -> None:
             ],
         )
 
-    @app.get(f"{PREFIX}/index/volume_range", include_in_schema=False)
+    @app.get(f"{PREFIX}/index/volume_range")
     def index_volume_range() -> dict[str, Any]:
         start, end = _range(param("start"), param("end"), param("since"))
         step = _step(param("step"), start, end)
         volumes = _volumes(engine(), param("query"), start, end, param, step)
         return _success("matrix", _matrix(volumes))
 
-    @app.get(f"{PREFIX}/patterns", include_in_schema=False)
+    @app.get(f"{PREFIX}/patterns")
     def patterns() -> dict[str, Any]:
         from logsvc.analysis.patterns import mine_patterns
 
@@ -147,7 +147,7 @@ def register(app: APIGatewayRestResolver) -> None:
             ],
         }
 
-    @app.get(f"{PREFIX}/detected_fields", include_in_schema=False)
+    @app.get(f"{PREFIX}/detected_fields")
     def detected_fields() -> dict[str, Any]:
         query = _log_query(param("query"))
         start, end = _range(param("start"), param("end"), param("since"))
@@ -172,7 +172,7 @@ def register(app: APIGatewayRestResolver) -> None:
             "fieldLimit": limit,
         }
 
-    @app.get(f"{PREFIX}/detected_labels", include_in_schema=False)
+    @app.get(f"{PREFIX}/detected_labels")
     def detected_labels() -> dict[str, Any]:
         start, end = _range(param("start"), param("end"), param("since"))
         series = _series(engine(), param("query"), start, end)
@@ -184,7 +184,7 @@ def register(app: APIGatewayRestResolver) -> None:
             ]
         }
 
-    @app.get(f"{PREFIX}/status/buildinfo", include_in_schema=False)
+    @app.get(f"{PREFIX}/status/buildinfo")
     def build_info() -> dict[str, Any]:
         return {
             "version": BUILD_VERSION,

@@ -1,0 +1,188 @@
+"""The Loki query routes against a brute-force reading of the same entries."""
+
+import random
+import time
+from collections import Counter
+
+import pytest
+
+LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]
+MINUTE = 60_000
+
+
+@pytest.fixture
+def corpus(api_any_db):
+    rng = random.Random(5)
+    now = (int(time.time() * 1000) // MINUTE) * MINUTE
+    logs = [
+        {
+            "service_name": rng.choice(["a", "b", "c"]),
+            "level": rng.choice(LEVELS),
+            "message": rng.choice(["timeout talking to db", "Timeout", "ok", "db down", "x=1"]),
+            "timestamp": now - rng.randrange(0, 30 * MINUTE),
+            "metadata": {"http": {"status": rng.choice([200, 404, 500, 503])}},
+        }
+        for _ in range(600)
+    ]
+    for start in range(0, len(logs), 200):
+        assert (
+            api_any_db.post("/api/v1/logs/ingest/batch", {"logs": logs[start : start + 200]}).status
+            == 201
+        )
+    return api_any_db, logs, now
+
+
+def lines(api, query: str, start: int, end: int, limit: int = 5000, **more) -> list[tuple]:
+    body = api.get(
+        "/loki/api/v1/query_range",
+        query=query,
+        start=str(start * 1_000_000),
+        end=str(end * 1_000_000),
+        limit=str(limit),
+        **more,
+    ).body
+    assert body["status"] == "success", body
+    found = [
+        (int(ts) // 1_000_000, stream["stream"]["service_name"], line)
+        for stream in body["data"]["result"]
+        for ts, line in stream["values"]
+    ]
+    return sorted(found, reverse=True)
+
+
+def expected(logs, keep, limit=5000):
+    found = sorted(
+        ((e["timestamp"], e["service_name"], e["message"]) for e in logs if keep(e)), reverse=True
+    )
+    return found[:limit]
+
+
+@pytest.mark.parametrize(
+    ("query", "keep"),
+    [
+        (
+            '{service_name="a"} |= "time"',
+            lambda e: e["service_name"] == "a" and "time" in e["message"],
+        ),
+        (
+            '{level=~"error|critical"} != "db"',
+            lambda e: e["level"] in ("ERROR", "CRITICAL") and "db" not in e["message"],
+        ),
+        (
+            '{service_name!="a", detected_level="warn"} |~ "^[Tt]ime"',
+            lambda e: (
+                e["service_name"] != "a"
+                and e["level"] == "WARN"
+                and e["message"].lower().startswith("time")
+            ),
+        ),
+        (
+            '{service_name=~"a|b"} | json | http_status >= 500 and http_status != 503',
+            lambda e: e["service_name"] in "ab" and e["metadata"]["http"]["status"] == 500,
+        ),
+        (
+            '{service_name="c"} | logfmt | x = "1"',
+            lambda e: e["service_name"] == "c" and e["message"] == "x=1",
+        ),
+    ],
+)
+def test_log_queries_return_what_a_brute_force_reading_does(corpus, query, keep):
+    api, logs, now = corpus
+    start = now - 30 * MINUTE
+    assert lines(api, query, start, now) == expected(logs, keep)
+    assert lines(api, query, start, now, limit=7) == expected(logs, keep, 7)
+
+
+def test_forward_returns_the_oldest_first(corpus):
+    api, logs, now = corpus
+    body = api.get(
+        "/loki/api/v1/query_range",
+        query='{service_name="b"}',
+        start=str((now - 30 * MINUTE) * 1_000_000),
+        end=str(now * 1_000_000),
+        limit="5",
+        direction="forward",
+    ).body
+    found = sorted(int(ts) // 1_000_000 for s in body["data"]["result"] for ts, _ in s["values"])
+    assert found == sorted(e["timestamp"] for e in logs if e["service_name"] == "b")[:5]
+
+
+def counts_by_level(api, query: str, start: int, end: int, step_ms: int) -> dict:
+    body = api.get(
+        "/loki/api/v1/query_range",
+        query=query,
+        start=str(start * 1_000_000),
+        end=str(end * 1_000_000),
+        step=f"{step_ms}ms",
+    ).body
+    assert body["data"]["resultType"] == "matrix", body
+    return {
+        (series["metric"].get("level"), int(t * 1000)): int(value)
+        for series in body["data"]["result"]
+        for t, value in series["values"]
+    }
+
+
+def test_count_over_time_by_level_counts_each_window(corpus):
+    api, logs, now = corpus
+    start, step = now - 20 * MINUTE, 5 * MINUTE
+    found = counts_by_level(
+        api, 'sum by (level) (count_over_time({service_name="a"}[5m]))', start, now, step
+    )
+    brute = Counter()
+    for e in logs:
+        if e["service_name"] != "a":
+            continue
+        for t in range(start, now + 1, step):
+            if t - step < e["timestamp"] <= t:
+                brute[(e["level"].lower(), t)] += 1
+    assert found == dict(brute)
+
+
+def test_the_counted_and_the_walked_paths_agree(corpus):
+    """A selector alone is counted in SQL; a line filter walks the entries."""
+    api, _, now = corpus
+    start = now - 30 * MINUTE
+    counted = counts_by_level(
+        api, 'sum by (level) (count_over_time({service_name="b"}[1m]))', start, now, MINUTE
+    )
+    walked = counts_by_level(
+        api, 'sum by (level) (count_over_time({service_name="b"} |= "" [1m]))', start, now, MINUTE
+    )
+    assert counted == walked and counted
+
+
+def test_a_key_limited_to_services_sees_only_them(corpus):
+    api, _, now = corpus
+    key = api.post(
+        "/api/v1/admin/keys", {"name": "only-a", "scopes": ["read"], "services": ["a"]}
+    ).body["key"]
+    body = api.call(
+        "GET",
+        "/loki/api/v1/query_range",
+        query={
+            "query": '{level=~".+"}',
+            "limit": "5000",
+            "start": str((now - 30 * MINUTE) * 1_000_000),
+        },
+        key=key,
+    ).body
+    assert {s["stream"]["service_name"] for s in body["data"]["result"]} == {"a"}
+    values = api.call("GET", "/loki/api/v1/label/service_name/values", key=key).body["data"]
+    assert values == ["a"]
+
+
+def test_limits_are_lokis(corpus):
+    api, _, _ = corpus
+    too_many = api.get("/loki/api/v1/query_range", query='{service_name="a"}', limit="5001")
+    assert too_many.status == 400 and "max_entries_limit" in too_many.body["message"]
+    fine_steps = api.get(
+        "/loki/api/v1/query_range",
+        query='count_over_time({service_name="a"}[1m])',
+        start="0",
+        end=str(int(time.time())),
+        step="1ms",
+    )
+    assert fine_steps.status == 400 and "11000 points" in fine_steps.body["message"]
+    bad_time = api.get("/loki/api/v1/query_range", query='{service_name="a"}', start="yesterday")
+    assert bad_time.status == 400 and bad_time.body["message"].startswith("start:")

@@ -118,7 +118,9 @@ class Engine:
                 field="limit",
             )
         found: list[Line] = []
-        for line in self._walk(query, start_ms, end_ms):
+        # Backward, the first page need hold no more than the lines asked for.
+        first_page = 1000 if forward else max(limit, 10)
+        for line in self._walk(query, start_ms, end_ms, first_page):
             found.append(line)
             if not forward and len(found) >= limit:
                 break
@@ -126,13 +128,15 @@ class Engine:
             found = found[-limit:][::-1]
         return found
 
-    def _walk(self, query: LogQuery, start_ms: int, end_ms: int) -> Iterator[Line]:
+    def _walk(
+        self, query: LogQuery, start_ms: int, end_ms: int, first_page: int = 1000
+    ) -> Iterator[Line]:
         """Every line of the query in [start, end], newest first."""
         budget = Budget(self.timeout_s)
         filters, matchers, first_filter = self._search_filters(query, start_ms, end_ms)
         if filters is None:
             return
-        for entry in _scan(self.index, filters, budget):
+        for entry in _scan(self.index, filters, budget, first_page):
             labels = stream_labels(entry)
             if not all(m.matches(labels) for m in matchers):
                 continue
@@ -470,9 +474,12 @@ def _binary(query: Binary, left: Series, right: Series) -> Series:
 # -- walking the index ------------------------------------------------------------------
 
 
-def _scan(index: LogIndex, filters: SearchFilters, budget: Budget) -> Iterator[dict[str, Any]]:
-    """Matching entries newest first, a page at a time (each page one search)."""
-    page, end, seen = 1000, filters.end_time, set()
+def _scan(
+    index: LogIndex, filters: SearchFilters, budget: Budget, first_page: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """Matching entries newest first, a page at a time (each page one search, each twice
+    the last, up to MAX_ENTRIES)."""
+    page, end, seen = first_page, filters.end_time, set()
     while True:
         budget.check()
         batch, more = index.search(replace(filters, end_time=end, limit=page + len(seen), offset=0))
@@ -482,6 +489,7 @@ def _scan(index: LogIndex, filters: SearchFilters, budget: Budget) -> Iterator[d
             return
         end = batch[-1]["timestamp"]
         seen = {entry["id"] for entry in batch if entry["timestamp"] == end}
+        page = min(page * 2, MAX_ENTRIES)
 
 
 def format_value(value: float) -> str:

@@ -1,0 +1,109 @@
+"""The Loki API beside the native search (issue: field filters, LogQL and Grafana).
+
+1,000,000 logs arrive as 1000-log requests over about 17 hours (bench.arrival's ordered
+pattern, 20 services), through the buffered write path; then `logsvc serve` answers, over
+HTTP, the same search natively and in LogQL, and Grafana's volume-by-level query:
+
+- native: ``/api/v1/logs/search?service=S&q=Timeout after&limit=100``;
+- LogQL: ``{service_name="S"} |= "Timeout after"``, limit 100, over the same 24 hours;
+- metric: ``sum by (level) (count_over_time({service_name="S"}[1m]))`` over 24 hours,
+  step 60 s (1,440 points per level).
+
+    python -m bench.loki                    # 1,000,000 logs
+    python -m bench.loki --logs 200000
+
+Prints one JSON document: p50/p95 ms of each, and LogQL's p95 over the native one's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bench.arrival import build_store, ordered
+from bench.corpus import SERVICES, Corpus
+from bench.run import API_KEY, latency
+from bench.server import free_port, start_server
+
+DAY_MS = 86_400_000
+
+
+def main() -> None:
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--logs", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=50)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="logsvc-loki-"))
+    requests = ordered(Corpus(), args.logs)
+    stored = build_store(work / "data", requests, True, 4)
+    end_ms = max(entry["timestamp"] for batch in requests for entry in batch)
+    port = free_port()
+    server = start_server(port, work / "data", {"LOG_SERVICE_API_KEY": API_KEY}, work / "log")
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def get(path: str, params: dict[str, str]) -> dict:
+        connection.request(
+            "GET", f"{path}?{urlencode(params)}", headers={"Authorization": f"Bearer {API_KEY}"}
+        )
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status} {body[:300]!r}")
+        return json.loads(body)
+
+    window = {"start": str((end_ms - DAY_MS) * 1_000_000), "end": str(end_ms * 1_000_000)}
+
+    def native(i: int) -> dict:
+        return get(
+            "/api/v1/logs/search",
+            {
+                "service": SERVICES[i % len(SERVICES)],
+                "q": "Timeout after",
+                "limit": "100",
+                "start_time": str(end_ms - DAY_MS),
+                "end_time": str(end_ms),
+            },
+        )
+
+    def logql(i: int) -> dict:
+        query = f'{{service_name="{SERVICES[i % len(SERVICES)]}"}} |= "Timeout after"'
+        return get("/loki/api/v1/query_range", {"query": query, "limit": "100", **window})
+
+    def volume(i: int) -> dict:
+        query = (
+            f'sum by (level) (count_over_time({{service_name="{SERVICES[i % len(SERVICES)]}"}}'
+            "[1m]))"
+        )
+        return get("/loki/api/v1/query_range", {"query": query, "step": "60s", **window})
+
+    try:
+        same = [e["id"] for e in native(0)["logs"]]
+        lines = [v for s in logql(0)["data"]["result"] for v in s["values"]]
+        assert len(same) == len(lines) == 100, (len(same), len(lines))
+        report = {
+            **stored,
+            "native search, newest 100": latency(native, args.samples),
+            "LogQL selector + line filter, newest 100": latency(logql, args.samples),
+            "LogQL count_over_time by level, 24 h, 1 min steps": latency(volume, args.samples),
+        }
+    finally:
+        server.terminate()
+        server.wait(30)
+        shutil.rmtree(work, ignore_errors=True)
+    report["LogQL p95 / native p95"] = round(
+        report["LogQL selector + line filter, newest 100"]["p95_ms"]
+        / report["native search, newest 100"]["p95_ms"],
+        2,
+    )
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

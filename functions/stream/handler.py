@@ -40,8 +40,32 @@ def connect(event: dict[str, Any]) -> dict[str, Any]:
     except ApiError as exc:
         body = json.dumps(error_body(exc.message, exc.field))
         return {"statusCode": exc.status_code, "body": body}
-    components.connection_registry().connect(event["requestContext"]["connectionId"], now_ms())
+    registry = components.connection_registry()
+    connection_id = event["requestContext"]["connectionId"]
+    loki_query = query.get("query")  # Loki's tail: subscribed at once, answered in its frames
+    if loki_query:
+        try:
+            subscription = Subscription(loki_query=loki_query)
+        except ValidationError as exc:
+            _, message = first_problem(exc.errors())
+            return {"statusCode": 400, "body": json.dumps({"message": message})}
+        subscription = subscription.model_copy(update={"services": _services_of(loki_query)})
+        registry.connect(connection_id, now_ms())
+        registry.subscribe(connection_id, subscription)
+        return {"statusCode": 200, "headers": answer_headers}
+    registry.connect(connection_id, now_ms())
     return {"statusCode": 200, "headers": answer_headers}
+
+
+def _services_of(loki_query: str) -> list[str] | None:
+    """The service a LogQL selector names with =, to narrow the subscription early."""
+    from logsvc.loki.logql import LogQuery, parse
+
+    parsed = parse(loki_query)
+    if not isinstance(parsed, LogQuery):
+        return None
+    named = [m.value for m in parsed.matchers if m.label == "service_name" and m.op == "="]
+    return named[:1] or None
 
 
 def subscribe(event: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,11 @@
-"""Loki's tail over WebSocket (``GET /loki/api/v1/tail``), on the local server's live tail.
+"""Loki's tail over WebSocket (``GET /loki/api/v1/tail``) on the local server.
 
 Grafana's Loki data source connects with ``query`` (a LogQL log query), ``start`` and
-``limit``. The connection is authenticated and subscribed like any live-tail client (by
-the stream function), to the selector's service when it names one; each delivered entry
-then goes through the query's matchers and pipeline, and what passes is sent in Loki's
-frame, ``{"streams": [{"stream": {labels}, "values": [["<ns>", "<line>"]]}],
-"dropped_entries": [...]}``. The first frame holds the entries since ``start`` (at most
-``limit``), oldest first.
+``limit``. The stream function authenticates the connection and subscribes it with the
+query, as it does on AWS's stream API; the publisher then sends the entries that pass the
+query's pipeline in Loki's frame, ``{"streams": [...]}``. Here the first frame holds the
+entries since ``start`` (at most ``limit``, oldest first), and entries a slow client missed
+are reported in the next frame's ``dropped_entries``.
 """
 
 from __future__ import annotations
@@ -36,66 +35,41 @@ class LokiTail:
         self.query = query
         self.start_ms = start_ms
         self.limit = limit
-        services = [m.value for m in query.matchers if m.label == "service_name" and m.op == "="]
-        self.subscription: dict[str, Any] = {"services": services[:1]} if services else {}
         self.dropped_entries: list[dict[str, Any]] = []
 
-    def render(self, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """Loki's frame for the entries that pass the query, or None when none does."""
-        streams: dict[tuple, dict[str, Any]] = {}
-        for entry in entries:
-            labels = loki_engine.stream_labels(entry)
-            if not all(m.matches(labels) for m in self.query.matchers):
-                continue
-            line = loki_engine.run_pipeline(self.query.stages, labels, entry)
-            if line is None:
-                continue
-            key = tuple(sorted(line.labels.items()))
-            stream = streams.setdefault(key, {"stream": dict(key), "values": []})
-            stream["values"].append([str(line.timestamp_ms * 1_000_000), line.line])
-        if not streams and not self.dropped_entries:
-            return None
-        frame: dict[str, Any] = {"streams": list(streams.values())}
-        if self.dropped_entries:
-            frame["dropped_entries"], self.dropped_entries = self.dropped_entries, []
-        return frame
-
     def dropped(self, evicted: str) -> None:
-        """A message the connection's buffer let go: its entries are reported as dropped."""
-        for entry in _logs_of(evicted):
-            if len(self.dropped_entries) < MAX_DROPPED_REPORTED:
-                self.dropped_entries.append(
-                    {
-                        "labels": loki_engine.stream_labels(entry),
-                        "timestamp": str(entry["timestamp"] * 1_000_000),
-                    }
-                )
+        """A frame the connection's buffer let go: its entries are reported as dropped."""
+        try:
+            streams = json.loads(evicted).get("streams", [])
+        except (ValueError, AttributeError):
+            return
+        for stream in streams:
+            for timestamp, _ in stream.get("values", []):
+                if len(self.dropped_entries) < MAX_DROPPED_REPORTED:
+                    self.dropped_entries.append(
+                        {"labels": stream["stream"], "timestamp": timestamp}
+                    )
 
     async def send_all(self, connection: Connection) -> None:
-        """The backfill, then each delivered message as a frame (an empty one when idle)."""
+        """The backfill, then each delivered frame (an empty one when idle)."""
         engine = loki_engine.Engine(components.log_index())
         lines = await run_in_threadpool(
             engine.lines, self.query, self.start_ms, now_ms(), self.limit, True
         )
-        first = self.render([line.entry for line in lines]) or {"streams": []}
-        await connection.websocket.send_text(json.dumps(first))
+        backfill = loki_engine.tail_frame(self.query, [line.entry for line in lines])
+        await connection.websocket.send_text(json.dumps(backfill or {"streams": []}))
         while True:
             try:
-                data = await asyncio.wait_for(connection.buffer.get(), HEARTBEAT_SECONDS)
+                frame = json.loads(
+                    await asyncio.wait_for(connection.buffer.get(), HEARTBEAT_SECONDS)
+                )
             except TimeoutError:
-                frame = self.render([]) or {"streams": []}
-            else:
-                frame = self.render(_logs_of(data))
-            if frame is not None:
-                await connection.websocket.send_text(json.dumps(frame))
-
-
-def _logs_of(data: str) -> list[dict[str, Any]]:
-    try:
-        message = json.loads(data)
-    except ValueError:
-        return []
-    return message.get("logs", []) if message.get("type") == "logs" else []
+                frame = {"streams": []}
+            if "streams" not in frame:
+                continue  # the stream function's own messages (acknowledgements)
+            if self.dropped_entries:
+                frame["dropped_entries"], self.dropped_entries = self.dropped_entries, []
+            await connection.websocket.send_text(json.dumps(frame))
 
 
 async def loki_tail_endpoint(websocket: WebSocket) -> None:

@@ -89,8 +89,8 @@ STREAM_CREDENTIALS = "STREAM_LOCAL_CREDENTIALS"
 
 
 async def stream_endpoint(websocket: WebSocket, loki: Any = None) -> None:
-    """Live tail; with ``loki`` (a LokiTail), Loki's tail: subscribed at once, answered in
-    Loki's frames."""
+    """Live tail; with ``loki`` (a LokiTail), Loki's tail (the stream function subscribes
+    the connection to its query at $connect)."""
     connection_id = uuid.uuid4().hex[:16]
     answer = await invoke(websocket_event("$connect", connection_id, websocket))
     if answer.get("statusCode") != 200:
@@ -99,9 +99,6 @@ async def stream_endpoint(websocket: WebSocket, loki: Any = None) -> None:
     protocol = (answer.get("headers") or {}).get("Sec-WebSocket-Protocol")
     await websocket.accept(subprotocol=protocol)
     connection = CONNECTIONS[connection_id] = Connection(websocket, loki=loki)
-    if loki is not None:
-        subscribe = json.dumps({"action": "subscribe", **loki.subscription})
-        await invoke(websocket_event("subscribe", connection_id, websocket, subscribe))
     sender = asyncio.create_task(_send(connection))
     try:
         while True:

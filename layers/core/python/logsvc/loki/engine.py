@@ -309,6 +309,22 @@ def run_pipeline(
     return Line(entry["timestamp"], labels, line, entry)
 
 
+def tail_frame(query: LogQuery, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Loki's tail frame for the entries that pass a log query, or None when none does."""
+    streams: dict[tuple, dict[str, Any]] = {}
+    for entry in entries:
+        labels = stream_labels(entry)
+        if not all(m.matches(labels) for m in query.matchers):
+            continue
+        line = run_pipeline(query.stages, labels, entry)
+        if line is None:
+            continue
+        key = tuple(sorted(line.labels.items()))
+        stream = streams.setdefault(key, {"stream": dict(key), "values": []})
+        stream["values"].append([str(line.timestamp_ms * 1_000_000), line.line])
+    return {"streams": list(streams.values())} if streams else None
+
+
 def _format_line(template: str, line: str, labels: dict[str, str]) -> str:
     return _TEMPLATE_FIELD.sub(lambda m: line if m[2] else labels.get(m[1], ""), template)
 

@@ -8,13 +8,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-import orjson
 from aws_lambda_powertools import Logger
 
 from logsvc.clock import now_ms
 from logsvc.entries import LogEntry
 from logsvc.store.connections import ConnectionRegistry
-from logsvc.stream.subscriptions import Subscription, stream_view
+from logsvc.stream.subscriptions import Subscription
 
 # At most one registry read a second per warm function: a new subscriber starts receiving
 # within a second.
@@ -22,7 +21,6 @@ from logsvc.stream.subscriptions import Subscription, stream_view
 # every D1 request of the deployment shares one account-wide budget.
 REGISTRY_CACHE_SECONDS = 2.0
 FAN_OUT_BUDGET_SECONDS = 1.0  # ingest never waits longer than this for subscribers
-MAX_MESSAGES_PER_POST = 100
 logger = Logger(child=True)
 
 
@@ -82,13 +80,13 @@ class Publisher:
         """Best effort within FAN_OUT_BUDGET_SECONDS; a failure here never fails ingest."""
         try:
             deliveries = [
-                (connection_id, matching)
+                (connection_id, subscription, matching)
                 for connection_id, subscription in self._subscribers()
                 if (matching := [e for e in entries if subscription.matches(e)])
             ]
             futures = {
-                self._pool.submit(self._send, connection_id, matching): connection_id
-                for connection_id, matching in deliveries
+                self._pool.submit(self._send, connection_id, subscription, matching): connection_id
+                for connection_id, subscription, matching in deliveries
             }
             wait(futures, timeout=FAN_OUT_BUDGET_SECONDS)
         except Exception:
@@ -100,10 +98,10 @@ class Publisher:
             self._cached_at = time.monotonic()
         return self._cached
 
-    def _send(self, connection_id: str, entries: list[LogEntry]) -> None:
-        for start in range(0, len(entries), MAX_MESSAGES_PER_POST):
-            batch = [stream_view(e) for e in entries[start : start + MAX_MESSAGES_PER_POST]]
-            data = orjson.dumps({"type": "logs", "logs": batch})
+    def _send(
+        self, connection_id: str, subscription: Subscription, entries: list[LogEntry]
+    ) -> None:
+        for data in subscription.messages(entries):
             if not self.api.send(connection_id, data):
                 self.registry.disconnect(connection_id)
                 self._cached = [(c, s) for c, s in self._cached if c != connection_id]

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from logsvc.entries import LEVELS, LevelName, LogEntry, ServiceName
 from logsvc.errors import BadRequest
 from logsvc.field_filters import FieldFilter, fold, matches_all, parse
 
+MAX_MESSAGES_PER_POST = 100  # entries per message sent to a connection
+
 
 class Subscription(BaseModel):
     """{"action": "subscribe", "services": [...], "min_level": "WARN", "q": "timeout",
-    "filters": ["metadata.http.status>=500"]} (filters as search's ``filter=``)"""
+    "filters": ["metadata.http.status>=500"]} (filters as search's ``filter=``).
+
+    A Loki tail (``GET /loki/api/v1/tail?query=...``) subscribes with ``loki_query``, a
+    LogQL log query: its entries pass through the query's pipeline and arrive in Loki's
+    frames, ``{"streams": [...]}``."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -21,6 +29,17 @@ class Subscription(BaseModel):
     min_level: LevelName | None = None
     q: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     filters: tuple[FieldFilter, ...] = ()
+    loki_query: Annotated[str, Field(min_length=1, max_length=10_000)] | None = None
+
+    @field_validator("loki_query")
+    @classmethod
+    def _parse_loki_query(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                _log_query(value)
+            except BadRequest as exc:
+                raise ValueError(exc.message.removeprefix("query: ")) from None
+        return value
 
     @field_validator("filters", mode="before")
     @classmethod
@@ -48,6 +67,32 @@ class Subscription(BaseModel):
         if self.q and fold(self.q) not in fold(entry.message):
             return False
         return matches_all(self.filters, entry.metadata)
+
+    def messages(self, entries: list[LogEntry]) -> list[bytes]:
+        """What a subscriber is sent for matching entries: one message per hundred."""
+        found = []
+        for start in range(0, len(entries), MAX_MESSAGES_PER_POST):
+            views = [stream_view(e) for e in entries[start : start + MAX_MESSAGES_PER_POST]]
+            if self.loki_query is None:
+                found.append(orjson.dumps({"type": "logs", "logs": views}))
+                continue
+            from logsvc.loki.engine import tail_frame
+
+            frame = tail_frame(_log_query(self.loki_query), views)
+            if frame is not None:
+                found.append(orjson.dumps(frame))
+        return found
+
+
+@cache
+def _log_query(text: str) -> Any:
+    """A Loki tail's query, parsed once per process."""
+    from logsvc.loki.logql import LogQLError, LogQuery, parse
+
+    query = parse(text)
+    if not isinstance(query, LogQuery):
+        raise LogQLError("query: tail takes a log query, not a metric query")
+    return query
 
 
 def stream_view(entry: LogEntry) -> dict[str, Any]:

@@ -143,6 +143,18 @@ def test_the_requests_grafana_sends(server):
         "error",
         "info",
     }
+    # Grafana asks for labels by category: metadata arrives as structured metadata.
+    categorized = requests.get(
+        f"{server.url}/loki/api/v1/query_range",
+        params={"query": selector, "limit": "1", "start": start, "end": end},
+        headers={**basic(server), "X-Loki-Response-Encoding-Flags": "categorize-labels"},
+        timeout=30,
+    ).json()["data"]
+    assert categorized["encodingFlags"] == ["categorize-labels"]
+    ((stream),) = categorized["result"]
+    assert set(stream["stream"]) == {"service_name", "level", "detected_level", "source_type"}
+    ((_, _, categories),) = stream["values"]
+    assert categories == {"structuredMetadata": {"http_status": "500"}}
     volume = loki(
         server,
         "query_range",

@@ -329,9 +329,15 @@ def _format_line(template: str, line: str, labels: dict[str, str]) -> str:
     return _TEMPLATE_FIELD.sub(lambda m: line if m[2] else labels.get(m[1], ""), template)
 
 
-def _json_labels(entry: dict[str, Any], line: str) -> dict[str, str]:
+def metadata_labels(entry: dict[str, Any]) -> dict[str, str]:
+    """An entry's metadata as Loki labels (nested keys joined with ``_``)."""
     labels: dict[str, str] = {}
     _flatten(entry.get("metadata") or {}, "", labels)
+    return labels
+
+
+def _json_labels(entry: dict[str, Any], line: str) -> dict[str, str]:
+    labels = metadata_labels(entry)
     text = line.lstrip()
     if text.startswith("{"):
         try:

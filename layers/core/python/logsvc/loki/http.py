@@ -29,6 +29,7 @@ DEFAULT_LIMIT = 100
 LABEL_NAMES = ("detected_level", "level", "service_name", "source_type")
 BUILD_VERSION = "3.4.0"  # the Loki API version whose shapes these routes answer in
 DETECTED_FIELDS_SAMPLE = 1000
+CATEGORIZE_LABELS = "categorize-labels"
 
 
 def register(app: APIGatewayRestResolver) -> None:
@@ -48,7 +49,7 @@ def register(app: APIGatewayRestResolver) -> None:
         query = parse(_required(param("query"), "query"))
         start, end = _range(param("start"), param("end"), param("since"))
         if isinstance(query, LogQuery):
-            return _streams(engine(), query, start, end, param)
+            return _streams(engine(), query, start, end, param, categorized(app))
         step = _step(param("step"), start, end)
         series = engine().evaluate(query, start, end, step)
         return _success("matrix", _matrix(series))
@@ -58,7 +59,7 @@ def register(app: APIGatewayRestResolver) -> None:
         query = parse(_required(param("query"), "query"))
         at = time_param(param("time"), now_ms(), "time")
         if isinstance(query, LogQuery):
-            return _streams(engine(), query, at - DEFAULT_RANGE_MS, at, param)
+            return _streams(engine(), query, at - DEFAULT_RANGE_MS, at, param, categorized(app))
         series = engine().evaluate(query, at, at, 1)
         return _success(
             "vector",
@@ -203,7 +204,23 @@ def _success(kind: str, result: list[Any]) -> dict[str, Any]:
     return {"status": "success", "data": {"resultType": kind, "result": result}}
 
 
-def _streams(engine: loki_engine.Engine, query: LogQuery, start: int, end: int, param: Any) -> dict:
+def categorized(app: APIGatewayRestResolver) -> bool:
+    """Whether the client asked for labels by category (Grafana does): stream labels,
+    structured metadata and parsed labels apart, as Loki 3 answers then."""
+    flags = app.current_event.headers.get("x-loki-response-encoding-flags") or ""
+    return CATEGORIZE_LABELS in [flag.strip() for flag in flags.split(",")]
+
+
+def _streams(
+    engine: loki_engine.Engine,
+    query: LogQuery,
+    start: int,
+    end: int,
+    param: Any,
+    by_category: bool = False,
+) -> dict:
+    """A log query's answer; by category, each value carries the entry's metadata as
+    structured metadata and what parsers extracted, and streams hold stream labels only."""
     limit = int_param(param("limit"), DEFAULT_LIMIT, "limit")
     direction = (param("direction") or "backward").lower()
     if direction not in ("backward", "forward"):
@@ -211,10 +228,28 @@ def _streams(engine: loki_engine.Engine, query: LogQuery, start: int, end: int, 
     lines = engine.lines(query, start, end, limit, forward=direction == "forward")
     streams: dict[tuple, dict[str, Any]] = {}
     for line in lines:
-        key = tuple(sorted(line.labels.items()))
+        value: list[Any] = [str(line.timestamp_ms * 1_000_000), line.line]
+        labels = line.labels
+        if by_category:
+            stream_labels = loki_engine.stream_labels(line.entry)
+            structured = loki_engine.metadata_labels(line.entry)
+            parsed = {
+                k: v for k, v in labels.items() if k not in stream_labels and structured.get(k) != v
+            }
+            labels = {k: v for k, v in labels.items() if k in stream_labels}
+            categories = {}
+            if structured:
+                categories["structuredMetadata"] = structured
+            if parsed:
+                categories["parsed"] = parsed
+            value.append(categories)
+        key = tuple(sorted(labels.items()))
         stream = streams.setdefault(key, {"stream": dict(key), "values": []})
-        stream["values"].append([str(line.timestamp_ms * 1_000_000), line.line])
-    return _success("streams", list(streams.values()))
+        stream["values"].append(value)
+    answer = _success("streams", list(streams.values()))
+    if by_category:
+        answer["data"]["encodingFlags"] = [CATEGORIZE_LABELS]
+    return answer
 
 
 def _matrix(series: loki_engine.Series) -> list[dict[str, Any]]:

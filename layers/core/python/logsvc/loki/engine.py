@@ -44,8 +44,9 @@ from logsvc.loki.logql import (
     RangeAggregation,
     VectorAggregation,
     VectorLiteral,
-    _match_text,
+    byte_count,
     duration_ms,
+    match_text,
 )
 from logsvc.store.log_index import LogIndex, SearchFilters
 
@@ -383,7 +384,7 @@ def _holds(expression: Any, labels: dict[str, str]) -> bool:
     assert isinstance(expression, Compare)
     value = labels.get(expression.label, "")
     if expression.unit == "text":
-        return _match_text(expression.op, value, str(expression.value))
+        return match_text(expression.op, value, str(expression.value))
     number = _as_number(value, expression.unit)
     if number is None:
         labels.setdefault("__error__", "LabelFilterErr")
@@ -404,9 +405,8 @@ def _as_number(value: str, unit: str) -> float | None:
         if unit == "duration":
             return float(duration_ms(value))
         if unit == "bytes":
-            from logsvc.loki.logql import byte_count
-
-            return byte_count(value) if not value.replace(".", "").isdigit() else float(value)
+            # A plain number of bytes, or a size with its unit (10KB).
+            return float(value) if value.replace(".", "").isdigit() else byte_count(value)
         return float(value)
     except (ValueError, LogQLError):
         return None

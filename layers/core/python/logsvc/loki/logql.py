@@ -119,7 +119,7 @@ class Matcher:
     value: str
 
     def matches(self, labels: dict[str, str]) -> bool:
-        return _match_text(self.op, labels.get(self.label, ""), self.value)
+        return match_text(self.op, labels.get(self.label, ""), self.value)
 
 
 @dataclass(frozen=True)
@@ -413,7 +413,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
         ) from None
 
 
-def _match_text(op: str, value: str, wanted: str) -> bool:
+def match_text(op: str, value: str, wanted: str) -> bool:
     if op == "=":
         return value == wanted
     if op == "!=":

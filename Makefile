@@ -47,8 +47,16 @@ $(AUDIT)/.installed: Makefile
 	$(AUDIT)/bin/python -m pip install --quiet checkov==3.3.30
 	touch $@
 
+# Debian's Chromium, for the console's browser tests (Playwright drives it; it downloads no
+# browser of its own).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 # Running the service needs Python only; the tests and synth also need the Node packages.
-install: $(BIN)/.installed node_modules/.installed workers/node_modules/.installed $(AUDIT)/.installed
+install: $(BIN)/.installed node_modules/.installed workers/node_modules/.installed $(AUDIT)/.installed $(CHROMIUM)
 
 run: $(BIN)/.runtime
 	$(BIN)/logsvc serve --host 127.0.0.1 --port $(PORT) --data-dir $(DATA)

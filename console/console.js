@@ -1,0 +1,339 @@
+// The logsvc console: the native API, from the same origin, with the key in sessionStorage.
+// Everything a user picks lives in the URL (range, service, q, levels, filters), so a link
+// shares the view. Text from logs is only ever set as textContent, never parsed as HTML.
+
+const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"];
+const RANGES = { "15m": 15 * 60e3, "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 };
+const PAGE = 100;
+const KEY = "logsvc.key";
+
+const $ = (id) => document.getElementById(id);
+const state = { range: "1h", service: "", q: "", levels: [], filters: [], offset: 0 };
+let tail = null;
+
+function element(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+// -- the URL holds the view ---------------------------------------------------------------
+
+function readUrl() {
+  const params = new URLSearchParams(location.search);
+  state.range = RANGES[params.get("range")] ? params.get("range") : "1h";
+  state.service = params.get("service") || "";
+  state.q = params.get("q") || "";
+  state.levels = (params.get("levels") || "").split(",").filter((l) => LEVELS.includes(l));
+  state.filters = params.getAll("filter");
+}
+
+function writeUrl() {
+  const params = new URLSearchParams();
+  if (state.range !== "1h") params.set("range", state.range);
+  if (state.service) params.set("service", state.service);
+  if (state.q) params.set("q", state.q);
+  if (state.levels.length) params.set("levels", state.levels.join(","));
+  for (const f of state.filters) params.append("filter", f);
+  const query = params.toString();
+  history.replaceState(null, "", query ? `?${query}` : location.pathname);
+}
+
+// -- the API --------------------------------------------------------------------------
+
+async function api(path, params = []) {
+  const query = new URLSearchParams(params).toString();
+  const response = await fetch(query ? `${path}?${query}` : path, {
+    headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` },
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error || body.message || `HTTP ${response.status}`);
+  return body;
+}
+
+function searchParams(level, offset) {
+  const end = Date.now();
+  const params = [
+    ["start_time", String(end - RANGES[state.range])],
+    ["end_time", String(end)],
+    ["limit", String(PAGE)],
+    ["offset", String(offset)],
+  ];
+  if (state.service) params.push(["service", state.service]);
+  if (state.q) params.push(["q", state.q]);
+  if (level) params.push(["level", level]);
+  for (const f of state.filters) params.push(["filter", f]);
+  return params;
+}
+
+// Several levels are several searches (the API takes one level), merged newest first.
+async function search(offset) {
+  const levels = state.levels.length ? state.levels : [null];
+  const answers = await Promise.all(levels.map((l) => api("/api/v1/logs/search", searchParams(l, offset))));
+  const logs = answers.flatMap((a) => a.logs).sort((a, b) => b.timestamp - a.timestamp || (a.id < b.id ? 1 : -1));
+  return { logs, more: answers.some((a) => a.has_more) };
+}
+
+// -- rendering ------------------------------------------------------------------------
+
+function highlighted(text) {
+  const span = element("span", { class: "message" });
+  const needle = state.q.toLowerCase();
+  if (!needle) {
+    span.textContent = text;
+    return span;
+  }
+  const lower = text.toLowerCase();
+  let at = 0;
+  for (let found = lower.indexOf(needle); found !== -1; found = lower.indexOf(needle, at)) {
+    span.append(text.slice(at, found), element("mark", { text: text.slice(found, found + needle.length) }));
+    at = found + needle.length;
+  }
+  span.append(text.slice(at));
+  return span;
+}
+
+function relative(timestamp) {
+  const seconds = Math.round((Date.now() - timestamp) / 1000);
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)}m ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)}h ago`;
+  return `${Math.round(seconds / 86400)}d ago`;
+}
+
+function flatten(value, prefix, into) {
+  for (const [key, item] of Object.entries(value || {})) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (item && typeof item === "object" && !Array.isArray(item)) flatten(item, path, into);
+    else into.push([path, item]);
+  }
+  return into;
+}
+
+function filterButton(label, filter) {
+  return element("button", {
+    type: "button",
+    text: label,
+    "aria-label": `${label}: ${filter}`,
+    onclick: () => {
+      if (!state.filters.includes(filter)) state.filters.push(filter);
+      run();
+    },
+  });
+}
+
+function details(entry) {
+  const rows = [
+    ["id", entry.id],
+    ["service_name", entry.service_name],
+    ["level", entry.level],
+    ["timestamp", new Date(entry.timestamp).toISOString()],
+    ["source_type", entry.source_type],
+  ].map(([name, value]) => element("tr", {}, element("th", { scope: "row", text: name }), element("td", { text: String(value) }), element("td")));
+  for (const [path, value] of flatten(entry.metadata, "", [])) {
+    const text = typeof value === "string" ? value : JSON.stringify(value);
+    const field = `metadata.${path}`;
+    const actions = element("td", {}, filterButton("Filter for", `${field}=${text}`), filterButton("Filter out", `${field}!=${text}`));
+    rows.push(element("tr", {}, element("th", { scope: "row", text: field }), element("td", { text }), actions));
+  }
+  const full = element("pre", { class: "full", hidden: "" });
+  const load = element("button", {
+    type: "button",
+    text: "Full archived entry",
+    onclick: async () => {
+      try {
+        full.textContent = JSON.stringify(await api(`/api/v1/logs/logs/${encodeURIComponent(entry.id)}/full`), null, 2);
+      } catch (error) {
+        full.textContent = error.message;
+      }
+      full.hidden = false;
+    },
+  });
+  return element("div", { class: "details" }, element("table", {}, element("tbody", {}, ...rows)), load, full);
+}
+
+function row(entry) {
+  const time = new Date(entry.timestamp);
+  const open = element("button", { type: "button", class: "toggle", "aria-expanded": "false", "aria-label": "Show every field" }, "▸");
+  const item = element(
+    "li",
+    { class: `entry level-${entry.level.toLowerCase()}` },
+    open,
+    element("time", { datetime: time.toISOString(), title: time.toISOString(), text: relative(entry.timestamp) }),
+    element("span", { class: "level", text: entry.level }),
+    element("span", { class: "service", text: entry.service_name }),
+    highlighted(entry.message),
+  );
+  open.addEventListener("click", () => {
+    const expanded = open.getAttribute("aria-expanded") === "true";
+    open.setAttribute("aria-expanded", String(!expanded));
+    open.textContent = expanded ? "▸" : "▾";
+    if (expanded) item.querySelector(".details")?.remove();
+    else item.append(details(entry));
+  });
+  return item;
+}
+
+function renderFilters() {
+  const box = $("active-filters");
+  box.replaceChildren(
+    ...state.filters.map((f) =>
+      element("button", {
+        type: "button",
+        class: "chip",
+        text: `${f} ✕`,
+        "aria-label": `Remove filter ${f}`,
+        onclick: () => {
+          state.filters = state.filters.filter((x) => x !== f);
+          run();
+        },
+      }),
+    ),
+  );
+}
+
+function renderLevels() {
+  $("levels").replaceChildren(
+    ...LEVELS.map((level) =>
+      element("button", {
+        type: "button",
+        class: `chip level-${level.toLowerCase()}`,
+        text: level,
+        "aria-pressed": String(state.levels.includes(level)),
+        onclick: () => {
+          state.levels = state.levels.includes(level) ? state.levels.filter((l) => l !== level) : [...state.levels, level];
+          run();
+        },
+      }),
+    ),
+  );
+}
+
+// -- actions --------------------------------------------------------------------------
+
+async function run(append = false) {
+  state.offset = append ? state.offset + PAGE : 0;
+  writeUrl();
+  renderLevels();
+  renderFilters();
+  const list = $("logs");
+  try {
+    const { logs, more } = await search(state.offset);
+    const rows = logs.map(row);
+    if (append) list.append(...rows);
+    else list.replaceChildren(...rows);
+    $("more").hidden = !more;
+    $("summary").textContent = `${list.children.length} entries${more ? " (more older)" : ""}`;
+  } catch (error) {
+    $("summary").textContent = error.message;
+  }
+  if (tail) startTail();
+}
+
+async function loadServices() {
+  const { services } = await api("/api/v1/logs/services");
+  $("services").replaceChildren(
+    ...services.map((s) => element("option", { value: s.service_name, label: `${s.service_name} (${s.log_count})` })),
+  );
+}
+
+function tailMatches(entry) {
+  return !state.levels.length || state.levels.includes(entry.level);
+}
+
+function startTail() {
+  stopTail();
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/v1/logs/stream`, ["bearer", sessionStorage.getItem(KEY)]);
+  tail = socket;
+  let dropped = 0;
+  socket.addEventListener("open", () => {
+    const subscription = { action: "subscribe", filters: state.filters };
+    if (state.service) subscription.services = [state.service];
+    if (state.q) subscription.q = state.q;
+    socket.send(JSON.stringify(subscription));
+  });
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "subscribed") $("tail-status").textContent = "Live: new entries appear at the top";
+    if (message.type === "dropped") dropped += message.count;
+    if (message.type === "logs") {
+      const rows = message.logs.filter(tailMatches).reverse().map(row);
+      $("logs").prepend(...rows);
+    }
+    if (dropped) $("tail-status").textContent = `Live: ${dropped} entries dropped (the page fell behind)`;
+  });
+  socket.addEventListener("close", () => {
+    if (tail === socket) $("tail-status").textContent = "Live tail stopped";
+  });
+}
+
+function stopTail() {
+  if (tail) {
+    const socket = tail;
+    tail = null;
+    socket.close();
+  }
+}
+
+function showConsole(signedIn) {
+  $("console").hidden = !signedIn;
+  $("sign-in").hidden = signedIn;
+  $("sign-out").hidden = !signedIn;
+}
+
+async function signIn(key) {
+  sessionStorage.setItem(KEY, key);
+  try {
+    await loadServices();
+  } catch (error) {
+    sessionStorage.removeItem(KEY);
+    $("sign-in-error").textContent = error.message;
+    showConsole(false);
+    return;
+  }
+  $("sign-in-error").textContent = "";
+  showConsole(true);
+  $("range").value = state.range;
+  $("service").value = state.service;
+  $("search").value = state.q;
+  await run();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  readUrl();
+  $("sign-in").addEventListener("submit", (event) => {
+    event.preventDefault();
+    signIn($("api-key").value.trim());
+  });
+  $("sign-out").addEventListener("click", () => {
+    stopTail();
+    sessionStorage.removeItem(KEY);
+    $("logs").replaceChildren();
+    showConsole(false);
+  });
+  $("query").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.range = $("range").value;
+    state.service = $("service").value.trim();
+    state.q = $("search").value;
+    run();
+  });
+  $("more").addEventListener("click", () => run(true));
+  $("live-tail").addEventListener("click", () => {
+    const on = $("live-tail").getAttribute("aria-pressed") !== "true";
+    $("live-tail").setAttribute("aria-pressed", String(on));
+    if (on) startTail();
+    else {
+      stopTail();
+      $("tail-status").textContent = "Live tail paused";
+    }
+  });
+  if (sessionStorage.getItem(KEY)) signIn(sessionStorage.getItem(KEY));
+  else showConsole(false);
+});

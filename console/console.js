@@ -8,8 +8,12 @@ const PAGE = 100;
 const KEY = "logsvc.key";
 
 const $ = (id) => document.getElementById(id);
-const state = { range: "1h", service: "", q: "", levels: [], filters: [], offset: 0 };
+const SVG = "http://www.w3.org/2000/svg";
+const BUCKETS = 60;
+// range is a preset, or "custom" with from and to (Unix ms) picked on the histogram.
+const state = { range: "1h", from: 0, to: 0, service: "", q: "", levels: [], filters: [], offset: 0 };
 let tail = null;
+let shown = []; // the entries in the list, for the fields panel
 
 function element(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -27,6 +31,9 @@ function element(tag, props = {}, ...children) {
 function readUrl() {
   const params = new URLSearchParams(location.search);
   state.range = RANGES[params.get("range")] ? params.get("range") : "1h";
+  const from = Number(params.get("from"));
+  const to = Number(params.get("to"));
+  if (from > 0 && to > from) Object.assign(state, { range: "custom", from, to });
   state.service = params.get("service") || "";
   state.q = params.get("q") || "";
   state.levels = (params.get("levels") || "").split(",").filter((l) => LEVELS.includes(l));
@@ -35,7 +42,10 @@ function readUrl() {
 
 function writeUrl() {
   const params = new URLSearchParams();
-  if (state.range !== "1h") params.set("range", state.range);
+  if (state.range === "custom") {
+    params.set("from", String(state.from));
+    params.set("to", String(state.to));
+  } else if (state.range !== "1h") params.set("range", state.range);
   if (state.service) params.set("service", state.service);
   if (state.q) params.set("q", state.q);
   if (state.levels.length) params.set("levels", state.levels.join(","));
@@ -56,10 +66,16 @@ async function api(path, params = []) {
   return body;
 }
 
-function searchParams(level, offset) {
+function timeWindow() {
+  if (state.range === "custom") return [state.from, state.to];
   const end = Date.now();
+  return [end - RANGES[state.range], end];
+}
+
+function searchParams(level, offset) {
+  const [start, end] = timeWindow();
   const params = [
-    ["start_time", String(end - RANGES[state.range])],
+    ["start_time", String(start)],
     ["end_time", String(end)],
     ["limit", String(PAGE)],
     ["offset", String(offset)],
@@ -214,6 +230,153 @@ function renderLevels() {
   );
 }
 
+// The volume histogram: counts per level and bucket, from the Loki API's metric query
+// (service and levels; the text search and field filters narrow the list only).
+function volumeQuery() {
+  const matchers = [];
+  if (state.service) matchers.push(`service_name=${JSON.stringify(state.service)}`);
+  const levels = state.levels.length ? state.levels.map((l) => l.toLowerCase()).join("|") : ".+";
+  matchers.push(`level=~${JSON.stringify(levels)}`);
+  return `sum by (level) (count_over_time({${matchers.join(", ")}}[STEP]))`;
+}
+
+async function renderHistogram() {
+  const [start, end] = timeWindow();
+  const step = Math.max(1000, Math.ceil((end - start) / BUCKETS / 1000) * 1000);
+  const svg = $("histogram");
+  let answer;
+  try {
+    answer = await api("/loki/api/v1/query_range", [
+      ["query", volumeQuery().replace("STEP", `${step}ms`)],
+      ["start", String(start * 1e6)],
+      ["end", String(end * 1e6)],
+      ["step", `${step}ms`],
+    ]);
+  } catch (error) {
+    $("histogram-caption").textContent = `Volume unavailable: ${error.message}`;
+    return;
+  }
+  const buckets = new Map();
+  for (const series of answer.data.result) {
+    for (const [seconds, value] of series.values) {
+      const bucket = buckets.get(seconds) || {};
+      bucket[series.metric.level] = Number(value);
+      buckets.set(seconds, bucket);
+    }
+  }
+  const totals = [...buckets.values()].map((b) => Object.values(b).reduce((x, y) => x + y, 0));
+  const highest = Math.max(1, ...totals);
+  const width = 600 / Math.ceil((end - start) / step + 1);
+  const bars = [];
+  for (const [seconds, counts] of buckets) {
+    const x = ((seconds * 1000 - start) / (end - start)) * 600;
+    let y = 80;
+    for (const level of LEVELS) {
+      const count = counts[level.toLowerCase()] || 0;
+      if (!count) continue;
+      const height = (count / highest) * 78;
+      y -= height;
+      const bar = document.createElementNS(SVG, "rect");
+      for (const [name, value] of Object.entries({ x, y, width: Math.max(1, width - 1), height, class: `bar-${level.toLowerCase()}` })) {
+        bar.setAttribute(name, String(value));
+      }
+      const title = document.createElementNS(SVG, "title");
+      title.textContent = `${new Date(seconds * 1000).toISOString()}: ${count} ${level}`;
+      bar.append(title);
+      bars.push(bar);
+    }
+  }
+  svg.replaceChildren(...bars);
+  svg.dataset.start = String(start);
+  svg.dataset.end = String(end);
+  const total = totals.reduce((x, y) => x + y, 0);
+  $("histogram-caption").textContent = `${total} entries from ${new Date(start).toISOString()} to ${new Date(end).toISOString()}; drag across the chart to zoom.`;
+}
+
+function zoomable() {
+  const svg = $("histogram");
+  let from = null;
+  const at = (event) => {
+    const box = svg.getBoundingClientRect();
+    const share = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
+    const start = Number(svg.dataset.start);
+    return Math.round(start + share * (Number(svg.dataset.end) - start));
+  };
+  svg.addEventListener("pointerdown", (event) => {
+    from = at(event);
+  });
+  svg.addEventListener("pointerup", (event) => {
+    if (from === null) return;
+    const to = at(event);
+    const [low, high] = [Math.min(from, to), Math.max(from, to)];
+    from = null;
+    if (high - low < 1000) return;
+    Object.assign(state, { range: "custom", from: low, to: high });
+    run();
+  });
+}
+
+// The fields panel: the metadata keys of the entries shown, their top values and counts.
+function renderFields(entries) {
+  const values = new Map();
+  for (const entry of entries) {
+    for (const [path, value] of flatten(entry.metadata, "", [])) {
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      const counts = values.get(path) || new Map();
+      counts.set(text, (counts.get(text) || 0) + 1);
+      values.set(path, counts);
+    }
+  }
+  const sections = [...values.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).slice(0, 30).map(([path, counts]) => {
+    const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5);
+    return element(
+      "details",
+      {},
+      element("summary", { text: `metadata.${path} (${counts.size})` }),
+      element(
+        "ul",
+        {},
+        ...top.map(([text, count]) =>
+          element("li", {}, filterButton(`${text} (${count})`, `metadata.${path}=${text}`)),
+        ),
+      ),
+    );
+  });
+  $("fields").replaceChildren(...(sections.length ? sections : [element("p", { text: "No metadata in these entries." })]));
+}
+
+// Patterns: the error templates of the chosen service, each a search away.
+async function renderPatterns() {
+  const table = $("patterns");
+  if (!state.service) {
+    table.replaceChildren(element("caption", { text: "Choose a service to see its error patterns." }));
+    return;
+  }
+  const [start, end] = timeWindow();
+  try {
+    const answer = await api(`/api/v1/logs/patterns/${encodeURIComponent(state.service)}`, [
+      ["start_time", String(start)],
+      ["end_time", String(end)],
+    ]);
+    const head = element("tr", {}, ...["Pattern", "Count", "Share", "Last seen", ""].map((t) => element("th", { scope: "col", text: t })));
+    const body = answer.patterns.map((pattern) => {
+      const words = pattern.template.split(/<[^>]*>/).map((w) => w.trim()).sort((a, b) => b.length - a.length)[0] || "";
+      return element(
+        "tr",
+        {},
+        element("td", { text: pattern.template }),
+        element("td", { text: String(pattern.count) }),
+        element("td", { text: `${Math.round(pattern.share * 100)}%` }),
+        element("td", { text: relative(pattern.last_seen) }),
+        element("td", {}, element("button", { type: "button", text: "Search", "aria-label": `Search for ${words}`, onclick: () => { state.q = words; $("search").value = words; run(); } })),
+      );
+    });
+    table.replaceChildren(element("caption", { text: `${answer.entries_analyzed} error entries analyzed` }), element("thead", {}, head), element("tbody", {}, ...body));
+  } catch (error) {
+    table.replaceChildren(element("caption", { text: error.message }));
+  }
+}
+
 // -- actions --------------------------------------------------------------------------
 
 async function run(append = false) {
@@ -227,12 +390,15 @@ async function run(append = false) {
     const rows = logs.map(row);
     if (append) list.append(...rows);
     else list.replaceChildren(...rows);
+    shown = append ? shown.concat(logs) : logs;
+    renderFields(shown);
     $("more").hidden = !more;
     $("summary").textContent = `${list.children.length} entries${more ? " (more older)" : ""}`;
   } catch (error) {
     $("summary").textContent = error.message;
   }
   if (tail) startTail();
+  if (!append) renderHistogram();
 }
 
 async function loadServices() {
@@ -299,6 +465,9 @@ async function signIn(key) {
   }
   $("sign-in-error").textContent = "";
   showConsole(true);
+  if (state.range === "custom") {
+    $("range").append(element("option", { value: "custom", text: "Picked on the chart" }));
+  }
   $("range").value = state.range;
   $("service").value = state.service;
   $("search").value = state.q;
@@ -325,6 +494,19 @@ document.addEventListener("DOMContentLoaded", () => {
     run();
   });
   $("more").addEventListener("click", () => run(true));
+  $("range").addEventListener("change", () => {
+    state.range = $("range").value;
+    run();
+  });
+  $("add-filter").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("filter").value.trim();
+    if (text && !state.filters.includes(text)) state.filters.push(text);
+    $("filter").value = "";
+    run();
+  });
+  $("load-patterns").addEventListener("click", renderPatterns);
+  zoomable();
   $("live-tail").addEventListener("click", () => {
     const on = $("live-tail").getAttribute("aria-pressed") !== "true";
     $("live-tail").setAttribute("aria-pressed", String(on));

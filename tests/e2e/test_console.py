@@ -75,7 +75,15 @@ def signed_in(browser, server, path: str = "/") -> Page:
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    # Script errors and CSP refusals; an answer of 4xx is the API speaking, not an error.
+    page.on(
+        "console",
+        lambda message: (
+            message.type == "error"
+            and not message.text.startswith("Failed to load resource")
+            and errors.append(message.text)
+        ),
+    )
     page.goto(f"{server.url}{path}")
     page.get_by_label("API key").fill(server.api_key)
     page.get_by_role("button", name="Sign in").click()
@@ -145,4 +153,48 @@ def test_live_tail_shows_a_new_entry(browser, server, stored):
     )
     expect(rows(page).first).to_contain_text("arrived live", timeout=5000)
     expect(rows(page).first).to_contain_text("CRITICAL")
+    assert page.errors == []
+
+
+def test_dragging_across_the_histogram_zooms_the_range(browser, server, stored):
+    page = signed_in(browser, server, f"/?service={stored}&range=15m")
+    chart = page.get_by_role("img", name="Volume by level")
+    expect(chart.locator("rect").first).to_be_attached()
+    expect(page.get_by_text(re.compile(r"^3 entries from"))).to_be_visible()
+    box = chart.bounding_box()
+    # The last tenth of fifteen minutes holds the entries; the first half holds none.
+    page.mouse.move(box["x"] + 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.up()
+    expect(rows(page)).to_have_count(0)
+    assert "from=" in page.url and "to=" in page.url and "range=" not in page.url
+    assert page.errors == []
+
+
+def test_the_fields_panel_and_the_filter_box_filter(browser, server, stored):
+    page = signed_in(browser, server, f"/?service={stored}")
+    expect(rows(page)).to_have_count(3)
+    page.get_by_text("metadata.region (2)").click()
+    page.get_by_role("button", name="us (1): metadata.region=us").click()
+    expect(rows(page)).to_have_count(1)
+    page.get_by_role("button", name="Remove filter metadata.region=us").click()
+    page.get_by_label("Field filter").fill("metadata.error_code=DB_TIMEOUT")
+    page.get_by_role("button", name="Add filter").click()
+    expect(rows(page)).to_have_count(1)
+    expect(rows(page).first).to_contain_text("Payment timeout after 30s")
+    page.get_by_label("Field filter").fill("error_code=x")
+    page.get_by_role("button", name="Add filter").click()
+    expect(page.get_by_text(re.compile("is not a filter"))).to_be_visible()
+    assert page.errors == []
+
+
+def test_patterns_lead_to_a_search(browser, server, stored):
+    page = signed_in(browser, server, f"/?service={stored}")
+    page.get_by_role("button", name="Error patterns").click()
+    patterns = page.get_by_role("table", name="Patterns")
+    expect(patterns).to_contain_text("Payment timeout after")
+    patterns.get_by_role("button").first.click()
+    expect(rows(page)).to_have_count(1)
+    assert "q=" in page.url
     assert page.errors == []

@@ -14,6 +14,7 @@ const BUCKETS = 60;
 const state = { range: "1h", from: 0, to: 0, service: "", q: "", levels: [], filters: [], offset: 0 };
 let tail = null;
 let shown = []; // the entries in the list, for the fields panel
+let runs = 0; // the latest run's number: an older run's answer arriving later is dropped
 
 function element(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -240,7 +241,7 @@ function volumeQuery() {
   return `sum by (level) (count_over_time({${matchers.join(", ")}}[STEP]))`;
 }
 
-async function renderHistogram() {
+async function renderHistogram(number) {
   const [start, end] = timeWindow();
   const step = Math.max(1000, Math.ceil((end - start) / BUCKETS / 1000) * 1000);
   const svg = $("histogram");
@@ -253,9 +254,10 @@ async function renderHistogram() {
       ["step", `${step}ms`],
     ]);
   } catch (error) {
-    $("histogram-caption").textContent = `Volume unavailable: ${error.message}`;
+    if (number === runs) $("histogram-caption").textContent = `Volume unavailable: ${error.message}`;
     return;
   }
+  if (number !== runs) return; // a newer run draws its own
   const buckets = new Map();
   for (const series of answer.data.result) {
     for (const [seconds, value] of series.values) {
@@ -385,8 +387,10 @@ async function run(append = false) {
   renderLevels();
   renderFilters();
   const list = $("logs");
+  const number = ++runs;
   try {
     const { logs, more } = await search(state.offset);
+    if (number !== runs) return; // a newer run has started: its answer decides
     const rows = logs.map(row);
     if (append) list.append(...rows);
     else list.replaceChildren(...rows);
@@ -395,10 +399,11 @@ async function run(append = false) {
     $("more").hidden = !more;
     $("summary").textContent = `${list.children.length} entries${more ? " (more older)" : ""}`;
   } catch (error) {
+    if (number !== runs) return;
     $("summary").textContent = error.message;
   }
   if (tail) startTail();
-  if (!append) renderHistogram();
+  if (!append) renderHistogram(number);
 }
 
 async function loadServices() {

@@ -6,6 +6,7 @@ import re
 import shutil
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -198,3 +199,34 @@ def test_patterns_lead_to_a_search(browser, server, stored):
     expect(rows(page)).to_have_count(1)
     assert "q=" in page.url
     assert page.errors == []
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's findings of serious or critical impact (the page's CSP is bypassed for
+    this script only: it is the test's, not the console's)."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        f"{v['id']}: {v['help']} ({[n['html'][:80] for n in v['nodes']]})"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_no_serious_accessibility_violations(browser, server, stored):
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{server.url}/")
+    assert serious_violations(page) == []
+    page.get_by_label("API key").fill(server.api_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{server.url}/?service={stored}")
+    expect(rows(page)).to_have_count(3)
+    rows(page).first.get_by_role("button", name="Show every field").click()
+    page.get_by_role("button", name="Error patterns").click()
+    expect(page.get_by_role("table", name="Patterns")).to_contain_text("Payment")
+    assert serious_violations(page) == []
+    context.close()

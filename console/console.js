@@ -57,14 +57,19 @@ function writeUrl() {
 
 // -- the API --------------------------------------------------------------------------
 
-async function api(path, params = []) {
+async function api(path, params = [], method = "GET", body = undefined) {
   const query = new URLSearchParams(params).toString();
+  const headers = { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(query ? `${path}?${query}` : path, {
-    headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` },
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.error || body.message || `HTTP ${response.status}`);
-  return body;
+  if (response.status === 204) return {};
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.error || answer.message || `HTTP ${response.status}`);
+  return answer;
 }
 
 function timeWindow() {
@@ -379,6 +384,132 @@ async function renderPatterns() {
   }
 }
 
+// -- the services view ------------------------------------------------------------------
+
+async function renderServices() {
+  const { services } = await api("/api/v1/logs/services");
+  const cards = await Promise.all(
+    services.map(async (service) => {
+      const stats = await api(`/api/v1/logs/stats/${encodeURIComponent(service.service_name)}`);
+      const day = stats.last_24h;
+      const errors = day.levels.ERROR + day.levels.CRITICAL;
+      const rate = day.total ? Math.round((errors / day.total) * 1000) / 10 : 0;
+      return element(
+        "li",
+        { class: "card" },
+        element("h3", { text: service.service_name }),
+        element("p", { text: `${service.log_count} entries; ${day.total} in 24 h; errors ${rate}%; last seen ${relative(service.last_seen)}` }),
+        element("button", { type: "button", text: "Open", "aria-label": `Open ${service.service_name}`, onclick: () => openService(service.service_name) }),
+        element("a", { href: `?service=${encodeURIComponent(service.service_name)}`, text: "Search its logs" }),
+      );
+    }),
+  );
+  $("service-cards").replaceChildren(...cards);
+}
+
+async function openService(name) {
+  const page = $("service-page");
+  const save = $("config-form").querySelector("button[type=submit]");
+  save.disabled = true; // until this service's config is in the form
+  page.hidden = false;
+  page.dataset.service = name;
+  $("service-title").textContent = name;
+  const stats = await api(`/api/v1/logs/stats/${encodeURIComponent(name)}`);
+  $("service-stats").replaceChildren(
+    ...[["Total", stats.total], ["Last 24 h", stats.last_24h.total], ...LEVELS.map((l) => [l, stats.levels[l]])].flatMap(([term, value]) => [
+      element("dt", { text: term }),
+      element("dd", { text: String(value) }),
+    ]),
+  );
+  const config = await api(`/api/v1/logs/config/${encodeURIComponent(name)}`);
+  for (const field of ["ttl_days", "max_logs_per_day", "archive_ttl_days"]) $(field).value = config[field] ?? "";
+  $("retention_policy").value = config.retention_policy ?? "";
+  $("alert_on_errors").checked = config.alert_on_errors;
+  $("config-status").textContent = `Cleanup keeps ${config.effective_ttl_days} days in the index, ${config.effective_archive_ttl_days} in the archive.`;
+  save.disabled = false;
+  const analysis = await api(`/api/v1/logs/analysis/${encodeURIComponent(name)}`, [["limit", "1"]]);
+  $("analysis").textContent = analysis.latest
+    ? `${analysis.latest.severity}: ${analysis.latest.summary} (${relative(analysis.latest.analyzed_at)})`
+    : "No analysis yet.";
+}
+
+async function saveConfig(event) {
+  event.preventDefault();
+  const name = $("service-page").dataset.service;
+  const number = (id) => ($(id).value === "" ? null : Number($(id).value));
+  const update = {
+    ttl_days: number("ttl_days"),
+    max_logs_per_day: number("max_logs_per_day"),
+    archive_ttl_days: number("archive_ttl_days"),
+    retention_policy: $("retention_policy").value || null,
+    alert_on_errors: $("alert_on_errors").checked,
+  };
+  try {
+    const saved = await api(`/api/v1/logs/config/${encodeURIComponent(name)}`, [], "PUT", update);
+    $("config-status").textContent = `Saved: cleanup keeps ${saved.effective_ttl_days} days in the index.`;
+  } catch (error) {
+    $("config-status").textContent = `Not saved: ${error.message}`;
+  }
+}
+
+// -- the keys view ----------------------------------------------------------------------
+
+async function renderKeys() {
+  let answer;
+  try {
+    answer = await api("/api/v1/admin/keys");
+  } catch (error) {
+    $("keys").replaceChildren(element("caption", { text: error.message }));
+    return;
+  }
+  const head = element("tr", {}, ...["Name", "Id", "Scopes", "Services", "Created", "State", ""].map((t) => element("th", { scope: "col", text: t })));
+  const body = answer.keys.map((key) =>
+    element(
+      "tr",
+      {},
+      element("td", { text: key.name }),
+      element("td", { text: key.id }),
+      element("td", { text: key.scopes.join(", ") }),
+      element("td", { text: key.services ? key.services.join(", ") : "all" }),
+      element("td", { text: new Date(key.created_at).toISOString() }),
+      element("td", { text: key.revoked_at ? "revoked" : "active" }),
+      element(
+        "td",
+        {},
+        key.revoked_at
+          ? null
+          : element("button", {
+              type: "button",
+              text: "Revoke",
+              "aria-label": `Revoke ${key.name}`,
+              onclick: async () => {
+                await api(`/api/v1/admin/keys/${encodeURIComponent(key.id)}`, [], "DELETE");
+                renderKeys();
+              },
+            }),
+      ),
+    ),
+  );
+  $("keys").replaceChildren(element("thead", {}, head), element("tbody", {}, ...body));
+}
+
+async function createKey(event) {
+  event.preventDefault();
+  const form = $("key-form");
+  const scopes = [...form.querySelectorAll("input[name=scope]:checked")].map((box) => box.value);
+  const services = $("key-services").value.split(",").map((s) => s.trim()).filter(Boolean);
+  const request = { name: $("key-name").value.trim(), scopes };
+  if (services.length) request.services = services;
+  try {
+    const created = await api("/api/v1/admin/keys", [], "POST", request);
+    $("new-key").textContent = `New key (shown once, copy it now): ${created.key}`;
+    form.reset();
+  } catch (error) {
+    $("new-key").textContent = `Not created: ${error.message}`;
+  }
+  renderKeys();
+}
+
 // -- actions --------------------------------------------------------------------------
 
 async function run(append = false) {
@@ -452,8 +583,18 @@ function stopTail() {
   }
 }
 
+function view() {
+  const name = new URLSearchParams(location.search).get("view");
+  return ["services", "keys"].includes(name) ? name : "logs";
+}
+
 function showConsole(signedIn) {
-  $("console").hidden = !signedIn;
+  const current = view();
+  $("console").hidden = !signedIn || current !== "logs";
+  $("services-view").hidden = !signedIn || current !== "services";
+  $("keys-view").hidden = !signedIn || current !== "keys";
+  $("views").hidden = !signedIn;
+  $(`view-${current}`).setAttribute("aria-current", "page");
   $("sign-in").hidden = signedIn;
   $("sign-out").hidden = !signedIn;
 }
@@ -470,6 +611,8 @@ async function signIn(key) {
   }
   $("sign-in-error").textContent = "";
   showConsole(true);
+  if (view() === "services") return renderServices();
+  if (view() === "keys") return renderKeys();
   if (state.range === "custom") {
     $("range").append(element("option", { value: "custom", text: "Picked on the chart" }));
   }
@@ -511,6 +654,8 @@ document.addEventListener("DOMContentLoaded", () => {
     run();
   });
   $("load-patterns").addEventListener("click", renderPatterns);
+  $("config-form").addEventListener("submit", saveConfig);
+  $("key-form").addEventListener("submit", createKey);
   zoomable();
   $("live-tail").addEventListener("click", () => {
     const on = $("live-tail").getAttribute("aria-pressed") !== "true";

@@ -88,7 +88,7 @@ def signed_in(browser, server, path: str = "/") -> Page:
     page.goto(f"{server.url}{path}")
     page.get_by_label("API key").fill(server.api_key)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("list", name="Logs")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     page.errors = errors  # checked by the tests: no script error, no CSP refusal
     return page
 
@@ -111,7 +111,7 @@ def test_a_wrong_key_is_refused_and_the_page_loads_nothing_from_elsewhere(browse
 
 def test_search_highlights_and_levels_filter(browser, server, stored):
     page = signed_in(browser, server)
-    page.get_by_label("Service").fill(stored)
+    page.get_by_role("combobox", name="Service", exact=True).fill(stored)
     page.get_by_role("searchbox", name="Search").fill("timeout")
     page.get_by_role("searchbox", name="Search").press("Enter")
     expect(rows(page)).to_have_count(2)
@@ -230,3 +230,48 @@ def test_no_serious_accessibility_violations(browser, server, stored):
     expect(page.get_by_role("table", name="Patterns")).to_contain_text("Payment")
     assert serious_violations(page) == []
     context.close()
+
+
+def test_a_service_page_saves_its_config(browser, server, stored):
+    page = signed_in(browser, server, "/?view=services")
+    page.get_by_role("button", name=f"Open {stored}").click()
+    expect(page.get_by_role("heading", name=stored, level=2)).to_be_visible()
+    expect(page.get_by_text(re.compile("^Cleanup keeps"))).to_be_visible()  # the form is loaded
+    page.get_by_label("TTL days").fill("12")
+    page.get_by_role("button", name="Save config").click()
+    expect(page.get_by_text("Saved: cleanup keeps 12 days in the index.")).to_be_visible()
+    config = requests.get(
+        f"{server.url}/api/v1/logs/config/{stored}", headers=server.headers, timeout=30
+    ).json()
+    assert config["ttl_days"] == 12
+    assert page.errors == []
+
+
+def test_keys_are_created_once_shown_and_revoked(browser, server):
+    page = signed_in(browser, server, "/?view=keys")
+    name = f"console-{uuid.uuid4().hex[:6]}"
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_text(re.compile(r"shown once, copy it now\): lsk_"))).to_be_visible()
+    key = page.get_by_text(re.compile("lsk_")).inner_text().rsplit(" ", 1)[-1]
+    assert (
+        requests.get(
+            f"{server.url}/api/v1/logs/services",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        ).status_code
+        == 200
+    )
+    page.get_by_role("button", name=f"Revoke {name}").click()
+    expect(
+        page.get_by_role("table", name="Keys").get_by_role("row", name=re.compile(name))
+    ).to_contain_text("revoked")
+    assert (
+        requests.get(
+            f"{server.url}/api/v1/logs/services",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        ).status_code
+        == 401
+    )
+    assert page.errors == []

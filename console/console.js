@@ -120,6 +120,11 @@ function highlighted(text) {
   return span;
 }
 
+function localInput(ms) {
+  const date = new Date(ms - new Date(ms).getTimezoneOffset() * 60e3);
+  return date.toISOString().slice(0, 19);
+}
+
 function relative(timestamp) {
   const seconds = Math.round((Date.now() - timestamp) / 1000);
   if (seconds < 60) return `${seconds}s ago`;
@@ -176,7 +181,33 @@ function details(entry) {
       full.hidden = false;
     },
   });
-  return element("div", { class: "details" }, element("table", {}, element("tbody", {}, ...rows)), load, full);
+  const around = element("ol", { class: "context", "aria-label": "Context", hidden: "" });
+  const context = element("button", {
+    type: "button",
+    text: "Context",
+    onclick: async () => {
+      around.replaceChildren(...(await contextOf(entry)).map((e) => element("li", { class: e.id === entry.id ? "here" : "" }, `${new Date(e.timestamp).toISOString()} ${e.level} ${e.message}`)));
+      around.hidden = false;
+    },
+  });
+  return element("div", { class: "details" }, element("table", {}, element("tbody", {}, ...rows)), load, context, full, around);
+}
+
+// The entries of the same service just before and after one (whatever the filters), oldest
+// first: ten before, the entry, and the ten nearest after it within the next hour.
+async function contextOf(entry) {
+  const service = ["service", entry.service_name];
+  const before = await api("/api/v1/logs/search", [service, ["end_time", String(entry.timestamp)], ["limit", "11"]]);
+  const after = await api("/api/v1/logs/search", [
+    service,
+    ["start_time", String(entry.timestamp)],
+    ["end_time", String(entry.timestamp + 3600e3)],
+    ["limit", "1000"],
+  ]);
+  const seen = new Set();
+  return [...after.logs.slice(-11), ...before.logs]
+    .filter((e) => !seen.has(e.id) && seen.add(e.id))
+    .sort((a, b) => a.timestamp - b.timestamp);
 }
 
 function row(entry) {
@@ -617,6 +648,10 @@ async function signIn(key) {
     $("range").append(element("option", { value: "custom", text: "Picked on the chart" }));
   }
   $("range").value = state.range;
+  if (state.range === "custom") {
+    $("from").value = localInput(state.from);
+    $("to").value = localInput(state.to);
+  }
   $("service").value = state.service;
   $("search").value = state.q;
   await run();
@@ -636,7 +671,10 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("query").addEventListener("submit", (event) => {
     event.preventDefault();
-    state.range = $("range").value;
+    const from = Date.parse($("from").value);
+    const to = Date.parse($("to").value);
+    if (from && to && to > from) Object.assign(state, { range: "custom", from, to });
+    else state.range = $("range").value === "custom" ? "1h" : $("range").value;
     state.service = $("service").value.trim();
     state.q = $("search").value;
     run();
@@ -644,7 +682,15 @@ document.addEventListener("DOMContentLoaded", () => {
   $("more").addEventListener("click", () => run(true));
   $("range").addEventListener("change", () => {
     state.range = $("range").value;
+    $("from").value = $("to").value = "";
     run();
+  });
+  let refresher = null;
+  $("auto-refresh").addEventListener("click", () => {
+    const on = $("auto-refresh").getAttribute("aria-pressed") !== "true";
+    $("auto-refresh").setAttribute("aria-pressed", String(on));
+    clearInterval(refresher);
+    refresher = on ? setInterval(() => run(), 10_000) : null;
   });
   $("add-filter").addEventListener("submit", (event) => {
     event.preventDefault();

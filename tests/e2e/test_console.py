@@ -275,3 +275,31 @@ def test_keys_are_created_once_shown_and_revoked(browser, server):
         == 401
     )
     assert page.errors == []
+
+
+def test_context_shows_the_entries_around_one(browser, server, stored):
+    page = signed_in(browser, server, f"/?service={stored}&q=order")
+    expect(rows(page)).to_have_count(1)
+    rows(page).first.get_by_role("button", name="Show every field").click()
+    page.get_by_role("button", name="Context").click()
+    context = page.get_by_role("list", name="Context").get_by_role("listitem")
+    expect(context).to_have_count(3)
+    expect(context.nth(0)).to_contain_text("Payment timeout after 30s")
+    expect(context.nth(1)).to_contain_text("order placed")
+    expect(context.nth(2)).to_contain_text("slow timeout warning")
+    assert page.errors == []
+
+
+def test_absolute_times_pick_the_range(browser, server, stored):
+    page = signed_in(browser, server, f"/?service={stored}")
+    expect(rows(page)).to_have_count(3)
+    page.get_by_label("From").fill("2001-01-01T00:00:00")
+    page.get_by_label("To").fill("2001-01-02T00:00:00")
+    page.get_by_role("button", name="Run").click()
+    expect(rows(page)).to_have_count(0)
+    assert "from=" in page.url and "to=" in page.url
+    page.get_by_role("button", name="Auto-refresh").click()
+    expect(page.get_by_role("button", name="Auto-refresh")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert page.errors == []

@@ -166,6 +166,16 @@ class PostsToLiveTail:
         wiring.acknowledge(f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered}]", MANAGE_REASON)
 
 
+class ServesConsole:
+    """Serves the web console, whose live tail connects to the stream API."""
+
+    def attach(self, wiring: Wiring) -> None:
+        if wiring.live_tail is not None:
+            wiring.function.add_environment(
+                "LIVE_TAIL_URL", wiring.live_tail.client_url_in(wiring.stack)
+            )
+
+
 @dataclass(frozen=True)
 class DrainsIngestBuffer:
     """The writer: owns the ingest stream and stores what it holds."""

@@ -27,6 +27,7 @@ from stacks.capabilities import (
     ReadsApiKey,
     RunsOnSchedule,
     SendsAlerts,
+    ServesConsole,
     ServesLiveTail,
     UsesArchive,
     Wiring,
@@ -84,7 +85,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         capabilities=(ReadsApiKey(), UsesArchive(("s3:GetObject",), lists=True)),
     ),
     "config": FunctionSpec(capabilities=(ReadsApiKey(),)),
-    "health": FunctionSpec(capabilities=(ChecksArchive(),)),
+    "health": FunctionSpec(capabilities=(ChecksArchive(), ServesConsole())),
     # The maintenance jobs; their stacks appear with functions/cleanup and functions/analyze.
     "cleanup": FunctionSpec(
         memory_mb=512,

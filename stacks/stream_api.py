@@ -102,6 +102,13 @@ class StreamApi(Construct):
             f"{cdk.Aws.URL_SUFFIX}/{self.settings.stage_name}"
         )
 
+    def client_url_in(self, stack: cdk.Stack) -> str:
+        """The address clients connect to (wss://) of the stage."""
+        return (
+            f"wss://{self.api_id_in(stack)}.execute-api.{cdk.Aws.REGION}."
+            f"{cdk.Aws.URL_SUFFIX}/{self.settings.stage_name}"
+        )
+
     def manage_connections_arn_in(self, stack: cdk.Stack) -> str:
         return manage_connections_arn(
             self.settings,

@@ -1,4 +1,5 @@
-"""Health function: liveness with a database check, and the OpenAPI document."""
+"""Health function: liveness with a database check, the OpenAPI document, and the web
+console's files (no key needed for any of them)."""
 
 import json
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsvc import SERVICE_NAME, VERSION, components
+from logsvc.api import console
 from logsvc.api.models import HealthResponse
 from logsvc.api.resolver import new_resolver
 from logsvc.clock import now_ms
@@ -60,3 +62,16 @@ def openapi_document() -> dict[str, Any]:
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+@app.get("/", include_in_schema=False)
+def console_page():
+    return console.page(components.settings().live_tail_url)
+
+
+@app.get("/console/<name>", include_in_schema=False)
+def console_asset(name: str):
+    found = console.asset(name, components.settings().live_tail_url)
+    if found is None:
+        raise NotFound(f"name: the console has no file {name!r}", field="name")
+    return found

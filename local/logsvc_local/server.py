@@ -33,7 +33,6 @@ from logsvc.routes import (
     allowed_methods,
     match_route,
 )
-from logsvc_local.console import console_routes
 from logsvc_local.events import LocalContext, proxy_event
 from logsvc_local.loki_tail import TAIL_PATH, loki_tail_endpoint
 from logsvc_local.project import load_handler
@@ -88,7 +87,6 @@ def create_app(
     routes = [
         WebSocketRoute(STREAM_PATH, stream_endpoint),
         WebSocketRoute(TAIL_PATH, loki_tail_endpoint),
-        *console_routes(),
         Route("/@connections/{connection_id}", management_api, methods=["POST", "DELETE", "GET"]),
         Route("/{path:path}", dispatch, methods=methods),
     ]

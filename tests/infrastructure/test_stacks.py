@@ -423,3 +423,22 @@ def test_health_reads_only_the_archive_probe(templates):
     (policy,) = resources(templates["Logsvc-Health"], "AWS::IAM::Policy").values()
     (read,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "s3:GetObject"]
     assert json.dumps(read["Resource"]).endswith('/logs/.health-probe"]]}')
+
+
+def test_the_console_is_served_by_the_health_function_and_tails_the_stream_api(templates):
+    (function,) = resources(templates[FUNCTION_STACKS["health"]], "AWS::Lambda::Function").values()
+    url = json.dumps(function["Environment"]["Variables"]["LIVE_TAIL_URL"])
+    assert url.startswith(
+        '{"Fn::Join": ["", ["wss://", {"Fn::ImportValue": "Logsvc-LiveTailApiId"}'
+    )
+    assert url.endswith('"/prod"]]}')
+    api = templates["Logsvc-Api"]
+    paths = {r["PathPart"] for r in resources(api, "AWS::ApiGateway::Resource").values()}
+    assert {"console", "{name}"} <= paths
+    methods = resources(api, "AWS::ApiGateway::Method").values()
+    root = [
+        m
+        for m in methods
+        if m["HttpMethod"] == "GET" and "RootResourceId" in json.dumps(m["ResourceId"])
+    ]
+    assert root and root[0]["AuthorizationType"] == "NONE"

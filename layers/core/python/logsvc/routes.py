@@ -24,6 +24,8 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", "health", "Health check (no key needed)", None),
     Route("GET", "/openapi.json", "health", "This OpenAPI document (no key needed)", None),
+    Route("GET", "/", "health", "The web console (no key needed to load it)", None),
+    Route("GET", "/console/{name}", "health", "The web console's files", None),
     Route("POST", "/api/v1/logs/ingest", "ingest", "Ingest one log entry", "ingest"),
     Route("POST", "/api/v1/logs/ingest/batch", "ingest", "Ingest up to 1000 log entries", "ingest"),
     Route(
@@ -88,6 +90,8 @@ ROUTES: tuple[Route, ...] = (
 # Live tail: a WebSocket API (API Gateway's, or the local server's at STREAM_PATH) whose
 # routes all go to the stream function.
 STREAM_FUNCTION = "stream"
+# Served, but not part of the API's OpenAPI document.
+UNDOCUMENTED_PATHS = frozenset({"/openapi.json", "/", "/console/{name}"})
 STREAM_PATH = "/api/v1/logs/stream"
 STREAM_ROUTES: tuple[str, ...] = ("$connect", "$disconnect", "subscribe")
 

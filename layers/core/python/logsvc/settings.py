@@ -131,6 +131,9 @@ class Settings(BaseModel):
     writer_flush_seconds: Annotated[float, BeforeValidator(_milliseconds_to_seconds)] = Field(
         default=4.0, alias="WRITER_FLUSH_MS"
     )
+    # The web console's live tail: the stream API's wss:// address on AWS (the CDK app sets
+    # it); unset, the page uses its own server's (the local server).
+    live_tail_url: str | None = None
     # The Loki API: a query that takes longer is stopped with a clear error (504).
     loki_query_timeout_s: Annotated[float, BeforeValidator(_milliseconds_to_seconds)] = Field(
         default=25.0, alias="LOKI_QUERY_TIMEOUT_MS"

@@ -48,6 +48,8 @@ def error_response(
 
 # The Loki-compatible routes answer errors as Loki does: {"message": ...}.
 LOKI_PREFIX = "/loki/"
+# The routes whose unknown query parameters are refused: the native API's.
+CHECKED_PARAMETERS = ("/api/", "/v1/", "/health")
 
 
 def _error_for(
@@ -198,8 +200,9 @@ def _refuse_unknown_parameters(
     ``servce=`` or a metadata field given as ``error_code=`` would widen the answer."""
     route = app.context.get("_route")
     given = app.current_event.query_string_parameters or {}
-    # The Loki API ignores what it does not know, as Loki does (Grafana sends extras).
-    if route is not None and given and not route.path.startswith(LOKI_PREFIX):
+    # The native API only: the Loki API ignores what it does not know, as Loki does
+    # (Grafana sends extras), and the console page keeps its own state in its URL.
+    if route is not None and given and route.path.startswith(CHECKED_PARAMETERS):
         known = {field.alias for field in route.dependant.query_params}
         unknown = sorted(set(given) - known)
         if unknown:

@@ -581,8 +581,10 @@ function tailMatches(entry) {
 
 function startTail() {
   stopTail();
+  // The stream API's address on AWS (the page says it), else this server's own.
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/api/v1/logs/stream`, ["bearer", sessionStorage.getItem(KEY)]);
+  const url = document.querySelector("meta[name=logsvc-live-tail]").content || `${scheme}://${location.host}/api/v1/logs/stream`;
+  const socket = new WebSocket(url, ["bearer", sessionStorage.getItem(KEY)]);
   tail = socket;
   let dropped = 0;
   socket.addEventListener("open", () => {

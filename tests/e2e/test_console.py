@@ -303,3 +303,39 @@ def test_absolute_times_pick_the_range(browser, server, stored):
         "aria-pressed", "true"
     )
     assert page.errors == []
+
+
+def test_ten_thousand_entries_are_windowed(browser, server):
+    service = f"many-{uuid.uuid4().hex[:6]}"
+    now = int(time.time() * 1000)
+    for batch in range(10):
+        logs = [
+            {
+                "service_name": service,
+                "level": "INFO",
+                "message": f"entry {batch * 1000 + i}",
+                "timestamp": now - (batch * 1000 + i) * 100,
+            }
+            for i in range(1000)
+        ]
+        response = requests.post(
+            f"{server.url}/api/v1/logs/ingest/batch",
+            json={"logs": logs},
+            headers=server.headers,
+            timeout=60,
+        )
+        assert response.status_code == 201
+    page = signed_in(browser, server, f"/?service={service}&range=24h")
+    expect(page.get_by_text("1000 entries (more older)")).to_be_visible()
+    for loaded in range(2000, 10_001, 1000):
+        page.get_by_role("button", name="Load older").click()
+        expect(page.get_by_text(re.compile(f"^{loaded} entries"))).to_be_visible()
+    expect(page.get_by_text("10000 entries", exact=True)).to_be_visible()
+    assert rows(page).count() < 100  # only the rows in view, and a few around
+    assert rows(page).first.get_attribute("aria-setsize") == "10000"
+    page.evaluate("document.getElementById('scroller').scrollTop = 1e9")
+    last = rows(page).last
+    expect(last).to_have_attribute("aria-posinset", "10000")
+    expect(last).to_contain_text("entry 9999")
+    assert rows(page).count() < 100
+    assert page.errors == []

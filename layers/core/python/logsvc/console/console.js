@@ -4,7 +4,11 @@
 
 const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"];
 const RANGES = { "15m": 15 * 60e3, "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 };
-const PAGE = 100;
+const PAGE = 1000; // the API's most per search
+// The list is windowed: rows have one height, and only those in view (and a few around)
+// are in the page, so ten thousand entries scroll as smoothly as ten.
+const ROW_PX = 26;
+const OVERSCAN = 20;
 const KEY = "logsvc.key";
 
 const $ = (id) => document.getElementById(id);
@@ -13,7 +17,8 @@ const BUCKETS = 60;
 // range is a preset, or "custom" with from and to (Unix ms) picked on the histogram.
 const state = { range: "1h", from: 0, to: 0, service: "", q: "", levels: [], filters: [], offset: 0 };
 let tail = null;
-let shown = []; // the entries in the list, for the fields panel
+let shown = []; // every entry in the list, newest first
+let selected = null; // the id of the entry whose fields the side panel shows
 let runs = 0; // the latest run's number: an older run's answer arriving later is dropped
 
 function element(tag, props = {}, ...children) {
@@ -210,26 +215,48 @@ async function contextOf(entry) {
     .sort((a, b) => a.timestamp - b.timestamp);
 }
 
-function row(entry) {
+function row(entry, position) {
   const time = new Date(entry.timestamp);
-  const open = element("button", { type: "button", class: "toggle", "aria-expanded": "false", "aria-label": "Show every field" }, "▸");
-  const item = element(
+  const open = entry.id === selected;
+  const toggle = element(
+    "button",
+    { type: "button", class: "toggle", "aria-expanded": String(open), "aria-controls": "entry", "aria-label": "Show every field" },
+    open ? "▾" : "▸",
+  );
+  toggle.addEventListener("click", () => select(open ? null : entry));
+  return element(
     "li",
-    { class: `entry level-${entry.level.toLowerCase()}` },
-    open,
+    {
+      class: `entry level-${entry.level.toLowerCase()}${open ? " selected" : ""}`,
+      "aria-setsize": String(shown.length),
+      "aria-posinset": String(position + 1),
+    },
+    toggle,
     element("time", { datetime: time.toISOString(), title: time.toISOString(), text: relative(entry.timestamp) }),
     element("span", { class: "level", text: entry.level }),
     element("span", { class: "service", text: entry.service_name }),
     highlighted(entry.message),
   );
-  open.addEventListener("click", () => {
-    const expanded = open.getAttribute("aria-expanded") === "true";
-    open.setAttribute("aria-expanded", String(!expanded));
-    open.textContent = expanded ? "▸" : "▾";
-    if (expanded) item.querySelector(".details")?.remove();
-    else item.append(details(entry));
-  });
-  return item;
+}
+
+// Only the rows in view are in the page; the list's padding stands for the others.
+function renderRows() {
+  const scroller = $("scroller");
+  const list = $("logs");
+  const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_PX) - OVERSCAN);
+  const count = Math.ceil(scroller.clientHeight / ROW_PX) + 2 * OVERSCAN;
+  const last = Math.min(shown.length, first + count);
+  list.style.paddingTop = `${first * ROW_PX}px`;
+  list.style.height = `${shown.length * ROW_PX}px`;
+  list.replaceChildren(...shown.slice(first, last).map((entry, i) => row(entry, first + i)));
+}
+
+function select(entry) {
+  selected = entry ? entry.id : null;
+  const panel = $("entry");
+  panel.hidden = !entry;
+  panel.replaceChildren(...(entry ? [element("h2", { text: "Entry" }), details(entry)] : []));
+  renderRows();
 }
 
 function renderFilters() {
@@ -548,18 +575,19 @@ async function run(append = false) {
   writeUrl();
   renderLevels();
   renderFilters();
-  const list = $("logs");
   const number = ++runs;
   try {
     const { logs, more } = await search(state.offset);
     if (number !== runs) return; // a newer run has started: its answer decides
-    const rows = logs.map(row);
-    if (append) list.append(...rows);
-    else list.replaceChildren(...rows);
     shown = append ? shown.concat(logs) : logs;
+    if (!append) {
+      $("scroller").scrollTop = 0;
+      select(null);
+    }
+    renderRows();
     renderFields(shown);
     $("more").hidden = !more;
-    $("summary").textContent = `${list.children.length} entries${more ? " (more older)" : ""}`;
+    $("summary").textContent = `${shown.length} entries${more ? " (more older)" : ""}`;
   } catch (error) {
     if (number !== runs) return;
     $("summary").textContent = error.message;
@@ -598,8 +626,9 @@ function startTail() {
     if (message.type === "subscribed") $("tail-status").textContent = "Live: new entries appear at the top";
     if (message.type === "dropped") dropped += message.count;
     if (message.type === "logs") {
-      const rows = message.logs.filter(tailMatches).reverse().map(row);
-      $("logs").prepend(...rows);
+      shown = [...message.logs.filter(tailMatches).reverse(), ...shown];
+      renderRows();
+      $("summary").textContent = `${shown.length} entries`;
     }
     if (dropped) $("tail-status").textContent = `Live: ${dropped} entries dropped (the page fell behind)`;
   });
@@ -668,7 +697,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("sign-out").addEventListener("click", () => {
     stopTail();
     sessionStorage.removeItem(KEY);
-    $("logs").replaceChildren();
+    shown = [];
+    select(null);
     showConsole(false);
   });
   $("query").addEventListener("submit", (event) => {
@@ -705,6 +735,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("config-form").addEventListener("submit", saveConfig);
   $("key-form").addEventListener("submit", createKey);
   zoomable();
+  $("scroller").addEventListener("scroll", () => requestAnimationFrame(renderRows), { passive: true });
   $("live-tail").addEventListener("click", () => {
     const on = $("live-tail").getAttribute("aria-pressed") !== "true";
     $("live-tail").setAttribute("aria-pressed", String(on));

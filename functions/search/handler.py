@@ -172,7 +172,7 @@ def patterns(
         end_time=end,
         entries_analyzed=len(entries),
         truncated=truncated,
-        patterns=[p.view() for p in mine_patterns(entries)],
+        patterns=[{**p.view(), "timeline": p.timeline(start, end)} for p in mine_patterns(entries)],
     )
 
 

@@ -195,6 +195,8 @@ def test_patterns_lead_to_a_search(browser, server, stored):
     page.get_by_role("button", name="Error patterns").click()
     patterns = page.get_by_role("table", name="Patterns")
     expect(patterns).to_contain_text("Payment timeout after")
+    timeline = patterns.get_by_role("img", name=re.compile("^entries over the window"))
+    assert sum(map(int, timeline.get_attribute("aria-label").split(": ")[1].split(", "))) == 1
     patterns.get_by_role("button").first.click()
     expect(rows(page)).to_have_count(1)
     assert "q=" in page.url
@@ -228,6 +230,13 @@ def test_no_serious_accessibility_violations(browser, server, stored):
     rows(page).first.get_by_role("button", name="Show every field").click()
     page.get_by_role("button", name="Error patterns").click()
     expect(page.get_by_role("table", name="Patterns")).to_contain_text("Payment")
+    assert serious_violations(page) == []
+    page.goto(f"{server.url}/?view=services")
+    page.get_by_role("button", name=f"Open {stored}").click()
+    expect(page.get_by_text(re.compile("^Cleanup keeps"))).to_be_visible()
+    assert serious_violations(page) == []
+    page.goto(f"{server.url}/?view=keys")
+    expect(page.get_by_role("table", name="Keys")).to_contain_text("Name")
     assert serious_violations(page) == []
     context.close()
 

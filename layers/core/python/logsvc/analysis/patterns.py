@@ -35,6 +35,15 @@ class Pattern:
         del view["timestamps"]
         return view
 
+    def timeline(self, start_ms: int, end_ms: int, buckets: int = 24) -> list[int]:
+        """How many of its entries fell in each of ``buckets`` equal parts of a window."""
+        counts = [0] * buckets
+        span = max(1, end_ms - start_ms + 1)
+        for timestamp in self.timestamps:
+            if start_ms <= timestamp <= end_ms:
+                counts[(timestamp - start_ms) * buckets // span] += 1
+        return counts
+
 
 def mine_patterns(entries: Iterable[dict[str, Any]], limit: int = 20) -> list[Pattern]:
     """Group messages into templates, most frequent first (at most ``limit``)."""

@@ -131,6 +131,11 @@ class PatternView(BaseModel):
     last_seen: int
     example: str
     critical: int
+    timeline: list[int] = Field(
+        default_factory=list,
+        description="Entries per twenty-fourth of the mined window, oldest first (patterns "
+        "mined on request; empty in stored analyses)",
+    )
 
 
 class AnalysisView(BaseModel):

@@ -410,6 +410,22 @@ function renderFields(entries) {
   $("fields").replaceChildren(...(sections.length ? sections : [element("p", { text: "No metadata in these entries." })]));
 }
 
+function sparkline(counts) {
+  const svg = document.createElementNS(SVG, "svg");
+  const highest = Math.max(1, ...counts);
+  svg.setAttribute("viewBox", `0 0 ${counts.length * 3} 16`);
+  svg.setAttribute("class", "sparkline");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `entries over the window: ${counts.join(", ")}`);
+  counts.forEach((count, i) => {
+    const bar = document.createElementNS(SVG, "rect");
+    const height = (count / highest) * 16;
+    for (const [name, value] of Object.entries({ x: i * 3, y: 16 - height, width: 2, height })) bar.setAttribute(name, String(value));
+    svg.append(bar);
+  });
+  return svg;
+}
+
 // Patterns: the error templates of the chosen service, each a search away.
 async function renderPatterns() {
   const table = $("patterns");
@@ -423,7 +439,7 @@ async function renderPatterns() {
       ["start_time", String(start)],
       ["end_time", String(end)],
     ]);
-    const head = element("tr", {}, ...["Pattern", "Count", "Share", "Last seen", ""].map((t) => element("th", { scope: "col", text: t })));
+    const head = element("tr", {}, ...["Pattern", "Count", "Share", "Seen", "Over time", ""].map((t) => element("th", { scope: "col", text: t })));
     const body = answer.patterns.map((pattern) => {
       const words = pattern.template.split(/<[^>]*>/).map((w) => w.trim()).sort((a, b) => b.length - a.length)[0] || "";
       return element(
@@ -432,7 +448,8 @@ async function renderPatterns() {
         element("td", { text: pattern.template }),
         element("td", { text: String(pattern.count) }),
         element("td", { text: `${Math.round(pattern.share * 100)}%` }),
-        element("td", { text: relative(pattern.last_seen) }),
+        element("td", { text: `${relative(pattern.first_seen)} to ${relative(pattern.last_seen)}` }),
+        element("td", {}, sparkline(pattern.timeline)),
         element("td", {}, element("button", { type: "button", text: "Search", "aria-label": `Search for ${words}`, onclick: () => { state.q = words; $("search").value = words; run(); } })),
       );
     });

@@ -1,5 +1,7 @@
 """Idempotency-Key: a retried request stores nothing twice, on SQLite and on D1."""
 
+import time
+
 import pytest
 
 LOGS = [
@@ -59,6 +61,9 @@ def test_malformed_keys_are_400(api, key):
     assert total(api) == 0
 
 
+AT = int(time.time() * 1000) - 60_000
+
+
 def test_keys_of_different_callers_never_meet(api, archive_dir):
     made = {}
     for service in ("a", "b"):
@@ -70,7 +75,10 @@ def test_keys_of_different_callers_never_meet(api, archive_dir):
     as_b = api.call(
         "POST",
         "/api/v1/logs/ingest/batch",
-        body={"logs": [{"service_name": "b", "level": "INFO", "message": "from b"}]},
+        # The same millisecond as a's: ids derive from the time, the key and the caller.
+        body={
+            "logs": [{"service_name": "b", "level": "INFO", "message": "from b", "timestamp": AT}]
+        },
         key=made["b"],
         headers={"Idempotency-Key": "X"},
     )
@@ -78,7 +86,10 @@ def test_keys_of_different_callers_never_meet(api, archive_dir):
         "POST",
         "/api/v1/logs/ingest/batch",
         body={
-            "logs": [{"service_name": "a", "level": "INFO", "message": f"a{i}"} for i in range(2)]
+            "logs": [
+                {"service_name": "a", "level": "INFO", "message": f"a{i}", "timestamp": AT}
+                for i in range(2)
+            ]
         },
         key=made["a"],
         headers={"Idempotency-Key": "X"},

@@ -218,7 +218,8 @@ class Ingestor:
         """Give each entry its id: final, whatever block the writer puts it in."""
         for position, (_, entry) in enumerate(entries):
             entry.id = (
-                derived_entry_id(entry.timestamp, idempotency.key, str(position))
+                # The caller-scoped key: two callers' same key never gives the same ids.
+                derived_entry_id(entry.timestamp, idempotency.scope, str(position))
                 if idempotency is not None
                 else entry_id(entry.timestamp)
             )

@@ -21,7 +21,7 @@ from logsvc import components
 from logsvc.clock import now_ms
 from logsvc.errors import ApiError, BadRequest
 from logsvc.loki import engine as loki_engine
-from logsvc.loki.http import int_param, time_param
+from logsvc.loki.answers import int_param, time_param
 from logsvc.loki.logql import LogQuery, parse
 from logsvc_local.stream import HEARTBEAT_SECONDS, Connection, stream_endpoint
 

@@ -1,5 +1,7 @@
-"""The Loki-compatible query API, for Grafana's Loki data source: routes under
-``/loki/api/v1`` added to the search function's resolver, in Loki's response shapes.
+"""The Loki-compatible query API's routes, for Grafana's Loki data source: added to the
+search function's resolver under ``/loki/api/v1``. Each route hands its request to
+logsvc.loki.answers, imported on first use so that the search function's cold start does
+not pay for LogQL.
 
 Parameters are read as Loki reads them (times in nanoseconds, seconds or RFC 3339; steps
 as durations or seconds) and unknown ones are ignored, as Loki ignores them. Errors are
@@ -8,417 +10,60 @@ as durations or seconds) and unknown ones are ignored, as Loki ignores them. Err
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from logsvc import components
 from logsvc.api.resolver import principal
-from logsvc.clock import now_ms
-from logsvc.errors import BadRequest
-from logsvc.loki import engine as loki_engine
-from logsvc.loki.logql import LogQLError, LogQuery, duration_ms, parse
+
+if TYPE_CHECKING:
+    from logsvc.loki.answers import LokiRequest
 
 PREFIX = "/loki/api/v1"
-DEFAULT_RANGE_MS = 3_600_000  # Loki's default: the last hour
-DEFAULT_LIMIT = 100
-LABEL_NAMES = ("detected_level", "level", "service_name", "source_type")
-BUILD_VERSION = "3.4.0"  # the Loki API version whose shapes these routes answer in
-DETECTED_FIELDS_SAMPLE = 1000
-CATEGORIZE_LABELS = "categorize-labels"
+# path under PREFIX -> the answers function that answers it
+ROUTES = {
+    "query": "instant_query",
+    "query_range": "query_range",
+    "labels": "labels",
+    "series": "series",
+    "index/stats": "index_stats",
+    "index/volume": "index_volume",
+    "index/volume_range": "index_volume_range",
+    "patterns": "patterns",
+    "detected_fields": "detected_fields",
+    "detected_labels": "detected_labels",
+    "status/buildinfo": "build_info",
+}
 
 
 def register(app: APIGatewayRestResolver) -> None:
     """Add the query routes to ``app`` (the search function's resolver)."""
 
-    def param(name: str, default: str | None = None) -> str | None:
-        return (app.current_event.query_string_parameters or {}).get(name, default)
+    def request() -> LokiRequest:
+        from logsvc.loki.answers import LokiRequest
 
-    def engine() -> loki_engine.Engine:
-        caller = principal(app)
-        return loki_engine.Engine(
-            components.log_index(), caller.services, components.settings().loki_query_timeout_s
+        event = app.current_event
+        return LokiRequest(
+            params=event.query_string_parameters or {},
+            multi=event.multi_value_query_string_parameters or {},
+            headers={k.lower(): v for k, v in (event.headers or {}).items()},
+            services=principal(app).services,
         )
 
-    @app.get(f"{PREFIX}/query_range")
-    def query_range() -> dict[str, Any]:
-        query = parse(_required(param("query"), "query"))
-        start, end = _range(param("start"), param("end"), param("since"))
-        if isinstance(query, LogQuery):
-            return _streams(engine(), query, start, end, param, categorized(app))
-        step = _step(param("step"), start, end)
-        series = engine().evaluate(query, start, end, step)
-        return _success("matrix", _matrix(series))
+    def route(path: str, answer: str) -> None:
+        def handle() -> dict[str, Any]:
+            from logsvc.loki import answers
 
-    @app.get(f"{PREFIX}/query")
-    def instant_query() -> dict[str, Any]:
-        query = parse(_required(param("query"), "query"))
-        at = time_param(param("time"), now_ms(), "time")
-        if isinstance(query, LogQuery):
-            return _streams(engine(), query, at - DEFAULT_RANGE_MS, at, param, categorized(app))
-        series = engine().evaluate(query, at, at, 1)
-        return _success(
-            "vector",
-            [
-                {"metric": dict(labels), "value": [at / 1000, loki_engine.format_value(v)]}
-                for labels, values in series.items()
-                for v in values.values()
-            ],
-        )
+            return getattr(answers, answer)(request())
 
-    @app.get(f"{PREFIX}/labels")
-    def labels() -> dict[str, Any]:
-        return {"status": "success", "data": list(LABEL_NAMES)}
+        handle.__name__ = answer  # the OpenAPI operation's name
+        app.get(f"{PREFIX}/{path}")(handle)
+
+    for path, answer in ROUTES.items():
+        route(path, answer)
 
     @app.get(f"{PREFIX}/label/<name>/values")
     def label_values(name: str) -> dict[str, Any]:
-        start, end = _range(param("start"), param("end"), param("since"))
-        series = _series(engine(), param("query"), start, end)
-        return {"status": "success", "data": sorted({s[name] for s in series if name in s})}
+        from logsvc.loki import answers
 
-    @app.get(f"{PREFIX}/series")
-    def series() -> dict[str, Any]:
-        start, end = _range(param("start"), param("end"), param("since"))
-        matches = app.current_event.multi_value_query_string_parameters or {}
-        selectors = matches.get("match[]") or matches.get("match") or [None]
-        found: dict[tuple, dict[str, str]] = {}
-        for selector in selectors:
-            for labels in _series(engine(), selector, start, end):
-                found[tuple(sorted(labels.items()))] = labels
-        return {"status": "success", "data": list(found.values())}
-
-    @app.get(f"{PREFIX}/index/stats")
-    def index_stats() -> dict[str, Any]:
-        start, end = _range(param("start"), param("end"), param("since"))
-        points = _points(engine(), param("query"), start, end)
-        return {
-            "streams": len({labels for _, labels, _ in points}),
-            "chunks": len({(labels, t // 3_600_000) for t, labels, _ in points}),
-            "entries": len(points),
-            "bytes": sum(size for _, _, size in points),
-        }
-
-    @app.get(f"{PREFIX}/index/volume")
-    def index_volume() -> dict[str, Any]:
-        start, end = _range(param("start"), param("end"), param("since"))
-        volumes = _volumes(engine(), param("query"), start, end, param)
-        limit = int_param(param("limit"), 100, "limit")
-        ranked = sorted(volumes.items(), key=lambda pair: -sum(pair[1].values()))[:limit]
-        return _success(
-            "vector",
-            [
-                {"metric": dict(labels), "value": [end / 1000, str(sum(values.values()))]}
-                for labels, values in ranked
-            ],
-        )
-
-    @app.get(f"{PREFIX}/index/volume_range")
-    def index_volume_range() -> dict[str, Any]:
-        start, end = _range(param("start"), param("end"), param("since"))
-        step = _step(param("step"), start, end)
-        volumes = _volumes(engine(), param("query"), start, end, param, step)
-        return _success("matrix", _matrix(volumes))
-
-    @app.get(f"{PREFIX}/patterns")
-    def patterns() -> dict[str, Any]:
-        from logsvc.analysis.patterns import mine_patterns
-
-        query = _log_query(param("query"))
-        start, end = _range(param("start"), param("end"), param("since"))
-        step = _step(param("step"), start, end)
-        lines = engine().lines(query, start, end, loki_engine.MAX_ENTRIES)
-        found = mine_patterns([{**line.entry, "message": line.line} for line in lines], limit=50)
-        return {
-            "status": "success",
-            "data": [
-                {
-                    "pattern": re.sub(r"<\*>|<[A-Z]+>", "<_>", p.template),
-                    "samples": [
-                        [bucket // 1000, count]
-                        for bucket, count in sorted(
-                            Counter(t - (t - start) % step for t in p.timestamps).items()
-                        )
-                    ],
-                }
-                for p in found
-            ],
-        }
-
-    @app.get(f"{PREFIX}/detected_fields")
-    def detected_fields() -> dict[str, Any]:
-        query = _log_query(param("query"))
-        start, end = _range(param("start"), param("end"), param("since"))
-        with_json = LogQuery(query.matchers, (*query.stages, _json_stage()))
-        lines = engine().lines(with_json, start, end, DETECTED_FIELDS_SAMPLE)
-        values: dict[str, set[str]] = {}
-        for line in lines:
-            for name, value in line.labels.items():
-                if name not in LABEL_NAMES and not name.startswith("__"):
-                    values.setdefault(name, set()).add(value)
-        limit = int_param(param("field_limit") or param("limit"), 1000, "field_limit")
-        return {
-            "fields": [
-                {
-                    "label": name,
-                    "type": _field_type(found),
-                    "cardinality": len(found),
-                    "parsers": ["json"],
-                }
-                for name, found in sorted(values.items())[:limit]
-            ],
-            "fieldLimit": limit,
-        }
-
-    @app.get(f"{PREFIX}/detected_labels")
-    def detected_labels() -> dict[str, Any]:
-        start, end = _range(param("start"), param("end"), param("since"))
-        series = _series(engine(), param("query"), start, end)
-        return {
-            "detectedLabels": [
-                {"label": name, "cardinality": len({s[name] for s in series if name in s})}
-                for name in LABEL_NAMES
-                if any(name in s for s in series)
-            ]
-        }
-
-    @app.get(f"{PREFIX}/status/buildinfo")
-    def build_info() -> dict[str, Any]:
-        return {
-            "version": BUILD_VERSION,
-            "revision": "logsvc",
-            "branch": "logsvc",
-            "buildUser": "logsvc",
-            "buildDate": "",
-            "goVersion": "",
-        }
-
-
-# -- answers ---------------------------------------------------------------------------
-
-
-def _success(kind: str, result: list[Any]) -> dict[str, Any]:
-    return {"status": "success", "data": {"resultType": kind, "result": result}}
-
-
-def categorized(app: APIGatewayRestResolver) -> bool:
-    """Whether the client asked for labels by category (Grafana does): stream labels,
-    structured metadata and parsed labels apart, as Loki 3 answers then."""
-    flags = app.current_event.headers.get("x-loki-response-encoding-flags") or ""
-    return CATEGORIZE_LABELS in [flag.strip() for flag in flags.split(",")]
-
-
-def _streams(
-    engine: loki_engine.Engine,
-    query: LogQuery,
-    start: int,
-    end: int,
-    param: Any,
-    by_category: bool = False,
-) -> dict:
-    """A log query's answer; by category, each value carries the entry's metadata as
-    structured metadata and what parsers extracted, and streams hold stream labels only."""
-    limit = int_param(param("limit"), DEFAULT_LIMIT, "limit")
-    direction = (param("direction") or "backward").lower()
-    if direction not in ("backward", "forward"):
-        raise BadRequest("direction: must be backward or forward", field="direction")
-    lines = engine.lines(query, start, end, limit, forward=direction == "forward")
-    streams: dict[tuple, dict[str, Any]] = {}
-    for line in lines:
-        value: list[Any] = [str(line.timestamp_ms * 1_000_000), line.line]
-        labels = line.labels
-        if by_category:
-            stream_labels = loki_engine.stream_labels(line.entry)
-            structured = loki_engine.metadata_labels(line.entry)
-            parsed = {
-                k: v for k, v in labels.items() if k not in stream_labels and structured.get(k) != v
-            }
-            labels = {k: v for k, v in labels.items() if k in stream_labels}
-            categories = {}
-            if structured:
-                categories["structuredMetadata"] = structured
-            if parsed:
-                categories["parsed"] = parsed
-            value.append(categories)
-        key = tuple(sorted(labels.items()))
-        stream = streams.setdefault(key, {"stream": dict(key), "values": []})
-        stream["values"].append(value)
-    answer = _success("streams", list(streams.values()))
-    if by_category:
-        answer["data"]["encodingFlags"] = [CATEGORIZE_LABELS]
-    return answer
-
-
-def _matrix(series: loki_engine.Series) -> list[dict[str, Any]]:
-    return [
-        {
-            "metric": dict(labels),
-            "values": [
-                [step / 1000, loki_engine.format_value(value)]
-                for step, value in sorted(values.items())
-            ],
-        }
-        for labels, values in sorted(series.items())
-    ]
-
-
-# -- what the label and index routes read ----------------------------------------------
-
-
-def _selector(text: str | None) -> LogQuery:
-    """A stream selector (every stream when none is given)."""
-    if not text:
-        return LogQuery(())
-    return _log_query(text)
-
-
-def _log_query(text: str | None) -> LogQuery:
-    query = parse(_required(text, "query"))
-    if not isinstance(query, LogQuery):
-        raise LogQLError("query: must be a log query (a stream selector and its pipeline)")
-    return query
-
-
-def _points(
-    engine: loki_engine.Engine, text: str | None, start: int, end: int
-) -> list[tuple[int, tuple, int]]:
-    """(time, labels, bytes) of every entry a selector names: counted in SQL."""
-    return [
-        (timestamp, tuple(sorted(labels.items())), size)
-        for timestamp, labels, size in engine.points(_selector(text), start, end)
-    ]
-
-
-def _series(
-    engine: loki_engine.Engine, text: str | None, start: int, end: int
-) -> list[dict[str, str]]:
-    """The label sets of the streams a selector names in [start, end] (every stream, from
-    the block headers alone, when none is given)."""
-    if not text:
-        return [
-            loki_engine.labels_of(service, level, source)
-            for service, source, level in engine.index.streams(start, end)
-            if engine.allowed is None or service in engine.allowed
-        ]
-    found = {labels for _, labels, _ in _points(engine, text, start, end)}
-    return [dict(labels) for labels in found]
-
-
-def _volumes(
-    engine: loki_engine.Engine,
-    text: str | None,
-    start: int,
-    end: int,
-    param: Any,
-    step: int | None = None,
-) -> loki_engine.Series:
-    """Bytes per stream (or per the ``targetLabels``), in one bucket or per step."""
-    targets = [t for t in (param("targetLabels") or "").split(",") if t]
-    aggregate_by_labels = (param("aggregateBy") or "series") == "labels"
-    volumes: loki_engine.Series = {}
-    for timestamp, labels, size in _points(engine, text, start, end):
-        present = dict(labels)
-        if targets:
-            key = tuple((name, present[name]) for name in sorted(targets) if name in present)
-        elif aggregate_by_labels:
-            key = tuple((name, value) for name, value in labels if name == "service_name")
-        else:
-            key = labels
-        bucket = end if step is None else start + ((timestamp - start) // step) * step
-        per_step = volumes.setdefault(key, {})
-        per_step[bucket] = per_step.get(bucket, 0) + size
-    return volumes
-
-
-def _json_stage() -> Any:
-    from logsvc.loki.logql import Parser
-
-    return Parser("json")
-
-
-def _field_type(values: set[str]) -> str:
-    def every(test: Any) -> bool:
-        return all(test(v) for v in values)
-
-    if every(lambda v: re.fullmatch(r"-?[0-9]+", v)):
-        return "int"
-    if every(lambda v: re.fullmatch(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", v)):
-        return "float"
-    if every(lambda v: v in ("true", "false")):
-        return "boolean"
-    if every(lambda v: re.fullmatch(r"([0-9.]+(ns|us|µs|ms|s|m|h))+", v)):
-        return "duration"
-    return "string"
-
-
-# -- parameters, as Loki reads them -----------------------------------------------------
-
-
-def _required(value: str | None, name: str) -> str:
-    if not value:
-        raise BadRequest(f"{name}: is required", field=name)
-    return value
-
-
-def _range(start: str | None, end: str | None, since: str | None) -> tuple[int, int]:
-    end_ms = time_param(end, now_ms(), "end")
-    default_start = end_ms - (_duration(since, "since") if since else DEFAULT_RANGE_MS)
-    start_ms = time_param(start, default_start, "start")
-    if start_ms > end_ms:
-        raise BadRequest("start: must not be after end", field="start")
-    return start_ms, end_ms
-
-
-def time_param(value: str | None, default: int, name: str) -> int:
-    """Unix nanoseconds, seconds (ten digits or fewer, or with a fraction) or RFC 3339."""
-    if not value:
-        return default
-    try:
-        if re.fullmatch(r"[0-9]+", value):
-            number = int(value)
-            return number * 1000 if len(value) <= 10 else number // 1_000_000
-        if re.fullmatch(r"[0-9]*\.[0-9]+", value):
-            return math.floor(float(value) * 1000)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            raise ValueError
-        return math.floor(moment.timestamp() * 1000)
-    except (ValueError, OverflowError):
-        raise BadRequest(
-            f"{name}: {value[:40]!r} is not a time (Unix ns or s, or RFC 3339)", field=name
-        ) from None
-
-
-def _step(value: str | None, start: int, end: int) -> int:
-    if not value:
-        return max(1000, (end - start) // 250 // 1000 * 1000)  # Loki's default resolution
-    try:
-        if re.fullmatch(r"[0-9]*\.?[0-9]+", value):
-            step = math.floor(float(value) * 1000)
-        else:
-            step = duration_ms(value)
-    except LogQLError:
-        raise BadRequest(
-            f"step: {value[:40]!r} is not a duration or seconds", field="step"
-        ) from None
-    if step <= 0:
-        raise BadRequest("step: must be positive", field="step")
-    return step
-
-
-def _duration(value: str, name: str) -> int:
-    try:
-        return duration_ms(value)
-    except LogQLError:
-        raise BadRequest(f"{name}: {value[:40]!r} is not a duration", field=name) from None
-
-
-def int_param(value: str | None, default: int, name: str) -> int:
-    if not value:
-        return default
-    if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < 1:
-        raise BadRequest(f"{name}: must be a positive integer", field=name)
-    return int(value)
+        return answers.label_values(request(), name)

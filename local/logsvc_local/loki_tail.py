@@ -56,8 +56,9 @@ class LokiTail:
         lines = await run_in_threadpool(
             engine.lines, self.query, self.start_ms, now_ms(), self.limit, True
         )
-        backfill = loki_engine.tail_frame(self.query, [line.entry for line in lines])
-        await connection.websocket.send_text(json.dumps(backfill or {"streams": []}))
+        # The lines have been through the query already: grouped, not filtered again.
+        backfill = loki_engine.streams_of((line.labels, line.value()) for line in lines)
+        await connection.websocket.send_text(json.dumps({"streams": backfill}))
         while True:
             try:
                 frame = json.loads(

@@ -30,6 +30,17 @@ class Server:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
+    def ingest(self, logs: list[dict]) -> list[str]:
+        """Store a batch through the API (every entry accepted); its ids."""
+        response = requests.post(
+            f"{self.url}/api/v1/logs/ingest/batch",
+            json={"logs": logs},
+            headers=self.headers,
+            timeout=60,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["ids"]
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

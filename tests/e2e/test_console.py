@@ -62,13 +62,7 @@ def stored(server):
             "metadata": {"region": "eu"},
         },
     ]
-    response = requests.post(
-        f"{server.url}/api/v1/logs/ingest/batch",
-        json={"logs": logs},
-        headers=server.headers,
-        timeout=30,
-    )
-    assert response.status_code == 201
+    server.ingest(logs)
     return service
 
 
@@ -327,13 +321,7 @@ def test_ten_thousand_entries_are_windowed(browser, server):
             }
             for i in range(1000)
         ]
-        response = requests.post(
-            f"{server.url}/api/v1/logs/ingest/batch",
-            json={"logs": logs},
-            headers=server.headers,
-            timeout=60,
-        )
-        assert response.status_code == 201
+        server.ingest(logs)
     page = signed_in(browser, server, f"/?service={service}&range=24h")
     expect(page.get_by_text("1000 entries (more older)")).to_be_visible()
     for loaded in range(2000, 10_001, 1000):

@@ -103,13 +103,7 @@ def test_the_requests_grafana_sends(server):
         }
         for i in range(10)
     ]
-    response = requests.post(
-        f"{server.url}/api/v1/logs/ingest/batch",
-        json={"logs": logs},
-        headers=server.headers,
-        timeout=30,
-    )
-    assert response.status_code == 201
+    server.ingest(logs)
     selector = f'{{service_name="{service}"}}'
     wait_for(server, selector, 10)
     start, end = str((now - 3_600_000) * 1_000_000), str((now + 1000) * 1_000_000)

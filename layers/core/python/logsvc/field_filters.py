@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from logsvc.errors import BadRequest
@@ -51,7 +52,7 @@ class FieldFilter:
         """Whether the value names a JSON literal (true, false, null)."""
         return self.value in _JSON_LITERALS
 
-    @property
+    @cached_property  # read for every entry a live-tail subscription tests
     def number(self) -> float | None:
         return float(self.value) if _NUMBER.fullmatch(self.value) else None
 

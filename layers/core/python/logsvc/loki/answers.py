@@ -19,11 +19,11 @@ from logsvc import components
 from logsvc.clock import now_ms
 from logsvc.errors import BadRequest
 from logsvc.loki import engine as loki_engine
-from logsvc.loki.logql import LogQLError, LogQuery, duration_ms, parse
+from logsvc.loki.logql import LogQLError, LogQuery, Parser, duration_ms, parse
 
 DEFAULT_RANGE_MS = 3_600_000  # Loki's default: the last hour
 DEFAULT_LIMIT = 100
-LABEL_NAMES = ("detected_level", "level", "service_name", "source_type")
+LABEL_NAMES = tuple(sorted(loki_engine.STREAM_LABELS))
 BUILD_VERSION = "3.4.0"  # the Loki API version whose shapes these routes answer in
 DETECTED_FIELDS_SAMPLE = 1000
 CATEGORIZE_LABELS = "categorize-labels"
@@ -162,7 +162,7 @@ def patterns(request: LokiRequest) -> dict[str, Any]:
 def detected_fields(request: LokiRequest) -> dict[str, Any]:
     query = _log_query(request.param("query"))
     start, end = _range(request.param("start"), request.param("end"), request.param("since"))
-    with_json = LogQuery(query.matchers, (*query.stages, _json_stage()))
+    with_json = LogQuery(query.matchers, (*query.stages, Parser("json")))
     lines = request.engine().lines(with_json, start, end, DETECTED_FIELDS_SAMPLE)
     values: dict[str, set[str]] = {}
     for line in lines:
@@ -229,9 +229,9 @@ def _streams(
     if direction not in ("backward", "forward"):
         raise BadRequest("direction: must be backward or forward", field="direction")
     lines = engine.lines(query, start, end, limit, forward=direction == "forward")
-    streams: dict[tuple, dict[str, Any]] = {}
+    values = []
     for line in lines:
-        value: list[Any] = [str(line.timestamp_ms * 1_000_000), line.line]
+        value = line.value()
         labels = line.labels
         if by_category:
             stream_labels = loki_engine.stream_labels(line.entry)
@@ -246,10 +246,8 @@ def _streams(
             if parsed:
                 categories["parsed"] = parsed
             value.append(categories)
-        key = tuple(sorted(labels.items()))
-        stream = streams.setdefault(key, {"stream": dict(key), "values": []})
-        stream["values"].append(value)
-    answer = _success("streams", list(streams.values()))
+        values.append((labels, value))
+    answer = _success("streams", loki_engine.streams_of(values))
     if by_category:
         answer["data"]["encodingFlags"] = [CATEGORIZE_LABELS]
     return answer
@@ -334,12 +332,6 @@ def _volumes(
         per_step = volumes.setdefault(key, {})
         per_step[bucket] = per_step.get(bucket, 0) + size
     return volumes
-
-
-def _json_stage() -> Any:
-    from logsvc.loki.logql import Parser
-
-    return Parser("json")
 
 
 def _field_type(values: set[str]) -> str:

@@ -19,8 +19,8 @@ import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from logsvc.entries import LEVELS
@@ -73,16 +73,17 @@ class Line:
     line: str
     entry: dict[str, Any]
 
+    def value(self) -> list[Any]:
+        """As a stream's value: ["<ns>", "<line>"]."""
+        return [str(self.timestamp_ms * 1_000_000), self.line]
+
 
 @dataclass
 class Budget:
     """The query timeout: checked while entries are walked."""
 
     seconds: float
-    started: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.started = time.monotonic()
+    started: float = field(default_factory=time.monotonic)
 
     def check(self) -> None:
         if time.monotonic() - self.started > self.seconds:
@@ -312,18 +313,23 @@ def run_pipeline(
 
 def tail_frame(query: LogQuery, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Loki's tail frame for the entries that pass a log query, or None when none does."""
-    streams: dict[tuple, dict[str, Any]] = {}
+    lines = []
     for entry in entries:
         labels = stream_labels(entry)
-        if not all(m.matches(labels) for m in query.matchers):
-            continue
-        line = run_pipeline(query.stages, labels, entry)
-        if line is None:
-            continue
-        key = tuple(sorted(line.labels.items()))
-        stream = streams.setdefault(key, {"stream": dict(key), "values": []})
-        stream["values"].append([str(line.timestamp_ms * 1_000_000), line.line])
-    return {"streams": list(streams.values())} if streams else None
+        if all(m.matches(labels) for m in query.matchers):
+            line = run_pipeline(query.stages, labels, entry)
+            if line is not None:
+                lines.append((line.labels, line.value()))
+    return {"streams": streams_of(lines)} if lines else None
+
+
+def streams_of(values: Iterable[tuple[dict[str, str], list[Any]]]) -> list[dict[str, Any]]:
+    """Values grouped into Loki's streams by their labels, in the order they come."""
+    streams: dict[tuple, dict[str, Any]] = {}
+    for labels, value in values:
+        key = tuple(sorted(labels.items()))
+        streams.setdefault(key, {"stream": dict(key), "values": []})["values"].append(value)
+    return list(streams.values())
 
 
 def _format_line(template: str, line: str, labels: dict[str, str]) -> str:

@@ -16,18 +16,17 @@ under ``labels``, structured metadata under ``structured_metadata``).
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
-import zlib
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from logsvc.entries import LEVEL_ALIASES, LEVELS, MAX_JSON_CONTAINERS, sanitize_service_name
 from logsvc.errors import BadRequest, PayloadTooLarge
+from logsvc.media_types import PROTOBUF
+from logsvc.sources.compressed import MAX_DECOMPRESSED_BYTES, gunzip
 
-MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024
 SERVICE_LABELS = ("service_name", "service", "app", "job")
 LEVEL_LABELS = ("level", "severity", "detected_level")
 DEFAULT_SERVICE = "unknown_service"
@@ -50,12 +49,12 @@ def decode(body: bytes, content_type: str, content_encoding: str | None) -> list
     """The pushed entries as batch-API items (timestamp in ms; the line as message)."""
     encoding = (content_encoding or "").lower()
     if encoding in ("gzip", "x-gzip"):
-        body = _bounded(lambda: _gunzip(body))
-    elif encoding == "snappy" or content_type.startswith("application/x-protobuf"):
+        body = gunzip(body)
+    elif encoding == "snappy" or content_type.startswith(PROTOBUF):
         pass  # protobuf bodies are snappy-compressed whatever the header says
     elif encoding not in ("", "identity"):
         raise PushDecodeError(f"Content-Encoding: {encoding!r} is not read; use gzip")
-    if content_type.startswith("application/x-protobuf"):
+    if content_type.startswith(PROTOBUF):
         return _from_protobuf(_unsnappy(body))
     if encoding == "snappy":
         body = _unsnappy(body)
@@ -260,21 +259,6 @@ def _snappy_length(body: bytes) -> int:
             return length
         shift += 7
     raise PushDecodeError("body: is not snappy-compressed (block format)")
-
-
-def _gunzip(body: bytes) -> bytes:
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    data = decompressor.decompress(body, MAX_DECOMPRESSED_BYTES + 1)
-    if len(data) > MAX_DECOMPRESSED_BYTES:
-        raise PayloadTooLarge(f"body: more than {MAX_DECOMPRESSED_BYTES} bytes decompressed")
-    return data
-
-
-def _bounded(read: Any) -> bytes:
-    try:
-        return read()
-    except (zlib.error, gzip.BadGzipFile, EOFError):
-        raise PushDecodeError("body: is not valid gzip") from None
 
 
 def _ns(value: Any, where: str) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,10 +30,8 @@ from logsvc.entries import (
 )
 from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.media_types import JSON, PROTOBUF
+from logsvc.sources.compressed import gunzip
 
-# A gzip body may expand to this much: 10,000 records of 1.6 KB each. More is refused
-# before it is parsed (a few KB of gzip can expand to gigabytes).
-MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024
 DEFAULT_SERVICE = DEFAULT_OTLP_SERVICE
 
 # OTLP severity numbers: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL.
@@ -54,7 +51,7 @@ def decode_request(
     """The request, refused (413) before it is expanded if it holds more than
     MAX_OTLP_RECORDS records or is too large once decompressed."""
     if (content_encoding or "").lower() == "gzip":
-        body = _gunzip(body)
+        body = gunzip(body)
     request = ExportLogsServiceRequest()
     try:
         if content_type.startswith(PROTOBUF):
@@ -203,17 +200,6 @@ def _array(parent: Any, name: str, where: str) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             raise OtlpDecodeError(f"{where}.{name}[{index}]: must be an object")
     return value
-
-
-def _gunzip(data: bytes) -> bytes:
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        out = decompressor.decompress(data, MAX_DECOMPRESSED_BYTES)
-    except zlib.error as exc:
-        raise OtlpDecodeError(f"body: not valid gzip ({exc})") from None
-    if decompressor.unconsumed_tail:
-        raise PayloadTooLarge(f"body: more than {MAX_DECOMPRESSED_BYTES} bytes uncompressed")
-    return out
 
 
 def count_records(data: bytes, limit: int = MAX_OTLP_RECORDS) -> int:

@@ -41,8 +41,6 @@ MAX_INDEXED_METADATA_BYTES = 16_384
 # timestamp) leads to the few blocks that can hold it. Long enough that a flush's entries of
 # one service, late ones (backfills, unsorted collector buffers) included, fit in one block.
 MAX_BLOCK_SPAN_MS = 2 * 3_600_000
-# Blocks written before 0007 hold one five-minute bucket.
-LEGACY_BLOCK_SPAN_MS = 300_000
 # A block's entry count per level: the column of each (fixed names, never from input).
 LEVEL_COUNTS = {level: f"{level.lower()}_count" for level in LEVELS}
 MIXED_LEVELS = "MIXED"  # the level column of a block whose entries' levels differ
@@ -73,8 +71,14 @@ _BLOCK_COLUMNS = (
     "b.id AS block_id, b.entry_count, b.service_name, b.level, b.r2_key AS archive_key, "
     "b.source_type"
 )
-# An entry's level: its own (blocks since 0007), or its block's.
-_ENTRY_LEVEL = "coalesce(json_extract(e.value, '$[4]'), b.level)"
+
+
+def _entry_level(entry: str, block: str) -> str:
+    """An entry's level in SQL: its own (blocks since 0007), or its block's."""
+    return f"coalesce(json_extract({entry}, '$[4]'), {block}.level)"
+
+
+_ENTRY_LEVEL = _entry_level("e.value", "b")
 _ENTRY_COLUMNS = (
     "e.key AS position, json_extract(e.value, '$[0]') AS timestamp, "
     "json_extract(e.value, '$[1]') AS message, json_extract(e.value, '$[2]') AS metadata_json, "
@@ -86,7 +90,7 @@ _ENTRY_COLUMNS = (
 _RECOUNT_LEVELS = ", ".join(
     f"{column} = (SELECT count(*) FROM json_each(log_blocks.entries) WHERE type != 'null' "  # noqa: S608 - fixed names
     "AND json_extract(value, '$[0]') >= ? "
-    f"AND coalesce(json_extract(value, '$[4]'), log_blocks.level) = '{level}')"
+    f"AND {_entry_level('value', 'log_blocks')} = '{level}')"
     for level, column in LEVEL_COUNTS.items()
 )
 _CHECKPOINT = (

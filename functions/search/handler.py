@@ -21,6 +21,7 @@ from logsvc.api.models import (
     StatsResponse,
 )
 from logsvc.api.resolver import new_resolver, principal, with_errors
+from logsvc.archive.query import ArchiveQuery
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import (
     MAX_TIMESTAMP_MS,
@@ -30,6 +31,7 @@ from logsvc.entries import (
     without_nul,
 )
 from logsvc.errors import BadRequest, Forbidden, NotFound
+from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.loki import http as loki
 from logsvc.store.log_index import SearchFilters
 
@@ -75,6 +77,14 @@ def search(
     filters: Filters = None,
     limit: Limit = 100,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    archive_query_id: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[A-Za-z0-9-]+$",
+            description="Collect an archive query that answered status running",
+        ),
+    ] = None,
 ) -> SearchResponse:
     if start_time is not None and end_time is not None and start_time > end_time:
         raise BadRequest("start_time: must not be after end_time", field="start_time")
@@ -89,13 +99,20 @@ def search(
         limit=limit,
         offset=offset,
     )
-    logs, has_more = components.log_index().search(filters)
-    return SearchResponse(logs=logs, limit=limit, offset=offset, has_more=has_more)
+    page = components.tiered_search().search(filters, archive_query_id)
+    return SearchResponse(
+        logs=page.logs,
+        limit=limit,
+        offset=offset,
+        has_more=page.has_more,
+        hot_since=page.hot_since,
+        archive=page.archive_view(),
+    )
 
 
 @app.get("/api/v1/logs/logs/<id>", responses=NOT_FOUND)
 def get_log(id: str) -> LogView:
-    entry = readable_entry(id)
+    entry = readable_entry(id) or archived_entry(id)
     if entry is None:
         raise NotFound(f"id: no log entry {id!r}", field="id")
     return entry
@@ -105,11 +122,17 @@ def get_log(id: str) -> LogView:
 def get_full_log(id: str) -> FullLogView:
     entry = readable_entry(id)
     if entry is None:
-        raise NotFound(f"id: no log entry {id!r}", field="id")
-    full = components.log_archive().read_entry(entry["r2_key"], id) if entry["r2_key"] else None
+        full = archived_entry(id)
+    else:
+        key = entry["r2_key"]
+        full = components.log_archive().read_entry(key, id) if key else None
+        # Compacted since: the object is gone, its entries are in the day's Parquet.
+        full = full or archived_entry(id, entry["service_name"], entry["timestamp"])
+        if full is not None:
+            full = {**full, "r2_key": key, "tier": "index"}
     if full is None:
         raise NotFound(f"id: the archived entry for {id!r} is no longer in the archive", field="id")
-    return {**full, "r2_key": entry["r2_key"]}
+    return full
 
 
 @app.get("/api/v1/logs/services")
@@ -200,6 +223,29 @@ def readable_entry(entry_id: str) -> dict[str, Any] | None:
     if entry is None or not principal(app).may_use(entry["service_name"]):
         return None
     return entry
+
+
+def archived_entry(
+    entry_id: str, service: str | None = None, timestamp: int | None = None
+) -> dict[str, Any] | None:
+    """An entry found by id in the archive (past the hot window, or compacted), when the
+    caller may read its service."""
+    if components.settings().archive_engine == "off" or not ID_PATTERN.fullmatch(entry_id):
+        return None
+    caller = principal(app)
+    if service is None and caller.services is not None:
+        services = tuple(sorted(caller.services))
+    else:
+        services = (service,) if service else None
+    at = id_timestamp(entry_id) if timestamp is None else timestamp
+    query = ArchiveQuery(start=at, end=at, services=services, entry_id=entry_id, limit=1)
+    answer = components.archive_engine().search(
+        query, components.settings().archive_query_timeout_s
+    )
+    entry = answer.entries[0] if answer.entries else None
+    if entry is None or not caller.may_use(entry["service_name"]):
+        return None
+    return {**entry, "r2_key": None, "tier": "archive"}
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

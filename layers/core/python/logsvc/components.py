@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from logsvc.analysis.analyzer import Analyzer
     from logsvc.analysis.summarizer import Summarizer
     from logsvc.archive import LogArchive
+    from logsvc.archive.athena import AthenaArchive
+    from logsvc.archive.duckdb_engine import DuckDbArchive
     from logsvc.buffer import LogBuffer
     from logsvc.cleanup import Cleaner
     from logsvc.coordination import CoordinationTable
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from logsvc.store.log_index import LogIndex
     from logsvc.store.receipts import ReceiptStore
     from logsvc.stream.publisher import ManagementApi, Publisher
+    from logsvc.tiered_search import TieredSearch
     from logsvc.writer import Writer
 
 # A secret is read again after this many seconds, so a rotated value reaches warm functions.
@@ -200,6 +203,38 @@ def log_archive() -> LogArchive:
         credentials=credentials,
     )
     return LogArchive(objects)
+
+
+@cache
+def archive_engine() -> DuckDbArchive | AthenaArchive:
+    """Who searches the archive (ARCHIVE_ENGINE): DuckDB here, or Athena over S3."""
+    s = settings()
+    if s.archive_engine == "athena":
+        from logsvc.archive.athena import AthenaArchive
+
+        return AthenaArchive(
+            s.athena_database or "", s.athena_workgroup or "", services=log_archive().services
+        )
+    from logsvc.archive.duckdb_engine import DuckDbArchive
+
+    return DuckDbArchive(
+        log_archive(), cache_dir=s.archive_cache_dir, cache_bytes=s.archive_cache_mb << 20
+    )
+
+
+def tiered_search() -> TieredSearch:
+    """Search over the index's hot window and, before it, the archive."""
+    from logsvc.tiered_search import TieredSearch
+
+    s = settings()
+    return TieredSearch(
+        log_index(),
+        archive_engine,
+        config_store(),
+        s.retention_defaults,
+        timeout_s=s.archive_query_timeout_s,
+        archive_enabled=s.archive_engine != "off",
+    )
 
 
 @cache
@@ -392,6 +427,7 @@ def reset() -> None:
         log_writer,
         receipt_store,
         log_archive,
+        archive_engine,
         log_index,
         config_store,
         ingestor,

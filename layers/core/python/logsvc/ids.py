@@ -11,11 +11,13 @@ their entries in those four hex digits (``LogIndex`` still resolves such ids).
 """
 
 import hashlib
+import re
 import secrets
 
 from uuid6 import uuid7
 
 MAX_ID_TIMESTAMP_MS = (1 << 48) - 1
+ID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def new_id() -> str:

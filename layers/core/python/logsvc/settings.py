@@ -100,8 +100,24 @@ class Settings(BaseModel):
     d1_api_base_url: str = "https://api.cloudflare.com/client/v4"
     archive_endpoint_url: str | None = None
     archive_region: str | None = None
-    default_ttl_days: int = Field(default=30, ge=1, le=3650)
+    # The index's hot window: entries stay in D1 this long; older ones are searched in the
+    # archive, which keeps them ARCHIVE_TTL_DAYS (logsvc.tiered_search).
+    default_ttl_days: int = Field(default=7, ge=1, le=3650)
     archive_ttl_days: int = Field(default=365, ge=1, le=36_500)
+    # Who searches the archive: DuckDB in the function (local folder, R2) or Athena (S3).
+    archive_engine: Literal["duckdb", "athena", "off"] = "duckdb"
+    # Stop an archive search after this long and answer with what the index found,
+    # marked partial (Athena: answer "running" with a query id to poll).
+    archive_query_timeout_s: Annotated[float, BeforeValidator(_milliseconds_to_seconds)] = Field(
+        default=20.0, alias="ARCHIVE_QUERY_TIMEOUT_MS"
+    )
+    # DuckDB over an S3 API: objects fetched for a query are kept here, up to this size.
+    archive_cache_dir: str = "/tmp/logsvc-archive-cache"  # noqa: S108 - Lambda's writable place
+    archive_cache_mb: int = Field(default=2048, ge=16, le=10_240)
+    # Athena (ARCHIVE_ENGINE=athena): the Glue database and the workgroup (its scan limit
+    # and results bucket are the CDK app's).
+    athena_database: str | None = None
+    athena_workgroup: str | None = None
     analysis_retention_days: int = Field(default=90, ge=1, le=3650)
     cleanup_batch_size: int = Field(default=1000, ge=1, le=10_000)
     openapi_document: str = "openapi.json"

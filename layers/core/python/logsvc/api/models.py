@@ -70,13 +70,33 @@ class LogView(BaseModel):
     r2_key: str | None
     metadata: dict[str, Any]
     source_type: str
+    tier: Literal["index", "archive"] = Field(
+        default="index", description="Where the entry was found: the index or the archive"
+    )
 
 
 class FullLogView(LogView):
     """The archived entry: the message whole."""
 
     message: str
-    r2_key: str
+    r2_key: str | None = Field(description="The object written with it (null: found by id)")
+
+
+class ArchivePart(BaseModel):
+    """How the archive answered the part of a search before the index's hot window."""
+
+    status: Literal["complete", "partial", "running"] = Field(
+        description="complete: every archived object in range was read; partial: some were "
+        "not (see reason); running: the query goes on, send the same search again with "
+        "archive_query_id to collect it"
+    )
+    reason: str | None = Field(description="Why partial: timeout, unreadable_objects, scan_limit")
+    query_id: str | None = Field(description="Athena's query id (status running)")
+    start_time: int
+    end_time: int
+    objects_read: int
+    bytes_scanned: int
+    skipped_objects: list[str]
 
 
 class SearchResponse(BaseModel):
@@ -84,6 +104,12 @@ class SearchResponse(BaseModel):
     limit: int
     offset: int
     has_more: bool
+    hot_since: int | None = Field(
+        default=None, description="The index answers from here on (Unix ms); the archive before"
+    )
+    archive: ArchivePart | None = Field(
+        default=None, description="The archive's part, when the range reaches before hot_since"
+    )
 
 
 class RecentResponse(BaseModel):

@@ -1,9 +1,15 @@
 """Full log entries in the archive: one gzip NDJSON object per service per write (an ingest
-request written directly, or a writer flush of the buffer).
+request written directly, or a writer flush of the buffer), compacted daily into Parquet.
 
-Keys are ``logs/{service}/{YYYY-MM-DD}/{batch id}.ndjson.gz``. The date is that of the
-newest entry in the object, so deleting a whole date prefix after a retention period never
-removes an entry younger than that period.
+Keys are ``logs/{service}/{YYYY-MM-DD}/{batch id}.ndjson.gz``. Every entry in an object is
+of that date (a batch spanning days, a backfill, is written as one object per day), so
+deleting a whole date prefix after a retention period never removes an entry younger than
+that period, and a search of a time range reads only the days in it.
+
+Compaction (logsvc.archive.compaction) rewrites a past day's objects of a service as one
+``compacted/{service}/{YYYY-MM-DD}/{digest}.parquet`` and then deletes them; an index
+entry's ``r2_key`` still names the object it was written to, and /full then finds the
+entry by its id in the compacted file.
 """
 
 from __future__ import annotations
@@ -29,8 +35,22 @@ GZIP_LEVEL = 1
 HEALTH_PROBE_KEY = "logs/.health-probe"  # read by /health; never written
 
 
+NDJSON_PREFIX = "logs/"
+COMPACTED_PREFIX = "compacted/"
+
+
 def object_key(service_name: str, date: str, batch_id: str) -> str:
-    return f"logs/{service_name}/{date}/{batch_id}.ndjson.gz"
+    return f"{NDJSON_PREFIX}{service_name}/{date}/{batch_id}.ndjson.gz"
+
+
+def compacted_key(service_name: str, date: str, name: str) -> str:
+    return f"{COMPACTED_PREFIX}{service_name}/{date}/{name}.parquet"
+
+
+def key_parts(key: str) -> tuple[str, str]:
+    """(service, date) of an archive object's key."""
+    parts = key.split("/")
+    return parts[1], parts[2]
 
 
 def encode_records(records: Iterable[dict[str, Any]]) -> bytes:
@@ -53,20 +73,21 @@ class LogArchive:
     def archive_batch(
         self, entries: list[LogEntry], batch_key: str | None = None
     ) -> dict[str, str]:
-        """Store the entries, one object per service; return each service's object key.
-        With a batch key a retry rewrites the same objects instead of adding more."""
-        by_service: dict[str, list[LogEntry]] = defaultdict(list)
+        """Store the entries, one object per service and day of their timestamps; return
+        each service's object key of its newest day (an entry of another day is found
+        through the archive by its id). With a batch key a retry rewrites the same objects
+        instead of adding more."""
+        groups: dict[tuple[str, str], list[LogEntry]] = defaultdict(list)
         for entry in entries:
-            by_service[entry.service_name].append(entry)
+            groups[(entry.service_name, utc_date(entry.timestamp))].append(entry)
         keys: dict[str, str] = {}
-        for service_name, group in by_service.items():
-            newest = max(entry.timestamp for entry in group)
-            batch_id = derived_id(batch_key, service_name) if batch_key else new_id()
-            key = object_key(service_name, utc_date(newest), batch_id)
+        for (service_name, date), group in sorted(groups.items()):
+            batch_id = derived_id(batch_key, service_name, date) if batch_key else new_id()
+            key = object_key(service_name, date, batch_id)
             self.objects.put(
                 key, encode_records(e.to_record() for e in group), CONTENT_TYPE, CONTENT_ENCODING
             )
-            keys[service_name] = key
+            keys[service_name] = key  # days sorted: the newest one stays
         return keys
 
     def check(self) -> None:
@@ -75,17 +96,29 @@ class LogArchive:
         self.objects.get(HEALTH_PROBE_KEY)
 
     def services(self) -> list[str]:
-        return self.objects.list_prefixes("logs/")
+        return sorted(
+            set(self.objects.list_prefixes(NDJSON_PREFIX))
+            | set(self.objects.list_prefixes(COMPACTED_PREFIX))
+        )
+
+    def dates(self, service_name: str, compacted: bool = False) -> list[str]:
+        """The service's date folders (YYYY-MM-DD), oldest first."""
+        prefix = COMPACTED_PREFIX if compacted else NDJSON_PREFIX
+        return self.objects.list_prefixes(f"{prefix}{service_name}/")
+
+    def keys(self, service_name: str, date: str, compacted: bool = False) -> list[str]:
+        prefix = COMPACTED_PREFIX if compacted else NDJSON_PREFIX
+        return list(self.objects.list_keys(f"{prefix}{service_name}/{date}/"))
 
     def expired_keys(self, service_name: str, cutoff_date: str) -> list[str]:
-        """Objects in the service's date folders before cutoff_date (YYYY-MM-DD): each
-        folder is dated by its newest entry, so all they hold is older than that date."""
-        prefix = f"logs/{service_name}/"
+        """Objects in the service's date folders before cutoff_date (YYYY-MM-DD): all they
+        hold is older than that date."""
         return [
             key
-            for date in self.objects.list_prefixes(prefix)
+            for compacted in (False, True)
+            for date in self.dates(service_name, compacted)
             if date < cutoff_date
-            for key in self.objects.list_keys(f"{prefix}{date}/")
+            for key in self.keys(service_name, date, compacted)
         ]
 
     def read_entry(self, key: str, entry_id: str) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from logsvc.field_filters import (
     needs_python_fold,
     text_condition,
 )
-from logsvc.ids import derived_entry_id, entry_id, id_timestamp
+from logsvc.ids import ID_PATTERN, derived_entry_id, entry_id, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
 
 # A block row stays well under D1's 2 MB row limit, and its position fits 4 hex digits.
@@ -57,7 +57,7 @@ MAX_HEADERS_PER_ROUND = 65_536
 OVERLAP_ENTRIES = 10_000
 MAX_ENTRIES_PER_ROUND = 1 << 40
 
-_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ID = ID_PATTERN
 # JSON escapes these, so the raw block text cannot be searched for them.
 _JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
 

@@ -1,0 +1,269 @@
+"""Archive search on DuckDB (embedded): over the local archive folder in place, and over an
+S3 API (R2) by fetching the objects a query needs into a bounded local cache first.
+
+Why fetch rather than DuckDB's httpfs: the extension is downloaded at run time (a cold
+start would depend on a third host), and boto3 already holds the archive's credentials,
+retries and R2's quirks (logsvc.archive.s3). Objects never change once written (a retry
+rewrites the same bytes), so a cached copy stays right until retention deletes it.
+
+Which objects a query reads: those of the days in its range, gzip NDJSON and compacted
+Parquet alike (an object holds entries of its date only).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from logsvc.archive.local import LocalObjectStore
+from logsvc.archive.log_archive import LogArchive
+from logsvc.archive.query import RELATION, ArchiveAnswer, ArchiveQuery, entry_of
+from logsvc.clock import utc_date
+from logsvc.errors import ArchiveUnavailable
+
+# The columns of an NDJSON record, read as such (extra keys are ignored, missing ones null).
+NDJSON_COLUMNS = {
+    "id": "VARCHAR",
+    "service_name": "VARCHAR",
+    "level": "VARCHAR",
+    "message": "VARCHAR",
+    "timestamp": "BIGINT",
+    "metadata": "JSON",
+    "source_type": "VARCHAR",
+}
+_SELECT = (
+    'SELECT id, service_name, level, message, "timestamp", CAST(metadata AS VARCHAR) '
+    "AS metadata, source_type"
+)
+FETCH_ROWS = 2048  # rows taken from DuckDB at a time when Python decides
+
+
+class ObjectFiles:
+    """Local files for archive keys: the local folder's own files, or cached copies."""
+
+    def __init__(self, archive: LogArchive, cache_dir: str, cache_bytes: int):
+        self.archive = archive
+        self.cache = Path(cache_dir)
+        self.cache_bytes = cache_bytes
+
+    def path(self, key: str) -> str | None:
+        """A readable file holding the object, or None when it is gone."""
+        objects = self.archive.objects
+        if isinstance(objects, LocalObjectStore):
+            path = objects.root / key
+            return str(path) if path.is_file() else None
+        cached = self.cache / key
+        if cached.is_file():
+            os.utime(cached)  # recently used: evicted last
+            return str(cached)
+        data = objects.get(key)
+        if data is None:
+            return None
+        self._make_room(len(data))
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f".part-{cached.name}")
+        partial.write_bytes(data)
+        partial.replace(cached)
+        return str(cached)
+
+    def _make_room(self, incoming: int) -> None:
+        files = [p for p in self.cache.rglob("*") if p.is_file()] if self.cache.is_dir() else []
+        used = sum(p.stat().st_size for p in files)
+        for oldest in sorted(files, key=lambda p: p.stat().st_mtime):
+            if used + incoming <= self.cache_bytes:
+                return
+            used -= oldest.stat().st_size
+            oldest.unlink(missing_ok=True)
+
+
+class DuckDbArchive:
+    """The archive engine of the local server and of R2 deployments."""
+
+    def __init__(
+        self,
+        archive: LogArchive,
+        *,
+        cache_dir: str = "/tmp/logsvc-archive-cache",  # noqa: S108 - Lambda's only writable place
+        cache_bytes: int = 2 << 30,
+        threads: int | None = None,
+    ):
+        self.archive = archive
+        self.files = ObjectFiles(archive, cache_dir, cache_bytes)
+        self.threads = threads
+
+    # -- which objects ----------------------------------------------------------------
+
+    def keys_for(self, query: ArchiveQuery) -> tuple[list[str], list[str]]:
+        """(NDJSON keys, Parquet keys) that can hold entries of the query's range."""
+        first, last = utc_date(query.start), utc_date(query.end)
+        services = query.services if query.services is not None else self.archive.services()
+        ndjson: list[str] = []
+        parquet: list[str] = []
+        for service in services:
+            for date in self.archive.dates(service):
+                if first <= date <= last:
+                    ndjson += self.archive.keys(service, date)
+            for date in self.archive.dates(service, compacted=True):
+                if first <= date <= last:
+                    parquet += self.archive.keys(service, date, compacted=True)
+        return ndjson, parquet
+
+    # -- searching ----------------------------------------------------------------------
+
+    def search(
+        self, query: ArchiveQuery, timeout_s: float = 20.0, query_id: str | None = None
+    ) -> ArchiveAnswer:
+        """The newest entries matching the query (at most query.limit), and whether every
+        object in range could be read in time (queries end within the request: query_id,
+        Athena's, has nothing to collect here)."""
+        deadline = time.monotonic() + timeout_s
+        ndjson, parquet = self.keys_for(query)
+        return self._run(query, ndjson, parquet, deadline)
+
+    def _run(
+        self, query: ArchiveQuery, ndjson: list[str], parquet: list[str], deadline: float
+    ) -> ArchiveAnswer:
+        import duckdb
+
+        skipped: list[str] = []
+        files: dict[str, list[str]] = {"ndjson": [], "parquet": []}
+        for kind, keys in (("ndjson", ndjson), ("parquet", parquet)):
+            for key in keys:
+                path = self.files.path(key)
+                (files[kind] if path else skipped).append(path or key)
+        if not files["ndjson"] and not files["parquet"]:
+            return _answer([], skipped, 0)
+        while True:
+            try:
+                entries = self._query(query, files, deadline)
+                read = len(files["ndjson"]) + len(files["parquet"])
+                return _answer(entries, skipped, read)
+            except _Interrupted:
+                return ArchiveAnswer([], "partial", "timeout", skipped=skipped or None)
+            except duckdb.Error:
+                bad = self._unreadable(files)
+                if not bad:
+                    raise
+                skipped += bad
+                files = {k: [p for p in v if p not in bad] for k, v in files.items()}
+                if not files["ndjson"] and not files["parquet"]:
+                    return _answer([], skipped, 0)
+
+    def _query(
+        self, query: ArchiveQuery, files: dict[str, list[str]], deadline: float
+    ) -> list[dict[str, Any]]:
+        con = self._connect()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Interrupted
+        timer = threading.Timer(remaining, con.interrupt)
+        timer.start()
+        try:
+            relation, relation_params = _relation(files)
+            sql, params = query.sql("duckdb")
+            cursor = con.execute(f"WITH {RELATION} AS ({relation}) {sql}", relation_params + params)
+            test = query.python_test()
+            if test is None:
+                return [entry_of(row) for row in cursor.fetchall()]
+            found: list[dict[str, Any]] = []
+            while query.limit is None or len(found) < query.limit:
+                rows = cursor.fetchmany(FETCH_ROWS)
+                if not rows:
+                    break
+                found += filter(test, map(entry_of, rows))
+            return found if query.limit is None else found[: query.limit]
+        except Exception as exc:
+            if time.monotonic() >= deadline or "INTERRUPT" in str(exc).upper():
+                raise _Interrupted from exc
+            raise
+        finally:
+            timer.cancel()
+            con.close()
+
+    def entries(self, query: ArchiveQuery) -> Iterator[dict[str, Any]]:
+        """Every matching entry, newest first, read in pieces (replay)."""
+        import duckdb
+
+        ndjson, parquet = self.keys_for(query)
+        files = {
+            "ndjson": [p for p in map(self.files.path, ndjson) if p],
+            "parquet": [p for p in map(self.files.path, parquet) if p],
+        }
+        if not files["ndjson"] and not files["parquet"]:
+            return
+        con = self._connect()
+        try:
+            relation, relation_params = _relation(files)
+            sql, params = query.sql("duckdb")
+            test = query.python_test()
+            cursor = con.execute(f"WITH {RELATION} AS ({relation}) {sql}", relation_params + params)
+            while rows := cursor.fetchmany(FETCH_ROWS):
+                for entry in map(entry_of, rows):
+                    if test is None or test(entry):
+                        yield entry
+        except duckdb.Error as exc:
+            raise ArchiveUnavailable(f"cannot read the archive: {exc}") from exc
+        finally:
+            con.close()
+
+    def _connect(self) -> Any:
+        import duckdb
+
+        config = {"threads": self.threads} if self.threads else {}
+        return duckdb.connect(":memory:", config=config)
+
+    def _unreadable(self, files: dict[str, list[str]]) -> list[str]:
+        """The files DuckDB cannot read (corrupt, truncated, vanished), one at a time."""
+        import duckdb
+
+        bad = []
+        con = self._connect()
+        try:
+            for kind, paths in files.items():
+                for path in paths:
+                    relation, params = _relation({"ndjson": [], "parquet": [], kind: [path]})
+                    try:
+                        con.execute(f"SELECT count(*) FROM ({relation})", params).fetchall()  # noqa: S608
+                    except duckdb.Error:
+                        bad.append(path)
+        finally:
+            con.close()
+        return bad
+
+
+class _Interrupted(Exception):
+    """The query ran past its deadline and was stopped."""
+
+
+def _relation(files: dict[str, list[str]]) -> tuple[str, list[Any]]:
+    """archive_logs over the given files: NDJSON and Parquet, as one relation."""
+    parts, params = [], []
+    if files.get("ndjson"):
+        parts.append(
+            f"{_SELECT} FROM read_json(?, format = 'newline_delimited', "
+            "compression = 'gzip', columns = ?)"
+        )
+        params += [files["ndjson"], NDJSON_COLUMNS]
+    if files.get("parquet"):
+        parts.append(f"{_SELECT} FROM read_parquet(?)")
+        params.append(files["parquet"])
+    return " UNION ALL ".join(parts), params
+
+
+def _answer(entries: list[dict[str, Any]], skipped: list[str], read: int) -> ArchiveAnswer:
+    if skipped:
+        names = [_key_name(path) for path in skipped]
+        return ArchiveAnswer(entries, "partial", "unreadable_objects", None, read, 0, names)
+    return ArchiveAnswer(entries, objects_read=read)
+
+
+def _key_name(path: str) -> str:
+    """An archive key from a file path (the part from logs/ or compacted/ on)."""
+    for marker in ("/logs/", "/compacted/"):
+        if marker in path:
+            return path[path.rindex(marker) + 1 :]
+    return path

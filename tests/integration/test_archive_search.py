@@ -1,0 +1,183 @@
+"""One search over two tiers: the index's hot window and, before it, the archive (DuckDB
+over the local archive folder), through the search function."""
+
+import gzip
+import time
+
+import pytest
+
+from logsvc import components
+from logsvc.archive.duckdb_engine import DuckDbArchive
+from logsvc.archive.query import ArchiveQuery
+
+DAY = 86_400_000
+PLENTY = lambda: 10**9  # noqa: E731 - the cleaner's time budget
+
+
+@pytest.fixture
+def tiers(api):
+    """Entries 20 and 10 days old (archive only, once cleanup applied the 7-day hot window)
+    and 1 day and 1 hour old (both tiers)."""
+    now = int(time.time() * 1000)
+    logs = [
+        ("checkout", "ERROR", "payment failed: card declined", now - 20 * DAY, {"code": 402}),
+        ("checkout", "INFO", "order placed", now - 10 * DAY, {"user": {"tier": "Gold"}}),
+        ("search", "INFO", "query served", now - 10 * DAY, {}),
+        ("checkout", "ERROR", "payment failed: timeout", now - DAY, {"code": 504}),
+        ("checkout", "INFO", "order placed again", now - 3_600_000, {"user": {"tier": "gold"}}),
+    ]
+    body = {
+        "logs": [
+            {"service_name": s, "level": lv, "message": m, "timestamp": t, "metadata": md}
+            for s, lv, m, t, md in logs
+        ]
+    }
+    response = api.post("/api/v1/logs/ingest/batch", body)
+    assert response.status == 201, response.body
+    ids = dict(zip([m for _, _, m, _, _ in logs], response.body["ids"], strict=True))
+    summary = components.cleaner().run(PLENTY)
+    assert summary.logs_deleted == 3  # the 20- and 10-day-old entries left the index
+    return api, now, ids
+
+
+def search(api, **query):
+    response = api.get("/api/v1/logs/search", **query)
+    assert response.status == 200, response.body
+    return response.body
+
+
+def test_a_range_past_the_hot_window_is_answered_by_both_tiers(tiers):
+    api, now, ids = tiers
+    body = search(api, service="checkout", start_time=now - 30 * DAY)
+    assert [(e["message"], e["tier"]) for e in body["logs"]] == [
+        ("order placed again", "index"),
+        ("payment failed: timeout", "index"),
+        ("order placed", "archive"),
+        ("payment failed: card declined", "archive"),
+    ]
+    assert body["archive"]["status"] == "complete"
+    assert body["archive"]["end_time"] == body["hot_since"] - 1
+    assert body["hot_since"] == pytest.approx(now - 7 * DAY, abs=60_000)
+    assert body["has_more"] is False
+    archived = body["logs"][2]
+    assert archived["id"] == ids["order placed"]
+    assert archived["metadata"] == {"user": {"tier": "Gold"}}
+
+
+def test_without_a_start_before_the_hot_window_only_the_index_answers(tiers):
+    api, now, _ = tiers
+    for query in ({}, {"start_time": now - 2 * DAY}):
+        body = search(api, service="checkout", **query)
+        assert [e["tier"] for e in body["logs"]] == ["index", "index"]
+        assert body["archive"] is None
+
+
+def test_filters_mean_the_same_on_both_tiers(tiers):
+    api, now, _ = tiers
+    since = now - 30 * DAY
+    by_q = search(api, q="PAYMENT FAILED", start_time=since)
+    assert [e["message"] for e in by_q["logs"]] == [
+        "payment failed: timeout",
+        "payment failed: card declined",
+    ]
+    by_level = search(api, level="INFO", start_time=since)
+    assert [e["message"] for e in by_level["logs"]] == [
+        "order placed again",
+        "query served",
+        "order placed",
+    ] or [e["message"] for e in by_level["logs"]] == [
+        "order placed again",
+        "order placed",
+        "query served",
+    ]
+    folded = search(api, filter="metadata.user.tier=GOLD", start_time=since)
+    assert [e["tier"] for e in folded["logs"]] == ["index", "archive"]
+    numeric = search(api, filter="metadata.code>=500", start_time=since)
+    assert [e["message"] for e in numeric["logs"]] == ["payment failed: timeout"]
+    absent = search(api, service="checkout", filter="!metadata.code", start_time=since)
+    assert [e["message"] for e in absent["logs"]] == ["order placed again", "order placed"]
+
+
+def test_pages_run_on_from_the_index_into_the_archive(tiers):
+    api, now, _ = tiers
+    pages = [
+        search(api, service="checkout", start_time=now - 30 * DAY, limit=1, offset=offset)
+        for offset in range(5)
+    ]
+    assert [[e["message"] for e in p["logs"]] for p in pages] == [
+        ["order placed again"],
+        ["payment failed: timeout"],
+        ["order placed"],
+        ["payment failed: card declined"],
+        [],
+    ]
+    assert [p["has_more"] for p in pages] == [True, True, True, False, False]
+    assert pages[0]["archive"] is None  # the index alone filled the page and knew of more
+
+
+def test_an_entry_past_the_hot_window_is_found_by_its_id(tiers):
+    api, _, ids = tiers
+    entry = api.get(f"/api/v1/logs/logs/{ids['order placed']}")
+    assert entry.status == 200
+    assert entry.body["tier"] == "archive" and entry.body["message"] == "order placed"
+    full = api.get(f"/api/v1/logs/logs/{ids['order placed']}/full")
+    assert full.status == 200 and full.body["metadata"] == {"user": {"tier": "Gold"}}
+    missing = api.get("/api/v1/logs/logs/01890000-0000-7000-8000-000000000000/full")
+    assert missing.status == 404 and missing.body["field"] == "id"
+
+
+def test_a_range_without_archive_data_is_complete_and_empty(tiers):
+    api, now, _ = tiers
+    body = search(api, start_time=now - 300 * DAY, end_time=now - 200 * DAY)
+    assert body["logs"] == []
+    assert body["archive"]["status"] == "complete"
+    assert body["archive"]["objects_read"] == 0
+
+
+def test_a_corrupt_or_vanished_object_makes_a_partial_answer_not_an_error(tiers, archive_dir):
+    api, now, _ = tiers
+    objects = sorted((archive_dir / "logs" / "checkout").rglob("*.ndjson.gz"))
+    objects[0].write_bytes(gzip.compress(b'{"id": "x", "timestamp": ')[:-6])  # truncated
+    body = search(api, start_time=now - 30 * DAY)
+    assert body["archive"]["status"] == "partial"
+    assert body["archive"]["reason"] == "unreadable_objects"
+    assert body["archive"]["skipped_objects"] == [
+        objects[0].relative_to(archive_dir).as_posix()
+    ]
+    assert "query served" in [e["message"] for e in body["logs"]]  # the rest still answers
+
+
+def test_a_key_limited_to_a_service_never_sees_another_services_archive(tiers):
+    api, now, ids = tiers
+    created = api.post(
+        "/api/v1/admin/keys", {"name": "search-only", "scopes": ["read"], "services": ["search"]}
+    )
+    key = created.body["key"]
+    found = api.call(
+        "GET", "/api/v1/logs/search", query={"start_time": now - 30 * DAY}, key=key
+    ).body
+    assert [e["message"] for e in found["logs"]] == ["query served"]
+    hidden = api.call("GET", f"/api/v1/logs/logs/{ids['order placed']}", key=key)
+    assert hidden.status == 404
+
+
+def test_an_engine_past_its_deadline_answers_partial(tiers):
+    api, now, _ = tiers
+    engine = DuckDbArchive(components.log_archive())
+    answer = engine.search(ArchiveQuery(now - 30 * DAY, now), timeout_s=0)
+    assert (answer.status, answer.reason, answer.entries) == ("partial", "timeout", [])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start_time": "yesterday"},
+        {"start_time": 5, "end_time": 3},
+        {"archive_query_id": "../../etc"},
+        {"archive_query_id": "x" * 65},
+    ],
+)
+def test_bad_archive_search_parameters_are_400s_naming_the_field(api, query):
+    response = api.get("/api/v1/logs/search", **query)
+    assert response.status == 400, response.body
+    assert response.body["field"] in query

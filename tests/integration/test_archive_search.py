@@ -162,7 +162,7 @@ def test_a_key_limited_to_a_service_never_sees_another_services_archive(tiers):
 
 
 def test_an_engine_past_its_deadline_answers_partial(tiers):
-    api, now, _ = tiers
+    _, now, _ = tiers
     engine = DuckDbArchive(components.log_archive())
     answer = engine.search(ArchiveQuery(now - 30 * DAY, now), timeout_s=0)
     assert (answer.status, answer.reason, answer.entries) == ("partial", "timeout", [])

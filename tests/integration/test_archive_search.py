@@ -141,9 +141,7 @@ def test_a_corrupt_or_vanished_object_makes_a_partial_answer_not_an_error(tiers,
     body = search(api, start_time=now - 30 * DAY)
     assert body["archive"]["status"] == "partial"
     assert body["archive"]["reason"] == "unreadable_objects"
-    assert body["archive"]["skipped_objects"] == [
-        objects[0].relative_to(archive_dir).as_posix()
-    ]
+    assert body["archive"]["skipped_objects"] == [objects[0].relative_to(archive_dir).as_posix()]
     assert "query served" in [e["message"] for e in body["logs"]]  # the rest still answers
 
 

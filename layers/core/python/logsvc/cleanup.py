@@ -1,6 +1,7 @@
 """Retention: delete what each service's TTL says has expired, in bounded, resumable steps.
 
-Order of work: the index (per service, CLEANUP_BATCH_SIZE blocks a step), then the archive
+Order of work: compaction of the archive's past days into Parquet (logsvc.archive.
+compaction), the index (per service, CLEANUP_BATCH_SIZE blocks a step), then the archive
 (whole date folders past the service's archive TTL), then old analysis results and alert
 cooldowns. Each step is idempotent; a run that sees its time running out stops between
 steps and reports itself incomplete, and the next run carries on.
@@ -13,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from logsvc.archive import LogArchive
+from logsvc.archive.compaction import CompactionSummary, Compactor
 from logsvc.clock import DAY_MS, now_ms, utc_date
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore, RetentionDefaults
@@ -43,6 +45,7 @@ class CleanupSummary:
     alert_states_deleted: int = 0
     stream_connections_expired: int = 0
     daily_counts_deleted: int = 0
+    compaction: CompactionSummary | None = None
     complete: bool = True
 
     @property
@@ -79,6 +82,7 @@ class Cleaner:
         connections: ConnectionRegistry | None = None,
         daily_counts: SqlDailyCounts | None = None,
         receipts: ReceiptStore | None = None,
+        compactor: Compactor | None = None,
         clock: Callable[[], int] = now_ms,
     ):
         self.logs = logs
@@ -91,6 +95,7 @@ class Cleaner:
         self.connections = connections
         self.daily_counts = daily_counts
         self.receipts = receipts
+        self.compactor = compactor
         self.clock = clock
 
     def run(self, time_left_ms: Callable[[], int]) -> CleanupSummary:
@@ -102,6 +107,9 @@ class Cleaner:
                 raise OutOfTime
 
         try:
+            if self.compactor is not None:
+                summary.compaction = CompactionSummary()
+                self.compactor.run(check_time, summary.compaction)
             for service_name in sorted(
                 set(self.logs.service_names()) | set(self.archive.services())
             ):

@@ -394,6 +394,7 @@ def summarizer() -> Summarizer | None:
 
 
 def cleaner() -> Cleaner:
+    from logsvc.archive.compaction import Compactor
     from logsvc.cleanup import Cleaner
 
     s = settings()
@@ -408,6 +409,7 @@ def cleaner() -> Cleaner:
         connections=connection_registry(),
         daily_counts=index_daily_counts(),
         receipts=receipt_store(),
+        compactor=Compactor(log_archive()) if s.archive_compaction else None,
     )
 
 

@@ -111,6 +111,8 @@ class Settings(BaseModel):
     archive_query_timeout_s: Annotated[float, BeforeValidator(_milliseconds_to_seconds)] = Field(
         default=20.0, alias="ARCHIVE_QUERY_TIMEOUT_MS"
     )
+    # The daily cleanup compacts each past day's NDJSON objects into Parquet.
+    archive_compaction: bool = True
     # DuckDB over an S3 API: objects fetched for a query are kept here, up to this size.
     archive_cache_dir: str = "/tmp/logsvc-archive-cache"  # noqa: S108 - Lambda's writable place
     archive_cache_mb: int = Field(default=2048, ge=16, le=10_240)

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ _SELECT = (
     "AS metadata, source_type"
 )
 FETCH_ROWS = 2048  # rows taken from DuckDB at a time when Python decides
+FETCH_THREADS = 16  # objects fetched at once from an S3 API
 
 
 class ObjectFiles:
@@ -69,6 +71,15 @@ class ObjectFiles:
         partial.write_bytes(data)
         partial.replace(cached)
         return str(cached)
+
+    def paths(self, keys: list[str]) -> dict[str, str]:
+        """Files for many keys (fetched a few at a time from an S3 API); gone ones left out."""
+        if isinstance(self.archive.objects, LocalObjectStore):
+            found = zip(keys, map(self.path, keys), strict=True)
+        else:
+            with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+                found = zip(keys, pool.map(self.path, keys), strict=True)
+        return {key: path for key, path in found if path}
 
     def _make_room(self, incoming: int) -> None:
         files = [p for p in self.cache.rglob("*") if p.is_file()] if self.cache.is_dir() else []
@@ -129,12 +140,9 @@ class DuckDbArchive:
     ) -> ArchiveAnswer:
         import duckdb
 
-        skipped: list[str] = []
-        files: dict[str, list[str]] = {"ndjson": [], "parquet": []}
-        for kind, keys in (("ndjson", ndjson), ("parquet", parquet)):
-            for key in keys:
-                path = self.files.path(key)
-                (files[kind] if path else skipped).append(path or key)
+        found = {"ndjson": self.files.paths(ndjson), "parquet": self.files.paths(parquet)}
+        files = {kind: list(paths.values()) for kind, paths in found.items()}
+        skipped = [key for key in ndjson + parquet if not any(key in f for f in found.values())]
         if not files["ndjson"] and not files["parquet"]:
             return _answer([], skipped, 0)
         while True:
@@ -190,8 +198,8 @@ class DuckDbArchive:
 
         ndjson, parquet = self.keys_for(query)
         files = {
-            "ndjson": [p for p in map(self.files.path, ndjson) if p],
-            "parquet": [p for p in map(self.files.path, parquet) if p],
+            "ndjson": list(self.files.paths(ndjson).values()),
+            "parquet": list(self.files.paths(parquet).values()),
         }
         if not files["ndjson"] and not files["parquet"]:
             return

@@ -1,0 +1,135 @@
+"""Compaction: each past day's gzip NDJSON objects of a service rewritten as one Parquet file
+(zstd, sorted by timestamp, row groups with min/max statistics), then deleted.
+
+Runs in the daily cleanup job (logsvc.cleanup), one service-day at a time, resumable:
+- the file's name is a digest of the objects it holds, so a run that stops between writing
+  it and deleting them writes the same file again next time;
+- entries already in that day's compacted files are left out (objects that arrive for a
+  compacted day, a late backfill, make a further file of that day, never a duplicate);
+- an object DuckDB cannot read stays where it is and is reported, the rest are compacted.
+
+The index's ``r2_key`` still names the object an entry was written to; once it is gone,
+/full finds the entry by its id in the day's compacted files (functions/search).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from logsvc.archive.duckdb_engine import NDJSON_COLUMNS, ObjectFiles
+from logsvc.archive.log_archive import LogArchive, compacted_key
+from logsvc.clock import now_ms, utc_date
+
+PARQUET_TYPE = "application/vnd.apache.parquet"
+ROW_GROUP_ROWS = 100_000  # DuckDB skips a row group whose min/max timestamp is out of range
+_COLUMNS = (
+    'id, service_name, level, message, "timestamp", CAST(metadata AS VARCHAR) AS metadata, '
+    "source_type"
+)
+
+
+@dataclass
+class CompactionSummary:
+    days_compacted: int = 0
+    objects_compacted: int = 0
+    entries_written: int = 0
+    bytes_before: int = 0  # gzip NDJSON
+    bytes_after: int = 0  # Parquet
+    unreadable_objects: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Compactor:
+    def __init__(self, archive: LogArchive, clock: Callable[[], int] = now_ms):
+        self.archive = archive
+        self.clock = clock
+
+    def days(self) -> list[tuple[str, str]]:
+        """(date, service) of every NDJSON folder before today (UTC), oldest first."""
+        today = utc_date(self.clock())
+        return sorted(
+            (date, service)
+            for service in self.archive.services()
+            for date in self.archive.dates(service)
+            if date < today
+        )
+
+    def run(self, check_time: Callable[[], None], summary: CompactionSummary) -> None:
+        """Compact every past day, oldest first; check_time raises to stop between days."""
+        for date, service in self.days():
+            check_time()
+            self.compact(service, date, summary)
+
+    def compact(self, service: str, date: str, summary: CompactionSummary) -> None:
+        """One service-day: its NDJSON objects into one Parquet file, then deleted."""
+        import duckdb
+
+        with tempfile.TemporaryDirectory() as folder:
+            # Fetched objects (S3, R2) live as long as this day's work, outside search's cache.
+            files = ObjectFiles(self.archive, folder, cache_bytes=1 << 62)
+            paths = files.paths(self.archive.keys(service, date))
+            earlier = list(files.paths(self.archive.keys(service, date, compacted=True)).values())
+            con = duckdb.connect(":memory:")
+            try:
+                target = Path(folder) / "day.parquet"
+                try:
+                    count = _copy(con, list(paths.values()), earlier, target)
+                except duckdb.Error:
+                    bad = [key for key, path in paths.items() if not _readable(con, path)]
+                    summary.unreadable_objects += bad
+                    paths = {key: path for key, path in paths.items() if key not in bad}
+                    count = _copy(con, list(paths.values()), earlier, target) if paths else 0
+            finally:
+                con.close()
+            if not paths:
+                return
+            if count:
+                digest = hashlib.sha256("\n".join(sorted(paths)).encode()).hexdigest()[:32]
+                data = target.read_bytes()
+                self.archive.objects.put(
+                    compacted_key(service, date, digest), data, PARQUET_TYPE, None
+                )
+                summary.bytes_after += len(data)
+            summary.bytes_before += sum(Path(p).stat().st_size for p in paths.values())
+            self.archive.objects.delete(list(paths))
+            summary.days_compacted += 1
+            summary.objects_compacted += len(paths)
+            summary.entries_written += count
+
+
+def _copy(con: Any, ndjson: list[str], earlier: list[str], target: Path) -> int:
+    """Write the NDJSON files' entries (less those already in ``earlier`` Parquet files)
+    to ``target``, sorted by time; the number written."""
+    params: list[Any] = [ndjson, NDJSON_COLUMNS]
+    where = ""
+    if earlier:
+        where = "WHERE id NOT IN (SELECT id FROM read_parquet(?))"
+        params.append(earlier)
+    written = con.execute(
+        f"COPY (SELECT {_COLUMNS} FROM read_json(?, format = 'newline_delimited', "  # noqa: S608 - fixed fragments
+        f"compression = 'gzip', columns = ?) {where} ORDER BY \"timestamp\", id) "
+        f"TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})",
+        params,
+    ).fetchone()
+    return int(written[0]) if written else 0
+
+
+def _readable(con: Any, path: str) -> bool:
+    import duckdb
+
+    try:
+        con.execute(
+            "SELECT count(*) FROM read_json(?, format = 'newline_delimited', "
+            "compression = 'gzip', columns = ?)",
+            [[path], NDJSON_COLUMNS],
+        ).fetchall()
+    except duckdb.Error:
+        return False
+    return True

@@ -1,0 +1,177 @@
+"""Compaction of past days into Parquet, in the daily cleanup: searches, ids and /full work
+the same before and after, and a run that stops half-way, a late object or a corrupt one
+never duplicates or loses an entry."""
+
+import gzip
+import time
+
+import duckdb
+import pytest
+
+from logsvc import components
+from logsvc.archive.compaction import CompactionSummary, Compactor
+
+DAY = 86_400_000
+PLENTY = lambda: 10**9  # noqa: E731 - the cleaner's time budget
+LONG = "stack trace line\n" * 200  # longer than the index keeps (1000 characters)
+
+
+@pytest.fixture
+def archived(api):
+    """Three batches for each of three past days and one for today, of two services."""
+    now = int(time.time() * 1000)
+    ids = []
+    for days_ago in (3, 2, 1):
+        for batch in range(3):
+            logs = [
+                {
+                    "service_name": service,
+                    "level": "ERROR" if i % 4 == 0 else "INFO",
+                    "message": f"{service} day-{days_ago} batch-{batch} entry-{i} " + LONG,
+                    "timestamp": now - days_ago * DAY + batch * 1000 + i,
+                    "metadata": {"i": i, "batch": batch},
+                }
+                for service in ("checkout", "search")
+                for i in range(10)
+            ]
+            response = api.post("/api/v1/logs/ingest/batch", {"logs": logs})
+            assert response.status == 201, response.body
+            ids += response.body["ids"]
+    today = [{"service_name": "checkout", "level": "INFO", "message": "today", "timestamp": now}]
+    assert api.post("/api/v1/logs/ingest/batch", {"logs": today}).status == 201
+    return api, now, ids
+
+
+def everything(api, now, **query):
+    """Every entry of the last 30 days from the archive tier (the hot window set to 1 day
+    so the three past days are the archive's)."""
+    body = api.get(
+        "/api/v1/logs/search",
+        start_time=now - 30 * DAY,
+        end_time=now - DAY + 10_000,
+        limit=1000,
+        **query,
+    ).body
+    return [(e["id"], e["message"], e["metadata"]) for e in body["logs"]], body
+
+
+def compact(clock=None) -> CompactionSummary:
+    summary = CompactionSummary()
+    Compactor(components.log_archive(), **({"clock": clock} if clock else {})).run(
+        lambda: None, summary
+    )
+    return summary
+
+
+def parquet_files(archive_dir):
+    return sorted((archive_dir / "compacted").rglob("*.parquet"))
+
+
+def test_searches_answer_the_same_after_compaction(archived, archive_dir):
+    api, now, _ = archived
+    api.put("/api/v1/logs/config/checkout", {"ttl_days": 1})
+    api.put("/api/v1/logs/config/search", {"ttl_days": 1})
+    before, _ = everything(api, now)
+    by_q_before, _ = everything(api, now, q="DAY-2 BATCH-1")
+    assert len(before) == 180 and len(by_q_before) == 20
+
+    summary = compact()
+
+    assert (summary.days_compacted, summary.objects_compacted) == (6, 18)
+    assert summary.entries_written == 180
+    assert not list((archive_dir / "logs" / "search").rglob("*.ndjson.gz"))
+    assert len(list((archive_dir / "logs" / "checkout").rglob("*.ndjson.gz"))) == 1  # today
+    assert len(parquet_files(archive_dir)) == 6
+    after, body = everything(api, now)
+    assert after == before
+    assert body["archive"]["objects_read"] == 6
+    assert everything(api, now, q="DAY-2 BATCH-1")[0] == by_q_before
+    assert everything(api, now, filter="metadata.i>=8", service="search")[0] == [
+        e for e in before if e[2]["i"] >= 8 and e[1].startswith("search")
+    ]
+
+
+def test_the_parquet_is_zstd_sorted_by_time_with_row_group_statistics(archived, archive_dir):
+    compact()
+    path = str(parquet_files(archive_dir)[0])
+    meta = duckdb.sql(
+        "SELECT compression, stats_min, stats_max FROM parquet_metadata(?) "
+        "WHERE path_in_schema = 'timestamp'",
+        params=[path],
+    ).fetchall()
+    assert meta and all(row[0] == "ZSTD" and row[1] is not None for row in meta)
+    times = [
+        r[0] for r in duckdb.sql("SELECT timestamp FROM read_parquet(?)", params=[path]).fetchall()
+    ]
+    assert times == sorted(times)
+
+
+def test_ids_and_full_entries_resolve_through_the_compacted_file(archived):
+    api, _, ids = archived
+    compact()
+    for entry_id in (ids[0], ids[-1]):
+        indexed = api.get(f"/api/v1/logs/logs/{entry_id}")
+        assert indexed.status == 200 and indexed.body["r2_key"].endswith(".ndjson.gz")
+        full = api.get(f"/api/v1/logs/logs/{entry_id}/full")
+        assert full.status == 200, full.body
+        assert full.body["message"].endswith(LONG) and len(full.body["message"]) > 1000
+        assert full.body["r2_key"] == indexed.body["r2_key"]  # the id's object, as stored
+
+
+def test_a_second_run_changes_nothing(archived, archive_dir):
+    compact()
+    files = parquet_files(archive_dir)
+    again = compact()
+    assert again.days_compacted == 0 and parquet_files(archive_dir) == files
+
+
+def test_a_run_stopped_before_deleting_never_duplicates(archived, archive_dir, monkeypatch):
+    api, now, _ = archived
+    api.put("/api/v1/logs/config/checkout", {"ttl_days": 1})
+    api.put("/api/v1/logs/config/search", {"ttl_days": 1})
+    before, _ = everything(api, now)
+    objects = components.log_archive().objects
+
+    def crash(keys):  # deletes one object, then the function's time runs out
+        type(objects).delete(objects, keys[:1])
+        raise TimeoutError("the invocation ended")
+
+    monkeypatch.setattr(objects, "delete", crash)
+    with pytest.raises(TimeoutError):
+        compact()
+    monkeypatch.undo()
+    compact()
+    assert everything(api, now)[0] == before
+
+
+def test_a_late_object_for_a_compacted_day_adds_a_file_not_duplicates(archived, archive_dir):
+    api, now, _ = archived
+    api.put("/api/v1/logs/config/checkout", {"ttl_days": 1})
+    compact()
+    late = {
+        "service_name": "checkout",
+        "level": "WARN",
+        "message": "late backfill",
+        "timestamp": now - 2 * DAY + 5,
+    }
+    assert api.post("/api/v1/logs/ingest/batch", {"logs": [late]}).status == 201
+    summary = compact()
+    assert summary.entries_written == 1
+    found, _ = everything(api, now, service="checkout")
+    assert len(found) == 91 and len({e[0] for e in found}) == 91
+
+
+def test_a_corrupt_object_stays_and_is_reported_the_rest_is_compacted(archived, archive_dir):
+    victim = sorted((archive_dir / "logs" / "search").rglob("*.ndjson.gz"))[0]
+    victim.write_bytes(gzip.compress(b'{"id": "broken"')[:-4])
+    summary = compact()
+    key = victim.relative_to(archive_dir).as_posix()
+    assert summary.unreadable_objects == [key]
+    assert victim.exists()  # kept for someone to look at, never silently dropped
+    assert summary.objects_compacted == 17
+
+
+def test_the_cleanup_job_compacts_and_reports_it(archived):
+    summary = components.cleaner().run(PLENTY)
+    assert summary.compaction is not None
+    assert summary.to_dict()["compaction"]["days_compacted"] == 6

@@ -84,7 +84,8 @@ synth: $(BIN)/.installed node_modules/.installed $(AUDIT)/.installed
 
 wheelhouse: $(BIN)/.installed
 	$(BIN)/python -m pip download --quiet --dest wheelhouse --only-binary=:all: \
-	  --platform manylinux2014_aarch64 --implementation cp --python-version 3.14 \
+	  --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
+	  --implementation cp --python-version 3.14 \
 	  -r layers/deps/requirements.txt
 
 lint: $(BIN)/.installed

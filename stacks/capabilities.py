@@ -22,10 +22,14 @@ from logsvc.archive.log_archive import HEALTH_PROBE_KEY
 from stacks.alarms import alarm
 from stacks.core_stack import CoreStack
 from stacks.ingest_buffer import IngestBuffer
-from stacks.settings import DeploymentSettings
+from stacks.settings import ARCHIVE_PREFIXES, DeploymentSettings
 from stacks.stream_api import MANAGE_REASON, StreamApi, manage_connections_arn
 
-ARCHIVE_REASON = "Archive objects are named per request under logs/; nothing else is granted."
+ARCHIVE_REASON = (
+    "Archive objects are named per request under logs/ and compacted/; nothing else is granted."
+)
+R2_CACHE_MB = 400  # of the function's 512 MB of /tmp
+ATHENA_REASON = "Athena writes and reads its query results under the results bucket."
 
 
 @dataclass
@@ -72,7 +76,8 @@ class ReadsApiKey:
 
 @dataclass(frozen=True)
 class UsesArchive:
-    """Reads or writes archive objects under logs/ (and, with ``lists``, lists them)."""
+    """Reads or writes archive objects under logs/ and compacted/ (and, with ``lists``,
+    lists them)."""
 
     actions: tuple[str, ...]
     lists: bool = False
@@ -82,19 +87,51 @@ class UsesArchive:
         if core.bucket is None:  # R2: its S3 API keys, no IAM
             wiring.read_secret(core.r2_credentials.secret_arn, "ARCHIVE_CREDENTIALS_SECRET_ARN")
             return
-        wiring.allow(list(self.actions), [settings.archive_objects_arn])
-        wiring.acknowledge(
-            # The finding names the resource as cdk-nag renders it.
-            "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
-            f"{settings.archive_bucket_name_as('<AWS::AccountId>', '<AWS::Region>')}/logs/*]",
-            ARCHIVE_REASON,
-        )
+        wiring.allow(list(self.actions), settings.archive_objects_arns())
+        # The finding names the resource as cdk-nag renders it.
+        rendered = settings.archive_bucket_name_as("<AWS::AccountId>", "<AWS::Region>")
+        for arn in settings.archive_objects_arns(rendered):
+            wiring.acknowledge(f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]", ARCHIVE_REASON)
         if self.lists:
             wiring.allow(
                 ["s3:ListBucket"],
                 [f"arn:{cdk.Aws.PARTITION}:s3:::{settings.archive_bucket_name}"],
-                StringLike={"s3:prefix": ["logs/*"]},
+                StringLike={"s3:prefix": [f"{prefix}*" for prefix in ARCHIVE_PREFIXES]},
             )
+
+
+@dataclass(frozen=True)
+class SearchesArchive:
+    """Searches the archive past the index's hot window: Athena over the S3 archive (its
+    workgroup, the Glue tables and the results bucket), else DuckDB in the function over
+    R2's S3 API, fetching objects into /tmp."""
+
+    def attach(self, wiring: Wiring) -> None:
+        search = wiring.core.archive_search
+        if search is None:
+            wiring.function.add_environment("ARCHIVE_ENGINE", "duckdb")
+            wiring.function.add_environment("ARCHIVE_CACHE_MB", str(R2_CACHE_MB))
+            return
+        wiring.function.add_environment("ARCHIVE_ENGINE", "athena")
+        wiring.function.add_environment("ATHENA_DATABASE", search.database_name)
+        wiring.function.add_environment("ATHENA_WORKGROUP", search.workgroup_name)
+        wiring.allow(
+            ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"],
+            [search.workgroup_arn()],
+        )
+        wiring.allow(["glue:GetDatabase", "glue:GetTable"], search.glue_arns())
+        settings = wiring.settings
+        results = settings.athena_results_bucket_name_as(cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION)
+        wiring.allow(
+            ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+            [f"arn:{cdk.Aws.PARTITION}:s3:::{results}/results/*"],
+        )
+        wiring.allow(
+            ["s3:GetBucketLocation", "s3:ListBucket"], [f"arn:{cdk.Aws.PARTITION}:s3:::{results}"]
+        )
+        shown = settings.athena_results_bucket_name_as("<AWS::AccountId>", "<AWS::Region>")
+        rendered = f"arn:<AWS::Partition>:s3:::{shown}/results/*"
+        wiring.acknowledge(f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered}]", ATHENA_REASON)
 
 
 @dataclass(frozen=True)

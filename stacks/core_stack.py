@@ -17,7 +17,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.settings import DeploymentSettings
+from stacks.archive_search import ArchiveSearch
+from stacks.settings import ARCHIVE_PREFIXES, DeploymentSettings
 
 ROTATION_REASON = (
     "Rotated by operators (README, Deploy to AWS): the API key is handed to clients and the "
@@ -67,6 +68,20 @@ class CoreStack(cdk.Stack):
         elif settings.archive == "s3":
             self.bucket = self._archive_bucket(settings)
             cdk.CfnOutput(self, "ArchiveBucketName", value=self.bucket.bucket_name)
+        # Searching the archive: Athena over S3; with R2, DuckDB in the search function.
+        self.archive_search: ArchiveSearch | None = None
+        if settings.archive == "s3":
+            self.archive_search = ArchiveSearch(
+                self,
+                "ArchiveSearch",
+                archive_bucket_name=settings.archive_bucket_name,
+                results_bucket_name=settings.athena_results_bucket_name_as(
+                    self.account, self.region
+                ),
+                name_prefix=settings.stack_prefix,
+                scan_limit_gb=settings.athena_scan_limit_gb,
+                adopt_results_bucket=settings.adopt_archive_bucket == "true",
+            )
         self.alert_webhook = self._secret(
             "AlertWebhookUrl",
             "Slack-compatible webhook URL for error alerts (used with alert_webhook=true)",
@@ -188,11 +203,12 @@ class CoreStack(cdk.Stack):
     def _archive_bucket(self, settings: DeploymentSettings) -> s3.Bucket:
         lifecycle = []
         if settings.archive_expiration_days:
-            lifecycle.append(
+            lifecycle += [
                 s3.LifecycleRule(
-                    prefix="logs/", expiration=cdk.Duration.days(settings.archive_expiration_days)
+                    prefix=prefix, expiration=cdk.Duration.days(settings.archive_expiration_days)
                 )
-            )
+                for prefix in ARCHIVE_PREFIXES
+            ]
         bucket = s3.Bucket(
             self,
             "Archive",

@@ -26,6 +26,7 @@ from stacks.capabilities import (
     PostsToLiveTail,
     ReadsApiKey,
     RunsOnSchedule,
+    SearchesArchive,
     SendsAlerts,
     ServesConsole,
     ServesLiveTail,
@@ -82,7 +83,11 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         recommended_concurrency=10,
         # ListBucket: S3 then answers a missing object with 404, not 403 (an expired
         # entry's /full is a 404, not an outage).
-        capabilities=(ReadsApiKey(), UsesArchive(("s3:GetObject",), lists=True)),
+        capabilities=(
+            ReadsApiKey(),
+            UsesArchive(("s3:GetObject",), lists=True),
+            SearchesArchive(),
+        ),
     ),
     "config": FunctionSpec(capabilities=(ReadsApiKey(),)),
     "health": FunctionSpec(capabilities=(ChecksArchive(), ServesConsole())),
@@ -92,8 +97,9 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         timeout_s=900,
         recommended_concurrency=1,  # runs never overlap
         capabilities=(
-            # PutObject: each run records its summary as the service's own log entry.
-            UsesArchive(("s3:DeleteObject", "s3:PutObject"), lists=True),
+            # Get and Put: compaction reads past days and writes them as Parquet (and each
+            # run records its summary as the service's own log entry).
+            UsesArchive(("s3:DeleteObject", "s3:GetObject", "s3:PutObject"), lists=True),
             RunsOnSchedule(eventbridge_expression(SCHEDULES["cleanup"])),
         ),
     ),

@@ -58,6 +58,8 @@ class _PipInstall:
             "--disable-pip-version-check",
             "--platform",
             "manylinux2014_aarch64",
+            "--platform",  # DuckDB's wheels (glibc 2.28; Lambda's Amazon Linux 2023 has 2.34)
+            "manylinux_2_28_aarch64",
             "--implementation",
             "cp",
             "--python-version",
@@ -179,7 +181,11 @@ def dependencies_layer(scope: Construct, wheelhouse: str) -> lambda_.LayerVersio
             ),
             asset_hash_type=cdk.AssetHashType.CUSTOM,
             asset_hash=build_inputs_hash(
-                requirements, _target(), f"python{PYTHON_VERSION}", "manylinux2014_aarch64"
+                requirements,
+                _target(),
+                f"python{PYTHON_VERSION}",
+                "manylinux2014_aarch64",
+                "manylinux_2_28_aarch64",
             ),
         ),
         compatible_runtimes=[RUNTIME],

@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+ARCHIVE_PREFIXES = ("logs/", "compacted/")
 WAF_MIN_RATE_LIMIT = 10  # requests per evaluation window, per AWS WAF
 RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
@@ -80,7 +81,10 @@ class DeploymentSettings:
     alert_webhook: str = ""
     analysis_llm: str = ""
     analysis_llm_model: str = "amazon.nova-lite-v1:0"
-    default_ttl_days: int = 30
+    # The index's hot window (DEFAULT_TTL_DAYS): older entries are searched in the archive.
+    default_ttl_days: int = 7
+    # Athena (archive=s3): a query scanning more than this many GB is stopped.
+    athena_scan_limit_gb: int = 10
     cleanup_batch_size: int = 1000
     functions_dir: str = "functions"
     wheelhouse: str = ""  # a folder of wheels: build the dependencies layer offline
@@ -174,9 +178,16 @@ class DeploymentSettings:
     def archive_bucket_name_as(self, account: str, region: str) -> str:
         return f"{self.stack_prefix.lower()}-archive-{account}-{region}"
 
-    @property
-    def archive_objects_arn(self) -> str:
-        return f"arn:{cdk.Aws.PARTITION}:s3:::{self.archive_bucket_name}/logs/*"
+    def athena_results_bucket_name_as(self, account: str, region: str) -> str:
+        """Athena's results bucket: fixed too (archive=s3)."""
+        return f"{self.stack_prefix.lower()}-athena-results-{account}-{region}"
+
+    def archive_objects_arns(self, bucket_name: str | None = None) -> list[str]:
+        """The archive's objects: gzip NDJSON under logs/, compacted Parquet under
+        compacted/ (bucket_name: as cdk-nag renders it)."""
+        bucket = bucket_name or self.archive_bucket_name
+        partition = "<AWS::Partition>" if bucket_name else cdk.Aws.PARTITION
+        return [f"arn:{partition}:s3:::{bucket}/{prefix}*" for prefix in ARCHIVE_PREFIXES]
 
     @property
     def database_url(self) -> str:

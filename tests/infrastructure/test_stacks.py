@@ -154,27 +154,31 @@ def test_no_cors_by_default_and_stage_throttled_and_logged(templates):
     assert resources(api, "AWS::CloudWatch::Dashboard")
 
 
-def test_archive_bucket_is_encrypted_private_and_tls_only(templates):
+def test_archive_and_athena_results_buckets_are_encrypted_private_and_tls_only(templates):
     core = templates["Logsvc-Core"]
-    (bucket,) = resources(core, "AWS::S3::Bucket").values()
-    assert (
-        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-            "ServerSideEncryptionByDefault"
-        ]["SSEAlgorithm"]
-        == "AES256"
-    )
-    assert bucket["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True,
-        "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True,
-        "RestrictPublicBuckets": True,
-    }
-    (policy,) = resources(core, "AWS::S3::BucketPolicy").values()
-    (deny,) = policy["PolicyDocument"]["Statement"]
-    assert (deny["Effect"], deny["Condition"]) == (
-        "Deny",
-        {"Bool": {"aws:SecureTransport": "false"}},
-    )
+    buckets = resources(core, "AWS::S3::Bucket").values()
+    assert len(buckets) == 2  # the archive, and Athena's query results
+    for bucket in buckets:
+        assert (
+            bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+                "ServerSideEncryptionByDefault"
+            ]["SSEAlgorithm"]
+            == "AES256"
+        )
+        assert bucket["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+    policies = resources(core, "AWS::S3::BucketPolicy").values()
+    assert len(policies) == 2
+    for policy in policies:
+        (deny,) = policy["PolicyDocument"]["Statement"]
+        assert (deny["Effect"], deny["Condition"]) == (
+            "Deny",
+            {"Bool": {"aws:SecureTransport": "false"}},
+        )
     topics = resources(core, "AWS::SNS::Topic").values()
     assert len(topics) == 2  # operational alarms, and error alerts from the analysis
     assert all(topic["KmsMasterKeyId"] for topic in topics)
@@ -202,10 +206,18 @@ def test_no_policy_grants_wildcard_actions(templates):
     ("name", "actions"),
     [
         ("ingest", ["s3:PutObject"]),
-        ("search", ["s3:GetObject", "s3:ListBucket"]),
+        (
+            "search",
+            [
+                "s3:GetObject",
+                "s3:ListBucket",
+                ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],  # Athena's results
+                ["s3:GetBucketLocation", "s3:ListBucket"],
+            ],
+        ),
         ("config", []),
         ("health", ["s3:GetObject"]),  # the health probe key alone (below)
-        ("cleanup", [["s3:DeleteObject", "s3:PutObject"], "s3:ListBucket"]),
+        ("cleanup", [["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], "s3:ListBucket"]),
         ("analyze", ["s3:PutObject"]),
         ("stream", []),
     ],
@@ -235,12 +247,56 @@ def test_cleanup_lists_only_the_archived_logs_and_analyze_publishes_alerts(templ
     (listing,) = [
         s for s in cleanup["PolicyDocument"]["Statement"] if s["Action"] == "s3:ListBucket"
     ]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["logs/*"]}}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["logs/*", "compacted/*"]}}
     (analyze,) = resources(templates["Logsvc-Analyze"], "AWS::IAM::Policy").values()
     (publish,) = [s for s in analyze["PolicyDocument"]["Statement"] if s["Action"] == "sns:Publish"]
     assert "Alerts" in json.dumps(publish["Resource"])
     (function,) = resources(templates["Logsvc-Analyze"], "AWS::Lambda::Function").values()
     assert "ALERT_TOPIC_ARN" in function["Environment"]["Variables"]
+
+
+def test_athena_searches_the_s3_archive_with_a_scan_limit_and_expiring_results(templates):
+    core = templates["Logsvc-Core"]
+    (workgroup,) = resources(core, "AWS::Athena::WorkGroup").values()
+    config = workgroup["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["BytesScannedCutoffPerQuery"] == 10 * 1024**3
+    result = config["ResultConfiguration"]
+    assert result["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+    assert "athena-results" in json.dumps(result["OutputLocation"])
+    results_bucket = next(
+        b
+        for b in resources(core, "AWS::S3::Bucket").values()
+        if "athena-results" in json.dumps(b.get("BucketName"))
+    )
+    (rule,) = results_bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 1
+    tables = {
+        t["TableInput"]["Name"]: t["TableInput"]
+        for t in resources(core, "AWS::Glue::Table").values()
+    }
+    assert set(tables) == {"logs_ndjson", "logs_compacted"}
+    for name, prefix in (("logs_ndjson", "logs/"), ("logs_compacted", "compacted/")):
+        parameters = tables[name]["Parameters"]
+        assert parameters["projection.service.type"] == "injected"
+        assert parameters["projection.day.format"] == "yyyy-MM-dd"
+        assert f"{prefix}${{service}}/${{day}}/" in json.dumps(
+            parameters["storage.location.template"]
+        )
+    (search,) = resources(templates["Logsvc-Search"], "AWS::Lambda::Function").values()
+    variables = search["Environment"]["Variables"]
+    assert variables["ARCHIVE_ENGINE"] == "athena"
+    assert variables["ATHENA_WORKGROUP"] == "logsvc-archive"
+    (policy,) = resources(templates["Logsvc-Search"], "AWS::IAM::Policy").values()
+    (athena,) = [
+        s for s in policy["PolicyDocument"]["Statement"] if "athena:" in json.dumps(s["Action"])
+    ]
+    assert sorted(athena["Action"]) == [
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StartQueryExecution",
+    ]
+    assert "workgroup/logsvc-archive" in json.dumps(athena["Resource"])
 
 
 def test_model_summaries_and_the_webhook_secret_from_context(tmp_path):
@@ -313,6 +369,10 @@ def test_r2_archive_uses_its_endpoint_and_a_secret_not_a_bucket(tmp_path):
     assert not [
         s for s in policy["PolicyDocument"]["Statement"] if "s3:" in json.dumps(s["Action"])
     ]
+    # The archive is searched by DuckDB in the search function, over R2's S3 API.
+    assert not resources(templates["Logsvc-Core"], "AWS::Athena::WorkGroup")
+    (search,) = resources(templates["Logsvc-Search"], "AWS::Lambda::Function").values()
+    assert search["Environment"]["Variables"]["ARCHIVE_ENGINE"] == "duckdb"
 
 
 def test_live_tail_websocket_api_reaches_the_stream_function(templates):

@@ -9,6 +9,7 @@ import pytest
 from logsvc import components
 from logsvc.archive.duckdb_engine import DuckDbArchive
 from logsvc.archive.query import ArchiveQuery
+from logsvc.clock import utc_date
 
 DAY = 86_400_000
 PLENTY = lambda: 10**9  # noqa: E731 - the cleaner's time budget
@@ -134,15 +135,34 @@ def test_a_range_without_archive_data_is_complete_and_empty(tiers):
     assert body["archive"]["objects_read"] == 0
 
 
-def test_a_corrupt_or_vanished_object_makes_a_partial_answer_not_an_error(tiers, archive_dir):
+def test_a_corrupt_object_makes_a_partial_answer_not_an_error(tiers, archive_dir):
     api, now, _ = tiers
-    objects = sorted((archive_dir / "logs" / "checkout").rglob("*.ndjson.gz"))
-    objects[0].write_bytes(gzip.compress(b'{"id": "x", "timestamp": ')[:-6])  # truncated
+    # The cleanup in the fixture compacted the past days: one Parquet file per service-day.
+    parquet = sorted((archive_dir / "compacted" / "checkout").rglob("*.parquet"))[0]
+    parquet.write_bytes(parquet.read_bytes()[:100])  # truncated
+    late = archive_dir / "logs" / "search" / utc_date(now - 10 * DAY) / "late.ndjson.gz"
+    late.parent.mkdir(parents=True, exist_ok=True)
+    late.write_bytes(gzip.compress(b'{"id": "x", "timestamp": ')[:-6])  # truncated
     body = search(api, start_time=now - 30 * DAY)
     assert body["archive"]["status"] == "partial"
     assert body["archive"]["reason"] == "unreadable_objects"
-    assert body["archive"]["skipped_objects"] == [objects[0].relative_to(archive_dir).as_posix()]
-    assert "query served" in [e["message"] for e in body["logs"]]  # the rest still answers
+    assert sorted(body["archive"]["skipped_objects"]) == [
+        parquet.relative_to(archive_dir).as_posix(),
+        late.relative_to(archive_dir).as_posix(),
+    ]
+    messages = [e["message"] for e in body["logs"]]
+    assert "query served" in messages and "order placed" in messages  # the rest answers
+    assert "payment failed: card declined" not in messages  # in the truncated file
+
+
+def test_an_object_gone_between_listing_and_reading_is_skipped(tiers, archive_dir):
+    _, now, _ = tiers
+    engine = DuckDbArchive(components.log_archive())
+    query = ArchiveQuery(now - 30 * DAY, now - 8 * DAY, ("checkout",), limit=10)
+    ndjson, parquet = engine.keys_for(query)
+    (archive_dir / parquet[0]).unlink()
+    answer = engine._run(query, ndjson, parquet, time.monotonic() + 10)
+    assert (answer.status, answer.skipped) == ("partial", [parquet[0]])
 
 
 def test_a_key_limited_to_a_service_never_sees_another_services_archive(tiers):

@@ -21,7 +21,7 @@ def test_a_service_without_config_reads_as_its_defaults(api_any_db, monkeypatch)
         "archive_ttl_days": None,
         "created_at": None,
         "updated_at": None,
-        "effective_ttl_days": 30,
+        "effective_ttl_days": 7,  # the index's hot window; the archive keeps 365 days
         "effective_archive_ttl_days": 365,
         "is_default": True,
     }

@@ -7,7 +7,10 @@ BASE = {"DATABASE_URL": "sqlite:///x.db", "ARCHIVE_URL": "file:archive"}
 
 def test_defaults_match_the_original():
     settings = Settings.from_env(BASE)
-    assert (settings.default_ttl_days, settings.cleanup_batch_size) == (30, 1000)
+    # The original kept 30 days in its one tier; the index now keeps a 7-day hot window and
+    # the archive (searchable) ARCHIVE_TTL_DAYS.
+    assert (settings.default_ttl_days, settings.cleanup_batch_size) == (7, 1000)
+    assert settings.archive_ttl_days == 365
     assert settings.api_key is None
 
 
@@ -54,5 +57,5 @@ def test_lists_units_and_blank_values():
     assert settings.cors_origins == ("https://a.example", "https://b.example")
     assert settings.writer_flush_seconds == 0.25
     assert settings.ingest_buffer is None
-    assert settings.default_ttl_days == 30  # blank is unset
+    assert settings.default_ttl_days == 7  # blank is unset
     assert settings.aws_region == "eu-west-1"

@@ -61,5 +61,15 @@ class LocalObjectStore:
         return sorted(p.name for p in folder.iterdir() if p.is_dir())
 
     def delete(self, keys: list[str]) -> None:
+        """Delete the files, and folders left empty (an S3 API has no folders to leave)."""
+        root = self.root.resolve()
         for key in keys:
-            self._path(key).unlink(missing_ok=True)
+            path = self._path(key)
+            path.unlink(missing_ok=True)
+            for folder in path.parents:
+                if folder == root or not folder.is_relative_to(root):
+                    break
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty (or already gone)
+                    break

@@ -256,7 +256,10 @@ def test_kinesis_buffer_and_writer_function(kinesis, api_d1, d1):
     assert len(event["Records"]) == 6  # one record per request
     before = len(d1.requests)
     assert write(event) == {"stored": 35, "skipped": 0}
-    assert len(d1.requests) - before == 2  # the checkpoint, then one write
+    # The checkpoint and the sample rates (each read once while warm, the rates again every
+    # 30 s), then one write.
+    assert len(d1.requests) - before == 3
+    assert "sample_rate" in d1.requests[before + 1]["sql"]
     ids = [*batch.body["ids"], *(s.body["id"] for s in singles)]
     for log_id in ids:
         assert api_d1.get(f"/api/v1/logs/logs/{log_id}").status == 200

@@ -19,6 +19,8 @@ def test_a_service_without_config_reads_as_its_defaults(api_any_db, monkeypatch)
         "alert_on_errors": False,
         "max_logs_per_day": None,
         "archive_ttl_days": None,
+        "debug_sample_rate": None,
+        "info_sample_rate": None,
         "created_at": None,
         "updated_at": None,
         "effective_ttl_days": 7,  # the index's hot window; the archive keeps 365 days

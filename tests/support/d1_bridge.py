@@ -19,6 +19,7 @@ OBJECTS = (
     ("TABLE", "analysis_results"),
     ("TABLE", "alert_state"),
     ("TABLE", "stream_connections"),
+    ("TABLE", "sampled_counts"),
     ("TABLE", "d1_migrations"),
     ("TABLE", "t"),  # the SQL backend tests' own
 )

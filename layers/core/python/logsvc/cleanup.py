@@ -118,6 +118,7 @@ class Cleaner:
                 service = ServiceCleanup(service_name, ttl_days, now - ttl_days * DAY_MS)
                 summary.services.append(service)
                 self._expire_index(service, check_time)
+                self.logs.delete_sampled_counts_before(service_name, utc_date(service.cutoff))
                 service.archive_ttl_days = config.effective_archive_ttl_days(self.defaults)
                 self._expire_archive(service, now, check_time)
             check_time()

@@ -256,6 +256,7 @@ def ingestor() -> Ingestor:
     """Checks, admits and numbers entries; buffers them (or, with no buffer, stores them)."""
     from logsvc.ingest import Ingestor
     from logsvc.redaction import Redactor
+    from logsvc.sampling import Sampler
 
     log_buffer = ingest_buffer()
     return Ingestor(
@@ -266,6 +267,7 @@ def ingestor() -> Ingestor:
         quotas=quotas(),
         redactor=Redactor(settings().redact, settings().redact_patterns),
         receipts=receipt_store() if log_buffer is None else None,
+        sampler=Sampler(config_store()) if log_buffer is None else None,
     )
 
 
@@ -301,6 +303,8 @@ def ingest_buffer() -> LogBuffer | None:
 @cache
 def log_writer() -> Writer:
     """What drains the buffer: the writer function on AWS, a thread of the local server."""
+    from logsvc.sampling import Sampler
+    from logsvc.store.configs import ConfigStore
     from logsvc.store.log_index import LogIndex
     from logsvc.writer import Writer
 
@@ -315,7 +319,13 @@ def log_writer() -> Writer:
 
         local = ingest_buffer()
         dead_letters = local.dead_letter if isinstance(local, LocalBuffer) else _nowhere
-    return Writer(log_archive(), LogIndex(writer_database()), dead_letters, publisher=publisher())
+    return Writer(
+        log_archive(),
+        LogIndex(writer_database()),
+        dead_letters,
+        publisher=publisher(),
+        sampler=Sampler(ConfigStore(writer_database())),
+    )
 
 
 def _nowhere(entries: list, reason: str) -> None:

@@ -24,12 +24,14 @@ from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import LogEntry, LogInput, metadata_json, metadata_problem
 from logsvc.ids import derived_entry_id, entry_id
 from logsvc.problems import first_problem
+from logsvc.sampling import tally_statements
 
 if TYPE_CHECKING:
     from logsvc.archive import LogArchive
     from logsvc.buffer import LogBuffer
     from logsvc.quotas import Quotas
     from logsvc.redaction import Redactor
+    from logsvc.sampling import Sampler
     from logsvc.store.log_index import LogIndex
     from logsvc.store.receipts import ReceiptStore
     from logsvc.stream.publisher import Publisher
@@ -103,6 +105,7 @@ class Ingestor:
         quotas: Quotas | None = None,
         redactor: Redactor | None = None,
         receipts: ReceiptStore | None = None,
+        sampler: Sampler | None = None,
     ):
         self.archive = archive
         self.logs = logs
@@ -112,6 +115,7 @@ class Ingestor:
         self.quotas = quotas  # max_logs_per_day
         self.redactor = redactor if redactor is not None and redactor.active else None
         self.receipts = receipts  # Idempotency-Key receipts when writing directly
+        self.sampler = sampler  # DEBUG/INFO sample rates when writing directly (else the writer)
 
     def ingest_batch(
         self,
@@ -239,9 +243,10 @@ class Ingestor:
             earlier = self.buffer.append(entries, receipt)
             return earlier if earlier is not None else ids
         batch_key = idempotency.scope if idempotency is not None else None
+        entries, left_out = self.sampler.split(entries) if self.sampler else (entries, {})
         batch = self.logs.prepare(entries, batch_key)
         archive_keys = self.archive.archive_batch(entries, batch_key)
-        also = []
+        also = tally_statements(left_out)
         if receipt is not None and self.receipts is not None:
             also.append(self.receipts.record(receipt, self.clock()))
         self.logs.write(batch, archive_keys, also)

@@ -1,6 +1,6 @@
 """The writer: drains the buffer in large batches into the archive and the index.
 
-One flush is: skip what the checkpoint says is stored -> pack into blocks (service, level,
+One flush is: skip what the checkpoint says is stored -> sample -> pack into blocks (service, level,
 source, time bucket) -> archive one object per service -> index every block and the
 checkpoint in one D1 request -> publish to live tail. Names derive from the flush's stream
 and first position, so a flush retried after a crash rewrites the same objects and blocks
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from logsvc.archive import LogArchive
 from logsvc.clock import now_ms
 from logsvc.entries import LogEntry
+from logsvc.sampling import Sampler, tally_statements
 from logsvc.sql import SqlError, Statement
 from logsvc.store.log_index import Block, Checkpoint, LogIndex, PreparedBatch
 
@@ -47,11 +48,13 @@ class Writer:
         dead_letters: DeadLetters,
         publisher: Publisher | None = None,
         clock: Callable[[], int] = now_ms,
+        sampler: Sampler | None = None,
     ):
         self.archive = archive
         self.logs = logs
         self.dead_letters = dead_letters
         self.publisher = publisher
+        self.sampler = sampler
         self.clock = clock
         self._checkpoints: dict[str, int | None] = {}  # read once per stream while warm
 
@@ -68,12 +71,15 @@ class Writer:
             return FlushResult(0, skipped, 0, last)
         key = f"{stream}:{fresh[0][0]}"
         entries = [entry for _, entry in fresh]
+        # Sampling's count is written with the checkpoint: a retried flush never adds twice.
+        entries, left_out = self.sampler.split(entries) if self.sampler else (entries, {})
         batch = self.logs.prepare(entries, key)
         archive_keys = self.archive.archive_batch(entries, key)
         checkpoint = Checkpoint(stream, last)
         dead = 0
         try:
-            self.logs.write(batch, archive_keys, [self._checkpoint(checkpoint)])
+            also = [self._checkpoint(checkpoint), *tally_statements(left_out)]
+            self.logs.write(batch, archive_keys, also)
         except SqlError:
             # Some block is refused: store the others one by one, set the refused aside.
             self._checkpoints.pop(stream, None)

@@ -140,6 +140,11 @@ class WindowStats(BaseModel):
     levels: LevelCounts
 
 
+class SampledCounts(BaseModel):
+    DEBUG: int
+    INFO: int
+
+
 class StatsResponse(BaseModel):
     service_name: str
     total: int
@@ -147,6 +152,9 @@ class StatsResponse(BaseModel):
     first_timestamp: int | None
     last_timestamp: int | None
     last_24h: WindowStats
+    sampled_out: SampledCounts = Field(
+        description="Entries the service's sample rates left out, over the index's hot window"
+    )
 
 
 class PatternView(BaseModel):
@@ -208,6 +216,12 @@ class ConfigUpdate(BaseModel):
     alert_on_errors: StrictBool | None = None
     max_logs_per_day: int | None = Field(default=None, ge=1, strict=True)
     archive_ttl_days: int | None = Field(default=None, ge=1, le=36500, strict=True)
+    debug_sample_rate: float | None = Field(
+        default=None, ge=0, le=1, description="Share of DEBUG entries kept (0-1; null: all)"
+    )
+    info_sample_rate: float | None = Field(
+        default=None, ge=0, le=1, description="Share of INFO entries kept (0-1; null: all)"
+    )
 
 
 class ServiceConfigView(BaseModel):
@@ -216,12 +230,19 @@ class ServiceConfigView(BaseModel):
     retention_policy: RetentionPolicy | None
     alert_on_errors: bool
     max_logs_per_day: int | None
-    archive_ttl_days: int | None = Field(description="Days the archive keeps full entries")
+    archive_ttl_days: int | None = Field(
+        description="Days the archive keeps full entries, searchable past the hot window"
+    )
+    debug_sample_rate: float | None = Field(
+        description="Share of DEBUG entries kept at ingest (null: all); WARN and above always"
+    )
+    info_sample_rate: float | None = Field(description="Share of INFO entries kept (null: all)")
     created_at: int | None
     updated_at: int | None
     effective_ttl_days: int = Field(
-        description="What cleanup applies: ttl_days, else the policy's (minimal 7, standard "
-        "30, extended 90), else DEFAULT_TTL_DAYS"
+        description="The index's hot window, what cleanup applies to it: ttl_days, else the "
+        "policy's (minimal 7, standard 30, extended 90), else DEFAULT_TTL_DAYS (7); older "
+        "entries are searched in the archive"
     )
     effective_archive_ttl_days: int = Field(
         description="What cleanup applies to the archive: archive_ttl_days, else ARCHIVE_TTL_DAYS"

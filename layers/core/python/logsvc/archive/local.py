@@ -45,20 +45,22 @@ class LocalObjectStore:
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         folder = self._path(prefix.rpartition("/")[0]) if "/" in prefix else self.root
-        if not folder.is_dir():
-            return iter(())
-        keys = (
-            p.relative_to(self.root).as_posix()
-            for p in folder.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
-        )
-        return iter(sorted(k for k in keys if k.startswith(prefix)))
+        root = self.root.resolve()
+        keys = []
+        # A folder can vanish while it is walked (a concurrent delete removes empty ones).
+        for parent, _, names in os.walk(folder):
+            for name in names:
+                key = (Path(parent).resolve() / name).relative_to(root).as_posix()
+                if not name.startswith(".tmp-") and key.startswith(prefix):
+                    keys.append(key)
+        return iter(sorted(keys))
 
     def list_prefixes(self, prefix: str) -> list[str]:
         folder = self._path(prefix) if prefix else self.root
-        if not folder.is_dir():
+        try:
+            return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+        except FileNotFoundError:
             return []
-        return sorted(p.name for p in folder.iterdir() if p.is_dir())
 
     def delete(self, keys: list[str]) -> None:
         """Delete the files, and folders left empty (an S3 API has no folders to leave)."""

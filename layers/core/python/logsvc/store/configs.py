@@ -17,6 +17,8 @@ _COLUMNS = (
     "alert_on_errors",
     "max_logs_per_day",
     "archive_ttl_days",
+    "debug_sample_rate",
+    "info_sample_rate",
 )
 
 
@@ -38,6 +40,8 @@ class ServiceConfig:
     alert_on_errors: bool = False
     max_logs_per_day: int | None = None
     archive_ttl_days: int | None = None
+    debug_sample_rate: float | None = None
+    info_sample_rate: float | None = None
     created_at: int | None = None
     updated_at: int | None = None
 
@@ -90,6 +94,21 @@ class ConfigStore:
             "WHERE max_logs_per_day IS NOT NULL"
         )
         return {row["service_name"]: row["max_logs_per_day"] for row in rows}
+
+    def sample_rates(self) -> dict[str, dict[str, float]]:
+        """{service: {level: rate}} of every service that samples DEBUG or INFO."""
+        rows = self.db.query(
+            "SELECT service_name, debug_sample_rate, info_sample_rate FROM service_configs "
+            "WHERE debug_sample_rate IS NOT NULL OR info_sample_rate IS NOT NULL"
+        )
+        return {
+            row["service_name"]: {
+                level: row[column]
+                for level, column in (("DEBUG", "debug_sample_rate"), ("INFO", "info_sample_rate"))
+                if row[column] is not None
+            }
+            for row in rows
+        }
 
     def update(self, service_name: str, changes: dict[str, Any], now_ms: int) -> ServiceConfig:
         """Set the given fields, keep the others; create the config if it is new."""

@@ -30,6 +30,7 @@ from logsvc.field_filters import (
     text_condition,
 )
 from logsvc.ids import ID_PATTERN, derived_entry_id, entry_id, id_timestamp
+from logsvc.sampling import SAMPLED_LEVELS
 from logsvc.sql import SqlDatabase, Statement
 
 # A block row stays well under D1's 2 MB row limit, and its position fits 4 hex digits.
@@ -490,18 +491,26 @@ class LogIndex:
         query: from the block headers, unpacking only blocks that straddle the 24-hour mark.
         """
         recent_sql, recent_params = _window_counts(service_name, now_ms - DAY_MS, 1 << 62)
+        sampled = ", ".join(
+            f"sum(CASE WHEN level = '{level}' THEN count END) AS {level}"
+            if level in SAMPLED_LEVELS
+            else f"0 AS {level}"
+            for level in LEVELS
+        )
+        counts = ", ".join(f"sum({column}) AS {level}" for level, column in LEVEL_COUNTS.items())
         rows = self.db.query(
-            "SELECT 'all' AS part, "
-            + ", ".join(f"sum({column}) AS {level}" for level, column in LEVEL_COUNTS.items())
-            + ", min(first_ts) AS first, max(last_ts) AS last "
-            f"FROM log_blocks WHERE service_name = ? UNION ALL {recent_sql}",
-            (service_name, *recent_params),
+            f"SELECT 'all' AS part, {counts}, min(first_ts) AS first, max(last_ts) AS last "  # noqa: S608 - fixed fragments
+            f"FROM log_blocks WHERE service_name = ? UNION ALL {recent_sql} UNION ALL "
+            f"SELECT 'sampled' AS part, {sampled}, NULL AS first, NULL AS last "
+            "FROM sampled_counts WHERE service_name = ?",
+            (service_name, *recent_params, service_name),
         )
         levels = dict.fromkeys(LEVELS, 0)
         recent = dict.fromkeys(LEVELS, 0)
+        left_out = dict.fromkeys(SAMPLED_LEVELS, 0)
         for row in rows:
-            counts = levels if row["part"] == "all" else recent
-            for level in LEVELS:
+            counts = {"all": levels, "window": recent, "sampled": left_out}[row["part"]]
+            for level in counts:
                 counts[level] += row[level] or 0
         total = next(row for row in rows if row["part"] == "all")
         return {
@@ -511,7 +520,14 @@ class LogIndex:
             "first_timestamp": total["first"],
             "last_timestamp": total["last"],
             "last_24h": {"total": sum(recent.values()), "levels": recent},
+            "sampled_out": left_out,
         }
+
+    def delete_sampled_counts_before(self, service_name: str, day: str) -> None:
+        """Forget what sampling left out before a day (cleanup, with the hot window)."""
+        self.db.execute(
+            "DELETE FROM sampled_counts WHERE service_name = ? AND day < ?", (service_name, day)
+        )
 
 
 def _window_counts(

@@ -1,5 +1,6 @@
 """Search function: search, single entries (indexed and full), services, stats, recent."""
 
+import time
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -16,6 +17,8 @@ from logsvc.api.models import (
     LogView,
     PatternsResponse,
     RecentResponse,
+    ReplayRequest,
+    ReplayResponse,
     SearchResponse,
     ServicesResponse,
     StatsResponse,
@@ -56,6 +59,7 @@ Filters = Annotated[
     ),
 ]
 ServicePath = Annotated[ServiceName, Path()]
+REPLAY_SECONDS = 20  # of the function's 30 and API Gateway's 29
 NOT_FOUND = with_errors({404: "No such entry (or its archive object has expired)"})
 loki.register(app)  # the Loki-compatible query API (/loki/api/v1/...)
 
@@ -197,6 +201,31 @@ def patterns(
         truncated=truncated,
         patterns=[{**p.view(), "timeline": p.timeline(start, end)} for p in mine_patterns(entries)],
     )
+
+
+@app.post("/api/v1/admin/replay", responses=with_errors({502: "The target refused a batch"}))
+def replay(request: ReplayRequest) -> ReplayResponse:
+    """At most REPLAY_SECONDS of work per request: a longer replay answers complete=false
+    and where to go on from (the CLI, ``logsvc replay``, has no such limit)."""
+    from logsvc.archive.replay import ReplayTarget, seconds_left
+
+    principal(app).require_service(request.service)
+    to = request.to
+    target = (
+        ReplayTarget()
+        if to == "index"
+        else ReplayTarget(
+            str(to.url), to.format, to.api_key.get_secret_value() if to.api_key else None
+        )
+    )
+    summary = components.replayer().run(
+        request.service,
+        request.start_time,
+        request.end_time,
+        target,
+        time_left_s=seconds_left(time.monotonic() + REPLAY_SECONDS),
+    )
+    return ReplayResponse(**summary.to_dict())
 
 
 def readable_service(service: str | None) -> str | None:

@@ -67,6 +67,23 @@ def main(argv: list[str] | None = None) -> int:
 
     keys_cli.add_parser(commands, instance.add_server_options)
 
+    replay = commands.add_parser(
+        "replay", help="re-send a service's archived entries to a URL or back into the index"
+    )
+    replay.add_argument("--data-dir", type=Path, default=instance.default_data_dir())
+    replay.add_argument("--service", required=True)
+    replay.add_argument("--from", dest="start", required=True, type=_time, help="ms or ISO 8601")
+    replay.add_argument("--to", dest="end", required=True, type=_time, help="ms or ISO 8601")
+    where = replay.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="another logsvc's base URL, an OTLP or a Loki push URL")
+    where.add_argument("--into-index", action="store_true", help="back into this index")
+    replay.add_argument("--format", choices=("logsvc", "otlp", "loki"), default="logsvc")
+    replay.add_argument(
+        "--key-env",
+        default="LOGSVC_TARGET_KEY",
+        help="environment variable holding the target's key (default LOGSVC_TARGET_KEY)",
+    )
+
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", type=Path, default=project.OPENAPI_PATH)
     openapi.add_argument(
@@ -88,6 +105,8 @@ def _run(args: argparse.Namespace) -> int:
         return _migrate(args.data_dir)
     if args.command == "keys":
         return keys_cli.run(args)
+    if args.command == "replay":
+        return _replay(args)
     if args.command in ("cleanup", "analyze"):
         return _run_job(args.command, instance.existing(args.data_dir))
     if args.command == "tail":
@@ -124,6 +143,40 @@ def _migrate(data_dir: Path, quiet: bool = False) -> int:
         + (f": {', '.join(applied)}" if applied else " (database is up to date)"),
         file=sys.stderr if quiet else sys.stdout,  # keep stdout for the command's own output
     )
+    return 0
+
+
+def _time(text: str) -> int:
+    """Unix ms, or an ISO 8601 time (UTC unless it says otherwise)."""
+    from datetime import UTC, datetime
+
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither Unix milliseconds nor an ISO 8601 time"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Replay on the data directory's stores, with no time limit; the summary on stdout."""
+    project.configure(instance.existing(args.data_dir))
+    from logsvc import components
+    from logsvc.archive.replay import ReplayTarget
+    from logsvc.errors import ApiError
+
+    key = os.environ.get(args.key_env) or None
+    target = ReplayTarget() if args.into_index else ReplayTarget(args.url, args.format, key)
+    try:
+        summary = components.replayer().run(args.service, args.start, args.end, target)
+    except ApiError as exc:
+        raise CommandError(exc.message) from None
+    print(json.dumps(summary.to_dict(), indent=2))
     return 0
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from logsvc.archive import LogArchive
     from logsvc.archive.athena import AthenaArchive
     from logsvc.archive.duckdb_engine import DuckDbArchive
+    from logsvc.archive.replay import Replayer
     from logsvc.buffer import LogBuffer
     from logsvc.cleanup import Cleaner
     from logsvc.coordination import CoordinationTable
@@ -234,6 +235,23 @@ def tiered_search() -> TieredSearch:
         s.retention_defaults,
         timeout_s=s.archive_query_timeout_s,
         archive_enabled=s.archive_engine != "off",
+    )
+
+
+def replayer() -> Replayer:
+    """Re-sends archived entries (read with DuckDB, whatever engine searches)."""
+    from logsvc.archive.duckdb_engine import DuckDbArchive
+    from logsvc.archive.replay import Replayer
+
+    s = settings()
+    index = log_index()
+    engine = DuckDbArchive(
+        log_archive(), cache_dir=s.archive_cache_dir, cache_bytes=s.archive_cache_mb << 20
+    )
+    return Replayer(
+        engine,
+        lambda entries, key: index.write(index.prepare(entries, key), {}),
+        tiered_search().hot_since,
     )
 
 

@@ -66,6 +66,13 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/admin/keys", "config", "Create a scoped API key", "admin"),
     Route("GET", "/api/v1/admin/keys", "config", "List API keys (never their secrets)", "admin"),
     Route("DELETE", "/api/v1/admin/keys/{key_id}", "config", "Revoke an API key", "admin"),
+    Route(
+        "POST",
+        "/api/v1/admin/replay",
+        "search",
+        "Re-send a service's archived entries to a URL or back into the index",
+        "admin",
+    ),
     # The Loki-compatible API (docs/LOKI.md): Grafana's Loki data source, Promtail, Alloy.
     Route("POST", "/loki/api/v1/push", "ingest", "Loki push (JSON or snappy protobuf)", "ingest"),
     *(

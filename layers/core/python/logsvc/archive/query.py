@@ -27,6 +27,7 @@ from logsvc.field_filters import FieldFilter, fold, matches_all, needs_python_fo
 Dialect = Literal["duckdb", "athena"]
 COLUMNS = ("id", "service_name", "level", "message", "timestamp", "metadata", "source_type")
 RELATION = "archive_logs"
+_ORDER = {False: '"timestamp" DESC, id DESC', True: '"timestamp", id'}
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ArchiveQuery:
     entry_id: str | None = None  # one entry by its id
     # Rows wanted (offset + limit + 1 for a page); None: all of them (replay).
     limit: int | None = None
+    oldest_first: bool = False  # replay sends in time order
 
     def sql(self, dialect: Dialect) -> tuple[str, list[Any]]:
         """The query in ``dialect`` over the relation archive_logs, and its parameters
@@ -65,7 +67,7 @@ class ArchiveQuery:
             params.append(value)
         text = (
             f"SELECT {', '.join(_quoted(c) for c in COLUMNS)} FROM {RELATION} "  # noqa: S608 - fixed column names
-            f'WHERE {" AND ".join(conditions)} ORDER BY "timestamp" DESC, id DESC'
+            f"WHERE {' AND '.join(conditions)} ORDER BY {_ORDER[self.oldest_first]}"
         )
         if self.limit is not None and self.python_test() is None:
             text += f" LIMIT {int(self.limit)}"

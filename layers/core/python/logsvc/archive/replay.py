@@ -1,0 +1,243 @@
+"""Replay: archived entries of a service and time range sent again, oldest first, in batches
+of up to 1000, to another logsvc (its batch ingest), an OTLP/HTTP logs endpoint, a Loki push
+endpoint, or back into this index.
+
+Idempotent: the batches of a replay are always the same (entries ordered by time and id),
+and each carries an Idempotency-Key made from the replay and its first entry, so running a
+replay again stores nothing twice at a logsvc target (within its 24-hour receipts); Loki
+drops an entry it already holds (same stream, time and line); into the index, block ids
+derive from the same key and INSERT OR IGNORE keeps the first copy. OTLP has no such key:
+a receiver may store a replayed batch twice.
+
+Into the index, only entries that have left it (before the service's hot window) can be
+replayed, else they would be there twice; they stay until the next cleanup unless the
+service's ttl_days is raised first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import orjson
+
+from logsvc.archive.duckdb_engine import DuckDbArchive
+from logsvc.archive.query import ArchiveQuery
+from logsvc.entries import LogEntry
+from logsvc.errors import ApiError, BadRequest
+from logsvc.ids import derived_id
+
+BATCH = 1000
+Format = Literal["logsvc", "otlp", "loki"]
+# OTLP severity numbers of the service's levels (the OTLP spec's ranges' first values).
+_SEVERITY = {"DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "CRITICAL": 21}
+
+
+class ReplayFailed(ApiError):
+    """The target refused a batch (or could not be reached); what was sent before stays."""
+
+    status_code = 502
+
+
+@dataclass(frozen=True)
+class ReplayTarget:
+    url: str | None = None  # None: this index
+    format: Format = "logsvc"
+    api_key: str | None = None
+
+    def describe(self) -> str:
+        return "index" if self.url is None else f"{self.format} {self.url}"
+
+
+@dataclass
+class ReplaySummary:
+    service: str
+    start_time: int
+    end_time: int
+    target: str
+    entries: int = 0
+    batches: int = 0
+    complete: bool = True
+    next_start_time: int | None = None  # when not complete: replay again from here
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Replayer:
+    def __init__(
+        self,
+        engine: DuckDbArchive,
+        write_index: Callable[[list[LogEntry], str], None],
+        hot_since: Callable[[str], int],
+        post: Callable[[str, bytes, dict[str, str]], tuple[int, bytes]] | None = None,
+    ):
+        self.engine = engine
+        self.write_index = write_index
+        self.hot_since = hot_since
+        self.post = post or http_post
+
+    def run(
+        self,
+        service: str,
+        start: int,
+        end: int,
+        target: ReplayTarget,
+        *,
+        time_left_s: Callable[[], float] | None = None,
+    ) -> ReplaySummary:
+        """Replay; with ``time_left_s`` stop between batches when under 5 s remain, the
+        summary then saying where to go on from."""
+        if start > end:
+            raise BadRequest("start_time: must not be after end_time", field="start_time")
+        if target.url is None and end >= self.hot_since(service):
+            raise BadRequest(
+                f"end_time: only entries that have left the index can be replayed into it; "
+                f"end before {self.hot_since(service)} (the start of {service}'s hot window)",
+                field="end_time",
+            )
+        summary = ReplaySummary(service, start, end, target.describe())
+        query = ArchiveQuery(start, end, (service,), oldest_first=True)
+        for batch in _batches(self.engine.entries(query)):
+            if time_left_s is not None and time_left_s() < 5:
+                summary.complete = False
+                summary.next_start_time = batch[0]["timestamp"]
+                break
+            key = derived_id(
+                "replay", service, str(start), str(end), target.describe(), batch[0]["id"]
+            )
+            self._send(batch, key, target)
+            summary.entries += len(batch)
+            summary.batches += 1
+        return summary
+
+    def _send(self, batch: list[dict[str, Any]], key: str, target: ReplayTarget) -> None:
+        if target.url is None:
+            self.write_index([_entry(e) for e in batch], key)
+            return
+        body, headers = _REQUESTS[target.format](batch, target.url)
+        headers["Content-Type"] = "application/json"
+        headers["Idempotency-Key"] = key
+        if target.api_key:
+            headers["Authorization"] = f"Bearer {target.api_key}"
+        url = target.url.rstrip("/")
+        if target.format == "logsvc":
+            url += "/api/v1/logs/ingest/batch"
+        status, answer = self.post(url, body, headers)
+        if not 200 <= status < 300:
+            raise ReplayFailed(
+                f"target: {url} answered {status}: {answer[:200].decode('utf-8', 'replace')}",
+                field="target",
+            )
+
+
+def _batches(entries: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _entry(record: dict[str, Any]) -> LogEntry:
+    return LogEntry(
+        id=record["id"],
+        service_name=record["service_name"],
+        level=record["level"],
+        message=record["message"],
+        timestamp=record["timestamp"],
+        metadata=record["metadata"],
+        source_type=record["source_type"] or "http",
+    )
+
+
+def _logsvc(batch: list[dict[str, Any]], url: str) -> tuple[bytes, dict[str, str]]:
+    logs = [
+        {k: e[k] for k in ("service_name", "level", "message", "timestamp", "metadata")}
+        for e in batch
+    ]
+    return orjson.dumps({"logs": logs}), {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _otlp(batch: list[dict[str, Any]], url: str) -> tuple[bytes, dict[str, str]]:
+    """OTLP/HTTP JSON: one resource per service, metadata as attributes (JSON text)."""
+    records = [
+        {
+            "timeUnixNano": str(e["timestamp"] * 1_000_000),
+            "severityText": e["level"],
+            "severityNumber": _SEVERITY.get(e["level"], 9),
+            "body": {"stringValue": e["message"]},
+            "attributes": [
+                {"key": key, "value": {"stringValue": _text(value)}}
+                for key, value in (e["metadata"] or {}).items()
+            ],
+        }
+        for e in batch
+    ]
+    service = {"key": "service.name", "value": {"stringValue": batch[0]["service_name"]}}
+    logs = {"resource": {"attributes": [service]}, "scopeLogs": [{"logRecords": records}]}
+    return orjson.dumps({"resourceLogs": [logs]}), {}
+
+
+def _loki(batch: list[dict[str, Any]], url: str) -> tuple[bytes, dict[str, str]]:
+    """Loki's JSON push: a stream per level, lines with the metadata as structured metadata."""
+    streams: dict[str, list[list[Any]]] = {}
+    for e in batch:
+        line: list[Any] = [str(e["timestamp"] * 1_000_000), e["message"]]
+        if e["metadata"]:
+            line.append({key: _text(value) for key, value in e["metadata"].items()})
+        streams.setdefault(e["level"], []).append(line)
+    service = batch[0]["service_name"]
+    labelled = [
+        {"stream": {"service_name": service, "level": level.lower()}, "values": values}
+        for level, values in streams.items()
+    ]
+    return orjson.dumps({"streams": labelled}), {}
+
+
+_REQUESTS = {"logsvc": _logsvc, "otlp": _otlp, "loki": _loki}
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST with retries of connection errors and 429/5xx answers (urllib3's Retry)."""
+    import urllib3
+
+    retries = urllib3.Retry(
+        total=4,
+        backoff_factor=0.5,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,
+        raise_on_status=False,
+    )
+    try:
+        response = _pool().request(
+            "POST", url, body=body, headers=headers, retries=retries, timeout=30.0
+        )
+    except urllib3.exceptions.HTTPError as exc:
+        raise ReplayFailed(f"target: cannot reach {url}: {exc}", field="target") from exc
+    return response.status, response.data
+
+
+_POOL: Any = None
+
+
+def _pool() -> Any:
+    global _POOL
+    if _POOL is None:
+        import urllib3
+
+        _POOL = urllib3.PoolManager()
+    return _POOL
+
+
+def seconds_left(deadline: float) -> Callable[[], float]:
+    return lambda: deadline - time.monotonic()

@@ -26,7 +26,9 @@ from logsvc.archive.log_archive import LogArchive, compacted_key
 from logsvc.clock import now_ms, utc_date
 
 PARQUET_TYPE = "application/vnd.apache.parquet"
-ROW_GROUP_ROWS = 100_000  # DuckDB skips a row group whose min/max timestamp is out of range
+# DuckDB skips a row group whose min/max timestamp is out of range (and, for newest-N, below
+# the N-th newest seen so far): 10,000 rows made a newest-50 search 40% faster than 100,000.
+ROW_GROUP_ROWS = 10_000
 _COLUMNS = (
     'id, service_name, level, message, "timestamp", CAST(metadata AS VARCHAR) AS metadata, '
     "source_type"

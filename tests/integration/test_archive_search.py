@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from logsvc import components
+from logsvc import components, field_filters
 from logsvc.archive.duckdb_engine import DuckDbArchive
 from logsvc.archive.query import ArchiveQuery
 from logsvc.clock import utc_date
@@ -199,3 +199,28 @@ def test_bad_archive_search_parameters_are_400s_naming_the_field(api, query):
     response = api.get("/api/v1/logs/search", **query)
     assert response.status == 400, response.body
     assert response.body["field"] in query
+
+
+def test_when_python_decides_the_engine_asks_for_more_rows_until_enough_pass(api):
+    """SQL passes numeric strings for a numeric filter (a superset); Python keeps numbers
+    only: the engine must ask again for more rows, not stop at the first few."""
+    now = int(time.time() * 1000)
+
+    def entry(message, timestamp, code):
+        return {
+            "service_name": "s",
+            "level": "INFO",
+            "message": message,
+            "timestamp": timestamp,
+            "metadata": {"code": code},
+        }
+
+    strings = [entry(f"s{i}", now - 20 * DAY + 1000 + i, "600") for i in range(500)]
+    numbers = [entry(f"n{i}", now - 20 * DAY + i, 600) for i in range(3)]
+    assert api.post("/api/v1/logs/ingest/batch", {"logs": strings + numbers}).status == 201
+    engine = DuckDbArchive(components.log_archive())
+    query = ArchiveQuery(
+        now - 30 * DAY, now, ("s",), fields=field_filters.parse(["metadata.code>=500"]), limit=3
+    )
+    answer = engine.search(query)
+    assert [e["message"] for e in answer.entries] == ["n2", "n1", "n0"]

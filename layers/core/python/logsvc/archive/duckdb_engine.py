@@ -40,7 +40,7 @@ _SELECT = (
     'SELECT id, service_name, level, message, "timestamp", CAST(metadata AS VARCHAR) '
     "AS metadata, source_type"
 )
-FETCH_ROWS = 2048  # rows taken from DuckDB at a time when Python decides
+FETCH_ROWS = 2048  # rows taken from DuckDB at a time (replay)
 FETCH_THREADS = 16  # objects fetched at once from an S3 API
 
 
@@ -174,18 +174,27 @@ class DuckDbArchive:
         timer.start()
         try:
             relation, relation_params = _relation(files)
-            sql, params = query.sql("duckdb")
-            cursor = con.execute(f"WITH {RELATION} AS ({relation}) {sql}", relation_params + params)
             test = query.python_test()
-            if test is None:
-                return [entry_of(row) for row in cursor.fetchall()]
-            found: list[dict[str, Any]] = []
-            while query.limit is None or len(found) < query.limit:
-                rows = cursor.fetchmany(FETCH_ROWS)
-                if not rows:
-                    break
-                found += filter(test, map(entry_of, rows))
-            return found if query.limit is None else found[: query.limit]
+            if test is None or query.limit is None:
+                sql, params = query.sql("duckdb")
+                cursor = con.execute(
+                    f"WITH {RELATION} AS ({relation}) {sql}", relation_params + params
+                )
+                rows = cursor.fetchall()
+                return [e for e in map(entry_of, rows) if test is None or test(e)]
+            # Python decides: ask for a few times the rows wanted, more while too few pass
+            # (a top-N costs far less than ordering every candidate).
+            rows_asked = query.limit * 4
+            while True:
+                sql, params = query.sql("duckdb", rows_asked)
+                cursor = con.execute(
+                    f"WITH {RELATION} AS ({relation}) {sql}", relation_params + params
+                )
+                rows = cursor.fetchall()
+                found = [e for e in map(entry_of, rows) if test(e)]
+                if len(found) >= query.limit or len(rows) < rows_asked:
+                    return found[: query.limit]
+                rows_asked *= 8
         except Exception as exc:
             if time.monotonic() >= deadline or "INTERRUPT" in str(exc).upper():
                 raise _Interrupted from exc

@@ -15,6 +15,7 @@ and then decided in Python with ``field_filters`` itself, so both tiers answer a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,11 +23,12 @@ from typing import Any, Literal
 
 import orjson
 
-from logsvc.field_filters import FieldFilter, fold, matches_all, needs_python_fold
+from logsvc.field_filters import COMPARISONS, FieldFilter, fold, matches_all, needs_python_fold
 
 Dialect = Literal["duckdb", "athena"]
 COLUMNS = ("id", "service_name", "level", "message", "timestamp", "metadata", "source_type")
 RELATION = "archive_logs"
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # written as is in a JSON path
 _ORDER = {False: '"timestamp" DESC, id DESC', True: '"timestamp", id'}
 
 
@@ -45,9 +47,10 @@ class ArchiveQuery:
     limit: int | None = None
     oldest_first: bool = False  # replay sends in time order
 
-    def sql(self, dialect: Dialect) -> tuple[str, list[Any]]:
+    def sql(self, dialect: Dialect, rows: int | None = None) -> tuple[str, list[Any]]:
         """The query in ``dialect`` over the relation archive_logs, and its parameters
-        (``?`` placeholders, in order)."""
+        (``?`` placeholders, in order). ``rows`` caps what it returns; by default the
+        query's limit when SQL is exact, else everything (Python then decides)."""
         conditions = ['"timestamp" >= ?', '"timestamp" <= ?']
         params: list[Any] = [self.start, self.end]
         if self.services is not None:
@@ -69,8 +72,10 @@ class ArchiveQuery:
             f"SELECT {', '.join(_quoted(c) for c in COLUMNS)} FROM {RELATION} "  # noqa: S608 - fixed column names
             f"WHERE {' AND '.join(conditions)} ORDER BY {_ORDER[self.oldest_first]}"
         )
-        if self.limit is not None and self.python_test() is None:
-            text += f" LIMIT {int(self.limit)}"
+        if rows is None and self.python_test() is None:
+            rows = self.limit
+        if rows is not None:
+            text += f" LIMIT {int(rows)}"
         return _transpiled(text, dialect), params
 
     def python_test(self) -> Callable[[dict[str, Any]], bool] | None:
@@ -102,12 +107,20 @@ def _quoted(column: str) -> str:
 
 
 def _field_hints(f: FieldFilter) -> list[tuple[str, str]]:
-    """Conditions on the metadata's JSON text that every entry the filter keeps meets: the
-    last key is written as "key" in it, and a text value (unless JSON escapes it) appears
-    in it, case folded. Absence and difference need nothing."""
+    """Conditions on the metadata that every entry the filter keeps meets: the last key is
+    written as "key" in its JSON text, a text value (unless JSON escapes it) appears in it
+    case folded, a compared number compares so. Absence and difference need nothing. The
+    path is part of the SQL text (keys are letters, digits and _ only; parse checked the
+    characters), the number a parameter."""
     if f.op in ("absent", "!="):
         return []
     hints = [("STRPOS(metadata, ?) > 0", f'"{f.keys[-1]}"')]
+    if f.op in COMPARISONS and all(_PLAIN_KEY.fullmatch(key) for key in f.keys):
+        # A number there compares so (a numeric string too: a superset, Python decides).
+        path = "$." + ".".join(f.keys)
+        hints.append(
+            (f"TRY_CAST(JSON_EXTRACT_STRING(metadata, '{path}') AS DOUBLE) {f.op} ?", f.number)
+        )
     plain = not any(c in f.value for c in '"\\') and all(ord(c) >= 0x20 for c in f.value)
     if (
         f.op in ("=", "~=")

@@ -67,12 +67,14 @@ test: install
 	$(BIN)/logsvc openapi --check
 	$(BIN)/pytest
 
-# Figures for docs/PERFORMANCE.md and docs/COST.md (1,000,000 logs each; about 20 minutes):
-# throughput, latency, cold start and cost, then search by arrival pattern over HTTP beside
-# the reference engines. Results in bench/results.
+# Figures for docs/PERFORMANCE.md and docs/COST.md (about 25 minutes): throughput, latency,
+# cold start and cost (1,000,000 logs), search by arrival pattern over HTTP beside the
+# reference engines (1,000,000), archive search before and after compaction (10,000,000).
+# Results in bench/results.
 bench: $(BIN)/.bench
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.arrival --logs 1000000 --save bench/results
+	$(BIN)/python -m bench.archive --logs 10000000 --save bench/results
 
 # CloudFormation templates in cdk.out, layers bundled here without Docker. Offline: run
 # `make wheelhouse` once while online, then `make synth WHEELHOUSE=wheelhouse`.

@@ -336,3 +336,28 @@ def test_ten_thousand_entries_are_windowed(browser, server):
     expect(last).to_contain_text("entry 9999")
     assert rows(page).count() < 100
     assert page.errors == []
+
+
+def test_a_range_past_the_hot_window_says_what_came_from_the_archive(browser, server):
+    service = f"old-{uuid.uuid4().hex[:6]}"
+    now = int(time.time() * 1000)
+    server.ingest(
+        [
+            {
+                "service_name": service,
+                "level": "ERROR",
+                "message": f"old {days}",
+                "timestamp": now - days * 86_400_000,
+            }
+            for days in (1, 10, 20)
+        ]
+    )
+    page = signed_in(browser, server, f"/?service={service}")
+    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime((now - 30 * 86_400_000) / 1000))
+    end = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now / 1000 + 60))
+    page.get_by_label("From").fill(start)
+    page.get_by_label("To").fill(end)
+    page.get_by_role("button", name="Run").click()
+    expect(rows(page)).to_have_count(3)
+    expect(page.get_by_text("3 entries, 2 from the archive")).to_be_visible()
+    assert page.errors == []

@@ -224,3 +224,35 @@ def test_when_python_decides_the_engine_asks_for_more_rows_until_enough_pass(api
     )
     answer = engine.search(query)
     assert [e["message"] for e in answer.entries] == ["n2", "n1", "n0"]
+
+
+def test_a_page_of_newest_entries_reads_the_newest_days_first(api):
+    now = int(time.time() * 1000)
+    logs = [
+        {
+            "service_name": "daily",
+            "level": "INFO",
+            "message": f"d{days}-{i}",
+            "timestamp": now - days * DAY + i,
+        }
+        for days in range(16, 21)
+        for i in range(3)
+    ]
+    assert api.post("/api/v1/logs/ingest/batch", {"logs": logs}).status == 201
+    engine = DuckDbArchive(components.log_archive())
+    two = engine.search(ArchiveQuery(now - 30 * DAY, now, ("daily",), limit=2))
+    assert [e["message"] for e in two.entries] == ["d16-2", "d16-1"]
+    assert two.objects_read == 1  # one day's object answered the page
+    seven = engine.search(ArchiveQuery(now - 30 * DAY, now, ("daily",), limit=7))
+    assert [e["message"] for e in seven.entries] == [
+        "d16-2",
+        "d16-1",
+        "d16-0",
+        "d17-2",
+        "d17-1",
+        "d17-0",
+        "d18-2",
+    ]
+    assert seven.objects_read == 3  # a day, then the next two
+    everything = engine.search(ArchiveQuery(now - 30 * DAY, now, ("daily",), limit=100))
+    assert len(everything.entries) == 15 and everything.objects_read == 5

@@ -48,3 +48,22 @@ def test_bench_runs_and_reports_the_cost_counters(tmp_path):
         results["storage"]["index_bytes_per_log"]
         < (results["storage"]["reference_index_bytes_per_log"])
     )
+
+
+def test_the_archive_bench_runs_and_finds_the_same_before_and_after_compaction(tmp_path):
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.archive"),
+            *("--logs", "60000", "--samples", "2", "--save", str(tmp_path)),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    results = json.loads((tmp_path / "archive.json").read_text())
+    assert results["compaction"]["service_days"] == 600
+    for name, before in results["gzip NDJSON"].items():
+        assert results["Parquet"][name]["entries_per_search"] == before["entries_per_search"]
+    assert results["Parquet"]["newest 50, 7 days"]["entries_per_search"] == 51
+    assert (tmp_path / "archive.md").read_text().startswith("Archive search, 60,000 logs")

@@ -17,11 +17,12 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from logsvc.archive.local import LocalObjectStore
-from logsvc.archive.log_archive import LogArchive
+from logsvc.archive.log_archive import LogArchive, key_parts
 from logsvc.archive.query import RELATION, ArchiveAnswer, ArchiveQuery, entry_of
 from logsvc.clock import utc_date
 from logsvc.errors import ArchiveUnavailable
@@ -135,7 +136,45 @@ class DuckDbArchive:
         Athena's, has nothing to collect here)."""
         deadline = time.monotonic() + timeout_s
         ndjson, parquet = self.keys_for(query)
-        return self._run(query, ndjson, parquet, deadline)
+        if query.limit is None or query.oldest_first:
+            return self._run(query, ndjson, parquet, deadline)
+        return self._newest_days_first(query, ndjson, parquet, deadline)
+
+    def _newest_days_first(
+        self, query: ArchiveQuery, ndjson: list[str], parquet: list[str], deadline: float
+    ) -> ArchiveAnswer:
+        """A page of the newest entries, read a day, then two, four... days at a time from
+        the newest: every entry of a day is newer than every entry of the days before it
+        (objects hold one day each), so once a round has filled the page, older days cannot
+        change it. A newest-50 search over 30 days mostly reads one day."""
+        days: dict[str, tuple[list[str], list[str]]] = {}
+        for kind, keys in ((0, ndjson), (1, parquet)):
+            for key in keys:
+                days.setdefault(key_parts(key)[1], ([], []))[kind].append(key)
+        newest_first = sorted(days, reverse=True)
+        total = ArchiveAnswer([])
+        wanted = query.limit or 0
+        first, width = 0, 1
+        while first < len(newest_first):
+            chunk = newest_first[first : first + width]
+            answer = self._run(
+                replace(query, limit=wanted - len(total.entries)),
+                [key for day in chunk for key in days[day][0]],
+                [key for day in chunk for key in days[day][1]],
+                deadline,
+            )
+            total.entries += answer.entries
+            total.objects_read += answer.objects_read
+            if answer.skipped:
+                total.skipped = (total.skipped or []) + answer.skipped
+                total.status, total.reason = "partial", answer.reason
+            if answer.reason == "timeout":
+                total.status, total.reason = "partial", "timeout"
+                break
+            if len(total.entries) >= wanted:
+                break
+            first, width = first + width, width * 2
+        return total
 
     def _run(
         self, query: ArchiveQuery, ndjson: list[str], parquet: list[str], deadline: float

@@ -103,7 +103,18 @@ async function search(offset) {
   const levels = state.levels.length ? state.levels : [null];
   const answers = await Promise.all(levels.map((l) => api("/api/v1/logs/search", searchParams(l, offset))));
   const logs = answers.flatMap((a) => a.logs).sort((a, b) => b.timestamp - a.timestamp || (a.id < b.id ? 1 : -1));
-  return { logs, more: answers.some((a) => a.has_more) };
+  const parts = answers.map((a) => a.archive).filter(Boolean);
+  const unfinished = parts.find((p) => p.status !== "complete");
+  return { logs, more: answers.some((a) => a.has_more), archived: parts.length > 0, unfinished };
+}
+
+// What the summary line says of the archive: how many entries came from it, and when it
+// could not answer in full (a timeout, unreadable objects, a scan limit, still running).
+function archiveNote(logs, archived, unfinished) {
+  if (!archived) return "";
+  const count = logs.filter((e) => e.tier === "archive").length;
+  const status = unfinished ? `; archive ${unfinished.status}: ${unfinished.reason || "try again"}` : "";
+  return `, ${count} from the archive${status}`;
 }
 
 // -- rendering ------------------------------------------------------------------------
@@ -594,7 +605,7 @@ async function run(append = false) {
   renderFilters();
   const number = ++runs;
   try {
-    const { logs, more } = await search(state.offset);
+    const { logs, more, archived, unfinished } = await search(state.offset);
     if (number !== runs) return; // a newer run has started: its answer decides
     shown = append ? shown.concat(logs) : logs;
     if (!append) {
@@ -604,7 +615,8 @@ async function run(append = false) {
     renderRows();
     renderFields(shown);
     $("more").hidden = !more;
-    $("summary").textContent = `${shown.length} entries${more ? " (more older)" : ""}`;
+    const note = archiveNote(shown, archived, unfinished);
+    $("summary").textContent = `${shown.length} entries${note}${more ? " (more older)" : ""}`;
   } catch (error) {
     if (number !== runs) return;
     $("summary").textContent = error.message;

@@ -92,3 +92,55 @@ def test_a_failed_local_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     with pytest.raises(ArchiveUnavailable):
         store.put("logs/a/2026-11-30/x.ndjson.gz", b"data", "application/x-ndjson", "gzip")
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+DAY = 86_400_000
+
+
+def test_search_compaction_and_full_entries_over_the_s3_api(s3, api, monkeypatch, tmp_path):
+    """The R2 deployment's path: DuckDB over objects fetched through the S3 API."""
+    import time
+
+    monkeypatch.setenv("ARCHIVE_URL", f"s3://{BUCKET}/archive")
+    monkeypatch.setenv("ARCHIVE_CACHE_DIR", str(tmp_path / "cache"))
+    components.reset()
+    now = int(time.time() * 1000)
+    logs = [
+        {
+            "service_name": "pay",
+            "level": "ERROR",
+            "message": f"declined {days}",
+            "timestamp": now - days * DAY,
+        }
+        for days in (20, 10, 1)
+    ]
+    ids = api.post("/api/v1/logs/ingest/batch", {"logs": logs}).body["ids"]
+    query = {"service": "pay", "start_time": now - 30 * DAY, "q": "DECLINED"}
+    before = api.get("/api/v1/logs/search", **query).body
+    assert [(e["message"], e["tier"]) for e in before["logs"]] == [
+        ("declined 1", "index"),
+        ("declined 10", "archive"),
+        ("declined 20", "archive"),
+    ]
+    assert before["archive"]["status"] == "complete"
+    summary = components.cleaner().run(lambda: 10**9)
+    assert summary.compaction.days_compacted == 3
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert sum(k.startswith("archive/compacted/pay/") for k in keys) == 3
+    assert not [k for k in keys if k.startswith("archive/logs/pay/")]
+    after = api.get("/api/v1/logs/search", **query).body
+    assert [e["id"] for e in after["logs"]] == [e["id"] for e in before["logs"]]
+    full = api.get(f"/api/v1/logs/logs/{ids[0]}/full")
+    assert full.status == 200 and full.body["message"] == "declined 20"
+
+
+def test_an_unreachable_archive_leaves_the_index_part_answering(s3, api, monkeypatch):
+    import time
+
+    monkeypatch.setenv("ARCHIVE_URL", "s3://no-such-bucket")
+    components.reset()
+    now = int(time.time() * 1000)
+    body = api.get("/api/v1/logs/search", start_time=now - 30 * DAY).body
+    assert body["logs"] == []
+    assert body["archive"]["status"] == "partial"
+    assert body["archive"]["reason"].startswith("unavailable: ")

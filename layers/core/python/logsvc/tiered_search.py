@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from logsvc.archive.query import ArchiveAnswer, ArchiveQuery
 from logsvc.clock import DAY_MS, now_ms
+from logsvc.errors import ArchiveUnavailable
 from logsvc.store.configs import ConfigStore, RetentionDefaults
 from logsvc.store.log_index import LogIndex, SearchFilters
 
@@ -116,7 +117,10 @@ class TieredSearch:
             fields=filters.fields,
             limit=wanted - len(newest) + 1,
         )
-        answer = self.archive().search(query, self.timeout_s, archive_query_id)
+        try:
+            answer = self.archive().search(query, self.timeout_s, archive_query_id)
+        except ArchiveUnavailable as exc:  # the index's part still answers
+            answer = ArchiveAnswer([], "partial", f"unavailable: {exc}")
         merged = _marked(newest, "index") + _marked(answer.entries, "archive")
         return TieredPage(
             merged[filters.offset : wanted],

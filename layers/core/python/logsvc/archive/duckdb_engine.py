@@ -193,10 +193,10 @@ class DuckDbArchive:
                 return _answer(entries, skipped, read)
             except _Interrupted:
                 return ArchiveAnswer([], "partial", "timeout", skipped=skipped or None)
-            except duckdb.Error:
+            except duckdb.Error as exc:
                 bad = self._unreadable(files)
-                if not bad:
-                    raise
+                if not bad:  # not an object's fault (memory, say): the engine's
+                    raise ArchiveUnavailable(f"the archive search failed: {exc}") from exc
                 skipped += bad
                 files = {k: [p for p in v if p not in bad] for k, v in files.items()}
                 if not files["ndjson"] and not files["parquet"]:
@@ -243,7 +243,7 @@ class DuckDbArchive:
             con.close()
 
     def entries(self, query: ArchiveQuery) -> Iterator[dict[str, Any]]:
-        """Every matching entry, newest first, read in pieces (replay)."""
+        """Every matching entry, in the query's order, read in pieces (replay)."""
         import duckdb
 
         ndjson, parquet = self.keys_for(query)

@@ -75,6 +75,7 @@ bench: $(BIN)/.bench
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.arrival --logs 1000000 --save bench/results
 	$(BIN)/python -m bench.archive --logs 10000000 --save bench/results
+	$(BIN)/python -m bench.archive --logs 10000000 --object-size 100 --save bench/results
 
 # CloudFormation templates in cdk.out, layers bundled here without Docker. Offline: run
 # `make wheelhouse` once while online, then `make synth WHEELHOUSE=wheelhouse`.

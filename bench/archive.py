@@ -2,6 +2,7 @@
 DuckDB engine as gzip NDJSON objects and again after compaction into Parquet.
 
     python -m bench.archive --logs 10000000 --save bench/results
+    python -m bench.archive --logs 10000000 --object-size 100 --save bench/results
 
 Objects hold --object-size entries each (a batched client's request, or a busy writer
 flush), one service-day per folder as the ingest path writes them. Searches, each over one
@@ -70,6 +71,7 @@ def build(root: Path, logs: int, object_size: int, now: int) -> dict[str, float]
                     batch = []
     return {
         "logs": count,
+        "object_size": object_size,
         "objects": sum(1 for _ in root.rglob("*.ndjson.gz")),
         "gzip_bytes": written,
         "build_s": round(time.perf_counter() - started, 1),
@@ -114,7 +116,7 @@ def main() -> None:
     parser.add_argument("--object-size", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--dir", type=Path, help="where to build (default: a temporary folder)")
-    parser.add_argument("--save", type=Path, help="write archive.json and archive.md here")
+    parser.add_argument("--save", type=Path, help="write archive-<object size>.json and .md here")
     args = parser.parse_args()
     root = args.dir or Path(tempfile.mkdtemp(prefix="logsvc-archive-bench-"))
     now = int(time.time() * 1000)
@@ -151,8 +153,9 @@ def main() -> None:
         print(json.dumps({"speedup_p95": results["speedup_p95"]}), flush=True)
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
-            (args.save / "archive.json").write_text(json.dumps(results, indent=2) + "\n")
-            (args.save / "archive.md").write_text(table(results))
+            name = f"archive-{args.object_size}"
+            (args.save / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+            (args.save / f"{name}.md").write_text(table(results))
     finally:
         if args.dir is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -161,8 +164,8 @@ def main() -> None:
 def table(results: dict) -> str:
     c, k = results["corpus"], results["compaction"]
     lines = [
-        f"Archive search, {c['logs']:,} logs over {DAYS} days, {c['objects']:,} objects "
-        f"({results['machine']}); p95 of one service's search, ms:",
+        f"Archive search, {c['logs']:,} logs over {DAYS} days, {c['objects']:,} objects of "
+        f"{c['object_size']:,} entries ({results['machine']}); p95 of one service's search, ms:",
         "",
         "| search | gzip NDJSON | Parquet | speed-up |",
         "|---|---:|---:|---:|",

@@ -256,3 +256,12 @@ def test_a_page_of_newest_entries_reads_the_newest_days_first(api):
     assert seven.objects_read == 3  # a day, then the next two
     everything = engine.search(ArchiveQuery(now - 30 * DAY, now, ("daily",), limit=100))
     assert len(everything.entries) == 15 and everything.objects_read == 5
+
+
+def test_a_search_costs_one_d1_request_once_the_hot_windows_are_read(api_d1, d1):
+    now = int(time.time() * 1000)
+    for query in ({}, {"start_time": now - DAY}, {"start_time": now - 30 * DAY}):
+        assert api_d1.get("/api/v1/logs/search", **query).status == 200  # windows read once
+        before = len(d1.requests)
+        assert api_d1.get("/api/v1/logs/search", **query).status == 200
+        assert len(d1.requests) - before == 1, query

@@ -61,9 +61,9 @@ def test_the_archive_bench_runs_and_finds_the_same_before_and_after_compaction(t
         capture_output=True,
         timeout=300,
     )
-    results = json.loads((tmp_path / "archive.json").read_text())
+    results = json.loads((tmp_path / "archive-1000.json").read_text())
     assert results["compaction"]["service_days"] == 600
     for name, before in results["gzip NDJSON"].items():
         assert results["Parquet"][name]["entries_per_search"] == before["entries_per_search"]
     assert results["Parquet"]["newest 50, 7 days"]["entries_per_search"] == 51
-    assert (tmp_path / "archive.md").read_text().startswith("Archive search, 60,000 logs")
+    assert (tmp_path / "archive-1000.md").read_text().startswith("Archive search, 60,000 logs")

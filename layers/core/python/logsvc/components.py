@@ -223,6 +223,7 @@ def archive_engine() -> DuckDbArchive | AthenaArchive:
     )
 
 
+@cache
 def tiered_search() -> TieredSearch:
     """Search over the index's hot window and, before it, the archive."""
     from logsvc.tiered_search import TieredSearch
@@ -458,6 +459,7 @@ def reset() -> None:
         receipt_store,
         log_archive,
         archive_engine,
+        tiered_search,
         log_index,
         config_store,
         ingestor,

@@ -10,6 +10,7 @@ window (a search without start_time stays in the index, as before two tiers).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -19,6 +20,8 @@ from logsvc.clock import DAY_MS, now_ms
 from logsvc.errors import ArchiveUnavailable
 from logsvc.store.configs import ConfigStore, RetentionDefaults
 from logsvc.store.log_index import LogIndex, SearchFilters
+
+WINDOWS_CACHE_SECONDS = 30.0  # a changed ttl_days moves the split within this time
 
 
 class ArchiveEngine(Protocol):
@@ -32,7 +35,7 @@ class ArchiveEngine(Protocol):
 class TieredPage:
     logs: list[dict[str, Any]]
     has_more: bool
-    hot_since: int  # the index answers from here on (Unix ms)
+    hot_since: int | None  # the index answers from here on (Unix ms); None: not asked
     archive: ArchiveAnswer | None  # None: the archive was not needed
     archive_range: tuple[int, int] | None = None
 
@@ -71,27 +74,36 @@ class TieredSearch:
         self.timeout_s = timeout_s
         self.archive_enabled = archive_enabled
         self.clock = clock
+        self._window_days: dict[str, int] = {}
+        self._windows_read_at: float | None = None
 
     def hot_since(self, service: str | None) -> int:
         """Where the index's hot window starts for a service (for every service: the
         shortest window any service has, so the index answers only where it is whole)."""
+        windows = self._windows()
         if service is not None:
-            days = self.configs.get(service).effective_ttl_days(self.defaults)
+            days = windows.get(service, self.defaults.ttl_days)
         else:
-            days = min(
-                [self.defaults.ttl_days]
-                + [c.effective_ttl_days(self.defaults) for c in self.configs.list()]
-            )
+            days = min([self.defaults.ttl_days, *windows.values()])
         return self.clock() - days * DAY_MS
 
+    def _windows(self) -> dict[str, int]:
+        """Every configured service's hot window in days, read in one query at most every
+        30 s (a search costs no more D1 requests than before two tiers)."""
+        now = time.monotonic()
+        if self._windows_read_at is None or now - self._windows_read_at > WINDOWS_CACHE_SECONDS:
+            self._window_days = {
+                c.service_name: c.effective_ttl_days(self.defaults) for c in self.configs.list()
+            }
+            self._windows_read_at = now
+        return self._window_days
+
     def search(self, filters: SearchFilters, archive_query_id: str | None = None) -> TieredPage:
+        if not self.archive_enabled or filters.start_time is None:
+            logs, has_more = self.index.search(filters)  # index only, as before two tiers
+            return TieredPage(_marked(logs, "index"), has_more, None, None)
         hot_since = self.hot_since(filters.service)
-        reaches_archive = (
-            self.archive_enabled
-            and filters.start_time is not None
-            and filters.start_time < hot_since
-        )
-        if not reaches_archive:
+        if filters.start_time >= hot_since:
             logs, has_more = self.index.search(filters)
             return TieredPage(_marked(logs, "index"), has_more, hot_since, None)
         wanted = filters.offset + filters.limit

@@ -114,7 +114,9 @@ class SearchResponse(BaseModel):
     offset: int
     has_more: bool
     hot_since: int | None = Field(
-        default=None, description="The index answers from here on (Unix ms); the archive before"
+        default=None,
+        description="With a start_time: the index answers from here on (Unix ms), the "
+        "archive before",
     )
     archive: ArchivePart | None = Field(
         default=None, description="The archive's part, when the range reaches before hot_since"

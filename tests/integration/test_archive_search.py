@@ -265,3 +265,17 @@ def test_a_search_costs_one_d1_request_once_the_hot_windows_are_read(api_d1, d1)
         before = len(d1.requests)
         assert api_d1.get("/api/v1/logs/search", **query).status == 200
         assert len(d1.requests) - before == 1, query
+
+
+def test_loki_log_queries_reach_the_archive_too(tiers):
+    api, now, _ = tiers
+    response = api.get(
+        "/loki/api/v1/query_range",
+        query='{service_name="checkout"} |= "payment failed"',
+        start=str((now - 30 * DAY) * 1_000_000),
+        end=str(now * 1_000_000),
+        limit="100",
+    )
+    assert response.status == 200, response.body
+    lines = [line for stream in response.body["data"]["result"] for _, line in stream["values"]]
+    assert sorted(lines) == ["payment failed: card declined", "payment failed: timeout"]

@@ -98,6 +98,12 @@ class TieredSearch:
             self._windows_read_at = now
         return self._window_days
 
+    def entries(self, filters: SearchFilters) -> tuple[list[dict[str, Any]], bool]:
+        """A page and whether more follow, as LogIndex.search answers (the Loki API's log
+        queries page through both tiers with it)."""
+        page = self.search(filters)
+        return page.logs, page.has_more
+
     def search(self, filters: SearchFilters, archive_query_id: str | None = None) -> TieredPage:
         if not self.archive_enabled or filters.start_time is None:
             logs, has_more = self.index.search(filters)  # index only, as before two tiers

@@ -43,7 +43,10 @@ class LokiRequest:
 
     def engine(self) -> loki_engine.Engine:
         return loki_engine.Engine(
-            components.log_index(), self.services, components.settings().loki_query_timeout_s
+            components.log_index(),
+            self.services,
+            components.settings().loki_query_timeout_s,
+            search=components.tiered_search().entries,
         )
 
     def categorized(self) -> bool:

@@ -94,6 +94,7 @@ class Budget:
 
 
 Series = dict[tuple[tuple[str, str], ...], dict[int, float]]  # labels -> {step ms: value}
+Search = Callable[[SearchFilters], tuple[list[dict[str, Any]], bool]]  # a page, and more?
 
 
 class Engine:
@@ -102,10 +103,14 @@ class Engine:
         index: LogIndex,
         allowed: frozenset[str] | None = None,
         timeout_s: float = 25.0,
+        search: Search | None = None,
     ):
         self.index = index
         self.allowed = allowed  # the services the caller may read (None: all)
         self.timeout_s = timeout_s
+        # Log queries page through this: the index alone, or both tiers (past the index's
+        # hot window, the archive: logsvc.tiered_search); metric queries read the index.
+        self.search = search or index.search
 
     # -- log queries ----------------------------------------------------------------------
 
@@ -138,7 +143,7 @@ class Engine:
         filters, matchers, first_filter = self._search_filters(query, start_ms, end_ms)
         if filters is None:
             return
-        for entry in _scan(self.index, filters, budget, first_page):
+        for entry in _scan(self.search, filters, budget, first_page):
             labels = stream_labels(entry)
             if not all(m.matches(labels) for m in matchers):
                 continue
@@ -503,14 +508,14 @@ def _binary(query: Binary, left: Series, right: Series) -> Series:
 
 
 def _scan(
-    index: LogIndex, filters: SearchFilters, budget: Budget, first_page: int = 1000
+    search: Search, filters: SearchFilters, budget: Budget, first_page: int = 1000
 ) -> Iterator[dict[str, Any]]:
     """Matching entries newest first, a page at a time (each page one search, each twice
     the last, up to MAX_ENTRIES)."""
     page, end, seen = first_page, filters.end_time, set()
     while True:
         budget.check()
-        batch, more = index.search(replace(filters, end_time=end, limit=page + len(seen), offset=0))
+        batch, more = search(replace(filters, end_time=end, limit=page + len(seen), offset=0))
         fresh = [entry for entry in batch if entry["id"] not in seen]
         yield from fresh
         if not more or not batch:

@@ -144,3 +144,19 @@ def test_an_unreachable_archive_leaves_the_index_part_answering(s3, api, monkeyp
     assert body["logs"] == []
     assert body["archive"]["status"] == "partial"
     assert body["archive"]["reason"].startswith("unavailable: ")
+
+
+def test_the_fetch_cache_stays_within_its_size(s3, tmp_path):
+    from logsvc.archive import LogArchive
+    from logsvc.archive.duckdb_engine import ObjectFiles
+
+    store = S3ObjectStore(BUCKET)
+    for i in range(10):
+        store.put(f"logs/s/2026-01-01/{i}.ndjson.gz", bytes(1000), "application/x-ndjson", None)
+    files = ObjectFiles(LogArchive(store), str(tmp_path / "cache"), cache_bytes=3500)
+    keys = [f"logs/s/2026-01-01/{i}.ndjson.gz" for i in range(10)]
+    found = files.paths(keys)
+    assert len(found) == 10  # every object was fetched...
+    cached = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert len(cached) == 3  # ...and only the newest three stay
+    assert sum(p.stat().st_size for p in cached) <= 3500

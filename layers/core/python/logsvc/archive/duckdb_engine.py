@@ -12,6 +12,7 @@ Parquet alike (an object holds entries of its date only).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -52,6 +53,8 @@ class ObjectFiles:
         self.archive = archive
         self.cache = Path(cache_dir)
         self.cache_bytes = cache_bytes
+        self._lock = threading.Lock()  # fetches run on several threads
+        self._used: int | None = None  # bytes in the cache, counted on first use
 
     def path(self, key: str) -> str | None:
         """A readable file holding the object, or None when it is gone."""
@@ -63,14 +66,15 @@ class ObjectFiles:
         if cached.is_file():
             os.utime(cached)  # recently used: evicted last
             return str(cached)
-        data = objects.get(key)
+        data = objects.get(key)  # fetched outside the lock: several at once
         if data is None:
             return None
-        self._make_room(len(data))
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_name(f".part-{cached.name}")
-        partial.write_bytes(data)
-        partial.replace(cached)
+        with self._lock:  # room made and the file written together, so the count is exact
+            self._make_room(len(data))
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_name(f".part-{cached.name}")
+            partial.write_bytes(data)
+            partial.replace(cached)
         return str(cached)
 
     def paths(self, keys: list[str]) -> dict[str, str]:
@@ -83,13 +87,27 @@ class ObjectFiles:
         return {key: path for key, path in found if path}
 
     def _make_room(self, incoming: int) -> None:
-        files = [p for p in self.cache.rglob("*") if p.is_file()] if self.cache.is_dir() else []
-        used = sum(p.stat().st_size for p in files)
-        for oldest in sorted(files, key=lambda p: p.stat().st_mtime):
-            if used + incoming <= self.cache_bytes:
-                return
-            used -= oldest.stat().st_size
-            oldest.unlink(missing_ok=True)
+        """Keep the cache within its size: the least recently used files go first (the
+        caller holds the lock)."""
+        if self._used is None:
+            self._used = sum(size for _, _, size in self._cached())
+        if self._used + incoming > self.cache_bytes:
+            for _, path, size in sorted(self._cached()):
+                if self._used + incoming <= self.cache_bytes:
+                    break
+                path.unlink(missing_ok=True)
+                self._used -= size
+        self._used += incoming
+
+    def _cached(self) -> list[tuple[float, Path, int]]:
+        """(last use, path, bytes) of every cached file."""
+        found = []
+        for path in self.cache.rglob("*") if self.cache.is_dir() else ():
+            with contextlib.suppress(FileNotFoundError):  # evicted meanwhile
+                if path.is_file():
+                    info = path.stat()
+                    found.append((info.st_mtime, path, info.st_size))
+        return found
 
 
 class DuckDbArchive:

@@ -279,3 +279,21 @@ def test_loki_log_queries_reach_the_archive_too(tiers):
     assert response.status == 200, response.body
     lines = [line for stream in response.body["data"]["result"] for _, line in stream["values"]]
     assert sorted(lines) == ["payment failed: card declined", "payment failed: timeout"]
+
+
+def test_full_entries_of_a_batch_spanning_days_are_found(api):
+    now = int(time.time() * 1000)
+    logs = [
+        {
+            "service_name": "spread",
+            "level": "INFO",
+            "message": f"day {days} " + "x" * 1500,
+            "timestamp": now - days * DAY,
+        }
+        for days in (0, 3)
+    ]
+    ids = api.post("/api/v1/logs/ingest/batch", {"logs": logs}).body["ids"]
+    for entry_id, days in zip(ids, (0, 3), strict=True):
+        full = api.get(f"/api/v1/logs/logs/{entry_id}/full")
+        assert full.status == 200, full.body
+        assert full.body["message"].startswith(f"day {days} ") and len(full.body["message"]) > 1500

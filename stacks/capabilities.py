@@ -28,7 +28,7 @@ from stacks.stream_api import MANAGE_REASON, StreamApi, manage_connections_arn
 ARCHIVE_REASON = (
     "Archive objects are named per request under logs/ and compacted/; nothing else is granted."
 )
-R2_CACHE_MB = 400  # of the function's 512 MB of /tmp
+R2_CACHE_MB = 1536  # of the search function's 2,048 MB of /tmp
 ATHENA_REASON = "Athena writes and reads its query results under the results bucket."
 
 

@@ -46,6 +46,7 @@ class FunctionSpec:
 
     memory_mb: int = 256
     timeout_s: int = 15
+    tmp_mb: int = 512  # /tmp (ephemeral storage): where archive objects are fetched to
     capabilities: tuple[Capability, ...] = ()
     # Instances to reserve with -c reserved_concurrency=recommended (see README): from the
     # API's throttle (200 requests/s) over what one instance serves, and one for each job.
@@ -80,6 +81,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "search": FunctionSpec(
         memory_mb=512,
         timeout_s=30,
+        tmp_mb=2048,  # DuckDB over R2: the fetched objects' cache
         recommended_concurrency=10,
         # ListBucket: S3 then answers a missing object with 404, not 403 (an expired
         # entry's /full is a 404, not an outage).
@@ -93,8 +95,9 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "health": FunctionSpec(capabilities=(ChecksArchive(), ServesConsole())),
     # The maintenance jobs; their stacks appear with functions/cleanup and functions/analyze.
     "cleanup": FunctionSpec(
-        memory_mb=512,
+        memory_mb=1769,  # one vCPU for compaction
         timeout_s=900,
+        tmp_mb=4096,  # compaction: a service-day's objects, its Parquet, DuckDB's spill
         recommended_concurrency=1,  # runs never overlap
         capabilities=(
             # Get and Put: compaction reads past days and writes them as Parquet (and each
@@ -160,6 +163,7 @@ class FunctionStack(cdk.Stack):
             ),
             layers=[core_layer(self), dependencies_layer(self, settings.wheelhouse)],
             memory_size=spec.memory_mb,
+            ephemeral_storage_size=cdk.Size.mebibytes(spec.tmp_mb),
             timeout=cdk.Duration.seconds(spec.timeout_s),
             tracing=lambda_.Tracing.ACTIVE,
             role=role,

@@ -255,6 +255,14 @@ def test_cleanup_lists_only_the_archived_logs_and_analyze_publishes_alerts(templ
     assert "ALERT_TOPIC_ARN" in function["Environment"]["Variables"]
 
 
+def test_the_functions_that_fetch_archive_objects_have_room_in_tmp(templates):
+    sizes = {}
+    for name in ("search", "cleanup", "ingest"):
+        (function,) = resources(templates[FUNCTION_STACKS[name]], "AWS::Lambda::Function").values()
+        sizes[name] = function["EphemeralStorage"]["Size"]
+    assert sizes == {"search": 2048, "cleanup": 4096, "ingest": 512}
+
+
 def test_athena_searches_the_s3_archive_with_a_scan_limit_and_expiring_results(templates):
     core = templates["Logsvc-Core"]
     (workgroup,) = resources(core, "AWS::Athena::WorkGroup").values()

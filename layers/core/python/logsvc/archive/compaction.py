@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from logsvc.archive.duckdb_engine import NDJSON_COLUMNS, ObjectFiles
+from logsvc.archive.duckdb_engine import NDJSON_COLUMNS, ObjectFiles, duckdb_config
 from logsvc.archive.log_archive import LogArchive, compacted_key
 from logsvc.clock import now_ms, utc_date
 
@@ -78,7 +78,7 @@ class Compactor:
             files = ObjectFiles(self.archive, folder, cache_bytes=1 << 62)
             paths = files.paths(self.archive.keys(service, date))
             earlier = list(files.paths(self.archive.keys(service, date, compacted=True)).values())
-            con = duckdb.connect(":memory:")
+            con = duckdb.connect(":memory:", config=duckdb_config())
             try:
                 target = Path(folder) / "day.parquet"
                 try:

@@ -294,8 +294,7 @@ class DuckDbArchive:
             if self._database is None:
                 import duckdb
 
-                config = {"threads": self.threads} if self.threads else {}
-                self._database = duckdb.connect(":memory:", config=config)
+                self._database = duckdb.connect(":memory:", config=duckdb_config(self.threads))
             return self._database.cursor()
 
     def _unreadable(self, files: dict[str, list[str]]) -> list[str]:
@@ -315,6 +314,17 @@ class DuckDbArchive:
         finally:
             con.close()
         return bad
+
+
+def duckdb_config(threads: int | None = None) -> dict[str, Any]:
+    """DuckDB's settings here: in Lambda, memory within the function's (DuckDB would take
+    80% of the host's) and spilling to /tmp."""
+    config: dict[str, Any] = {"threads": threads} if threads else {}
+    function_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    if function_mb and function_mb.isdigit():
+        config["memory_limit"] = f"{int(function_mb) * 6 // 10}MB"
+        config["temp_directory"] = "/tmp/duckdb-spill"  # noqa: S108 - Lambda's writable place
+    return config
 
 
 class _Interrupted(Exception):

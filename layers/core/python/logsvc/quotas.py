@@ -10,19 +10,14 @@ it. The limits come from service_configs, read all at once and cached; if that r
 
 from __future__ import annotations
 
-import logging
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
 from logsvc.clock import DAY_MS, utc_date
 from logsvc.entries import LogEntry
-from logsvc.errors import StoreUnavailable
+from logsvc.refreshed import Refreshed
 from logsvc.store.configs import ConfigStore
-
-LIMIT_CACHE_SECONDS = 30.0  # a changed max_logs_per_day applies within this time
-logger = logging.getLogger(__name__)
 
 
 class DailyCounts(Protocol):
@@ -37,14 +32,13 @@ class Quotas:
     def __init__(self, counts: DailyCounts, configs: ConfigStore):
         self.counts = counts
         self.configs = configs
-        self._limits: dict[str, int] = {}
-        self._read_at: float | None = None
+        self._limits = Refreshed(configs.daily_limits, {}, "quota limits")
 
     def admit(
         self, entries: Sequence[tuple[int, LogEntry]], now_ms: int
     ) -> tuple[list[tuple[int, LogEntry]], list[tuple[int, LogEntry, int]]]:
         """(admitted, refused with the service's daily limit)."""
-        limits = self._current_limits()
+        limits = self._limits.get()
         if not limits:
             return list(entries), []
         by_service: dict[str, list[tuple[int, LogEntry]]] = defaultdict(list)
@@ -65,7 +59,7 @@ class Quotas:
 
     def release(self, entries: Sequence[LogEntry], now_ms: int) -> None:
         """Count only what is stored: give back what ``admit`` reserved for these."""
-        limits = self._limits
+        limits = self._limits.get()
         day = utc_date(now_ms)
         counts: dict[str, int] = defaultdict(int)
         for entry in entries:
@@ -73,17 +67,6 @@ class Quotas:
                 counts[entry.service_name] += 1
         for service, count in counts.items():
             self.counts.release_daily(service, day, count)
-
-    def _current_limits(self) -> dict[str, int]:
-        """Every service's max_logs_per_day, read in one query at most every 30 s."""
-        now = time.monotonic()
-        if self._read_at is None or now - self._read_at > LIMIT_CACHE_SECONDS:
-            try:
-                self._limits = self.configs.daily_limits()
-            except StoreUnavailable as exc:
-                logger.warning("quota limits unavailable; the last known apply: %s", exc)
-            self._read_at = now
-        return self._limits
 
 
 def seconds_until_next_utc_day(now_ms: int) -> int:

@@ -6,27 +6,22 @@ or a replayed flush decides the same way. What is left out is counted per servic
 and level in ``sampled_counts``, written in the same request as the kept entries' blocks,
 so a service's stats say how many were dropped (logsvc.store.log_index.stats).
 
-Rates are read from service_configs at most every 30 seconds; while they cannot be read,
-the last known rates apply.
+Rates are read from service_configs at most every 30 seconds (logsvc.refreshed).
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
 
 from logsvc.clock import utc_date
 from logsvc.entries import LogEntry
-from logsvc.errors import StoreUnavailable
+from logsvc.refreshed import Refreshed
 from logsvc.sql import Statement
 from logsvc.store.configs import ConfigStore
 
-RATE_CACHE_SECONDS = 30.0
 SAMPLED_LEVELS = ("DEBUG", "INFO")
 _ROWS_PER_STATEMENT = 25  # 4 parameters a row, D1's limit of 100 a statement
-logger = logging.getLogger(__name__)
 
 Tally = Counter[tuple[str, str, str]]  # (service, day, level) -> entries left out
 
@@ -38,13 +33,11 @@ def kept(entry: LogEntry, rate: float) -> bool:
 
 class Sampler:
     def __init__(self, configs: ConfigStore):
-        self.configs = configs
-        self._rates: dict[str, dict[str, float]] = {}
-        self._read_at: float | None = None
+        self._rates = Refreshed(configs.sample_rates, {}, "sample rates")
 
     def split(self, entries: Sequence[LogEntry]) -> tuple[list[LogEntry], Tally]:
         """(the entries kept, the count of those left out)."""
-        rates = self._current_rates()
+        rates = self._rates.get()
         left_out: Tally = Counter()
         if not rates:
             return list(entries), left_out
@@ -56,16 +49,6 @@ class Sampler:
             else:
                 left_out[(entry.service_name, utc_date(entry.timestamp), entry.level)] += 1
         return keep, left_out
-
-    def _current_rates(self) -> dict[str, dict[str, float]]:
-        now = time.monotonic()
-        if self._read_at is None or now - self._read_at > RATE_CACHE_SECONDS:
-            try:
-                self._rates = self.configs.sample_rates()
-            except StoreUnavailable as exc:
-                logger.warning("sample rates unavailable; the last known apply: %s", exc)
-            self._read_at = now
-        return self._rates
 
 
 def tally_statements(tally: Tally) -> list[Statement]:

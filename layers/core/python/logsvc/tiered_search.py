@@ -10,7 +10,6 @@ window (a search without start_time stays in the index, as before two tiers).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -18,10 +17,9 @@ from typing import Any, Protocol
 from logsvc.archive.query import ArchiveAnswer, ArchiveQuery
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.errors import ArchiveUnavailable
+from logsvc.refreshed import Refreshed
 from logsvc.store.configs import ConfigStore, RetentionDefaults
 from logsvc.store.log_index import LogIndex, SearchFilters
-
-WINDOWS_CACHE_SECONDS = 30.0  # a changed ttl_days moves the split within this time
 
 
 class ArchiveEngine(Protocol):
@@ -74,29 +72,22 @@ class TieredSearch:
         self.timeout_s = timeout_s
         self.archive_enabled = archive_enabled
         self.clock = clock
-        self._window_days: dict[str, int] = {}
-        self._windows_read_at: float | None = None
+        # Every configured service's hot window in days (a search costs no more D1
+        # requests than before two tiers).
+        self._windows = Refreshed(self._window_days, {}, "hot windows")
+
+    def _window_days(self) -> dict[str, int]:
+        return {c.service_name: c.effective_ttl_days(self.defaults) for c in self.configs.list()}
 
     def hot_since(self, service: str | None) -> int:
         """Where the index's hot window starts for a service (for every service: the
         shortest window any service has, so the index answers only where it is whole)."""
-        windows = self._windows()
+        windows = self._windows.get()
         if service is not None:
             days = windows.get(service, self.defaults.ttl_days)
         else:
             days = min([self.defaults.ttl_days, *windows.values()])
         return self.clock() - days * DAY_MS
-
-    def _windows(self) -> dict[str, int]:
-        """Every configured service's hot window in days, read in one query at most every
-        30 s (a search costs no more D1 requests than before two tiers)."""
-        now = time.monotonic()
-        if self._windows_read_at is None or now - self._windows_read_at > WINDOWS_CACHE_SECONDS:
-            self._window_days = {
-                c.service_name: c.effective_ttl_days(self.defaults) for c in self.configs.list()
-            }
-            self._windows_read_at = now
-        return self._window_days
 
     def entries(self, filters: SearchFilters) -> tuple[list[dict[str, Any]], bool]:
         """A page and whether more follow, as LogIndex.search answers (the Loki API's log

@@ -175,3 +175,37 @@ def test_the_cleanup_job_compacts_and_reports_it(archived):
     summary = components.cleaner().run(PLENTY)
     assert summary.compaction is not None
     assert summary.to_dict()["compaction"]["days_compacted"] == 6
+
+
+def test_objects_written_before_objects_held_one_day_are_filed_by_entry_day(api, archive_dir):
+    """Objects used to be dated by their newest entry and could hold older days' entries
+    (a backfill): compaction files each entry under its own day, so searches find it."""
+    from logsvc.archive.log_archive import encode_records, object_key
+    from logsvc.clock import utc_date
+
+    now = int(time.time() * 1000)
+    records = [
+        {
+            "id": f"0190{i:04x}-0000-7000-8000-000000000000",
+            "service_name": "legacy",
+            "level": "ERROR",
+            "message": f"legacy {days}",
+            "timestamp": now - days * DAY,
+            "metadata": {},
+            "source_type": "http",
+        }
+        for i, days in enumerate((2, 9))
+    ]
+    key = object_key("legacy", utc_date(now - 2 * DAY), "old-layout")
+    components.log_archive().objects.put(key, encode_records(records), "x", "gzip")
+    summary = compact()
+    assert summary.entries_written == 2
+    days = sorted(p.parent.name for p in (archive_dir / "compacted" / "legacy").rglob("*.parquet"))
+    assert days == [utc_date(now - 9 * DAY), utc_date(now - 2 * DAY)]
+    found = api.get(
+        "/api/v1/logs/search",
+        service="legacy",
+        start_time=now - 10 * DAY,
+        end_time=now - 8 * DAY,  # past the hot window: the archive answers
+    ).body
+    assert [e["message"] for e in found["logs"]] == ["legacy 9"]

@@ -17,12 +17,11 @@ from logsvc.api.models import (
     LogView,
     PatternsResponse,
     RecentResponse,
-    ReplayRequest,
-    ReplayResponse,
     SearchResponse,
     ServicesResponse,
     StatsResponse,
 )
+from logsvc.api.replay_models import ReplayRequest, ReplayResponse
 from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.archive.query import ArchiveQuery
 from logsvc.clock import DAY_MS, now_ms

@@ -257,8 +257,12 @@ def archived_entry(
     entry_id: str, service: str | None = None, timestamp: int | None = None
 ) -> dict[str, Any] | None:
     """An entry found by id in the archive (past the hot window, or compacted), when the
-    caller may read its service."""
+    caller may read its service. An id the index does not hold is looked for only when its
+    time is before every hot window: a newer one would be in the index, and each look is
+    an archive query (on Athena, a billed one)."""
     if components.settings().archive_engine == "off" or not ID_PATTERN.fullmatch(entry_id):
+        return None
+    if timestamp is None and id_timestamp(entry_id) >= components.tiered_search().hot_since(None):
         return None
     caller = principal(app)
     if service is None and caller.services is not None:

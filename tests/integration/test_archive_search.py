@@ -10,6 +10,7 @@ from logsvc import components, field_filters
 from logsvc.archive.duckdb_engine import DuckDbArchive
 from logsvc.archive.query import ArchiveQuery
 from logsvc.clock import utc_date
+from logsvc.ids import entry_id
 
 DAY = 86_400_000
 PLENTY = lambda: 10**9  # noqa: E731 - the cleaner's time budget
@@ -293,7 +294,22 @@ def test_full_entries_of_a_batch_spanning_days_are_found(api):
         for days in (0, 3)
     ]
     ids = api.post("/api/v1/logs/ingest/batch", {"logs": logs}).body["ids"]
-    for entry_id, days in zip(ids, (0, 3), strict=True):
-        full = api.get(f"/api/v1/logs/logs/{entry_id}/full")
+    for an_id, days in zip(ids, (0, 3), strict=True):
+        full = api.get(f"/api/v1/logs/logs/{an_id}/full")
         assert full.status == 200, full.body
         assert full.body["message"].startswith(f"day {days} ") and len(full.body["message"]) > 1500
+
+
+def test_an_unknown_id_inside_the_hot_window_costs_no_archive_query(tiers, monkeypatch):
+    api, now, _ = tiers
+    engine = components.archive_engine()
+    asked = []
+    original = engine.search
+    # Counting calls on the real engine (a spy, not a stand-in): the answer is unchanged.
+    monkeypatch.setattr(engine, "search", lambda *a, **k: asked.append(a) or original(*a, **k))
+    recent = entry_id(now - DAY)
+    assert api.get(f"/api/v1/logs/logs/{recent}").status == 404
+    assert asked == []
+    old = entry_id(now - 20 * DAY)
+    assert api.get(f"/api/v1/logs/logs/{old}").status == 404
+    assert len(asked) == 1

@@ -10,7 +10,9 @@ from schemathesis import checks
 from logsvc_local.project import OPENAPI_PATH
 from tests.e2e.conftest import Server
 
-schema = schemathesis.openapi.from_path(OPENAPI_PATH)
+# Replay posts to the URL in its body: generated URLs would send traffic off this machine.
+# tests/e2e/test_replay.py covers its answers, good and bad, against servers on 127.0.0.1.
+schema = schemathesis.openapi.from_path(OPENAPI_PATH).exclude(path="/api/v1/admin/replay")
 
 
 @schema.parametrize()

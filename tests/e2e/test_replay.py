@@ -77,6 +77,16 @@ def test_replay_to_another_logsvc_is_idempotent(server, target):
     }
     first = replay(server, body)
     assert first.status_code == 200, first.text
+    assert first.json() == {
+        "service": service,
+        "start_time": start,
+        "end_time": end,
+        "target": f"logsvc {target.url}",
+        "entries": 2500,
+        "batches": 3,
+        "complete": True,
+        "next_start_time": None,
+    }
     assert (first.json()["entries"], first.json()["batches"], first.json()["complete"]) == (
         2500,
         3,

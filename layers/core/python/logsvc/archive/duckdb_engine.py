@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from logsvc.archive.local import LocalObjectStore
-from logsvc.archive.log_archive import LogArchive, key_parts
+from logsvc.archive.log_archive import LogArchive
 from logsvc.archive.query import RELATION, ArchiveAnswer, ArchiveQuery, entry_of
 from logsvc.clock import utc_date
 from logsvc.errors import ArchiveUnavailable
@@ -131,17 +131,25 @@ class DuckDbArchive:
 
     def keys_for(self, query: ArchiveQuery) -> tuple[list[str], list[str]]:
         """(NDJSON keys, Parquet keys) that can hold entries of the query's range."""
+        return self._keys(self._folders(query))
+
+    def _folders(self, query: ArchiveQuery) -> list[tuple[str, str, bool]]:
+        """(date, service, compacted) of every date folder in the query's range."""
         first, last = utc_date(query.start), utc_date(query.end)
         services = query.services if query.services is not None else self.archive.services()
+        return [
+            (date, service, compacted)
+            for service in services
+            for compacted in (False, True)
+            for date in self.archive.dates(service, compacted)
+            if first <= date <= last
+        ]
+
+    def _keys(self, folders: list[tuple[str, str, bool]]) -> tuple[list[str], list[str]]:
         ndjson: list[str] = []
         parquet: list[str] = []
-        for service in services:
-            for date in self.archive.dates(service):
-                if first <= date <= last:
-                    ndjson += self.archive.keys(service, date)
-            for date in self.archive.dates(service, compacted=True):
-                if first <= date <= last:
-                    parquet += self.archive.keys(service, date, compacted=True)
+        for date, service, compacted in folders:
+            (parquet if compacted else ndjson).extend(self.archive.keys(service, date, compacted))
         return ndjson, parquet
 
     # -- searching ----------------------------------------------------------------------
@@ -153,33 +161,27 @@ class DuckDbArchive:
         object in range could be read in time (queries end within the request: query_id,
         Athena's, has nothing to collect here)."""
         deadline = time.monotonic() + timeout_s
-        ndjson, parquet = self.keys_for(query)
         if query.limit is None or query.oldest_first:
-            return self._run(query, ndjson, parquet, deadline)
-        return self._newest_days_first(query, ndjson, parquet, deadline)
+            return self._run(query, *self.keys_for(query), deadline)
+        return self._newest_days_first(query, deadline)
 
-    def _newest_days_first(
-        self, query: ArchiveQuery, ndjson: list[str], parquet: list[str], deadline: float
-    ) -> ArchiveAnswer:
+    def _newest_days_first(self, query: ArchiveQuery, deadline: float) -> ArchiveAnswer:
         """A page of the newest entries, read a day, then two, four... days at a time from
         the newest: every entry of a day is newer than every entry of the days before it
         (objects hold one day each), so once a round has filled the page, older days cannot
-        change it. A newest-50 search over 30 days mostly reads one day."""
-        days: dict[str, tuple[list[str], list[str]]] = {}
-        for kind, keys in ((0, ndjson), (1, parquet)):
-            for key in keys:
-                days.setdefault(key_parts(key)[1], ([], []))[kind].append(key)
+        change it. A newest-50 search over 30 days mostly lists and reads one day."""
+        days: dict[str, list[tuple[str, str, bool]]] = {}
+        for folder in self._folders(query):
+            days.setdefault(folder[0], []).append(folder)
         newest_first = sorted(days, reverse=True)
         total = ArchiveAnswer([])
         wanted = query.limit or 0
         first, width = 0, 1
         while first < len(newest_first):
             chunk = newest_first[first : first + width]
+            ndjson, parquet = self._keys([f for day in chunk for f in days[day]])
             answer = self._run(
-                replace(query, limit=wanted - len(total.entries)),
-                [key for day in chunk for key in days[day][0]],
-                [key for day in chunk for key in days[day][1]],
-                deadline,
+                replace(query, limit=wanted - len(total.entries)), ndjson, parquet, deadline
             )
             total.entries += answer.entries
             total.objects_read += answer.objects_read

@@ -45,12 +45,13 @@ class LocalObjectStore:
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         folder = self._path(prefix.rpartition("/")[0]) if "/" in prefix else self.root
-        root = self.root.resolve()
+        root = str(self.root.resolve())
         keys = []
         # A folder can vanish while it is walked (a concurrent delete removes empty ones).
-        for parent, _, names in os.walk(folder):
+        for parent, _, names in os.walk(folder.resolve()):
+            relative = parent[len(root) + 1 :].replace(os.sep, "/")
             for name in names:
-                key = (Path(parent).resolve() / name).relative_to(root).as_posix()
+                key = f"{relative}/{name}" if relative else name
                 if not name.startswith(".tmp-") and key.startswith(prefix):
                     keys.append(key)
         return iter(sorted(keys))

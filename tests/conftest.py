@@ -80,6 +80,18 @@ def d1_url(d1: D1StandIn, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's AWS in this process (us-east-1), with made-up credentials."""
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
 def archive_dir(tmp_path: Path) -> Path:
     return tmp_path / "archive"
 

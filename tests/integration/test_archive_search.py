@@ -11,6 +11,7 @@ from logsvc.archive.duckdb_engine import DuckDbArchive
 from logsvc.archive.query import ArchiveQuery
 from logsvc.clock import utc_date
 from logsvc.ids import entry_id
+from tests.integration.test_loki_api import lines as loki_lines
 
 DAY = 86_400_000
 PLENTY = lambda: 10**9  # noqa: E731 - the cleaner's time budget
@@ -270,15 +271,8 @@ def test_a_search_costs_one_d1_request_once_the_hot_windows_are_read(api_d1, d1)
 
 def test_loki_log_queries_reach_the_archive_too(tiers):
     api, now, _ = tiers
-    response = api.get(
-        "/loki/api/v1/query_range",
-        query='{service_name="checkout"} |= "payment failed"',
-        start=str((now - 30 * DAY) * 1_000_000),
-        end=str(now * 1_000_000),
-        limit="100",
-    )
-    assert response.status == 200, response.body
-    lines = [line for stream in response.body["data"]["result"] for _, line in stream["values"]]
+    found = loki_lines(api, '{service_name="checkout"} |= "payment failed"', now - 30 * DAY, now)
+    lines = [line for _, _, line in found]
     assert sorted(lines) == ["payment failed: card declined", "payment failed: timeout"]
 
 

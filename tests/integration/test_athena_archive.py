@@ -9,7 +9,6 @@ import pytest
 import requests
 import sqlglot
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from logsvc import components
 from logsvc.archive.athena import AthenaArchive, literal, statement
@@ -130,17 +129,13 @@ HEADER = ["id", "service_name", "level", "message", "timestamp", "metadata", "so
 
 
 @pytest.fixture
-def athena(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("athena", region_name="us-east-1")
-        client.create_work_group(
-            Name="logsvc-archive",
-            Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/"}},
-        )
-        yield client
+def athena(moto_aws):
+    client = boto3.client("athena", region_name="us-east-1")
+    client.create_work_group(
+        Name="logsvc-archive",
+        Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/"}},
+    )
+    yield client
 
 
 def queue_results(rows):

@@ -8,7 +8,6 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from logsvc import components
 from logsvc.buffer.local import LocalBuffer
@@ -201,24 +200,20 @@ def test_quotas_stay_exact_without_a_d1_request(api_d1, d1, tmp_path, monkeypatc
 
 
 @pytest.fixture
-def kinesis(api_d1, d1, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        client = boto3.client("kinesis", region_name="us-east-1")
-        client.create_stream(StreamName="ingest", ShardCount=1)
-        dynamo = boto3.client("dynamodb", region_name="us-east-1")
-        dynamo.create_table(
-            TableName="coordination",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        monkeypatch.setenv("INGEST_BUFFER", "kinesis://ingest")
-        monkeypatch.setenv("COORDINATION_TABLE", "coordination")
-        components.reset()
-        yield client
+def kinesis(api_d1, d1, moto_aws, monkeypatch):
+    client = boto3.client("kinesis", region_name="us-east-1")
+    client.create_stream(StreamName="ingest", ShardCount=1)
+    dynamo = boto3.client("dynamodb", region_name="us-east-1")
+    dynamo.create_table(
+        TableName="coordination",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("INGEST_BUFFER", "kinesis://ingest")
+    monkeypatch.setenv("COORDINATION_TABLE", "coordination")
+    components.reset()
+    yield client
 
 
 def kinesis_event(client) -> dict:

@@ -5,7 +5,6 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from logsvc import components
 from logsvc.archive.s3 import S3ObjectStore, s3_client
@@ -14,14 +13,10 @@ BUCKET = "platform-logs-archive"
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+def s3(moto_aws):
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    yield client
 
 
 def test_object_store_round_trip(s3):

@@ -3,20 +3,15 @@
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
 from logsvc import components
 from tests.support.d1_standin import TOKEN
 
 
 @pytest.fixture
-def secrets(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def secrets(moto_aws):
     parameters.clear_caches()
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name="us-east-1")
+    yield boto3.client("secretsmanager", region_name="us-east-1")
     parameters.clear_caches()
 
 

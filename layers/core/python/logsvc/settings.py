@@ -114,7 +114,7 @@ class Settings(BaseModel):
     # The daily cleanup compacts each past day's NDJSON objects into Parquet.
     archive_compaction: bool = True
     # DuckDB over an S3 API: objects fetched for a query are kept here, up to this size.
-    archive_cache_dir: str = "/tmp/logsvc-archive-cache"  # noqa: S108 - Lambda's writable place
+    archive_cache_dir: str | None = None  # default: logsvc-archive-cache in the temp folder
     archive_cache_mb: int = Field(default=2048, ge=16, le=10_240)
     # Athena (ARCHIVE_ENGINE=athena): the Glue database and the workgroup (its scan limit
     # and results bucket are the CDK app's).

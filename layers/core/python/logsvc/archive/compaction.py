@@ -21,7 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from logsvc.archive.duckdb_engine import NDJSON_COLUMNS, ObjectFiles, duckdb_config
+from logsvc.archive.duckdb_engine import (
+    NDJSON_COLUMNS,
+    READ_NDJSON,
+    SELECT_COLUMNS,
+    ObjectFiles,
+    duckdb_config,
+    unreadable,
+)
 from logsvc.archive.log_archive import LogArchive, compacted_key
 from logsvc.clock import now_ms, utc_date
 
@@ -30,10 +37,6 @@ PARQUET_TYPE = "application/vnd.apache.parquet"
 # the N-th newest seen so far): 10,000 rows made a newest-50 search 40% faster than 100,000.
 ROW_GROUP_ROWS = 10_000
 _DAY = "strftime(make_timestamp(\"timestamp\" * 1000), '%Y-%m-%d')"  # an entry's UTC day
-_COLUMNS = (
-    'id, service_name, level, message, "timestamp", CAST(metadata AS VARCHAR) AS metadata, '
-    "source_type"
-)
 
 
 @dataclass
@@ -86,7 +89,8 @@ class Compactor:
                 try:
                     days = _days(con, list(paths.values()))
                 except duckdb.Error:
-                    bad = [key for key, path in paths.items() if not _readable(con, path)]
+                    bad_files = set(unreadable(con, {"ndjson": list(paths.values())}))
+                    bad = [key for key, path in paths.items() if path in bad_files]
                     summary.unreadable_objects += bad
                     paths = {key: path for key, path in paths.items() if key not in bad}
                     days = _days(con, list(paths.values())) if paths else []
@@ -115,8 +119,7 @@ class Compactor:
 def _days(con: Any, ndjson: list[str]) -> list[str]:
     """The UTC days of the files' entries."""
     rows = con.execute(
-        f"SELECT DISTINCT {_DAY} FROM read_json(?, format = 'newline_delimited', "  # noqa: S608 - fixed fragments
-        "compression = 'gzip', columns = ?) ORDER BY 1",
+        f"SELECT DISTINCT {_DAY} FROM {READ_NDJSON} ORDER BY 1",  # noqa: S608 - fixed fragments
         [ndjson, NDJSON_COLUMNS],
     ).fetchall()
     return [row[0] for row in rows]
@@ -131,23 +134,8 @@ def _copy(con: Any, ndjson: list[str], earlier: list[str], target: Path, day: st
         where += " AND id NOT IN (SELECT id FROM read_parquet(?))"
         params.append(earlier)
     written = con.execute(
-        f"COPY (SELECT {_COLUMNS} FROM read_json(?, format = 'newline_delimited', "  # noqa: S608 - fixed fragments
-        f"compression = 'gzip', columns = ?) {where} ORDER BY \"timestamp\", id) "
+        f'COPY ({SELECT_COLUMNS} FROM {READ_NDJSON} {where} ORDER BY "timestamp", id) '
         f"TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})",
         params,
     ).fetchone()
     return int(written[0]) if written else 0
-
-
-def _readable(con: Any, path: str) -> bool:
-    import duckdb
-
-    try:
-        con.execute(
-            "SELECT count(*) FROM read_json(?, format = 'newline_delimited', "
-            "compression = 'gzip', columns = ?)",
-            [[path], NDJSON_COLUMNS],
-        ).fetchall()
-    except duckdb.Error:
-        return False
-    return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -38,10 +39,12 @@ NDJSON_COLUMNS = {
     "metadata": "JSON",
     "source_type": "VARCHAR",
 }
-_SELECT = (
+SELECT_COLUMNS = (
     'SELECT id, service_name, level, message, "timestamp", CAST(metadata AS VARCHAR) '
     "AS metadata, source_type"
 )
+# gzip NDJSON objects as DuckDB reads them; its parameters: [paths, NDJSON_COLUMNS].
+READ_NDJSON = "read_json(?, format = 'newline_delimited', compression = 'gzip', columns = ?)"
 FETCH_ROWS = 2048  # rows taken from DuckDB at a time (replay)
 FETCH_THREADS = 16  # objects fetched at once from an S3 API
 
@@ -117,12 +120,13 @@ class DuckDbArchive:
         self,
         archive: LogArchive,
         *,
-        cache_dir: str = "/tmp/logsvc-archive-cache",  # noqa: S108 - Lambda's only writable place
+        cache_dir: str | None = None,  # default: logsvc-archive-cache in the temp folder
         cache_bytes: int = 2 << 30,
         threads: int | None = None,
     ):
         self.archive = archive
-        self.files = ObjectFiles(archive, cache_dir, cache_bytes)
+        cache = cache_dir or os.path.join(tempfile.gettempdir(), "logsvc-archive-cache")
+        self.files = ObjectFiles(archive, cache, cache_bytes)
         self.threads = threads
         self._database: Any = None
         self._opening = threading.Lock()
@@ -232,24 +236,15 @@ class DuckDbArchive:
         timer = threading.Timer(remaining, con.interrupt)
         timer.start()
         try:
-            relation, relation_params = _relation(files)
             test = query.python_test()
             if test is None or query.limit is None:
-                sql, params = query.sql("duckdb")
-                cursor = con.execute(
-                    f"WITH {RELATION} AS ({relation}) {sql}", relation_params + params
-                )
-                rows = cursor.fetchall()
+                rows = con.execute(*_statement(query, files)).fetchall()
                 return [e for e in map(entry_of, rows) if test is None or test(e)]
             # Python decides: ask for a few times the rows wanted, more while too few pass
             # (a top-N costs far less than ordering every candidate).
             rows_asked = query.limit * 4
             while True:
-                sql, params = query.sql("duckdb", rows_asked)
-                cursor = con.execute(
-                    f"WITH {RELATION} AS ({relation}) {sql}", relation_params + params
-                )
-                rows = cursor.fetchall()
+                rows = con.execute(*_statement(query, files, rows_asked)).fetchall()
                 found = [e for e in map(entry_of, rows) if test(e)]
                 if len(found) >= query.limit or len(rows) < rows_asked:
                     return found[: query.limit]
@@ -275,10 +270,8 @@ class DuckDbArchive:
             return
         con = self._connect()
         try:
-            relation, relation_params = _relation(files)
-            sql, params = query.sql("duckdb")
             test = query.python_test()
-            cursor = con.execute(f"WITH {RELATION} AS ({relation}) {sql}", relation_params + params)
+            cursor = con.execute(*_statement(query, files))
             while rows := cursor.fetchmany(FETCH_ROWS):
                 for entry in map(entry_of, rows):
                     if test is None or test(entry):
@@ -300,32 +293,37 @@ class DuckDbArchive:
             return self._database.cursor()
 
     def _unreadable(self, files: dict[str, list[str]]) -> list[str]:
-        """The files DuckDB cannot read (corrupt, truncated, vanished), one at a time."""
-        import duckdb
-
-        bad = []
         con = self._connect()
         try:
-            for kind, paths in files.items():
-                for path in paths:
-                    relation, params = _relation({"ndjson": [], "parquet": [], kind: [path]})
-                    try:
-                        con.execute(f"SELECT count(*) FROM ({relation})", params).fetchall()  # noqa: S608
-                    except duckdb.Error:
-                        bad.append(path)
+            return unreadable(con, files)
         finally:
             con.close()
-        return bad
+
+
+def unreadable(con: Any, files: dict[str, list[str]]) -> list[str]:
+    """The files DuckDB cannot read (corrupt, truncated, vanished), one at a time; ``files``
+    by kind ("ndjson", "parquet")."""
+    import duckdb
+
+    bad = []
+    for kind, paths in files.items():
+        for path in paths:
+            relation, params = _relation({kind: [path]})
+            try:
+                con.execute(f"SELECT count(*) FROM ({relation})", params).fetchall()  # noqa: S608
+            except duckdb.Error:
+                bad.append(path)
+    return bad
 
 
 def duckdb_config(threads: int | None = None) -> dict[str, Any]:
     """DuckDB's settings here: in Lambda, memory within the function's (DuckDB would take
-    80% of the host's) and spilling to /tmp."""
+    80% of the host's) and spilling to the temp folder (/tmp)."""
     config: dict[str, Any] = {"threads": threads} if threads else {}
     function_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
     if function_mb and function_mb.isdigit():
         config["memory_limit"] = f"{int(function_mb) * 6 // 10}MB"
-        config["temp_directory"] = "/tmp/duckdb-spill"  # noqa: S108 - Lambda's writable place
+        config["temp_directory"] = os.path.join(tempfile.gettempdir(), "duckdb-spill")
     return config
 
 
@@ -337,15 +335,21 @@ def _relation(files: dict[str, list[str]]) -> tuple[str, list[Any]]:
     """archive_logs over the given files: NDJSON and Parquet, as one relation."""
     parts, params = [], []
     if files.get("ndjson"):
-        parts.append(
-            f"{_SELECT} FROM read_json(?, format = 'newline_delimited', "
-            "compression = 'gzip', columns = ?)"
-        )
+        parts.append(f"{SELECT_COLUMNS} FROM {READ_NDJSON}")
         params += [files["ndjson"], NDJSON_COLUMNS]
     if files.get("parquet"):
-        parts.append(f"{_SELECT} FROM read_parquet(?)")
+        parts.append(f"{SELECT_COLUMNS} FROM read_parquet(?)")
         params.append(files["parquet"])
     return " UNION ALL ".join(parts), params
+
+
+def _statement(
+    query: ArchiveQuery, files: dict[str, list[str]], rows: int | None = None
+) -> tuple[str, list[Any]]:
+    """The query over the files, and its parameters."""
+    relation, relation_params = _relation(files)
+    sql, params = query.sql("duckdb", rows)
+    return f"WITH {RELATION} AS ({relation}) {sql}", relation_params + params
 
 
 def _answer(entries: list[dict[str, Any]], skipped: list[str], read: int) -> ArchiveAnswer:

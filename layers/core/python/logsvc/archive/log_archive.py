@@ -47,12 +47,6 @@ def compacted_key(service_name: str, date: str, name: str) -> str:
     return f"{COMPACTED_PREFIX}{service_name}/{date}/{name}.parquet"
 
 
-def key_parts(key: str) -> tuple[str, str]:
-    """(service, date) of an archive object's key."""
-    parts = key.split("/")
-    return parts[1], parts[2]
-
-
 def encode_records(records: Iterable[dict[str, Any]]) -> bytes:
     lines = b"".join(orjson.dumps(record) + b"\n" for record in records)
     return gzip.compress(lines, compresslevel=GZIP_LEVEL, mtime=0)

@@ -117,9 +117,8 @@ class Replayer:
         if target.url is None:
             self.write_index([_entry(e) for e in batch], key)
             return
-        body, headers = _REQUESTS[target.format](batch, target.url)
-        headers["Content-Type"] = "application/json"
-        headers["Idempotency-Key"] = key
+        body = _BODIES[target.format](batch)
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key}
         if target.api_key:
             headers["Authorization"] = f"Bearer {target.api_key}"
         url = target.url.rstrip("/")
@@ -156,19 +155,19 @@ def _entry(record: dict[str, Any]) -> LogEntry:
     )
 
 
-def _logsvc(batch: list[dict[str, Any]], url: str) -> tuple[bytes, dict[str, str]]:
+def _logsvc(batch: list[dict[str, Any]]) -> bytes:
     logs = [
         {k: e[k] for k in ("service_name", "level", "message", "timestamp", "metadata")}
         for e in batch
     ]
-    return orjson.dumps({"logs": logs}), {}
+    return orjson.dumps({"logs": logs})
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
-def _otlp(batch: list[dict[str, Any]], url: str) -> tuple[bytes, dict[str, str]]:
+def _otlp(batch: list[dict[str, Any]]) -> bytes:
     """OTLP/HTTP JSON: one resource per service, metadata as attributes (JSON text)."""
     records = [
         {
@@ -185,10 +184,10 @@ def _otlp(batch: list[dict[str, Any]], url: str) -> tuple[bytes, dict[str, str]]
     ]
     service = {"key": "service.name", "value": {"stringValue": batch[0]["service_name"]}}
     logs = {"resource": {"attributes": [service]}, "scopeLogs": [{"logRecords": records}]}
-    return orjson.dumps({"resourceLogs": [logs]}), {}
+    return orjson.dumps({"resourceLogs": [logs]})
 
 
-def _loki(batch: list[dict[str, Any]], url: str) -> tuple[bytes, dict[str, str]]:
+def _loki(batch: list[dict[str, Any]]) -> bytes:
     """Loki's JSON push: a stream per level, lines with the metadata as structured metadata."""
     streams: dict[str, list[list[Any]]] = {}
     for e in batch:
@@ -201,10 +200,10 @@ def _loki(batch: list[dict[str, Any]], url: str) -> tuple[bytes, dict[str, str]]
         {"stream": {"service_name": service, "level": level.lower()}, "values": values}
         for level, values in streams.items()
     ]
-    return orjson.dumps({"streams": labelled}), {}
+    return orjson.dumps({"streams": labelled})
 
 
-_REQUESTS = {"logsvc": _logsvc, "otlp": _otlp, "loki": _loki}
+_BODIES = {"logsvc": _logsvc, "otlp": _otlp, "loki": _loki}  # a batch as each target takes it
 
 
 def http_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:

@@ -36,12 +36,15 @@ from bench.corpus import SERVICES, Corpus
 from logsvc import components
 from logsvc.archive import LogArchive
 from logsvc.archive.local import LocalObjectStore
+from logsvc.buffer.direct import DirectBuffer
 from logsvc.ids import new_id
 from logsvc.ingest import Ingestor
 from logsvc.sql import open_database
 from logsvc.sql.migrations import apply_migrations
 from logsvc.sql.sqlite import SqliteDatabase
 from logsvc.store.log_index import LogIndex
+from logsvc.store.receipts import ReceiptStore
+from logsvc.writer import Writer
 from logsvc_local.events import LocalContext, proxy_event
 from logsvc_local.project import FUNCTIONS_DIR, MIGRATIONS_DIR, ROOT, load_handler
 
@@ -361,7 +364,9 @@ def cost_counters(corpus: Corpus, folder: Path, size: int) -> dict[str, Any]:
     apply_migrations(db, MIGRATIONS_DIR)
     counted = CountingDatabase(db)
     objects = CountingObjects(str(folder / "archive"))
-    ingestor = Ingestor(LogArchive(objects), LogIndex(counted))
+    index = LogIndex(counted)
+    writer = Writer(LogArchive(objects), index)
+    ingestor = Ingestor(DirectBuffer(writer, ReceiptStore(counted)))
     requests_sent = 20
     for i in range(requests_sent):
         ingestor.ingest_batch(corpus.batch(SERVICES[i], size, START_MS + i * 60_000))

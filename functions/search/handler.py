@@ -11,6 +11,7 @@ from pydantic import AfterValidator
 
 from logsvc import components, field_filters
 from logsvc.analysis import MAX_ENTRIES
+from logsvc.api import loki_routes
 from logsvc.api.models import (
     AnalysisResponse,
     FullLogView,
@@ -23,7 +24,6 @@ from logsvc.api.models import (
 )
 from logsvc.api.replay_models import ReplayRequest, ReplayResponse
 from logsvc.api.resolver import new_resolver, principal, with_errors
-from logsvc.archive.query import ArchiveQuery
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import (
     MAX_TIMESTAMP_MS,
@@ -33,9 +33,7 @@ from logsvc.entries import (
     without_nul,
 )
 from logsvc.errors import BadRequest, Forbidden, NotFound
-from logsvc.ids import ID_PATTERN, id_timestamp
-from logsvc.loki import http as loki
-from logsvc.store.log_index import SearchFilters
+from logsvc.filters import SearchFilters
 
 logger = Logger(service="logsService-search")
 app = new_resolver(
@@ -60,7 +58,8 @@ Filters = Annotated[
 ServicePath = Annotated[ServiceName, Path()]
 REPLAY_SECONDS = 20  # of the function's 30 and API Gateway's 29
 NOT_FOUND = with_errors({404: "No such entry (or its archive object has expired)"})
-loki.register(app)  # the Loki-compatible query API (/loki/api/v1/...)
+# The Loki-compatible query API (/loki/api/v1/...)
+loki_routes.register(app, components.querier, lambda: components.settings().loki_query_timeout_s)
 
 
 @app.get("/api/v1/logs/search")
@@ -102,7 +101,7 @@ def search(
         limit=limit,
         offset=offset,
     )
-    page = components.tiered_search().search(filters, archive_query_id)
+    page = components.querier().search(filters, archive_query_id)
     return SearchResponse(
         logs=page.logs,
         limit=limit,
@@ -115,7 +114,7 @@ def search(
 
 @app.get("/api/v1/logs/logs/<id>", responses=NOT_FOUND)
 def get_log(id: str) -> LogView:
-    entry = readable_entry(id) or archived_entry(id)
+    entry = components.querier().get(id, principal(app).services)
     if entry is None:
         raise NotFound(f"id: no log entry {id!r}", field="id")
     return entry
@@ -123,16 +122,7 @@ def get_log(id: str) -> LogView:
 
 @app.get("/api/v1/logs/logs/<id>/full", responses=NOT_FOUND)
 def get_full_log(id: str) -> FullLogView:
-    entry = readable_entry(id)
-    if entry is None:
-        full = archived_entry(id)
-    else:
-        key = entry["r2_key"]
-        full = components.log_archive().read_entry(key, id) if key else None
-        # Compacted since: the object is gone, its entries are in the day's Parquet.
-        full = full or archived_entry(id, entry["service_name"], entry["timestamp"])
-        if full is not None:
-            full = {**full, "r2_key": key, "tier": "index"}
+    full = components.querier().full(id, principal(app).services)
     if full is None:
         raise NotFound(f"id: the archived entry for {id!r} is no longer in the archive", field="id")
     return full
@@ -141,14 +131,14 @@ def get_full_log(id: str) -> FullLogView:
 @app.get("/api/v1/logs/services")
 def list_services() -> ServicesResponse:
     caller = principal(app)
-    services = components.log_index().services()
+    services = components.querier().services()
     return ServicesResponse(services=[s for s in services if caller.may_use(s["service_name"])])
 
 
 @app.get("/api/v1/logs/stats/<service>")
 def service_stats(service: ServicePath) -> StatsResponse:
     principal(app).require_service(service)
-    return components.log_index().stats(service, now_ms())
+    return components.querier().stats(service, now_ms())
 
 
 @app.get("/api/v1/logs/recent/<service>")
@@ -156,7 +146,7 @@ def recent_logs(
     service: ServicePath, limit: Annotated[int, Query(ge=1, le=1000)] = 50
 ) -> RecentResponse:
     principal(app).require_service(service)
-    return RecentResponse(service_name=service, logs=components.log_index().recent(service, limit))
+    return RecentResponse(service_name=service, logs=components.querier().recent(service, limit))
 
 
 @app.get("/api/v1/logs/analysis/<service>")
@@ -190,7 +180,9 @@ def patterns(
     from logsvc.analysis.patterns import mine_patterns
 
     levels = (level,) if level else ("ERROR", "CRITICAL")
-    entries, truncated = error_entries(components.log_index(), service, start, end, levels, limit)
+    entries, truncated = error_entries(
+        components.querier().entries, service, start, end, levels, limit
+    )
     return PatternsResponse(
         service_name=service,
         levels=list(levels),
@@ -242,42 +234,6 @@ def readable_service(service: str | None) -> str | None:
         )
     caller.require_service(service)
     return service
-
-
-def readable_entry(entry_id: str) -> dict[str, Any] | None:
-    """The entry, or None when there is none or the caller may not read its service
-    (a restricted key cannot learn that another service's id exists)."""
-    entry = components.log_index().get(entry_id)
-    if entry is None or not principal(app).may_use(entry["service_name"]):
-        return None
-    return entry
-
-
-def archived_entry(
-    entry_id: str, service: str | None = None, timestamp: int | None = None
-) -> dict[str, Any] | None:
-    """An entry found by id in the archive (past the hot window, or compacted), when the
-    caller may read its service. An id the index does not hold is looked for only when its
-    time is before every hot window: a newer one would be in the index, and each look is
-    an archive query (on Athena, a billed one)."""
-    if components.settings().archive_engine == "off" or not ID_PATTERN.fullmatch(entry_id):
-        return None
-    if timestamp is None and id_timestamp(entry_id) >= components.tiered_search().hot_since(None):
-        return None
-    caller = principal(app)
-    if service is None and caller.services is not None:
-        services = tuple(sorted(caller.services))
-    else:
-        services = (service,) if service else None
-    at = id_timestamp(entry_id) if timestamp is None else timestamp
-    query = ArchiveQuery(start=at, end=at, services=services, entry_id=entry_id, limit=1)
-    answer = components.archive_engine().search(
-        query, components.settings().archive_query_timeout_s
-    )
-    entry = answer.entries[0] if answer.entries else None
-    if entry is None or not caller.may_use(entry["service_name"]):
-        return None
-    return {**entry, "r2_key": None, "tier": "archive"}
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -52,7 +52,7 @@ class LokiTail:
 
     async def send_all(self, connection: Connection) -> None:
         """The backfill, then each delivered frame (an empty one when idle)."""
-        engine = loki_engine.Engine(components.log_index())
+        engine = loki_engine.Engine(components.querier())
         lines = await run_in_threadpool(
             engine.lines, self.query, self.start_ms, now_ms(), self.limit, True
         )

@@ -307,3 +307,29 @@ def test_an_unknown_id_inside_the_hot_window_costs_no_archive_query(tiers, monke
     old = entry_id(now - 20 * DAY)
     assert api.get(f"/api/v1/logs/logs/{old}").status == 404
     assert len(asked) == 1
+
+
+def test_metric_queries_see_the_archive_as_log_queries_do(api):
+    """Entries past a service's 1-day hot window: a bare selector's count (counted from
+    index points) and the same with a line filter (walked) both find them, as search does."""
+    now = int(time.time() * 1000)
+    assert api.put("/api/v1/logs/config/s", {"ttl_days": 1}).status == 200
+    old = [
+        {"service_name": "s", "level": "INFO", "message": f"old {i}", "timestamp": now - 10 * DAY}
+        for i in range(3)
+    ]
+    assert api.post("/api/v1/logs/ingest/batch", {"logs": old}).status == 201
+    assert components.cleaner().run(PLENTY).logs_deleted == 3  # the index no longer has them
+
+    def count(query: str) -> int:
+        body = api.get(
+            "/loki/api/v1/query",
+            query=query,
+            time=str(now * 1_000_000),
+        ).body
+        assert body["data"]["resultType"] == "vector", body
+        return sum(int(sample["value"][1]) for sample in body["data"]["result"])
+
+    assert count('sum(count_over_time({service_name="s"}[30d]))') == 3
+    assert count('sum(count_over_time({service_name="s"} |= "old" [30d]))') == 3
+    assert len(search(api, service="s", start_time=now - 30 * DAY)["logs"]) == 3

@@ -11,7 +11,7 @@ import pytest
 
 from logsvc import components
 from logsvc.buffer.local import LocalBuffer
-from logsvc.store.log_index import MAX_BLOCK_SPAN_MS
+from logsvc.store.blocks import MAX_BLOCK_SPAN_MS
 from logsvc.writer import Writer
 from logsvc_local.events import LocalContext
 from logsvc_local.project import load_handler

@@ -10,9 +10,9 @@ from logsvc.archive.log_archive import object_key
 from logsvc.cleanup import TIME_RESERVE_MS, Cleaner
 from logsvc.clock import DAY_MS
 from logsvc.entries import LogEntry
+from logsvc.filters import SearchFilters
 from logsvc.store.analyses import AnalysisResult
 from logsvc.store.configs import RetentionDefaults
-from logsvc.store.log_index import SearchFilters
 from logsvc_local.events import LocalContext
 from logsvc_local.project import load_handler
 

@@ -8,10 +8,12 @@ import pytest
 
 from logsvc import components
 from logsvc.entries import LogEntry
+from logsvc.filters import SearchFilters
 from logsvc.ids import entry_id
 from logsvc.sql import open_database
 from logsvc.sql.migrations import apply_migrations
-from logsvc.store.log_index import MAX_BLOCK_BYTES, LogIndex, SearchFilters
+from logsvc.store.blocks import MAX_BLOCK_BYTES
+from logsvc.store.log_index import LogIndex
 from logsvc_local.project import MIGRATIONS_DIR
 
 LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]

@@ -16,6 +16,7 @@ from typing import Any
 from logsvc.archive import LogArchive
 from logsvc.archive.compaction import CompactionSummary, Compactor
 from logsvc.clock import DAY_MS, now_ms, utc_date
+from logsvc.receipts import RECEIPT_TTL_MS
 from logsvc.store.analyses import AnalysisStore
 from logsvc.store.configs import ConfigStore, RetentionDefaults
 from logsvc.store.connections import ConnectionRegistry
@@ -132,7 +133,7 @@ class Cleaner:
                     utc_date(now - DAY_MS)
                 )
             if self.receipts is not None:  # a client retries within minutes, not days
-                self.receipts.delete_before(now - DAY_MS)
+                self.receipts.delete_before(now - RECEIPT_TTL_MS)
         except OutOfTime:
             summary.complete = False
         return summary

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from logsvc.coordination import CoordinationTable
     from logsvc.ingest import Ingestor
     from logsvc.keys import Keys, Principal
+    from logsvc.querier import Querier
     from logsvc.quotas import DailyCounts, Quotas
     from logsvc.store.analyses import AnalysisStore
     from logsvc.store.configs import ConfigStore
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from logsvc.store.log_index import LogIndex
     from logsvc.store.receipts import ReceiptStore
     from logsvc.stream.publisher import ManagementApi, Publisher
-    from logsvc.tiered_search import TieredSearch
     from logsvc.writer import Writer
 
 # A secret is read again after this many seconds, so a rotated value reaches warm functions.
@@ -224,14 +224,15 @@ def archive_engine() -> DuckDbArchive | AthenaArchive:
 
 
 @cache
-def tiered_search() -> TieredSearch:
-    """Search over the index's hot window and, before it, the archive."""
-    from logsvc.tiered_search import TieredSearch
+def querier() -> Querier:
+    """Every read: the index's hot window and, before it, the archive."""
+    from logsvc.querier import Querier
 
     s = settings()
-    return TieredSearch(
+    return Querier(
         log_index(),
         archive_engine,
+        log_archive(),
         config_store(),
         s.retention_defaults,
         timeout_s=s.archive_query_timeout_s,
@@ -245,14 +246,14 @@ def replayer() -> Replayer:
     from logsvc.archive.replay import Replayer
 
     s = settings()
-    index = log_index()
     engine = DuckDbArchive(
         log_archive(), cache_dir=s.archive_cache_dir, cache_bytes=s.archive_cache_mb << 20
     )
+    writer = log_writer()
     return Replayer(
         engine,
-        lambda entries, key: index.write(index.prepare(entries, key), {}),
-        tiered_search().hot_since,
+        lambda entries, key: writer.store(entries, key, replayed=True),
+        querier().hot_since,
     )
 
 
@@ -272,22 +273,12 @@ def config_store() -> ConfigStore:
 
 @cache
 def ingestor() -> Ingestor:
-    """Checks, admits and numbers entries; buffers them (or, with no buffer, stores them)."""
+    """Checks, admits and numbers entries, and hands them to the buffer."""
     from logsvc.ingest import Ingestor
     from logsvc.redaction import Redactor
-    from logsvc.sampling import Sampler
 
-    log_buffer = ingest_buffer()
-    return Ingestor(
-        log_archive(),
-        log_index(),
-        publisher=None if log_buffer is not None else publisher(),
-        buffer=log_buffer,
-        quotas=quotas(),
-        redactor=Redactor(settings().redact, settings().redact_patterns),
-        receipts=receipt_store() if log_buffer is None else None,
-        sampler=Sampler(config_store()) if log_buffer is None else None,
-    )
+    s = settings()
+    return Ingestor(ingest_buffer(), quotas(), Redactor(s.redact, s.redact_patterns))
 
 
 @cache
@@ -304,11 +295,14 @@ def _local_buffer_path() -> str:
 
 
 @cache
-def ingest_buffer() -> LogBuffer | None:
-    """INGEST_BUFFER's buffer: a local file, or a Kinesis stream; None: no buffer."""
+def ingest_buffer() -> LogBuffer:
+    """INGEST_BUFFER's buffer: a local file, or a Kinesis stream; unset, the direct one
+    (the writer stores each request at once)."""
     s = settings()
     if not s.ingest_buffer:
-        return None
+        from logsvc.buffer.direct import DirectBuffer
+
+        return DirectBuffer(log_writer(), receipt_store())
     if s.ingest_buffer.startswith("kinesis://"):
         from logsvc.buffer.kinesis import KinesisBuffer
 
@@ -333,11 +327,14 @@ def log_writer() -> Writer:
         from logsvc.buffer.kinesis import DeadLetterQueue
 
         dead_letters = DeadLetterQueue(url).dead_letter
-    else:
+    elif (settings().ingest_buffer or "").startswith("file://"):
         from logsvc.buffer.local import LocalBuffer
 
         local = ingest_buffer()
-        dead_letters = local.dead_letter if isinstance(local, LocalBuffer) else _nowhere
+        assert isinstance(local, LocalBuffer)
+        dead_letters = local.dead_letter
+    else:
+        dead_letters = None  # the direct buffer: a refused request fails, nothing is set aside
     return Writer(
         log_archive(),
         LogIndex(writer_database()),
@@ -347,15 +344,12 @@ def log_writer() -> Writer:
     )
 
 
-def _nowhere(entries: list, reason: str) -> None:
-    raise RuntimeError(f"no dead-letter place (WRITER_DEAD_LETTER_QUEUE_URL) for: {reason}")
-
-
 @cache
 def connection_registry() -> ConnectionRegistry:
     from logsvc.store.connections import ConnectionRegistry
+    from logsvc.stream.subscriptions import Subscription
 
-    return ConnectionRegistry(database())
+    return ConnectionRegistry(database(), Subscription.model_validate_json)
 
 
 @cache
@@ -459,7 +453,7 @@ def reset() -> None:
         receipt_store,
         log_archive,
         archive_engine,
-        tiered_search,
+        querier,
         log_index,
         config_store,
         ingestor,

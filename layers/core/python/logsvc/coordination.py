@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from logsvc.buffer import Receipt, replayed_ids
 from logsvc.errors import DatabaseUnavailable
+from logsvc.receipts import RECEIPT_TTL_MS, Receipt, replayed_ids
 
 WINDOW_SECONDS = 60
 # Cloudflare counts requests over a sliding five minutes; any five minutes touch at most
@@ -104,7 +104,7 @@ class CoordinationTable:
                     "pk": {"S": f"receipt#{receipt.scope}"},
                     "body_hash": {"S": receipt.body_hash},
                     "ids": {"S": orjson.dumps(list(receipt.ids)).decode()},
-                    "expires_at": {"N": str(int(self.clock()) + 86400)},
+                    "expires_at": {"N": str(int(self.clock()) + RECEIPT_TTL_MS // 1000)},
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )

@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")
+SAMPLED_LEVELS = ("DEBUG", "INFO")  # the levels a service may sample (logsvc.sampling)
 LEVEL_ALIASES = {"WARNING": "WARN", "FATAL": "CRITICAL"}
 Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]
 

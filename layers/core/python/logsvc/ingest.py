@@ -3,10 +3,10 @@
 check -> authorize -> replay (Idempotency-Key) -> redact -> admit (quotas) -> number (ids)
 -> store.
 
-"Store" is either an append to the durable buffer (the writer archives and indexes later;
-the default whenever the index is D1) or, with no buffer, archive then index right here.
-The archive is written first: if indexing then fails, the request fails and the client
-retries; nothing indexed ever points at a missing archive object.
+"Store" is always an append to the buffer (logsvc.buffer): a durable one that the writer
+drains (a local file, Kinesis; the default whenever the index is D1), or the direct one
+that hands the entries to the writer at once (a SQLite index). Only the writer archives and
+indexes (logsvc.writer).
 """
 
 from __future__ import annotations
@@ -19,22 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from logsvc.buffer import Receipt
 from logsvc.clock import DAY_MS, now_ms
 from logsvc.entries import LogEntry, LogInput, metadata_json, metadata_problem
 from logsvc.ids import derived_entry_id, entry_id
 from logsvc.problems import first_problem
-from logsvc.sampling import tally_statements
+from logsvc.receipts import Receipt
 
 if TYPE_CHECKING:
-    from logsvc.archive import LogArchive
     from logsvc.buffer import LogBuffer
     from logsvc.quotas import Quotas
     from logsvc.redaction import Redactor
-    from logsvc.sampling import Sampler
-    from logsvc.store.log_index import LogIndex
-    from logsvc.store.receipts import ReceiptStore
-    from logsvc.stream.publisher import Publisher
 
 MAX_FUTURE_MS = DAY_MS  # later timestamps are refused: retention could never apply
 FUTURE_TIMESTAMP = (
@@ -91,31 +85,21 @@ class IngestOutcome:
         self.refused.sort(key=lambda refused: refused.index)
 
 
-Indexed = list[tuple[int, LogEntry]]  # entries with their place in the request
+Placed = list[tuple[int, LogEntry]]  # entries with their place in the request
 
 
 class Ingestor:
     def __init__(
         self,
-        archive: LogArchive,
-        logs: LogIndex,
-        clock: Callable[[], int] = now_ms,
-        publisher: Publisher | None = None,
-        buffer: LogBuffer | None = None,
+        buffer: LogBuffer,
         quotas: Quotas | None = None,
         redactor: Redactor | None = None,
-        receipts: ReceiptStore | None = None,
-        sampler: Sampler | None = None,
+        clock: Callable[[], int] = now_ms,
     ):
-        self.archive = archive
-        self.logs = logs
-        self.clock = clock
-        self.publisher = publisher  # live tail (direct writes; the writer publishes otherwise)
-        self.buffer = buffer  # the durable buffer the writer drains; None: write directly
+        self.buffer = buffer  # where acknowledged entries are held (logsvc.buffer)
         self.quotas = quotas  # max_logs_per_day
         self.redactor = redactor if redactor is not None and redactor.active else None
-        self.receipts = receipts  # Idempotency-Key receipts when writing directly
-        self.sampler = sampler  # DEBUG/INFO sample rates when writing directly (else the writer)
+        self.clock = clock
 
     def ingest_batch(
         self,
@@ -155,9 +139,9 @@ class Ingestor:
 
     def check(
         self, items: Sequence[Any], now: int, source_type: str, outcome: IngestOutcome
-    ) -> Indexed:
+    ) -> Placed:
         """Each item as an entry, or refused: the model, the metadata limits, the time."""
-        entries: Indexed = []
+        entries: Placed = []
         for index, item in enumerate(items):
             try:
                 parsed = item if isinstance(item, LogInput) else LogInput.model_validate(item)
@@ -177,11 +161,11 @@ class Ingestor:
 
     @staticmethod
     def authorize(
-        entries: Indexed, allowed: Callable[[str], bool] | None, outcome: IngestOutcome
-    ) -> Indexed:
+        entries: Placed, allowed: Callable[[str], bool] | None, outcome: IngestOutcome
+    ) -> Placed:
         if allowed is None:
             return entries
-        kept: Indexed = []
+        kept: Placed = []
         for index, entry in entries:
             if allowed(entry.service_name):
                 kept.append((index, entry))
@@ -198,14 +182,9 @@ class Ingestor:
 
     def replay(self, idempotency: Idempotency) -> list[str] | None:
         """The ids a request with this key and body got before (409 if the body differs)."""
-        receipt = idempotency.receipt(())
-        if self.buffer is not None:
-            return self.buffer.recall(receipt)
-        if self.receipts is not None:
-            return self.receipts.recall(receipt)
-        return None
+        return self.buffer.recall(idempotency.receipt(()))
 
-    def admit(self, entries: Indexed, now: int, outcome: IngestOutcome) -> Indexed:
+    def admit(self, entries: Placed, now: int, outcome: IngestOutcome) -> Placed:
         if self.quotas is None:
             return entries
         admitted, refused = self.quotas.admit(entries, now)
@@ -218,7 +197,7 @@ class Ingestor:
         return admitted
 
     @staticmethod
-    def number(entries: Indexed, idempotency: Idempotency | None) -> None:
+    def number(entries: Placed, idempotency: Idempotency | None) -> None:
         """Give each entry its id: final, whatever block the writer puts it in."""
         for position, (_, entry) in enumerate(entries):
             entry.id = (
@@ -234,25 +213,13 @@ class Ingestor:
         return self.store(entries)
 
     def store(self, entries: list[LogEntry], idempotency: Idempotency | None = None) -> list[str]:
-        """Buffer the entries (or archive and index them); return their ids."""
+        """Hand the entries to the buffer; return their ids (or an earlier request's)."""
         if not entries:
             return []
         ids = [entry.id for entry in entries]
         receipt = idempotency.receipt(ids) if idempotency is not None else None
-        if self.buffer is not None:
-            earlier = self.buffer.append(entries, receipt)
-            return earlier if earlier is not None else ids
-        batch_key = idempotency.scope if idempotency is not None else None
-        entries, left_out = self.sampler.split(entries) if self.sampler else (entries, {})
-        batch = self.logs.prepare(entries, batch_key)
-        archive_keys = self.archive.archive_batch(entries, batch_key)
-        also = tally_statements(left_out)
-        if receipt is not None and self.receipts is not None:
-            also.append(self.receipts.record(receipt, self.clock()))
-        self.logs.write(batch, archive_keys, also)
-        if self.publisher is not None:
-            self.publisher.publish(entries)
-        return ids
+        earlier = self.buffer.append(entries, receipt)
+        return earlier if earlier is not None else ids
 
 
 def to_entry(item: LogInput, now: int, source_type: str) -> LogEntry:

@@ -3,8 +3,8 @@
 
 The decision rests on the entry's id (its random or key-derived bits), so a retried request
 or a replayed flush decides the same way. What is left out is counted per service, UTC day
-and level in ``sampled_counts``, written in the same request as the kept entries' blocks,
-so a service's stats say how many were dropped (logsvc.store.log_index.stats).
+and level in ``sampled_counts``, written in the same request as the kept entries' blocks
+(LogIndex.tally_statements), so a service's stats say how many were dropped.
 
 Rates are read from service_configs at most every 30 seconds (logsvc.refreshed).
 """
@@ -17,11 +17,7 @@ from collections.abc import Sequence
 from logsvc.clock import utc_date
 from logsvc.entries import LogEntry
 from logsvc.refreshed import Refreshed
-from logsvc.sql import Statement
 from logsvc.store.configs import ConfigStore
-
-SAMPLED_LEVELS = ("DEBUG", "INFO")
-_ROWS_PER_STATEMENT = 25  # 4 parameters a row, D1's limit of 100 a statement
 
 Tally = Counter[tuple[str, str, str]]  # (service, day, level) -> entries left out
 
@@ -49,25 +45,3 @@ class Sampler:
             else:
                 left_out[(entry.service_name, utc_date(entry.timestamp), entry.level)] += 1
         return keep, left_out
-
-
-def tally_statements(tally: Tally) -> list[Statement]:
-    """What adds a tally to sampled_counts (none for an empty tally)."""
-    rows = sorted(tally.items())
-    statements = []
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        statements.append(
-            Statement(
-                "INSERT INTO sampled_counts (service_name, day, level, count) VALUES "  # noqa: S608 - placeholders only
-                + ", ".join("(?, ?, ?, ?)" for _ in chunk)
-                + " ON CONFLICT (service_name, day, level) "
-                "DO UPDATE SET count = count + excluded.count",
-                tuple(
-                    value
-                    for (service, day, level), count in chunk
-                    for value in (service, day, level, count)
-                ),
-            )
-        )
-    return statements

@@ -1,11 +1,17 @@
-"""The writer: drains the buffer in large batches into the archive and the index.
+"""The writer: the one place entries are archived and indexed.
 
-One flush is: skip what the checkpoint says is stored -> sample -> pack into blocks (service, level,
-source, time bucket) -> archive one object per service -> index every block and the
-checkpoint in one D1 request -> publish to live tail. Names derive from the flush's stream
-and first position, so a flush retried after a crash rewrites the same objects and blocks
-and stores nothing twice. A block the index refuses (a poison entry) is set aside as a
-dead letter and the rest is stored.
+Everything ingest acknowledges reaches it through the buffer (logsvc.buffer): drained in
+large batches from the local buffer file or Kinesis (``flush``), or handed over at once
+when ingest writes straight through (``store``, logsvc.buffer.direct); replay brings
+archived entries back into the index through it too (``store`` with ``replayed``).
+
+One store is: sample -> pack into blocks (service and source, close in time) -> archive one
+object per service -> index every block, with the statements that go with them (a flush's
+checkpoint, a request's receipt, sampling's tally), in one D1 request -> publish to live
+tail. Names derive from a batch key (a flush's stream and first position, an
+Idempotency-Key), so a store retried after a crash rewrites the same objects and blocks
+and stores nothing twice. In a flush, a block the index refuses (a poison entry) is set
+aside as a dead letter and the rest is stored.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import TYPE_CHECKING
 from logsvc.archive import LogArchive
 from logsvc.clock import now_ms
 from logsvc.entries import LogEntry
-from logsvc.sampling import Sampler, tally_statements
+from logsvc.sampling import Sampler
 from logsvc.sql import SqlError, Statement
 from logsvc.store.log_index import Block, Checkpoint, LogIndex, PreparedBatch
 
@@ -45,18 +51,35 @@ class Writer:
         self,
         archive: LogArchive,
         logs: LogIndex,
-        dead_letters: DeadLetters,
+        dead_letters: DeadLetters | None = None,
         publisher: Publisher | None = None,
         clock: Callable[[], int] = now_ms,
         sampler: Sampler | None = None,
     ):
         self.archive = archive
         self.logs = logs
-        self.dead_letters = dead_letters
+        self.dead_letters = dead_letters or _nowhere
         self.publisher = publisher
         self.sampler = sampler
         self.clock = clock
         self._checkpoints: dict[str, int | None] = {}  # read once per stream while warm
+
+    def store(
+        self,
+        entries: list[LogEntry],
+        key: str | None = None,
+        also: Sequence[Statement] = (),
+        *,
+        replayed: bool = False,
+    ) -> list[LogEntry]:
+        """Archive and index entries (which carry their ids) with ``also`` in the same
+        request, then publish them; return the entries kept by sampling. Replayed entries
+        come from the archive: they are indexed again, not archived or published again."""
+        batch, archive_keys, also = self._prepare(entries, key, also, replayed)
+        self.logs.write(batch, archive_keys, also)
+        if not replayed:
+            self._publish(batch.entries)
+        return batch.entries
 
     def flush(self, stream: str, records: Sequence[BufferRecord]) -> FlushResult:
         if not records:
@@ -69,16 +92,16 @@ class Writer:
         last = max(position for position, _ in records)
         if not fresh:
             return FlushResult(0, skipped, 0, last)
-        key = f"{stream}:{fresh[0][0]}"
-        entries = [entry for _, entry in fresh]
-        # Sampling's count is written with the checkpoint: a retried flush never adds twice.
-        entries, left_out = self.sampler.split(entries) if self.sampler else (entries, {})
-        batch = self.logs.prepare(entries, key)
-        archive_keys = self.archive.archive_batch(entries, key)
         checkpoint = Checkpoint(stream, last)
+        # Sampling's count is written with the checkpoint: a retried flush never adds twice.
+        batch, archive_keys, also = self._prepare(
+            [entry for _, entry in fresh],
+            f"{stream}:{fresh[0][0]}",
+            [self._checkpoint(checkpoint)],
+            replayed=False,
+        )
         dead = 0
         try:
-            also = [self._checkpoint(checkpoint), *tally_statements(left_out)]
             self.logs.write(batch, archive_keys, also)
         except SqlError:
             # Some block is refused: store the others one by one, set the refused aside.
@@ -88,9 +111,22 @@ class Writer:
             self._checkpoints.pop(stream, None)  # read it again before the next try
             raise
         self._checkpoints[stream] = last
-        if self.publisher is not None:
+        self._publish(batch.entries)
+        return FlushResult(len(batch.entries) - dead, skipped, dead, last)
+
+    def _prepare(
+        self, entries: list[LogEntry], key: str | None, also: Sequence[Statement], replayed: bool
+    ) -> tuple[PreparedBatch, dict[str, str], list[Statement]]:
+        """Sample, pack and (unless replayed) archive: the batch, its archive objects, and
+        what goes with it to the index."""
+        entries, left_out = self.sampler.split(entries) if self.sampler else (entries, {})
+        batch = self.logs.prepare(entries, key)
+        archive_keys = {} if replayed else self.archive.archive_batch(entries, key)
+        return batch, archive_keys, [*also, *self.logs.tally_statements(left_out)]
+
+    def _publish(self, entries: list[LogEntry]) -> None:
+        if self.publisher is not None and entries:
             self.publisher.publish(entries)
-        return FlushResult(len(entries) - dead, skipped, dead, last)
 
     def _write_apart(
         self,
@@ -117,3 +153,7 @@ class Writer:
 
     def _checkpoint(self, checkpoint: Checkpoint) -> Statement:
         return self.logs.checkpoint_statement(checkpoint, self.clock())
+
+
+def _nowhere(entries: list[tuple[int, LogEntry]], reason: str) -> None:
+    raise RuntimeError(f"no dead-letter place (WRITER_DEAD_LETTER_QUEUE_URL) for: {reason}")

@@ -15,10 +15,11 @@ from logsvc.analysis.recommendations import recommend
 from logsvc.analysis.severity import Assessment, assess
 from logsvc.analysis.summarizer import Summarizer, parse_answer, prompt_for
 from logsvc.clock import now_ms
+from logsvc.filters import SearchFilters
 from logsvc.ids import new_id
 from logsvc.store.analyses import AnalysisResult, AnalysisStore
 from logsvc.store.configs import ConfigStore
-from logsvc.store.log_index import LogIndex, SearchFilters
+from logsvc.store.log_index import LogIndex
 
 MIN_ERRORS = 10  # as in the original: services with 10+ errors are analysed
 DEFAULT_WINDOW_MS = 6 * 3_600_000  # a service never analysed: the last 6 hours
@@ -29,7 +30,7 @@ logger = Logger(child=True)
 
 
 def error_entries(
-    logs: LogIndex,
+    search: Callable[[SearchFilters], tuple[list[dict[str, Any]], bool]],
     service_name: str,
     start: int,
     end: int,
@@ -39,7 +40,7 @@ def error_entries(
     """The newest entries of the given levels in a window, and whether any were left out."""
     entries, truncated = [], False
     for level in levels:
-        found, more = logs.search(
+        found, more = search(
             SearchFilters(
                 service=service_name, level=level, start_time=start, end_time=end, limit=limit
             )
@@ -86,7 +87,7 @@ class Analyzer:
         errors = counts["ERROR"] + counts["CRITICAL"]
         if errors < MIN_ERRORS:
             return None
-        entries, truncated = error_entries(self.logs, service_name, start, now)
+        entries, truncated = error_entries(self.logs.search, service_name, start, now)
         patterns = mine_patterns(entries)
         earlier = [
             r.patterns["error_rate_per_hour"]

@@ -9,41 +9,10 @@ Kinesis stream (``KinesisBuffer``, AWS).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
-
 from logsvc.entries import LogEntry
-from logsvc.errors import ApiError
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What an Idempotency-Key promises: this caller's request, sent again, gets the ids it
-    got the first time and stores nothing twice; the same key with another body is refused."""
-
-    scope: str  # a hash of the caller's key id, the route and the Idempotency-Key
-    body_hash: str
-    ids: tuple[str, ...]
-
-
-class IdempotencyConflict(ApiError):
-    status_code = 409
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Idempotency-Key: already used by this key for a request with another body; "
-            "send a new key for new entries",
-            field="Idempotency-Key",
-        )
-
-
-def replayed_ids(receipt: Receipt, body_hash: str, ids_json: str | bytes) -> list[str]:
-    """The ids stored for an earlier request with this receipt's key, or a conflict."""
-    if body_hash != receipt.body_hash:
-        raise IdempotencyConflict()
-    return list(orjson.loads(ids_json))
+from logsvc.receipts import Receipt
 
 
 class LogBuffer(Protocol):

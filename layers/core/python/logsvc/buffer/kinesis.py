@@ -13,16 +13,14 @@ Idempotency-Keys live in the coordination table (``logsvc.coordination``).
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
-from logsvc.buffer import Receipt, entry_from_record, entry_record
+from logsvc.buffer import entry_from_record, entry_record
 from logsvc.entries import LogEntry
 from logsvc.errors import StoreUnavailable
-
-if TYPE_CHECKING:
-    from logsvc.coordination import CoordinationTable
+from logsvc.receipts import Receipt
 
 MAX_RECORD_BYTES = 900_000  # Kinesis takes 1 MiB per record, key included
 MAX_RECORDS_PER_CALL = 500
@@ -30,10 +28,16 @@ MAX_BYTES_PER_CALL = 4_500_000  # PutRecords takes 5 MiB
 PUT_ATTEMPTS = 3
 
 
+class ReceiptTable(Protocol):
+    """Where Kinesis's receipts are kept (logsvc.coordination.CoordinationTable on AWS)."""
+
+    def recall_receipt(self, receipt: Receipt) -> list[str] | None: ...
+
+    def claim_receipt(self, receipt: Receipt) -> list[str] | None: ...
+
+
 class KinesisBuffer:
-    def __init__(
-        self, stream_name: str, receipts: CoordinationTable | None = None, client: Any = None
-    ):
+    def __init__(self, stream_name: str, receipts: ReceiptTable | None = None, client: Any = None):
         self.stream_name = stream_name
         self.receipts = receipts
         self._client = client

@@ -17,12 +17,10 @@ from typing import Any
 
 import orjson
 
-from logsvc.buffer import Receipt, entry_from_record, entry_record, replayed_ids
+from logsvc.buffer import entry_from_record, entry_record
 from logsvc.entries import LogEntry
 from logsvc.errors import StoreUnavailable
-
-# Receipts of Idempotency-Keys are kept this long: a client retries within minutes.
-RECEIPT_TTL_MS = 24 * 3600 * 1000
+from logsvc.receipts import RECEIPT_TTL_MS, Receipt, replayed_ids
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (

@@ -1,4 +1,4 @@
-"""The answers of the Loki-compatible query API (logsvc.loki.http routes requests here),
+"""The answers of the Loki-compatible query API (logsvc.api.loki_routes routes requests here),
 in Loki's response shapes.
 
 Parameters are read as Loki reads them (times in nanoseconds, seconds or RFC 3339; steps
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from logsvc import components
 from logsvc.clock import now_ms
 from logsvc.errors import BadRequest
 from logsvc.loki import engine as loki_engine
@@ -37,17 +36,14 @@ class LokiRequest:
     multi: dict[str, list[str]]
     headers: dict[str, str]
     services: frozenset[str] | None
+    reader: loki_engine.Reader  # what answers (the querier: both tiers)
+    timeout_s: float
 
     def param(self, name: str, default: str | None = None) -> str | None:
         return self.params.get(name, default)
 
     def engine(self) -> loki_engine.Engine:
-        return loki_engine.Engine(
-            components.log_index(),
-            self.services,
-            components.settings().loki_query_timeout_s,
-            search=components.tiered_search().entries,
-        )
+        return loki_engine.Engine(self.reader, self.services, self.timeout_s)
 
     def categorized(self) -> bool:
         """Whether the client asked for labels by category (Grafana does): stream labels,
@@ -304,7 +300,7 @@ def _series(
     if not text:
         return [
             loki_engine.labels_of(service, level, source)
-            for service, source, level in engine.index.streams(start, end)
+            for service, source, level in engine.reader.streams(start, end)
             if engine.allowed is None or service in engine.allowed
         ]
     found = {labels for _, labels, _ in _points(engine, text, start, end)}

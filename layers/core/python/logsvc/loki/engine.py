@@ -21,10 +21,11 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from logsvc.entries import LEVELS
 from logsvc.errors import ApiError, BadRequest
+from logsvc.filters import SearchFilters
 from logsvc.loki.logql import (
     AllOf,
     AnyOf,
@@ -48,7 +49,6 @@ from logsvc.loki.logql import (
     duration_ms,
     match_text,
 )
-from logsvc.store.log_index import LogIndex, SearchFilters
 
 MAX_ENTRIES = 5000  # Loki's max_entries_limit_per_query
 MAX_SERIES = 500  # Loki's max_query_series
@@ -97,20 +97,24 @@ Series = dict[tuple[tuple[str, str], ...], dict[int, float]]  # labels -> {step 
 Search = Callable[[SearchFilters], tuple[list[dict[str, Any]], bool]]  # a page, and more?
 
 
+class Reader(Protocol):
+    """What the engine reads: logsvc.querier.Querier (the index's hot window and, before
+    it, the archive)."""
+
+    def entries(self, filters: SearchFilters) -> tuple[list[dict[str, Any]], bool]: ...
+
+    def points(self, filters: SearchFilters) -> list[tuple[int, str, str, str, int]]: ...
+
+    def streams(self, start_ms: int, end_ms: int) -> list[tuple[str, str, str]]: ...
+
+
 class Engine:
     def __init__(
-        self,
-        index: LogIndex,
-        allowed: frozenset[str] | None = None,
-        timeout_s: float = 25.0,
-        search: Search | None = None,
+        self, reader: Reader, allowed: frozenset[str] | None = None, timeout_s: float = 25.0
     ):
-        self.index = index
+        self.reader = reader  # log and metric queries alike read both tiers through it
         self.allowed = allowed  # the services the caller may read (None: all)
         self.timeout_s = timeout_s
-        # Log queries page through this: the index alone, or both tiers (past the index's
-        # hot window, the archive: logsvc.tiered_search); metric queries read the index.
-        self.search = search or index.search
 
     # -- log queries ----------------------------------------------------------------------
 
@@ -143,7 +147,7 @@ class Engine:
         filters, matchers, first_filter = self._search_filters(query, start_ms, end_ms)
         if filters is None:
             return
-        for entry in _scan(self.search, filters, budget, first_page):
+        for entry in _scan(self.reader.entries, filters, budget, first_page):
             labels = stream_labels(entry)
             if not all(m.matches(labels) for m in matchers):
                 continue
@@ -272,7 +276,7 @@ class Engine:
         filters, matchers, _ = self._search_filters(LogQuery(query.matchers), start_ms, end_ms)
         if filters is None:
             return
-        for timestamp, level, service, source, size in self.index.points(filters):
+        for timestamp, level, service, source, size in self.reader.points(filters):
             if self.allowed is not None and service not in self.allowed:
                 continue
             labels = labels_of(service, level, source)

@@ -1,50 +1,40 @@
-"""The log index: entries packed into block rows, searched without unpacking everything.
+"""The log index: its reads and writes over block rows (the layout: logsvc.store.blocks;
+the filters' SQL: logsvc.store.block_sql), searched without unpacking everything.
 
-This module alone knows the table layout (migrations 0002, 0006 and 0007). Entries written
-together that share a service and source share a row of ``log_blocks`` whose ``entries``
-column is a JSON array of ``[timestamp, message, metadata, id, level]``; D1 then writes
-three rows (the block and two index entries) per block instead of four per log. A block
-counts its entries per level and never spans more than MAX_BLOCK_SPAN_MS, so level filters,
-stats and the choice of blocks to unpack read the indexes only, whatever order entries
-arrive in. Handlers and the ingest pipeline see only LogIndex's methods and dicts in the
-API's shape.
+Callers see only LogIndex's methods and dicts in the API's shape; readers reach it through
+the querier (logsvc.querier), which also asks the archive past the index's hot window.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from logsvc.clock import DAY_MS
-from logsvc.entries import LEVELS, LogEntry, metadata_json
-from logsvc.field_filters import (
-    FieldFilter,
-    fold,
-    matches_all,
-    needs_python_fold,
-    text_condition,
-)
-from logsvc.ids import ID_PATTERN, derived_entry_id, entry_id, id_timestamp
-from logsvc.sampling import SAMPLED_LEVELS
+from logsvc.entries import LEVELS, SAMPLED_LEVELS, LogEntry
+from logsvc.filters import SearchFilters
+from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
+from logsvc.store.block_sql import block_conditions, entry_conditions, residual, window_counts
+from logsvc.store.blocks import (
+    BLOCK_COLUMNS,
+    CHECKPOINT_SQL,
+    ENTRY_COLUMNS,
+    ENTRY_LEVEL,
+    LEVEL_COUNTS,
+    MAX_BLOCK_SPAN_MS,
+    RECOUNT_LEVELS,
+    Block,
+    Checkpoint,
+    PreparedBatch,
+    block_statement,
+    entry_id_of,
+    entry_view,
+    pack,
+)
 
-# A block row stays well under D1's 2 MB row limit, and its position fits 4 hex digits.
-MAX_BLOCK_BYTES = 1_000_000
-MAX_BLOCK_ENTRIES = 4096
-# Metadata larger than this is kept whole in the archive only; the index keeps a marker.
-MAX_INDEXED_METADATA_BYTES = 16_384
-# A block's entries lie within this time of each other, so an entry's id (which carries its
-# timestamp) leads to the few blocks that can hold it. Long enough that a flush's entries of
-# one service, late ones (backfills, unsorted collector buffers) included, fit in one block.
-MAX_BLOCK_SPAN_MS = 2 * 3_600_000
-# A block's entry count per level: the column of each (fixed names, never from input).
-LEVEL_COUNTS = {level: f"{level.lower()}_count" for level in LEVELS}
-MIXED_LEVELS = "MIXED"  # the level column of a block whose entries' levels differ
 # Searches look at this many block headers per round (index only, no entries read).
 SEARCH_HEADERS = 256
 # A substring search reads this many times the entries wanted in its first round, and
@@ -57,86 +47,7 @@ MAX_HEADERS_PER_ROUND = 65_536
 # overlapping blocks would otherwise each take a round, and each round is a D1 request.
 OVERLAP_ENTRIES = 10_000
 MAX_ENTRIES_PER_ROUND = 1 << 40
-
-_ID = ID_PATTERN
-# JSON escapes these, so the raw block text cannot be searched for them.
-_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
-
-_INSERT_BLOCK = (
-    "INSERT OR IGNORE INTO log_blocks (id, service_name, level, source_type, first_ts, "  # noqa: S608 - fixed column names
-    "last_ts, entry_count, r2_key, entries, "
-    + ", ".join(LEVEL_COUNTS.values())
-    + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_BLOCK_COLUMNS = (
-    "b.id AS block_id, b.entry_count, b.service_name, b.level, b.r2_key AS archive_key, "
-    "b.source_type"
-)
-
-
-def _entry_level(entry: str, block: str) -> str:
-    """An entry's level in SQL: its own (blocks since 0007), or its block's."""
-    return f"coalesce(json_extract({entry}, '$[4]'), {block}.level)"
-
-
-_ENTRY_LEVEL = _entry_level("e.value", "b")
-_ENTRY_COLUMNS = (
-    "e.key AS position, json_extract(e.value, '$[0]') AS timestamp, "
-    "json_extract(e.value, '$[1]') AS message, json_extract(e.value, '$[2]') AS metadata_json, "
-    "coalesce(json_extract(e.value, '$[3]'), CASE WHEN substr(b.id, 33, 4) = '0000' "
-    "THEN substr(b.id, 1, 32) || printf('%04x', e.key) ELSE b.id END) AS entry_id, "
-    f"{_ENTRY_LEVEL} AS entry_level"
-)
-# Each level's count of a block, recounted over its entries from a cutoff (cleanup).
-_RECOUNT_LEVELS = ", ".join(
-    f"{column} = (SELECT count(*) FROM json_each(log_blocks.entries) WHERE type != 'null' "  # noqa: S608 - fixed names
-    "AND json_extract(value, '$[0]') >= ? "
-    f"AND {_entry_level('value', 'log_blocks')} = '{level}')"
-    for level, column in LEVEL_COUNTS.items()
-)
-_CHECKPOINT = (
-    "INSERT INTO writer_checkpoints (stream, position, updated_at) VALUES (?, ?, ?) "
-    "ON CONFLICT (stream) DO UPDATE SET position = excluded.position, "
-    "updated_at = excluded.updated_at"
-)
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    service: str | None = None
-    level: str | None = None
-    start_time: int | None = None
-    end_time: int | None = None
-    q: str | None = None
-    fields: tuple[FieldFilter, ...] = ()  # metadata filters (logsvc.field_filters)
-    limit: int = 100
-    offset: int = 0
-
-
-@dataclass
-class Block:
-    """One block row being written: entries of one service and source, close in time."""
-
-    id: str
-    service_name: str
-    source_type: str
-    rows: list[bytes] = field(default_factory=list)  # each entry's JSON, in position order
-    timestamps: list[int] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
-    levels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
-    size: int = 0
-
-    @property
-    def level(self) -> str:
-        present = [level for level, count in self.levels.items() if count]
-        return present[0] if len(present) == 1 else MIXED_LEVELS
-
-    def holds(self, timestamp: int, size: int) -> bool:
-        return (
-            timestamp - self.timestamps[0] <= MAX_BLOCK_SPAN_MS
-            and self.size + size <= MAX_BLOCK_BYTES
-            and len(self.rows) < MAX_BLOCK_ENTRIES
-        )
+_TALLY_ROWS_PER_STATEMENT = 25  # 4 parameters a row, D1's limit of 100 a statement
 
 
 @dataclass(frozen=True)
@@ -145,68 +56,14 @@ class ExpiryStep:
     finished: bool  # nothing older than the cutoff is left for this service
 
 
-@dataclass
-class PreparedBatch:
-    """Entries (with the ids ingest gave them) and the block rows that will index them."""
-
-    entries: list[LogEntry]
-    blocks: list[Block]
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """How far the writer has stored a buffer's stream: written with the blocks, in the
-    same D1 request, so a flush that is retried after a crash stores nothing twice."""
-
-    stream: str
-    position: int
-
-
 class LogIndex:
     def __init__(self, db: SqlDatabase):
         self.db = db
 
-    def prepare(self, entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch:
-        """Pack entries (which carry their ids) into blocks of one service and source, each
-        spanning at most MAX_BLOCK_SPAN_MS.
-
-        With a batch key (an Idempotency-Key, or a buffer flush's position) the block ids
-        derive from it and the packing is deterministic, so writing the same batch again
-        changes nothing: INSERT OR IGNORE keeps the first copy.
-        """
-        open_blocks: dict[tuple[str, str], Block] = {}
-        blocks: list[Block] = []
-        for entry in sorted(entries, key=lambda e: (e.timestamp, e.id)):
-            key = (entry.service_name, entry.source_type)
-            row = orjson.dumps(
-                [
-                    entry.timestamp,
-                    entry.indexed_message,
-                    _indexed_metadata(entry),
-                    entry.id,
-                    entry.level,
-                ]
-            )
-            size = len(row) + 1
-            block = open_blocks.get(key)
-            if block is None or not block.holds(entry.timestamp, size):
-                block = Block("", *key)
-                open_blocks[key] = block
-                blocks.append(block)
-            block.rows.append(row)
-            block.timestamps.append(entry.timestamp)
-            block.ids.append(entry.id)
-            block.levels[entry.level] += 1
-            block.size += size
-        # A block's id starts with its newest entry's time, so the table (ordered by id)
-        # keeps blocks in the order searches read them (newest entry first), and a scan
-        # reads neighbouring pages instead of jumping about.
-        for number, block in enumerate(blocks):
-            newest = block.timestamps[-1]
-            block.id = (
-                derived_entry_id(newest, batch_key, str(number)) if batch_key else entry_id(newest)
-            )
-        return PreparedBatch(entries, blocks)
+    @staticmethod
+    def prepare(entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch:
+        """Entries packed into blocks (logsvc.store.blocks.pack)."""
+        return pack(entries, batch_key)
 
     def write(
         self,
@@ -225,26 +82,12 @@ class LogIndex:
             self.db.batch(statements)
 
     @staticmethod
-    def checkpoint_statement(checkpoint: Checkpoint, now_ms: int) -> Statement:
-        return Statement(_CHECKPOINT, (checkpoint.stream, str(checkpoint.position), now_ms))
+    def block_statement(block: Block, archive_keys: dict[str, str]) -> Statement:
+        return block_statement(block, archive_keys)
 
     @staticmethod
-    def block_statement(block: Block, archive_keys: dict[str, str]) -> Statement:
-        return Statement(
-            _INSERT_BLOCK,
-            (
-                block.id,
-                block.service_name,
-                block.level,
-                block.source_type,
-                min(block.timestamps),
-                max(block.timestamps),
-                len(block.rows),
-                archive_keys.get(block.service_name),
-                (b"[" + b",".join(block.rows) + b"]").decode("utf-8"),
-                *block.levels.values(),
-            ),
-        )
+    def checkpoint_statement(checkpoint: Checkpoint, now_ms: int) -> Statement:
+        return Statement(CHECKPOINT_SQL, (checkpoint.stream, str(checkpoint.position), now_ms))
 
     def checkpoint(self, stream: str) -> int | None:
         """The last buffer position stored from this stream, if any."""
@@ -261,8 +104,8 @@ class LogIndex:
         inside blocks, or blocks that overlap in time, take further rounds, each reading
         twice as many entries' worth.
         """
-        block_where, block_params = _block_conditions(filters)
-        entry_where, entry_params = _entry_conditions(filters)
+        block_where, block_params = block_conditions(filters)
+        entry_where, entry_params = entry_conditions(filters)
         wanted = filters.offset + filters.limit + 1
         found: list[dict[str, Any]] = []
         # Entry filters keep only some of a block's entries: start with more of them. A
@@ -273,8 +116,8 @@ class LogIndex:
         count = LEVEL_COUNTS[filters.level] if filters.level else "entry_count"
         # Where SQL can only narrow the filters down, Python decides, so every candidate
         # leaves the database.
-        python_test = _python_test(filters)
-        sent = wanted if python_test is None else MAX_ENTRIES_PER_ROUND
+        undecided = residual(filters)
+        sent = wanted if undecided is None else MAX_ENTRIES_PER_ROUND
         after: tuple[int, str] | None = None  # the oldest block read so far (keyset)
         while True:
             where, params = block_where, list(block_params)
@@ -298,7 +141,7 @@ class LogIndex:
                 "(SELECT max(last_ts) FROM picked WHERE NOT read) AS next_last_ts, "
                 "(SELECT last_ts FROM oldest) AS oldest_last_ts, "
                 "(SELECT id FROM oldest) AS oldest_id, "
-                f"{_BLOCK_COLUMNS}, {_ENTRY_COLUMNS} "
+                f"{BLOCK_COLUMNS}, {ENTRY_COLUMNS} "
                 "FROM chosen JOIN log_blocks AS b ON b.id = chosen.id "
                 f"LEFT JOIN json_each(b.entries) AS e ON e.type != 'null' AND {entry_where} "
                 # Only the newest entries wanted leave the database: an entry older than
@@ -316,8 +159,8 @@ class LogIndex:
             )
             if not rows:
                 break  # no block left
-            entries = [_entry(row) for row in rows if row["position"] is not None]
-            found += entries if python_test is None else filter(python_test, entries)
+            entries = [entry_view(row) for row in rows if row["position"] is not None]
+            found += entries if undecided is None else filter(undecided, entries)
             first = rows[0]
             if first["next_last_ts"] is None and first["headers_read"] < headers:
                 break  # every matching block has been read
@@ -340,12 +183,12 @@ class LogIndex:
     def points(self, filters: SearchFilters) -> list[tuple[int, str, str, str, int]]:
         """Every matching entry as (timestamp, level, service, source, message bytes), in
         one query and without building entries: what metric queries count. Filters that
-        SQL only narrows down (see _python_test) are not for this method."""
-        block_where, block_params = _block_conditions(filters)
-        entry_where, entry_params = _entry_conditions(filters)
+        SQL only narrows down (see block_sql.residual) are not for this method."""
+        block_where, block_params = block_conditions(filters)
+        entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
             "SELECT json_extract(e.value, '$[0]') AS t, "  # noqa: S608 - fixed fragments
-            f"{_ENTRY_LEVEL} AS level, b.service_name AS service, b.source_type AS source, "
+            f"{ENTRY_LEVEL} AS level, b.service_name AS service, b.source_type AS source, "
             "length(CAST(json_extract(e.value, '$[1]') AS BLOB)) AS bytes "
             f"FROM log_blocks AS b, json_each(b.entries) AS e WHERE {block_where} "
             f"AND e.type != 'null' AND {entry_where}",
@@ -373,17 +216,17 @@ class LogIndex:
     def get(self, entry_id: str) -> dict[str, Any] | None:
         """The entry with this id, in one query: among the blocks of the time bucket its id
         carries, or (an entry written before ids were stored) by its block's primary key."""
-        if not _ID.fullmatch(entry_id):
+        if not ID_PATTERN.fullmatch(entry_id):
             return None
         timestamp = id_timestamp(entry_id)
         position = int(entry_id[32:], 16)
         rows = self.db.query(
-            f"SELECT {_BLOCK_COLUMNS}, e.key AS position, e.value AS entry "  # noqa: S608 - fixed fragments
+            f"SELECT {BLOCK_COLUMNS}, e.key AS position, e.value AS entry "  # noqa: S608 - fixed fragments
             "FROM log_blocks AS b JOIN json_each(b.entries) AS e "
             "WHERE b.last_ts >= ? AND b.last_ts <= ? AND b.first_ts <= ? "
             "AND instr(b.entries, ?) > 0 AND e.type = 'array' "
             "AND json_extract(e.value, '$[3]') = ? "
-            f"UNION ALL SELECT {_BLOCK_COLUMNS}, CASE WHEN b.id = ? "
+            f"UNION ALL SELECT {BLOCK_COLUMNS}, CASE WHEN b.id = ? "
             "AND substr(b.id, 33, 4) != '0000' THEN 0 ELSE ? END AS position, "
             "json_extract(b.entries, CASE WHEN b.id = ? AND substr(b.id, 33, 4) != '0000' "
             "THEN '$[0]' ELSE ? END) AS entry FROM log_blocks AS b WHERE b.id IN (?, ?)",
@@ -408,7 +251,7 @@ class LogIndex:
             found = stored[0] if stored else entry_id_of(row["block_id"], row["position"])
             if found != entry_id:
                 continue
-            return _entry(
+            return entry_view(
                 {
                     **row,
                     "timestamp": timestamp,
@@ -423,7 +266,7 @@ class LogIndex:
     def error_counts(self, service_name: str, start_ms: int, end_ms: int) -> dict[str, int]:
         """ERROR and CRITICAL entries of a service between two times (inclusive)."""
         wanted = ("ERROR", "CRITICAL")
-        sql, params = _window_counts(service_name, start_ms, end_ms, wanted)
+        sql, params = window_counts(service_name, start_ms, end_ms, wanted)
         rows = self.db.query(sql, params)
         return {level: sum(row[level] or 0 for row in rows) for level in wanted}
 
@@ -457,7 +300,7 @@ class LogIndex:
                 "FROM json_each(log_blocks.entries) AS e), "
                 "entry_count = (SELECT count(*) FROM json_each(log_blocks.entries) "
                 "WHERE type != 'null' AND json_extract(value, '$[0]') >= ?), "
-                f"{_RECOUNT_LEVELS}, "
+                f"{RECOUNT_LEVELS}, "
                 "first_ts = (SELECT min(json_extract(value, '$[0]')) "
                 "FROM json_each(log_blocks.entries) WHERE type != 'null' "
                 "AND json_extract(value, '$[0]') >= ?) "
@@ -490,7 +333,7 @@ class LogIndex:
         """Counts per level, overall and in the last 24 hours, and the time span, in one
         query: from the block headers, unpacking only blocks that straddle the 24-hour mark.
         """
-        recent_sql, recent_params = _window_counts(service_name, now_ms - DAY_MS, 1 << 62)
+        recent_sql, recent_params = window_counts(service_name, now_ms - DAY_MS, 1 << 62)
         sampled = ", ".join(
             f"sum(CASE WHEN level = '{level}' THEN count END) AS {level}"
             if level in SAMPLED_LEVELS
@@ -523,145 +366,31 @@ class LogIndex:
             "sampled_out": left_out,
         }
 
+    @staticmethod
+    def tally_statements(tally: Mapping[tuple[str, str, str], int]) -> list[Statement]:
+        """What adds sampling's tally ((service, day, level) -> entries left out) to
+        sampled_counts, in the request that stores the kept entries (none when empty)."""
+        rows = sorted(tally.items())
+        statements = []
+        for start in range(0, len(rows), _TALLY_ROWS_PER_STATEMENT):
+            chunk = rows[start : start + _TALLY_ROWS_PER_STATEMENT]
+            statements.append(
+                Statement(
+                    "INSERT INTO sampled_counts (service_name, day, level, count) VALUES "  # noqa: S608 - placeholders only
+                    + ", ".join("(?, ?, ?, ?)" for _ in chunk)
+                    + " ON CONFLICT (service_name, day, level) "
+                    "DO UPDATE SET count = count + excluded.count",
+                    tuple(
+                        value
+                        for (service, day, level), count in chunk
+                        for value in (service, day, level, count)
+                    ),
+                )
+            )
+        return statements
+
     def delete_sampled_counts_before(self, service_name: str, day: str) -> None:
         """Forget what sampling left out before a day (cleanup, with the hot window)."""
         self.db.execute(
             "DELETE FROM sampled_counts WHERE service_name = ? AND day < ?", (service_name, day)
         )
-
-
-def _window_counts(
-    service_name: str, start_ms: int, end_ms: int, levels: Sequence[str] = LEVELS
-) -> tuple[str, tuple[Any, ...]]:
-    """SQL for a service's entries per level between two times (inclusive): the counts of
-    blocks wholly inside, and the entries of the blocks that straddle an end. Its rows have
-    the columns part ('window'), one per level, first and last (NULL)."""
-    inside = ", ".join(f"sum({LEVEL_COUNTS[level]}) AS {level}" for level in levels)
-    straddling = ", ".join(f"sum(level = '{level}')" for level in levels)
-    either = " OR ".join(f"{LEVEL_COUNTS[level]} > 0" for level in levels)
-    sql = (
-        f"SELECT 'window' AS part, {inside}, NULL AS first, NULL AS last FROM log_blocks "  # noqa: S608 - fixed fragments
-        f"WHERE service_name = ? AND first_ts >= ? AND last_ts <= ? AND ({either}) "
-        f"UNION ALL SELECT 'window', {straddling}, NULL, NULL "
-        f"FROM (SELECT {_ENTRY_LEVEL} AS level "
-        "FROM log_blocks AS b, json_each(b.entries) AS e "
-        "WHERE b.service_name = ? AND b.last_ts >= ? AND b.first_ts <= ? "
-        f"AND (b.first_ts < ? OR b.last_ts > ?) AND ({either}) AND e.type != 'null' "
-        "AND json_extract(e.value, '$[0]') BETWEEN ? AND ?)"
-    )
-    params = (service_name, start_ms, end_ms, service_name, *(start_ms, end_ms) * 3)
-    return sql, params
-
-
-def _block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
-    """What can be decided from a block row alone (using the indexes where they help)."""
-    conditions = _Conditions()
-    conditions.add("service_name = ?", filters.service)
-    conditions.add("last_ts >= ?", filters.start_time)
-    conditions.add("first_ts <= ?", filters.end_time)
-    if filters.level:  # a fixed column name: the block holds entries of this level
-        conditions.add(f"{LEVEL_COUNTS[filters.level]} > 0")
-    for needle in _raw_text_needles(filters):
-        conditions.extend(*text_condition("entries", fold(needle)))
-    return conditions.sql()
-
-
-def _raw_text_needles(filters: SearchFilters) -> list[str]:
-    """Texts a block's raw JSON must contain (ignoring case) to hold a match: a cheap pass
-    that skips blocks before their entries are unpacked. JSON holds a text as it is, unless
-    it escapes some of its characters (then no pass)."""
-    needles = []
-    if filters.q and not _JSON_ESCAPED.search(filters.q):
-        needles.append(filters.q)
-    for field_filter in filters.fields:
-        value = field_filter.value
-        if _JSON_ESCAPED.search(value):
-            continue
-        if field_filter.op == "~=":
-            needles.append(value)
-        elif field_filter.op == "=" and field_filter.number is None and not field_filter.literal:
-            needles.append(f'"{value}"')  # a whole JSON string
-    return needles
-
-
-def _entry_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
-    """What decides each entry of a block (Python finishes what SQL cannot: see
-    _python_test)."""
-    conditions = _Conditions()
-    conditions.add(f"{_ENTRY_LEVEL} = ?", filters.level)
-    conditions.add("json_extract(e.value, '$[0]') >= ?", filters.start_time)
-    conditions.add("json_extract(e.value, '$[0]') <= ?", filters.end_time)
-    if filters.q:
-        conditions.extend(*text_condition("json_extract(e.value, '$[1]')", fold(filters.q)))
-    for field_filter in filters.fields:
-        conditions.extend(*field_filter.sql("e.value"))
-    return conditions.sql()
-
-
-def _python_test(filters: SearchFilters) -> Callable[[dict[str, Any]], bool] | None:
-    """The test an entry must pass after SQL when SQL can only narrow the filters down
-    (letters beyond ASCII, which SQLite's LIKE and lower() do not fold), else None."""
-    q = fold(filters.q) if filters.q and needs_python_fold(filters.q) else None
-    fields = [f for f in filters.fields if f.needs_python()]
-    if q is None and not fields:
-        return None
-    return lambda entry: (
-        (q is None or q in fold(entry["message"])) and matches_all(fields, entry["metadata"])
-    )
-
-
-class _Conditions:
-    """Conditions ANDed together; values are bound, never spliced in."""
-
-    def __init__(self) -> None:
-        self.clauses: list[str] = ["1 = 1"]
-        self.params: list[Any] = []
-
-    def add(self, clause: str, value: Any = ...) -> None:
-        """Add ``clause`` with its one value (left out when the value is None)."""
-        if value is None:
-            return
-        self.extend(clause, [] if value is ... else [value])
-
-    def extend(self, clause: str, params: list[Any]) -> None:
-        self.clauses.append(clause)
-        self.params += params
-
-    def sql(self) -> tuple[str, list[Any]]:
-        return " AND ".join(self.clauses), self.params
-
-
-def _indexed_metadata(entry: LogEntry) -> orjson.Fragment | dict[str, Any] | None:
-    """The metadata as the index keeps it: serialised once, and embedded as it is."""
-    if not entry.metadata:
-        return None
-    data = entry.metadata_json or metadata_json(entry.metadata)
-    if len(data) > MAX_INDEXED_METADATA_BYTES:
-        return {"_truncated": True, "_bytes": len(data)}
-    return orjson.Fragment(data)
-
-
-def entry_id_of(block_id: str, position: int) -> str:
-    """The id of an entry stored before entries carried their own: blocks of that time end
-    in 0000 and number their entries there; a block migrated from 0001 is its entry."""
-    return block_id[:32] + f"{position:04x}" if block_id.endswith("0000") else block_id
-
-
-def _entry(row: dict[str, Any]) -> dict[str, Any]:
-    """A block's entry in the API's shape."""
-    position = row["position"]
-    block_id = row["block_id"]
-    if "metadata" in row:
-        metadata = row["metadata"]
-    else:
-        metadata = json.loads(row["metadata_json"]) if row["metadata_json"] else {}
-    return {
-        "id": row.get("entry_id") or entry_id_of(block_id, position),
-        "service_name": row["service_name"],
-        "level": row.get("entry_level") or row["level"],
-        "message": row["message"],
-        "timestamp": row["timestamp"],
-        "r2_key": row["archive_key"],  # the API keeps the original's name
-        "metadata": metadata,
-        "source_type": row["source_type"],
-    }

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from logsvc.buffer import Receipt, replayed_ids
+from logsvc.receipts import Receipt, replayed_ids
 from logsvc.sql import SqlDatabase, Statement
-
-RECEIPT_TTL_MS = 24 * 3600 * 1000
 
 
 class ReceiptStore:

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-from logsvc.entries import LEVELS, LevelName, LogEntry, ServiceName
+from logsvc.entries import LevelName, LogEntry, ServiceName
 from logsvc.errors import BadRequest
-from logsvc.field_filters import FieldFilter, fold, matches_all, parse
+from logsvc.field_filters import FieldFilter, parse
+from logsvc.filters import SearchFilters
 
 MAX_MESSAGES_PER_POST = 100  # entries per message sent to a connection
 
@@ -59,14 +60,17 @@ class Subscription(BaseModel):
         """What the client asked for, as its acknowledgement echoes it (unset parts left out)."""
         return {k: v for k, v in self.model_dump().items() if v not in (None, [])}
 
+    def search_filters(self) -> SearchFilters:
+        """The subscription in the one filter model."""
+        return SearchFilters(
+            services=frozenset(self.services) if self.services else None,
+            min_level=self.min_level,
+            q=self.q,
+            fields=self.filters,
+        )
+
     def matches(self, entry: LogEntry) -> bool:
-        if self.services and entry.service_name not in self.services:
-            return False
-        if self.min_level and LEVELS.index(entry.level) < LEVELS.index(self.min_level):
-            return False
-        if self.q and fold(self.q) not in fold(entry.message):
-            return False
-        return matches_all(self.filters, entry.metadata)
+        return self.search_filters().matches(entry.to_record())
 
     def messages(self, entries: list[LogEntry]) -> list[bytes]:
         """What a subscriber is sent for matching entries: one message per hundred."""

@@ -1,5 +1,6 @@
 """The Loki-compatible query API's routes, for Grafana's Loki data source: added to the
-search function's resolver under ``/loki/api/v1``. Each route hands its request to
+search function's resolver under ``/loki/api/v1``, answered from the reader it is given
+(the querier: both tiers). Each route hands its request to
 logsvc.loki.answers, imported on first use so that the search function's cold start does
 not pay for LogQL.
 
@@ -10,6 +11,7 @@ as durations or seconds) and unknown ones are ignored, as Loki ignores them. Err
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -18,6 +20,7 @@ from logsvc.api.resolver import principal
 
 if TYPE_CHECKING:
     from logsvc.loki.answers import LokiRequest
+    from logsvc.loki.engine import Reader
 
 PREFIX = "/loki/api/v1"
 # path under PREFIX -> the answers function that answers it
@@ -36,8 +39,11 @@ ROUTES = {
 }
 
 
-def register(app: APIGatewayRestResolver) -> None:
-    """Add the query routes to ``app`` (the search function's resolver)."""
+def register(
+    app: APIGatewayRestResolver, reader: Callable[[], Reader], timeout_s: Callable[[], float]
+) -> None:
+    """Add the query routes to ``app`` (the search function's resolver); ``reader`` and
+    ``timeout_s`` are asked on each request (built on first use)."""
 
     def request() -> LokiRequest:
         from logsvc.loki.answers import LokiRequest
@@ -48,6 +54,8 @@ def register(app: APIGatewayRestResolver) -> None:
             multi=event.multi_value_query_string_parameters or {},
             headers={k.lower(): v for k, v in (event.headers or {}).items()},
             services=principal(app).services,
+            reader=reader(),
+            timeout_s=timeout_s(),
         )
 
     def route(path: str, answer: str) -> None:

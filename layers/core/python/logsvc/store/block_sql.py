@@ -1,0 +1,111 @@
+"""The index's SQL for the one filter model (logsvc.filters): what a block row decides,
+what each entry of a block decides, and what only Python can decide (the residual)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from logsvc.entries import LEVELS
+from logsvc.field_filters import fold, text_condition
+from logsvc.filters import Predicate, SearchFilters
+from logsvc.store.blocks import ENTRY_LEVEL, LEVEL_COUNTS
+
+# JSON escapes these, so the raw block text cannot be searched for them.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+
+def window_counts(
+    service_name: str, start_ms: int, end_ms: int, levels: Sequence[str] = LEVELS
+) -> tuple[str, tuple[Any, ...]]:
+    """SQL for a service's entries per level between two times (inclusive): the counts of
+    blocks wholly inside, and the entries of the blocks that straddle an end. Its rows have
+    the columns part ('window'), one per level, first and last (NULL)."""
+    inside = ", ".join(f"sum({LEVEL_COUNTS[level]}) AS {level}" for level in levels)
+    straddling = ", ".join(f"sum(level = '{level}')" for level in levels)
+    either = " OR ".join(f"{LEVEL_COUNTS[level]} > 0" for level in levels)
+    sql = (
+        f"SELECT 'window' AS part, {inside}, NULL AS first, NULL AS last FROM log_blocks "  # noqa: S608 - fixed fragments
+        f"WHERE service_name = ? AND first_ts >= ? AND last_ts <= ? AND ({either}) "
+        f"UNION ALL SELECT 'window', {straddling}, NULL, NULL "
+        f"FROM (SELECT {ENTRY_LEVEL} AS level "
+        "FROM log_blocks AS b, json_each(b.entries) AS e "
+        "WHERE b.service_name = ? AND b.last_ts >= ? AND b.first_ts <= ? "
+        f"AND (b.first_ts < ? OR b.last_ts > ?) AND ({either}) AND e.type != 'null' "
+        "AND json_extract(e.value, '$[0]') BETWEEN ? AND ?)"
+    )
+    params = (service_name, start_ms, end_ms, service_name, *(start_ms, end_ms) * 3)
+    return sql, params
+
+
+def block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
+    """What can be decided from a block row alone (using the indexes where they help)."""
+    conditions = _Conditions()
+    conditions.add("service_name = ?", filters.service)
+    conditions.add("last_ts >= ?", filters.start_time)
+    conditions.add("first_ts <= ?", filters.end_time)
+    if filters.level:  # a fixed column name: the block holds entries of this level
+        conditions.add(f"{LEVEL_COUNTS[filters.level]} > 0")
+    for needle in _raw_text_needles(filters):
+        conditions.extend(*text_condition("entries", fold(needle)))
+    return conditions.sql()
+
+
+def _raw_text_needles(filters: SearchFilters) -> list[str]:
+    """Texts a block's raw JSON must contain (ignoring case) to hold a match: a cheap pass
+    that skips blocks before their entries are unpacked. JSON holds a text as it is, unless
+    it escapes some of its characters (then no pass)."""
+    needles = []
+    if filters.q and not _JSON_ESCAPED.search(filters.q):
+        needles.append(filters.q)
+    for field_filter in filters.fields:
+        value = field_filter.value
+        if _JSON_ESCAPED.search(value):
+            continue
+        if field_filter.op == "~=":
+            needles.append(value)
+        elif field_filter.op == "=" and field_filter.number is None and not field_filter.literal:
+            needles.append(f'"{value}"')  # a whole JSON string
+    return needles
+
+
+def entry_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
+    """What decides each entry of a block (Python finishes what SQL cannot: see
+    residual)."""
+    conditions = _Conditions()
+    conditions.add(f"{ENTRY_LEVEL} = ?", filters.level)
+    conditions.add("json_extract(e.value, '$[0]') >= ?", filters.start_time)
+    conditions.add("json_extract(e.value, '$[0]') <= ?", filters.end_time)
+    if filters.q:
+        conditions.extend(*text_condition("json_extract(e.value, '$[1]')", fold(filters.q)))
+    for field_filter in filters.fields:
+        conditions.extend(*field_filter.sql("e.value"))
+    return conditions.sql()
+
+
+def residual(filters: SearchFilters) -> Predicate | None:
+    """What an entry must still pass after the index's SQL (see SearchFilters.residual):
+    the index decides most field filters in SQL itself."""
+    return filters.residual(fields_in_sql=True)
+
+
+class _Conditions:
+    """Conditions ANDed together; values are bound, never spliced in."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = ["1 = 1"]
+        self.params: list[Any] = []
+
+    def add(self, clause: str, value: Any = ...) -> None:
+        """Add ``clause`` with its one value (left out when the value is None)."""
+        if value is None:
+            return
+        self.extend(clause, [] if value is ... else [value])
+
+    def extend(self, clause: str, params: list[Any]) -> None:
+        self.clauses.append(clause)
+        self.params += params
+
+    def sql(self) -> tuple[str, list[Any]]:
+        return " AND ".join(self.clauses), self.params

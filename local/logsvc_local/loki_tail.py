@@ -21,6 +21,7 @@ from logsvc import components
 from logsvc.clock import now_ms
 from logsvc.errors import ApiError, BadRequest
 from logsvc.loki import engine as loki_engine
+from logsvc.loki import pipeline
 from logsvc.loki.answers import int_param, time_param
 from logsvc.loki.logql import LogQuery, parse
 from logsvc_local.stream import HEARTBEAT_SECONDS, Connection, stream_endpoint
@@ -57,7 +58,7 @@ class LokiTail:
             engine.lines, self.query, self.start_ms, now_ms(), self.limit, True
         )
         # The lines have been through the query already: grouped, not filtered again.
-        backfill = loki_engine.streams_of((line.labels, line.value()) for line in lines)
+        backfill = pipeline.streams_of((line.labels, line.value()) for line in lines)
         await connection.websocket.send_text(json.dumps({"streams": backfill}))
         while True:
             try:

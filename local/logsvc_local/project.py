@@ -31,8 +31,9 @@ def local_environment(data_dir: Path) -> dict[str, str]:
     """The settings a local server runs with; values already in the environment win.
 
     With D1 as the index, ingest goes through a buffer file in the data directory (each
-    D1 request counts against Cloudflare's account-wide limit); with a SQLite file it
-    writes directly unless INGEST_BUFFER says otherwise."""
+    D1 request counts against Cloudflare's account-wide limit); with a SQLite file the
+    direct buffer hands each request to the writer at once (logsvc.topology), unless
+    INGEST_BUFFER says otherwise."""
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'logs.db'}"
     default_buffer = "off" if database_url.startswith("sqlite:") else buffer_url(data_dir)
     return {

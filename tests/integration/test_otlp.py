@@ -178,9 +178,9 @@ def test_auth_is_the_authorization_header(api):
         ("checkout", "checkout"),
         ("checkout api", "checkout-api"),
         ("a.b/c", "a-b-c"),
-        ("", "unknown-service"),
-        (None, "unknown-service"),
-        ("...", "unknown-service"),
+        ("", "unknown_service"),
+        (None, "unknown_service"),
+        ("...", "unknown_service"),
         ("x" * 200, "x" * 128),
     ],
 )

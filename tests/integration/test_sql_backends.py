@@ -44,6 +44,23 @@ def test_execute_query_and_batch(db):
     assert db.query("SELECT count(*) AS n FROM t WHERE k = ?", ("' OR 1=1 --",)) == [{"n": 0}]
 
 
+def test_a_batch_is_atomic_all_or_nothing(db):
+    """The writer's checkpoint, receipts and sampling's tallies go with the blocks in one
+    batch and rely on it: a batch that fails part-way leaves nothing behind (on D1 itself,
+    through the bridge, as on SQLite and the REST stand-in)."""
+    db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)")
+    db.execute("INSERT INTO t (k, n) VALUES ('kept', 1)")
+    with pytest.raises(SqlError):
+        db.batch(
+            [
+                Statement("INSERT INTO t (k, n) VALUES (?, ?)", ("new", 1)),
+                Statement("UPDATE t SET n = n + 1 WHERE k = ?", ("kept",)),
+                Statement("INSERT INTO t (k, n) VALUES (?, ?)", ("kept", 2)),  # a conflict
+            ]
+        )
+    assert db.query("SELECT k, n FROM t ORDER BY k") == [{"k": "kept", "n": 1}]
+
+
 def test_json_each_bulk_insert_beats_the_parameter_limit(db):
     db.execute("CREATE TABLE t (k INTEGER)")
     db.execute(

@@ -150,6 +150,8 @@ class D1StandIn:
 
     def _run(self, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
         connection = sqlite3.connect(self.sqlite_path, isolation_level=None)
+        # D1 runs a request's statements as one transaction: all take effect or none.
+        connection.execute("BEGIN IMMEDIATE")
         try:
             results = []
             for statement in statements:
@@ -177,7 +179,13 @@ class D1StandIn:
                         },
                     }
                 )
+            if connection.in_transaction:
+                connection.execute("COMMIT")
             return results
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
         finally:
             connection.close()
 

@@ -4,6 +4,7 @@ console's files are there, so nothing works only because the checkout is beside 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -44,9 +45,15 @@ def checkout_modules() -> list[str]:
 
 
 def test_a_non_editable_install_imports_every_module_and_serves_the_console(tmp_path: Path):
+    # Built from a copy: setuptools leaves a build/ folder beside the sources it builds.
+    source = tmp_path / "source"
+    (source / "layers" / "core").mkdir(parents=True)
+    shutil.copy(ROOT / "pyproject.toml", source)
+    shutil.copytree(ROOT / "layers" / "core" / "python", source / "layers" / "core" / "python")
+    shutil.copytree(ROOT / "local", source / "local")
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [*PIP, "wheel", *QUIET, "--wheel-dir", str(wheels), str(ROOT)],
+        [*PIP, "wheel", *QUIET, "--wheel-dir", str(wheels), str(source)],
         check=True,
         cwd=tmp_path,
         capture_output=True,

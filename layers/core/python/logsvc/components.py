@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from logsvc.secret_values import later_value_or_secret, value_or_secret
 from logsvc.settings import Settings
 from logsvc.sql import SqlDatabase, open_database
 
@@ -33,33 +34,24 @@ if TYPE_CHECKING:
     from logsvc.store.log_index import LogIndex
     from logsvc.store.receipts import ReceiptStore
     from logsvc.stream.publisher import ManagementApi, Publisher
+    from logsvc.topology import Topology
     from logsvc.writer import Writer
 
-# A secret is read again after this many seconds, so a rotated value reaches warm functions.
-SECRET_MAX_AGE_SECONDS = 300
+T = TypeVar("T")
+
+_BUILT: list[Any] = []  # every part built once per process, forgotten together by reset()
 
 
-@cache
+def built(factory: Callable[[], T]) -> Callable[[], T]:
+    """Build on first use, then reuse while the process is warm."""
+    cached = cache(factory)
+    _BUILT.append(cached)
+    return cached
+
+
+@built
 def settings() -> Settings:
     return Settings.from_env()
-
-
-def secret(arn: str) -> str:
-    """A Secrets Manager value, cached by Powertools for SECRET_MAX_AGE_SECONDS."""
-    from aws_lambda_powertools.utilities import parameters
-
-    return parameters.get_secret(arn, max_age=SECRET_MAX_AGE_SECONDS)
-
-
-def value_or_secret(value: str | None, arn: str | None) -> str | None:
-    """A setting given as a value (locally) or as the ARN of a secret holding it (AWS)."""
-    return secret(arn) if arn else value
-
-
-def later_value_or_secret(value: str | None, arn: str | None) -> Callable[[], str] | str | None:
-    """The same, asked on each use: a secret updated in Secrets Manager is used as soon as
-    its cache expires, without restarting the function."""
-    return (lambda: secret(arn)) if arn else value
 
 
 def api_key() -> str | None:
@@ -85,43 +77,52 @@ def cors_origins() -> tuple[str, ...]:
     return settings().cors_origins
 
 
-@cache
+@built
 def quotas() -> Quotas:
     from logsvc.quotas import Quotas
 
     return Quotas(daily_counts(), config_store())
 
 
-def daily_counts() -> DailyCounts:
-    """Where max_logs_per_day is counted: wherever ingest keeps its own state."""
-    from logsvc.store.daily_counts import SqlDailyCounts
+@built
+def topology() -> Topology:
+    """The write path and where its state lives (logsvc.topology), named once."""
+    from logsvc.topology import Topology
 
-    s = settings()
-    if s.coordination_table:
+    return Topology.of(settings())
+
+
+def daily_counts() -> DailyCounts:
+    """Where max_logs_per_day is counted (the topology says)."""
+    from logsvc.store.daily_counts import SqlDailyCounts
+    from logsvc.topology import Home
+
+    home = topology().daily_counts
+    if home is Home.COORDINATION_TABLE:
         return coordination_table()
-    if s.ingest_buffer and s.ingest_buffer.startswith("file://"):
+    if home is Home.BUFFER_FILE:
         from logsvc.sql.sqlite import SqliteDatabase
 
-        return SqlDailyCounts(SqliteDatabase(_local_buffer_path()))
+        return SqlDailyCounts(SqliteDatabase(topology().buffer_file or ""))
     return SqlDailyCounts(database())
 
 
 def index_daily_counts() -> SqlDailyCounts | None:
     """The counts cleanup prunes, when they live in the index."""
     from logsvc.store.daily_counts import SqlDailyCounts
+    from logsvc.topology import Home
 
-    s = settings()
-    return None if s.coordination_table or s.ingest_buffer else SqlDailyCounts(database())
+    return SqlDailyCounts(database()) if topology().daily_counts is Home.INDEX else None
 
 
-@cache
+@built
 def coordination_table() -> CoordinationTable:
     from logsvc.coordination import CoordinationTable
 
     return CoordinationTable(settings().coordination_table or "")
 
 
-@cache
+@built
 def request_budget() -> object:
     """The D1 REST request budget every caller in this process shares: the coordination
     table's (AWS: the whole account's), else this process's."""
@@ -133,7 +134,7 @@ def request_budget() -> object:
     return RequestBudget(s.d1_request_budget)
 
 
-@cache
+@built
 def keys() -> Keys:
     from logsvc.keys import Keys
     from logsvc.store.api_keys import ApiKeyStore
@@ -141,13 +142,13 @@ def keys() -> Keys:
     return Keys(ApiKeyStore(database()))
 
 
-@cache
+@built
 def database() -> SqlDatabase:
     """The index for everything but the writer: may spend the read share of the budget."""
     return _open_index(share=None)
 
 
-@cache
+@built
 def writer_database() -> SqlDatabase:
     """The index as the writer reaches it: may spend the whole budget."""
     return _open_index(share=1.0)
@@ -189,7 +190,7 @@ def archive_check() -> None:
     _checked("archive", lambda: log_archive().check())
 
 
-@cache
+@built
 def log_archive() -> LogArchive:
     from logsvc.archive import LogArchive, open_object_store
 
@@ -206,7 +207,7 @@ def log_archive() -> LogArchive:
     return LogArchive(objects)
 
 
-@cache
+@built
 def archive_engine() -> DuckDbArchive | AthenaArchive:
     """Who searches the archive (ARCHIVE_ENGINE): DuckDB here, or Athena over S3."""
     s = settings()
@@ -223,7 +224,7 @@ def archive_engine() -> DuckDbArchive | AthenaArchive:
     )
 
 
-@cache
+@built
 def querier() -> Querier:
     """Every read: the index's hot window and, before it, the archive."""
     from logsvc.querier import Querier
@@ -257,21 +258,21 @@ def replayer() -> Replayer:
     )
 
 
-@cache
+@built
 def log_index() -> LogIndex:
     from logsvc.store.log_index import LogIndex
 
     return LogIndex(database())
 
 
-@cache
+@built
 def config_store() -> ConfigStore:
     from logsvc.store.configs import ConfigStore
 
     return ConfigStore(database())
 
 
-@cache
+@built
 def ingestor() -> Ingestor:
     """Checks, admits and numbers entries, and hands them to the buffer."""
     from logsvc.ingest import Ingestor
@@ -281,60 +282,56 @@ def ingestor() -> Ingestor:
     return Ingestor(ingest_buffer(), quotas(), Redactor(s.redact, s.redact_patterns))
 
 
-@cache
+@built
 def receipt_store() -> ReceiptStore:
     from logsvc.store.receipts import ReceiptStore
 
     return ReceiptStore(database())
 
 
-def _local_buffer_path() -> str:
-    from urllib.parse import unquote, urlsplit
-
-    return unquote(urlsplit(settings().ingest_buffer or "").path)
-
-
-@cache
+@built
 def ingest_buffer() -> LogBuffer:
-    """INGEST_BUFFER's buffer: a local file, or a Kinesis stream; unset, the direct one
-    (the writer stores each request at once)."""
-    s = settings()
-    if not s.ingest_buffer:
+    """Where ingest hands entries (the topology's write path): the direct buffer (the
+    writer stores each request at once), a local buffer file, or a Kinesis stream."""
+    from logsvc.topology import WritePath
+
+    path = topology()
+    if path.write_path is WritePath.DIRECT:
         from logsvc.buffer.direct import DirectBuffer
 
         return DirectBuffer(log_writer(), receipt_store())
-    if s.ingest_buffer.startswith("kinesis://"):
+    if path.write_path is WritePath.KINESIS:
         from logsvc.buffer.kinesis import KinesisBuffer
 
-        receipts = coordination_table() if s.coordination_table else None
-        return KinesisBuffer(s.ingest_buffer.removeprefix("kinesis://"), receipts)
+        return KinesisBuffer(path.stream or "", coordination_table())
     from logsvc.buffer.local import LocalBuffer
 
-    return LocalBuffer(_local_buffer_path())
+    return LocalBuffer(path.buffer_file or "")
 
 
-@cache
+@built
 def log_writer() -> Writer:
     """What drains the buffer: the writer function on AWS, a thread of the local server."""
     from logsvc.sampling import Sampler
     from logsvc.store.configs import ConfigStore
     from logsvc.store.log_index import LogIndex
+    from logsvc.topology import WritePath
     from logsvc.writer import Writer
 
-    # Entries the index refuses go to the writer's queue on AWS, to the buffer file locally.
-    url = settings().writer_dead_letter_queue_url
-    if url:
+    # Entries the index refuses go to the writer's queue on AWS, to the buffer file locally;
+    # on the direct path a refused request fails and the client retries.
+    path = topology()
+    dead_letters = None
+    if path.dead_letter_queue:
         from logsvc.buffer.kinesis import DeadLetterQueue
 
-        dead_letters = DeadLetterQueue(url).dead_letter
-    elif (settings().ingest_buffer or "").startswith("file://"):
+        dead_letters = DeadLetterQueue(path.dead_letter_queue).dead_letter
+    elif path.write_path is WritePath.LOCAL_BUFFER:
         from logsvc.buffer.local import LocalBuffer
 
         local = ingest_buffer()
         assert isinstance(local, LocalBuffer)
         dead_letters = local.dead_letter
-    else:
-        dead_letters = None  # the direct buffer: a refused request fails, nothing is set aside
     return Writer(
         log_archive(),
         LogIndex(writer_database()),
@@ -344,7 +341,7 @@ def log_writer() -> Writer:
     )
 
 
-@cache
+@built
 def connection_registry() -> ConnectionRegistry:
     from logsvc.store.connections import ConnectionRegistry
     from logsvc.stream.subscriptions import Subscription
@@ -352,7 +349,7 @@ def connection_registry() -> ConnectionRegistry:
     return ConnectionRegistry(database(), Subscription.model_validate_json)
 
 
-@cache
+@built
 def management_api() -> ManagementApi | None:
     """API Gateway's WebSocket management API (or the local server's), when configured."""
     from logsvc.stream.publisher import ManagementApi
@@ -372,7 +369,7 @@ def publisher() -> Publisher | None:
     return Publisher(connection_registry(), api) if api else None
 
 
-@cache
+@built
 def analysis_store() -> AnalysisStore:
     from logsvc.store.analyses import AnalysisStore
 
@@ -440,27 +437,7 @@ def reset() -> None:
     """Forget everything built so far (tests, or the local server after a settings change)."""
     _healthy_at.clear()
     for opened in (database, writer_database, ingest_buffer):
-        if opened.cache_info().currsize and opened() is not None and hasattr(opened(), "close"):
+        if opened.cache_info().currsize and hasattr(opened(), "close"):
             opened().close()
-    for factory in (
-        settings,
-        database,
-        writer_database,
-        request_budget,
-        coordination_table,
-        ingest_buffer,
-        log_writer,
-        receipt_store,
-        log_archive,
-        archive_engine,
-        querier,
-        log_index,
-        config_store,
-        ingestor,
-        analysis_store,
-        connection_registry,
-        management_api,
-        keys,
-        quotas,
-    ):
+    for factory in _BUILT:
         factory.cache_clear()

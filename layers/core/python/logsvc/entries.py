@@ -25,8 +25,9 @@ LEVEL_ALIASES = {"WARNING": "WARN", "FATAL": "CRITICAL"}
 Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]
 
 MAX_INDEXED_MESSAGE_CHARS = 1000
-# Where a pushed entry names no service (OTLP_DEFAULT_SERVICE, TAIL_DEFAULT_SERVICE).
-DEFAULT_OTLP_SERVICE = "unknown-service"
+# Where a pushed entry names no service (OTLP_DEFAULT_SERVICE, TAIL_DEFAULT_SERVICE): the
+# name OpenTelemetry's SDKs and Loki give a service that does not name itself.
+DEFAULT_SERVICE = "unknown_service"
 DEFAULT_TAIL_SERVICE = "unknown-worker"
 SERVICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 SERVICE_NAME_RULE = "must be 1-128 letters, digits, dashes or underscores"
@@ -59,7 +60,7 @@ def check_service_name(value: object) -> str:
     raise PydanticCustomError("service_name", SERVICE_NAME_RULE)
 
 
-def sanitize_service_name(name: Any, default: str = DEFAULT_OTLP_SERVICE) -> str:
+def sanitize_service_name(name: Any, default: str = DEFAULT_SERVICE) -> str:
     """A name from elsewhere (OTLP service.name, a Worker's scriptName) as a valid service
     name: other characters become dashes; the default when nothing valid is left."""
     if not isinstance(name, str):

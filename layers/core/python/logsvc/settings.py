@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from logsvc.entries import DEFAULT_OTLP_SERVICE, DEFAULT_TAIL_SERVICE
+from logsvc.entries import DEFAULT_SERVICE, DEFAULT_TAIL_SERVICE
 from logsvc.redaction import DEFAULT_RULES, RULES
 from logsvc.store.configs import RetentionDefaults
 
@@ -132,7 +132,7 @@ class Settings(BaseModel):
     alert_webhook_url_secret_arn: str | None = None
     alert_topic_arn: str | None = None
     alert_cooldown_minutes: int = Field(default=360, ge=1, le=100_000)
-    otlp_default_service: str = DEFAULT_OTLP_SERVICE  # for records without service.name
+    otlp_default_service: str = DEFAULT_SERVICE  # for records without service.name
     tail_default_service: str = DEFAULT_TAIL_SERVICE  # for TraceItems without scriptName
     # Live tail: API Gateway's WebSocket management endpoint (https://{api}.execute-api.
     # {region}.amazonaws.com/{stage}); locally the local server. Unset: no live tail.

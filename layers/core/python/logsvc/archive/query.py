@@ -10,20 +10,21 @@ compacted Parquet) is the engine's business (logsvc.archive.duckdb_engine, .athe
 SQL keeps a superset where an engine's text functions could disagree with Python's
 (``fold``: Unicode lower-casing; JSON values by type): a substring whose letters need
 Unicode folding, and metadata field filters, are narrowed by tests on the JSON text
-and then decided in Python with ``field_filters`` itself, so both tiers answer alike.
+and then decided in Python by the one filter model's residual (logsvc.filters), so both
+tiers answer alike.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
 
-from logsvc.field_filters import COMPARISONS, FieldFilter, fold, matches_all, needs_python_fold
+from logsvc.field_filters import COMPARISONS, FieldFilter, fold, needs_python_fold
+from logsvc.filters import Predicate, SearchFilters
 
 Dialect = Literal["duckdb", "athena"]
 COLUMNS = ("id", "service_name", "level", "message", "timestamp", "metadata", "source_type")
@@ -78,19 +79,11 @@ class ArchiveQuery:
             text += f" LIMIT {int(rows)}"
         return _transpiled(text, dialect), params
 
-    def python_test(self) -> Callable[[dict[str, Any]], bool] | None:
-        """What SQL only narrowed down, decided as the index decides it; None: SQL is exact."""
-        q = fold(self.q) if self.q and needs_python_fold(self.q) else None
-        fields = self.fields
-        if q is None and not fields:
-            return None
-
-        def test(entry: dict[str, Any]) -> bool:
-            if q is not None and q not in fold(entry["message"]):
-                return False
-            return matches_all(fields, entry["metadata"])
-
-        return test
+    def python_test(self) -> Predicate | None:
+        """What SQL only narrowed down, decided as the index decides it (the one filter
+        model's residual: every field filter, since engines read JSON types their own way);
+        None: SQL is exact."""
+        return SearchFilters(q=self.q, fields=self.fields).residual(fields_in_sql=False)
 
 
 def entry_of(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 from logsvc.clock import now_ms
 from logsvc.errors import BadRequest
 from logsvc.loki import engine as loki_engine
+from logsvc.loki import pipeline, vectors
 from logsvc.loki.logql import LogQLError, LogQuery, Parser, duration_ms, parse
 
 DEFAULT_RANGE_MS = 3_600_000  # Loki's default: the last hour
@@ -73,7 +74,7 @@ def instant_query(request: LokiRequest) -> dict[str, Any]:
     return _success(
         "vector",
         [
-            {"metric": dict(labels), "value": [at / 1000, loki_engine.format_value(v)]}
+            {"metric": dict(labels), "value": [at / 1000, vectors.format_value(v)]}
             for labels, values in series.items()
             for v in values.values()
         ],
@@ -233,8 +234,8 @@ def _streams(
         value = line.value()
         labels = line.labels
         if by_category:
-            stream_labels = loki_engine.stream_labels(line.entry)
-            structured = loki_engine.metadata_labels(line.entry)
+            stream_labels = pipeline.stream_labels(line.entry)
+            structured = pipeline.metadata_labels(line.entry)
             parsed = {
                 k: v for k, v in labels.items() if k not in stream_labels and structured.get(k) != v
             }
@@ -246,19 +247,18 @@ def _streams(
                 categories["parsed"] = parsed
             value.append(categories)
         values.append((labels, value))
-    answer = _success("streams", loki_engine.streams_of(values))
+    answer = _success("streams", pipeline.streams_of(values))
     if by_category:
         answer["data"]["encodingFlags"] = [CATEGORIZE_LABELS]
     return answer
 
 
-def _matrix(series: loki_engine.Series) -> list[dict[str, Any]]:
+def _matrix(series: vectors.Series) -> list[dict[str, Any]]:
     return [
         {
             "metric": dict(labels),
             "values": [
-                [step / 1000, loki_engine.format_value(value)]
-                for step, value in sorted(values.items())
+                [step / 1000, vectors.format_value(value)] for step, value in sorted(values.items())
             ],
         }
         for labels, values in sorted(series.items())
@@ -299,7 +299,7 @@ def _series(
     the block headers alone, when none is given)."""
     if not text:
         return [
-            loki_engine.labels_of(service, level, source)
+            pipeline.labels_of(service, level, source)
             for service, source, level in engine.reader.streams(start, end)
             if engine.allowed is None or service in engine.allowed
         ]
@@ -314,11 +314,11 @@ def _volumes(
     end: int,
     param: Any,
     step: int | None = None,
-) -> loki_engine.Series:
+) -> vectors.Series:
     """Bytes per stream (or per the ``targetLabels``), in one bucket or per step."""
     targets = [t for t in (param("targetLabels") or "").split(",") if t]
     aggregate_by_labels = (param("aggregateBy") or "series") == "labels"
-    volumes: loki_engine.Series = {}
+    volumes: vectors.Series = {}
     for timestamp, labels, size in _points(engine, text, start, end):
         present = dict(labels)
         if targets:

@@ -1,4 +1,4 @@
-"""Answers LogQL queries (logsvc.loki.logql) from the log index.
+"""Answers LogQL queries (logsvc.loki.logql) from what the querier reads (both tiers).
 
 An entry's stream labels are ``service_name``, ``level`` and ``detected_level`` (its level in
 lower case, as Grafana expects) and ``source_type``. The selector's ``service_name`` and
@@ -8,18 +8,17 @@ else runs here, entry by entry, newest first. ``| json`` extracts the entry's me
 its fields; ``| logfmt`` reads ``key=value`` pairs from the line.
 
 Metric queries with nothing but a selector (and ``| drop``) are counted from one SQL query
-that returns each entry's time, labels and size (LogIndex.points); the others walk the
-entries.
+that returns each entry's time, labels and size (Querier.points); the others walk the
+entries through the line pipeline (logsvc.loki.pipeline) and combine series with
+logsvc.loki.vectors.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
-import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -27,55 +26,31 @@ from logsvc.entries import LEVELS
 from logsvc.errors import ApiError, BadRequest
 from logsvc.filters import SearchFilters
 from logsvc.loki.logql import (
-    AllOf,
-    AnyOf,
     Binary,
-    Compare,
     Drop,
-    Grouping,
-    LabelFilter,
     LineFilter,
-    LineFormat,
     LogQLError,
     LogQuery,
     Matcher,
     Number,
-    Parser,
     Query,
     RangeAggregation,
     VectorAggregation,
     VectorLiteral,
-    byte_count,
-    duration_ms,
-    match_text,
 )
+from logsvc.loki.matching import line_kept, selected
+from logsvc.loki.pipeline import Line, labels_of, run_pipeline, stream_labels, without
+from logsvc.loki.vectors import Series, aggregate, binary
 
 MAX_ENTRIES = 5000  # Loki's max_entries_limit_per_query
 MAX_SERIES = 500  # Loki's max_query_series
 MAX_POINTS = 11_000  # Loki's (and Prometheus's) points per series
 STREAM_LABELS = ("service_name", "level", "detected_level", "source_type")
 _LEVEL_LABELS = ("level", "detected_level")
-_LABEL_NAME = re.compile(r"[^A-Za-z0-9_]")
-_LOGFMT = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)')
-_TEMPLATE_FIELD = re.compile(r"\{\{\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|(__line__))\s*\}\}")
 
 
 class QueryTimeout(ApiError):
     status_code = 504
-
-
-@dataclass(frozen=True)
-class Line:
-    """An entry after the pipeline: when, its labels, the line."""
-
-    timestamp_ms: int
-    labels: dict[str, str]
-    line: str
-    entry: dict[str, Any]
-
-    def value(self) -> list[Any]:
-        """As a stream's value: ["<ns>", "<line>"]."""
-        return [str(self.timestamp_ms * 1_000_000), self.line]
 
 
 @dataclass
@@ -93,7 +68,6 @@ class Budget:
             )
 
 
-Series = dict[tuple[tuple[str, str], ...], dict[int, float]]  # labels -> {step ms: value}
 Search = Callable[[SearchFilters], tuple[list[dict[str, Any]], bool]]  # a page, and more?
 
 
@@ -149,11 +123,13 @@ class Engine:
             return
         for entry in _scan(self.reader.entries, filters, budget, first_page):
             labels = stream_labels(entry)
-            if not all(m.matches(labels) for m in matchers):
+            if not selected(matchers, labels):
                 continue
             if self.allowed is not None and entry["service_name"] not in self.allowed:
                 continue
-            if first_filter is not None and not first_filter.keeps(entry["message"]):
+            if first_filter is not None and not line_kept(
+                first_filter.op, first_filter.value, entry["message"]
+            ):
                 continue
             line = run_pipeline(query.stages, labels, entry)
             if line is not None:
@@ -207,9 +183,9 @@ class Engine:
         if isinstance(query, RangeAggregation):
             return self._range(query, steps)
         if isinstance(query, VectorAggregation):
-            return _aggregate(query, self._evaluate(query.inner, steps))
+            return aggregate(query, self._evaluate(query.inner, steps))
         if isinstance(query, Binary):
-            return _binary(
+            return binary(
                 query, self._evaluate(query.left, steps), self._evaluate(query.right, steps)
             )
         raise LogQLError(
@@ -263,7 +239,7 @@ class Engine:
         if all(isinstance(stage, Drop) for stage in query.stages):
             dropped = {label for stage in query.stages for label in stage.labels}
             for timestamp, labels, size in self.points(query, start_ms + 1, end_ms):
-                yield timestamp, _without(labels, dropped), size
+                yield timestamp, without(labels, dropped), size
             return
         for line in self._walk(query, start_ms + 1, end_ms):
             yield line.timestamp_ms, line.labels, len(line.line.encode())
@@ -280,232 +256,8 @@ class Engine:
             if self.allowed is not None and service not in self.allowed:
                 continue
             labels = labels_of(service, level, source)
-            if all(m.matches(labels) for m in matchers):
+            if selected(matchers, labels):
                 yield timestamp, labels, size
-
-
-# -- the pipeline -----------------------------------------------------------------------
-
-
-def stream_labels(entry: dict[str, Any]) -> dict[str, str]:
-    return labels_of(entry["service_name"], entry["level"], entry.get("source_type") or "http")
-
-
-def labels_of(service: str, level: str, source: str) -> dict[str, str]:
-    lower = level.lower()
-    return {"service_name": service, "level": lower, "detected_level": lower, "source_type": source}
-
-
-def run_pipeline(
-    stages: tuple[Any, ...], labels: dict[str, str], entry: dict[str, Any]
-) -> Line | None:
-    """The entry through the stages: its labels and line, or None when a stage drops it."""
-    line = entry["message"]
-    labels = dict(labels)
-    for stage in stages:
-        if isinstance(stage, LineFilter):
-            if not stage.keeps(line):
-                return None
-        elif isinstance(stage, Parser):
-            extracted = _json_labels(entry, line) if stage.kind == "json" else _logfmt(line)
-            for name, value in extracted.items():
-                labels[name if name not in labels else f"{name}_extracted"] = value
-        elif isinstance(stage, LabelFilter):
-            if not _holds(stage.expression, labels):
-                return None
-        elif isinstance(stage, LineFormat):
-            line = _format_line(stage.template, line, labels)
-        elif isinstance(stage, Drop):
-            labels = _without(labels, set(stage.labels))
-    return Line(entry["timestamp"], labels, line, entry)
-
-
-def tail_frame(query: LogQuery, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Loki's tail frame for the entries that pass a log query, or None when none does."""
-    lines = []
-    for entry in entries:
-        labels = stream_labels(entry)
-        if all(m.matches(labels) for m in query.matchers):
-            line = run_pipeline(query.stages, labels, entry)
-            if line is not None:
-                lines.append((line.labels, line.value()))
-    return {"streams": streams_of(lines)} if lines else None
-
-
-def streams_of(values: Iterable[tuple[dict[str, str], list[Any]]]) -> list[dict[str, Any]]:
-    """Values grouped into Loki's streams by their labels, in the order they come."""
-    streams: dict[tuple, dict[str, Any]] = {}
-    for labels, value in values:
-        key = tuple(sorted(labels.items()))
-        streams.setdefault(key, {"stream": dict(key), "values": []})["values"].append(value)
-    return list(streams.values())
-
-
-def _format_line(template: str, line: str, labels: dict[str, str]) -> str:
-    return _TEMPLATE_FIELD.sub(lambda m: line if m[2] else labels.get(m[1], ""), template)
-
-
-def metadata_labels(entry: dict[str, Any]) -> dict[str, str]:
-    """An entry's metadata as Loki labels (nested keys joined with ``_``)."""
-    labels: dict[str, str] = {}
-    _flatten(entry.get("metadata") or {}, "", labels)
-    return labels
-
-
-def _json_labels(entry: dict[str, Any], line: str) -> dict[str, str]:
-    labels = metadata_labels(entry)
-    text = line.lstrip()
-    if text.startswith("{"):
-        try:
-            document = json.loads(text)
-        except ValueError:
-            labels["__error__"] = "JSONParserErr"
-        else:
-            if isinstance(document, dict):
-                _flatten(document, "", labels)
-    return labels
-
-
-def _flatten(value: dict[str, Any], prefix: str, into: dict[str, str]) -> None:
-    for key, item in value.items():
-        name = _LABEL_NAME.sub("_", f"{prefix}{key}")
-        if isinstance(item, dict):
-            _flatten(item, f"{name}_", into)
-        elif isinstance(item, list):
-            into[name] = json.dumps(item, separators=(",", ":"))
-        elif isinstance(item, bool):
-            into[name] = "true" if item else "false"
-        elif item is not None:
-            into[name] = str(item)
-
-
-def _logfmt(line: str) -> dict[str, str]:
-    labels = {}
-    for key, value in _LOGFMT.findall(line):
-        if value.startswith('"'):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                value = value.strip('"')
-        labels[_LABEL_NAME.sub("_", key)] = value
-    return labels
-
-
-def _holds(expression: Any, labels: dict[str, str]) -> bool:
-    if isinstance(expression, AnyOf):
-        return any(_holds(part, labels) for part in expression.parts)
-    if isinstance(expression, AllOf):
-        return all(_holds(part, labels) for part in expression.parts)
-    assert isinstance(expression, Compare)
-    value = labels.get(expression.label, "")
-    if expression.unit == "text":
-        return match_text(expression.op, value, str(expression.value))
-    number = _as_number(value, expression.unit)
-    if number is None:
-        labels.setdefault("__error__", "LabelFilterErr")
-        return False
-    wanted = float(expression.value)
-    return {
-        "==": number == wanted,
-        "!=": number != wanted,
-        ">": number > wanted,
-        ">=": number >= wanted,
-        "<": number < wanted,
-        "<=": number <= wanted,
-    }[expression.op]
-
-
-def _as_number(value: str, unit: str) -> float | None:
-    try:
-        if unit == "duration":
-            return float(duration_ms(value))
-        if unit == "bytes":
-            # A plain number of bytes, or a size with its unit (10KB).
-            return float(value) if value.replace(".", "").isdigit() else byte_count(value)
-        return float(value)
-    except (ValueError, LogQLError):
-        return None
-
-
-def _without(labels: dict[str, str], names: set[str]) -> dict[str, str]:
-    return {
-        k: v
-        for k, v in labels.items()
-        if k not in names and (k != "__error_details__" or "__error__" not in names)
-    }
-
-
-# -- vector operations ----------------------------------------------------------------
-
-
-def _aggregate(query: VectorAggregation, inner: Series) -> Series:
-    grouping = query.grouping or Grouping(False, ())
-    groups: dict[
-        tuple[tuple[str, str], ...], list[tuple[tuple[tuple[str, str], ...], dict[int, float]]]
-    ] = defaultdict(list)
-    for labels, values in inner.items():
-        groups[_group_key(labels, grouping)].append((labels, values))
-    result: Series = {}
-    for key, members in groups.items():
-        if query.op == "topk":
-            assert query.parameter is not None
-            steps = sorted({step for _, values in members for step in values})
-            for step in steps:
-                ranked = sorted(
-                    ((values[step], labels) for labels, values in members if step in values),
-                    key=lambda pair: -pair[0],
-                )[: query.parameter]
-                for value, labels in ranked:
-                    result.setdefault(labels, {})[step] = value
-            continue
-        per_step: dict[int, list[float]] = defaultdict(list)
-        for _, values in members:
-            for step, value in values.items():
-                per_step[step].append(value)
-        combine: Callable[[list[float]], float] = {
-            "sum": sum,
-            "avg": lambda v: sum(v) / len(v),
-            "min": min,
-            "max": max,
-            "count": len,
-        }[query.op]
-        result[key] = {step: float(combine(values)) for step, values in per_step.items()}
-    return result
-
-
-def _group_key(
-    labels: tuple[tuple[str, str], ...], grouping: Grouping
-) -> tuple[tuple[str, str], ...]:
-    if grouping.without:
-        return tuple((k, v) for k, v in labels if k not in grouping.labels)
-    present = dict(labels)
-    return tuple((k, present[k]) for k in sorted(grouping.labels) if k in present)
-
-
-def _binary(query: Binary, left: Series, right: Series) -> Series:
-    """Arithmetic where one side is a single label-less vector (or a number)."""
-    operate: Callable[[float, float], float] = {
-        "+": lambda a, b: a + b,
-        "-": lambda a, b: a - b,
-        "*": lambda a, b: a * b,
-        "/": lambda a, b: a / b if b else float("nan"),
-    }[query.op]
-    if set(right) == {()}:
-        other = right[()]
-        return {
-            labels: {s: operate(v, other[s]) for s, v in values.items() if s in other}
-            for labels, values in left.items()
-        }
-    if set(left) == {()}:
-        other = left[()]
-        return {
-            labels: {s: operate(other[s], v) for s, v in values.items() if s in other}
-            for labels, values in right.items()
-        }
-    raise LogQLError(
-        "query: arithmetic between series with labels is not supported here; aggregate one "
-        "side to a single series (sum(...)) or use a number"
-    )
 
 
 # -- walking the index ------------------------------------------------------------------
@@ -527,12 +279,3 @@ def _scan(
         end = batch[-1]["timestamp"]
         seen = {entry["id"] for entry in batch if entry["timestamp"] == end}
         page = min(page * 2, MAX_ENTRIES)
-
-
-def format_value(value: float) -> str:
-    """A sample value as Loki writes it (Go's strconv 'f', -1): 2, 0.5, NaN."""
-    if value != value:
-        return "NaN"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)

@@ -16,11 +16,11 @@ Anything else is refused with a message naming the unsupported part.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from logsvc.errors import BadRequest
+from logsvc.loki.matching import LogQLError, match_text, regex
 
 MAX_QUERY_CHARS = 10_000
 
@@ -104,11 +104,6 @@ _DURATION_MS = {
 _BYTE_UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15, "e": 1e18}
 
 
-class LogQLError(BadRequest):
-    def __init__(self, message: str):
-        super().__init__(message, field="query")
-
-
 # -- the parsed query ---------------------------------------------------------------------
 
 
@@ -118,22 +113,11 @@ class Matcher:
     op: str  # = != =~ !~
     value: str
 
-    def matches(self, labels: dict[str, str]) -> bool:
-        return match_text(self.op, labels.get(self.label, ""), self.value)
-
 
 @dataclass(frozen=True)
 class LineFilter:
     op: str  # |= != |~ !~
     value: str
-
-    def keeps(self, line: str) -> bool:
-        if self.op == "|=":
-            return self.value in line
-        if self.op == "!=":
-            return self.value not in line
-        found = _regex(self.value).search(line) is not None
-        return found if self.op == "|~" else not found
 
 
 @dataclass(frozen=True)
@@ -224,13 +208,6 @@ class Binary:
 Query = LogQuery | RangeAggregation | VectorAggregation | VectorLiteral | Number | Binary
 
 
-@dataclass
-class _Built:
-    """What the transformer hands up: a stage list is built left to right."""
-
-    stages: list[Stage] = field(default_factory=list)
-
-
 # -- parsing ----------------------------------------------------------------------------------
 
 
@@ -314,14 +291,14 @@ def _parser() -> Any:
             label, op, value = items
             found = Matcher(str(label), str(op), _string(value))
             if found.op in ("=~", "!~"):
-                _regex(found.value)
+                regex(found.value)
             return found
 
         def line_filter(self, items: list) -> LineFilter:
             op, value = items
             found = LineFilter(str(op), _string(value))
             if found.op in ("|~", "!~"):
-                _regex(found.value)
+                regex(found.value)
             return found
 
         def parser(self, items: list) -> Parser:
@@ -353,7 +330,7 @@ def _parser() -> Any:
                     raise LogQLError(f"query: {op} compares numbers, durations or bytes")
                 text = _string(value)
                 if op in ("=~", "!~"):
-                    _regex(text)
+                    regex(text)
                 return Compare(label, op, text)
             if op in ("=~", "!~"):
                 raise LogQLError(f"query: {op} takes a quoted regular expression")
@@ -400,24 +377,4 @@ def _without_strings(text: str) -> str:
 
 
 def _matches_empty(matcher: Matcher) -> bool:
-    return matcher.matches({})
-
-
-@cache
-def _regex(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise LogQLError(
-            f"query: {pattern[:40]!r} is not a valid regular expression ({exc})"
-        ) from None
-
-
-def match_text(op: str, value: str, wanted: str) -> bool:
-    if op == "=":
-        return value == wanted
-    if op == "!=":
-        return value != wanted
-    # Loki anchors label regular expressions at both ends.
-    found = _regex(wanted).fullmatch(value) is not None
-    return found if op == "=~" else not found
+    return match_text(matcher.op, "", matcher.value)

@@ -22,14 +22,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from logsvc.entries import LEVEL_ALIASES, LEVELS, MAX_JSON_CONTAINERS, sanitize_service_name
+from logsvc.entries import (
+    DEFAULT_SERVICE,
+    LEVEL_ALIASES,
+    LEVELS,
+    MAX_JSON_CONTAINERS,
+    sanitize_service_name,
+)
 from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.media_types import PROTOBUF
 from logsvc.sources.compressed import MAX_DECOMPRESSED_BYTES, gunzip
 
 SERVICE_LABELS = ("service_name", "service", "app", "job")
 LEVEL_LABELS = ("level", "severity", "detected_level")
-DEFAULT_SERVICE = "unknown_service"
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 # Loki's level detection, for lines without a level label: the first of these words.
 _DETECTED = (

@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 
 from logsvc.entries import (
-    DEFAULT_OTLP_SERVICE,
+    DEFAULT_SERVICE,
     LEVEL_ALIASES,
     LEVELS,
     MAX_JSON_CONTAINERS,
@@ -32,7 +32,7 @@ from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.media_types import JSON, PROTOBUF
 from logsvc.sources.compressed import gunzip
 
-DEFAULT_SERVICE = DEFAULT_OTLP_SERVICE
+DEFAULT_SERVICE = DEFAULT_SERVICE
 
 # OTLP severity numbers: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL.
 _SEVERITY_LEVELS = ("DEBUG", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")

@@ -56,7 +56,8 @@ class TransientD1Error(Exception):
 
 
 class D1HttpDatabase:
-    """A D1-compatible database reached over HTTP. No transactions are assumed."""
+    """A D1-compatible database reached over HTTP: each request (one statement, or a batch)
+    is one transaction on D1's side; none spans requests (D1 has no BEGIN over HTTP)."""
 
     def __init__(
         self, url: str, *, retries: Retry = _RETRY, pool: urllib3.PoolManager | None = None

@@ -44,7 +44,10 @@ class SqlDatabase(Protocol):
         """Run one statement and return its rows and change count."""
 
     def batch(self, statements: Sequence[Statement]) -> list[Result]:
-        """Run statements in order in one round trip."""
+        """Run statements in order in one round trip, as one transaction: every statement
+        takes effect or none does (D1 wraps each request in one; SQLite: BEGIN IMMEDIATE).
+        The writer relies on it: a flush's checkpoint, a request's receipt and sampling's
+        tallies are stored with their blocks or not at all."""
 
     def run_script(self, script: str) -> None:
         """Run a parameterless multi-statement script (migrations)."""

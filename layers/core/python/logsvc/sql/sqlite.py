@@ -13,7 +13,7 @@ from logsvc.sql.database import Params, Result, SqlError, Statement, check_state
 
 
 class SqliteDatabase:
-    """A SQLite file. ``batch`` is atomic here; callers must not rely on that (D1 REST is not)."""
+    """A SQLite file; ``batch`` is one transaction, as on D1."""
 
     def __init__(self, path: str, *, create: bool = False):
         self.path = path

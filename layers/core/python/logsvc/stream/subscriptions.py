@@ -80,7 +80,7 @@ class Subscription(BaseModel):
             if self.loki_query is None:
                 found.append(orjson.dumps({"type": "logs", "logs": views}))
                 continue
-            from logsvc.loki.engine import tail_frame
+            from logsvc.loki.pipeline import tail_frame
 
             frame = tail_frame(_log_query(self.loki_query), views)
             if frame is not None:

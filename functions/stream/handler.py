@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from logsvc import components
 from logsvc.clock import now_ms
 from logsvc.errors import ApiError, Forbidden, error_body
+from logsvc.live_tail.subscriptions import Subscription
 from logsvc.problems import first_problem
-from logsvc.stream.subscriptions import Subscription
 
 logger = Logger(service="logsService-stream")
 BROWSER_PROTOCOL = "bearer"  # new WebSocket(url, ["bearer", key]) for browsers

@@ -101,7 +101,7 @@ def athena_sql_run_on_duckdb(archive, query):
         con.execute(f"CREATE TABLE {table} AS {select}", params)
     sql, params = statement(query, query.services)
     rows = con.execute(sqlglot.transpile(sql, read="athena", write="duckdb")[0], params)
-    test = query.python_test()
+    test = query.residual()
     entries = [e for e in map(entry_of, rows.fetchall()) if test is None or test(e)]
     return entries[: query.limit] if query.limit else entries
 

@@ -165,8 +165,8 @@ def test_the_handler_logs_its_summary_as_an_agent_entry(stored, monkeypatch):
 
 
 def test_expired_live_tail_connections_are_removed(api):
+    from logsvc.live_tail.subscriptions import Subscription
     from logsvc.store.connections import CONNECTION_TTL_MS
-    from logsvc.stream.subscriptions import Subscription
 
     registry = components.connection_registry()
     registry.connect("gone", NOW - CONNECTION_TTL_MS - 1)

@@ -6,7 +6,7 @@ import json
 
 from logsvc import components
 from logsvc.entries import LogEntry
-from logsvc.stream.publisher import Publisher
+from logsvc.live_tail.publisher import Publisher
 from logsvc_local.events import LocalContext
 from logsvc_local.project import load_handler
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from logsvc.coordination import CoordinationTable
     from logsvc.ingest import Ingestor
     from logsvc.keys import Keys, Principal
+    from logsvc.live_tail.publisher import ManagementApi, Publisher
     from logsvc.querier import Querier
     from logsvc.quotas import DailyCounts, Quotas
     from logsvc.store.analyses import AnalysisStore
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from logsvc.store.daily_counts import SqlDailyCounts
     from logsvc.store.log_index import LogIndex
     from logsvc.store.receipts import ReceiptStore
-    from logsvc.stream.publisher import ManagementApi, Publisher
     from logsvc.topology import Topology
     from logsvc.writer import Writer
 
@@ -343,8 +343,8 @@ def log_writer() -> Writer:
 
 @built
 def connection_registry() -> ConnectionRegistry:
+    from logsvc.live_tail.subscriptions import Subscription
     from logsvc.store.connections import ConnectionRegistry
-    from logsvc.stream.subscriptions import Subscription
 
     return ConnectionRegistry(database(), Subscription.model_validate_json)
 
@@ -352,7 +352,7 @@ def connection_registry() -> ConnectionRegistry:
 @built
 def management_api() -> ManagementApi | None:
     """API Gateway's WebSocket management API (or the local server's), when configured."""
-    from logsvc.stream.publisher import ManagementApi
+    from logsvc.live_tail.publisher import ManagementApi
 
     s = settings()
     if not s.stream_endpoint:
@@ -363,7 +363,7 @@ def management_api() -> ManagementApi | None:
 
 
 def publisher() -> Publisher | None:
-    from logsvc.stream.publisher import Publisher
+    from logsvc.live_tail.publisher import Publisher
 
     api = management_api()
     return Publisher(connection_registry(), api) if api else None

@@ -101,7 +101,7 @@ class Settings(BaseModel):
     archive_endpoint_url: str | None = None
     archive_region: str | None = None
     # The index's hot window: entries stay in D1 this long; older ones are searched in the
-    # archive, which keeps them ARCHIVE_TTL_DAYS (logsvc.tiered_search).
+    # archive, which keeps them ARCHIVE_TTL_DAYS (logsvc.querier).
     default_ttl_days: int = Field(default=7, ge=1, le=3650)
     archive_ttl_days: int = Field(default=365, ge=1, le=36_500)
     # Who searches the archive: DuckDB in the function (local folder, R2) or Athena (S3).
@@ -140,8 +140,9 @@ class Settings(BaseModel):
     # Local server only: "<key id>:<secret>" to sign management calls with (it answers no
     # other caller). On AWS the function's role signs them.
     stream_local_credentials: str | None = None
-    # The durable buffer between ingest and the writer: file:///path/buffer.db (local),
-    # kinesis://<stream name> (AWS), or None: ingest writes the index itself.
+    # The buffer between ingest and the writer: file:///path/buffer.db (local), kinesis://
+    # <stream name> (AWS), or None: the direct one, which hands each request to the writer
+    # at once (logsvc.topology).
     ingest_buffer: Annotated[str | None, BeforeValidator(_buffer)] = None
     # How the writer drains it: at most this many entries per flush, and a flush at the
     # latest this long after the oldest pending entry arrived.

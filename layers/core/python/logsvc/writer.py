@@ -29,7 +29,7 @@ from logsvc.sql import SqlError, Statement
 from logsvc.store.log_index import Block, Checkpoint, LogIndex, PreparedBatch
 
 if TYPE_CHECKING:
-    from logsvc.stream.publisher import Publisher
+    from logsvc.live_tail.publisher import Publisher
 
 logger = logging.getLogger(__name__)
 

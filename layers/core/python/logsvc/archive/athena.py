@@ -135,7 +135,7 @@ class AthenaArchive:
             why = "scan_limit" if _SCAN_LIMIT in reason.lower() else "failed"
             return ArchiveAnswer([], "partial", f"{why}: {reason}", query_id, 0, scanned)
         entries = []
-        test = query.python_test()
+        test = query.residual()
         for row in self._rows(query_id):
             entry = entry_of(row)
             if test is None or test(entry):

@@ -236,7 +236,7 @@ class DuckDbArchive:
         timer = threading.Timer(remaining, con.interrupt)
         timer.start()
         try:
-            test = query.python_test()
+            test = query.residual()
             if test is None or query.limit is None:
                 rows = con.execute(*_statement(query, files)).fetchall()
                 return [e for e in map(entry_of, rows) if test is None or test(e)]
@@ -270,7 +270,7 @@ class DuckDbArchive:
             return
         con = self._connect()
         try:
-            test = query.python_test()
+            test = query.residual()
             cursor = con.execute(*_statement(query, files))
             while rows := cursor.fetchmany(FETCH_ROWS):
                 for entry in map(entry_of, rows):

@@ -73,13 +73,13 @@ class ArchiveQuery:
             f"SELECT {', '.join(_quoted(c) for c in COLUMNS)} FROM {RELATION} "  # noqa: S608 - fixed column names
             f"WHERE {' AND '.join(conditions)} ORDER BY {_ORDER[self.oldest_first]}"
         )
-        if rows is None and self.python_test() is None:
+        if rows is None and self.residual() is None:
             rows = self.limit
         if rows is not None:
             text += f" LIMIT {int(rows)}"
         return _transpiled(text, dialect), params
 
-    def python_test(self) -> Predicate | None:
+    def residual(self) -> Predicate | None:
         """What SQL only narrowed down, decided as the index decides it (the one filter
         model's residual: every field filter, since engines read JSON types their own way);
         None: SQL is exact."""

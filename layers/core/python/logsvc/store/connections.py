@@ -12,7 +12,7 @@ CONNECTION_TTL_MS = 2 * 3_600_000  # API Gateway closes WebSocket connections af
 
 
 class Subscribed(Protocol):
-    """What a client subscribed to (logsvc.stream.subscriptions.Subscription), kept as JSON."""
+    """What a client subscribed to (logsvc.live_tail.subscriptions.Subscription), kept as JSON."""
 
     def model_dump_json(self) -> str: ...
 

@@ -12,8 +12,8 @@ from aws_lambda_powertools import Logger
 
 from logsvc.clock import now_ms
 from logsvc.entries import LogEntry
+from logsvc.live_tail.subscriptions import Subscription
 from logsvc.store.connections import ConnectionRegistry
-from logsvc.stream.subscriptions import Subscription
 
 # At most one registry read a second per warm function: a new subscriber starts receiving
 # within a second.

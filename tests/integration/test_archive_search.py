@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from logsvc import components, field_filters
+from logsvc import components, field_filters, querier
 from logsvc.archive.duckdb_engine import DuckDbArchive
 from logsvc.archive.query import ArchiveQuery
 from logsvc.clock import utc_date
@@ -309,9 +309,9 @@ def test_an_unknown_id_inside_the_hot_window_costs_no_archive_query(tiers, monke
     assert len(asked) == 1
 
 
-def test_metric_queries_see_the_archive_as_log_queries_do(api):
-    """Entries past a service's 1-day hot window: a bare selector's count (counted from
-    index points) and the same with a line filter (walked) both find them, as search does."""
+@pytest.fixture
+def old_entries(api):
+    """Three entries 10 days old in a service with a 1-day hot window: archive only."""
     now = int(time.time() * 1000)
     assert api.put("/api/v1/logs/config/s", {"ttl_days": 1}).status == 200
     old = [
@@ -320,16 +320,32 @@ def test_metric_queries_see_the_archive_as_log_queries_do(api):
     ]
     assert api.post("/api/v1/logs/ingest/batch", {"logs": old}).status == 201
     assert components.cleaner().run(PLENTY).logs_deleted == 3  # the index no longer has them
+    return now
+
+
+def instant(api, query: str, now: int):
+    return api.get("/loki/api/v1/query", query=query, time=str(now * 1_000_000))
+
+
+def test_metric_queries_see_the_archive_as_log_queries_do(api, old_entries):
+    """Entries past a service's 1-day hot window: a bare selector's count (counted from
+    index points) and the same with a line filter (walked) both find them, as search does."""
+    now = old_entries
 
     def count(query: str) -> int:
-        body = api.get(
-            "/loki/api/v1/query",
-            query=query,
-            time=str(now * 1_000_000),
-        ).body
+        body = instant(api, query, now).body
         assert body["data"]["resultType"] == "vector", body
         return sum(int(sample["value"][1]) for sample in body["data"]["result"])
 
     assert count('sum(count_over_time({service_name="s"}[30d]))') == 3
     assert count('sum(count_over_time({service_name="s"} |= "old" [30d]))') == 3
     assert len(search(api, service="s", start_time=now - 30 * DAY)["logs"]) == 3
+
+
+def test_a_metric_query_over_more_archived_entries_than_it_may_hold_is_refused(
+    api, old_entries, monkeypatch
+):
+    monkeypatch.setattr(querier, "MAX_ARCHIVE_POINTS", 2)
+    refused = instant(api, 'sum(count_over_time({service_name="s"}[30d]))', old_entries)
+    assert refused.status == 422
+    assert "more than 2 entries before the hot window" in refused.body["message"]

@@ -21,15 +21,22 @@ from typing import Any, Protocol
 from logsvc.archive import LogArchive
 from logsvc.archive.query import ArchiveAnswer, ArchiveQuery
 from logsvc.clock import DAY_MS, now_ms
-from logsvc.errors import ArchiveUnavailable
+from logsvc.errors import ApiError, ArchiveUnavailable
 from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.refreshed import Refreshed
 from logsvc.store.configs import ConfigStore, RetentionDefaults
 from logsvc.store.log_index import LogIndex
 
+# A metric query reads at most this many archived entries (each is held in memory).
+MAX_ARCHIVE_POINTS = 200_000
+
 Services = frozenset[str] | None  # the services a reader may read (None: all)
 Point = tuple[int, str, str, str, int]  # timestamp, level, service, source, message bytes
+
+
+class QueryTooLarge(ApiError):
+    status_code = 422
 
 
 class ArchiveEngine(Protocol):
@@ -119,7 +126,22 @@ class Querier:
             points = self.index.points(replace(filters, start_time=hot_since))
         assert filters.start_time is not None
         end = hot_since - 1 if filters.end_time is None else min(filters.end_time, hot_since - 1)
-        answer = self._archive_search(self._archive_query(filters, filters.start_time, end, None))
+        query = self._archive_query(filters, filters.start_time, end, MAX_ARCHIVE_POINTS + 1)
+        answer = self._archive_search(query)
+        # A count must not be silently short: an archive that could not answer in time, or
+        # holds more than a function's memory should hold, is an error naming the remedy.
+        if answer.status == "running" or answer.reason == "timeout":
+            raise QueryTooLarge(
+                "query: the archive's part of this range did not finish in time; narrow "
+                "the time range or the selector",
+                field="query",
+            )
+        if len(answer.entries) > MAX_ARCHIVE_POINTS:
+            raise QueryTooLarge(
+                f"query: more than {MAX_ARCHIVE_POINTS} entries before the hot window; "
+                "narrow the time range or the selector",
+                field="query",
+            )
         points += [
             (
                 e["timestamp"],

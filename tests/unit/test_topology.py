@@ -49,3 +49,16 @@ def test_a_shared_coordination_table_counts_days_whatever_the_write_path():
 def test_kinesis_without_a_coordination_table_is_refused_naming_both_settings():
     with pytest.raises(SettingsError, match=r"INGEST_BUFFER.*COORDINATION_TABLE"):
         topology(INGEST_BUFFER="kinesis://ingest")
+
+
+def test_athena_needs_an_s3_archive_and_its_glue_names():
+    with pytest.raises(SettingsError, match=r"ARCHIVE_ENGINE: athena needs an s3://"):
+        topology(ARCHIVE_ENGINE="athena")
+    path = topology(
+        ARCHIVE_ENGINE="athena",
+        ARCHIVE_URL="s3://bucket",
+        ATHENA_DATABASE="logsvc",
+        ATHENA_WORKGROUP="logsvc-archive",
+    )
+    assert path.archive_search == "athena"
+    assert topology().archive_search == "duckdb"

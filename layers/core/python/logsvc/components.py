@@ -211,7 +211,7 @@ def log_archive() -> LogArchive:
 def archive_engine() -> DuckDbArchive | AthenaArchive:
     """Who searches the archive (ARCHIVE_ENGINE): DuckDB here, or Athena over S3."""
     s = settings()
-    if s.archive_engine == "athena":
+    if topology().archive_search == "athena":
         from logsvc.archive.athena import AthenaArchive
 
         return AthenaArchive(

@@ -14,6 +14,9 @@ kinesis        the writer function (AWS)         the coordination      the write
 Wherever a deployment has a coordination table, daily counts are kept there, whatever the
 write path (every instance of every function must see the same count).
 
+The archive is searched by DuckDB (a local folder, or R2/S3 objects fetched to /tmp) or by
+Athena (S3 only, over the Glue tables the CDK app defines), or not at all (``off``).
+
 Direct is the local default on a SQLite index and what the maintenance functions use for
 their own agent logs; a D1 index is reached through a buffer (each D1 request counts
 against Cloudflare's account-wide limit).
@@ -21,7 +24,7 @@ against Cloudflare's account-wide limit).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from urllib.parse import unquote, urlsplit
 
@@ -50,11 +53,25 @@ class Topology:
     buffer_file: str | None = None  # LOCAL_BUFFER: the SQLite file
     stream: str | None = None  # KINESIS: the stream's name
     dead_letter_queue: str | None = None  # KINESIS: where the writer sets refused entries
+    archive_search: str = "duckdb"  # duckdb, athena or off (ARCHIVE_ENGINE)
 
     @classmethod
     def of(cls, settings: Settings) -> Topology:
         """The topology the settings name, or SettingsError for a combination that is
         not one."""
+        if settings.archive_engine == "athena" and not (
+            settings.archive_url.startswith("s3://")
+            and settings.athena_database
+            and settings.athena_workgroup
+        ):
+            raise SettingsError(
+                "ARCHIVE_ENGINE: athena needs an s3:// ARCHIVE_URL, ATHENA_DATABASE and "
+                "ATHENA_WORKGROUP (the CDK app sets them); use duckdb otherwise"
+            )
+        return replace(cls._write_path(settings), archive_search=settings.archive_engine)
+
+    @classmethod
+    def _write_path(cls, settings: Settings) -> Topology:
         buffer = settings.ingest_buffer
         # Functions that share the deployment's coordination table count days there, even
         # without a buffer of their own (their agent logs).

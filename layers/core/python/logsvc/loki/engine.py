@@ -157,8 +157,15 @@ class Engine:
         q = None
         if isinstance(first, LineFilter) and first.op == "|=" and first.value:
             q = first.value[:200]
+        # The caller's services narrow the SQL first: text tests never run over (and so
+        # never time) another tenant's entries.
         filters = SearchFilters(
-            service=service, level=level, start_time=start_ms, end_time=end_ms, q=q
+            service=service,
+            level=level,
+            start_time=start_ms,
+            end_time=end_ms,
+            q=q,
+            services=self.allowed,
         )
         return filters, rest, (first if q is not None else None)
 

@@ -1,14 +1,20 @@
-"""How LogQL matches text, apart from parsing it: label matchers (``=``, ``!=``, ``=~``,
+r"""How LogQL matches text, apart from parsing it: label matchers (``=``, ``!=``, ``=~``,
 ``!~``; regular expressions anchored at both ends, as Loki anchors them) and line filters
 (``|=``, ``!=``, ``|~``, ``!~``). The parser checks each regular expression with ``regex``
-once; the engine and the line pipeline match with the rest."""
+once; the engine, the line pipeline and live tail match with the rest.
+
+Regular expressions are RE2's, as Loki's (Go's regexp) are: POSIX classes (``[[:alpha:]]``),
+Unicode classes (``\pL``), flags anywhere (``a(?i)b``); no lookaround, no backreferences.
+RE2 matches in time linear in the text, so no pattern can stall a reader, a tail or ingest.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from functools import cache
+from functools import lru_cache
 from typing import Any
+
+import re2
 
 from logsvc.errors import BadRequest
 
@@ -20,13 +26,22 @@ class LogQLError(BadRequest):
         super().__init__(message, field="query")
 
 
-@cache
-def regex(pattern: str) -> re.Pattern[str]:
+# Compiled patterns kept per process: enough for the dashboards a team reloads, bounded so
+# that distinct patterns sent by one reader cannot grow memory without end.
+REGEX_CACHE_SIZE = 256
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # a bad pattern is the client's 400, not a line on stderr
+
+
+@lru_cache(maxsize=REGEX_CACHE_SIZE)
+def regex(pattern: str) -> Any:
+    """The pattern compiled by RE2, or a 400 naming what RE2 refuses."""
     try:
-        return re.compile(pattern)
-    except re.error as exc:
+        return re2.compile(pattern, options=_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
         raise LogQLError(
-            f"query: {pattern[:40]!r} is not a valid regular expression ({exc})"
+            f"query: {pattern[:40]!r} is not a valid regular expression (RE2: {reason})"
         ) from None
 
 

@@ -3,6 +3,7 @@ what each entry of a block decides, and what only Python can decide (the residua
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -43,6 +44,11 @@ def block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
     """What can be decided from a block row alone (using the indexes where they help)."""
     conditions = _Conditions()
     conditions.add("service_name = ?", filters.service)
+    if filters.services is not None:  # a key's services, before any text narrows the blocks
+        conditions.add(
+            "service_name IN (SELECT value FROM json_each(?))",
+            json.dumps(sorted(filters.services)),
+        )
     conditions.add("last_ts >= ?", filters.start_time)
     conditions.add("first_ts <= ?", filters.end_time)
     if filters.level:  # a fixed column name: the block holds entries of this level

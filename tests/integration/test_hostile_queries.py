@@ -1,0 +1,125 @@
+"""LogQL from a hostile reader: regular expressions are RE2's (Loki's syntax, linear time),
+so no pattern stalls a route, a tail or ingest; and a key's services narrow the SQL before
+any text does, so a text's presence in another tenant's logs cannot be timed."""
+
+import json
+import time
+
+import pytest
+
+from logsvc.entries import LogEntry
+from logsvc.live_tail.subscriptions import Subscription
+
+NS = 1_000_000
+# Each of these backtracks for seconds (or for ever) in a backtracking engine on a line of
+# a few dozen characters; RE2 answers in microseconds.
+CATASTROPHIC_LINE = '{service_name="s"} |~ "(a+)+$"'
+CATASTROPHIC_LABEL = '{service_name=~"(.*.*)*x"}'
+ROUTES = (
+    "query_range",
+    "series",
+    "label/service_name/values",
+    "index/volume",
+    "index/stats",
+    "detected_labels",
+    "detected_fields",
+    "patterns",
+)
+
+
+@pytest.fixture
+def lines(api):
+    now = int(time.time() * 1000)
+    logs = [
+        {"service_name": "s", "level": "INFO", "message": "a" * 28 + "!", "timestamp": now - 1000},
+        {"service_name": "s", "level": "INFO", "message": "Grüße 42", "timestamp": now - 2000},
+        {"service_name": "payments-gateway", "level": "INFO", "message": "ok", "timestamp": now},
+    ]
+    assert api.post("/api/v1/logs/ingest/batch", {"logs": logs}).status == 201
+    return api, now
+
+
+def loki(api, route: str, query: str, now: int, key: str = "default"):
+    params = {"query": query, "start": str((now - 3_600_000) * NS), "end": str((now + 1) * NS)}
+    if route == "series":
+        params = {"match[]": query, "start": params["start"], "end": params["end"]}
+    return api.call("GET", f"/loki/api/v1/{route}", query=params, key=key)
+
+
+def found_lines(answer) -> list[str]:
+    assert answer.status == 200, answer.body
+    return [line for s in answer.body["data"]["result"] for _, line in s["values"]]
+
+
+def test_a_catastrophic_line_regex_answers_at_once(lines):
+    api, now = lines
+    started = time.monotonic()
+    assert found_lines(loki(api, "query_range", CATASTROPHIC_LINE, now)) == []
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_catastrophic_label_regex_answers_at_once_on_every_route(lines, route):
+    api, now = lines
+    started = time.monotonic()
+    answer = loki(api, route, CATASTROPHIC_LABEL, now)
+    assert answer.status in (200, 400), answer.body
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('{service_name="s"} |~ "^[[:alpha:]]+$"', []),  # POSIX classes match letters
+        ('{service_name="s"} |~ "[[:alpha:]]{28}"', ["a" * 28 + "!"]),
+        ('{service_name="s"} |~ "^\\\\pL+ \\\\d+$"', ["Grüße 42"]),  # Unicode classes
+        ('{service_name="s"} |~ "GR(?i)üße"', []),  # flags apply from where they stand
+        ('{service_name="s"} |~ "G(?i)RÜSSE|g(?i)rüße"', ["Grüße 42"]),
+        ('{service_name="s"} |~ "!\\\\z"', ["a" * 28 + "!"]),  # end of text
+    ],
+)
+def test_regular_expressions_mean_what_re2_says(lines, query, expected):
+    api, now = lines
+    assert found_lines(loki(api, "query_range", query, now)) == expected
+
+
+@pytest.mark.parametrize("pattern", ["a(?=b)", "(a)\\\\1", "(?<!a)b", "("])
+def test_what_re2_refuses_is_a_400_naming_the_query(lines, pattern):
+    api, now = lines
+    answer = loki(api, "query_range", f'{{service_name="s"}} |~ "{pattern}"', now)
+    assert answer.status == 400
+    assert "is not a valid regular expression" in answer.body["message"]
+
+
+def test_a_catastrophic_tail_costs_ingest_nothing():
+    """What the publisher runs for each new entry on the ingest (or writer) path."""
+    subscription = Subscription(loki_query='{service_name="s"} |~ "(.*.*)*x"')
+    entries = [
+        LogEntry(f"id-{i}", "s", "INFO", "a" * 16, 1_790_000_000_000, {}) for i in range(200)
+    ]
+    started = time.monotonic()
+    assert subscription.messages(entries) == []
+    assert time.monotonic() - started < 1
+
+
+def test_a_restricted_key_narrows_by_its_services_before_any_text(api_d1, d1):
+    now = int(time.time() * 1000)
+    logs = [
+        {"service_name": "mine", "level": "INFO", "message": "hello", "timestamp": now},
+        {"service_name": "theirs", "level": "INFO", "message": "salary=98000", "timestamp": now},
+    ]
+    assert api_d1.post("/api/v1/logs/ingest/batch", {"logs": logs}).status == 201
+    key = api_d1.post(
+        "/api/v1/admin/keys", {"name": "mine-only", "scopes": ["read"], "services": ["mine"]}
+    ).body["key"]
+    before = len(d1.requests)
+    answer = loki(api_d1, "query_range", '{service_name=~".+"} |= "salary=98000"', now, key)
+    assert found_lines(answer) == []
+    searches = [
+        r for r in d1.requests[before:] for s in r.get("batch", [r]) if "log_blocks" in s["sql"]
+    ]
+    assert searches, "the query read the index"
+    for request in searches:
+        for statement in request.get("batch", [request]):
+            if "log_blocks" in statement["sql"]:
+                assert json.dumps(["mine"]) in statement["params"], statement

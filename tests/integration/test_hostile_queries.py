@@ -123,3 +123,45 @@ def test_a_restricted_key_narrows_by_its_services_before_any_text(api_d1, d1):
         for statement in request.get("batch", [request]):
             if "log_blocks" in statement["sql"]:
                 assert json.dumps(["mine"]) in statement["params"], statement
+
+
+def instant(api, query: str):
+    return api.get("/loki/api/v1/query", query=query)
+
+
+def test_an_infinite_sample_is_written_as_prometheus_writes_it(api):
+    answer = instant(api, "vector(1e308) * 10")
+    assert answer.status == 200, answer.body
+    assert [s["value"][1] for s in answer.body["data"]["result"]] == ["+Inf"]
+
+
+def test_a_query_chained_past_the_recursion_limit_is_a_400(api):
+    answer = instant(api, "+".join(["1"] * 5000))
+    assert answer.status == 400
+    assert "too deeply" in answer.body["message"]
+
+
+def test_times_out_of_lokis_range_are_400s_or_clamped(lines):
+    api, _ = lines
+    query = '{service_name="s"}'
+    too_late = api.get("/loki/api/v1/query_range", query=query, end="1" + "0" * 30)
+    assert too_late.status == 400 and too_late.body["message"].startswith("end: ")
+    forever = api.get("/loki/api/v1/query_range", query=query, since="1000000y")
+    assert len(found_lines(forever)) == 2  # since before 1970: everything
+
+
+def test_a_stored_line_nested_past_what_json_unpacks_is_flagged_not_a_500(api):
+    nested = '{"a": ' + "[" * 990 + "]" * 990 + "}"
+    body = {"service_name": "deep", "level": "INFO", "message": nested}
+    assert api.post("/api/v1/logs/ingest", body).status == 201
+    answer = api.get("/loki/api/v1/query_range", query='{service_name="deep"} | json')
+    assert answer.status == 200, answer.body
+    assert len(answer.body["data"]["result"]) == 1
+
+
+def test_a_long_unicode_contains_filter_is_searched_not_a_500(api):
+    body = {"service_name": "u", "level": "INFO", "message": "m", "metadata": {"user": "Ж" * 60}}
+    assert api.post("/api/v1/logs/ingest", body).status == 201
+    answer = api.get("/api/v1/logs/search", filter="metadata.user~=" + "ж" * 49)
+    assert answer.status == 200, answer.body
+    assert [e["metadata"]["user"] for e in answer.body["logs"]] == ["Ж" * 60]

@@ -86,8 +86,7 @@ class FieldFilter:
                 [path, path, self.number],
             )
         if self.op == "~=":
-            clause, needle = text_condition(value, fold(self.value))
-            return f"({kind} = 'text' AND {clause})", [path, path, *needle]
+            return _text_sql(kind, value, path, text_condition(value, fold(self.value)))
         if self.op == "!=" and self.needs_python():
             return "1 = 1", []  # the negation of a superset would drop matches: Python decides
         equal, params = self._equal_sql(kind, value, path)
@@ -98,8 +97,9 @@ class FieldFilter:
     def _equal_sql(self, kind: str, value: str, path: str) -> tuple[str, list[Any]]:
         if self.value in _JSON_LITERALS:
             return f"({kind} = ?)", [path, self.value]
-        clause, needle = text_condition(value, fold(self.value), whole=True)
-        sql, params = f"({kind} = 'text' AND {clause})", [path, path, *needle]
+        sql, params = _text_sql(
+            kind, value, path, text_condition(value, fold(self.value), whole=True)
+        )
         if self.number is not None:
             sql = f"({sql} OR ({kind} IN ('integer', 'real') AND {value} = ?))"
             params += [path, path, self.number]
@@ -227,6 +227,16 @@ def text_condition(column: str, folded: str, whole: bool = False) -> tuple[str, 
     if whole or not runs:
         return "1 = 1", []
     return f"instr(lower({column}), ?) > 0", [max(runs, key=len)]
+
+
+def _text_sql(
+    kind: str, value: str, path: str, condition: tuple[str, list[Any]]
+) -> tuple[str, list[Any]]:
+    """A text value's condition, with the path bound once for each place that reads it (a
+    condition left out, "1 = 1", reads no value)."""
+    clause, needle = condition
+    value_path = [path] if value in clause else []
+    return f"({kind} = 'text' AND {clause})", [path, *value_path, *needle]
 
 
 def _lookup(metadata: dict[str, Any] | None, keys: tuple[str, ...]) -> tuple[bool, Any]:

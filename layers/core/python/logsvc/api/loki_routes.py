@@ -62,7 +62,7 @@ def register(
         def handle() -> dict[str, Any]:
             from logsvc.loki import answers
 
-            return getattr(answers, answer)(request())
+            return _bounded(lambda: getattr(answers, answer)(request()))
 
         handle.__name__ = answer  # the OpenAPI operation's name
         app.get(f"{PREFIX}/{path}")(handle)
@@ -74,4 +74,17 @@ def register(
     def label_values(name: str) -> dict[str, Any]:
         from logsvc.loki import answers
 
-        return answers.label_values(request(), name)
+        return _bounded(lambda: answers.label_values(request(), name))
+
+
+def _bounded(answer: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The answer, or a 400 for a query whose nesting or chaining runs past the
+    interpreter's recursion limit (`1+1+...` five thousand times) instead of a 500."""
+    try:
+        return answer()
+    except RecursionError:
+        from logsvc.loki.logql import LogQLError
+
+        raise LogQLError(
+            "query: nested or chained too deeply; split it into smaller queries"
+        ) from None

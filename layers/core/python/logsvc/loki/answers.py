@@ -360,7 +360,8 @@ def _required(value: str | None, name: str) -> str:
 def _range(start: str | None, end: str | None, since: str | None) -> tuple[int, int]:
     end_ms = time_param(end, now_ms(), "end")
     default_start = end_ms - (_duration(since, "since") if since else DEFAULT_RANGE_MS)
-    start_ms = time_param(start, default_start, "start")
+    # A `since` reaching before 1970 means everything (Loki clamps it too).
+    start_ms = max(0, time_param(start, max(0, default_start), "start"))
     if start_ms > end_ms:
         raise BadRequest("start: must not be after end", field="start")
     return start_ms, end_ms
@@ -373,17 +374,30 @@ def time_param(value: str | None, default: int, name: str) -> int:
     try:
         if re.fullmatch(r"[0-9]+", value):
             number = int(value)
-            return number * 1000 if len(value) <= 10 else number // 1_000_000
+            ms = number * 1000 if len(value) <= 10 else number // 1_000_000
+            return _in_range(ms, value, name)
         if re.fullmatch(r"[0-9]*\.[0-9]+", value):
-            return math.floor(float(value) * 1000)
+            return _in_range(math.floor(float(value) * 1000), value, name)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if moment.tzinfo is None:
             raise ValueError
-        return math.floor(moment.timestamp() * 1000)
+        return _in_range(math.floor(moment.timestamp() * 1000), value, name)
     except (ValueError, OverflowError):
         raise BadRequest(
             f"{name}: {value[:40]!r} is not a time (Unix ns or s, or RFC 3339)", field=name
         ) from None
+
+
+# Loki's times are int64 nanoseconds: up to 2262-04-11.
+MAX_TIME_MS = (2**63 - 1) // 1_000_000
+
+
+def _in_range(ms: int, value: str, name: str) -> int:
+    if not 0 <= ms <= MAX_TIME_MS:
+        raise BadRequest(
+            f"{name}: {value[:40]!r} is outside Loki's time range (1970 to 2262)", field=name
+        )
+    return ms
 
 
 def _step(value: str | None, start: int, end: int) -> int:

@@ -113,13 +113,15 @@ def _json_labels(entry: dict[str, Any], line: str) -> dict[str, str]:
     labels = metadata_labels(entry)
     text = line.lstrip()
     if text.startswith("{"):
+        found: dict[str, str] = {}
         try:
             document = json.loads(text)
-        except ValueError:
+            if isinstance(document, dict):
+                _flatten(document, "", found)
+        except (ValueError, RecursionError):  # nested past what a reader should unpack
             labels["__error__"] = "JSONParserErr"
         else:
-            if isinstance(document, dict):
-                _flatten(document, "", labels)
+            labels.update(found)
     return labels
 
 

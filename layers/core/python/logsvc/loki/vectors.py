@@ -85,6 +85,8 @@ def format_value(value: float) -> str:
     """A sample value as Loki writes it (Go's strconv 'f', -1): 2, 0.5, NaN."""
     if value != value:
         return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"  # as Prometheus and Loki write them
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return repr(value)

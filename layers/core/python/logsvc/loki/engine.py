@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -102,16 +102,16 @@ class Engine:
                 f"({limit} > {MAX_ENTRIES})",
                 field="limit",
             )
-        found: list[Line] = []
+        # Forward, the walk runs newest first to the start: only the oldest ``limit`` lines
+        # seen so far are held, whatever the range holds.
+        found: deque[Line] = deque(maxlen=limit if forward else None)
         # Backward, the first page need hold no more than the lines asked for.
         first_page = 1000 if forward else max(limit, 10)
         for line in self._walk(query, start_ms, end_ms, first_page):
             found.append(line)
             if not forward and len(found) >= limit:
                 break
-        if forward:
-            found = found[-limit:][::-1]
-        return found
+        return list(reversed(found)) if forward else list(found)
 
     def _walk(
         self, query: LogQuery, start_ms: int, end_ms: int, first_page: int = 1000
@@ -259,7 +259,12 @@ class Engine:
         filters, matchers, _ = self._search_filters(LogQuery(query.matchers), start_ms, end_ms)
         if filters is None:
             return
-        for timestamp, level, service, source, size in self.reader.points(filters):
+        budget = Budget(self.timeout_s)
+        for number, (timestamp, level, service, source, size) in enumerate(
+            self.reader.points(filters)
+        ):
+            if number % 10_000 == 0:
+                budget.check()
             if self.allowed is not None and service not in self.allowed:
                 continue
             labels = labels_of(service, level, source)

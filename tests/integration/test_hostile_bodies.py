@@ -3,6 +3,7 @@
 
 import gzip
 import json
+import time
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -112,3 +113,49 @@ def test_a_key_for_no_listed_service_is_refused(api):
     assert answer.status == 400
     assert answer.body["field"] == "services"
     assert api.get("/api/v1/admin/keys").body["keys"] == []
+
+
+def loki_push(api, body: bytes, content_type: str = "application/x-protobuf"):
+    return api.call(
+        "POST", "/loki/api/v1/push", raw_body=body, headers={"content-type": content_type}
+    )
+
+
+def _varint(value: int) -> bytes:
+    out = b""
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if not value:
+            return out + bytes([low])
+        out += bytes([low | 0x80])
+
+
+def test_eight_million_empty_loki_entries_are_refused_before_they_are_built(api):
+    """Two bytes an entry: 16 MB of protobuf (751 KB snappy) is 8 million entries, about
+    0.5 GB once parsed; they are counted on the wire and refused at once."""
+    import cramjam
+
+    labels = b'{service_name="s"}'
+    stream = b"\x0a" + _varint(len(labels)) + labels + b"\x12\x00" * 8_000_000
+    body = b"\x0a" + _varint(len(stream)) + stream
+    started = time.monotonic()
+    answer = loki_push(api, bytes(cramjam.snappy.compress_raw(body)))
+    assert answer.status == 413
+    assert "more than 10000 entries" in answer.body["message"]
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("labels", "says"),
+    [
+        ({f"l{i}": "v" for i in range(16)}, "16 label names; at most 15"),
+        ({"service_name": "s", "n" * 1025: "v"}, "at most 1024"),
+        ({"service_name": "s", "host": "v" * 2049}, "at most 2048"),
+    ],
+)
+def test_lokis_label_limits_are_400s_naming_the_limit(api, labels, says):
+    body = {"streams": [{"stream": labels, "values": [[str(time.time_ns()), "line"]]}]}
+    answer = loki_push(api, json.dumps(body).encode(), "application/json")
+    assert answer.status == 400
+    assert says in answer.body["message"]
+    assert api.get("/api/v1/logs/search", q="line").body["logs"] == []

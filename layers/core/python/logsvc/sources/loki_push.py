@@ -27,12 +27,21 @@ from logsvc.entries import (
     LEVEL_ALIASES,
     LEVELS,
     MAX_JSON_CONTAINERS,
+    MAX_OTLP_RECORDS,
     sanitize_service_name,
 )
 from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.media_types import PROTOBUF
 from logsvc.sources.compressed import MAX_DECOMPRESSED_BYTES, gunzip
+from logsvc.sources.wire import fields
 
+# Entries one push may carry (the route refuses more): counted before anything is built.
+MAX_PUSH_ENTRIES = MAX_OTLP_RECORDS
+# Loki's default limits on a stream's labels (limits_config): names per stream, and the
+# length of a name and of a value.
+MAX_LABEL_NAMES = 15
+MAX_LABEL_NAME_LENGTH = 1024
+MAX_LABEL_VALUE_LENGTH = 2048
 SERVICE_LABELS = ("service_name", "service", "app", "job")
 LEVEL_LABELS = ("level", "severity", "detected_level")
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
@@ -82,7 +91,9 @@ def _from_json(body: bytes) -> list[dict[str, Any]]:
         if not isinstance(stream, dict):
             raise PushDecodeError(f"{where}: must be an object")
         if "entries" in stream or "labels" in stream:  # the legacy form
-            labels = parse_labels(_text(stream.get("labels"), f"{where}.labels"), where)
+            labels = within_limits(
+                parse_labels(_text(stream.get("labels"), f"{where}.labels"), where), where
+            )
             for index, entry in enumerate(_list(stream.get("entries"), f"{where}.entries")):
                 at = f"{where}.entries[{index}]"
                 if not isinstance(entry, dict):
@@ -99,6 +110,7 @@ def _from_json(body: bytes) -> list[dict[str, Any]]:
         labels = stream.get("stream", {})
         if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
             raise PushDecodeError(f"{where}.stream: must be an object of text labels")
+        within_limits(labels, f"{where}.stream")
         for index, value in enumerate(_list(stream.get("values"), f"{where}.values")):
             at = f"{where}.values[{index}]"
             if not isinstance(value, list) or len(value) not in (2, 3):
@@ -115,6 +127,9 @@ def _from_json(body: bytes) -> list[dict[str, Any]]:
 def _from_protobuf(body: bytes) -> list[dict[str, Any]]:
     from google.protobuf.message import DecodeError
 
+    streams, entries = wire_counts(body, MAX_PUSH_ENTRIES)
+    if entries > MAX_PUSH_ENTRIES or streams > MAX_PUSH_ENTRIES:
+        raise PayloadTooLarge(f"body: more than {MAX_PUSH_ENTRIES} entries in one push")
     request = push_request_class()()
     try:
         request.ParseFromString(body)
@@ -122,12 +137,31 @@ def _from_protobuf(body: bytes) -> list[dict[str, Any]]:
         raise PushDecodeError(f"body: not a Loki PushRequest ({exc})") from None
     items = []
     for number, stream in enumerate(request.streams):
-        labels = parse_labels(stream.labels, f"streams[{number}]")
+        labels = within_limits(
+            parse_labels(stream.labels, f"streams[{number}]"), f"streams[{number}]"
+        )
         for entry in stream.entries:
             nanoseconds = entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos
             metadata = {pair.name: pair.value for pair in entry.structuredMetadata}
             items.append(item(labels, nanoseconds, entry.line, metadata))
     return items
+
+
+def wire_counts(body: bytes, limit: int) -> tuple[int, int]:
+    """How many streams and entries a PushRequest holds (PushRequest.streams = 1,
+    StreamAdapter.entries = 2), counted from the wire format and stopping past ``limit``:
+    a 16 MB body can hold 8 million empty entries (two bytes each), about 0.5 GB once
+    parsed. A malformed body is left to the parser to refuse."""
+    streams = entries = 0
+    for stream in fields(body, 1):
+        streams += 1
+        for _ in fields(stream, 2):
+            entries += 1
+            if entries > limit:
+                return streams, entries
+        if streams > limit:
+            break
+    return streams, entries
 
 
 def item(
@@ -182,6 +216,28 @@ def parse_labels(text: str, where: str = "labels") -> dict[str, str]:
             raise PushDecodeError(f'{where}: labels must look like {{name="value", ...}}')
         labels[match[1]] = json.loads(f'"{match[2]}"')
         position = match.end()
+    return labels
+
+
+def within_limits(labels: dict[str, str], where: str) -> dict[str, str]:
+    """The stream's labels, or a 400 naming the Loki limit they break (each label is kept
+    with every entry of the stream, so their size multiplies)."""
+    if len(labels) > MAX_LABEL_NAMES:
+        raise PushDecodeError(
+            f"{where}: {len(labels)} label names; at most {MAX_LABEL_NAMES} per stream "
+            "(Loki's max_label_names_per_series)"
+        )
+    for name, value in labels.items():
+        if len(name) > MAX_LABEL_NAME_LENGTH:
+            raise PushDecodeError(
+                f"{where}: a label name of {len(name)} characters; at most "
+                f"{MAX_LABEL_NAME_LENGTH} (Loki's max_label_name_length)"
+            )
+        if len(value) > MAX_LABEL_VALUE_LENGTH:
+            raise PushDecodeError(
+                f"{where}: label {name[:40]!r} has a value of {len(value)} characters; at "
+                f"most {MAX_LABEL_VALUE_LENGTH} (Loki's max_label_value_length)"
+            )
     return labels
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from google.protobuf import json_format
@@ -31,6 +30,7 @@ from logsvc.entries import (
 from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.media_types import JSON, PROTOBUF
 from logsvc.sources.compressed import gunzip
+from logsvc.sources.wire import fields
 
 DEFAULT_SERVICE = DEFAULT_SERVICE
 
@@ -212,45 +212,10 @@ def count_records(data: bytes, limit: int = MAX_OTLP_RECORDS) -> int:
     Malformed data is left for the real parser to refuse.
     """
     count = 0
-    for resource_logs in _fields(data, 1):
-        for scope_logs in _fields(resource_logs, 2):
-            for _ in _fields(scope_logs, 2):
+    for resource_logs in fields(data, 1):
+        for scope_logs in fields(resource_logs, 2):
+            for _ in fields(scope_logs, 2):
                 count += 1
                 if count > limit:
                     return count
     return count
-
-
-def _fields(data: bytes, wanted: int) -> Iterator[bytes]:
-    """The length-delimited values of one field number, in order."""
-    position, end = 0, len(data)
-    while position < end:
-        key, position = _varint(data, position)
-        number, wire_type = key >> 3, key & 7
-        if wire_type == 0:
-            _, position = _varint(data, position)
-        elif wire_type == 1:
-            position += 8
-        elif wire_type == 5:
-            position += 4
-        elif wire_type == 2:
-            length, position = _varint(data, position)
-            if number == wanted:
-                yield data[position : position + length]
-            position += length
-        else:
-            return  # groups or garbage: the parser decides
-        if position > end:
-            return
-
-
-def _varint(data: bytes, position: int) -> tuple[int, int]:
-    result = shift = 0
-    while position < len(data) and shift < 64:
-        byte = data[position]
-        position += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, position
-        shift += 7
-    return result, len(data) + 1  # truncated: stop the walk

@@ -14,6 +14,7 @@ window (a search without start_time stays in the index, as before two tiers).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -26,13 +27,12 @@ from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.refreshed import Refreshed
 from logsvc.store.configs import ConfigStore, RetentionDefaults
-from logsvc.store.log_index import LogIndex
+from logsvc.store.log_index import LogIndex, Point, Stream
 
 # A metric query reads at most this many archived entries (each is held in memory).
 MAX_ARCHIVE_POINTS = 200_000
 
 Services = frozenset[str] | None  # the services a reader may read (None: all)
-Point = tuple[int, str, str, str, int]  # timestamp, level, service, source, message bytes
 
 
 class QueryTooLarge(ApiError):
@@ -149,6 +149,7 @@ class Querier:
                 e["service_name"],
                 e.get("source_type") or "http",
                 len(e["message"].encode()),
+                _pushed_labels(e),
             )
             for e in answer.entries
         ]
@@ -165,9 +166,9 @@ class Querier:
     def recent(self, service_name: str, limit: int) -> list[dict[str, Any]]:
         return self.index.recent(service_name, limit)
 
-    def streams(self, start_ms: int, end_ms: int) -> list[tuple[str, str, str]]:
-        """(service, source, level) of the index's entries between two times (label
-        values: what the index holds)."""
+    def streams(self, start_ms: int, end_ms: int) -> list[Stream]:
+        """(service, source, level, pushed labels) of the index's streams between two
+        times (label names and values: what the index holds)."""
         return self.index.streams(start_ms, end_ms)
 
     def get(self, entry_id: str, readable: Services) -> dict[str, Any] | None:
@@ -299,3 +300,9 @@ def _marked(entries: list[dict[str, Any]], tier: str) -> list[dict[str, Any]]:
 
 def _may_read(readable: Services, service: str) -> bool:
     return readable is None or service in readable
+
+
+def _pushed_labels(entry: dict[str, Any]) -> str | None:
+    """An archived entry's pushed labels as the index returns them (JSON text, or None)."""
+    labels = (entry.get("metadata") or {}).get("labels")
+    return json.dumps(labels) if isinstance(labels, dict) and labels else None

@@ -82,7 +82,10 @@ def instant_query(request: LokiRequest) -> dict[str, Any]:
 
 
 def labels(request: LokiRequest) -> dict[str, Any]:
-    return {"status": "success", "data": list(LABEL_NAMES)}
+    """The label names of the streams in the range (that the ``query`` names)."""
+    start, end = _range(request.param("start"), request.param("end"), request.param("since"))
+    series = _series(request.engine(), request.param("query"), start, end)
+    return {"status": "success", "data": sorted({name for s in series for name in s})}
 
 
 def label_values(request: LokiRequest, name: str) -> dict[str, Any]:
@@ -190,8 +193,7 @@ def detected_labels(request: LokiRequest) -> dict[str, Any]:
     return {
         "detectedLabels": [
             {"label": name, "cardinality": len({s[name] for s in series if name in s})}
-            for name in LABEL_NAMES
-            if any(name in s for s in series)
+            for name in sorted({name for s in series for name in s})
         ]
     }
 
@@ -299,8 +301,8 @@ def _series(
     the block headers alone, when none is given)."""
     if not text:
         return [
-            pipeline.labels_of(service, level, source)
-            for service, source, level in engine.reader.streams(start, end)
+            pipeline.labels_from_json(service, level, source, pushed)
+            for service, source, level, pushed in engine.reader.streams(start, end)
             if engine.allowed is None or service in engine.allowed
         ]
     found = {labels for _, labels, _ in _points(engine, text, start, end)}

@@ -16,6 +16,7 @@ logsvc.loki.vectors.
 from __future__ import annotations
 
 import bisect
+import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 from logsvc.entries import LEVELS
 from logsvc.errors import ApiError, BadRequest
+from logsvc.field_filters import MAX_FILTERS, MAX_VALUE_CHARS, FieldFilter
 from logsvc.filters import SearchFilters
 from logsvc.loki.logql import (
     Binary,
@@ -39,13 +41,15 @@ from logsvc.loki.logql import (
     VectorLiteral,
 )
 from logsvc.loki.matching import line_kept, selected
-from logsvc.loki.pipeline import Line, labels_of, run_pipeline, stream_labels, without
+from logsvc.loki.pipeline import Line, labels_from_json, run_pipeline, stream_labels, without
 from logsvc.loki.vectors import Series, aggregate, binary
+from logsvc.store.log_index import Point, Stream
 
 MAX_ENTRIES = 5000  # Loki's max_entries_limit_per_query
 MAX_SERIES = 500  # Loki's max_query_series
 MAX_POINTS = 11_000  # Loki's (and Prometheus's) points per series
 STREAM_LABELS = ("service_name", "level", "detected_level", "source_type")
+_FILTER_KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")  # a key field filters take
 _LEVEL_LABELS = ("level", "detected_level")
 
 
@@ -77,9 +81,9 @@ class Reader(Protocol):
 
     def entries(self, filters: SearchFilters) -> tuple[list[dict[str, Any]], bool]: ...
 
-    def points(self, filters: SearchFilters) -> list[tuple[int, str, str, str, int]]: ...
+    def points(self, filters: SearchFilters) -> list[Point]: ...
 
-    def streams(self, start_ms: int, end_ms: int) -> list[tuple[str, str, str]]: ...
+    def streams(self, start_ms: int, end_ms: int) -> list[Stream]: ...
 
 
 class Engine:
@@ -138,10 +142,12 @@ class Engine:
     def _search_filters(
         self, query: LogQuery, start_ms: int, end_ms: int
     ) -> tuple[SearchFilters | None, list[Matcher], LineFilter | None]:
-        """What SQL can narrow: service and level equalities, the first |= (SQL ignores
-        case, so it is checked again exactly). None when nothing can match."""
+        """What SQL can narrow: service and level equalities, pushed labels' equalities and
+        the first |= (SQL ignores case, so the matchers and the filter are checked again
+        exactly). None when nothing can match."""
         service = level = None
         rest = []
+        pushed: list[FieldFilter] = []
         for matcher in query.matchers:
             if matcher.op == "=" and matcher.label == "service_name" and service is None:
                 service = matcher.value
@@ -151,6 +157,9 @@ class Engine:
                     return None, [], None
             else:
                 rest.append(matcher)
+                narrowing = _pushed_label_filter(matcher)
+                if narrowing is not None:
+                    pushed.append(narrowing)
         if service and self.allowed is not None and service not in self.allowed:
             return None, [], None
         first = query.stages[0] if query.stages else None
@@ -165,6 +174,7 @@ class Engine:
             start_time=start_ms,
             end_time=end_ms,
             q=q,
+            fields=tuple(pushed[:MAX_FILTERS]),
             services=self.allowed,
         )
         return filters, rest, (first if q is not None else None)
@@ -260,16 +270,26 @@ class Engine:
         if filters is None:
             return
         budget = Budget(self.timeout_s)
-        for number, (timestamp, level, service, source, size) in enumerate(
+        for number, (timestamp, level, service, source, size, pushed) in enumerate(
             self.reader.points(filters)
         ):
             if number % 10_000 == 0:
                 budget.check()
             if self.allowed is not None and service not in self.allowed:
                 continue
-            labels = labels_of(service, level, source)
+            labels = labels_from_json(service, level, source, pushed)
             if selected(matchers, labels):
                 yield timestamp, labels, size
+
+
+def _pushed_label_filter(matcher: Matcher) -> FieldFilter | None:
+    """A pushed label's equality as a metadata filter (labels are kept under
+    metadata.labels), so SQL narrows by it; None when it is no such equality."""
+    if matcher.op != "=" or matcher.label in STREAM_LABELS or not matcher.value:
+        return None
+    if len(matcher.value) > MAX_VALUE_CHARS or not _FILTER_KEY.fullmatch(matcher.label):
+        return None
+    return FieldFilter(("labels", matcher.label), "=", matcher.value)
 
 
 # -- walking the index ------------------------------------------------------------------

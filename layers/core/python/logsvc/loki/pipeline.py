@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from logsvc.loki.logql import (
@@ -45,12 +46,46 @@ class Line:
 
 
 def stream_labels(entry: dict[str, Any]) -> dict[str, str]:
-    return labels_of(entry["service_name"], entry["level"], entry.get("source_type") or "http")
+    """An entry's stream labels: its service, level and source, and the labels an agent
+    pushed with it (kept under metadata.labels)."""
+    pushed = (entry.get("metadata") or {}).get("labels")
+    return labels_of(
+        entry["service_name"],
+        entry["level"],
+        entry.get("source_type") or "http",
+        pushed if isinstance(pushed, dict) else None,
+    )
 
 
-def labels_of(service: str, level: str, source: str) -> dict[str, str]:
+def labels_of(
+    service: str, level: str, source: str, pushed: dict[str, Any] | None = None
+) -> dict[str, str]:
     lower = level.lower()
-    return {"service_name": service, "level": lower, "detected_level": lower, "source_type": source}
+    labels = {"service_name": service, "level": lower, "detected_level": lower}
+    labels["source_type"] = source
+    if pushed:  # the service's own labels win over a pushed label of the same name
+        return {
+            **{k: v for k, v in pushed.items() if isinstance(v, str) and _LABEL_NAME_OK(k)},
+            **labels,
+        }
+    return labels
+
+
+def labels_from_json(service: str, level: str, source: str, pushed: str | None) -> dict[str, str]:
+    """labels_of, with pushed labels as the index returns them (JSON text, or None)."""
+    return labels_of(service, level, source, _pushed(pushed) if pushed else None)
+
+
+@lru_cache(maxsize=4096)
+def _pushed(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+_LABEL_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").fullmatch
 
 
 def run_pipeline(

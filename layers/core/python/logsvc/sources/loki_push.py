@@ -10,8 +10,9 @@ Three bodies are read:
 
 Each entry's service comes from the ``service_name`` label, else ``service``, ``app``,
 ``job``; its level from ``level``, ``severity`` or ``detected_level``, else from the line as
-Loki detects it; every other label and the structured metadata go to its metadata (labels
-under ``labels``, structured metadata under ``structured_metadata``).
+Loki detects it. The pushed labels (all but ``service_name``, ``level``, ``detected_level``
+and ``source_type``, which every entry has) are kept under ``labels`` in its metadata and
+are stream labels in the Loki API; structured metadata goes under ``structured_metadata``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ MAX_LABEL_NAMES = 15
 MAX_LABEL_NAME_LENGTH = 1024
 MAX_LABEL_VALUE_LENGTH = 2048
 SERVICE_LABELS = ("service_name", "service", "app", "job")
+# The stream labels every entry has (logsvc.loki.engine.STREAM_LABELS): not kept as pushed.
+OWN_LABELS = ("service_name", "level", "detected_level", "source_type")
 LEVEL_LABELS = ("level", "severity", "detected_level")
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 # Loki's level detection, for lines without a level label: the first of these words.
@@ -172,7 +175,9 @@ def item(
     level_label = next((name for name in LEVEL_LABELS if labels.get(name)), None)
     service = sanitize_service_name(labels.get(service_label or ""), DEFAULT_SERVICE)
     level = level_of(labels[level_label]) if level_label else detect_level(line)
-    others = {k: v for k, v in labels.items() if k not in (service_label, level_label)}
+    # Every pushed label stays a stream label (job, env, host, namespace, pod...), the one
+    # the service came from included; the service's own labels are set apart.
+    others = {k: v for k, v in labels.items() if k not in OWN_LABELS}
     metadata: dict[str, Any] = {}
     if others:
         metadata["labels"] = others

@@ -47,6 +47,11 @@ MAX_HEADERS_PER_ROUND = 65_536
 # overlapping blocks would otherwise each take a round, and each round is a D1 request.
 OVERLAP_ENTRIES = 10_000
 MAX_ENTRIES_PER_ROUND = 1 << 40
+# The labels an agent pushed with an entry (logsvc.sources.loki_push keeps them under
+# metadata.labels): Loki's stream labels beside service_name, level and source_type.
+_PUSHED_LABELS = "json_extract(e.value, '$[2].labels')"
+Point = tuple[int, str, str, str, int, str | None]  # time, level, service, source, bytes, labels
+Stream = tuple[str, str, str, str | None]  # service, source, level, labels
 _TALLY_ROWS_PER_STATEMENT = 25  # 4 parameters a row, D1's limit of 100 a statement
 
 
@@ -180,38 +185,38 @@ class LogIndex:
         end = filters.offset + filters.limit
         return found[filters.offset : end], len(found) > end
 
-    def points(self, filters: SearchFilters) -> list[tuple[int, str, str, str, int]]:
-        """Every matching entry as (timestamp, level, service, source, message bytes), in
-        one query and without building entries: what metric queries count. Filters that
-        SQL only narrows down (see block_sql.residual) are not for this method."""
+    def points(self, filters: SearchFilters) -> list[Point]:
+        """Every matching entry as (timestamp, level, service, source, message bytes, its
+        pushed labels as JSON text or None), in one query and without building entries:
+        what metric queries count. Filters that SQL only narrows down (see
+        block_sql.residual) are not for this method."""
         block_where, block_params = block_conditions(filters)
         entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
             "SELECT json_extract(e.value, '$[0]') AS t, "  # noqa: S608 - fixed fragments
             f"{ENTRY_LEVEL} AS level, b.service_name AS service, b.source_type AS source, "
-            "length(CAST(json_extract(e.value, '$[1]') AS BLOB)) AS bytes "
+            "length(CAST(json_extract(e.value, '$[1]') AS BLOB)) AS bytes, "
+            f"{_PUSHED_LABELS} AS labels "
             f"FROM log_blocks AS b, json_each(b.entries) AS e WHERE {block_where} "
             f"AND e.type != 'null' AND {entry_where}",
             (*block_params, *entry_params),
         )
-        return [(r["t"], r["level"], r["service"], r["source"], r["bytes"]) for r in rows]
-
-    def streams(self, start_ms: int, end_ms: int) -> list[tuple[str, str, str]]:
-        """(service, source, level) of the entries between two times, from block headers
-        alone (a block straddling an end counts whole)."""
-        rows = self.db.query(
-            "SELECT service_name, source_type, "  # noqa: S608 - fixed column names
-            + ", ".join(f"sum({column}) AS {level}" for level, column in LEVEL_COUNTS.items())
-            + " FROM log_blocks WHERE last_ts >= ? AND first_ts <= ? "
-            "GROUP BY service_name, source_type",
-            (start_ms, end_ms),
-        )
         return [
-            (row["service_name"], row["source_type"], level)
-            for row in rows
-            for level in LEVELS
-            if row[level]
+            (r["t"], r["level"], r["service"], r["source"], r["bytes"], r["labels"]) for r in rows
         ]
+
+    def streams(self, start_ms: int, end_ms: int) -> list[Stream]:
+        """(service, source, level, pushed labels as JSON text or None) of each distinct
+        stream with entries between two times, grouped in SQL."""
+        rows = self.db.query(
+            "SELECT DISTINCT b.service_name AS service, b.source_type AS source, "  # noqa: S608 - fixed fragments
+            f"{ENTRY_LEVEL} AS level, {_PUSHED_LABELS} AS labels "
+            "FROM log_blocks AS b, json_each(b.entries) AS e "
+            "WHERE b.last_ts >= ? AND b.first_ts <= ? AND e.type != 'null' "
+            "AND json_extract(e.value, '$[0]') BETWEEN ? AND ?",
+            (start_ms, end_ms, start_ms, end_ms),
+        )
+        return [(r["service"], r["source"], r["level"], r["labels"]) for r in rows]
 
     def get(self, entry_id: str) -> dict[str, Any] | None:
         """The entry with this id, in one query: among the blocks of the time bucket its id

@@ -67,8 +67,9 @@ def instant_query(request: LokiRequest) -> dict[str, Any]:
     query = parse(_required(request.param("query"), "query"))
     at = time_param(request.param("time"), now_ms(), "time")
     if isinstance(query, LogQuery):
-        return _streams(
-            request.engine(), query, at - DEFAULT_RANGE_MS, at, request.param, request.categorized()
+        raise LogQLError(
+            "query: log queries are not supported as an instant query type, please change "
+            "your query to a range query type"
         )
     series = request.engine().evaluate(query, at, at, 1)
     return _success(

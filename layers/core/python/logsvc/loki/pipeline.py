@@ -194,10 +194,14 @@ def _holds(expression: Any, labels: dict[str, str]) -> bool:
     value = labels.get(expression.label, "")
     if expression.unit == "text":
         return match_text(expression.op, value, str(expression.value))
+    if expression.label not in labels:
+        return False  # no such label: the line does not pass, as in Loki
     number = _as_number(value, expression.unit)
     if number is None:
+        # A value that is no number keeps the line, marked, as Loki does: `| __error__=""`
+        # drops such lines; without it they show, and say why.
         labels.setdefault("__error__", "LabelFilterErr")
-        return False
+        return True
     wanted = float(expression.value)
     return {
         "==": number == wanted,

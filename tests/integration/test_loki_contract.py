@@ -1,0 +1,47 @@
+"""Where Loki's own behaviour is the contract (its query API and its line pipeline), in
+the cases a client sees: an instant log query is refused, a label filter over a value
+that is no number keeps the line marked with __error__, a missing label drops it."""
+
+import time
+
+NS = 1_000_000
+
+
+def test_an_instant_log_query_is_refused_as_loki_refuses_it(api):
+    answer = api.get("/loki/api/v1/query", query='{service_name="s"}')
+    assert answer.status == 400
+    assert answer.body["message"] == (
+        "query: log queries are not supported as an instant query type, please change "
+        "your query to a range query type"
+    )
+
+
+def test_a_numeric_label_filter_keeps_a_line_whose_value_is_no_number_marked(api):
+    now = int(time.time() * 1000)
+    lines = ["status=503 path=/a", "status=abc path=/b", "status=200 path=/c", "path=/d"]
+    body = {
+        "logs": [
+            {"service_name": "s", "level": "INFO", "message": m, "timestamp": now - i}
+            for i, m in enumerate(lines)
+        ]
+    }
+    assert api.post("/api/v1/logs/ingest/batch", body).status == 201
+
+    def found(query: str) -> dict[str, str]:
+        answer = api.get(
+            "/loki/api/v1/query_range",
+            query=query,
+            start=str((now - 60_000) * NS),
+            end=str((now + 1000) * NS),
+        )
+        assert answer.status == 200, answer.body
+        result = answer.body["data"]["result"]
+        return {v[1]: s["stream"].get("__error__", "") for s in result for v in s["values"]}
+
+    assert found('{service_name="s"} | logfmt | status >= 500') == {
+        "status=503 path=/a": "",
+        "status=abc path=/b": "LabelFilterErr",
+    }
+    assert found('{service_name="s"} | logfmt | status >= 500 | __error__ = ""') == {
+        "status=503 path=/a": ""
+    }

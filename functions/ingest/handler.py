@@ -18,7 +18,7 @@ from logsvc.clock import now_ms
 from logsvc.entries import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, ServiceName
 from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.ingest import Idempotency, IngestOutcome
-from logsvc.media_types import JSON
+from logsvc.media_types import JSON, PROTOBUF
 
 logger = Logger(service="logsService-ingest")
 # Retrying a request with the same key stores nothing twice (ids derive from the key).
@@ -144,9 +144,9 @@ def loki_push(key: IdempotencyKey = None):
 
     event = app.current_event
     raw = base64.b64decode(event.body) if event.is_base64_encoded else (event.body or "").encode()
-    items = push.decode(
-        raw, event.headers.get("content-type") or JSON, event.headers.get("content-encoding")
-    )
+    # As Loki: a push that names no media type is snappy protobuf (what the agents send).
+    media_type = event.headers.get("content-type") or PROTOBUF
+    items = push.decode(raw, media_type, event.headers.get("content-encoding"))
     if len(items) > MAX_OTLP_RECORDS:
         raise PayloadTooLarge(f"body: at most {MAX_OTLP_RECORDS} entries, got {len(items)}")
     outcome = (

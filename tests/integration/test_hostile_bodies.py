@@ -159,3 +159,61 @@ def test_lokis_label_limits_are_400s_naming_the_limit(api, labels, says):
     assert answer.status == 400
     assert says in answer.body["message"]
     assert api.get("/api/v1/logs/search", q="line").body["logs"] == []
+
+
+def promtail_push(labels: str, lines: list[bytes]) -> bytes:
+    """A snappy PushRequest, built as bytes so a line may be anything an agent sends."""
+    import cramjam
+
+    def field(number: int, payload: bytes) -> bytes:
+        return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+    now = time.time_ns()
+    entries = b"".join(
+        field(
+            2,
+            field(1, b"\x08" + _varint(now // 10**9) + b"\x10" + _varint(now % 10**9 + i))
+            + field(2, line),
+        )
+        for i, line in enumerate(lines)
+    )
+    stream = field(1, labels.encode()) + entries
+    return bytes(cramjam.snappy.compress_raw(field(1, stream)))
+
+
+def test_a_line_that_is_not_utf8_is_repaired_not_the_push_refused(api):
+    body = promtail_push('{job="bad-bytes"}', [b"ok line", b"caf\xe9 \xff", b"last line"])
+    # A push that names no media type is protobuf, as in Loki.
+    answer = api.call("POST", "/loki/api/v1/push", raw_body=body, headers={"content-type": ""})
+    assert answer.status == 204, answer.body
+    found = api.get("/api/v1/logs/search", service="bad-bytes").body["logs"]
+    assert sorted(e["message"] for e in found) == ["caf\ufffd \ufffd", "last line", "ok line"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "stored"),
+    [
+        ('{job="go", tag="a\\x01b"}', "a\x01b"),
+        ('{job="go", tag="\\a\\v\\101\\U0001F600"}', "\x07\x0bA\U0001f600"),
+        ('{job="go", tag="back\\\\x01"}', "back\\x01"),
+    ],
+)
+def test_go_escapes_in_labels_are_read_as_go_reads_them(api, labels, stored):
+    answer = loki_push(api, promtail_push(labels, [b"line"]))
+    assert answer.status == 204, answer.body
+    (entry,) = api.get("/api/v1/logs/search", service="go").body["logs"]
+    assert entry["metadata"]["labels"]["tag"] == stored
+
+
+@pytest.mark.parametrize("labels", ['{job="go", tag="\\q"}', '{job="go", tag="\\xZZ"}'])
+def test_an_escape_go_does_not_read_is_a_400_naming_the_stream(api, labels):
+    answer = loki_push(api, promtail_push(labels, [b"line"]))
+    assert answer.status == 400
+    assert answer.body["message"].startswith("streams[0]: ")
+
+
+def test_a_timestamp_of_unicode_digits_is_a_400_not_a_500(api):
+    body = {"streams": [{"stream": {"job": "j"}, "values": [["²", "line"]]}]}
+    answer = loki_push(api, json.dumps(body).encode(), "application/json")
+    assert answer.status == 400
+    assert "Unix nanosecond" in answer.body["message"]

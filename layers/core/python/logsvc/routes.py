@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cache
 from urllib.parse import unquote
 
+from logsvc.media_types import PROTOBUF
+
 
 @dataclass(frozen=True)
 class Route:
@@ -19,6 +21,8 @@ class Route:
     function: str
     summary: str
     scope: str | None  # what a scoped API key needs: ingest, read or admin (None: no key)
+    # What a body that names no media type is; None: JSON (as `curl -d`'s form encoding is).
+    undeclared_media_type: str | None = None
 
 
 ROUTES: tuple[Route, ...] = (
@@ -74,7 +78,14 @@ ROUTES: tuple[Route, ...] = (
         "admin",
     ),
     # The Loki-compatible API (docs/LOKI.md): Grafana's Loki data source, Promtail, Alloy.
-    Route("POST", "/loki/api/v1/push", "ingest", "Loki push (JSON or snappy protobuf)", "ingest"),
+    Route(
+        "POST",
+        "/loki/api/v1/push",
+        "ingest",
+        "Loki push (JSON or snappy protobuf)",
+        "ingest",
+        undeclared_media_type=PROTOBUF,  # as Loki reads it: the agents' format
+    ),
     *(
         Route("GET", f"/loki/api/v1/{path}", "search", f"Loki: {summary}", "read")
         for path, summary in (

@@ -120,17 +120,20 @@ class LogServiceResolver(APIGatewayRestResolver):
     def _resolve_request(
         self, event: dict[str, Any], context: Any, headers: dict[str, str]
     ) -> dict[str, Any]:
+        route = route_of(event.get("httpMethod") or "", event.get("resource") or "")
         if self.authenticator is not None:
             try:
                 caller = self.authenticator(headers.get("authorization"))
-                route = route_of(event.get("httpMethod") or "", event.get("resource") or "")
                 caller.require(route.scope if route else "admin")
             except ApiError as exc:
                 return _early_answer(
                     exc.status_code, exc.message, exc.field, exc.headers, event.get("path")
                 )
             self.append_context(principal=caller)
-        media_type = headers.get("content-type", FORM).split(";")[0].strip().lower()
+        if route is not None and route.undeclared_media_type and not headers.get("content-type"):
+            media_type = route.undeclared_media_type
+        else:
+            media_type = headers.get("content-type", FORM).split(";")[0].strip().lower()
         if media_type != PROTOBUF and _too_many_containers(event):
             return _early_answer(
                 413, f"body: more than {MAX_JSON_CONTAINERS} JSON objects and arrays", "body"

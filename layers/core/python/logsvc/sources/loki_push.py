@@ -44,6 +44,10 @@ MAX_LABEL_NAMES = 15
 MAX_LABEL_NAME_LENGTH = 1024
 MAX_LABEL_VALUE_LENGTH = 2048
 SERVICE_LABELS = ("service_name", "service", "app", "job")
+_NANOSECONDS = re.compile(r"[0-9]{1,19}")  # ASCII digits: "²" is a digit to str.isdigit
+# Go's escapes that JSON lacks (JSON's own pass through): \a \v \' \xHH \NNN \UHHHHHHHH.
+_GO_ESCAPE = re.compile(r"\\(\\|x[0-9A-Fa-f]{2}|[0-7]{3}|U[0-9A-Fa-f]{8}|[av'])")
+_GO_SIMPLE = {"a": 0x07, "v": 0x0B, "'": 0x27}
 # The stream labels every entry has (logsvc.loki.engine.STREAM_LABELS): not kept as pushed.
 OWN_LABELS = ("service_name", "level", "detected_level", "source_type")
 LEVEL_LABELS = ("level", "severity", "detected_level")
@@ -141,12 +145,12 @@ def _from_protobuf(body: bytes) -> list[dict[str, Any]]:
     items = []
     for number, stream in enumerate(request.streams):
         labels = within_limits(
-            parse_labels(stream.labels, f"streams[{number}]"), f"streams[{number}]"
+            parse_labels(_utf8(stream.labels), f"streams[{number}]"), f"streams[{number}]"
         )
         for entry in stream.entries:
             nanoseconds = entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos
-            metadata = {pair.name: pair.value for pair in entry.structuredMetadata}
-            items.append(item(labels, nanoseconds, entry.line, metadata))
+            metadata = {_utf8(p.name): _utf8(p.value) for p in entry.structuredMetadata}
+            items.append(item(labels, nanoseconds, _utf8(entry.line), metadata))
     return items
 
 
@@ -219,9 +223,46 @@ def parse_labels(text: str, where: str = "labels") -> dict[str, str]:
         match = _LABEL.match(inner, position)
         if match is None:
             raise PushDecodeError(f'{where}: labels must look like {{name="value", ...}}')
-        labels[match[1]] = json.loads(f'"{match[2]}"')
+        labels[match[1]] = _go_unquoted(match[2], where)
         position = match.end()
     return labels
+
+
+def _go_unquoted(text: str, where: str) -> str:
+    r"""A label value's escapes as Go reads them (Promtail writes labels with Go's %q):
+    JSON's, and \a \v \' \xHH \NNN \UHHHHHHHH; any other escape is a 400 naming the stream."""
+    try:
+        return json.loads('"' + _GO_ESCAPE.sub(_as_json_escape, text) + '"')
+    except (ValueError, OverflowError):
+        raise PushDecodeError(f"{where}: a label value has an escape Go does not read") from None
+
+
+def _as_json_escape(match: re.Match[str]) -> str:
+    escape = match[1]
+    if escape == "\\":
+        return "\\\\"  # an escaped backslash stays one for JSON
+    if escape in _GO_SIMPLE:
+        code = _GO_SIMPLE[escape]
+    elif escape[0] in "xU":
+        code = int(escape[1:], 16)
+    else:
+        code = int(escape, 8)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        raise ValueError("not a code point")
+    return "".join(f"\\u{unit:04x}" for unit in _utf16(code))
+
+
+def _utf16(code: int) -> list[int]:
+    if code < 0x10000:
+        return [code]
+    code -= 0x10000
+    return [0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)]
+
+
+def _utf8(raw: bytes) -> str:
+    """A protobuf string as text; bytes that are not UTF-8 are replaced (U+FFFD), so one bad
+    line is repaired rather than the whole push refused (Promtail never resends a 400)."""
+    return raw.decode("utf-8", errors="replace")
 
 
 def within_limits(labels: dict[str, str], where: str) -> dict[str, str]:
@@ -281,20 +322,20 @@ def push_request_class() -> type:
     message("PushRequest", ("streams", 1, field.TYPE_MESSAGE, ".logsvc.loki.StreamAdapter", True))
     message(
         "StreamAdapter",
-        ("labels", 1, field.TYPE_STRING, None, False),
+        ("labels", 1, field.TYPE_BYTES, None, False),
         ("entries", 2, field.TYPE_MESSAGE, ".logsvc.loki.EntryAdapter", True),
         ("hash", 3, field.TYPE_UINT64, None, False),
     )
     message(
         "EntryAdapter",
         ("timestamp", 1, field.TYPE_MESSAGE, ".google.protobuf.Timestamp", False),
-        ("line", 2, field.TYPE_STRING, None, False),
+        ("line", 2, field.TYPE_BYTES, None, False),
         ("structuredMetadata", 3, field.TYPE_MESSAGE, ".logsvc.loki.LabelPairAdapter", True),
     )
     message(
         "LabelPairAdapter",
-        ("name", 1, field.TYPE_STRING, None, False),
-        ("value", 2, field.TYPE_STRING, None, False),
+        ("name", 1, field.TYPE_BYTES, None, False),
+        ("value", 2, field.TYPE_BYTES, None, False),
     )
     pool = descriptor_pool.Default()
     try:
@@ -328,7 +369,7 @@ def _snappy_length(body: bytes) -> int:
 
 
 def _ns(value: Any, where: str) -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and _NANOSECONDS.fullmatch(value):
         return int(value)
     raise PushDecodeError(f"{where}: must be a Unix nanosecond timestamp as a string")
 

@@ -54,11 +54,12 @@ class LokiTail:
     async def send_all(self, connection: Connection) -> None:
         """The backfill, then each delivered frame (an empty one when idle)."""
         engine = loki_engine.Engine(components.querier())
+        # As Loki: the newest ``limit`` lines since ``start``, sent oldest first.
         lines = await run_in_threadpool(
-            engine.lines, self.query, self.start_ms, now_ms(), self.limit, True
+            engine.lines, self.query, self.start_ms, now_ms(), self.limit
         )
         # The lines have been through the query already: grouped, not filtered again.
-        backfill = pipeline.streams_of((line.labels, line.value()) for line in lines)
+        backfill = pipeline.streams_of((line.labels, line.value()) for line in reversed(lines))
         await connection.websocket.send_text(json.dumps({"streams": backfill}))
         while True:
             try:

@@ -67,14 +67,15 @@ def test_a_promtail_protobuf_push_compressed_with_snappy(server):
     service = f"agent-{uuid.uuid4().hex[:6]}"
     request = push_request_class()()
     stream = request.streams.add()
-    stream.labels = f'{{job="{service}", level="error", pod="p-1"}}'
+    # push.proto's strings, as bytes on the wire (the reading class takes them as bytes).
+    stream.labels = f'{{job="{service}", level="error", pod="p-1"}}'.encode()
     now_ns = time.time_ns()
     for i in range(3):
         entry = stream.entries.add()
         entry.timestamp.seconds, entry.timestamp.nanos = divmod(now_ns + i, 1_000_000_000)
-        entry.line = f"disk {i} full"
+        entry.line = f"disk {i} full".encode()
         pair = entry.structuredMetadata.add()
-        pair.name, pair.value = "trace_id", f"t{i}"
+        pair.name, pair.value = b"trace_id", f"t{i}".encode()
     response = requests.post(
         f"{server.url}/loki/api/v1/push",
         data=bytes(cramjam.snappy.compress_raw(request.SerializeToString())),
@@ -237,3 +238,20 @@ def test_loki_tail_sends_the_backfill_then_new_lines_in_lokis_frame(server):
             seen += [v[1] for s in frame["streams"] for v in s["values"]]
             assert set(frame) <= {"streams", "dropped_entries"}
         assert seen == ["after", "later"]
+
+
+def test_loki_tails_backfill_is_the_newest_lines_oldest_first(server):
+    service = f"tail-{uuid.uuid4().hex[:6]}"
+    now = int(time.time() * 1000)
+    server.ingest(
+        [
+            {"service_name": service, "level": "INFO", "message": m, "timestamp": now - age}
+            for m, age in (("one", 3000), ("two", 2000), ("three", 1000))
+        ]
+    )
+    wait_for(server, f'{{service_name="{service}"}}', 3)
+    url = server.url.replace("http://", "ws://") + "/loki/api/v1/tail"
+    query = requests.utils.quote(f'{{service_name="{service}"}}')
+    with connect(f"{url}?query={query}&limit=2", additional_headers=basic(server)) as socket:
+        first = json.loads(socket.recv(timeout=10))
+    assert [v[1] for s in first["streams"] for v in s["values"]] == ["two", "three"]

@@ -291,7 +291,8 @@ def within_limits(labels: dict[str, str], where: str) -> dict[str, str]:
 def push_request_class() -> type:
     """Loki's PushRequest message class, described here field by field (the wire format of
     push.proto: streams of labels and entries with a timestamp, a line and structured
-    metadata), so no generated code or protoc is needed."""
+    metadata), so no generated code or protoc is needed. push.proto's strings are read as
+    bytes (the same wire type), so a line that is not UTF-8 is repaired, not refused."""
     from google.protobuf import (
         descriptor_pb2,
         descriptor_pool,

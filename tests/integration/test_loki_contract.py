@@ -45,3 +45,32 @@ def test_a_numeric_label_filter_keeps_a_line_whose_value_is_no_number_marked(api
     assert found('{service_name="s"} | logfmt | status >= 500 | __error__ = ""') == {
         "status=503 path=/a": ""
     }
+
+
+def test_the_log_context_pair_grafana_sends_gets_the_right_neighbours(api):
+    """Before a row: end is the row's time, exclusive; after it: start is the row's time,
+    inclusive (Grafana drops the row itself)."""
+    anchor = int(time.time() * 1000) - 10_000
+    body = {
+        "logs": [
+            {"service_name": "ctx", "level": "INFO", "message": f"m{d}", "timestamp": anchor + d}
+            for d in (-3, -2, -1, 0, 1, 2)
+        ]
+    }
+    assert api.post("/api/v1/logs/ingest/batch", body).status == 201
+
+    def context(direction: str, **range_ns: int) -> list[str]:
+        answer = api.get(
+            "/loki/api/v1/query_range",
+            query='{service_name="ctx"}',
+            limit="2",
+            direction=direction,
+            **{k: str(v) for k, v in range_ns.items()},
+        )
+        assert answer.status == 200, answer.body
+        return [v[1] for s in answer.body["data"]["result"] for v in s["values"]]
+
+    before = context("backward", start=(anchor - 7_200_000) * NS, end=anchor * NS)
+    assert sorted(before) == ["m-1", "m-2"]
+    after = context("forward", start=anchor * NS, end=(anchor + 7_200_000) * NS)
+    assert sorted(after) == ["m0", "m1"]

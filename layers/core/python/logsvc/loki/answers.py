@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from logsvc.clock import now_ms
@@ -57,6 +58,7 @@ def query_range(request: LokiRequest) -> dict[str, Any]:
     query = parse(_required(request.param("query"), "query"))
     start, end = _range(request.param("start"), request.param("end"), request.param("since"))
     if isinstance(query, LogQuery):
+        start, end = _log_range(start, end, request.param("start"), request.param("end"))
         return _streams(request.engine(), query, start, end, request.param, request.categorized())
     step = _step(request.param("step"), start, end)
     series = request.engine().evaluate(query, start, end, step)
@@ -370,37 +372,49 @@ def _range(start: str | None, end: str | None, since: str | None) -> tuple[int, 
     return start_ms, end_ms
 
 
+def _log_range(start_ms: int, end_ms: int, start: str | None, end: str | None) -> tuple[int, int]:
+    """A log query's range in whole milliseconds (entries keep milliseconds): Loki reads
+    [start, end), so an entry at end's very nanosecond is out (Grafana's log context asks
+    for the lines before an entry with that entry's time as end) and one at start's is in."""
+    if end:
+        end_ms = (time_param_ns(end, "end") - 1) // 1_000_000
+    if start:
+        start_ms = -(-time_param_ns(start, "start") // 1_000_000)
+    return start_ms, end_ms
+
+
 def time_param(value: str | None, default: int, name: str) -> int:
-    """Unix nanoseconds, seconds (ten digits or fewer, or with a fraction) or RFC 3339."""
-    if not value:
-        return default
+    """Unix nanoseconds, seconds (ten digits or fewer, or with a fraction) or RFC 3339, in
+    milliseconds (rounded down)."""
+    return time_param_ns(value, name) // 1_000_000 if value else default
+
+
+def time_param_ns(value: str, name: str) -> int:
+    """The time in nanoseconds, within Loki's range (int64: 1970 to 2262)."""
     try:
         if re.fullmatch(r"[0-9]+", value):
             number = int(value)
-            ms = number * 1000 if len(value) <= 10 else number // 1_000_000
-            return _in_range(ms, value, name)
-        if re.fullmatch(r"[0-9]*\.[0-9]+", value):
-            return _in_range(math.floor(float(value) * 1000), value, name)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            raise ValueError
-        return _in_range(math.floor(moment.timestamp() * 1000), value, name)
-    except (ValueError, OverflowError):
+            ns = number * 1_000_000_000 if len(value) <= 10 else number
+        elif re.fullmatch(r"[0-9]*\.[0-9]+", value):
+            ns = int(Decimal(value) * 1_000_000_000)
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                raise ValueError
+            whole = moment.replace(microsecond=0)
+            ns = int(whole.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+    except (ValueError, OverflowError, ArithmeticError):
         raise BadRequest(
             f"{name}: {value[:40]!r} is not a time (Unix ns or s, or RFC 3339)", field=name
         ) from None
-
-
-# Loki's times are int64 nanoseconds: up to 2262-04-11.
-MAX_TIME_MS = (2**63 - 1) // 1_000_000
-
-
-def _in_range(ms: int, value: str, name: str) -> int:
-    if not 0 <= ms <= MAX_TIME_MS:
+    if not 0 <= ns <= MAX_TIME_NS:
         raise BadRequest(
             f"{name}: {value[:40]!r} is outside Loki's time range (1970 to 2262)", field=name
         )
-    return ms
+    return ns
+
+
+MAX_TIME_NS = 2**63 - 1  # Loki's times are int64 nanoseconds: up to 2262-04-11
 
 
 def _step(value: str | None, start: int, end: int) -> int:

@@ -74,3 +74,28 @@ def test_the_log_context_pair_grafana_sends_gets_the_right_neighbours(api):
     assert sorted(before) == ["m-1", "m-2"]
     after = context("forward", start=anchor * NS, end=(anchor + 7_200_000) * NS)
     assert sorted(after) == ["m0", "m1"]
+
+
+def test_alternatives_and_a_range_before_the_pipeline_answer_as_loki(api):
+    now = int(time.time() * 1000)
+    lines = ["db timeout", "conn refused", "all good", "timeout again"]
+    body = {
+        "logs": [
+            {"service_name": "alt", "level": "INFO", "message": m, "timestamp": now - i}
+            for i, m in enumerate(lines)
+        ]
+    }
+    assert api.post("/api/v1/logs/ingest/batch", body).status == 201
+    window = {"start": str((now - 60_000) * NS), "end": str((now + 1000) * NS)}
+    answer = api.get(
+        "/loki/api/v1/query_range", query='{service_name="alt"} |= "timeout" or "refused"', **window
+    )
+    found = sorted(v[1] for s in answer.body["data"]["result"] for v in s["values"])
+    assert found == ["conn refused", "db timeout", "timeout again"]
+    counted = api.get(
+        "/loki/api/v1/query",
+        query='SUM(COUNT_OVER_TIME({service_name="alt"}[1m] != "good" or "again"))',
+        time=str((now + 1000) * NS),
+    )
+    assert counted.status == 200, counted.body
+    assert [s["value"][1] for s in counted.body["data"]["result"]] == ["2"]

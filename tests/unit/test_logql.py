@@ -121,3 +121,34 @@ def test_durations_and_sizes():
     assert byte_count("10KB") == 10_000 and byte_count("1MiB") == 1_048_576
     with pytest.raises(LogQLError):
         duration_ms("5 m")
+
+
+def test_line_filters_take_alternatives_joined_by_or():
+    query = parse('{a="b"} |= "timeout" or "refused" !~ `db-\\d+` or "cache"')
+    assert query.stages == (
+        LineFilter("|=", "timeout", ("refused",)),
+        LineFilter("!~", "db-\\d+", ("cache",)),
+    )
+
+
+def test_the_range_may_stand_before_the_pipeline():
+    before = parse('count_over_time({a="b"}[5m] |= "e" | json)')
+    after = parse('count_over_time({a="b"} |= "e" | json [5m])')
+    assert before == after
+
+
+def test_keywords_are_read_in_any_case_and_comments_are_ignored():
+    upper = parse('SUM BY (level) (COUNT_OVER_TIME({a="b"} | JSON [1m])) # per level')
+    lower = parse('sum by (level) (count_over_time({a="b"} | json [1m]))')
+    assert upper == lower
+
+
+def test_strings_are_go_strings():
+    query = parse('{a="\\x41\\u00e9"} |= "tab\\there"')
+    assert query.matchers == (Matcher("a", "=", "Aé"),)
+    assert query.stages == (LineFilter("|=", "tab\there"),)
+
+
+def test_labels_named_like_unsupported_words_parse():
+    query = parse('{ip="10.0.0.1", sort="asc"} | json | on="x" and bool="true"')
+    assert [m.label for m in query.matchers] == ["ip", "sort"]

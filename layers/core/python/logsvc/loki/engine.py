@@ -132,7 +132,7 @@ class Engine:
             if self.allowed is not None and entry["service_name"] not in self.allowed:
                 continue
             if first_filter is not None and not line_kept(
-                first_filter.op, first_filter.value, entry["message"]
+                first_filter.op, first_filter.values, entry["message"]
             ):
                 continue
             line = run_pipeline(query.stages, labels, entry)
@@ -164,7 +164,12 @@ class Engine:
             return None, [], None
         first = query.stages[0] if query.stages else None
         q = None
-        if isinstance(first, LineFilter) and first.op == "|=" and first.value:
+        if (
+            isinstance(first, LineFilter)
+            and first.op == "|="
+            and first.value
+            and not first.alternatives
+        ):
             q = first.value[:200]
         # The caller's services narrow the SQL first: text tests never run over (and so
         # never time) another tenant's entries.

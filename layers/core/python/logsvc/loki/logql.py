@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from logsvc.go_strings import go_unquoted
 from logsvc.loki.matching import LogQLError, match_text, regex
 
 MAX_QUERY_CHARS = 10_000
@@ -37,34 +38,35 @@ GRAMMAR = r"""
      | "(" expr ")"
 
 ?metric: range_agg | vector_agg | topk | vector_literal
-vector_literal: "vector" "(" NUMBER ")"
+vector_literal: "vector"i "(" NUMBER ")"
 range_agg: RANGE_FN "(" log_query RANGE ")"
+         | RANGE_FN "(" selector RANGE stage* ")"  -> range_agg_before_pipeline
 vector_agg: AGG_OP grouping? "(" expr ")" grouping?
-topk: "topk" grouping? "(" NUMBER "," expr ")" grouping?
+topk: "topk"i grouping? "(" NUMBER "," expr ")" grouping?
 grouping: GROUP_KIND "(" [LABEL ("," LABEL)*] ")"
 
 log_query: selector stage*
 selector: "{" [matcher ("," matcher)*] "}"
 matcher: LABEL MATCH_OP STRING
 
-?stage: LINE_OP STRING              -> line_filter
+?stage: LINE_OP STRING ("or"i STRING)*  -> line_filter
       | "|" PARSER                  -> parser
-      | "|" "line_format" STRING    -> line_format
-      | "|" "drop" LABEL ("," LABEL)* -> drop
+      | "|" "line_format"i STRING   -> line_format
+      | "|" "drop"i LABEL ("," LABEL)* -> drop
       | "|" label_or                -> label_filter
 
-?label_or: label_and ("or" label_and)*      -> any_of
-?label_and: label_term (("and" | ",") label_term)* -> all_of
+?label_or: label_and ("or"i label_and)*      -> any_of
+?label_and: label_term (("and"i | ",") label_term)* -> all_of
 ?label_term: LABEL CMP_OP value             -> compare
            | "(" label_or ")"
 ?value: STRING | DURATION | BYTES | NUMBER
 
 ADD_OP: "+" | "-"
 MUL_OP: "*" | "/"
-RANGE_FN.2: /(count_over_time|rate|bytes_over_time|bytes_rate)\b/
-AGG_OP.2: /(sum|avg|min|max|count)\b/
-GROUP_KIND.2: /(by|without)\b/
-PARSER.2: /(json|logfmt)\b/
+RANGE_FN.2: /(count_over_time|rate|bytes_over_time|bytes_rate)\b/i
+AGG_OP.2: /(sum|avg|min|max|count)\b/i
+GROUP_KIND.2: /(by|without)\b/i
+PARSER.2: /(json|logfmt)\b/i
 MATCH_OP: "=~" | "!~" | "!=" | "="
 LINE_OP: "|=" | "|~" | "!=" | "!~"
 CMP_OP: "==" | "=~" | "!~" | "!=" | ">=" | "<=" | ">" | "<" | "="
@@ -75,13 +77,16 @@ NUMBER: /-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/
 LABEL: /[A-Za-z_][A-Za-z0-9_]*/
 STRING: /"(?:[^"\\]|\\.)*"/ | /`[^`]*`/
 
+COMMENT: /#[^\n]*/
+
 %import common.WS
 %ignore WS
+%ignore COMMENT
 """
 
 # LogQL words outside the subset, named in the refusal instead of a bare syntax error.
 _UNSUPPORTED = re.compile(
-    r"\b(quantile_over_time|avg_over_time|sum_over_time|min_over_time|max_over_time|"
+    r"(?i)\b(quantile_over_time|avg_over_time|sum_over_time|min_over_time|max_over_time|"
     r"stddev_over_time|stdvar_over_time|first_over_time|last_over_time|absent_over_time|"
     r"bottomk|sort|sort_desc|label_replace|stddev|stdvar|unwrap|offset|pattern|regexp|"
     r"unpack|label_format|decolorize|distinct|keep|ip|bool|on|ignoring|group_left|"
@@ -118,6 +123,11 @@ class Matcher:
 class LineFilter:
     op: str  # |= != |~ !~
     value: str
+    alternatives: tuple[str, ...] = ()  # `|= "a" or "b"`: the values after the first
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return (self.value, *self.alternatives)
 
 
 @dataclass(frozen=True)
@@ -217,16 +227,17 @@ def parse(text: str) -> Query:
         raise LogQLError("query: is required")
     if len(text) > MAX_QUERY_CHARS:
         raise LogQLError(f"query: at most {MAX_QUERY_CHARS} characters")
-    unsupported = _UNSUPPORTED.search(_without_strings(text))
-    if unsupported:
-        raise LogQLError(
-            f"query: {unsupported[1]!r} is not supported here (docs/LOKI.md lists the subset)"
-        )
     from lark.exceptions import UnexpectedInput, VisitError
 
     try:
         return _parser().parse(text)
     except UnexpectedInput as exc:
+        # A LogQL word outside the subset is named (a label of that name parses fine).
+        unsupported = _UNSUPPORTED.search(_without_strings(text))
+        if unsupported:
+            raise LogQLError(
+                f"query: {unsupported[1]!r} is not supported here (docs/LOKI.md lists the subset)"
+            ) from None
         near = text[exc.pos_in_stream : exc.pos_in_stream + 20] if exc.pos_in_stream else ""
         raise LogQLError(
             f"query: parse error at line {exc.line}, col {exc.column}"
@@ -255,14 +266,21 @@ def _parser() -> Any:
 
         def range_agg(self, items: list) -> RangeAggregation:
             function, query, window = items
-            return RangeAggregation(str(function), query, duration_ms(str(window)[1:-1].strip()))
+            return RangeAggregation(
+                str(function).lower(), query, duration_ms(str(window)[1:-1].strip())
+            )
+
+        def range_agg_before_pipeline(self, items: list) -> RangeAggregation:
+            # count_over_time({a="b"}[5m] |= "x"): the range may stand before the pipeline.
+            function, selector, window, *stages = items
+            return self.range_agg([function, LogQuery(selector, tuple(stages)), window])
 
         def grouping(self, items: list) -> Grouping:
             kind, *labels = items
-            return Grouping(str(kind) == "without", tuple(str(x) for x in labels if x))
+            return Grouping(str(kind).lower() == "without", tuple(str(x) for x in labels if x))
 
         def vector_agg(self, items: list) -> VectorAggregation:
-            op, rest = str(items[0]), items[1:]
+            op, rest = str(items[0]).lower(), items[1:]
             groupings = [x for x in rest if isinstance(x, Grouping)]
             (inner,) = [x for x in rest if not isinstance(x, Grouping)]
             return VectorAggregation(op, inner, groupings[0] if groupings else None)
@@ -295,14 +313,15 @@ def _parser() -> Any:
             return found
 
         def line_filter(self, items: list) -> LineFilter:
-            op, value = items
-            found = LineFilter(str(op), _string(value))
+            op, first, *more = items
+            found = LineFilter(str(op), _string(first), tuple(_string(x) for x in more))
             if found.op in ("|~", "!~"):
-                regex(found.value)
+                for value in found.values:
+                    regex(value)
             return found
 
         def parser(self, items: list) -> Parser:
-            return Parser(str(items[0]))
+            return Parser(str(items[0]).lower())
 
         def line_format(self, items: list) -> LineFormat:
             template = _string(items[0])
@@ -364,10 +383,8 @@ def _string(token: Any) -> str:
     text = str(token)
     if text.startswith("`"):
         return text[1:-1]
-    import json
-
     try:
-        return json.loads(text)
+        return go_unquoted(text[1:-1])  # LogQL's strings are Go's
     except ValueError:
         raise LogQLError(f"query: {text[:40]} is not a valid string") from None
 

@@ -55,13 +55,14 @@ def match_text(op: str, value: str, wanted: str) -> bool:
     return found if op == "=~" else not found
 
 
-def line_kept(op: str, wanted: str, line: str) -> bool:
-    """Whether a line filter (op and its text or pattern) keeps a line."""
+def line_kept(op: str, wanted: tuple[str, ...], line: str) -> bool:
+    """Whether a line filter (op and its texts or patterns, joined by ``or``) keeps a line:
+    ``|= "a" or "b"`` keeps a line holding either; ``!= "a" or "b"`` one holding neither."""
     if op == "|=":
-        return wanted in line
+        return any(text in line for text in wanted)
     if op == "!=":
-        return wanted not in line
-    found = regex(wanted).search(line) is not None
+        return not any(text in line for text in wanted)
+    found = any(regex(pattern).search(line) is not None for pattern in wanted)
     return found if op == "|~" else not found
 
 

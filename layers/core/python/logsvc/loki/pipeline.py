@@ -96,7 +96,7 @@ def run_pipeline(
     labels = dict(labels)
     for stage in stages:
         if isinstance(stage, LineFilter):
-            if not line_kept(stage.op, stage.value, line):
+            if not line_kept(stage.op, stage.values, line):
                 return None
         elif isinstance(stage, Parser):
             extracted = _json_labels(entry, line) if stage.kind == "json" else _logfmt(line)

@@ -32,6 +32,7 @@ from logsvc.entries import (
     sanitize_service_name,
 )
 from logsvc.errors import BadRequest, PayloadTooLarge
+from logsvc.go_strings import go_unquoted
 from logsvc.media_types import PROTOBUF
 from logsvc.sources.compressed import MAX_DECOMPRESSED_BYTES, gunzip
 from logsvc.sources.wire import fields
@@ -45,9 +46,6 @@ MAX_LABEL_NAME_LENGTH = 1024
 MAX_LABEL_VALUE_LENGTH = 2048
 SERVICE_LABELS = ("service_name", "service", "app", "job")
 _NANOSECONDS = re.compile(r"[0-9]{1,19}")  # ASCII digits: "²" is a digit to str.isdigit
-# Go's escapes that JSON lacks (JSON's own pass through): \a \v \' \xHH \NNN \UHHHHHHHH.
-_GO_ESCAPE = re.compile(r"\\(\\|x[0-9A-Fa-f]{2}|[0-7]{3}|U[0-9A-Fa-f]{8}|[av'])")
-_GO_SIMPLE = {"a": 0x07, "v": 0x0B, "'": 0x27}
 # The stream labels every entry has (logsvc.loki.engine.STREAM_LABELS): not kept as pushed.
 OWN_LABELS = ("service_name", "level", "detected_level", "source_type")
 LEVEL_LABELS = ("level", "severity", "detected_level")
@@ -223,40 +221,14 @@ def parse_labels(text: str, where: str = "labels") -> dict[str, str]:
         match = _LABEL.match(inner, position)
         if match is None:
             raise PushDecodeError(f'{where}: labels must look like {{name="value", ...}}')
-        labels[match[1]] = _go_unquoted(match[2], where)
+        try:
+            labels[match[1]] = go_unquoted(match[2])
+        except ValueError:
+            raise PushDecodeError(
+                f"{where}: a label value has an escape Go does not read"
+            ) from None
         position = match.end()
     return labels
-
-
-def _go_unquoted(text: str, where: str) -> str:
-    r"""A label value's escapes as Go reads them (Promtail writes labels with Go's %q):
-    JSON's, and \a \v \' \xHH \NNN \UHHHHHHHH; any other escape is a 400 naming the stream."""
-    try:
-        return json.loads('"' + _GO_ESCAPE.sub(_as_json_escape, text) + '"')
-    except (ValueError, OverflowError):
-        raise PushDecodeError(f"{where}: a label value has an escape Go does not read") from None
-
-
-def _as_json_escape(match: re.Match[str]) -> str:
-    escape = match[1]
-    if escape == "\\":
-        return "\\\\"  # an escaped backslash stays one for JSON
-    if escape in _GO_SIMPLE:
-        code = _GO_SIMPLE[escape]
-    elif escape[0] in "xU":
-        code = int(escape[1:], 16)
-    else:
-        code = int(escape, 8)
-    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        raise ValueError("not a code point")
-    return "".join(f"\\u{unit:04x}" for unit in _utf16(code))
-
-
-def _utf16(code: int) -> list[int]:
-    if code < 0x10000:
-        return [code]
-    code -= 0x10000
-    return [0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)]
 
 
 def _utf8(raw: bytes) -> str:

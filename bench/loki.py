@@ -7,7 +7,9 @@ HTTP, the same search natively and in LogQL, and Grafana's volume-by-level query
 - native: ``/api/v1/logs/search?service=S&q=Timeout after&limit=100``;
 - LogQL: ``{service_name="S"} |= "Timeout after"``, limit 100, over the same 24 hours;
 - metric: ``sum by (level) (count_over_time({service_name="S"}[1m]))`` over 24 hours,
-  step 60 s (1,440 points per level).
+  step 60 s (1,440 points per level);
+- the label browser: ``/labels`` over the last hour and ``/label/level/values`` over 24
+  hours (both read each entry's pushed labels in the range).
 
     python -m bench.loki                    # 1,000,000 logs
     python -m bench.loki --logs 200000
@@ -83,6 +85,14 @@ def main() -> None:
         )
         return get("/loki/api/v1/query_range", {"query": query, "step": "60s", **window})
 
+    hour = {"start": str((end_ms - 3_600_000) * 1_000_000), "end": str(end_ms * 1_000_000)}
+
+    def label_names(i: int) -> dict:
+        return get("/loki/api/v1/labels", hour)
+
+    def label_values(i: int) -> dict:
+        return get("/loki/api/v1/label/level/values", window)
+
     try:
         same = [e["id"] for e in native(0)["logs"]]
         lines = [v for s in logql(0)["data"]["result"] for v in s["values"]]
@@ -92,6 +102,8 @@ def main() -> None:
             "native search, newest 100": latency(native, args.samples),
             "LogQL selector + line filter, newest 100": latency(logql, args.samples),
             "LogQL count_over_time by level, 24 h, 1 min steps": latency(volume, args.samples),
+            "label names, last hour": latency(label_names, args.samples),
+            "label values (level), 24 h": latency(label_values, args.samples),
         }
     finally:
         server.terminate()

@@ -115,8 +115,8 @@ class Querier:
         return page.logs, page.has_more
 
     def points(self, filters: SearchFilters) -> list[Point]:
-        """(timestamp, level, service, source, message bytes) of every entry the filters
-        match (no paging), over both tiers: what metric queries count. The index answers
+        """(timestamp, level, service, source, message bytes, pushed labels) of every entry
+        the filters match (no paging), over both tiers: what metric queries count. The index answers
         its hot window from one SQL query; before it, the archive's entries are read."""
         hot_since = self._split_at(filters)
         if hot_since is None:

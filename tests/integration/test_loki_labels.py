@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from logsvc import components
+
 NS = 1_000_000
 
 
@@ -74,3 +76,14 @@ def test_a_pushed_label_groups_a_metric(pushed):
         "prod": "1",
         "dev": "1",
     }
+
+
+def test_blocks_written_before_they_listed_their_streams_still_answer(pushed):
+    """Blocks from before migration 0009 have no streams column value: their entries are
+    read instead."""
+    api, now = pushed
+    components.database().execute("UPDATE log_blocks SET streams = NULL")
+    assert get(api, "label/env/values", now)["data"] == ["dev", "prod"]
+    series = get(api, "series", now, **{"match[]": '{job="varlogs"}'})["data"]
+    assert sorted(s["host"] for s in series) == ["h1", "h2"]
+    assert "namespace" in get(api, "labels", now)["data"]

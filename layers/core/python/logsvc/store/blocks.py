@@ -35,9 +35,9 @@ LEVEL_COUNTS = {level: f"{level.lower()}_count" for level in LEVELS}
 MIXED_LEVELS = "MIXED"  # the level column of a block whose entries' levels differ
 INSERT_BLOCK_SQL = (
     "INSERT OR IGNORE INTO log_blocks (id, service_name, level, source_type, first_ts, "  # noqa: S608 - fixed column names
-    "last_ts, entry_count, r2_key, entries, "
+    "last_ts, entry_count, r2_key, entries, streams, "
     + ", ".join(LEVEL_COUNTS.values())
-    + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 BLOCK_COLUMNS = (
     "b.id AS block_id, b.entry_count, b.service_name, b.level, b.r2_key AS archive_key, "
@@ -83,6 +83,8 @@ class Block:
     timestamps: list[int] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     levels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
+    # The distinct [level, pushed labels] pairs of its entries (the Loki streams it holds).
+    streams: dict[bytes, None] = field(default_factory=dict)
     size: int = 0
 
     @property
@@ -146,6 +148,7 @@ def pack(entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch
         block.timestamps.append(entry.timestamp)
         block.ids.append(entry.id)
         block.levels[entry.level] += 1
+        block.streams[orjson.dumps([entry.level, _pushed_labels(entry)])] = None
         block.size += size
     # A block's id starts with its newest entry's time, so the table (ordered by id)
     # keeps blocks in the order searches read them (newest entry first), and a scan
@@ -171,9 +174,16 @@ def block_statement(block: Block, archive_keys: dict[str, str]) -> Statement:
             len(block.rows),
             archive_keys.get(block.service_name),
             (b"[" + b",".join(block.rows) + b"]").decode("utf-8"),
+            (b"[" + b",".join(block.streams) + b"]").decode("utf-8"),
             *block.levels.values(),
         ),
     )
+
+
+def _pushed_labels(entry: LogEntry) -> dict[str, Any] | None:
+    """The labels an agent pushed with the entry (logsvc.sources.loki_push), if any."""
+    labels = entry.metadata.get("labels") if entry.metadata else None
+    return labels if isinstance(labels, dict) and labels else None
 
 
 def _indexed_metadata(entry: LogEntry) -> orjson.Fragment | dict[str, Any] | None:

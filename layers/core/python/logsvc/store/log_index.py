@@ -207,14 +207,20 @@ class LogIndex:
 
     def streams(self, start_ms: int, end_ms: int) -> list[Stream]:
         """(service, source, level, pushed labels as JSON text or None) of each distinct
-        stream with entries between two times, grouped in SQL."""
+        stream between two times: from the streams each block row lists (a block that
+        straddles an end counts whole), or, for blocks written before blocks listed them
+        (migration 0009), from their entries."""
         rows = self.db.query(
             "SELECT DISTINCT b.service_name AS service, b.source_type AS source, "  # noqa: S608 - fixed fragments
-            f"{ENTRY_LEVEL} AS level, {_PUSHED_LABELS} AS labels "
+            "json_extract(s.value, '$[0]') AS level, json_extract(s.value, '$[1]') AS labels "
+            "FROM log_blocks AS b, json_each(b.streams) AS s "
+            "WHERE b.last_ts >= ? AND b.first_ts <= ? AND b.streams IS NOT NULL "
+            "UNION SELECT DISTINCT b.service_name, b.source_type, "
+            f"{ENTRY_LEVEL}, {_PUSHED_LABELS} "
             "FROM log_blocks AS b, json_each(b.entries) AS e "
-            "WHERE b.last_ts >= ? AND b.first_ts <= ? AND e.type != 'null' "
-            "AND json_extract(e.value, '$[0]') BETWEEN ? AND ?",
-            (start_ms, end_ms, start_ms, end_ms),
+            "WHERE b.last_ts >= ? AND b.first_ts <= ? AND b.streams IS NULL "
+            "AND e.type != 'null' AND json_extract(e.value, '$[0]') BETWEEN ? AND ?",
+            (start_ms, end_ms, start_ms, end_ms, start_ms, end_ms),
         )
         return [(r["service"], r["source"], r["level"], r["labels"]) for r in rows]
 

@@ -213,7 +213,7 @@ class LogIndex:
         rows = self.db.query(
             "SELECT DISTINCT b.service_name AS service, b.source_type AS source, "  # noqa: S608 - fixed fragments
             "json_extract(s.value, '$[0]') AS level, json_extract(s.value, '$[1]') AS labels "
-            "FROM log_blocks AS b, json_each(b.streams) AS s "
+            "FROM log_blocks AS b INDEXED BY idx_blocks_time, json_each(b.streams) AS s "
             "WHERE b.last_ts >= ? AND b.first_ts <= ? AND b.streams IS NOT NULL "
             "UNION SELECT DISTINCT b.service_name, b.source_type, "
             f"{ENTRY_LEVEL}, {_PUSHED_LABELS} "

@@ -16,16 +16,22 @@ def test_an_instant_log_query_is_refused_as_loki_refuses_it(api):
     )
 
 
-def test_a_numeric_label_filter_keeps_a_line_whose_value_is_no_number_marked(api):
+def ingest_lines(api, service: str, lines: list[str]) -> int:
+    """The lines stored a millisecond apart, the first newest; the time of the first."""
     now = int(time.time() * 1000)
-    lines = ["status=503 path=/a", "status=abc path=/b", "status=200 path=/c", "path=/d"]
     body = {
         "logs": [
-            {"service_name": "s", "level": "INFO", "message": m, "timestamp": now - i}
+            {"service_name": service, "level": "INFO", "message": m, "timestamp": now - i}
             for i, m in enumerate(lines)
         ]
     }
     assert api.post("/api/v1/logs/ingest/batch", body).status == 201
+    return now
+
+
+def test_a_numeric_label_filter_keeps_a_line_whose_value_is_no_number_marked(api):
+    lines = ["status=503 path=/a", "status=abc path=/b", "status=200 path=/c", "path=/d"]
+    now = ingest_lines(api, "s", lines)
 
     def found(query: str) -> dict[str, str]:
         answer = api.get(
@@ -77,15 +83,7 @@ def test_the_log_context_pair_grafana_sends_gets_the_right_neighbours(api):
 
 
 def test_alternatives_and_a_range_before_the_pipeline_answer_as_loki(api):
-    now = int(time.time() * 1000)
-    lines = ["db timeout", "conn refused", "all good", "timeout again"]
-    body = {
-        "logs": [
-            {"service_name": "alt", "level": "INFO", "message": m, "timestamp": now - i}
-            for i, m in enumerate(lines)
-        ]
-    }
-    assert api.post("/api/v1/logs/ingest/batch", body).status == 201
+    now = ingest_lines(api, "alt", ["db timeout", "conn refused", "all good", "timeout again"])
     window = {"start": str((now - 60_000) * NS), "end": str((now + 1000) * NS)}
     answer = api.get(
         "/loki/api/v1/query_range", query='{service_name="alt"} |= "timeout" or "refused"', **window

@@ -61,14 +61,11 @@ def labels_of(
     service: str, level: str, source: str, pushed: dict[str, Any] | None = None
 ) -> dict[str, str]:
     lower = level.lower()
-    labels = {"service_name": service, "level": lower, "detected_level": lower}
-    labels["source_type"] = source
-    if pushed:  # the service's own labels win over a pushed label of the same name
-        return {
-            **{k: v for k, v in pushed.items() if isinstance(v, str) and _LABEL_NAME_OK(k)},
-            **labels,
-        }
-    return labels
+    own = {"service_name": service, "level": lower, "detected_level": lower, "source_type": source}
+    if not pushed:
+        return own
+    kept = {k: v for k, v in pushed.items() if isinstance(v, str) and _LABEL_NAME_OK(k)}
+    return {**kept, **own}  # the service's own labels win over a pushed one of the same name
 
 
 def labels_from_json(service: str, level: str, source: str, pushed: str | None) -> dict[str, str]:

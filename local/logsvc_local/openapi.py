@@ -71,6 +71,11 @@ def _describe_operations(document: dict[str, Any]) -> None:
                 operation["security"] = [{"bearerAuth": []}, {"basicAuth": []}]
                 if method == "get":
                     responses.setdefault("504", {"description": "Query timed out", **error})
+                    responses.setdefault(
+                        "422",
+                        {"description": "A metric query's archive part is too large", **error},
+                    )
+                    _loki_parameters(path, operation)
             responses.setdefault("400", {"description": "Invalid request", **error})
             responses.setdefault("401", {"description": "Missing or wrong API key", **error})
             responses.setdefault(
@@ -87,6 +92,19 @@ def _describe_operations(document: dict[str, Any]) -> None:
                 {"description": "Rate limit or daily quota reached; see Retry-After", **error},
             )
             responses.setdefault("503", {"description": "Storage unavailable; retry", **error})
+
+
+def _loki_parameters(path: str, operation: dict[str, Any]) -> None:
+    """The query parameters a Loki route reads, all optional text as Loki takes them."""
+    from logsvc.api.loki_routes import PARAMETERS, PREFIX
+
+    names = PARAMETERS.get(path.removeprefix(PREFIX + "/"), ())
+    declared = {p["name"] for p in operation.get("parameters", [])}
+    operation.setdefault("parameters", []).extend(
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in names
+        if name not in declared
+    )
 
 
 def render() -> str:

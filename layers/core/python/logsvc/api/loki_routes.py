@@ -37,6 +37,22 @@ ROUTES = {
     "detected_labels": "detected_labels",
     "status/buildinfo": "build_info",
 }
+# The query parameters each route reads (as Loki names them), for the OpenAPI document:
+# the handlers read them from the request as Loki does, so the signatures do not say.
+_RANGE = ("start", "end", "since")
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "query": ("query", "time", "limit", "direction"),
+    "query_range": ("query", *_RANGE, "step", "limit", "direction"),
+    "labels": ("query", *_RANGE),
+    "label/{name}/values": ("query", *_RANGE),
+    "series": ("match[]", *_RANGE),
+    "index/stats": ("query", *_RANGE),
+    "index/volume": ("query", *_RANGE, "limit", "targetLabels", "aggregateBy"),
+    "index/volume_range": ("query", *_RANGE, "step", "limit", "targetLabels", "aggregateBy"),
+    "patterns": ("query", *_RANGE, "step"),
+    "detected_fields": ("query", *_RANGE, "limit", "field_limit"),
+    "detected_labels": ("query", *_RANGE),
+}
 
 
 def register(

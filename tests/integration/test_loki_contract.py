@@ -97,3 +97,24 @@ def test_alternatives_and_a_range_before_the_pipeline_answer_as_loki(api):
     )
     assert counted.status == 200, counted.body
     assert [s["value"][1] for s in counted.body["data"]["result"]] == ["2"]
+
+
+def test_binary_operations_match_vectors_one_to_one_and_apply_numbers_to_all(api):
+    ingest_lines(api, "bin", ["a", "b", "c"])
+    api.post(
+        "/api/v1/logs/ingest",
+        {"service_name": "bin", "level": "ERROR", "message": "d"},
+    )
+
+    def vector(query: str) -> dict:
+        answer = api.get("/loki/api/v1/query", query=query)
+        assert answer.status == 200, answer.body
+        return {s["metric"].get("level"): s["value"][1] for s in answer.body["data"]["result"]}
+
+    per_level = 'sum by (level) (count_over_time({service_name="bin"}[1h]))'
+    total = 'sum(count_over_time({service_name="bin"}[1h]))'
+    assert vector(f"{per_level} / {per_level}") == {"info": "1", "error": "1"}
+    assert vector(f"{per_level} * 2") == {"info": "6", "error": "2"}
+    assert vector(f"2 * {total}") == {None: "8"}
+    assert vector(f"{per_level} / {total}") == {}  # no series carries both label sets
+    assert vector("vector(1) + vector(2)") == {None: "3"}

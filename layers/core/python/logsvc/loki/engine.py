@@ -207,9 +207,8 @@ class Engine:
         if isinstance(query, VectorAggregation):
             return aggregate(query, self._evaluate(query.inner, steps))
         if isinstance(query, Binary):
-            return binary(
-                query, self._evaluate(query.left, steps), self._evaluate(query.right, steps)
-            )
+            left, right = self._evaluate(query.left, steps), self._evaluate(query.right, steps)
+            return binary(query, left, right, _scalar(query.left), _scalar(query.right))
         raise LogQLError(
             "query: a log query here needs a range aggregation, such as count_over_time"
         )
@@ -285,6 +284,14 @@ class Engine:
             labels = labels_from_json(service, level, source, pushed)
             if selected(matchers, labels):
                 yield timestamp, labels, size
+
+
+def _scalar(query: Query) -> bool:
+    """Whether a query is a scalar (a number, or arithmetic on numbers) rather than a
+    vector (vector(n) is a vector)."""
+    if isinstance(query, Number):
+        return True
+    return isinstance(query, Binary) and _scalar(query.left) and _scalar(query.right)
 
 
 def _pushed_label_filter(matcher: Matcher) -> FieldFilter | None:

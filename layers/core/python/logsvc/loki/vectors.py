@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-from logsvc.loki.logql import Binary, Grouping, LogQLError, VectorAggregation
+from logsvc.loki.logql import Binary, Grouping, VectorAggregation
 
 Series = dict[tuple[tuple[str, str], ...], dict[int, float]]  # labels -> {step ms: value}
 
@@ -55,30 +55,39 @@ def _group_key(
     return tuple((k, present[k]) for k in sorted(grouping.labels) if k in present)
 
 
-def binary(query: Binary, left: Series, right: Series) -> Series:
-    """Arithmetic where one side is a single label-less vector (or a number)."""
+def binary(
+    query: Binary, left: Series, right: Series, left_scalar: bool, right_scalar: bool
+) -> Series:
+    """Arithmetic as Loki (and Prometheus) does it: a scalar (a number) applies to every
+    series of the other side; two vectors match one to one, series with the same labels
+    (so a label-less vector, such as sum(...) or vector(1), pairs only with another)."""
     operate: Callable[[float, float], float] = {
         "+": lambda a, b: a + b,
         "-": lambda a, b: a - b,
         "*": lambda a, b: a * b,
         "/": lambda a, b: a / b if b else float("nan"),
     }[query.op]
-    if set(right) == {()}:
+    if right_scalar:
         other = right[()]
         return {
             labels: {s: operate(v, other[s]) for s, v in values.items() if s in other}
             for labels, values in left.items()
         }
-    if set(left) == {()}:
+    if left_scalar:
         other = left[()]
         return {
             labels: {s: operate(other[s], v) for s, v in values.items() if s in other}
             for labels, values in right.items()
         }
-    raise LogQLError(
-        "query: arithmetic between series with labels is not supported here; aggregate one "
-        "side to a single series (sum(...)) or use a number"
-    )
+    matched: Series = {}
+    for labels, values in left.items():
+        other = right.get(labels)
+        if other is None:
+            continue
+        steps = {s: operate(v, other[s]) for s, v in values.items() if s in other}
+        if steps:
+            matched[labels] = steps
+    return matched
 
 
 def format_value(value: float) -> str:

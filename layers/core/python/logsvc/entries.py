@@ -101,6 +101,13 @@ def without_nul(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
+def pushed_labels(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The labels an agent pushed with an entry (logsvc.sources.loki_push keeps them under
+    ``labels`` in its metadata; the Loki API's stream labels), if any."""
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    return labels if isinstance(labels, dict) and labels else None
+
+
 def metadata_json(value: dict[str, Any]) -> bytes:
     """Metadata serialised once at ingest; the limit check and the index both use it."""
     try:

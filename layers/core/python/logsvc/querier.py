@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from logsvc.archive import LogArchive
 from logsvc.archive.query import ArchiveAnswer, ArchiveQuery
 from logsvc.clock import DAY_MS, now_ms
+from logsvc.entries import pushed_labels
 from logsvc.errors import ApiError, ArchiveUnavailable
 from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
@@ -125,7 +126,7 @@ class Querier:
         if filters.end_time is None or filters.end_time >= hot_since:
             points = self.index.points(replace(filters, start_time=hot_since))
         assert filters.start_time is not None
-        end = hot_since - 1 if filters.end_time is None else min(filters.end_time, hot_since - 1)
+        end = _archive_end(filters, hot_since)
         query = self._archive_query(filters, filters.start_time, end, MAX_ARCHIVE_POINTS + 1)
         answer = self._archive_search(query)
         # A count must not be silently short: an archive that could not answer in time, or
@@ -149,7 +150,7 @@ class Querier:
                 e["service_name"],
                 e.get("source_type") or "http",
                 len(e["message"].encode()),
-                _pushed_labels(e),
+                _labels_json(pushed_labels(e.get("metadata"))),
             )
             for e in answer.entries
         ]
@@ -255,16 +256,13 @@ class Querier:
             return ArchiveAnswer([], "partial", f"unavailable: {exc}")
 
     def search(self, filters: SearchFilters, archive_query_id: str | None = None) -> TieredPage:
-        hot_since = self._split_at(filters)
-        if hot_since is None:
-            logs, has_more = self.index.search(filters)  # the index alone
-            shown = (
-                None
-                if not self.archive_enabled or filters.start_time is None
-                else (self.hot_since(filters.service))
-            )
-            return TieredPage(_marked(logs, "index"), has_more, shown, None)
-        assert filters.start_time is not None
+        if not self.archive_enabled or filters.start_time is None:
+            logs, has_more = self.index.search(filters)  # index only, as before two tiers
+            return TieredPage(_marked(logs, "index"), has_more, None, None)
+        hot_since = self.hot_since(filters.service)
+        if filters.start_time >= hot_since:
+            logs, has_more = self.index.search(filters)
+            return TieredPage(_marked(logs, "index"), has_more, hot_since, None)
         wanted = filters.offset + filters.limit
         newest: list[dict[str, Any]] = []
         more_in_index = False
@@ -272,10 +270,7 @@ class Querier:
             newest, more_in_index = self.index.search(
                 replace(filters, start_time=hot_since, offset=0, limit=wanted)
             )
-        archive_end = (
-            hot_since - 1 if filters.end_time is None else min(filters.end_time, hot_since - 1)
-        )
-        archive_range = (filters.start_time, archive_end)
+        archive_range = (filters.start_time, _archive_end(filters, hot_since))
         if more_in_index:
             page = newest[filters.offset : wanted]
             return TieredPage(_marked(page, "index"), True, hot_since, None)
@@ -302,7 +297,11 @@ def _may_read(readable: Services, service: str) -> bool:
     return readable is None or service in readable
 
 
-def _pushed_labels(entry: dict[str, Any]) -> str | None:
-    """An archived entry's pushed labels as the index returns them (JSON text, or None)."""
-    labels = (entry.get("metadata") or {}).get("labels")
-    return json.dumps(labels) if isinstance(labels, dict) and labels else None
+def _labels_json(labels: dict[str, Any] | None) -> str | None:
+    """Pushed labels as the index returns them (JSON text, or None)."""
+    return json.dumps(labels) if labels else None
+
+
+def _archive_end(filters: SearchFilters, hot_since: int) -> int:
+    """Where the archive's part of a range ends: just before the hot window."""
+    return hot_since - 1 if filters.end_time is None else min(filters.end_time, hot_since - 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, cached_property
 from typing import Annotated, Any
 
 import orjson
@@ -60,6 +60,7 @@ class Subscription(BaseModel):
         """What the client asked for, as its acknowledgement echoes it (unset parts left out)."""
         return {k: v for k, v in self.model_dump().items() if v not in (None, [])}
 
+    @cached_property  # read for every entry published while the subscription is cached
     def search_filters(self) -> SearchFilters:
         """The subscription in the one filter model."""
         return SearchFilters(
@@ -70,7 +71,7 @@ class Subscription(BaseModel):
         )
 
     def matches(self, entry: LogEntry) -> bool:
-        return self.search_filters().matches(entry.to_record())
+        return self.search_filters.matches(entry.to_record())
 
     def messages(self, entries: list[LogEntry]) -> list[bytes]:
         """What a subscriber is sent for matching entries: one message per hundred."""

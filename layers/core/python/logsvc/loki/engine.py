@@ -16,7 +16,6 @@ logsvc.loki.vectors.
 from __future__ import annotations
 
 import bisect
-import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ from typing import Any, Protocol
 
 from logsvc.entries import LEVELS
 from logsvc.errors import ApiError, BadRequest
-from logsvc.field_filters import MAX_FILTERS, MAX_VALUE_CHARS, FieldFilter
+from logsvc.field_filters import MAX_FILTERS, FieldFilter, parse_one
 from logsvc.filters import SearchFilters
 from logsvc.loki.logql import (
     Binary,
@@ -49,7 +48,6 @@ MAX_ENTRIES = 5000  # Loki's max_entries_limit_per_query
 MAX_SERIES = 500  # Loki's max_query_series
 MAX_POINTS = 11_000  # Loki's (and Prometheus's) points per series
 STREAM_LABELS = ("service_name", "level", "detected_level", "source_type")
-_FILTER_KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")  # a key field filters take
 _LEVEL_LABELS = ("level", "detected_level")
 
 
@@ -299,9 +297,10 @@ def _pushed_label_filter(matcher: Matcher) -> FieldFilter | None:
     metadata.labels), so SQL narrows by it; None when it is no such equality."""
     if matcher.op != "=" or matcher.label in STREAM_LABELS or not matcher.value:
         return None
-    if len(matcher.value) > MAX_VALUE_CHARS or not _FILTER_KEY.fullmatch(matcher.label):
-        return None
-    return FieldFilter(("labels", matcher.label), "=", matcher.value)
+    try:  # the filter syntax's own checks (key characters, value length)
+        return parse_one(f"metadata.labels.{matcher.label}={matcher.value}")
+    except BadRequest:
+        return None  # not expressible as a filter: the matcher alone decides
 
 
 # -- walking the index ------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from logsvc.entries import pushed_labels
 from logsvc.loki.logql import (
     AllOf,
     AnyOf,
@@ -45,15 +46,17 @@ class Line:
         return [str(self.timestamp_ms * 1_000_000), self.line]
 
 
+_LABEL_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").fullmatch  # a pushed label Loki takes
+
+
 def stream_labels(entry: dict[str, Any]) -> dict[str, str]:
     """An entry's stream labels: its service, level and source, and the labels an agent
     pushed with it (kept under metadata.labels)."""
-    pushed = (entry.get("metadata") or {}).get("labels")
     return labels_of(
         entry["service_name"],
         entry["level"],
         entry.get("source_type") or "http",
-        pushed if isinstance(pushed, dict) else None,
+        pushed_labels(entry.get("metadata")),
     )
 
 
@@ -80,9 +83,6 @@ def _pushed(text: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
-
-
-_LABEL_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").fullmatch
 
 
 def run_pipeline(

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from logsvc.entries import LEVELS, LogEntry, metadata_json
+from logsvc.entries import LEVELS, LogEntry, metadata_json, pushed_labels
 from logsvc.ids import derived_entry_id, entry_id
 from logsvc.sql import Statement
 
@@ -148,7 +148,7 @@ def pack(entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch
         block.timestamps.append(entry.timestamp)
         block.ids.append(entry.id)
         block.levels[entry.level] += 1
-        block.streams[orjson.dumps([entry.level, _pushed_labels(entry)])] = None
+        block.streams[orjson.dumps([entry.level, pushed_labels(entry.metadata)])] = None
         block.size += size
     # A block's id starts with its newest entry's time, so the table (ordered by id)
     # keeps blocks in the order searches read them (newest entry first), and a scan
@@ -178,12 +178,6 @@ def block_statement(block: Block, archive_keys: dict[str, str]) -> Statement:
             *block.levels.values(),
         ),
     )
-
-
-def _pushed_labels(entry: LogEntry) -> dict[str, Any] | None:
-    """The labels an agent pushed with the entry (logsvc.sources.loki_push), if any."""
-    labels = entry.metadata.get("labels") if entry.metadata else None
-    return labels if isinstance(labels, dict) and labels else None
 
 
 def _indexed_metadata(entry: LogEntry) -> orjson.Fragment | dict[str, Any] | None:

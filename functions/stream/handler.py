@@ -59,7 +59,8 @@ def connect(event: dict[str, Any]) -> dict[str, Any]:
 
 def _services_of(loki_query: str) -> list[str] | None:
     """The service a LogQL selector names with =, to narrow the subscription early."""
-    from logsvc.loki.logql import LogQuery, parse
+    from logsvc.loki.expressions import LogQuery
+    from logsvc.loki.logql import parse
 
     parsed = parse(loki_query)
     if not isinstance(parsed, LogQuery):

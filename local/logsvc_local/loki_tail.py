@@ -23,7 +23,8 @@ from logsvc.errors import ApiError, BadRequest
 from logsvc.loki import engine as loki_engine
 from logsvc.loki import pipeline
 from logsvc.loki.answers import int_param, time_param
-from logsvc.loki.logql import LogQuery, parse
+from logsvc.loki.expressions import LogQuery
+from logsvc.loki.logql import parse
 from logsvc_local.stream import HEARTBEAT_SECONDS, Connection, stream_endpoint
 
 TAIL_PATH = "/loki/api/v1/tail"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from logsvc.loki.logql import (
+from logsvc.loki.expressions import (
     AllOf,
     AnyOf,
     Binary,
@@ -11,24 +11,35 @@ from logsvc.loki.logql import (
     LabelFilter,
     LineFilter,
     LineFormat,
-    LogQLError,
     LogQuery,
+    LogRange,
     Matcher,
+    Matching,
+    NamedMatcher,
+    Needle,
+    Number,
     Parser,
     RangeAggregation,
+    Unwrap,
     VectorAggregation,
     VectorLiteral,
-    byte_count,
-    duration_ms,
-    parse,
 )
+from logsvc.loki.logql import LogQLError, byte_count, duration_ms, parse
+
+
+def line_filter(op, *texts):
+    return LineFilter(op, tuple(Needle(t) for t in texts))
 
 
 def test_a_selector_and_a_chain_of_line_filters():
     query = parse('{service_name="shop", level=~"error|warn"} |= "time" != "retry" |~ `db-\\d+`')
     assert query == LogQuery(
         (Matcher("service_name", "=", "shop"), Matcher("level", "=~", "error|warn")),
-        (LineFilter("|=", "time"), LineFilter("!=", "retry"), LineFilter("|~", "db-\\d+")),
+        (
+            line_filter("|=", "time"),
+            line_filter("!=", "retry"),
+            line_filter("|~", "db-\\d+"),
+        ),
     )
 
 
@@ -49,12 +60,12 @@ def test_parsers_label_filters_and_formatting():
                             Compare("size", "<=", 10240.0, "bytes"),
                         )
                     ),
-                    AllOf((Compare("method", "=", "GET"),)),
+                    Compare("method", "=", "GET"),
                 )
             )
         ),
         LineFormat("{{.method}} {{ __line__ }}"),
-        Drop(("__error__", "x")),
+        Drop((NamedMatcher("__error__"), NamedMatcher("x"))),
     )
 
 
@@ -72,8 +83,12 @@ def test_metric_queries():
         "sum",
         RangeAggregation(
             "count_over_time",
-            LogQuery((Matcher("service_name", "=", "x"),), (Drop(("__error__",)),)),
-            60_000,
+            LogRange(
+                LogQuery(
+                    (Matcher("service_name", "=", "x"),), (Drop((NamedMatcher("__error__"),)),)
+                ),
+                60_000,
+            ),
         ),
         grafana_volume.grouping,
     )
@@ -81,24 +96,42 @@ def test_metric_queries():
     after = parse('sum(rate({a="b"}[5m])) without (level)')
     assert after.grouping.without and after.grouping.labels == ("level",)
     top = parse('topk(3, sum by (service_name) (bytes_over_time({a="b"}[1h30m])))')
-    assert (top.op, top.parameter, top.inner.inner.range_ms) == ("topk", 3, 5_400_000)
+    assert (top.op, top.parameter, top.inner.inner.range.range_ms) == ("topk", 3, 5_400_000)
 
 
 @pytest.mark.parametrize(
     ("query", "says"),
     [
         ("", "is required"),
-        ('{a=""}', "at least one matcher that does not match the empty value"),
-        ('{a!="b"}', "at least one matcher that does not match the empty value"),
+        ('{a=""}', "at least one regexp or equality matcher"),
+        ('{a!="b"}', "at least one regexp or equality matcher"),
         ('{a="b"', "parse error at line 1"),
-        ('{a="b"} | unwrap latency', "'unwrap' is not supported"),
-        ('quantile_over_time(0.99, {a="b"} | unwrap x [1m])', "'quantile_over_time'"),
-        ('{a="b"} | pattern "<ip> <_>"', "'pattern' is not supported"),
-        ('{a="b"} | line_format "{{ .x | upper }}"', "line_format takes"),
+        ('{a="b"} | unwrap latency', "parse error"),
+        ('quantile_over_time({a="b"} | unwrap x [1m])', "parameter required"),
+        ('sum_over_time({a="b"}[1m])', "invalid aggregation sum_over_time without unwrap"),
+        ('count_over_time({a="b"} | unwrap x [1m])', "count_over_time with unwrap"),
+        ('count_over_time({a="b"}[1m]) by (x)', "grouping not allowed for count_over_time"),
+        ('{a="b"} | pattern "<_>"', "at least one named capture"),
+        ('{a="b"} | pattern "<a><b>"', "consecutive captures"),
+        ('{a="b"} | regexp "(a)"', "at least one named capture"),
+        ('{a="b"} | line_format "{{ .x | nosuch }}"', 'function "nosuch" not defined'),
+        ('{a="b"} | line_format "{{ if .x }}"', "not closed"),
+        ('{a="b"} | xml', "xml parser is not supported"),
+        ('{a="b"} | logfmt --loose', "logfmt has no flag --loose"),
+        ('{a="b"} |= ip("300.1.1.1")', "is not an address"),
+        ('{a="b"} | x > ip("1.2.3.4")', "ip() compares with = or !="),
         ('{a=~"("}', "is not a valid regular expression"),
         ('{a="b"} | x > "text"', "compares numbers"),
         ('count_over_time({a="b"}[5 minutes])', "parse error"),
         ('topk(0, count_over_time({a="b"}[1m]))', "whole number"),
+        ('topk(count_over_time({a="b"}[1m]))', "parameter required for operation topk"),
+        ('sum(3, count_over_time({a="b"}[1m]))', "unsupported parameter for operation sum"),
+        ("1 > 2", "comparisons between scalars must use BOOL"),
+        ('rate({a="b"}[1m]) + bool 1', "bool modifier can only be used on comparison"),
+        ('rate({a="b"}[1m]) and 1', "set operator and is only allowed between vectors"),
+        ('rate({a="b"}[1m]) or on(x) group_left rate({a="c"}[1m])', "no grouping allowed"),
+        ('label_replace(rate({a="b"}[1m]), "x", "$1", "y", "(")', "not a valid regular"),
+        ('{a="b"} + 1', "parse error"),
         ("x" * 10_001, "at most 10000 characters"),
     ],
 )
@@ -111,7 +144,7 @@ def test_what_the_subset_refuses_names_the_part(query, says):
 
 def test_a_word_inside_a_string_is_not_refused():
     assert parse('{a="b"} |= "unwrap the offset"').stages == (
-        LineFilter("|=", "unwrap the offset"),
+        line_filter("|=", "unwrap the offset"),
     )
 
 
@@ -126,8 +159,8 @@ def test_durations_and_sizes():
 def test_line_filters_take_alternatives_joined_by_or():
     query = parse('{a="b"} |= "timeout" or "refused" !~ `db-\\d+` or "cache"')
     assert query.stages == (
-        LineFilter("|=", "timeout", ("refused",)),
-        LineFilter("!~", "db-\\d+", ("cache",)),
+        line_filter("|=", "timeout", "refused"),
+        line_filter("!~", "db-\\d+", "cache"),
     )
 
 
@@ -146,9 +179,62 @@ def test_keywords_are_read_in_any_case_and_comments_are_ignored():
 def test_strings_are_go_strings():
     query = parse('{a="\\x41\\u00e9"} |= "tab\\there"')
     assert query.matchers == (Matcher("a", "=", "Aé"),)
-    assert query.stages == (LineFilter("|=", "tab\there"),)
+    assert query.stages == (line_filter("|=", "tab\there"),)
 
 
 def test_labels_named_like_unsupported_words_parse():
     query = parse('{ip="10.0.0.1", sort="asc"} | json | on="x" and bool="true"')
     assert [m.label for m in query.matchers] == ["ip", "sort"]
+
+
+def test_unwrap_offset_and_the_range_aggregation_family():
+    query = parse(
+        'quantile_over_time(0.99, {a="b"} | json | unwrap duration(took) | __error__="" '
+        "[5m] offset 1h) by (path)"
+    )
+    assert query.function == "quantile_over_time" and query.parameter == 0.99
+    assert query.range == LogRange(
+        LogQuery((Matcher("a", "=", "b"),), (Parser("json"),)),
+        300_000,
+        3_600_000,
+        Unwrap("took", "duration", (LabelFilter(Compare("__error__", "=", "")),)),
+    )
+    assert query.grouping.labels == ("path",)
+    # The unwrap may also stand before the range, and the range before the pipeline.
+    after = parse('sum_over_time({a="b"}[5m] | logfmt | unwrap bytes(size))')
+    before = parse('sum_over_time({a="b"} | logfmt | unwrap bytes(size) [5m])')
+    assert after == before
+
+
+def test_binary_operators_bind_as_loki_binds_them():
+    query = parse('rate({a="b"}[1m]) + rate({a="c"}[1m]) * 2 ^ 3 ^ 2 > bool 1 or vector(0)')
+    assert query.op == "or"
+    compare = query.left
+    assert (compare.op, compare.matching.return_bool) == (">", True)
+    assert compare.left.op == "+" and compare.left.right.op == "*"
+    power = compare.left.right.right
+    assert power == Number(2**9)  # numbers fold, and ^ binds right to left
+    matched = parse(
+        'sum by (x, y) (rate({a="b"}[1m])) / ignoring(y) group_left(z) sum by (x, z) '
+        '(rate({a="c"}[1m]))'
+    )
+    assert matched.matching == Matching(False, False, ("y",), "many_to_one", ("z",))
+    assert parse("1 + 2 * 3") == Number(7)
+    assert parse("-1 + vector(1)") == Binary("+", Number(-1), VectorLiteral(1))
+
+
+def test_pipeline_stages_beyond_filters():
+    query = parse(
+        '{a="b"} |> "<_> error <_>" != ip("10.0.0.0/8") | regexp `(?P<verb>\\w+)` '
+        '| pattern "<ip> <_>" | logfmt --strict x, y="z" | json a="b.c[0]" | unpack '
+        '| label_format n=verb, m="{{.ip}}" | keep n, m=~"1.*" | decolorize'
+    )
+    kinds = [type(stage).__name__ for stage in query.stages]
+    assert kinds == [
+        "LineFilter", "LineFilter", "Parser", "Parser", "Parser", "Parser", "Parser",
+        "LabelFormat", "Keep", "Decolorize",
+    ]  # fmt: skip
+    assert query.stages[1] == LineFilter("!=", (Needle("10.0.0.0/8", ip=True),))
+    assert query.stages[4] == Parser(
+        "logfmt", extract=(("x", "x"), ("y", "z")), flags=("--strict",)
+    )

@@ -99,6 +99,7 @@ ROUTES: tuple[Route, ...] = (
             ("index/volume_range", "volume over time"),
             ("patterns", "log patterns"),
             ("detected_fields", "fields found in the logs"),
+            ("detected_field/{name}/values", "a detected field's values"),
             ("detected_labels", "labels found in the logs"),
             ("status/buildinfo", "build information"),
         )

@@ -51,6 +51,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "index/volume_range": ("query", *_RANGE, "step", "limit", "targetLabels", "aggregateBy"),
     "patterns": ("query", *_RANGE, "step"),
     "detected_fields": ("query", *_RANGE, "limit", "field_limit"),
+    "detected_field/{name}/values": ("query", *_RANGE, "limit"),
     "detected_labels": ("query", *_RANGE),
 }
 
@@ -91,6 +92,12 @@ def register(
         from logsvc.loki import answers
 
         return _bounded(lambda: answers.label_values(request(), name))
+
+    @app.get(f"{PREFIX}/detected_field/<name>/values")
+    def detected_field_values(name: str) -> dict[str, Any]:
+        from logsvc.loki import answers
+
+        return _bounded(lambda: answers.detected_field_values(request(), name))
 
 
 def _bounded(answer: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -92,7 +92,8 @@ class Subscription(BaseModel):
 @cache
 def _log_query(text: str) -> Any:
     """A Loki tail's query, parsed once per process."""
-    from logsvc.loki.logql import LogQLError, LogQuery, parse
+    from logsvc.loki.expressions import LogQuery
+    from logsvc.loki.logql import LogQLError, parse
 
     query = parse(text)
     if not isinstance(query, LogQuery):

@@ -19,8 +19,10 @@ from typing import Any
 from logsvc.clock import now_ms
 from logsvc.errors import BadRequest
 from logsvc.loki import engine as loki_engine
+from logsvc.loki import parsers as loki_parsers
 from logsvc.loki import pipeline, vectors
-from logsvc.loki.logql import LogQLError, LogQuery, Parser, duration_ms, parse
+from logsvc.loki.expressions import LogQuery, VectorAggregation
+from logsvc.loki.logql import LogQLError, duration_ms, parse
 
 DEFAULT_RANGE_MS = 3_600_000  # Loki's default: the last hour
 DEFAULT_LIMIT = 100
@@ -74,12 +76,13 @@ def instant_query(request: LokiRequest) -> dict[str, Any]:
             "your query to a range query type"
         )
     series = request.engine().evaluate(query, at, at, 1)
+    order = query.op if isinstance(query, VectorAggregation) else None
+    samples = [(labels, v) for labels, values in series.items() for v in values.values()]
     return _success(
         "vector",
         [
             {"metric": dict(labels), "value": [at / 1000, vectors.format_value(v)]}
-            for labels, values in series.items()
-            for v in values.values()
+            for labels, v in vectors.sort_order(order, samples)
         ],
     )
 
@@ -166,15 +169,9 @@ def patterns(request: LokiRequest) -> dict[str, Any]:
 
 
 def detected_fields(request: LokiRequest) -> dict[str, Any]:
-    query = _log_query(request.param("query"))
-    start, end = _range(request.param("start"), request.param("end"), request.param("since"))
-    with_json = LogQuery(query.matchers, (*query.stages, Parser("json")))
-    lines = request.engine().lines(with_json, start, end, DETECTED_FIELDS_SAMPLE)
-    values: dict[str, set[str]] = {}
-    for line in lines:
-        for name, value in line.labels.items():
-            if name not in LABEL_NAMES and not name.startswith("__"):
-                values.setdefault(name, set()).add(value)
+    """The fields of the query's newest lines: structured metadata, and what ``json`` (a
+    JSON line) or ``logfmt`` (any other) finds in the line, with their types."""
+    fields = _detected(request)
     limit = int_param(request.param("field_limit") or request.param("limit"), 1000, "field_limit")
     return {
         "fields": [
@@ -182,12 +179,43 @@ def detected_fields(request: LokiRequest) -> dict[str, Any]:
                 "label": name,
                 "type": _field_type(found),
                 "cardinality": len(found),
-                "parsers": ["json"],
+                "parsers": sorted(parsers) or None,
             }
-            for name, found in sorted(values.items())[:limit]
+            for name, (found, parsers) in sorted(fields.items())[:limit]
         ],
         "fieldLimit": limit,
     }
+
+
+def detected_field_values(request: LokiRequest, name: str) -> dict[str, Any]:
+    """One detected field's distinct values in the query's newest lines."""
+    found, _ = _detected(request).get(name, (set(), set()))
+    limit = int_param(request.param("limit"), 1000, "limit")
+    return {"values": sorted(found)[:limit]}
+
+
+def _detected(request: LokiRequest) -> dict[str, tuple[set[str], set[str]]]:
+    query = _log_query(request.param("query"))
+    start, end = _range(request.param("start"), request.param("end"), request.param("since"))
+    lines = request.engine().lines(query, start, end, DETECTED_FIELDS_SAMPLE)
+    fields: dict[str, tuple[set[str], set[str]]] = {}
+    for line in lines:
+        _, structured, parsed = line.categorized()
+        found = [(structured, None), (parsed, None)]
+        document, error = loki_parsers.parse_json(line.line)
+        if error is None:
+            found.append((document, "json"))
+        else:
+            found.append((loki_parsers.parse_logfmt(line.line)[0], "logfmt"))
+        for labels, parser in found:
+            for name, value in labels.items():
+                if name in LABEL_NAMES or name.startswith("__"):
+                    continue
+                values, parsers = fields.setdefault(name, (set(), set()))
+                values.add(value)
+                if parser:
+                    parsers.add(parser)
+    return fields
 
 
 def detected_labels(request: LokiRequest) -> dict[str, Any]:
@@ -239,12 +267,7 @@ def _streams(
         value = line.value()
         labels = line.labels
         if by_category:
-            stream_labels = pipeline.stream_labels(line.entry)
-            structured = pipeline.metadata_labels(line.entry)
-            parsed = {
-                k: v for k, v in labels.items() if k not in stream_labels and structured.get(k) != v
-            }
-            labels = {k: v for k, v in labels.items() if k in stream_labels}
+            labels, structured, parsed = line.categorized()
             categories = {}
             if structured:
                 categories["structuredMetadata"] = structured

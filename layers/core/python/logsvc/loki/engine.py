@@ -1,21 +1,19 @@
 """Answers LogQL queries (logsvc.loki.logql) from what the querier reads (both tiers).
 
 An entry's stream labels are ``service_name``, ``level`` and ``detected_level`` (its level in
-lower case, as Grafana expects) and ``source_type``. The selector's ``service_name`` and
-``level`` equalities, and a first ``|=`` line filter, narrow the search in SQL; everything
-else runs here, entry by entry, newest first. ``| json`` extracts the entry's metadata
-(nested keys joined with ``_``, as Loki names them) and, when the line is a JSON object,
-its fields; ``| logfmt`` reads ``key=value`` pairs from the line.
+lower case, as Grafana expects), ``source_type`` and the labels an agent pushed. The
+selector's ``service_name``, ``level`` and pushed-label equalities, and a first ``|=`` line
+filter, narrow the search in SQL; everything else runs here, entry by entry, newest first,
+through the line pipeline (logsvc.loki.pipeline).
 
-Metric queries with nothing but a selector (and ``| drop``) are counted from one SQL query
-that returns each entry's time, labels and size (Querier.points); the others walk the
-entries through the line pipeline (logsvc.loki.pipeline) and combine series with
+Metric queries with nothing but a selector (and ``| drop`` of names) are counted from one SQL
+query that returns each entry's time, labels and size (Querier.points); the others walk the
+entries through the pipeline. Range functions are logsvc.loki.ranges; vector operations
 logsvc.loki.vectors.
 """
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -26,22 +24,35 @@ from logsvc.entries import LEVELS
 from logsvc.errors import ApiError, BadRequest
 from logsvc.field_filters import MAX_FILTERS, FieldFilter, parse_one
 from logsvc.filters import SearchFilters
-from logsvc.loki.logql import (
+from logsvc.loki import ranges
+from logsvc.loki.expressions import (
     Binary,
     Drop,
+    LabelReplace,
     LineFilter,
-    LogQLError,
     LogQuery,
+    LogRange,
     Matcher,
     Number,
     Query,
     RangeAggregation,
+    Unwrap,
     VectorAggregation,
     VectorLiteral,
 )
-from logsvc.loki.matching import line_kept, selected
-from logsvc.loki.pipeline import Line, labels_from_json, run_pipeline, stream_labels, without
-from logsvc.loki.vectors import Series, aggregate, binary
+from logsvc.loki.matching import LogQLError, line_kept, selected
+from logsvc.loki.pipeline import (
+    ERROR,
+    Line,
+    as_number,
+    holds,
+    labels_from_json,
+    run_pipeline,
+    start,
+    stream_labels,
+    without,
+)
+from logsvc.loki.vectors import Series, aggregate, binary, group_key, label_replace
 from logsvc.store.log_index import Point, Stream
 
 MAX_ENTRIES = 5000  # Loki's max_entries_limit_per_query
@@ -129,17 +140,15 @@ class Engine:
                 continue
             if self.allowed is not None and entry["service_name"] not in self.allowed:
                 continue
-            if first_filter is not None and not line_kept(
-                first_filter.op, first_filter.values, entry["message"]
-            ):
+            if first_filter is not None and not line_kept("|=", (first_filter,), entry["message"]):
                 continue
-            line = run_pipeline(query.stages, labels, entry)
+            line = run_pipeline(query.stages, start(entry, labels))
             if line is not None:
                 yield line
 
     def _search_filters(
         self, query: LogQuery, start_ms: int, end_ms: int
-    ) -> tuple[SearchFilters | None, list[Matcher], LineFilter | None]:
+    ) -> tuple[SearchFilters | None, list[Matcher], str | None]:
         """What SQL can narrow: service and level equalities, pushed labels' equalities and
         the first |= (SQL ignores case, so the matchers and the filter are checked again
         exactly). None when nothing can match."""
@@ -161,14 +170,7 @@ class Engine:
         if service and self.allowed is not None and service not in self.allowed:
             return None, [], None
         first = query.stages[0] if query.stages else None
-        q = None
-        if (
-            isinstance(first, LineFilter)
-            and first.op == "|="
-            and first.value
-            and not first.alternatives
-        ):
-            q = first.value[:200]
+        text = first.plain_text if isinstance(first, LineFilter) else None
         # The caller's services narrow the SQL first: text tests never run over (and so
         # never time) another tenant's entries.
         filters = SearchFilters(
@@ -176,11 +178,11 @@ class Engine:
             level=level,
             start_time=start_ms,
             end_time=end_ms,
-            q=q,
+            q=text[:200] if text else None,
             fields=tuple(pushed[:MAX_FILTERS]),
             services=self.allowed,
         )
-        return filters, rest, (first if q is not None else None)
+        return filters, rest, text
 
     # -- metric queries -------------------------------------------------------------------
 
@@ -204,6 +206,8 @@ class Engine:
             return self._range(query, steps)
         if isinstance(query, VectorAggregation):
             return aggregate(query, self._evaluate(query.inner, steps))
+        if isinstance(query, LabelReplace):
+            return label_replace(query, self._evaluate(query.inner, steps))
         if isinstance(query, Binary):
             left, right = self._evaluate(query.left, steps), self._evaluate(query.right, steps)
             return binary(query, left, right, _scalar(query.left), _scalar(query.right))
@@ -212,56 +216,63 @@ class Engine:
         )
 
     def _range(self, query: RangeAggregation, steps: list[int]) -> Series:
-        window = query.range_ms
-        start, end = steps[0] - window, steps[-1]
-        samples: dict[tuple[tuple[str, str], ...], tuple[list[int], list[int]]] = defaultdict(
+        log_range = query.range
+        first = steps[0] - log_range.offset_ms - log_range.range_ms
+        last = steps[-1] - log_range.offset_ms
+        samples: dict[tuple[tuple[str, str], ...], tuple[list[int], list[float]]] = defaultdict(
             lambda: ([], [])
         )
-        for timestamp, labels, size in self._samples(query.query, start, end):
-            times, sizes = samples[tuple(sorted(labels.items()))]
+        counting = log_range.unwrap is None and query.function in ("bytes_over_time", "bytes_rate")
+        for timestamp, labels, value in self._samples(log_range, first, last, counting):
+            key = tuple(sorted(labels.items()))
+            if query.grouping is not None:
+                key = group_key(key, query.grouping)
+            times, values = samples[key]
             times.append(timestamp)
-            sizes.append(size)
-        if len(samples) > MAX_SERIES:
-            raise BadRequest(
-                f"query: maximum number of series ({MAX_SERIES}) reached for a single query",
-                field="query",
-            )
+            values.append(value)
+            if len(samples) > MAX_SERIES:
+                raise BadRequest(
+                    f"query: maximum number of series ({MAX_SERIES}) reached for a single query",
+                    field="query",
+                )
+        if query.function == "absent_over_time":
+            return _absent(log_range, samples, steps)
         series: Series = {}
-        seconds = window / 1000
-        for labels, (times, sizes) in samples.items():
+        for labels, (times, values) in samples.items():
+            _refuse_errors(labels)
             order = sorted(range(len(times)), key=times.__getitem__)
-            times = [times[i] for i in order]
-            cumulative = [0]
-            for i in order:
-                cumulative.append(cumulative[-1] + sizes[i])
-            values: dict[int, float] = {}
-            for step in steps:
-                low = bisect.bisect_right(times, step - window)
-                high = bisect.bisect_right(times, step)
-                if high == low:
-                    continue  # no sample where the window holds no entry, as in Loki
-                count, size = high - low, cumulative[high] - cumulative[low]
-                values[step] = {
-                    "count_over_time": count,
-                    "rate": count / seconds,
-                    "bytes_over_time": size,
-                    "bytes_rate": size / seconds,
-                }[query.function]
-            if values:
-                series[labels] = values
+            found = ranges.evaluate(
+                query.function,
+                [times[i] for i in order],
+                [values[i] for i in order],
+                steps,
+                log_range.range_ms,
+                log_range.offset_ms,
+                query.parameter,
+            )
+            if found:
+                series[labels] = found
         return series
 
     def _samples(
-        self, query: LogQuery, start_ms: int, end_ms: int
-    ) -> Iterator[tuple[int, dict[str, str], int]]:
-        """(time, labels, line bytes) of every line in (start, end]."""
-        if all(isinstance(stage, Drop) for stage in query.stages):
-            dropped = {label for stage in query.stages for label in stage.labels}
+        self, log_range: LogRange, start_ms: int, end_ms: int, sizes: bool
+    ) -> Iterator[tuple[int, dict[str, str], float]]:
+        """(time, series labels, value) of every line in (start, end]: its size in bytes
+        (``sizes``), the value ``unwrap`` reads, or 1."""
+        query, unwrap = log_range.query, log_range.unwrap
+        if unwrap is None and all(_plain_drop(stage) for stage in query.stages):
+            dropped = {n.label for stage in query.stages for n in stage.names}
             for timestamp, labels, size in self.points(query, start_ms + 1, end_ms):
-                yield timestamp, without(labels, dropped), size
+                yield timestamp, without(labels, dropped), size if sizes else 1.0
             return
         for line in self._walk(query, start_ms + 1, end_ms):
-            yield line.timestamp_ms, line.labels, len(line.line.encode())
+            labels = line.series_labels()
+            if unwrap is None:
+                yield line.timestamp_ms, labels, len(line.line.encode()) if sizes else 1.0
+                continue
+            sample = _unwrapped(unwrap, labels)
+            if sample is not None:
+                yield line.timestamp_ms, sample[0], sample[1]
 
     def points(
         self, query: LogQuery, start_ms: int, end_ms: int
@@ -284,12 +295,72 @@ class Engine:
                 yield timestamp, labels, size
 
 
+def _plain_drop(stage: object) -> bool:
+    return isinstance(stage, Drop) and all(n.matcher is None for n in stage.names)
+
+
+_CONVERSIONS: dict[str, str] = {"": "number", "bytes": "bytes", "duration": "duration"}
+
+
+def _unwrapped(unwrap: Unwrap, labels: dict[str, str]) -> tuple[dict[str, str], float] | None:
+    """A line's sample: its labels without the unwrapped one, and that label's value
+    converted (``__error__`` set when it is no number); None when the line lacks the label
+    or a filter after unwrap drops it (Loki skips lines without the label)."""
+    text = labels.get(unwrap.label, "")
+    if not text:
+        return None
+    labels = {k: v for k, v in labels.items() if k != unwrap.label}
+    number = as_number(text, _CONVERSIONS.get(unwrap.conversion, "duration"))
+    if number is not None and unwrap.conversion.startswith("duration"):
+        number /= 1000  # durations unwrap to seconds
+    if number is None:
+        labels.setdefault(ERROR, "SampleExtractionErr")
+        number = 0.0
+    for stage in unwrap.filters:
+        if not holds(stage.expression, labels):
+            return None
+    return labels, number
+
+
+def _refuse_errors(labels: tuple[tuple[str, str], ...]) -> None:
+    error = dict(labels).get(ERROR)
+    if error:
+        raise BadRequest(
+            f"query: pipeline error: {error!r} for series {dict(labels)}. Use a label filter "
+            f'to skip it (| __error__!="{error}"), or every error (| __error__=""); after '
+            'unwrap too (| unwrap latency | __error__="")',
+            field="query",
+        )
+
+
+def _absent(
+    log_range: LogRange,
+    samples: dict[tuple[tuple[str, str], ...], tuple[list[int], list[float]]],
+    steps: list[int],
+) -> Series:
+    """1 at each step whose window holds no line, labelled by the selector's equalities
+    (as Prometheus's absent_over_time)."""
+    times = sorted(t for found, _ in samples.values() for t in found)
+    present = ranges.evaluate(
+        "count_over_time",
+        times,
+        [1.0] * len(times),
+        steps,
+        log_range.range_ms,
+        log_range.offset_ms,
+        None,
+    )
+    absent = {step: 1.0 for step in steps if step not in present}
+    if not absent:
+        return {}
+    labels = {m.label: m.value for m in log_range.query.matchers if m.op == "="}
+    return {tuple(sorted(labels.items())): absent}
+
+
 def _scalar(query: Query) -> bool:
-    """Whether a query is a scalar (a number, or arithmetic on numbers) rather than a
-    vector (vector(n) is a vector)."""
-    if isinstance(query, Number):
-        return True
-    return isinstance(query, Binary) and _scalar(query.left) and _scalar(query.right)
+    """Whether a query is a scalar (a number; the parser folds arithmetic on numbers)
+    rather than a vector (vector(n) is a vector)."""
+    return isinstance(query, Number)
 
 
 def _pushed_label_filter(matcher: Matcher) -> FieldFilter | None:

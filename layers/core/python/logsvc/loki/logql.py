@@ -1,79 +1,176 @@
-"""The LogQL subset this service answers, parsed with a Lark grammar into plain dataclasses.
+"""LogQL, parsed as Loki parses it (its grammar, pkg/logql/syntax/syntax.y, read as the
+reference) with a Lark LALR grammar into the dataclasses of logsvc.loki.expressions.
 
-Log queries: a stream selector (``=``, ``!=``, ``=~``, ``!~``) and a pipeline of line filters
-(``|=``, ``!=``, ``|~``, ``!~``), ``| json``, ``| logfmt``, label filters (text, regular
-expression, number, duration and byte comparisons, joined with ``and``, ``,`` and ``or``),
-``| line_format`` (``{{.label}}`` and ``{{__line__}}``) and ``| drop``.
+Log queries: a stream selector and a pipeline of line filters (``|=``, ``!=``, ``|~``,
+``!~``, ``|>``, ``!>``, ``ip()``, alternatives joined with ``or``), parsers (``json`` and
+``logfmt`` with their parameters and flags, ``regexp``, ``pattern``, ``unpack``), label
+filters (text, regular expression, number, duration, bytes and ``ip()`` comparisons joined
+with ``and``, ``,``, ``or`` or nothing), ``line_format``, ``label_format``, ``drop``,
+``keep`` and ``decolorize``.
 
-Metric queries: ``count_over_time``, ``rate``, ``bytes_over_time`` and ``bytes_rate`` over a
-log query and a range; ``sum``, ``avg``, ``min``, ``max``, ``count`` with ``by`` or
-``without``; ``topk``; ``vector(n)``; and arithmetic between label-less vectors and numbers
-(Grafana's health check sends ``vector(1)+vector(1)``).
+Metric queries: every range aggregation (``count_over_time`` ... ``quantile_over_time``,
+``absent_over_time``, with ``unwrap``, ``offset`` and ``by``/``without``), every vector
+aggregation (``sum`` ... ``topk``, ``bottomk``, ``sort``), ``label_replace``, ``vector()``,
+numbers, and binary operators (``or and unless + - * / % ^ == != > >= < <=``, with ``bool``,
+``on``/``ignoring`` and ``group_left``/``group_right``).
 
-Anything else is refused with a message naming the unsupported part.
+Keywords are read in any case, ``#`` starts a comment, strings are Go's. What Loki refuses
+is refused with a 400 naming the construct; so is what this service does not answer.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from logsvc.go_strings import go_unquoted
+from logsvc.loki import templates
+from logsvc.loki.expressions import (
+    COMPARISONS,
+    SET_OPERATORS,
+    AllOf,
+    AnyOf,
+    Binary,
+    Compare,
+    Decolorize,
+    Drop,
+    Grouping,
+    Keep,
+    LabelFilter,
+    LabelFormat,
+    LabelReplace,
+    LineFilter,
+    LineFormat,
+    LogQuery,
+    LogRange,
+    Matcher,
+    Matching,
+    NamedMatcher,
+    Needle,
+    Number,
+    Parser,
+    Query,
+    RangeAggregation,
+    Unwrap,
+    VectorAggregation,
+    VectorLiteral,
+)
 from logsvc.loki.matching import LogQLError, match_text, regex
 
 MAX_QUERY_CHARS = 10_000
 
 GRAMMAR = r"""
-?start: expr
+?start: log_expr | metric_expr
 
-?expr: term
-     | expr ADD_OP term             -> binary
-?term: atom
-     | term MUL_OP atom             -> binary
-?atom: log_query
-     | metric
-     | NUMBER                       -> number
-     | "(" expr ")"
+?log_expr: log_query
+         | "(" log_expr ")"
 
-?metric: range_agg | vector_agg | topk | vector_literal
-vector_literal: "vector"i "(" NUMBER ")"
-range_agg: RANGE_FN "(" log_query RANGE ")"
-         | RANGE_FN "(" selector RANGE stage* ")"  -> range_agg_before_pipeline
-vector_agg: AGG_OP grouping? "(" expr ")" grouping?
-topk: "topk"i grouping? "(" NUMBER "," expr ")" grouping?
-grouping: GROUP_KIND "(" [LABEL ("," LABEL)*] ")"
+// -- metric expressions, loosest binding first (as Loki's precedence) --
+?metric_expr: or_expr
+?or_expr: and_expr | or_expr OR modifier and_expr            -> binary
+?and_expr: cmp_expr | and_expr AND_OP modifier cmp_expr      -> binary
+?cmp_expr: add_expr | cmp_expr CMP_OP modifier add_expr      -> binary
+?add_expr: mul_expr | add_expr ADD_OP modifier mul_expr      -> binary
+?mul_expr: pow_expr | mul_expr MUL_OP modifier pow_expr      -> binary
+?pow_expr: operand | operand POW_OP modifier pow_expr        -> binary
+?operand: range_agg
+        | vector_agg
+        | label_replace
+        | VECTOR "(" signed ")"                              -> vector_literal
+        | signed                                             -> number
+        | "(" metric_expr ")"
 
+signed: NUMBER | ADD_OP NUMBER
+
+modifier: [BOOL] [matching]
+matching: (ON | IGNORING) labels [GROUP_SIDE [labels]]
+labels: "(" [LABEL ("," LABEL)*] ")"
+
+range_agg: RANGE_FN "(" [signed ","] log_range ")" [grouping]
+vector_agg: AGG_OP [grouping] "(" metric_expr ["," metric_expr] ")" [grouping]
+label_replace: LABEL_REPLACE "(" metric_expr "," STRING "," STRING "," STRING "," STRING ")"
+grouping: GROUP_KIND labels
+
+log_range: selector RANGE [offset] stage* [unwrap]           -> range_after_selector
+         | selector pipeline RANGE [offset]                  -> range_after_pipeline
+         | "(" selector [pipeline] ")" RANGE [offset]        -> range_after_pipeline
+         | "(" log_range ")"
+pipeline: stage+ [unwrap] | unwrap
+offset: OFFSET DURATION
+unwrap: "|" UNWRAP (LABEL | CONVERSION "(" LABEL ")") ("|" label_or)*
+
+// -- log queries --
 log_query: selector stage*
 selector: "{" [matcher ("," matcher)*] "}"
 matcher: LABEL MATCH_OP STRING
 
-?stage: LINE_OP STRING ("or"i STRING)*  -> line_filter
-      | "|" PARSER                  -> parser
-      | "|" "line_format"i STRING   -> line_format
-      | "|" "drop"i LABEL ("," LABEL)* -> drop
-      | "|" label_or                -> label_filter
+?stage: LINE_OP needle (OR needle)*                         -> line_filter
+      | "|" JSON [extraction ("," extraction)*]              -> json
+      | "|" LOGFMT FLAG* [extraction ("," extraction)*]      -> logfmt
+      | "|" REGEXP STRING                                    -> regexp
+      | "|" PATTERN STRING                                   -> pattern
+      | "|" UNPACK                                           -> unpack
+      | "|" XML                                              -> xml
+      | "|" LINE_FORMAT STRING                               -> line_format
+      | "|" LABEL_FORMAT assignment ("," assignment)*        -> label_format
+      | "|" DROP named ("," named)*                          -> drop
+      | "|" KEEP named ("," named)*                          -> keep
+      | "|" DECOLORIZE                                       -> decolorize
+      | "|" label_or                                         -> label_filter
 
-?label_or: label_and ("or"i label_and)*      -> any_of
-?label_and: label_term (("and"i | ",") label_term)* -> all_of
-?label_term: LABEL CMP_OP value             -> compare
+needle: STRING | IP "(" STRING ")"
+extraction: LABEL [EQ STRING]
+assignment: LABEL EQ (LABEL | STRING)
+named: LABEL [MATCH_OP STRING]
+
+?label_or: label_and (OR label_and)*                         -> any_of
+?label_and: label_term ((AND_OP | ",")? label_term)*         -> all_of
+?label_term: LABEL (MATCH_OP | CMP_OP) value                 -> compare
+           | LABEL (MATCH_OP | CMP_OP) IP "(" STRING ")"     -> compare_ip
            | "(" label_or ")"
-?value: STRING | DURATION | BYTES | NUMBER
+?value: STRING | DURATION | BYTES | signed
 
-ADD_OP: "+" | "-"
-MUL_OP: "*" | "/"
-RANGE_FN.2: /(count_over_time|rate|bytes_over_time|bytes_rate)\b/i
-AGG_OP.2: /(sum|avg|min|max|count)\b/i
-GROUP_KIND.2: /(by|without)\b/i
-PARSER.2: /(json|logfmt)\b/i
+// -- words: keywords in any case; a keyword that fits where a label would is a keyword --
+RANGE_FN.3: /(RANGE_FUNCTIONS)\b/i
+AGG_OP.3: /(sum|avg|min|max|count|stddev|stdvar|bottomk|topk|sort_desc|sort|approx_topk)\b/i
+GROUP_KIND.3: /(by|without)\b/i
+LABEL_REPLACE.3: /label_replace\b/i
+VECTOR.3: /vector\b/i
+JSON.3: /json\b/i
+LOGFMT.3: /logfmt\b/i
+REGEXP.3: /regexp\b/i
+PATTERN.3: /pattern\b/i
+UNPACK.3: /unpack\b/i
+XML.3: /xml\b/i
+LINE_FORMAT.3: /line_format\b/i
+LABEL_FORMAT.3: /label_format\b/i
+DROP.3: /drop\b/i
+KEEP.3: /keep\b/i
+DECOLORIZE.3: /decolorize\b/i
+UNWRAP.3: /unwrap\b/i
+CONVERSION.3: /(duration_seconds|duration|bytes)\b/i
+OFFSET.3: /offset\b/i
+BOOL.3: /bool\b/i
+ON.3: /on\b/i
+IGNORING.3: /ignoring\b/i
+GROUP_SIDE.3: /(group_left|group_right)\b/i
+IP.3: /ip(?=\s*\()/i
+OR.3: /or\b/i
+AND_OP.3: /(and|unless)\b/i
+
+EQ: "="
 MATCH_OP: "=~" | "!~" | "!=" | "="
-LINE_OP: "|=" | "|~" | "!=" | "!~"
-CMP_OP: "==" | "=~" | "!~" | "!=" | ">=" | "<=" | ">" | "<" | "="
+CMP_OP: "==" | "!=" | ">=" | "<=" | ">" | "<"
+LINE_OP: "|=" | "|~" | "|>" | "!=" | "!~" | "!>"
+ADD_OP: "+" | "-"
+MUL_OP: "*" | "/" | "%"
+POW_OP: "^"
+FLAG: /--[a-z][a-z-]*/
 RANGE: /\[\s*[0-9][0-9a-zµ.]*\s*\]/
-DURATION.3: /([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h|d|w|y))+/
-BYTES.3: /[0-9]+(\.[0-9]+)?([KkMmGgTtPpEe]i?)?[Bb]/
-NUMBER: /-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/
+DURATION.4: /-?([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h|d|w|y))+/
+BYTES.4: /[0-9]+(\.[0-9]+)?([KkMmGgTtPpEe]i?)?[Bb]\b/
+NUMBER: /([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|0[xX][0-9a-fA-F]+|(?i:inf|nan)\b/
 LABEL: /[A-Za-z_][A-Za-z0-9_]*/
 STRING: /"(?:[^"\\]|\\.)*"/ | /`[^`]*`/
 
@@ -84,15 +181,6 @@ COMMENT: /#[^\n]*/
 %ignore COMMENT
 """
 
-# LogQL words outside the subset, named in the refusal instead of a bare syntax error.
-_UNSUPPORTED = re.compile(
-    r"(?i)\b(quantile_over_time|avg_over_time|sum_over_time|min_over_time|max_over_time|"
-    r"stddev_over_time|stdvar_over_time|first_over_time|last_over_time|absent_over_time|"
-    r"bottomk|sort|sort_desc|label_replace|stddev|stdvar|unwrap|offset|pattern|regexp|"
-    r"unpack|label_format|decolorize|distinct|keep|ip|bool|on|ignoring|group_left|"
-    r"group_right)\b"
-)
-_TEMPLATE_FIELD = re.compile(r"\{\{\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|(__line__))\s*\}\}")
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h|d|w|y)")
 _DURATION_MS = {
     "ns": 1e-6,
@@ -108,117 +196,37 @@ _DURATION_MS = {
 }
 _BYTE_UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15, "e": 1e18}
 
-
-# -- the parsed query ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Matcher:
-    label: str
-    op: str  # = != =~ !~
-    value: str
-
-
-@dataclass(frozen=True)
-class LineFilter:
-    op: str  # |= != |~ !~
-    value: str
-    alternatives: tuple[str, ...] = ()  # `|= "a" or "b"`: the values after the first
-
-    @property
-    def values(self) -> tuple[str, ...]:
-        return (self.value, *self.alternatives)
-
-
-@dataclass(frozen=True)
-class Parser:
-    kind: str  # json, logfmt
-
-
-@dataclass(frozen=True)
-class Compare:
-    label: str
-    op: str
-    value: str | float
-    unit: str = "text"  # text, number, duration (ms), bytes
-
-
-@dataclass(frozen=True)
-class AllOf:
-    parts: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class AnyOf:
-    parts: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class LabelFilter:
-    expression: Compare | AllOf | AnyOf
-
-
-@dataclass(frozen=True)
-class LineFormat:
-    template: str
-
-
-@dataclass(frozen=True)
-class Drop:
-    labels: tuple[str, ...]
-
-
-Stage = LineFilter | Parser | LabelFilter | LineFormat | Drop
-
-
-@dataclass(frozen=True)
-class LogQuery:
-    matchers: tuple[Matcher, ...]
-    stages: tuple[Stage, ...] = ()
-
-
-@dataclass(frozen=True)
-class RangeAggregation:
-    function: str  # count_over_time, rate, bytes_over_time, bytes_rate
-    query: LogQuery
-    range_ms: int
-
-
-@dataclass(frozen=True)
-class Grouping:
-    without: bool
-    labels: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class VectorAggregation:
-    op: str  # sum avg min max count topk
-    inner: Any
-    grouping: Grouping | None = None
-    parameter: int | None = None  # topk's k
-
-
-@dataclass(frozen=True)
-class VectorLiteral:
-    value: float
-
-
-@dataclass(frozen=True)
-class Number:
-    value: float
-
-
-@dataclass(frozen=True)
-class Binary:
-    op: str
-    left: Any
-    right: Any
-
-
-Query = LogQuery | RangeAggregation | VectorAggregation | VectorLiteral | Number | Binary
-
-
-# -- parsing ----------------------------------------------------------------------------------
+# Range aggregations that read an unwrapped value, those that count lines, and those that
+# take `by`/`without` (Loki's RangeAggregationExpr.validate).
+_UNWRAPPED = {
+    "avg_over_time",
+    "sum_over_time",
+    "max_over_time",
+    "min_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "quantile_over_time",
+    "rate",
+    "rate_counter",
+    "absent_over_time",
+    "first_over_time",
+    "last_over_time",
+}
+_COUNTING = {"bytes_over_time", "bytes_rate", "count_over_time", "rate", "absent_over_time"}
+_GROUPABLE = {
+    "avg_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "quantile_over_time",
+    "rate",
+    "rate_counter",
+    "max_over_time",
+    "min_over_time",
+    "first_over_time",
+    "last_over_time",
+}
+_WITH_PARAMETER = {"topk", "bottomk", "approx_topk"}
+RANGE_FUNCTIONS = _UNWRAPPED | _COUNTING
 
 
 def parse(text: str) -> Query:
@@ -232,12 +240,6 @@ def parse(text: str) -> Query:
     try:
         return _parser().parse(text)
     except UnexpectedInput as exc:
-        # A LogQL word outside the subset is named (a label of that name parses fine).
-        unsupported = _UNSUPPORTED.search(_without_strings(text))
-        if unsupported:
-            raise LogQLError(
-                f"query: {unsupported[1]!r} is not supported here (docs/LOKI.md lists the subset)"
-            ) from None
         near = text[exc.pos_in_stream : exc.pos_in_stream + 20] if exc.pos_in_stream else ""
         raise LogQLError(
             f"query: parse error at line {exc.line}, col {exc.column}"
@@ -251,57 +253,113 @@ def parse(text: str) -> Query:
 
 @cache
 def _parser() -> Any:
-    from lark import Lark, Transformer
+    from lark import Lark, Token, Transformer
+
+    def words(items: list) -> list:
+        return [x for x in items if x is not None]
 
     class ToQuery(Transformer):
+        # -- metric expressions ---------------------------------------------------------
+
+        def signed(self, items: list) -> float:
+            sign = -1.0 if len(items) == 2 and str(items[0]) == "-" else 1.0
+            return sign * _number(str(items[-1]))
+
         def number(self, items: list) -> Number:
-            return Number(float(items[0]))
+            return Number(items[0])
 
         def vector_literal(self, items: list) -> VectorLiteral:
-            return VectorLiteral(float(items[0]))
+            return VectorLiteral(items[1])
 
-        def binary(self, items: list) -> Binary:
-            left, op, right = items
-            return Binary(str(op), left, right)
-
-        def range_agg(self, items: list) -> RangeAggregation:
-            function, query, window = items
-            return RangeAggregation(
-                str(function).lower(), query, duration_ms(str(window)[1:-1].strip())
+        def modifier(self, items: list) -> Matching:
+            return_bool, matching = items
+            found = matching or Matching()
+            return Matching(
+                return_bool is not None, found.on, found.labels, found.card, found.include
             )
 
-        def range_agg_before_pipeline(self, items: list) -> RangeAggregation:
-            # count_over_time({a="b"}[5m] |= "x"): the range may stand before the pipeline.
-            function, selector, window, *stages = items
-            return self.range_agg([function, LogQuery(selector, tuple(stages)), window])
+        def matching(self, items: list) -> Matching:
+            kind, names, side, include = items
+            card = "one_to_one"
+            if side is not None:
+                card = "many_to_one" if str(side).lower() == "group_left" else "one_to_many"
+            return Matching(False, str(kind).lower() == "on", names, card, include or ())
+
+        def labels(self, items: list) -> tuple[str, ...]:
+            return tuple(str(x) for x in words(items))
+
+        def binary(self, items: list) -> Any:
+            left, op, matching, right = items
+            return _binary(str(op).lower(), left, right, matching)
 
         def grouping(self, items: list) -> Grouping:
-            kind, *labels = items
-            return Grouping(str(kind).lower() == "without", tuple(str(x) for x in labels if x))
+            kind, names = items
+            return Grouping(str(kind).lower() == "without", names)
+
+        def range_agg(self, items: list) -> RangeAggregation:
+            function, parameter, log_range, grouping = items
+            return _range_aggregation(str(function).lower(), log_range, grouping, parameter)
 
         def vector_agg(self, items: list) -> VectorAggregation:
-            op, rest = str(items[0]).lower(), items[1:]
-            groupings = [x for x in rest if isinstance(x, Grouping)]
-            (inner,) = [x for x in rest if not isinstance(x, Grouping)]
-            return VectorAggregation(op, inner, groupings[0] if groupings else None)
+            op, before, first, second, after = items
+            return _vector_aggregation(str(op).lower(), first, second, before or after)
 
-        def topk(self, items: list) -> VectorAggregation:
-            groupings = [x for x in items if isinstance(x, Grouping)]
-            k, inner = [x for x in items if not isinstance(x, Grouping)]
-            if float(k) < 1 or float(k) != int(float(k)):
-                raise LogQLError("query: topk needs a whole number of at least 1")
-            return VectorAggregation("topk", inner, groupings[0] if groupings else None, int(k))
+        def label_replace(self, items: list) -> LabelReplace:
+            _, inner, destination, replacement, source, pattern = items
+            found = LabelReplace(
+                inner, _string(destination), _string(replacement), _string(source), _string(pattern)
+            )
+            regex(found.regex)  # checked now: an invalid one is the client's 400
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", found.destination):
+                raise LogQLError(
+                    f"query: invalid destination label name in label_replace: {found.destination!r}"
+                )
+            return found
+
+        # -- log ranges -----------------------------------------------------------------
+
+        def range_after_selector(self, items: list) -> LogRange:
+            selector, window, offset, *rest = items
+            unwrap = rest.pop() if rest else None
+            return _log_range(LogQuery(selector, tuple(rest)), window, offset, unwrap)
+
+        def range_after_pipeline(self, items: list) -> LogRange:
+            selector, pipeline, window, offset = items
+            stages, unwrap = pipeline or ((), None)
+            return _log_range(LogQuery(selector, stages), window, offset, unwrap)
+
+        def log_range(self, items: list) -> LogRange:
+            return items[0]  # ( log_range )
+
+        def pipeline(self, items: list) -> tuple[tuple, Unwrap | None]:
+            unwrap = items[-1] if isinstance(items[-1], Unwrap) or items[-1] is None else None
+            stages = tuple(x for x in items if x is not None and not isinstance(x, Unwrap))
+            return stages, unwrap
+
+        def offset(self, items: list) -> int:
+            return duration_ms(str(items[1]))
+
+        def unwrap(self, items: list) -> Unwrap:
+            conversion = ""
+            if isinstance(items[1], Token) and items[1].type == "CONVERSION":
+                conversion = str(items[1]).lower()
+                label, filters = str(items[2]), items[3:]
+            else:
+                label, filters = str(items[1]), items[2:]
+            return Unwrap(label, conversion, tuple(LabelFilter(f) for f in filters))
+
+        # -- log queries ----------------------------------------------------------------
 
         def log_query(self, items: list) -> LogQuery:
             selector, *stages = items
             return LogQuery(selector, tuple(stages))
 
         def selector(self, items: list) -> tuple[Matcher, ...]:
-            matchers = tuple(x for x in items if x is not None)
+            matchers = tuple(words(items))
             if not matchers or all(_matches_empty(m) for m in matchers):
                 raise LogQLError(
-                    "query: a selector needs at least one matcher that does not match the "
-                    'empty value, such as {service_name="checkout"}'
+                    "query: queries require at least one regexp or equality matcher that "
+                    'does not have an empty-compatible value, such as {service_name="checkout"}'
                 )
             return matchers
 
@@ -312,37 +370,118 @@ def _parser() -> Any:
                 regex(found.value)
             return found
 
+        def needle(self, items: list) -> Needle:
+            if len(items) == 2:
+                return Needle(_ip_pattern(_string(items[1])), ip=True)
+            return Needle(_string(items[0]))
+
         def line_filter(self, items: list) -> LineFilter:
-            op, first, *more = items
-            found = LineFilter(str(op), _string(first), tuple(_string(x) for x in more))
-            if found.op in ("|~", "!~"):
-                for value in found.values:
-                    regex(value)
+            op, *needles = (x for x in items if not (isinstance(x, Token) and x.type == "OR"))
+            found = LineFilter(str(op), tuple(needles))
+            for needle in found.needles:
+                if found.op in ("|~", "!~") and not needle.ip:
+                    regex(needle.text)
+                if found.op in ("|>", "!>") and not needle.ip:
+                    from logsvc.loki.parsers import line_pattern
+
+                    line_pattern(needle.text)
             return found
 
-        def parser(self, items: list) -> Parser:
-            return Parser(str(items[0]).lower())
+        def json(self, items: list) -> Parser:
+            return Parser("json", extract=tuple(words(items[1:])))
+
+        def logfmt(self, items: list) -> Parser:
+            flags = tuple(sorted({str(x) for x in items[1:] if isinstance(x, Token)}))
+            for flag in flags:
+                if flag not in ("--strict", "--keep-empty"):
+                    raise LogQLError(f"query: logfmt has no flag {flag} (--strict, --keep-empty)")
+            extract = tuple(x for x in items[1:] if isinstance(x, tuple))
+            return Parser("logfmt", extract=extract, flags=flags)
+
+        def extraction(self, items: list) -> tuple[str, str]:
+            label, _, path = items
+            return str(label), _string(path) if path is not None else str(label)
+
+        def regexp(self, items: list) -> Parser:
+            from logsvc.loki.parsers import named_groups
+
+            expression = _string(items[1])
+            named_groups(expression)
+            return Parser("regexp", expression)
+
+        def pattern(self, items: list) -> Parser:
+            from logsvc.loki.parsers import extraction_pattern
+
+            expression = _string(items[1])
+            extraction_pattern(expression)
+            return Parser("pattern", expression)
+
+        def unpack(self, items: list) -> Parser:
+            return Parser("unpack")
+
+        def xml(self, items: list) -> Parser:
+            raise LogQLError("query: the xml parser is not supported here (docs/LOKI.md)")
 
         def line_format(self, items: list) -> LineFormat:
-            template = _string(items[0])
-            if "{{" in _TEMPLATE_FIELD.sub("", template):
-                raise LogQLError("query: line_format takes {{.label}} and {{__line__}} only here")
+            template = _string(items[1])
+            templates.compile_template(template)
             return LineFormat(template)
 
+        def label_format(self, items: list) -> LabelFormat:
+            assignments = tuple(items[1:])
+            targets = [a[0] for a in assignments]
+            if len(set(targets)) != len(targets):
+                raise LogQLError("query: label_format: a label may be formatted only once")
+            return LabelFormat(assignments)
+
+        def assignment(self, items: list) -> tuple[str, str, bool]:
+            label, _, source = items
+            if source.type == "STRING":
+                template = _string(source)
+                templates.compile_template(template)
+                return str(label), template, True
+            return str(label), str(source), False
+
+        def named(self, items: list) -> NamedMatcher:
+            label, op, value = items
+            if op is None:
+                return NamedMatcher(str(label))
+            return NamedMatcher(str(label), self.matcher([label, op, value]))
+
         def drop(self, items: list) -> Drop:
-            return Drop(tuple(str(x) for x in items))
+            return Drop(tuple(items[1:]))
+
+        def keep(self, items: list) -> Keep:
+            return Keep(tuple(items[1:]))
+
+        def decolorize(self, items: list) -> Decolorize:
+            return Decolorize()
 
         def label_filter(self, items: list) -> LabelFilter:
             return LabelFilter(items[0])
 
-        def any_of(self, items: list) -> AnyOf:
-            return AnyOf(tuple(items))
+        def any_of(self, items: list) -> Any:
+            parts = tuple(x for x in items if not isinstance(x, Token))
+            return parts[0] if len(parts) == 1 else AnyOf(parts)
 
-        def all_of(self, items: list) -> AllOf:
-            return AllOf(tuple(items))
+        def all_of(self, items: list) -> Any:
+            parts = tuple(x for x in items if not isinstance(x, Token))
+            return parts[0] if len(parts) == 1 else AllOf(parts)
+
+        def compare_ip(self, items: list) -> Compare:
+            label, op, _, text = items
+            if str(op) not in ("=", "!=", "=="):
+                raise LogQLError(f"query: ip() compares with = or != only, not {op}")
+            return Compare(
+                str(label), "!=" if str(op) == "!=" else "==", _ip_pattern(_string(text)), "ip"
+            )
 
         def compare(self, items: list) -> Compare:
             label, op, value = str(items[0]), str(items[1]), items[2]
+            if isinstance(value, float):
+                if op in ("=~", "!~"):
+                    raise LogQLError(f"query: {op} takes a quoted regular expression")
+                return Compare(label, "==" if op == "=" else op, value, "number")
             kind = value.type
             if kind == "STRING":
                 if op not in ("=", "!=", "=~", "!~"):
@@ -356,18 +495,92 @@ def _parser() -> Any:
             op = "==" if op == "=" else op
             if kind == "DURATION":
                 return Compare(label, op, duration_ms(str(value)), "duration")
-            if kind == "BYTES":
-                return Compare(label, op, byte_count(str(value)), "bytes")
-            return Compare(label, op, float(value), "number")
+            return Compare(label, op, byte_count(str(value)), "bytes")
 
-    return Lark(GRAMMAR, parser="lalr", transformer=ToQuery(), maybe_placeholders=True)
+    grammar = GRAMMAR.replace("RANGE_FUNCTIONS", "|".join(sorted(RANGE_FUNCTIONS, key=len)[::-1]))
+    return Lark(grammar, parser="lalr", transformer=ToQuery(), maybe_placeholders=True)
+
+
+# -- what Loki checks once a construct is read --------------------------------------------
+
+
+def _range_aggregation(
+    function: str, log_range: LogRange, grouping: Grouping | None, parameter: float | None
+) -> RangeAggregation:
+    if grouping is not None and function not in _GROUPABLE:
+        raise LogQLError(f"query: grouping not allowed for {function} aggregation")
+    if log_range.unwrap is not None and function not in _UNWRAPPED:
+        raise LogQLError(f"query: invalid aggregation {function} with unwrap")
+    if log_range.unwrap is None and function not in _COUNTING:
+        raise LogQLError(f"query: invalid aggregation {function} without unwrap")
+    if function == "quantile_over_time" and parameter is None:
+        raise LogQLError("query: parameter required for operation quantile_over_time")
+    if function != "quantile_over_time" and parameter is not None:
+        raise LogQLError(f"query: unsupported parameter for operation {function}")
+    return RangeAggregation(function, log_range, grouping, parameter)
+
+
+def _vector_aggregation(
+    op: str, first: Any, second: Any, grouping: Grouping | None
+) -> VectorAggregation:
+    if second is None:
+        if op in _WITH_PARAMETER:
+            raise LogQLError(f"query: parameter required for operation {op}")
+        if op in ("sort", "sort_desc", "approx_topk") and grouping is not None:
+            raise LogQLError(f"query: grouping not allowed for {op} aggregation")
+        _metric_operand(first, op)
+        return VectorAggregation(op, first, grouping)
+    if op not in _WITH_PARAMETER:
+        raise LogQLError(f"query: unsupported parameter for operation {op}")
+    if not isinstance(first, Number):
+        raise LogQLError(f"query: the parameter of {op} must be a number")
+    k = first.value
+    if k != k or k != int(k) or k < 1 or k > 1_000_000:
+        raise LogQLError(f"query: invalid parameter {op}({k:g},: a whole number of at least 1")
+    if op == "approx_topk" and grouping is not None:
+        raise LogQLError("query: grouping not allowed for approx_topk aggregation")
+    _metric_operand(second, op)
+    return VectorAggregation(op, second, grouping, int(k))
+
+
+def _metric_operand(query: Any, op: str) -> None:
+    if isinstance(query, Number):
+        raise LogQLError(f"query: {op} takes a vector, not a number")
+
+
+def _binary(op: str, left: Any, right: Any, matching: Matching) -> Any:
+    scalars = isinstance(left, Number), isinstance(right, Number)
+    if matching.return_bool and op not in COMPARISONS:
+        raise LogQLError("query: bool modifier can only be used on comparison operators")
+    if op in SET_OPERATORS:
+        if any(scalars):
+            raise LogQLError(f"query: set operator {op} is only allowed between vectors")
+        if matching.card != "one_to_one":
+            raise LogQLError(f"query: no grouping allowed for {op} operation")
+    if op in COMPARISONS and all(scalars) and not matching.return_bool:
+        raise LogQLError("query: comparisons between scalars must use BOOL modifier")
+    if any(scalars) and (matching.labels or matching.on or matching.card != "one_to_one"):
+        raise LogQLError("query: vector matching only applies between two vectors")
+    if all(scalars):  # folded now, as Loki does: `1 + 2` is the number 3
+        from logsvc.loki.vectors import scalar_operation
+
+        return Number(scalar_operation(op, left.value, right.value, matching.return_bool))
+    return Binary(op, left, right, matching)
+
+
+def _log_range(query: LogQuery, window: Any, offset: int | None, unwrap: Unwrap | None) -> LogRange:
+    text = str(window)[1:-1].strip()
+    return LogRange(query, duration_ms(text), offset or 0, unwrap)
 
 
 def duration_ms(text: str) -> int:
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise LogQLError(f"query: {text!r} is not a duration (5m, 1h30m, 500ms)")
-    return round(sum(float(number) * _DURATION_MS[unit] for number, unit in parts))
+    negative = text.startswith("-")
+    body = text[1:] if negative else text
+    parts = _DURATION_PART.findall(body)
+    if not parts or "".join(n + u for n, u in parts) != body:
+        raise LogQLError(f"query: not a valid duration string: {text!r} (5m, 1h30m, 500ms)")
+    total = round(sum(float(number) * _DURATION_MS[unit] for number, unit in parts))
+    return -total if negative else total
 
 
 def byte_count(text: str) -> float:
@@ -377,6 +590,12 @@ def byte_count(text: str) -> float:
     number, prefix, binary = match.groups()
     power = "kmgtpe".find(prefix.lower()) + 1 if prefix else 0
     return float(number) * ((1024**power) if binary else _BYTE_UNITS[prefix.lower()])
+
+
+def _number(text: str) -> float:
+    if text[:2].lower() == "0x":
+        return float(int(text, 16))
+    return float(text)
 
 
 def _string(token: Any) -> str:
@@ -389,8 +608,11 @@ def _string(token: Any) -> str:
         raise LogQLError(f"query: {text[:40]} is not a valid string") from None
 
 
-def _without_strings(text: str) -> str:
-    return re.sub(r'"(?:[^"\\]|\\.)*"|`[^`]*`', '""', text)
+def _ip_pattern(text: str) -> str:
+    from logsvc.loki.parsers import ip_matcher
+
+    ip_matcher(text)  # checked now
+    return text
 
 
 def _matches_empty(matcher: Matcher) -> bool:

@@ -1,6 +1,13 @@
-"""The line pipeline: an entry's stream labels, and what a log query's stages make of it
-(line filters, parsers, label filters, line_format, drop). Used by the engine for each
-entry it reads and by live tail for each new entry."""
+"""The line pipeline: an entry's labels, and what a log query's stages make of it. Used by
+the engine for each entry it reads and by live tail for each new entry.
+
+An entry comes in with its stream labels (``service_name``, ``level``, ``detected_level``,
+``source_type`` and the labels an agent pushed) and its structured metadata (its metadata,
+flattened with ``_``; what an agent sent as structured metadata under its own names), both
+usable by label filters without a parser, as in Loki. Parsers add what they extract (a name
+a stream label already has gets ``_extracted``); a failing parser or conversion sets
+``__error__`` and keeps the line.
+"""
 
 from __future__ import annotations
 
@@ -12,41 +19,67 @@ from functools import lru_cache
 from typing import Any
 
 from logsvc.entries import pushed_labels
-from logsvc.loki.logql import (
+from logsvc.loki import parsers
+from logsvc.loki.expressions import (
     AllOf,
     AnyOf,
     Compare,
+    Decolorize,
     Drop,
+    Keep,
     LabelFilter,
+    LabelFormat,
     LineFilter,
     LineFormat,
     LogQuery,
+    NamedMatcher,
     Parser,
-    byte_count,
-    duration_ms,
 )
+from logsvc.loki.logql import byte_count, duration_ms
 from logsvc.loki.matching import LogQLError, line_kept, match_text, selected
+from logsvc.loki.templates import compile_template
 
-_LABEL_NAME = re.compile(r"[^A-Za-z0-9_]")
-_LOGFMT = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)')
-_TEMPLATE_FIELD = re.compile(r"\{\{\s*(?:\.([A-Za-z_][A-Za-z0-9_]*)|(__line__))\s*\}\}")
+_LABEL_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").fullmatch  # a pushed label Loki takes
+ERROR = "__error__"
+ERROR_DETAILS = "__error_details__"
 
 
 @dataclass(frozen=True)
 class Line:
-    """An entry after the pipeline: when, its labels, the line."""
+    """An entry after the pipeline: when, its labels, the line; and which labels are its
+    stream labels and which its structured metadata (the rest were extracted)."""
 
     timestamp_ms: int
     labels: dict[str, str]
     line: str
     entry: dict[str, Any]
+    stream: frozenset[str] = frozenset()
+    structured: frozenset[str] = frozenset()
 
     def value(self) -> list[Any]:
         """As a stream's value: ["<ns>", "<line>"]."""
         return [str(self.timestamp_ms * 1_000_000), self.line]
 
+    def series_labels(self) -> dict[str, str]:
+        """The labels a metric's series carries: stream and extracted labels; structured
+        metadata filters lines but does not split series (request ids would make one
+        series per request)."""
+        if not self.structured:
+            return self.labels
+        return {k: v for k, v in self.labels.items() if k not in self.structured}
 
-_LABEL_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").fullmatch  # a pushed label Loki takes
+    def categorized(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """Stream labels, structured metadata and parsed labels apart (Loki's
+        ``categorize-labels`` answer)."""
+        stream, structured, parsed = {}, {}, {}
+        for name, value in self.labels.items():
+            if name in self.stream:
+                stream[name] = value
+            elif name in self.structured:
+                structured[name] = value
+            else:
+                parsed[name] = value
+        return stream, structured, parsed
 
 
 def stream_labels(entry: dict[str, Any]) -> dict[str, str]:
@@ -85,28 +118,146 @@ def _pushed(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def run_pipeline(
-    stages: tuple[Any, ...], labels: dict[str, str], entry: dict[str, Any]
-) -> Line | None:
-    """The entry through the stages: its labels and line, or None when a stage drops it."""
-    line = entry["message"]
-    labels = dict(labels)
+def structured_metadata(entry: dict[str, Any]) -> dict[str, str]:
+    """An entry's structured metadata as Loki labels: its metadata flattened (nested keys
+    joined with ``_``), the pushed labels aside, what an agent sent as structured metadata
+    under its own names."""
+    metadata = entry.get("metadata")
+    if not isinstance(metadata, dict) or not metadata:
+        return {}
+    found: dict[str, str] = {}
+    _flatten(
+        {k: v for k, v in metadata.items() if k not in ("labels", "structured_metadata")}, "", found
+    )
+    pushed = metadata.get("structured_metadata")
+    if isinstance(pushed, dict):
+        _flatten(pushed, "", found)
+    return found
+
+
+def _flatten(value: dict[str, Any], prefix: str, into: dict[str, str]) -> None:
+    for key, item in value.items():
+        name = parsers.label_name(f"{prefix}{key}")
+        if isinstance(item, dict):
+            _flatten(item, f"{name}_", into)
+        elif isinstance(item, list):
+            into[name] = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+        elif isinstance(item, bool):
+            into[name] = "true" if item else "false"
+        elif item is not None:
+            into[name] = str(item)
+
+
+def start(entry: dict[str, Any], stream: dict[str, str] | None = None) -> Line:
+    """An entry as the pipeline's first stage sees it."""
+    stream = stream if stream is not None else stream_labels(entry)
+    structured = {k: v for k, v in structured_metadata(entry).items() if k not in stream}
+    return Line(
+        entry["timestamp"],
+        {**structured, **stream},
+        entry["message"],
+        entry,
+        frozenset(stream),
+        frozenset(structured),
+    )
+
+
+def run_pipeline(stages: tuple[Any, ...], line: Line) -> Line | None:
+    """The line through the stages, or None when a stage drops it."""
+    text, labels = line.line, dict(line.labels)
+    structured = set(line.structured)
     for stage in stages:
         if isinstance(stage, LineFilter):
-            if not line_kept(stage.op, stage.values, line):
+            if not _line_passes(stage, text):
                 return None
         elif isinstance(stage, Parser):
-            extracted = _json_labels(entry, line) if stage.kind == "json" else _logfmt(line)
+            extracted, error, text = _parse(stage, text)
             for name, value in extracted.items():
-                labels[name if name not in labels else f"{name}_extracted"] = value
+                if name in line.stream:
+                    name = f"{name}_extracted"
+                labels[name] = value
+                structured.discard(name)
+            if error and ERROR not in labels:
+                labels[ERROR] = error
         elif isinstance(stage, LabelFilter):
-            if not _holds(stage.expression, labels):
+            if not holds(stage.expression, labels):
                 return None
         elif isinstance(stage, LineFormat):
-            line = _format_line(stage.template, line, labels)
+            text = compile_template(stage.template).render(labels, text, line.timestamp_ms)
+        elif isinstance(stage, LabelFormat):
+            labels = _format_labels(stage, labels, text, line.timestamp_ms)
         elif isinstance(stage, Drop):
-            labels = without(labels, set(stage.labels))
-    return Line(entry["timestamp"], labels, line, entry)
+            labels = {k: v for k, v in labels.items() if not _named(stage.names, k, v)}
+        elif isinstance(stage, Keep):
+            labels = {k: v for k, v in labels.items() if _named(stage.names, k, v)}
+        elif isinstance(stage, Decolorize):
+            text = parsers.decolorize(text)
+    return Line(
+        line.timestamp_ms,
+        labels,
+        text,
+        line.entry,
+        line.stream,
+        frozenset(structured & labels.keys()),
+    )
+
+
+def _line_passes(stage: LineFilter, text: str) -> bool:
+    if stage.op in ("|>", "!>"):
+        found = any(parsers.line_pattern(n.text).search(text) is not None for n in stage.needles)
+        return found if stage.op == "|>" else not found
+    if any(n.ip for n in stage.needles):
+        found = any(
+            parsers.line_has_ip(n.text, text)
+            if n.ip
+            else line_kept("|=" if stage.op in ("|=", "!=") else "|~", (n.text,), text)
+            for n in stage.needles
+        )
+        return found if stage.op in ("|=", "|~") else not found
+    return line_kept(stage.op, tuple(n.text for n in stage.needles), text)
+
+
+def _parse(stage: Parser, text: str) -> tuple[dict[str, str], str | None, str]:
+    """What a parser extracts, its error, and the line (unpack may replace it)."""
+    if stage.kind == "json":
+        found, error = parsers.parse_json(text, stage.extract)
+        return found, error, text
+    if stage.kind == "logfmt":
+        found, error = parsers.parse_logfmt(text, stage.extract, stage.flags)
+        return found, error, text
+    if stage.kind == "regexp":
+        return parsers.parse_regexp(stage.expression, text), None, text
+    if stage.kind == "pattern":
+        return parsers.parse_pattern(stage.expression, text), None, text
+    found, entry, error = parsers.unpack(text)
+    return found, error, entry if entry is not None else text
+
+
+def _format_labels(
+    stage: LabelFormat, labels: dict[str, str], text: str, timestamp_ms: int
+) -> dict[str, str]:
+    """Each assignment reads the labels as they were before the stage (as Loki's does)."""
+    before = dict(labels)
+    for target, source, is_template in stage.assignments:
+        if is_template:
+            labels[target] = compile_template(source).render(before, text, timestamp_ms)
+        else:
+            labels[target] = before.get(source, "")
+            if source != target:
+                labels.pop(source, None)
+    return labels
+
+
+def _named(names: tuple[NamedMatcher, ...], label: str, value: str) -> bool:
+    for named in names:
+        if named.matcher is None:
+            if named.label == label:
+                return True
+        elif named.matcher.label == label and match_text(
+            named.matcher.op, value, named.matcher.value
+        ):
+            return True
+    return False
 
 
 def tail_frame(query: LogQuery, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -115,7 +266,7 @@ def tail_frame(query: LogQuery, entries: list[dict[str, Any]]) -> dict[str, Any]
     for entry in entries:
         labels = stream_labels(entry)
         if selected(query.matchers, labels):
-            line = run_pipeline(query.stages, labels, entry)
+            line = run_pipeline(query.stages, start(entry, labels))
             if line is not None:
                 lines.append((line.labels, line.value()))
     return {"streams": streams_of(lines)} if lines else None
@@ -130,76 +281,33 @@ def streams_of(values: Iterable[tuple[dict[str, str], list[Any]]]) -> list[dict[
     return list(streams.values())
 
 
-def _format_line(template: str, line: str, labels: dict[str, str]) -> str:
-    return _TEMPLATE_FIELD.sub(lambda m: line if m[2] else labels.get(m[1], ""), template)
+# -- label filters ----------------------------------------------------------------------
 
 
-def metadata_labels(entry: dict[str, Any]) -> dict[str, str]:
-    """An entry's metadata as Loki labels (nested keys joined with ``_``)."""
-    labels: dict[str, str] = {}
-    _flatten(entry.get("metadata") or {}, "", labels)
-    return labels
-
-
-def _json_labels(entry: dict[str, Any], line: str) -> dict[str, str]:
-    labels = metadata_labels(entry)
-    text = line.lstrip()
-    if text.startswith("{"):
-        found: dict[str, str] = {}
-        try:
-            document = json.loads(text)
-            if isinstance(document, dict):
-                _flatten(document, "", found)
-        except (ValueError, RecursionError):  # nested past what a reader should unpack
-            labels["__error__"] = "JSONParserErr"
-        else:
-            labels.update(found)
-    return labels
-
-
-def _flatten(value: dict[str, Any], prefix: str, into: dict[str, str]) -> None:
-    for key, item in value.items():
-        name = _LABEL_NAME.sub("_", f"{prefix}{key}")
-        if isinstance(item, dict):
-            _flatten(item, f"{name}_", into)
-        elif isinstance(item, list):
-            into[name] = json.dumps(item, separators=(",", ":"))
-        elif isinstance(item, bool):
-            into[name] = "true" if item else "false"
-        elif item is not None:
-            into[name] = str(item)
-
-
-def _logfmt(line: str) -> dict[str, str]:
-    labels = {}
-    for key, value in _LOGFMT.findall(line):
-        if value.startswith('"'):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                value = value.strip('"')
-        labels[_LABEL_NAME.sub("_", key)] = value
-    return labels
-
-
-def _holds(expression: Any, labels: dict[str, str]) -> bool:
+def holds(expression: Any, labels: dict[str, str]) -> bool:
     if isinstance(expression, AnyOf):
-        return any(_holds(part, labels) for part in expression.parts)
+        return any(holds(part, labels) for part in expression.parts)
     if isinstance(expression, AllOf):
-        return all(_holds(part, labels) for part in expression.parts)
+        return all(holds(part, labels) for part in expression.parts)
     assert isinstance(expression, Compare)
     value = labels.get(expression.label, "")
     if expression.unit == "text":
         return match_text(expression.op, value, str(expression.value))
+    if expression.unit == "ip":
+        found = expression.label in labels and parsers.ip_matcher(str(expression.value))(value)
+        return found if expression.op == "==" else not found
     if expression.label not in labels:
         return False  # no such label: the line does not pass, as in Loki
-    number = _as_number(value, expression.unit)
+    number = as_number(value, expression.unit)
     if number is None:
         # A value that is no number keeps the line, marked, as Loki does: `| __error__=""`
         # drops such lines; without it they show, and say why.
-        labels.setdefault("__error__", "LabelFilterErr")
+        labels.setdefault(ERROR, "LabelFilterErr")
         return True
-    wanted = float(expression.value)
+    return compare(expression.op, number, float(expression.value))
+
+
+def compare(op: str, number: float, wanted: float) -> bool:
     return {
         "==": number == wanted,
         "!=": number != wanted,
@@ -207,10 +315,11 @@ def _holds(expression: Any, labels: dict[str, str]) -> bool:
         ">=": number >= wanted,
         "<": number < wanted,
         "<=": number <= wanted,
-    }[expression.op]
+    }[op]
 
 
-def _as_number(value: str, unit: str) -> float | None:
+def as_number(value: str, unit: str) -> float | None:
+    """A label's value as a number: a duration in milliseconds, a size in bytes."""
     try:
         if unit == "duration":
             return float(duration_ms(value))
@@ -226,5 +335,5 @@ def without(labels: dict[str, str], names: set[str]) -> dict[str, str]:
     return {
         k: v
         for k, v in labels.items()
-        if k not in names and (k != "__error_details__" or "__error__" not in names)
+        if k not in names and (k != ERROR_DETAILS or ERROR not in names)
     }

@@ -70,7 +70,7 @@ GRAMMAR = r"""
 ?metric_expr: or_expr
 ?or_expr: and_expr | or_expr OR modifier and_expr            -> binary
 ?and_expr: cmp_expr | and_expr AND_OP modifier cmp_expr      -> binary
-?cmp_expr: add_expr | cmp_expr CMP_OP modifier add_expr      -> binary
+?cmp_expr: add_expr | cmp_expr _cmp modifier add_expr        -> binary
 ?add_expr: mul_expr | add_expr ADD_OP modifier mul_expr      -> binary
 ?mul_expr: pow_expr | mul_expr MUL_OP modifier pow_expr      -> binary
 ?pow_expr: operand | operand POW_OP modifier pow_expr        -> binary
@@ -103,9 +103,9 @@ unwrap: "|" UNWRAP (LABEL | CONVERSION "(" LABEL ")") ("|" label_or)*
 // -- log queries --
 log_query: selector stage*
 selector: "{" [matcher ("," matcher)*] "}"
-matcher: LABEL MATCH_OP STRING
+matcher: LABEL _match STRING
 
-?stage: LINE_OP needle (OR needle)*                         -> line_filter
+?stage: _line_op needle (OR needle)*                         -> line_filter
       | "|" JSON [extraction ("," extraction)*]              -> json
       | "|" LOGFMT FLAG* [extraction ("," extraction)*]      -> logfmt
       | "|" REGEXP STRING                                    -> regexp
@@ -122,12 +122,12 @@ matcher: LABEL MATCH_OP STRING
 needle: STRING | IP "(" STRING ")"
 extraction: LABEL [EQ STRING]
 assignment: LABEL EQ (LABEL | STRING)
-named: LABEL [MATCH_OP STRING]
+named: LABEL [_match STRING]
 
 ?label_or: label_and (OR label_and)*                         -> any_of
 ?label_and: label_term ((AND_OP | ",")? label_term)*         -> all_of
-?label_term: LABEL (MATCH_OP | CMP_OP) value                 -> compare
-           | LABEL (MATCH_OP | CMP_OP) IP "(" STRING ")"     -> compare_ip
+?label_term: LABEL (_match | CMP_EQ | GT | GTE | LT | LTE) value            -> compare
+           | LABEL (_match | CMP_EQ | GT | GTE | LT | LTE) IP "(" STRING ")"  -> compare_ip
            | "(" label_or ")"
 ?value: STRING | DURATION | BYTES | signed
 
@@ -159,10 +159,23 @@ IP.3: /ip(?=\s*\()/i
 OR.3: /or\b/i
 AND_OP.3: /(and|unless)\b/i
 
+// one terminal per operator, shared by every rule that takes it (as Loki's lexer has it)
+_match: EQ | NEQ | RE | NRE
+_cmp: CMP_EQ | NEQ | GT | GTE | LT | LTE
+_line_op: PIPE_EXACT | PIPE_MATCH | PIPE_PATTERN | NEQ | NRE | NPA
 EQ: "="
-MATCH_OP: "=~" | "!~" | "!=" | "="
-CMP_OP: "==" | "!=" | ">=" | "<=" | ">" | "<"
-LINE_OP: "|=" | "|~" | "|>" | "!=" | "!~" | "!>"
+NEQ: "!="
+RE: "=~"
+NRE: "!~"
+CMP_EQ: "=="
+GT: ">"
+GTE: ">="
+LT: "<"
+LTE: "<="
+PIPE_EXACT: "|="
+PIPE_MATCH: "|~"
+PIPE_PATTERN: "|>"
+NPA: "!>"
 ADD_OP: "+" | "-"
 MUL_OP: "*" | "/" | "%"
 POW_OP: "^"
@@ -443,10 +456,10 @@ def _parser() -> Any:
             return str(label), str(source), False
 
         def named(self, items: list) -> NamedMatcher:
-            label, op, value = items
-            if op is None:
+            label, *rest = words(items)
+            if not rest:
                 return NamedMatcher(str(label))
-            return NamedMatcher(str(label), self.matcher([label, op, value]))
+            return NamedMatcher(str(label), self.matcher([label, *rest]))
 
         def drop(self, items: list) -> Drop:
             return Drop(tuple(items[1:]))
@@ -557,8 +570,6 @@ def _binary(op: str, left: Any, right: Any, matching: Matching) -> Any:
             raise LogQLError(f"query: set operator {op} is only allowed between vectors")
         if matching.card != "one_to_one":
             raise LogQLError(f"query: no grouping allowed for {op} operation")
-    if op in COMPARISONS and all(scalars) and not matching.return_bool:
-        raise LogQLError("query: comparisons between scalars must use BOOL modifier")
     if any(scalars) and (matching.labels or matching.on or matching.card != "one_to_one"):
         raise LogQLError("query: vector matching only applies between two vectors")
     if all(scalars):  # folded now, as Loki does: `1 + 2` is the number 3

@@ -258,7 +258,7 @@ def _pattern_regex(expression: str, require_names: bool, full: bool) -> str:
         parts.append(re.escape(tail))
     elif parts and previous_capture:
         parts[-1] = parts[-1].replace(".*?", ".*")  # the last capture takes the rest
-    if captures == 0:
+    if captures == 0 and require_names:
         raise LogQLError(f"query: at least one capture is required in pattern {expression!r}")
     if require_names and not names:
         raise LogQLError(f"query: at least one named capture is required in {expression!r}")

@@ -37,6 +37,7 @@ from logsvc.loki.expressions import (
     Query,
     RangeAggregation,
     Unwrap,
+    Variants,
     VectorAggregation,
     VectorLiteral,
 )
@@ -208,6 +209,12 @@ class Engine:
             return aggregate(query, self._evaluate(query.inner, steps))
         if isinstance(query, LabelReplace):
             return label_replace(query, self._evaluate(query.inner, steps))
+        if isinstance(query, Variants):
+            return {
+                tuple(sorted((*labels, ("__variant__", str(number))))): values
+                for number, inner in enumerate(query.queries)
+                for labels, values in self._evaluate(inner, steps).items()
+            }
         if isinstance(query, Binary):
             left, right = self._evaluate(query.left, steps), self._evaluate(query.right, steps)
             return binary(query, left, right, _scalar(query.left), _scalar(query.right))

@@ -201,7 +201,18 @@ class Binary:
     matching: Matching = Matching()
 
 
-MetricQuery = RangeAggregation | VectorAggregation | LabelReplace | VectorLiteral | Number | Binary
+@dataclass(frozen=True)
+class Variants:
+    """``variants(m1, m2, ...) of (log range)``: several metrics of one log range, each
+    series labelled ``__variant__`` with its metric's position."""
+
+    queries: tuple[Any, ...]
+    of: LogRange
+
+
+MetricQuery = (
+    Variants | RangeAggregation | VectorAggregation | LabelReplace | VectorLiteral | Number | Binary
+)
 Query = LogQuery | MetricQuery
 
 COMPARISONS = ("==", "!=", ">", ">=", "<", "<=")

@@ -53,6 +53,7 @@ from logsvc.loki.expressions import (
     Query,
     RangeAggregation,
     Unwrap,
+    Variants,
     VectorAggregation,
     VectorLiteral,
 )
@@ -61,7 +62,7 @@ from logsvc.loki.matching import LogQLError, match_text, regex
 MAX_QUERY_CHARS = 10_000
 
 GRAMMAR = r"""
-?start: log_expr | metric_expr
+?start: log_expr | metric_expr | variants
 
 ?log_expr: log_query
          | "(" log_expr ")"
@@ -91,6 +92,7 @@ range_agg: RANGE_FN "(" [signed ","] log_range ")" [grouping]
 vector_agg: AGG_OP [grouping] "(" metric_expr ["," metric_expr] ")" [grouping]
 label_replace: LABEL_REPLACE "(" metric_expr "," STRING "," STRING "," STRING "," STRING ")"
 grouping: GROUP_KIND labels
+variants: VARIANTS "(" metric_expr ("," metric_expr)* ")" OF "(" log_range ")"
 
 log_range: selector RANGE [offset] stage* [unwrap]           -> range_after_selector
          | selector pipeline RANGE [offset]                  -> range_after_pipeline
@@ -136,6 +138,8 @@ RANGE_FN.3: /(RANGE_FUNCTIONS)\b/i
 AGG_OP.3: /(sum|avg|min|max|count|stddev|stdvar|bottomk|topk|sort_desc|sort|approx_topk)\b/i
 GROUP_KIND.3: /(by|without)\b/i
 LABEL_REPLACE.3: /label_replace\b/i
+VARIANTS.3: /variants(?=\s*\()/i
+OF.3: /of\b/i
 VECTOR.3: /vector\b/i
 JSON.3: /json\b/i
 LOGFMT.3: /logfmt\b/i
@@ -149,7 +153,7 @@ DROP.3: /drop\b/i
 KEEP.3: /keep\b/i
 DECOLORIZE.3: /decolorize\b/i
 UNWRAP.3: /unwrap\b/i
-CONVERSION.3: /(duration_seconds|duration|bytes)\b/i
+CONVERSION.3: /(duration_seconds|duration|bytes)(?=\s*\()/i
 OFFSET.3: /offset\b/i
 BOOL.3: /bool\b/i
 ON.3: /on\b/i
@@ -329,6 +333,10 @@ def _parser() -> Any:
                 )
             return found
 
+        def variants(self, items: list) -> Variants:
+            _, *queries, _, log_range = items
+            return Variants(tuple(queries), log_range)
+
         # -- log ranges -----------------------------------------------------------------
 
         def range_after_selector(self, items: list) -> LogRange:
@@ -401,7 +409,12 @@ def _parser() -> Any:
             return found
 
         def json(self, items: list) -> Parser:
-            return Parser("json", extract=tuple(words(items[1:])))
+            from logsvc.loki.parsers import json_path
+
+            extract = tuple(words(items[1:]))
+            for _, path in extract:
+                json_path(path)  # checked now
+            return Parser("json", extract=extract)
 
         def logfmt(self, items: list) -> Parser:
             flags = tuple(sorted({str(x) for x in items[1:] if isinstance(x, Token)}))

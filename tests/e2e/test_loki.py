@@ -64,16 +64,18 @@ def test_python_logging_loki_pushes_through_the_logging_module(server):
 
 
 def test_a_promtail_protobuf_push_compressed_with_snappy(server):
+    """What Promtail and Alloy send: snappy protobuf, job/env/host labels, structured
+    metadata, nanosecond times (here one nanosecond apart), and a line that is not UTF-8."""
     service = f"agent-{uuid.uuid4().hex[:6]}"
     request = push_request_class()()
     stream = request.streams.add()
     # push.proto's strings, as bytes on the wire (the reading class takes them as bytes).
-    stream.labels = f'{{job="{service}", level="error", pod="p-1"}}'.encode()
+    stream.labels = f'{{job="{service}", env="prod", host="h1", level="error"}}'.encode()
     now_ns = time.time_ns()
-    for i in range(3):
+    for i, line in enumerate([b"disk 0 full", b"disk 1 full", b"disk 2 full", b"bad \xff full"]):
         entry = stream.entries.add()
         entry.timestamp.seconds, entry.timestamp.nanos = divmod(now_ns + i, 1_000_000_000)
-        entry.line = f"disk {i} full".encode()
+        entry.line = line
         pair = entry.structuredMetadata.add()
         pair.name, pair.value = b"trace_id", f"t{i}".encode()
     response = requests.post(
@@ -83,11 +85,40 @@ def test_a_promtail_protobuf_push_compressed_with_snappy(server):
         timeout=30,
     )
     assert response.status_code == 204, response.text
-    streams = wait_for(server, f'{{service_name="{service}", level="error"}} |= "full"', 3)
-    assert sorted(v[1] for s in streams for v in s["values"]) == [
-        "disk 0 full",
-        "disk 1 full",
-        "disk 2 full",
+    selector = f'{{job="{service}", env="prod", host="h1"}}'
+    streams = wait_for(server, f'{selector} |= "full"', 4)
+    values = [v for s in streams for v in s["values"]]
+    # every nanosecond kept, newest first; the bad byte repaired, not the push lost
+    assert values == [
+        [str(now_ns + 3), "bad \ufffd full"],
+        [str(now_ns + 2), "disk 2 full"],
+        [str(now_ns + 1), "disk 1 full"],
+        [str(now_ns), "disk 0 full"],
+    ]
+    assert {k: streams[0]["stream"][k] for k in ("job", "env", "host", "service_name")} == {
+        "job": service,
+        "env": "prod",
+        "host": "h1",
+        "service_name": service,
+    }
+    # structured metadata filters without a parser, and comes apart when categorised
+    traced = loki(server, "query_range", query=f'{selector} | trace_id="t1"').json()
+    assert [v[1] for s in traced["data"]["result"] for v in s["values"]] == ["disk 1 full"]
+    categorised = requests.get(
+        f"{server.url}/loki/api/v1/query_range",
+        params={"query": selector, "limit": "1"},
+        headers={**basic(server), "X-Loki-Response-Encoding-Flags": "categorize-labels"},
+        timeout=30,
+    ).json()["data"]["result"][0]
+    assert "trace_id" not in categorised["stream"]
+    assert categorised["values"][0][2] == {"structuredMetadata": {"trace_id": "t3"}}
+    # [start, end) to the nanosecond
+    window = loki(
+        server, "query_range", query=selector, start=str(now_ns + 1), end=str(now_ns + 3)
+    ).json()
+    assert [v[0] for s in window["data"]["result"] for v in s["values"]] == [
+        str(now_ns + 2),
+        str(now_ns + 1),
     ]
 
 

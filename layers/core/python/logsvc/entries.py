@@ -152,6 +152,21 @@ LevelName = Annotated[Level, BeforeValidator(parse_level)]
 TimestampMs = Annotated[int | None, BeforeValidator(_timestamp_ms)]
 
 
+def _timestamp_ns(value: object) -> object:
+    """Unix nanoseconds as a whole number (Loki's and OTLP's times), up to int64's end."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("timestamp_ns", "must be a whole number of Unix nanoseconds")
+    if not 0 <= value <= MAX_TIMESTAMP_NS:
+        raise PydanticCustomError("timestamp_ns", "must be Unix nanoseconds between 0 and 2262")
+    return value
+
+
+MAX_TIMESTAMP_NS = 2**63 - 1  # int64 nanoseconds, as Loki keeps them: up to 2262-04-11
+TimestampNs = Annotated[int | None, BeforeValidator(_timestamp_ns)]
+
+
 class LogInput(BaseModel):
     """One log entry as a client sends it."""
 
@@ -165,6 +180,11 @@ class LogInput(BaseModel):
         description="Kept whole in the archive; NUL characters become U+FFFD",
     )
     timestamp: TimestampMs = Field(default=None, description="Unix ms; default: time of ingestion")
+    timestamp_ns: TimestampNs = Field(
+        default=None,
+        description="Unix nanoseconds, kept exactly (the Loki API answers with them); when "
+        "given, timestamp is taken from it",
+    )
     # Its size and depth are checked at ingest (Ingestor), where it is serialised anyway.
     metadata: dict[str, Any] | None = Field(
         default=None,
@@ -188,6 +208,9 @@ class LogEntry:
     timestamp: int
     metadata: dict[str, Any] = field(default_factory=dict)
     source_type: str = "http"
+    # The time in Unix nanoseconds, when the client sent them (Loki push, OTLP): kept
+    # exactly beside the millisecond timestamp that orders and ranges entries.
+    timestamp_ns: int | None = None
     # The metadata as JSON: set by ingest's check step (for the size limit) and again by its
     # redact step for entries whose metadata changed; None for entries read from a buffer.
     metadata_json: bytes | None = field(default=None, repr=False, compare=False)
@@ -196,9 +219,14 @@ class LogEntry:
     def indexed_message(self) -> str:
         return self.message[:MAX_INDEXED_MESSAGE_CHARS]
 
+    @property
+    def sub_millisecond(self) -> int:
+        """The nanoseconds past ``timestamp``'s millisecond (0 without nanoseconds)."""
+        return self.timestamp_ns - self.timestamp * 1_000_000 if self.timestamp_ns else 0
+
     def to_record(self) -> dict[str, Any]:
         """The full entry as archived (and as /full returns it)."""
-        return {
+        record = {
             "id": self.id,
             "service_name": self.service_name,
             "level": self.level,
@@ -207,3 +235,6 @@ class LogEntry:
             "metadata": self.metadata,
             "source_type": self.source_type,
         }
+        if self.timestamp_ns is not None:
+            record["timestamp_ns"] = self.timestamp_ns
+        return record

@@ -228,7 +228,14 @@ def to_entry(item: LogInput, now: int, source_type: str) -> LogEntry:
         service_name=item.service_name,
         level=item.level,
         message=item.message,
-        timestamp=item.timestamp if item.timestamp is not None else now,
+        timestamp=_milliseconds(item, now),
         metadata=item.metadata or {},
         source_type=source_type,
+        timestamp_ns=item.timestamp_ns,
     )
+
+
+def _milliseconds(item: LogInput, now: int) -> int:
+    if item.timestamp_ns is not None:
+        return item.timestamp_ns // 1_000_000
+    return item.timestamp if item.timestamp is not None else now

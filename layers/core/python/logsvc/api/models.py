@@ -67,6 +67,9 @@ class LogView(BaseModel):
     level: str
     message: str = Field(description="Truncated to 1000 characters; /full has it whole")
     timestamp: int
+    timestamp_ns: int | None = Field(
+        default=None, description="Unix nanoseconds, for entries sent with them"
+    )
     r2_key: str | None
     metadata: dict[str, Any]
     source_type: str

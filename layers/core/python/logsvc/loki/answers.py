@@ -60,8 +60,8 @@ def query_range(request: LokiRequest) -> dict[str, Any]:
     query = parse(_required(request.param("query"), "query"))
     start, end = _range(request.param("start"), request.param("end"), request.param("since"))
     if isinstance(query, LogQuery):
-        start, end = _log_range(start, end, request.param("start"), request.param("end"))
-        return _streams(request.engine(), query, start, end, request.param, request.categorized())
+        window = _log_range(start, end, request.param("start"), request.param("end"))
+        return _streams(request.engine(), query, window, request.param, request.categorized())
     step = _step(request.param("step"), start, end)
     series = request.engine().evaluate(query, start, end, step)
     return _success("matrix", _matrix(series))
@@ -250,8 +250,7 @@ def _success(kind: str, result: list[Any]) -> dict[str, Any]:
 def _streams(
     engine: loki_engine.Engine,
     query: LogQuery,
-    start: int,
-    end: int,
+    window_ns: tuple[int, int],
     param: Any,
     by_category: bool = False,
 ) -> dict:
@@ -261,7 +260,15 @@ def _streams(
     direction = (param("direction") or "backward").lower()
     if direction not in ("backward", "forward"):
         raise BadRequest("direction: must be backward or forward", field="direction")
-    lines = engine.lines(query, start, end, limit, forward=direction == "forward")
+    start_ns, end_ns = window_ns
+    lines = engine.lines(
+        query,
+        start_ns // 1_000_000,
+        (end_ns - 1) // 1_000_000,
+        limit,
+        forward=direction == "forward",
+        window_ns=window_ns,
+    )
     values = []
     for line in lines:
         value = line.value()
@@ -396,14 +403,13 @@ def _range(start: str | None, end: str | None, since: str | None) -> tuple[int, 
 
 
 def _log_range(start_ms: int, end_ms: int, start: str | None, end: str | None) -> tuple[int, int]:
-    """A log query's range in whole milliseconds (entries keep milliseconds): Loki reads
-    [start, end), so an entry at end's very nanosecond is out (Grafana's log context asks
-    for the lines before an entry with that entry's time as end) and one at start's is in."""
-    if end:
-        end_ms = (time_param_ns(end, "end") - 1) // 1_000_000
-    if start:
-        start_ms = -(-time_param_ns(start, "start") // 1_000_000)
-    return start_ms, end_ms
+    """A log query's range in nanoseconds, as Loki reads it: [start, end), so an entry at
+    end's very nanosecond is out (Grafana's log context asks for the lines before an entry
+    with that entry's time as end) and one at start's is in. Without ``end``, ``now``'s
+    millisecond is in."""
+    end_ns = time_param_ns(end, "end") if end else (end_ms + 1) * 1_000_000
+    start_ns = time_param_ns(start, "start") if start else start_ms * 1_000_000
+    return start_ns, end_ns
 
 
 def time_param(value: str | None, default: int, name: str) -> int:

@@ -15,7 +15,7 @@ logsvc.loki.vectors.
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -107,25 +107,39 @@ class Engine:
     # -- log queries ----------------------------------------------------------------------
 
     def lines(
-        self, query: LogQuery, start_ms: int, end_ms: int, limit: int, forward: bool = False
+        self,
+        query: LogQuery,
+        start_ms: int,
+        end_ms: int,
+        limit: int,
+        forward: bool = False,
+        window_ns: tuple[int, int] | None = None,
     ) -> list[Line]:
-        """The newest (or, forward, the oldest) ``limit`` lines in [start, end]."""
+        """The newest (or, forward, the oldest) ``limit`` lines in [start, end] (and, with
+        ``window_ns``, in [start, end) to the nanosecond), in nanosecond order."""
         if limit > MAX_ENTRIES:
             raise BadRequest(
                 f"limit: max entries limit per query exceeded, limit > max_entries_limit "
                 f"({limit} > {MAX_ENTRIES})",
                 field="limit",
             )
-        # Forward, the walk runs newest first to the start: only the oldest ``limit`` lines
-        # seen so far are held, whatever the range holds.
-        found: deque[Line] = deque(maxlen=limit if forward else None)
+        # The walk runs newest first, a millisecond at a time; the entries of one
+        # millisecond come in any order, so the one at the limit's edge is read whole and
+        # the lines put in nanosecond order. Forward, only the oldest lines seen so far
+        # are held (about ``limit``), whatever the range holds.
+        found: list[Line] = []
         # Backward, the first page need hold no more than the lines asked for.
         first_page = 1000 if forward else max(limit, 10)
         for line in self._walk(query, start_ms, end_ms, first_page):
-            found.append(line)
-            if not forward and len(found) >= limit:
+            if window_ns is not None and not window_ns[0] <= line.timestamp_ns < window_ns[1]:
+                continue
+            if not forward and len(found) >= limit and line.timestamp_ms < found[-1].timestamp_ms:
                 break
-        return list(reversed(found)) if forward else list(found)
+            found.append(line)
+            if forward and len(found) >= 2 * limit:
+                found = _oldest(found, limit)
+        found.sort(key=lambda line: line.timestamp_ns, reverse=not forward)
+        return found[:limit]
 
     def _walk(
         self, query: LogQuery, start_ms: int, end_ms: int, first_page: int = 1000
@@ -300,6 +314,13 @@ class Engine:
             labels = labels_from_json(service, level, source, pushed)
             if selected(matchers, labels):
                 yield timestamp, labels, size
+
+
+def _oldest(lines: list[Line], limit: int) -> list[Line]:
+    """The ``limit`` oldest lines, and the others of the last one's millisecond."""
+    lines.sort(key=lambda line: line.timestamp_ns)
+    cutoff = lines[limit - 1].timestamp_ms
+    return [line for line in lines if line.timestamp_ms <= cutoff]
 
 
 def _plain_drop(stage: object) -> bool:

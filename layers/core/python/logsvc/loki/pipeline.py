@@ -56,9 +56,15 @@ class Line:
     stream: frozenset[str] = frozenset()
     structured: frozenset[str] = frozenset()
 
+    @property
+    def timestamp_ns(self) -> int:
+        """Its time in nanoseconds: as the client sent it (Loki push, OTLP), else its
+        millisecond."""
+        return self.entry.get("timestamp_ns") or self.timestamp_ms * 1_000_000
+
     def value(self) -> list[Any]:
         """As a stream's value: ["<ns>", "<line>"]."""
-        return [str(self.timestamp_ms * 1_000_000), self.line]
+        return [str(self.timestamp_ns), self.line]
 
     def series_labels(self) -> dict[str, str]:
         """The labels a metric's series carries: stream and extracted labels; structured

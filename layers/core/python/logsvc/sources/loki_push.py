@@ -189,7 +189,7 @@ def item(
         "service_name": service,
         "level": level,
         "message": line,
-        "timestamp": nanoseconds // 1_000_000,
+        "timestamp_ns": nanoseconds,
         "metadata": metadata,
     }
 

@@ -143,6 +143,7 @@ def _item(record: Any, service: str, resource: dict, scope: dict, now_ms: int) -
         "level": level_of(record.severity_number, record.severity_text),
         "message": message,
         "timestamp": nanos // 1_000_000 if nanos else now_ms,
+        "timestamp_ns": nanos or None,
         "metadata": metadata,
     }
 

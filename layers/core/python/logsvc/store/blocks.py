@@ -56,7 +56,7 @@ ENTRY_COLUMNS = (
     "json_extract(e.value, '$[1]') AS message, json_extract(e.value, '$[2]') AS metadata_json, "
     "coalesce(json_extract(e.value, '$[3]'), CASE WHEN substr(b.id, 33, 4) = '0000' "
     "THEN substr(b.id, 1, 32) || printf('%04x', e.key) ELSE b.id END) AS entry_id, "
-    f"{ENTRY_LEVEL} AS entry_level"
+    f"{ENTRY_LEVEL} AS entry_level, json_extract(e.value, '$[5]') AS sub_millisecond"
 )
 # Each level's count of a block, recounted over its entries from a cutoff (cleanup).
 RECOUNT_LEVELS = ", ".join(
@@ -127,17 +127,18 @@ def pack(entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch
     """
     open_blocks: dict[tuple[str, str], Block] = {}
     blocks: list[Block] = []
-    for entry in sorted(entries, key=lambda e: (e.timestamp, e.id)):
+    for entry in sorted(entries, key=lambda e: (e.timestamp, e.sub_millisecond, e.id)):
         key = (entry.service_name, entry.source_type)
-        row = orjson.dumps(
-            [
-                entry.timestamp,
-                entry.indexed_message,
-                _indexed_metadata(entry),
-                entry.id,
-                entry.level,
-            ]
-        )
+        fields = [
+            entry.timestamp,
+            entry.indexed_message,
+            _indexed_metadata(entry),
+            entry.id,
+            entry.level,
+        ]
+        if entry.timestamp_ns is not None:
+            fields.append(entry.sub_millisecond)  # $[5]: nanoseconds past the millisecond
+        row = orjson.dumps(fields)
         size = len(row) + 1
         block = open_blocks.get(key)
         if block is None or not block.holds(entry.timestamp, size):
@@ -213,4 +214,12 @@ def entry_view(row: dict[str, Any]) -> dict[str, Any]:
         "r2_key": row["archive_key"],  # the API keeps the original's name
         "metadata": metadata,
         "source_type": row["source_type"],
+        **_nanoseconds(row["timestamp"], row.get("sub_millisecond")),
     }
+
+
+def _nanoseconds(timestamp: int, sub_millisecond: int | None) -> dict[str, int]:
+    """``timestamp_ns`` for an entry stored with nanoseconds; nothing otherwise."""
+    if sub_millisecond is None:
+        return {}
+    return {"timestamp_ns": timestamp * 1_000_000 + sub_millisecond}

@@ -270,6 +270,7 @@ class LogIndex:
                     "metadata": metadata or {},
                     "entry_id": found,
                     "entry_level": stored[1] if len(stored) > 1 else row["level"],
+                    "sub_millisecond": stored[2] if len(stored) > 2 else None,
                 }
             )
         return None

@@ -118,3 +118,23 @@ def test_binary_operations_match_vectors_one_to_one_and_apply_numbers_to_all(api
     assert vector(f"2 * {total}") == {None: "8"}
     assert vector(f"{per_level} / {total}") == {}  # no series carries both label sets
     assert vector("vector(1) + vector(2)") == {None: "3"}
+
+
+def test_a_query_answer_carries_loki_stats(api):
+    now = ingest_lines(api, "st", ["a 1", "b 2", "a 3"])
+    answer = api.get(
+        "/loki/api/v1/query_range",
+        query='{service_name="st"} |= "a"',
+        start=str((now - 60_000) * NS),
+        end=str((now + 1) * NS),
+    ).body
+    summary = answer["data"]["stats"]["summary"]
+    assert summary["totalEntriesReturned"] == 2
+    assert summary["totalLinesProcessed"] >= 2 and summary["totalBytesProcessed"] >= 6
+    assert summary["execTime"] > 0
+    metric = api.get(
+        "/loki/api/v1/query",
+        query='sum(count_over_time({service_name="st"}[1m]))',
+        time=str((now + 1) * NS),
+    ).body
+    assert metric["data"]["stats"]["summary"]["totalLinesProcessed"] == 3

@@ -63,8 +63,9 @@ def query_range(request: LokiRequest) -> dict[str, Any]:
         window = _log_range(start, end, request.param("start"), request.param("end"))
         return _streams(request.engine(), query, window, request.param, request.categorized())
     step = _step(request.param("step"), start, end)
-    series = request.engine().evaluate(query, start, end, step)
-    return _success("matrix", _matrix(series))
+    engine = request.engine()
+    series = engine.evaluate(query, start, end, step)
+    return _success("matrix", _matrix(series), engine.stats.summary(len(series)))
 
 
 def instant_query(request: LokiRequest) -> dict[str, Any]:
@@ -75,7 +76,8 @@ def instant_query(request: LokiRequest) -> dict[str, Any]:
             "query: log queries are not supported as an instant query type, please change "
             "your query to a range query type"
         )
-    series = request.engine().evaluate(query, at, at, 1)
+    engine = request.engine()
+    series = engine.evaluate(query, at, at, 1)
     order = query.op if isinstance(query, VectorAggregation) else None
     samples = [(labels, v) for labels, values in series.items() for v in values.values()]
     return _success(
@@ -84,6 +86,7 @@ def instant_query(request: LokiRequest) -> dict[str, Any]:
             {"metric": dict(labels), "value": [at / 1000, vectors.format_value(v)]}
             for labels, v in vectors.sort_order(order, samples)
         ],
+        engine.stats.summary(len(samples)),
     )
 
 
@@ -243,8 +246,12 @@ def build_info(request: LokiRequest) -> dict[str, Any]:
 # -- answers ---------------------------------------------------------------------------
 
 
-def _success(kind: str, result: list[Any]) -> dict[str, Any]:
-    return {"status": "success", "data": {"resultType": kind, "result": result}}
+def _success(kind: str, result: list[Any], summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Loki's envelope; a query's answer carries ``stats`` (Grafana shows its summary)."""
+    data: dict[str, Any] = {"resultType": kind, "result": result}
+    if summary is not None:
+        data["stats"] = {"summary": summary}
+    return {"status": "success", "data": data}
 
 
 def _streams(
@@ -282,7 +289,7 @@ def _streams(
                 categories["parsed"] = parsed
             value.append(categories)
         values.append((labels, value))
-    answer = _success("streams", pipeline.streams_of(values))
+    answer = _success("streams", pipeline.streams_of(values), engine.stats.summary(len(values)))
     if by_category:
         answer["data"]["encodingFlags"] = [CATEGORIZE_LABELS]
     return answer

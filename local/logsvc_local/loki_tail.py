@@ -22,9 +22,9 @@ from logsvc.clock import now_ms
 from logsvc.errors import ApiError, BadRequest
 from logsvc.loki import engine as loki_engine
 from logsvc.loki import pipeline
-from logsvc.loki.answers import int_param, time_param
 from logsvc.loki.expressions import LogQuery
 from logsvc.loki.logql import parse
+from logsvc.loki.params import int_param, time_param
 from logsvc_local.stream import HEARTBEAT_SECONDS, Connection, stream_endpoint
 
 TAIL_PATH = "/loki/api/v1/tail"

@@ -24,7 +24,8 @@ from logsvc.loki.expressions import (
     VectorAggregation,
     VectorLiteral,
 )
-from logsvc.loki.logql import LogQLError, byte_count, duration_ms, parse
+from logsvc.loki.literals import byte_count, duration_ms
+from logsvc.loki.logql import LogQLError, parse
 
 
 def line_filter(op, *texts):

@@ -1,8 +1,8 @@
 """The Loki-compatible query API's routes, for Grafana's Loki data source: added to the
 search function's resolver under ``/loki/api/v1``, answered from the reader it is given
-(the querier: both tiers). Each route hands its request to
-logsvc.loki.answers, imported on first use so that the search function's cold start does
-not pay for LogQL.
+(the querier: both tiers). Each route hands its request to logsvc.loki.answers (queries)
+or logsvc.loki.index_answers (labels, series, index, detection), imported on first use so
+that the search function's cold start does not pay for LogQL.
 
 Parameters are read as Loki reads them (times in nanoseconds, seconds or RFC 3339; steps
 as durations or seconds) and unknown ones are ignored, as Loki ignores them. Errors are
@@ -11,6 +11,7 @@ as durations or seconds) and unknown ones are ignored, as Loki ignores them. Err
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,19 +24,24 @@ if TYPE_CHECKING:
     from logsvc.loki.engine import Reader
 
 PREFIX = "/loki/api/v1"
-# path under PREFIX -> the answers function that answers it
+# path under PREFIX -> the module (under logsvc.loki) and function that answer it
 ROUTES = {
-    "query": "instant_query",
-    "query_range": "query_range",
-    "labels": "labels",
-    "series": "series",
-    "index/stats": "index_stats",
-    "index/volume": "index_volume",
-    "index/volume_range": "index_volume_range",
-    "patterns": "patterns",
-    "detected_fields": "detected_fields",
-    "detected_labels": "detected_labels",
-    "status/buildinfo": "build_info",
+    "query": "answers.instant_query",
+    "query_range": "answers.query_range",
+    "labels": "index_answers.labels",
+    "series": "index_answers.series",
+    "index/stats": "index_answers.index_stats",
+    "index/volume": "index_answers.index_volume",
+    "index/volume_range": "index_answers.index_volume_range",
+    "patterns": "index_answers.patterns",
+    "detected_fields": "index_answers.detected_fields",
+    "detected_labels": "index_answers.detected_labels",
+    "status/buildinfo": "answers.build_info",
+}
+# Routes with a path parameter: path under PREFIX (Powertools' <name>) -> its answer.
+NAMED_ROUTES = {
+    "label/<name>/values": "index_answers.label_values",
+    "detected_field/<name>/values": "index_answers.detected_field_values",
 }
 # The query parameters each route reads (as Loki names them), for the OpenAPI document:
 # the handlers read them from the request as Loki does, so the signatures do not say.
@@ -76,28 +82,27 @@ def register(
         )
 
     def route(path: str, answer: str) -> None:
-        def handle() -> dict[str, Any]:
-            from logsvc.loki import answers
+        module, function = answer.split(".")
 
-            return _bounded(lambda: getattr(answers, answer)(request()))
+        def answered(**path_parameters: str) -> dict[str, Any]:
+            answers = importlib.import_module(f"logsvc.loki.{module}")
+            return _bounded(lambda: getattr(answers, function)(request(), **path_parameters))
 
-        handle.__name__ = answer  # the OpenAPI operation's name
+        # The handler's signature is what the OpenAPI document reads: `name` is in the path.
+        if "<name>" in path:
+
+            def handle(name: str) -> dict[str, Any]:
+                return answered(name=name)
+        else:
+
+            def handle() -> dict[str, Any]:
+                return answered()
+
+        handle.__name__ = function  # the OpenAPI operation's name
         app.get(f"{PREFIX}/{path}")(handle)
 
-    for path, answer in ROUTES.items():
+    for path, answer in {**ROUTES, **NAMED_ROUTES}.items():
         route(path, answer)
-
-    @app.get(f"{PREFIX}/label/<name>/values")
-    def label_values(name: str) -> dict[str, Any]:
-        from logsvc.loki import answers
-
-        return _bounded(lambda: answers.label_values(request(), name))
-
-    @app.get(f"{PREFIX}/detected_field/<name>/values")
-    def detected_field_values(name: str) -> dict[str, Any]:
-        from logsvc.loki import answers
-
-        return _bounded(lambda: answers.detected_field_values(request(), name))
 
 
 def _bounded(answer: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -24,14 +24,10 @@ import re
 from functools import cache
 from typing import Any
 
-from logsvc.go_strings import go_unquoted
-from logsvc.loki import templates
+from logsvc.loki import checks, templates
 from logsvc.loki.expressions import (
-    COMPARISONS,
-    SET_OPERATORS,
     AllOf,
     AnyOf,
-    Binary,
     Compare,
     Decolorize,
     Drop,
@@ -57,6 +53,7 @@ from logsvc.loki.expressions import (
     VectorAggregation,
     VectorLiteral,
 )
+from logsvc.loki.literals import byte_count, duration_ms, go_string, number
 from logsvc.loki.matching import LogQLError, match_text, regex
 
 MAX_QUERY_CHARS = 10_000
@@ -198,53 +195,6 @@ COMMENT: /#[^\n]*/
 %ignore COMMENT
 """
 
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h|d|w|y)")
-_DURATION_MS = {
-    "ns": 1e-6,
-    "us": 1e-3,
-    "µs": 1e-3,
-    "ms": 1,
-    "s": 1000,
-    "m": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-    "w": 604_800_000,
-    "y": 31_536_000_000,
-}
-_BYTE_UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15, "e": 1e18}
-
-# Range aggregations that read an unwrapped value, those that count lines, and those that
-# take `by`/`without` (Loki's RangeAggregationExpr.validate).
-_UNWRAPPED = {
-    "avg_over_time",
-    "sum_over_time",
-    "max_over_time",
-    "min_over_time",
-    "stddev_over_time",
-    "stdvar_over_time",
-    "quantile_over_time",
-    "rate",
-    "rate_counter",
-    "absent_over_time",
-    "first_over_time",
-    "last_over_time",
-}
-_COUNTING = {"bytes_over_time", "bytes_rate", "count_over_time", "rate", "absent_over_time"}
-_GROUPABLE = {
-    "avg_over_time",
-    "stddev_over_time",
-    "stdvar_over_time",
-    "quantile_over_time",
-    "rate",
-    "rate_counter",
-    "max_over_time",
-    "min_over_time",
-    "first_over_time",
-    "last_over_time",
-}
-_WITH_PARAMETER = {"topk", "bottomk", "approx_topk"}
-RANGE_FUNCTIONS = _UNWRAPPED | _COUNTING
-
 
 def parse(text: str) -> Query:
     """The query, or a 400 naming what is wrong or unsupported."""
@@ -280,7 +230,7 @@ def _parser() -> Any:
 
         def signed(self, items: list) -> float:
             sign = -1.0 if len(items) == 2 and str(items[0]) == "-" else 1.0
-            return sign * _number(str(items[-1]))
+            return sign * number(str(items[-1]))
 
         def number(self, items: list) -> Number:
             return Number(items[0])
@@ -307,7 +257,7 @@ def _parser() -> Any:
 
         def binary(self, items: list) -> Any:
             left, op, matching, right = items
-            return _binary(str(op).lower(), left, right, matching)
+            return checks.binary(str(op).lower(), left, right, matching)
 
         def grouping(self, items: list) -> Grouping:
             kind, names = items
@@ -315,16 +265,20 @@ def _parser() -> Any:
 
         def range_agg(self, items: list) -> RangeAggregation:
             function, parameter, log_range, grouping = items
-            return _range_aggregation(str(function).lower(), log_range, grouping, parameter)
+            return checks.range_aggregation(str(function).lower(), log_range, grouping, parameter)
 
         def vector_agg(self, items: list) -> VectorAggregation:
             op, before, first, second, after = items
-            return _vector_aggregation(str(op).lower(), first, second, before or after)
+            return checks.vector_aggregation(str(op).lower(), first, second, before or after)
 
         def label_replace(self, items: list) -> LabelReplace:
             _, inner, destination, replacement, source, pattern = items
             found = LabelReplace(
-                inner, _string(destination), _string(replacement), _string(source), _string(pattern)
+                inner,
+                go_string(destination),
+                go_string(replacement),
+                go_string(source),
+                go_string(pattern),
             )
             regex(found.regex)  # checked now: an invalid one is the client's 400
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", found.destination):
@@ -386,15 +340,15 @@ def _parser() -> Any:
 
         def matcher(self, items: list) -> Matcher:
             label, op, value = items
-            found = Matcher(str(label), str(op), _string(value))
+            found = Matcher(str(label), str(op), go_string(value))
             if found.op in ("=~", "!~"):
                 regex(found.value)
             return found
 
         def needle(self, items: list) -> Needle:
             if len(items) == 2:
-                return Needle(_ip_pattern(_string(items[1])), ip=True)
-            return Needle(_string(items[0]))
+                return Needle(_ip_pattern(go_string(items[1])), ip=True)
+            return Needle(go_string(items[0]))
 
         def line_filter(self, items: list) -> LineFilter:
             op, *needles = (x for x in items if not (isinstance(x, Token) and x.type == "OR"))
@@ -426,19 +380,19 @@ def _parser() -> Any:
 
         def extraction(self, items: list) -> tuple[str, str]:
             label, _, path = items
-            return str(label), _string(path) if path is not None else str(label)
+            return str(label), go_string(path) if path is not None else str(label)
 
         def regexp(self, items: list) -> Parser:
             from logsvc.loki.parsers import named_groups
 
-            expression = _string(items[1])
+            expression = go_string(items[1])
             named_groups(expression)
             return Parser("regexp", expression)
 
         def pattern(self, items: list) -> Parser:
             from logsvc.loki.parsers import extraction_pattern
 
-            expression = _string(items[1])
+            expression = go_string(items[1])
             extraction_pattern(expression)
             return Parser("pattern", expression)
 
@@ -449,7 +403,7 @@ def _parser() -> Any:
             raise LogQLError("query: the xml parser is not supported here (docs/LOKI.md)")
 
         def line_format(self, items: list) -> LineFormat:
-            template = _string(items[1])
+            template = go_string(items[1])
             templates.compile_template(template)
             return LineFormat(template)
 
@@ -463,7 +417,7 @@ def _parser() -> Any:
         def assignment(self, items: list) -> tuple[str, str, bool]:
             label, _, source = items
             if source.type == "STRING":
-                template = _string(source)
+                template = go_string(source)
                 templates.compile_template(template)
                 return str(label), template, True
             return str(label), str(source), False
@@ -499,7 +453,7 @@ def _parser() -> Any:
             if str(op) not in ("=", "!=", "=="):
                 raise LogQLError(f"query: ip() compares with = or != only, not {op}")
             return Compare(
-                str(label), "!=" if str(op) == "!=" else "==", _ip_pattern(_string(text)), "ip"
+                str(label), "!=" if str(op) == "!=" else "==", _ip_pattern(go_string(text)), "ip"
             )
 
         def compare(self, items: list) -> Compare:
@@ -512,7 +466,7 @@ def _parser() -> Any:
             if kind == "STRING":
                 if op not in ("=", "!=", "=~", "!~"):
                     raise LogQLError(f"query: {op} compares numbers, durations or bytes")
-                text = _string(value)
+                text = go_string(value)
                 if op in ("=~", "!~"):
                     regex(text)
                 return Compare(label, op, text)
@@ -523,113 +477,14 @@ def _parser() -> Any:
                 return Compare(label, op, duration_ms(str(value)), "duration")
             return Compare(label, op, byte_count(str(value)), "bytes")
 
-    grammar = GRAMMAR.replace("RANGE_FUNCTIONS", "|".join(sorted(RANGE_FUNCTIONS, key=len)[::-1]))
+    functions = sorted(checks.RANGE_FUNCTIONS, key=len, reverse=True)
+    grammar = GRAMMAR.replace("RANGE_FUNCTIONS", "|".join(functions))
     return Lark(grammar, parser="lalr", transformer=ToQuery(), maybe_placeholders=True)
-
-
-# -- what Loki checks once a construct is read --------------------------------------------
-
-
-def _range_aggregation(
-    function: str, log_range: LogRange, grouping: Grouping | None, parameter: float | None
-) -> RangeAggregation:
-    if grouping is not None and function not in _GROUPABLE:
-        raise LogQLError(f"query: grouping not allowed for {function} aggregation")
-    if log_range.unwrap is not None and function not in _UNWRAPPED:
-        raise LogQLError(f"query: invalid aggregation {function} with unwrap")
-    if log_range.unwrap is None and function not in _COUNTING:
-        raise LogQLError(f"query: invalid aggregation {function} without unwrap")
-    if function == "quantile_over_time" and parameter is None:
-        raise LogQLError("query: parameter required for operation quantile_over_time")
-    if function != "quantile_over_time" and parameter is not None:
-        raise LogQLError(f"query: unsupported parameter for operation {function}")
-    return RangeAggregation(function, log_range, grouping, parameter)
-
-
-def _vector_aggregation(
-    op: str, first: Any, second: Any, grouping: Grouping | None
-) -> VectorAggregation:
-    if second is None:
-        if op in _WITH_PARAMETER:
-            raise LogQLError(f"query: parameter required for operation {op}")
-        if op in ("sort", "sort_desc", "approx_topk") and grouping is not None:
-            raise LogQLError(f"query: grouping not allowed for {op} aggregation")
-        _metric_operand(first, op)
-        return VectorAggregation(op, first, grouping)
-    if op not in _WITH_PARAMETER:
-        raise LogQLError(f"query: unsupported parameter for operation {op}")
-    if not isinstance(first, Number):
-        raise LogQLError(f"query: the parameter of {op} must be a number")
-    k = first.value
-    if k != k or k != int(k) or k < 1 or k > 1_000_000:
-        raise LogQLError(f"query: invalid parameter {op}({k:g},: a whole number of at least 1")
-    if op == "approx_topk" and grouping is not None:
-        raise LogQLError("query: grouping not allowed for approx_topk aggregation")
-    _metric_operand(second, op)
-    return VectorAggregation(op, second, grouping, int(k))
-
-
-def _metric_operand(query: Any, op: str) -> None:
-    if isinstance(query, Number):
-        raise LogQLError(f"query: {op} takes a vector, not a number")
-
-
-def _binary(op: str, left: Any, right: Any, matching: Matching) -> Any:
-    scalars = isinstance(left, Number), isinstance(right, Number)
-    if matching.return_bool and op not in COMPARISONS:
-        raise LogQLError("query: bool modifier can only be used on comparison operators")
-    if op in SET_OPERATORS:
-        if any(scalars):
-            raise LogQLError(f"query: set operator {op} is only allowed between vectors")
-        if matching.card != "one_to_one":
-            raise LogQLError(f"query: no grouping allowed for {op} operation")
-    if any(scalars) and (matching.labels or matching.on or matching.card != "one_to_one"):
-        raise LogQLError("query: vector matching only applies between two vectors")
-    if all(scalars):  # folded now, as Loki does: `1 + 2` is the number 3
-        from logsvc.loki.vectors import scalar_operation
-
-        return Number(scalar_operation(op, left.value, right.value, matching.return_bool))
-    return Binary(op, left, right, matching)
 
 
 def _log_range(query: LogQuery, window: Any, offset: int | None, unwrap: Unwrap | None) -> LogRange:
     text = str(window)[1:-1].strip()
     return LogRange(query, duration_ms(text), offset or 0, unwrap)
-
-
-def duration_ms(text: str) -> int:
-    negative = text.startswith("-")
-    body = text[1:] if negative else text
-    parts = _DURATION_PART.findall(body)
-    if not parts or "".join(n + u for n, u in parts) != body:
-        raise LogQLError(f"query: not a valid duration string: {text!r} (5m, 1h30m, 500ms)")
-    total = round(sum(float(number) * _DURATION_MS[unit] for number, unit in parts))
-    return -total if negative else total
-
-
-def byte_count(text: str) -> float:
-    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([KkMmGgTtPpEe]?)(i?)[Bb]", text)
-    if match is None:
-        raise LogQLError(f"query: {text!r} is not a byte size (10KB, 1MiB)")
-    number, prefix, binary = match.groups()
-    power = "kmgtpe".find(prefix.lower()) + 1 if prefix else 0
-    return float(number) * ((1024**power) if binary else _BYTE_UNITS[prefix.lower()])
-
-
-def _number(text: str) -> float:
-    if text[:2].lower() == "0x":
-        return float(int(text, 16))
-    return float(text)
-
-
-def _string(token: Any) -> str:
-    text = str(token)
-    if text.startswith("`"):
-        return text[1:-1]
-    try:
-        return go_unquoted(text[1:-1])  # LogQL's strings are Go's
-    except ValueError:
-        raise LogQLError(f"query: {text[:40]} is not a valid string") from None
 
 
 def _ip_pattern(text: str) -> str:

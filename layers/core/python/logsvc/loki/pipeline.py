@@ -35,7 +35,7 @@ from logsvc.loki.expressions import (
     NamedMatcher,
     Parser,
 )
-from logsvc.loki.logql import byte_count, duration_ms
+from logsvc.loki.literals import byte_count, duration_ms
 from logsvc.loki.matching import LogQLError, line_kept, match_text, selected
 from logsvc.loki.templates import compile_template
 

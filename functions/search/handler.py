@@ -25,6 +25,7 @@ from logsvc.api.models import (
 from logsvc.api.replay_models import ReplayRequest, ReplayResponse
 from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import DAY_MS, now_ms
+from logsvc.deadline import Deadline
 from logsvc.entries import (
     MAX_TIMESTAMP_MS,
     LevelName,
@@ -100,6 +101,7 @@ def search(
         fields=field_filters.parse(filters or []),
         limit=limit,
         offset=offset,
+        deadline=Deadline(components.settings().search_timeout_s),
     )
     page = components.querier().search(filters, archive_query_id)
     return SearchResponse(

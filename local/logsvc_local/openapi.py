@@ -76,6 +76,8 @@ def _describe_operations(document: dict[str, Any]) -> None:
                         {"description": "A metric query's archive part is too large", **error},
                     )
                     _loki_parameters(path, operation)
+            if path == "/api/v1/logs/search":
+                responses.setdefault("504", {"description": "Search timed out", **error})
             responses.setdefault("400", {"description": "Invalid request", **error})
             responses.setdefault("401", {"description": "Missing or wrong API key", **error})
             responses.setdefault(

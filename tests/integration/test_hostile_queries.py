@@ -167,3 +167,34 @@ def test_a_long_unicode_contains_filter_is_searched_not_a_500(api):
     answer = api.get("/api/v1/logs/search", filter="metadata.user~=" + "ж" * 49)
     assert answer.status == 200, answer.body
     assert [e["metadata"]["user"] for e in answer.body["logs"]] == ["Ж" * 60]
+
+
+def test_one_deadline_stops_native_and_loki_searches_with_a_504(api, monkeypatch):
+    from logsvc import components
+
+    now = int(time.time() * 1000)
+    logs = [{"service_name": "d", "level": "INFO", "message": "m", "timestamp": now}]
+    assert api.post("/api/v1/logs/ingest/batch", {"logs": logs}).status == 201
+    monkeypatch.setenv("SEARCH_TIMEOUT_MS", "1000")
+    monkeypatch.setenv("LOKI_QUERY_TIMEOUT_MS", "1000")
+    components.reset()
+
+    class SlowClock:
+        """Each look at the deadline's clock finds a minute gone: every search outlives
+        its budget at its first check (a controlled clock, not a slow database)."""
+
+        now = 0.0
+
+        @classmethod
+        def monotonic(cls) -> float:
+            cls.now += 60
+            return cls.now
+
+    monkeypatch.setattr("logsvc.deadline.time", SlowClock)
+    native = api.get("/api/v1/logs/search", service="d")
+    assert native.status == 504
+    assert "narrow the time range" in native.body["error"]
+    loki = api.get("/loki/api/v1/query_range", query='{service_name="d"}')
+    assert loki.status == 504 and "timed out" in loki.body["message"]
+    counted = api.get("/loki/api/v1/query", query='count_over_time({service_name="d"}[1h])')
+    assert counted.status == 504

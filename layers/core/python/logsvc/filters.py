@@ -11,9 +11,10 @@ way), so every engine answers alike.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from logsvc.deadline import Deadline
 from logsvc.entries import LEVELS
 from logsvc.field_filters import FieldFilter, fold, matches_all, needs_python_fold
 
@@ -32,6 +33,8 @@ class SearchFilters:
     offset: int = 0
     services: frozenset[str] | None = None  # the services a reader may see (None: all)
     min_level: str | None = None  # this level and above (live tail)
+    # The request's time budget, checked by every reader loop (None: no limit).
+    deadline: Deadline | None = field(default=None, compare=False)
 
     def matches(self, entry: Mapping[str, Any]) -> bool:
         """The whole test in Python, for one entry (live tail)."""

@@ -28,7 +28,7 @@ from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.refreshed import Refreshed
 from logsvc.store.configs import ConfigStore, RetentionDefaults
-from logsvc.store.log_index import LogIndex, Point, Stream
+from logsvc.store.log_index import LogIndex, Point, Stream, Tally
 
 # A metric query reads at most this many archived entries (each is held in memory).
 MAX_ARCHIVE_POINTS = 200_000
@@ -155,6 +155,25 @@ class Querier:
             for e in answer.entries
         ]
         return points
+
+    def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]:
+        """Each stream's entries and bytes per time bucket (LogIndex.tallies), over both
+        tiers: the index counts its hot window in SQL; the archive's part (at most
+        MAX_ARCHIVE_POINTS entries) is counted here."""
+        hot_since = self._split_at(filters)
+        if hot_since is None:
+            return self.index.tallies(filters, origin, bucket_ms)
+        tallies: list[Tally] = []
+        if filters.end_time is None or filters.end_time >= hot_since:
+            tallies = self.index.tallies(replace(filters, start_time=hot_since), origin, bucket_ms)
+        archived = self.points(replace(filters, end_time=hot_since - 1))
+        counted: dict[tuple, list[int]] = {}
+        for timestamp, level, service, source, size, labels in archived:
+            key = ((timestamp - origin) // bucket_ms, level, service, source, labels)
+            tally = counted.setdefault(key, [0, 0])
+            tally[0] += 1
+            tally[1] += size
+        return tallies + [(*key, entries, size) for key, (entries, size) in counted.items()]
 
     # What the index holds: its services, a service's stats and newest entries.
 

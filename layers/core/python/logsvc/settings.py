@@ -153,7 +153,11 @@ class Settings(BaseModel):
     # The web console's live tail: the stream API's wss:// address on AWS (the CDK app sets
     # it); unset, the page uses its own server's (the local server).
     live_tail_url: str | None = None
-    # The Loki API: a query that takes longer is stopped with a clear error (504).
+    # A native search that takes longer is stopped with a clear error (504); so is a Loki
+    # query (its own setting: Grafana's timeouts are set apart).
+    search_timeout_s: Annotated[float, BeforeValidator(_milliseconds_to_seconds)] = Field(
+        default=25.0, alias="SEARCH_TIMEOUT_MS"
+    )
     loki_query_timeout_s: Annotated[float, BeforeValidator(_milliseconds_to_seconds)] = Field(
         default=25.0, alias="LOKI_QUERY_TIMEOUT_MS"
     )

@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from logsvc.deadline import Deadline
 from logsvc.entries import LEVELS
-from logsvc.errors import ApiError, BadRequest
+from logsvc.errors import BadRequest
 from logsvc.field_filters import MAX_FILTERS, FieldFilter, parse_one
 from logsvc.filters import SearchFilters
 from logsvc.loki import ranges
@@ -54,32 +55,13 @@ from logsvc.loki.pipeline import (
     without,
 )
 from logsvc.loki.vectors import Series, aggregate, binary, group_key, label_replace
-from logsvc.store.log_index import Point, Stream
+from logsvc.store.log_index import Point, Stream, Tally
 
 MAX_ENTRIES = 5000  # Loki's max_entries_limit_per_query
 MAX_SERIES = 500  # Loki's max_query_series
 MAX_POINTS = 11_000  # Loki's (and Prometheus's) points per series
 STREAM_LABELS = ("service_name", "level", "detected_level", "source_type")
 _LEVEL_LABELS = ("level", "detected_level")
-
-
-class QueryTimeout(ApiError):
-    status_code = 504
-
-
-@dataclass
-class Budget:
-    """The query timeout: checked while entries are walked."""
-
-    seconds: float
-    started: float = field(default_factory=time.monotonic)
-
-    def check(self) -> None:
-        if time.monotonic() - self.started > self.seconds:
-            raise QueryTimeout(
-                f"query timed out after {self.seconds:g} s: narrow the time range or the selector",
-                field="query",
-            )
 
 
 Search = Callable[[SearchFilters], tuple[list[dict[str, Any]], bool]]  # a page, and more?
@@ -125,6 +107,8 @@ class Reader(Protocol):
 
     def streams(self, start_ms: int, end_ms: int) -> list[Stream]: ...
 
+    def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]: ...
+
 
 class Engine:
     def __init__(
@@ -133,6 +117,7 @@ class Engine:
         self.reader = reader  # log and metric queries alike read both tiers through it
         self.allowed = allowed  # the services the caller may read (None: all)
         self.timeout_s = timeout_s
+        self.deadline = Deadline(timeout_s)  # one per request: every walk and count checks it
         self.stats = Stats()
 
     # -- log queries ----------------------------------------------------------------------
@@ -176,11 +161,10 @@ class Engine:
         self, query: LogQuery, start_ms: int, end_ms: int, first_page: int = 1000
     ) -> Iterator[Line]:
         """Every line of the query in [start, end], newest first."""
-        budget = Budget(self.timeout_s)
         filters, matchers, first_filter = self._search_filters(query, start_ms, end_ms)
         if filters is None:
             return
-        for entry in _scan(self.reader.entries, filters, budget, first_page):
+        for entry in _scan(self.reader.entries, filters, first_page):
             self.stats.read(len(entry["message"]))
             labels = stream_labels(entry)
             if not selected(matchers, labels):
@@ -228,6 +212,7 @@ class Engine:
             q=text[:200] if text else None,
             fields=tuple(pushed[:MAX_FILTERS]),
             services=self.allowed,
+            deadline=self.deadline,
         )
         return filters, rest, text
 
@@ -335,18 +320,38 @@ class Engine:
         filters, matchers, _ = self._search_filters(LogQuery(query.matchers), start_ms, end_ms)
         if filters is None:
             return
-        budget = Budget(self.timeout_s)
         for number, (timestamp, level, service, source, size, pushed) in enumerate(
             self.reader.points(filters)
         ):
             if number % 10_000 == 0:
-                budget.check()
+                self.deadline.check()
             self.stats.read(size)
             if self.allowed is not None and service not in self.allowed:
                 continue
             labels = labels_from_json(service, level, source, pushed)
             if selected(matchers, labels):
                 yield timestamp, labels, size
+
+    def tallies(
+        self, query: LogQuery, start_ms: int, end_ms: int, bucket_ms: int, origin: int
+    ) -> Iterator[tuple[int, dict[str, str], int, int]]:
+        """(bucket, stream labels, entries, bytes) of the streams the selector names in
+        [start, end], per time bucket from ``origin``: counted in SQL, one row per stream and
+        bucket (series, index stats and volumes hold no more than that)."""
+        filters, matchers, _ = self._search_filters(LogQuery(query.matchers), start_ms, end_ms)
+        if filters is None:
+            return
+        self.deadline.check()
+        for bucket, level, service, source, labels_json, entries, size in self.reader.tallies(
+            filters, origin, bucket_ms
+        ):
+            self.stats.lines += entries
+            self.stats.bytes += size
+            if self.allowed is not None and service not in self.allowed:
+                continue
+            labels = labels_from_json(service, level, source, labels_json)
+            if selected(matchers, labels):
+                yield bucket, labels, entries, size
 
 
 def _oldest(lines: list[Line], limit: int) -> list[Line]:
@@ -439,13 +444,14 @@ def _pushed_label_filter(matcher: Matcher) -> FieldFilter | None:
 
 
 def _scan(
-    search: Search, filters: SearchFilters, budget: Budget, first_page: int = 1000
+    search: Search, filters: SearchFilters, first_page: int = 1000
 ) -> Iterator[dict[str, Any]]:
     """Matching entries newest first, a page at a time (each page one search, each twice
     the last, up to MAX_ENTRIES)."""
     page, end, seen = first_page, filters.end_time, set()
     while True:
-        budget.check()
+        if filters.deadline is not None:
+            filters.deadline.check()
         batch, more = search(replace(filters, end_time=end, limit=page + len(seen), offset=0))
         fresh = [entry for entry in batch if entry["id"] not in seen]
         yield from fresh

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from logsvc.loki import engine as loki_engine
@@ -19,6 +20,7 @@ from logsvc.loki.expressions import LogQuery
 from logsvc.loki.params import int_param, step_of, time_range
 
 LABEL_NAMES = tuple(sorted(loki_engine.STREAM_LABELS))
+HOUR_MS = 3_600_000  # index stats count chunks as stream-hours
 DETECTED_FIELDS_SAMPLE = 1000
 
 
@@ -48,13 +50,15 @@ def series(request: LokiRequest) -> dict[str, Any]:
 
 def index_stats(request: LokiRequest) -> dict[str, Any]:
     start, end = time_range(request.param("start"), request.param("end"), request.param("since"))
-    points = _points(request.engine(), request.param("query"), start, end)
-    return {
-        "streams": len({labels for _, labels, _ in points}),
-        "chunks": len({(labels, t // 3_600_000) for t, labels, _ in points}),
-        "entries": len(points),
-        "bytes": sum(size for _, _, size in points),
-    }
+    streams, chunks, entries, size = set(), set(), 0, 0
+    for hour, labels, count, bytes_ in _tallies(
+        request.engine(), request.param("query"), start, end, HOUR_MS, origin=0
+    ):
+        streams.add(labels)
+        chunks.add((labels, hour))
+        entries += count
+        size += bytes_
+    return {"streams": len(streams), "chunks": len(chunks), "entries": entries, "bytes": size}
 
 
 def index_volume(request: LokiRequest) -> dict[str, Any]:
@@ -174,14 +178,25 @@ def _selector(text: str | None) -> LogQuery:
     return log_query(text)
 
 
-def _points(
-    engine: loki_engine.Engine, text: str | None, start: int, end: int
-) -> list[tuple[int, tuple, int]]:
-    """(time, labels, bytes) of every entry a selector names: counted in SQL."""
-    return [
-        (timestamp, tuple(sorted(labels.items())), size)
-        for timestamp, labels, size in engine.points(_selector(text), start, end)
-    ]
+def _tallies(
+    engine: loki_engine.Engine,
+    text: str | None,
+    start: int,
+    end: int,
+    bucket_ms: int | None = None,
+    origin: int | None = None,
+) -> Iterator[tuple[int, tuple, int, int]]:
+    """(bucket, labels, entries, bytes) of each stream a selector names, per bucket (one
+    for the whole range by default): counted in SQL, so what is held grows with streams
+    and buckets, not with entries."""
+    for bucket, labels, entries, size in engine.tallies(
+        _selector(text),
+        start,
+        end,
+        bucket_ms or (end - start + 1),
+        start if origin is None else origin,
+    ):
+        yield bucket, tuple(sorted(labels.items())), entries, size
 
 
 def _series(
@@ -195,7 +210,7 @@ def _series(
             for service, source, level, pushed in engine.reader.streams(start, end)
             if engine.allowed is None or service in engine.allowed
         ]
-    found = {labels for _, labels, _ in _points(engine, text, start, end)}
+    found = {labels for _, labels, _, _ in _tallies(engine, text, start, end)}
     return [dict(labels) for labels in found]
 
 
@@ -211,7 +226,7 @@ def _volumes(
     targets = [t for t in (param("targetLabels") or "").split(",") if t]
     aggregate_by_labels = (param("aggregateBy") or "series") == "labels"
     volumes: vectors.Series = {}
-    for timestamp, labels, size in _points(engine, text, start, end):
+    for bucket, labels, _, size in _tallies(engine, text, start, end, step):
         present = dict(labels)
         if targets:
             key = tuple((name, present[name]) for name in sorted(targets) if name in present)
@@ -219,9 +234,9 @@ def _volumes(
             key = tuple((name, value) for name, value in labels if name == "service_name")
         else:
             key = labels
-        bucket = end if step is None else start + ((timestamp - start) // step) * step
+        at = end if step is None else start + bucket * step
         per_step = volumes.setdefault(key, {})
-        per_step[bucket] = per_step.get(bucket, 0) + size
+        per_step[at] = per_step.get(at, 0) + size
     return volumes
 
 

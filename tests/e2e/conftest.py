@@ -25,6 +25,7 @@ class Server:
     api_key: str
     data_dir: Path
     output: list[str] = field(default_factory=list)
+    pid: int | None = None  # the server process (its memory is read from /proc)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -113,7 +114,7 @@ def running_server(
     try:
         _wait_until_healthy(url, process, output)
         key = (data_dir / "api_key").read_text().strip()
-        yield Server(url, key, data_dir, output)
+        yield Server(url, key, data_dir, output, process.pid)
     finally:
         process.terminate()
         try:

@@ -291,3 +291,67 @@ def test_decolorize_and_variants(api):
         'bytes_over_time({service_name="c"}[1m])) of ({service_name="c"}[1m])',
     )
     assert {dict(k)["__variant__"]: v for k, v in series.items()} == {"0": 1.0, "1": 19.0}
+
+
+def test_an_unwrap_read_in_sql_answers_as_the_line_pipeline(api_any_db):
+    """`| json | unwrap x` by stream labels, and `| unwrap x` over structured metadata,
+    read the values in SQL; a stage that needs the line pipeline (`| drop zz`) gives the
+    same answer the slow way."""
+    api = api_any_db  # SQLite, the D1 stand-in and D1 in workerd
+    now = int(time.time() * 1000)
+    lines = [
+        ("ERROR", {"took_ms": 120}),
+        ("ERROR", {"took_ms": "80"}),
+        ("INFO", {"took": {"ms": 10}}),
+        ("INFO", {"other": 1}),
+        ("INFO", {"took_ms": {"nested": 1}}),
+        ("WARN", {"took_ms": 5.5}),
+    ]
+    logs = [
+        {
+            "service_name": "u",
+            "level": level,
+            "message": json.dumps(fields),
+            "timestamp": now - 1000 * (i + 1),
+            "metadata": {"attempt": i, "structured_metadata": {"attempt": i * 10}},
+        }
+        for i, (level, fields) in enumerate(lines)
+    ]
+    logs.append(
+        {"service_name": "u", "level": "INFO", "message": "not json", "timestamp": now - 9000}
+    )
+    assert api.post("/api/v1/logs/ingest/batch", {"logs": logs}).status == 201
+    shop = (api, now)
+    json_unwrap = '{service_name="u"} | json | unwrap took_ms | __error__="" [1m]'
+    slow_json = '{service_name="u"} | json | drop zz | unwrap took_ms | __error__="" [1m]'
+    for fast, slow in [
+        (f"max_over_time({json_unwrap}) by (level)", f"max_over_time({slow_json}) by (level)"),
+        (
+            f"sum by (level) (sum_over_time({json_unwrap}))",
+            f"sum by (level) (sum_over_time({slow_json}))",
+        ),
+        (
+            'max_over_time({service_name="u"} | unwrap attempt [1m]) by (level)',
+            'max_over_time({service_name="u"} | drop zz | unwrap attempt [1m]) by (level)',
+        ),
+        (
+            'sum(sum_over_time({service_name="u"} | unwrap attempt [1m]))',
+            'sum(sum_over_time({service_name="u"} | drop zz | unwrap attempt [1m]))',
+        ),
+    ]:
+        assert instant(shop, fast) == instant(shop, slow), fast
+    assert instant(shop, f"sum by (level) (sum_over_time({json_unwrap}))") == {
+        (("level", "error"),): 200.0,
+        (("level", "info"),): 10.0,
+        (("level", "warn"),): 5.5,
+    }
+    # structured metadata an agent sent comes first, as the pipeline reads it
+    assert instant(shop, 'max_over_time({service_name="u"} | unwrap attempt [1m]) by ()') == {
+        (): 50.0
+    }
+    refused = api.get(
+        "/loki/api/v1/query",
+        query='max_over_time({service_name="u"} | json | unwrap took_ms [1m]) by (level)',
+        time=str(now * NS),
+    )
+    assert refused.status == 400 and "JSONParserErr" in refused.body["message"]

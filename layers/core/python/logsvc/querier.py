@@ -22,13 +22,13 @@ from typing import Any, Protocol
 from logsvc.archive import LogArchive
 from logsvc.archive.query import ArchiveAnswer, ArchiveQuery
 from logsvc.clock import DAY_MS, now_ms
-from logsvc.entries import pushed_labels
+from logsvc.entries import MAX_INDEXED_MESSAGE_CHARS, loads_json, pushed_labels
 from logsvc.errors import ApiError, ArchiveUnavailable
 from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.refreshed import Refreshed
 from logsvc.store.configs import ConfigStore, RetentionDefaults
-from logsvc.store.log_index import LogIndex, Point, Stream, Tally
+from logsvc.store.log_index import LogIndex, Point, Stream, Tally, Valued, json_path_value
 
 # A metric query reads at most this many archived entries (each is held in memory).
 MAX_ARCHIVE_POINTS = 200_000
@@ -125,6 +125,22 @@ class Querier:
         points: list[Point] = []
         if filters.end_time is None or filters.end_time >= hot_since:
             points = self.index.points(replace(filters, start_time=hot_since))
+        points += [
+            (
+                e["timestamp"],
+                e["level"],
+                e["service_name"],
+                e.get("source_type") or "http",
+                len(e["message"].encode()),
+                _labels_json(pushed_labels(e.get("metadata"))),
+            )
+            for e in self._archived_entries(filters, hot_since)
+        ]
+        return points
+
+    def _archived_entries(self, filters: SearchFilters, hot_since: int) -> list[dict[str, Any]]:
+        """Every entry the filters match before the hot window, for a count: all of them or
+        an error (at most MAX_ARCHIVE_POINTS)."""
         assert filters.start_time is not None
         end = _archive_end(filters, hot_since)
         query = self._archive_query(filters, filters.start_time, end, MAX_ARCHIVE_POINTS + 1)
@@ -143,18 +159,39 @@ class Querier:
                 "narrow the time range or the selector",
                 field="query",
             )
-        points += [
-            (
-                e["timestamp"],
-                e["level"],
-                e["service_name"],
-                e.get("source_type") or "http",
-                len(e["message"].encode()),
-                _labels_json(pushed_labels(e.get("metadata"))),
+        return answer.entries
+
+    def values(self, filters: SearchFilters, document: str, paths: tuple[str, ...]) -> list[Valued]:
+        """Each matching entry's value at ``paths`` (LogIndex.values), over both tiers: the
+        index reads its hot window in SQL; the archive's part (at most MAX_ARCHIVE_POINTS
+        entries) is read here, the same way."""
+        hot_since = self._split_at(filters)
+        if hot_since is None:
+            return self.index.values(filters, document, paths)
+        found: list[Valued] = []
+        if filters.end_time is None or filters.end_time >= hot_since:
+            found = self.index.values(replace(filters, start_time=hot_since), document, paths)
+        for entry in self._archived_entries(filters, hot_since):
+            if document == "line":
+                try:
+                    read = loads_json(entry["message"][:MAX_INDEXED_MESSAGE_CHARS])
+                except (ValueError, RecursionError):
+                    read = None
+            else:
+                read = entry.get("metadata") or {}
+            is_object = isinstance(read, dict)
+            found.append(
+                (
+                    entry["timestamp"],
+                    entry["level"],
+                    entry["service_name"],
+                    entry.get("source_type") or "http",
+                    _labels_json(pushed_labels(entry.get("metadata"))),
+                    json_path_value(read, paths) if is_object else None,
+                    is_object,
+                )
             )
-            for e in answer.entries
-        ]
-        return points
+        return found
 
     def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]:
         """Each stream's entries and bytes per time bucket (LogIndex.tallies), over both
@@ -166,9 +203,12 @@ class Querier:
         tallies: list[Tally] = []
         if filters.end_time is None or filters.end_time >= hot_since:
             tallies = self.index.tallies(replace(filters, start_time=hot_since), origin, bucket_ms)
-        archived = self.points(replace(filters, end_time=hot_since - 1))
         counted: dict[tuple, list[int]] = {}
-        for timestamp, level, service, source, size, labels in archived:
+        for entry in self._archived_entries(filters, hot_since):
+            timestamp, level, service = entry["timestamp"], entry["level"], entry["service_name"]
+            source = entry.get("source_type") or "http"
+            size = len(entry["message"].encode())
+            labels = _labels_json(pushed_labels(entry.get("metadata")))
             key = ((timestamp - origin) // bucket_ms, level, service, source, labels)
             tally = counted.setdefault(key, [0, 0])
             tally[0] += 1

@@ -14,6 +14,7 @@ logsvc.loki.vectors.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -28,13 +29,16 @@ from logsvc.filters import SearchFilters
 from logsvc.loki import ranges
 from logsvc.loki.expressions import (
     Binary,
+    Compare,
     Drop,
+    Grouping,
     LabelReplace,
     LineFilter,
     LogQuery,
     LogRange,
     Matcher,
     Number,
+    Parser,
     Query,
     RangeAggregation,
     Unwrap,
@@ -55,7 +59,7 @@ from logsvc.loki.pipeline import (
     without,
 )
 from logsvc.loki.vectors import Series, aggregate, binary, group_key, label_replace
-from logsvc.store.log_index import Point, Stream, Tally
+from logsvc.store.log_index import Point, Stream, Tally, Valued
 
 MAX_ENTRIES = 5000  # Loki's max_entries_limit_per_query
 MAX_SERIES = 500  # Loki's max_query_series
@@ -108,6 +112,10 @@ class Reader(Protocol):
     def streams(self, start_ms: int, end_ms: int) -> list[Stream]: ...
 
     def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]: ...
+
+    def values(
+        self, filters: SearchFilters, document: str, paths: tuple[str, ...]
+    ) -> list[Valued]: ...
 
 
 class Engine:
@@ -237,7 +245,12 @@ class Engine:
         if isinstance(query, RangeAggregation):
             return self._range(query, steps)
         if isinstance(query, VectorAggregation):
-            return aggregate(query, self._evaluate(query.inner, steps))
+            inner = query.inner
+            if _groups_inside(query):
+                # sum by (x) of a count or sum over time: the range groups by x itself, as
+                # Loki's does (a JSON line's fields never become series of their own)
+                inner = replace(inner, grouping=query.grouping or Grouping(False, ()))
+            return aggregate(query, self._evaluate(inner, steps))
         if isinstance(query, LabelReplace):
             return label_replace(query, self._evaluate(query.inner, steps))
         if isinstance(query, Variants):
@@ -261,10 +274,20 @@ class Engine:
             lambda: ([], [])
         )
         counting = log_range.unwrap is None and query.function in ("bytes_over_time", "bytes_rate")
-        for timestamp, labels, value in self._samples(log_range, first, last, counting):
-            key = tuple(sorted(labels.items()))
-            if query.grouping is not None:
-                key = group_key(key, query.grouping)
+        read_in_sql = _unwrap_in_sql(query)
+        if read_in_sql is not None:
+            samples_read = self._values(log_range, first, last, *read_in_sql)
+        else:
+            samples_read = self._samples(log_range, first, last, counting)
+        grouped: dict[tuple, tuple] = {}  # a series' key by its labels (few: one a stream)
+        for timestamp, labels, value in samples_read:
+            # labels come sorted (as a tuple) from SQL reads, as a dict from the pipeline
+            ordered = labels if isinstance(labels, tuple) else tuple(sorted(labels.items()))
+            key = grouped.get(ordered)
+            if key is None:
+                key = ordered if query.grouping is None else group_key(ordered, query.grouping)
+                if len(grouped) < 10 * MAX_SERIES:
+                    grouped[ordered] = key
             times, values = samples[key]
             times.append(timestamp)
             values.append(value)
@@ -304,13 +327,63 @@ class Engine:
                 yield timestamp, without(labels, dropped), size if sizes else 1.0
             return
         for line in self._walk(query, start_ms + 1, end_ms):
-            labels = line.series_labels()
             if unwrap is None:
-                yield line.timestamp_ms, labels, len(line.line.encode()) if sizes else 1.0
+                size = len(line.line.encode()) if sizes else 1.0
+                yield line.timestamp_ms, line.series_labels(), size
                 continue
-            sample = _unwrapped(unwrap, labels)
+            # unwrap reads any label, structured metadata included; the series keeps
+            # the others but structured metadata
+            sample = _unwrapped(unwrap, line.labels)
             if sample is not None:
-                yield line.timestamp_ms, sample[0], sample[1]
+                kept = {k: v for k, v in sample[0].items() if k not in line.structured}
+                yield line.timestamp_ms, kept, sample[1]
+
+    def _values(
+        self, log_range: LogRange, start_ms: int, end_ms: int, document: str, skip_errors: bool
+    ) -> Iterator[tuple[int, tuple[tuple[str, str], ...], float]]:
+        """The samples of an unwrap metric whose values SQL reads (see _unwrap_in_sql):
+        (time, stream labels, value) of every entry in (start, end] that has the label.
+        As in the line pipeline, a line that is no JSON object, or a value that is no
+        number, is an error unless the query skips errors (``| __error__=""``)."""
+        assert log_range.unwrap is not None
+        label = log_range.unwrap.label
+        filters, matchers, _ = self._search_filters(
+            LogQuery(log_range.query.matchers), start_ms + 1, end_ms
+        )
+        if filters is None:
+            return
+        self.deadline.check()
+        rows = self.reader.values(filters, document, _json_paths(label, document))
+        # Rows of one stream share their labels: read and matched once per stream.
+        streams: dict[tuple, tuple | None] = {}
+        for number, (timestamp, level, service, source, pushed, value, is_object) in enumerate(
+            rows
+        ):
+            if number % 10_000 == 0:
+                self.deadline.check()
+            self.stats.read(0)
+            stream = (service, level, source, pushed)
+            labels = streams.get(stream, _UNREAD)
+            if labels is _UNREAD:
+                labels = labels_from_json(service, level, source, pushed)
+                allowed = self.allowed is None or service in self.allowed
+                keep = allowed and selected(matchers, labels)
+                labels = streams[stream] = tuple(sorted(labels.items())) if keep else None
+            if labels is None:
+                continue
+            # An entry without metadata has no such label; a line that is no JSON object
+            # is json's error.
+            error = None if is_object or document == "metadata" else "JSONParserErr"
+            if error is None and (value is None or _container(value)):
+                continue  # no such label: Loki skips the line
+            if error is None:
+                number_read = _as_float(value)
+                error = "SampleExtractionErr" if number_read is None else None
+            if error is not None:
+                if skip_errors:
+                    continue
+                _refuse_errors(tuple(sorted({**dict(labels), ERROR: error}.items())))
+            yield timestamp, labels, number_read
 
     def points(
         self, query: LogQuery, start_ms: int, end_ms: int
@@ -352,6 +425,97 @@ class Engine:
             labels = labels_from_json(service, level, source, labels_json)
             if selected(matchers, labels):
                 yield bucket, labels, entries, size
+
+
+_UNREAD: Any = object()  # a stream whose labels are not read yet
+_SUMMABLE = ("bytes_over_time", "bytes_rate", "sum_over_time", "rate", "count_over_time")
+
+
+def _groups_inside(query: VectorAggregation) -> bool:
+    """Whether ``sum by (...)`` may group the range aggregation it sums instead (the same
+    answer; Loki's canInjectVectorGrouping)."""
+    inner = query.inner
+    return (
+        query.op == "sum"
+        and (query.grouping is None or not query.grouping.without)
+        and isinstance(inner, RangeAggregation)
+        and inner.grouping is None
+        and inner.function in _SUMMABLE
+    )
+
+
+def _unwrap_in_sql(query: RangeAggregation) -> tuple[str, bool] | None:
+    """Whether an unwrap metric's values can be read in SQL, without building a line per
+    entry: (the document the label is read from, whether errors are skipped), or None.
+
+    It can when the pipeline is ``| json`` (the label read from the line) or nothing (read
+    from the metadata: structured metadata), the value is a plain number, the only filter
+    after unwrap skips errors, and the series keep no label a parser could add (a JSON
+    line's fields would otherwise be series labels): by stream labels only."""
+    log_range = query.range
+    unwrap = log_range.unwrap
+    if unwrap is None or unwrap.conversion or unwrap.label in STREAM_LABELS:
+        return None
+    skip_errors = False
+    for stage in unwrap.filters:
+        if stage.expression != Compare(ERROR, "=", ""):
+            return None
+        skip_errors = True
+    stages = log_range.query.stages
+    if stages == ():
+        document = "metadata"
+    elif stages == (Parser("json"),):
+        document = "line"
+        grouping = query.grouping
+        if grouping is None or grouping.without or not set(grouping.labels) <= set(STREAM_LABELS):
+            return None
+    else:
+        return None
+    if unwrap.label.count("_") > 3:
+        return None  # too many ways to nest it (see _json_paths)
+    return document, skip_errors
+
+
+def _json_paths(label: str, document: str) -> tuple[str, ...]:
+    """Where a label the json parser (or structured metadata) would name ``label`` can
+    be, as JSON paths: the key itself, or nested at its underscores (``duration_ms`` is
+    ``{"duration_ms": 5}`` or ``{"duration": {"ms": 5}}``); in metadata, an agent's
+    structured metadata first."""
+    parts = label.split("_")
+    paths = []
+    for cuts in itertools.product((False, True), repeat=len(parts) - 1):
+        keys, current = [], parts[0]
+        for cut, part in zip(cuts, parts[1:], strict=True):
+            if cut:
+                keys.append(current)
+                current = part
+            else:
+                current = f"{current}_{part}"
+        keys.append(current)
+        paths.append("$." + ".".join(f'"{key}"' for key in keys))
+    if document == "metadata":
+        skipped = ('$."labels"', '$."structured_metadata"')
+        paths = [f'$."structured_metadata"."{label}"'] + [
+            p for p in paths if not p.startswith(skipped)
+        ]
+    return tuple(paths)
+
+
+def _as_float(value: Any) -> float | None:
+    """A value read in SQL as unwrap reads it: numbers and numeric text; None for anything
+    else (an object or array, which the json parser would not make a label, included)."""
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _container(value: Any) -> bool:
+    """Whether SQL read an object or array (JSON text): the json parser makes no label of
+    one (it flattens objects and skips arrays)."""
+    return isinstance(value, str) and value[:1] in ("{", "[")
 
 
 def _oldest(lines: list[Line], limit: int) -> list[Line]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from logsvc.entries import loads_json
 from logsvc.loki.matching import LogQLError, regex
 
 _NOT_LABEL = re.compile(r"[^A-Za-z0-9_]")
@@ -30,7 +31,9 @@ _JSON_PATH = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]+)\]|\[("(?:[^"\\
 Labels = dict[str, str]
 
 
+@lru_cache(maxsize=4096)
 def label_name(key: str) -> str:
+    """A key as a label name, as Loki sanitises it (keys repeat: the answer is kept)."""
     return _NOT_LABEL.sub("_", key)
 
 
@@ -42,7 +45,7 @@ def parse_json(line: str, extract: tuple[tuple[str, str], ...] = ()) -> tuple[La
     them), or with ``extract`` only the paths asked for; and ``JSONParserErr`` when the line
     is not a JSON object."""
     try:
-        document = json.loads(line)
+        document = loads_json(line)
     except (ValueError, RecursionError):  # nested past what a reader should unpack
         return {}, "JSONParserErr"
     if not isinstance(document, dict):
@@ -111,7 +114,7 @@ def unpack(line: str) -> tuple[Labels, str | None, str | None]:
     """``| unpack``: a JSON object's text fields as labels, and its ``_entry`` as the new
     line (what Promtail's ``pack`` stage wrote)."""
     try:
-        document = json.loads(line)
+        document = loads_json(line)
     except (ValueError, RecursionError):
         return {}, None, "JSONParserErr"
     if not isinstance(document, dict):

@@ -11,13 +11,12 @@ API's shape; logsvc.store.log_index answers with them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from logsvc.entries import LEVELS, LogEntry, metadata_json, pushed_labels
+from logsvc.entries import LEVELS, LogEntry, loads_json, metadata_json, pushed_labels
 from logsvc.ids import derived_entry_id, entry_id
 from logsvc.sql import Statement
 
@@ -204,7 +203,7 @@ def entry_view(row: dict[str, Any]) -> dict[str, Any]:
     if "metadata" in row:
         metadata = row["metadata"]
     else:
-        metadata = json.loads(row["metadata_json"]) if row["metadata_json"] else {}
+        metadata = loads_json(row["metadata_json"]) if row["metadata_json"] else {}
     return {
         "id": row.get("entry_id") or entry_id_of(block_id, position),
         "service_name": row["service_name"],

@@ -16,6 +16,7 @@ import requests
 from websockets.sync.client import connect
 
 from tests.e2e.conftest import running_server
+from tests.support.protobuf import empty_loki_entries
 
 pytestmark = pytest.mark.e2e
 
@@ -29,15 +30,6 @@ def _memory(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"no {field} for {pid}")
-
-
-def _varint(value: int) -> bytes:
-    out = b""
-    while True:
-        low, value = value & 0x7F, value >> 7
-        if not value:
-            return out + bytes([low])
-        out += bytes([low | 0x80])
 
 
 @pytest.fixture(scope="module")
@@ -120,15 +112,7 @@ ATTACKS = {
     ][-1],
     "push of 8 million empty entries": lambda s: requests.post(
         f"{s.url}/loki/api/v1/push",
-        data=bytes(
-            cramjam.snappy.compress_raw(
-                b"\x0a"
-                + _varint(2 + 18 + 2 * 8_000_000)
-                + b"\x0a\x12"
-                + b'{service_name="s"}'
-                + b"\x12\x00" * 8_000_000
-            )
-        ),
+        data=bytes(cramjam.snappy.compress_raw(empty_loki_entries(8_000_000))),
         headers={**s.headers, "Content-Type": "application/x-protobuf"},
         timeout=30,
     ),

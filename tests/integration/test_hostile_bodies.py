@@ -9,6 +9,7 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from logsvc.sources.otlp import count_records
+from tests.support.protobuf import empty_loki_entries, varint
 
 OTLP_JSON = {"content-type": "application/json"}
 
@@ -121,23 +122,12 @@ def loki_push(api, body: bytes, content_type: str = "application/x-protobuf"):
     )
 
 
-def _varint(value: int) -> bytes:
-    out = b""
-    while True:
-        low, value = value & 0x7F, value >> 7
-        if not value:
-            return out + bytes([low])
-        out += bytes([low | 0x80])
-
-
 def test_eight_million_empty_loki_entries_are_refused_before_they_are_built(api):
     """Two bytes an entry: 16 MB of protobuf (751 KB snappy) is 8 million entries, about
     0.5 GB once parsed; they are counted on the wire and refused at once."""
     import cramjam
 
-    labels = b'{service_name="s"}'
-    stream = b"\x0a" + _varint(len(labels)) + labels + b"\x12\x00" * 8_000_000
-    body = b"\x0a" + _varint(len(stream)) + stream
+    body = empty_loki_entries(8_000_000)
     started = time.monotonic()
     answer = loki_push(api, bytes(cramjam.snappy.compress_raw(body)))
     assert answer.status == 413
@@ -166,13 +156,13 @@ def promtail_push(labels: str, lines: list[bytes]) -> bytes:
     import cramjam
 
     def field(number: int, payload: bytes) -> bytes:
-        return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+        return varint(number << 3 | 2) + varint(len(payload)) + payload
 
     now = time.time_ns()
     entries = b"".join(
         field(
             2,
-            field(1, b"\x08" + _varint(now // 10**9) + b"\x10" + _varint(now % 10**9 + i))
+            field(1, b"\x08" + varint(now // 10**9) + b"\x10" + varint(now % 10**9 + i))
             + field(2, line),
         )
         for i, line in enumerate(lines)

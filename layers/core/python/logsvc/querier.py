@@ -125,17 +125,7 @@ class Querier:
         points: list[Point] = []
         if filters.end_time is None or filters.end_time >= hot_since:
             points = self.index.points(replace(filters, start_time=hot_since))
-        points += [
-            (
-                e["timestamp"],
-                e["level"],
-                e["service_name"],
-                e.get("source_type") or "http",
-                len(e["message"].encode()),
-                _labels_json(pushed_labels(e.get("metadata"))),
-            )
-            for e in self._archived_entries(filters, hot_since)
-        ]
+        points += [_point_of(e) for e in self._archived_entries(filters, hot_since)]
         return points
 
     def _archived_entries(self, filters: SearchFilters, hot_since: int) -> list[dict[str, Any]]:
@@ -180,17 +170,9 @@ class Querier:
             else:
                 read = entry.get("metadata") or {}
             is_object = isinstance(read, dict)
-            found.append(
-                (
-                    entry["timestamp"],
-                    entry["level"],
-                    entry["service_name"],
-                    entry.get("source_type") or "http",
-                    _labels_json(pushed_labels(entry.get("metadata"))),
-                    json_path_value(read, paths) if is_object else None,
-                    is_object,
-                )
-            )
+            timestamp, level, service, source, _, labels = _point_of(entry)
+            value = json_path_value(read, paths) if is_object else None
+            found.append((timestamp, level, service, source, labels, value, is_object))
         return found
 
     def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]:
@@ -205,10 +187,7 @@ class Querier:
             tallies = self.index.tallies(replace(filters, start_time=hot_since), origin, bucket_ms)
         counted: dict[tuple, list[int]] = {}
         for entry in self._archived_entries(filters, hot_since):
-            timestamp, level, service = entry["timestamp"], entry["level"], entry["service_name"]
-            source = entry.get("source_type") or "http"
-            size = len(entry["message"].encode())
-            labels = _labels_json(pushed_labels(entry.get("metadata")))
+            timestamp, level, service, source, size, labels = _point_of(entry)
             key = ((timestamp - origin) // bucket_ms, level, service, source, labels)
             tally = counted.setdefault(key, [0, 0])
             tally[0] += 1
@@ -354,6 +333,19 @@ def _marked(entries: list[dict[str, Any]], tier: str) -> list[dict[str, Any]]:
 
 def _may_read(readable: Services, service: str) -> bool:
     return readable is None or service in readable
+
+
+def _point_of(entry: dict[str, Any]) -> Point:
+    """An archived entry as the index's points are: time, level, service, source, message
+    bytes, pushed labels as JSON text."""
+    return (
+        entry["timestamp"],
+        entry["level"],
+        entry["service_name"],
+        entry.get("source_type") or "http",
+        len(entry["message"].encode()),
+        _labels_json(pushed_labels(entry.get("metadata"))),
+    )
 
 
 def _labels_json(labels: dict[str, Any] | None) -> str | None:

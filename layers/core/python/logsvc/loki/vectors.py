@@ -204,21 +204,39 @@ def binary(
         vector = left if right_scalar else right
         result: Series = {}
         for labels, values in vector.items():
-            steps: dict[int, float] = {}
-            for step, value in values.items():
-                if step not in scalar:
-                    continue
-                a, b = (value, scalar[step]) if right_scalar else (scalar[step], value)
-                found = _apply(op, a, b, matching.return_bool)
-                if found is not None:
-                    # A filtering comparison keeps the vector's own value.
-                    steps[step] = found if op not in COMPARISONS or matching.return_bool else value
+            # A filtering comparison keeps the vector's own value, whichever side it is on.
+            steps = _pairs(op, values, scalar, right_scalar, matching.return_bool, keep_ours=True)
             if steps:
                 result[labels] = steps
         return result
     if op in ("and", "or", "unless"):
         return _set_operation(op, left, right, matching)
     return _matched(op, left, right, matching)
+
+
+def _pairs(
+    op: str,
+    ours: dict[int, float],
+    others: dict[int, float],
+    ours_left: bool,
+    return_bool: bool,
+    keep_ours: bool,
+) -> dict[int, float]:
+    """One series against another (or a number's steps), step by step: the operation's
+    value, or, for a comparison without bool that holds, our value (``keep_ours``) or the
+    left side's."""
+    steps: dict[int, float] = {}
+    for step, value in ours.items():
+        if step not in others:
+            continue
+        a, b = (value, others[step]) if ours_left else (others[step], value)
+        found = _apply(op, a, b, return_bool)
+        if found is None:
+            continue
+        if op in COMPARISONS and not return_bool:
+            found = value if keep_ours else a
+        steps[step] = found
+    return steps
 
 
 def _signature(labels: LabelSet, matching: Matching) -> LabelSet:
@@ -285,14 +303,8 @@ def _matched(op: str, left: Series, right: Series, matching: Matching) -> Series
                 )
             seen_one_to_one.add(signature)
         other_labels, other_values = other
-        steps: dict[int, float] = {}
-        for step, value in values.items():
-            if step not in other_values:
-                continue
-            a, b = (value, other_values[step]) if many_left else (other_values[step], value)
-            found = _apply(op, a, b, matching.return_bool)
-            if found is not None:
-                steps[step] = found if op not in COMPARISONS or matching.return_bool else a
+        # A filtering comparison keeps the left side's value.
+        steps = _pairs(op, values, other_values, many_left, matching.return_bool, keep_ours=False)
         if steps:
             key = _result_labels(labels, other_labels, matching)
             if key in result:

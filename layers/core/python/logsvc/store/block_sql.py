@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from logsvc.entries import LEVELS
-from logsvc.field_filters import fold, text_condition
+from logsvc.field_filters import FieldFilter, fold, text_condition
 from logsvc.filters import Predicate, SearchFilters
 from logsvc.store.blocks import ENTRY_LEVEL, LEVEL_COUNTS
 
@@ -53,9 +53,30 @@ def block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
     conditions.add("first_ts <= ?", filters.end_time)
     if filters.level:  # a fixed column name: the block holds entries of this level
         conditions.add(f"{LEVEL_COUNTS[filters.level]} > 0")
+    for field_filter in filters.fields:
+        if _pushed_label_equality(field_filter):
+            # Decided by the block's list of its streams (a few labels), not its entries
+            # (blocks written before they listed them, migration 0009, are read).
+            conditions.extend(
+                "(streams IS NULL OR EXISTS (SELECT 1 FROM json_each(streams) AS s "
+                "WHERE json_extract(s.value, ?) = ?))",
+                [f'$[1]."{field_filter.keys[1]}"', field_filter.value],
+            )
     for needle in _raw_text_needles(filters):
         conditions.extend(*text_condition("entries", fold(needle)))
     return conditions.sql()
+
+
+def _pushed_label_equality(field_filter: FieldFilter) -> bool:
+    """Whether a filter asks for a pushed label's value (metadata.labels.NAME=text): what
+    each block row's streams list holds."""
+    return (
+        field_filter.op == "="
+        and len(field_filter.keys) == 2
+        and field_filter.keys[0] == "labels"
+        and field_filter.number is None
+        and not field_filter.literal
+    )
 
 
 def _raw_text_needles(filters: SearchFilters) -> list[str]:
@@ -67,7 +88,7 @@ def _raw_text_needles(filters: SearchFilters) -> list[str]:
         needles.append(filters.q)
     for field_filter in filters.fields:
         value = field_filter.value
-        if _JSON_ESCAPED.search(value):
+        if _JSON_ESCAPED.search(value) or _pushed_label_equality(field_filter):
             continue
         if field_filter.op == "~=":
             needles.append(value)

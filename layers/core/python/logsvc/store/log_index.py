@@ -147,7 +147,9 @@ class LogIndex:
                 filters.deadline.check()
             where, params = block_where, list(block_params)
             if after is not None:
-                where += " AND (last_ts < ? OR (last_ts = ? AND id < ?))"
+                # One range on last_ts, so the time index answers alone: an OR of two
+                # ranges made SQLite read each block's whole row (its entries) instead.
+                where += " AND last_ts <= ? AND (last_ts < ? OR id < ?)"
                 params += [after[0], after[0], after[1]]
             rows = self.db.query(
                 "WITH headers AS (SELECT id, last_ts, first_ts, "  # noqa: S608 - fixed fragments

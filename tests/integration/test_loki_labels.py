@@ -87,3 +87,17 @@ def test_blocks_written_before_they_listed_their_streams_still_answer(pushed):
     series = get(api, "series", now, **{"match[]": '{job="varlogs"}'})["data"]
     assert sorted(s["host"] for s in series) == ["h1", "h2"]
     assert "namespace" in get(api, "labels", now)["data"]
+
+
+def test_several_pushed_labels_select_the_streams_holding_them_all(pushed):
+    """A block lists its streams; every label asked for must be on one of them (env=prod
+    is on one stream of the block and host=h2 on another: nothing holds both)."""
+    api, now = pushed
+
+    def lines(query: str) -> list[str]:
+        result = get(api, "query_range", now, query=query)["data"]["result"]
+        return [v[1] for s in result for v in s["values"]]
+
+    assert lines('{env="prod", host="h1"}') == ["disk full"]
+    assert lines('{env="dev", host="h2", job="varlogs"}') == ["disk ok"]
+    assert lines('{env="prod", host="h2"}') == []

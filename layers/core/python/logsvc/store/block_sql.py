@@ -53,15 +53,17 @@ def block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
     conditions.add("first_ts <= ?", filters.end_time)
     if filters.level:  # a fixed column name: the block holds entries of this level
         conditions.add(f"{LEVEL_COUNTS[filters.level]} > 0")
-    for field_filter in filters.fields:
-        if _pushed_label_equality(field_filter):
-            # Decided by the block's list of its streams (a few labels), not its entries
-            # (blocks written before they listed them, migration 0009, are read).
-            conditions.extend(
-                "(streams IS NULL OR EXISTS (SELECT 1 FROM json_each(streams) AS s "
-                "WHERE json_extract(s.value, ?) = ?))",
-                [f'$[1]."{field_filter.keys[1]}"', field_filter.value],
-            )
+    pushed = [f for f in filters.fields if _pushed_label_equality(f)]
+    if pushed:
+        # Decided by the block's list of its streams (a few label sets), not its entries:
+        # one stream must hold every label asked for (blocks written before blocks listed
+        # their streams, migration 0009, are read).
+        conditions.extend(
+            "(streams IS NULL OR EXISTS (SELECT 1 FROM json_each(streams) AS s WHERE "  # noqa: S608 - fixed fragments, values bound
+            + " AND ".join("json_extract(s.value, ?) = ?" for _ in pushed)
+            + "))",
+            [p for f in pushed for p in (f'$[1]."{f.keys[1]}"', f.value)],
+        )
     for needle in _raw_text_needles(filters):
         conditions.extend(*text_condition("entries", fold(needle)))
     return conditions.sql()

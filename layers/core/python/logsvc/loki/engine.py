@@ -14,7 +14,6 @@ logsvc.loki.vectors.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -26,11 +25,9 @@ from logsvc.entries import LEVELS
 from logsvc.errors import BadRequest
 from logsvc.field_filters import MAX_FILTERS, FieldFilter, parse_one
 from logsvc.filters import SearchFilters
-from logsvc.loki import ranges
+from logsvc.loki import ranges, samples
 from logsvc.loki.expressions import (
     Binary,
-    Compare,
-    Drop,
     Grouping,
     LabelReplace,
     LineFilter,
@@ -38,10 +35,8 @@ from logsvc.loki.expressions import (
     LogRange,
     Matcher,
     Number,
-    Parser,
     Query,
     RangeAggregation,
-    Unwrap,
     Variants,
     VectorAggregation,
     VectorLiteral,
@@ -49,9 +44,8 @@ from logsvc.loki.expressions import (
 from logsvc.loki.matching import LogQLError, line_kept, selected
 from logsvc.loki.pipeline import (
     ERROR,
+    STREAM_LABELS,
     Line,
-    as_number,
-    holds,
     labels_from_json,
     run_pipeline,
     start,
@@ -64,7 +58,6 @@ from logsvc.store.log_index import Point, Stream, Tally, Valued
 MAX_ENTRIES = 5000  # Loki's max_entries_limit_per_query
 MAX_SERIES = 500  # Loki's max_query_series
 MAX_POINTS = 11_000  # Loki's (and Prometheus's) points per series
-STREAM_LABELS = ("service_name", "level", "detected_level", "source_type")
 _LEVEL_LABELS = ("level", "detected_level")
 
 
@@ -246,7 +239,7 @@ class Engine:
             return self._range(query, steps)
         if isinstance(query, VectorAggregation):
             inner = query.inner
-            if _groups_inside(query):
+            if samples.groups_inside(query):
                 # sum by (x) of a count or sum over time: the range groups by x itself, as
                 # Loki's does (a JSON line's fields never become series of their own)
                 inner = replace(inner, grouping=query.grouping or Grouping(False, ()))
@@ -270,11 +263,11 @@ class Engine:
         log_range = query.range
         first = steps[0] - log_range.offset_ms - log_range.range_ms
         last = steps[-1] - log_range.offset_ms
-        samples: dict[tuple[tuple[str, str], ...], tuple[list[int], list[float]]] = defaultdict(
+        by_series: dict[tuple[tuple[str, str], ...], tuple[list[int], list[float]]] = defaultdict(
             lambda: ([], [])
         )
         counting = log_range.unwrap is None and query.function in ("bytes_over_time", "bytes_rate")
-        read_in_sql = _unwrap_in_sql(query)
+        read_in_sql = samples.unwrap_in_sql(query)
         if read_in_sql is not None:
             samples_read = self._values(log_range, first, last, *read_in_sql)
         else:
@@ -288,19 +281,19 @@ class Engine:
                 key = ordered if query.grouping is None else group_key(ordered, query.grouping)
                 if len(grouped) < 10 * MAX_SERIES:
                     grouped[ordered] = key
-            times, values = samples[key]
+            times, values = by_series[key]
             times.append(timestamp)
             values.append(value)
-            if len(samples) > MAX_SERIES:
+            if len(by_series) > MAX_SERIES:
                 raise BadRequest(
                     f"query: maximum number of series ({MAX_SERIES}) reached for a single query",
                     field="query",
                 )
         if query.function == "absent_over_time":
-            return _absent(log_range, samples, steps)
+            return samples.absent(log_range, by_series, steps)
         series: Series = {}
-        for labels, (times, values) in samples.items():
-            _refuse_errors(labels)
+        for labels, (times, values) in by_series.items():
+            samples.refuse_errors(labels)
             order = sorted(range(len(times)), key=times.__getitem__)
             found = ranges.evaluate(
                 query.function,
@@ -321,7 +314,7 @@ class Engine:
         """(time, series labels, value) of every line in (start, end]: its size in bytes
         (``sizes``), the value ``unwrap`` reads, or 1."""
         query, unwrap = log_range.query, log_range.unwrap
-        if unwrap is None and all(_plain_drop(stage) for stage in query.stages):
+        if unwrap is None and all(samples.plain_drop(stage) for stage in query.stages):
             dropped = {n.label for stage in query.stages for n in stage.names}
             for timestamp, labels, size in self.points(query, start_ms + 1, end_ms):
                 yield timestamp, without(labels, dropped), size if sizes else 1.0
@@ -333,7 +326,7 @@ class Engine:
                 continue
             # unwrap reads any label, structured metadata included; the series keeps
             # the others but structured metadata
-            sample = _unwrapped(unwrap, line.labels)
+            sample = samples.unwrapped(unwrap, line.labels)
             if sample is not None:
                 kept = {k: v for k, v in sample[0].items() if k not in line.structured}
                 yield line.timestamp_ms, kept, sample[1]
@@ -341,7 +334,7 @@ class Engine:
     def _values(
         self, log_range: LogRange, start_ms: int, end_ms: int, document: str, skip_errors: bool
     ) -> Iterator[tuple[int, tuple[tuple[str, str], ...], float]]:
-        """The samples of an unwrap metric whose values SQL reads (see _unwrap_in_sql):
+        """The samples of an unwrap metric whose values SQL reads (see samples.unwrap_in_sql):
         (time, stream labels, value) of every entry in (start, end] that has the label.
         As in the line pipeline, a line that is no JSON object, or a value that is no
         number, is an error unless the query skips errors (``| __error__=""``)."""
@@ -353,7 +346,7 @@ class Engine:
         if filters is None:
             return
         self.deadline.check()
-        rows = self.reader.values(filters, document, _json_paths(label, document))
+        rows = self.reader.values(filters, document, samples.json_paths(label, document))
         # Rows of one stream share their labels: read and matched once per stream.
         streams: dict[tuple, tuple | None] = {}
         for number, (timestamp, level, service, source, pushed, value, is_object) in enumerate(
@@ -374,15 +367,15 @@ class Engine:
             # An entry without metadata has no such label; a line that is no JSON object
             # is json's error.
             error = None if is_object or document == "metadata" else "JSONParserErr"
-            if error is None and (value is None or _container(value)):
+            if error is None and (value is None or samples.is_container(value)):
                 continue  # no such label: Loki skips the line
             if error is None:
-                number_read = _as_float(value)
+                number_read = samples.as_float(value)
                 error = "SampleExtractionErr" if number_read is None else None
             if error is not None:
                 if skip_errors:
                     continue
-                _refuse_errors(tuple(sorted({**dict(labels), ERROR: error}.items())))
+                samples.refuse_errors(tuple(sorted({**dict(labels), ERROR: error}.items())))
             yield timestamp, labels, number_read
 
     def points(
@@ -428,94 +421,6 @@ class Engine:
 
 
 _UNREAD: Any = object()  # a stream whose labels are not read yet
-_SUMMABLE = ("bytes_over_time", "bytes_rate", "sum_over_time", "rate", "count_over_time")
-
-
-def _groups_inside(query: VectorAggregation) -> bool:
-    """Whether ``sum by (...)`` may group the range aggregation it sums instead (the same
-    answer; Loki's canInjectVectorGrouping)."""
-    inner = query.inner
-    return (
-        query.op == "sum"
-        and (query.grouping is None or not query.grouping.without)
-        and isinstance(inner, RangeAggregation)
-        and inner.grouping is None
-        and inner.function in _SUMMABLE
-    )
-
-
-def _unwrap_in_sql(query: RangeAggregation) -> tuple[str, bool] | None:
-    """Whether an unwrap metric's values can be read in SQL, without building a line per
-    entry: (the document the label is read from, whether errors are skipped), or None.
-
-    It can when the pipeline is ``| json`` (the label read from the line) or nothing (read
-    from the metadata: structured metadata), the value is a plain number, the only filter
-    after unwrap skips errors, and the series keep no label a parser could add (a JSON
-    line's fields would otherwise be series labels): by stream labels only."""
-    log_range = query.range
-    unwrap = log_range.unwrap
-    if unwrap is None or unwrap.conversion or unwrap.label in STREAM_LABELS:
-        return None
-    skip_errors = False
-    for stage in unwrap.filters:
-        if stage.expression != Compare(ERROR, "=", ""):
-            return None
-        skip_errors = True
-    stages = log_range.query.stages
-    if stages == ():
-        document = "metadata"
-    elif stages == (Parser("json"),):
-        document = "line"
-        grouping = query.grouping
-        if grouping is None or grouping.without or not set(grouping.labels) <= set(STREAM_LABELS):
-            return None
-    else:
-        return None
-    if unwrap.label.count("_") > 3:
-        return None  # too many ways to nest it (see _json_paths)
-    return document, skip_errors
-
-
-def _json_paths(label: str, document: str) -> tuple[str, ...]:
-    """Where a label the json parser (or structured metadata) would name ``label`` can
-    be, as JSON paths: the key itself, or nested at its underscores (``duration_ms`` is
-    ``{"duration_ms": 5}`` or ``{"duration": {"ms": 5}}``); in metadata, an agent's
-    structured metadata first."""
-    parts = label.split("_")
-    paths = []
-    for cuts in itertools.product((False, True), repeat=len(parts) - 1):
-        keys, current = [], parts[0]
-        for cut, part in zip(cuts, parts[1:], strict=True):
-            if cut:
-                keys.append(current)
-                current = part
-            else:
-                current = f"{current}_{part}"
-        keys.append(current)
-        paths.append("$." + ".".join(f'"{key}"' for key in keys))
-    if document == "metadata":
-        skipped = ('$."labels"', '$."structured_metadata"')
-        paths = [f'$."structured_metadata"."{label}"'] + [
-            p for p in paths if not p.startswith(skipped)
-        ]
-    return tuple(paths)
-
-
-def _as_float(value: Any) -> float | None:
-    """A value read in SQL as unwrap reads it: numbers and numeric text; None for anything
-    else (an object or array, which the json parser would not make a label, included)."""
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _container(value: Any) -> bool:
-    """Whether SQL read an object or array (JSON text): the json parser makes no label of
-    one (it flattens objects and skips arrays)."""
-    return isinstance(value, str) and value[:1] in ("{", "[")
 
 
 def _oldest(lines: list[Line], limit: int) -> list[Line]:
@@ -523,68 +428,6 @@ def _oldest(lines: list[Line], limit: int) -> list[Line]:
     lines.sort(key=lambda line: line.timestamp_ns)
     cutoff = lines[limit - 1].timestamp_ms
     return [line for line in lines if line.timestamp_ms <= cutoff]
-
-
-def _plain_drop(stage: object) -> bool:
-    return isinstance(stage, Drop) and all(n.matcher is None for n in stage.names)
-
-
-_CONVERSIONS: dict[str, str] = {"": "number", "bytes": "bytes", "duration": "duration"}
-
-
-def _unwrapped(unwrap: Unwrap, labels: dict[str, str]) -> tuple[dict[str, str], float] | None:
-    """A line's sample: its labels without the unwrapped one, and that label's value
-    converted (``__error__`` set when it is no number); None when the line lacks the label
-    or a filter after unwrap drops it (Loki skips lines without the label)."""
-    text = labels.get(unwrap.label, "")
-    if not text:
-        return None
-    labels = {k: v for k, v in labels.items() if k != unwrap.label}
-    number = as_number(text, _CONVERSIONS.get(unwrap.conversion, "duration"))
-    if number is not None and unwrap.conversion.startswith("duration"):
-        number /= 1000  # durations unwrap to seconds
-    if number is None:
-        labels.setdefault(ERROR, "SampleExtractionErr")
-        number = 0.0
-    for stage in unwrap.filters:
-        if not holds(stage.expression, labels):
-            return None
-    return labels, number
-
-
-def _refuse_errors(labels: tuple[tuple[str, str], ...]) -> None:
-    error = dict(labels).get(ERROR)
-    if error:
-        raise BadRequest(
-            f"query: pipeline error: {error!r} for series {dict(labels)}. Use a label filter "
-            f'to skip it (| __error__!="{error}"), or every error (| __error__=""); after '
-            'unwrap too (| unwrap latency | __error__="")',
-            field="query",
-        )
-
-
-def _absent(
-    log_range: LogRange,
-    samples: dict[tuple[tuple[str, str], ...], tuple[list[int], list[float]]],
-    steps: list[int],
-) -> Series:
-    """1 at each step whose window holds no line, labelled by the selector's equalities
-    (as Prometheus's absent_over_time)."""
-    times = sorted(t for found, _ in samples.values() for t in found)
-    present = ranges.evaluate(
-        "count_over_time",
-        times,
-        [1.0] * len(times),
-        steps,
-        log_range.range_ms,
-        log_range.offset_ms,
-        None,
-    )
-    absent = {step: 1.0 for step in steps if step not in present}
-    if not absent:
-        return {}
-    labels = {m.label: m.value for m in log_range.query.matchers if m.op == "="}
-    return {tuple(sorted(labels.items())): absent}
 
 
 def _scalar(query: Query) -> bool:

@@ -41,6 +41,7 @@ from logsvc.loki.templates import compile_template
 
 _LABEL_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").fullmatch  # a pushed label Loki takes
 ERROR = "__error__"
+STREAM_LABELS = ("service_name", "level", "detected_level", "source_type")  # every entry's
 ERROR_DETAILS = "__error_details__"
 
 

@@ -46,7 +46,7 @@ MAX_LABEL_NAME_LENGTH = 1024
 MAX_LABEL_VALUE_LENGTH = 2048
 SERVICE_LABELS = ("service_name", "service", "app", "job")
 _NANOSECONDS = re.compile(r"[0-9]{1,19}")  # ASCII digits: "²" is a digit to str.isdigit
-# The stream labels every entry has (logsvc.loki.engine.STREAM_LABELS): not kept as pushed.
+# The stream labels every entry has (logsvc.loki.pipeline.STREAM_LABELS): not kept as pushed.
 OWN_LABELS = ("service_name", "level", "detected_level", "source_type")
 LEVEL_LABELS = ("level", "severity", "detected_level")
 _LABEL = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')

@@ -296,16 +296,19 @@ def test_decolorize_and_variants(api):
 def test_an_unwrap_read_in_sql_answers_as_the_line_pipeline(api_any_db):
     """`| json | unwrap x` by stream labels, and `| unwrap x` over structured metadata,
     read the values in SQL; a stage that needs the line pipeline (`| drop zz`) gives the
-    same answer the slow way."""
+    same answer the slow way: a field of the line before structured metadata, a line that
+    is no JSON falling back on structured metadata, errors kept or skipped alike."""
     api = api_any_db  # SQLite, the D1 stand-in and D1 in workerd
     now = int(time.time() * 1000)
     lines = [
-        ("ERROR", {"took_ms": 120}),
-        ("ERROR", {"took_ms": "80"}),
-        ("INFO", {"took": {"ms": 10}}),
-        ("INFO", {"other": 1}),
-        ("INFO", {"took_ms": {"nested": 1}}),
-        ("WARN", {"took_ms": 5.5}),
+        ("ERROR", {"took_ms": 120}, {"attempt": 0}),
+        ("ERROR", {"took_ms": "80"}, {"took_ms": 1}),
+        ("INFO", {"took": {"ms": 10}}, {}),
+        ("INFO", {"other": 1}, {"took_ms": 7}),
+        ("INFO", {"took_ms": {"nested": 1}}, {}),
+        ("WARN", {"took_ms": 5.5}, {"structured_metadata": {"attempt": 50}}),
+        ("WARN", {"took_ms": True}, {}),
+        ("WARN", {"took_ms": "slow"}, {"took_ms": "slow"}),
     ]
     logs = [
         {
@@ -313,23 +316,38 @@ def test_an_unwrap_read_in_sql_answers_as_the_line_pipeline(api_any_db):
             "level": level,
             "message": json.dumps(fields),
             "timestamp": now - 1000 * (i + 1),
-            "metadata": {"attempt": i, "structured_metadata": {"attempt": i * 10}},
+            "metadata": {"attempt": i, **metadata},
         }
-        for i, (level, fields) in enumerate(lines)
+        for i, (level, fields, metadata) in enumerate(lines)
     ]
     logs.append(
-        {"service_name": "u", "level": "INFO", "message": "not json", "timestamp": now - 9000}
+        {
+            "service_name": "u",
+            "level": "INFO",
+            "message": "not json",
+            "timestamp": now - 9000,
+            "metadata": {"took_ms": 3},
+        }
     )
     assert api.post("/api/v1/logs/ingest/batch", {"logs": logs}).status == 201
     shop = (api, now)
-    json_unwrap = '{service_name="u"} | json | unwrap took_ms | __error__="" [1m]'
-    slow_json = '{service_name="u"} | json | drop zz | unwrap took_ms | __error__="" [1m]'
+    for skip in ('| __error__=""', ""):
+        fast = f'{{service_name="u"}} | json | unwrap took_ms {skip} [1m]'
+        slow = f'{{service_name="u"}} | json | drop zz | unwrap took_ms {skip} [1m]'
+        for query in (
+            "max_over_time({}) by (level)",
+            "sum by (level) (sum_over_time({}))",
+            "rate({}) by (level)",
+        ):
+            if skip:
+                assert instant(shop, query.format(fast)) == instant(shop, query.format(slow))
+                continue
+            # a line that is no JSON, or a value that is no number: Loki's pipeline error,
+            # whatever the grouping
+            for path in (fast, slow):
+                answer = api.get("/loki/api/v1/query", query=query.format(path), time=str(now * NS))
+                assert answer.status == 400 and "pipeline error" in answer.body["message"]
     for fast, slow in [
-        (f"max_over_time({json_unwrap}) by (level)", f"max_over_time({slow_json}) by (level)"),
-        (
-            f"sum by (level) (sum_over_time({json_unwrap}))",
-            f"sum by (level) (sum_over_time({slow_json}))",
-        ),
         (
             'max_over_time({service_name="u"} | unwrap attempt [1m]) by (level)',
             'max_over_time({service_name="u"} | drop zz | unwrap attempt [1m]) by (level)',
@@ -340,18 +358,23 @@ def test_an_unwrap_read_in_sql_answers_as_the_line_pipeline(api_any_db):
         ),
     ]:
         assert instant(shop, fast) == instant(shop, slow), fast
-    assert instant(shop, f"sum by (level) (sum_over_time({json_unwrap}))") == {
+    skipping = '{service_name="u"} | json | unwrap took_ms | __error__="" [1m]'
+    # the line's field first (120, 80), then structured metadata (7 for a line without
+    # the field), nested keys at their underscores (10); "slow" and true are no numbers
+    assert instant(shop, f"sum by (level) (sum_over_time({skipping}))") == {
         (("level", "error"),): 200.0,
-        (("level", "info"),): 10.0,
+        (("level", "info"),): 17.0,
         (("level", "warn"),): 5.5,
     }
     # structured metadata an agent sent comes first, as the pipeline reads it
     assert instant(shop, 'max_over_time({service_name="u"} | unwrap attempt [1m]) by ()') == {
         (): 50.0
     }
-    refused = api.get(
-        "/loki/api/v1/query",
-        query='max_over_time({service_name="u"} | json | unwrap took_ms [1m]) by (level)',
-        time=str(now * NS),
-    )
-    assert refused.status == 400 and "JSONParserErr" in refused.body["message"]
+    # without a grouping that drops it, an error is the query's, on both paths (the
+    # metadata's took_ms "slow" is no number)
+    for query in (
+        'sum_over_time({service_name="u", level="warn"} | unwrap took_ms [1m])',
+        'sum_over_time({service_name="u", level="warn"} | drop zz | unwrap took_ms [1m])',
+    ):
+        refused = api.get("/loki/api/v1/query", query=query, time=str(now * NS))
+        assert refused.status == 400, query

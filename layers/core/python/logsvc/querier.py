@@ -151,28 +151,34 @@ class Querier:
             )
         return answer.entries
 
-    def values(self, filters: SearchFilters, document: str, paths: tuple[str, ...]) -> list[Valued]:
-        """Each matching entry's value at ``paths`` (LogIndex.values), over both tiers: the
+    def values(
+        self, filters: SearchFilters, line_paths: tuple[str, ...], metadata_paths: tuple[str, ...]
+    ) -> list[Valued]:
+        """Each matching entry's values at the paths (LogIndex.values), over both tiers: the
         index reads its hot window in SQL; the archive's part (at most MAX_ARCHIVE_POINTS
         entries) is read here, the same way."""
         hot_since = self._split_at(filters)
         if hot_since is None:
-            return self.index.values(filters, document, paths)
+            return self.index.values(filters, line_paths, metadata_paths)
         found: list[Valued] = []
         if filters.end_time is None or filters.end_time >= hot_since:
-            found = self.index.values(replace(filters, start_time=hot_since), document, paths)
+            found = self.index.values(
+                replace(filters, start_time=hot_since), line_paths, metadata_paths
+            )
         for entry in self._archived_entries(filters, hot_since):
-            if document == "line":
+            is_object, line_value = None, None
+            if line_paths:
                 try:
-                    read = loads_json(entry["message"][:MAX_INDEXED_MESSAGE_CHARS])
+                    line = loads_json(entry["message"][:MAX_INDEXED_MESSAGE_CHARS])
                 except (ValueError, RecursionError):
-                    read = None
-            else:
-                read = entry.get("metadata") or {}
-            is_object = isinstance(read, dict)
+                    line = None
+                is_object = isinstance(line, dict)
+                line_value = json_path_value(line, line_paths) if is_object else None
+            metadata_value = json_path_value(entry.get("metadata") or {}, metadata_paths)
             timestamp, level, service, source, _, labels = _point_of(entry)
-            value = json_path_value(read, paths) if is_object else None
-            found.append((timestamp, level, service, source, labels, value, is_object))
+            found.append(
+                (timestamp, level, service, source, labels, line_value, is_object, metadata_value)
+            )
         return found
 
     def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]:

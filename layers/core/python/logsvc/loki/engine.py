@@ -107,7 +107,7 @@ class Reader(Protocol):
     def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]: ...
 
     def values(
-        self, filters: SearchFilters, document: str, paths: tuple[str, ...]
+        self, filters: SearchFilters, line_paths: tuple[str, ...], metadata_paths: tuple[str, ...]
     ) -> list[Valued]: ...
 
 
@@ -276,6 +276,10 @@ class Engine:
         for timestamp, labels, value in samples_read:
             # labels come sorted (as a tuple) from SQL reads, as a dict from the pipeline
             ordered = labels if isinstance(labels, tuple) else tuple(sorted(labels.items()))
+            # A sample that carries an error refuses the query before any grouping, as
+            # Loki's does (`sum by (x) (count_over_time(... | json [5m]))` over a line that
+            # is no JSON is its pipeline error): `| __error__=""` skips such lines.
+            samples.refuse_errors(ordered)
             key = grouped.get(ordered)
             if key is None:
                 key = ordered if query.grouping is None else group_key(ordered, query.grouping)
@@ -293,7 +297,6 @@ class Engine:
             return samples.absent(log_range, by_series, steps)
         series: Series = {}
         for labels, (times, values) in by_series.items():
-            samples.refuse_errors(labels)
             order = sorted(range(len(times)), key=times.__getitem__)
             found = ranges.evaluate(
                 query.function,
@@ -334,10 +337,12 @@ class Engine:
     def _values(
         self, log_range: LogRange, start_ms: int, end_ms: int, document: str, skip_errors: bool
     ) -> Iterator[tuple[int, tuple[tuple[str, str], ...], float]]:
-        """The samples of an unwrap metric whose values SQL reads (see samples.unwrap_in_sql):
-        (time, stream labels, value) of every entry in (start, end] that has the label.
-        As in the line pipeline, a line that is no JSON object, or a value that is no
-        number, is an error unless the query skips errors (``| __error__=""``)."""
+        """The samples of an unwrap metric whose values SQL reads (see samples.unwrap_in_sql),
+        as the line pipeline makes them: (time, stream labels sorted, value) of every entry in
+        (start, end] that has the label: in its JSON line (``document`` "line"), else in its
+        structured metadata. A line that is no JSON object, or a value that is no number,
+        gives a sample marked ``__error__`` (0 for the latter), or none when the query skips
+        errors (``| __error__=""``); the range aggregation refuses what its grouping keeps."""
         assert log_range.unwrap is not None
         label = log_range.unwrap.label
         filters, matchers, _ = self._search_filters(
@@ -346,12 +351,12 @@ class Engine:
         if filters is None:
             return
         self.deadline.check()
-        rows = self.reader.values(filters, document, samples.json_paths(label, document))
+        line_paths = samples.json_paths(label, "line") if document == "line" else ()
+        rows = self.reader.values(filters, line_paths, samples.json_paths(label, "metadata"))
         # Rows of one stream share their labels: read and matched once per stream.
         streams: dict[tuple, tuple | None] = {}
-        for number, (timestamp, level, service, source, pushed, value, is_object) in enumerate(
-            rows
-        ):
+        for number, row in enumerate(rows):
+            timestamp, level, service, source, pushed, line_value, is_object, metadata_value = row
             if number % 10_000 == 0:
                 self.deadline.check()
             self.stats.read(0)
@@ -364,18 +369,19 @@ class Engine:
                 labels = streams[stream] = tuple(sorted(labels.items())) if keep else None
             if labels is None:
                 continue
-            # An entry without metadata has no such label; a line that is no JSON object
-            # is json's error.
-            error = None if is_object or document == "metadata" else "JSONParserErr"
-            if error is None and (value is None or samples.is_container(value)):
+            error = "JSONParserErr" if is_object is False else None
+            value = line_value if is_object and not samples.is_container(line_value) else None
+            if value is None and not samples.is_container(metadata_value):
+                value = metadata_value  # no such field in the line: structured metadata's
+            if value is None:
                 continue  # no such label: Loki skips the line
-            if error is None:
-                number_read = samples.as_float(value)
-                error = "SampleExtractionErr" if number_read is None else None
+            number_read = samples.as_float(value)
+            if number_read is None:
+                error, number_read = error or "SampleExtractionErr", 0.0
             if error is not None:
                 if skip_errors:
                     continue
-                samples.refuse_errors(tuple(sorted({**dict(labels), ERROR: error}.items())))
+                labels = tuple(sorted((*labels, (ERROR, error))))
             yield timestamp, labels, number_read
 
     def points(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from logsvc.clock import DAY_MS
-from logsvc.entries import LEVELS, SAMPLED_LEVELS, LogEntry
+from logsvc.entries import LEVELS, SAMPLED_LEVELS, LogEntry, loads_json
 from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
@@ -52,9 +52,10 @@ MAX_ENTRIES_PER_ROUND = 1 << 40
 _PUSHED_LABELS = "json_extract(e.value, '$[2].labels')"
 Point = tuple[int, str, str, str, int, str | None]  # time, level, service, source, bytes, labels
 Stream = tuple[str, str, str, str | None]  # service, source, level, labels
-# An entry's value for unwrap: time, level, service, source, labels, the value read (None:
-# absent), and whether the document read was a JSON object.
-Valued = tuple[int, str, str, str, str | None, Any, bool]
+# An entry's values for unwrap: time, level, service, source, labels, the value read from
+# its line (None: absent), whether the line is a JSON object (None: not read), the value
+# read from its metadata.
+Valued = tuple[int, str, str, str, str | None, Any, bool | None, Any]
 # A stream's entries and bytes in one time bucket: bucket number, level, service, source,
 # labels, entries, bytes.
 Tally = tuple[int, str, str, str, str | None, int, int]
@@ -65,6 +66,10 @@ _TALLY_ROWS_PER_STATEMENT = 25  # 4 parameters a row, D1's limit of 100 a statem
 class ExpiryStep:
     entries: int  # entries deleted by this step
     finished: bool  # nothing older than the cutoff is left for this service
+
+
+def _json_value(text: str | None) -> Any:
+    return None if text is None else loads_json(text)
 
 
 def json_path_value(document: dict[str, Any], paths: tuple[str, ...]) -> Any:
@@ -227,27 +232,42 @@ class LogIndex:
             (r["t"], r["level"], r["service"], r["source"], r["bytes"], r["labels"]) for r in rows
         ]
 
-    def values(self, filters: SearchFilters, document: str, paths: tuple[str, ...]) -> list[Valued]:
-        """Every matching entry with the value at the first of ``paths`` (JSON paths, ``$``
-        for the document) that holds one, read in SQL from its line (``document`` "line":
-        the indexed message, when it is a JSON object) or its metadata ("metadata"): what
-        an unwrap metric over JSON lines or metadata reads, without building entries."""
+    def values(
+        self, filters: SearchFilters, line_paths: tuple[str, ...], metadata_paths: tuple[str, ...]
+    ) -> list[Valued]:
+        """Every matching entry with the value at the first of ``line_paths`` that holds one
+        in its line (the indexed message, when it is a JSON object; not read when there are
+        no paths), whether the line is a JSON object, and the value at the first of
+        ``metadata_paths`` in its metadata (JSON paths, ``$`` for the document): what an
+        unwrap metric over JSON lines or structured metadata reads, in SQL, without
+        building entries."""
         block_where, block_params = block_conditions(filters)
         entry_where, entry_params = entry_conditions(filters)
-        text = "'$[1]'" if document == "line" else "'$[2]'"
-        reads = ", ".join("json_extract(doc, ?)" for _ in paths)
-        # Each entry's document is read once (materialized), then tested and read.
+        # As JSON text (->), so that true stays true and "5" stays a string: what json and
+        # structured metadata would make of them.
+        line_reads = ", ".join("line -> ?" for _ in line_paths)
+        metadata_reads = ", ".join("metadata -> ?" for _ in metadata_paths)
+        if line_paths:
+            line = "json_extract(e.value, '$[1]')"
+            is_object = "CASE WHEN json_valid(line) THEN json_type(line) = 'object' ELSE 0 END"
+            line_value = (
+                "CASE WHEN json_valid(line) THEN CASE WHEN json_type(line) = 'object' "
+                f"THEN coalesce({line_reads}, NULL) END END"
+            )
+        else:
+            line, is_object, line_value = "NULL", "NULL", "NULL"
+        # Each entry's line and metadata are read once (materialized), then read into.
         rows = self.db.query(
             "WITH docs AS MATERIALIZED (SELECT json_extract(e.value, '$[0]') AS t, "  # noqa: S608 - fixed fragments
             f"{ENTRY_LEVEL} AS level, b.service_name AS service, b.source_type AS source, "
-            f"{_PUSHED_LABELS} AS labels, json_extract(e.value, {text}) AS doc "
+            f"{_PUSHED_LABELS} AS labels, {line} AS line, "
+            "json_extract(e.value, '$[2]') AS metadata "
             f"FROM log_blocks AS b, json_each(b.entries) AS e WHERE {block_where} "
-            f"AND e.type != 'null' AND {entry_where}), "
-            "tested AS (SELECT t, level, service, source, labels, doc, CASE WHEN "
-            "json_valid(doc) THEN json_type(doc) = 'object' ELSE 0 END AS is_object FROM docs) "
-            "SELECT t, level, service, source, labels, is_object, "
-            f"CASE WHEN is_object THEN coalesce({reads}, NULL) END AS value FROM tested",
-            (*block_params, *entry_params, *paths),
+            f"AND e.type != 'null' AND {entry_where}) "
+            f"SELECT t, level, service, source, labels, {is_object} AS is_object, "
+            f"{line_value} AS line_value, "
+            f"coalesce({metadata_reads}, NULL) AS metadata_value FROM docs",
+            (*block_params, *entry_params, *line_paths, *metadata_paths),
         )
         return [
             (
@@ -256,8 +276,9 @@ class LogIndex:
                 r["service"],
                 r["source"],
                 r["labels"],
-                r["value"],
-                bool(r["is_object"]),
+                _json_value(r["line_value"]),
+                None if r["is_object"] is None else bool(r["is_object"]),
+                _json_value(r["metadata_value"]),
             )
             for r in rows
         ]

@@ -305,6 +305,7 @@ def test_an_unwrap_read_in_sql_answers_as_the_line_pipeline(api_any_db):
         ("ERROR", {"took_ms": "80"}, {"took_ms": 1}),
         ("INFO", {"took": {"ms": 10}}, {}),
         ("INFO", {"other": 1}, {"took_ms": 7}),
+        ("INFO", {"other": 2}, {"took_ms": [1, 2]}),
         ("INFO", {"took_ms": {"nested": 1}}, {}),
         ("WARN", {"took_ms": 5.5}, {"structured_metadata": {"attempt": 50}}),
         ("WARN", {"took_ms": True}, {}),

@@ -370,8 +370,10 @@ class Engine:
             if labels is None:
                 continue
             error = "JSONParserErr" if is_object is False else None
-            value = line_value if is_object and not samples.is_container(line_value) else None
-            if value is None and not samples.is_container(metadata_value):
+            # json makes no label of an object (it flattens it) or an array (it skips it);
+            # structured metadata flattens objects and keeps arrays as text (no number)
+            value = line_value if is_object and not isinstance(line_value, dict | list) else None
+            if value is None and not isinstance(metadata_value, dict):
                 value = metadata_value  # no such field in the line: structured metadata's
             if value is None:
                 continue  # no such label: Loki skips the line

@@ -98,8 +98,8 @@ def json_paths(label: str, document: str) -> tuple[str, ...]:
 
 
 def as_float(value: Any) -> float | None:
-    """A value read in SQL as unwrap reads it: numbers and numeric text; None for anything
-    else (an object or array, which the json parser would not make a label, included)."""
+    """A value read as JSON as unwrap reads it: numbers and numeric text; None for
+    anything else (true and false, an array)."""
     if isinstance(value, bool):
         return None  # a JSON boolean is the label "true" or "false": no number
     if isinstance(value, int | float):
@@ -108,15 +108,6 @@ def as_float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-
-
-def is_container(value: Any) -> bool:
-    """Whether a value read is an object or array (as JSON text from SQL, as itself from
-    the archive): the json parser makes no label of one (it flattens objects and skips
-    arrays)."""
-    if isinstance(value, dict | list):
-        return True
-    return isinstance(value, str) and value[:1] in ("{", "[")
 
 
 def plain_drop(stage: object) -> bool:

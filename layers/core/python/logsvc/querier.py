@@ -22,13 +22,13 @@ from typing import Any, Protocol
 from logsvc.archive import LogArchive
 from logsvc.archive.query import ArchiveAnswer, ArchiveQuery
 from logsvc.clock import DAY_MS, now_ms
-from logsvc.entries import MAX_INDEXED_MESSAGE_CHARS, loads_json, pushed_labels
+from logsvc.entries import MAX_INDEXED_MESSAGE_CHARS, pushed_labels
 from logsvc.errors import ApiError, ArchiveUnavailable
 from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.refreshed import Refreshed
 from logsvc.store.configs import ConfigStore, RetentionDefaults
-from logsvc.store.log_index import LogIndex, Point, Stream, Tally, Valued, json_path_value
+from logsvc.store.log_index import LogIndex, Point, Stream, Tally, Valued, read_values
 
 # A metric query reads at most this many archived entries (each is held in memory).
 MAX_ARCHIVE_POINTS = 200_000
@@ -166,18 +166,17 @@ class Querier:
                 replace(filters, start_time=hot_since), line_paths, metadata_paths
             )
         for entry in self._archived_entries(filters, hot_since):
-            is_object, line_value = None, None
-            if line_paths:
-                try:
-                    line = loads_json(entry["message"][:MAX_INDEXED_MESSAGE_CHARS])
-                except (ValueError, RecursionError):
-                    line = None
-                is_object = isinstance(line, dict)
-                line_value = json_path_value(line, line_paths) if is_object else None
-            metadata_value = json_path_value(entry.get("metadata") or {}, metadata_paths)
-            timestamp, level, service, source, _, labels = _point_of(entry)
             found.append(
-                (timestamp, level, service, source, labels, line_value, is_object, metadata_value)
+                read_values(
+                    entry["timestamp"],
+                    entry["level"],
+                    entry["service_name"],
+                    entry.get("source_type") or "http",
+                    entry["message"][:MAX_INDEXED_MESSAGE_CHARS],  # what the index keeps
+                    entry.get("metadata") or {},
+                    line_paths,
+                    metadata_paths,
+                )
             )
         return found
 

@@ -276,10 +276,6 @@ class Engine:
         for timestamp, labels, value in samples_read:
             # labels come sorted (as a tuple) from SQL reads, as a dict from the pipeline
             ordered = labels if isinstance(labels, tuple) else tuple(sorted(labels.items()))
-            # A sample that carries an error refuses the query before any grouping, as
-            # Loki's does (`sum by (x) (count_over_time(... | json [5m]))` over a line that
-            # is no JSON is its pipeline error): `| __error__=""` skips such lines.
-            samples.refuse_errors(ordered)
             key = grouped.get(ordered)
             if key is None:
                 key = ordered if query.grouping is None else group_key(ordered, query.grouping)
@@ -322,16 +318,24 @@ class Engine:
             for timestamp, labels, size in self.points(query, start_ms + 1, end_ms):
                 yield timestamp, without(labels, dropped), size if sizes else 1.0
             return
+        # A sample that carries an error refuses the query before any grouping, as Loki's
+        # does (`sum by (x) (count_over_time(... | json [5m]))` over a line that is no JSON
+        # is its pipeline error): `| __error__=""` skips such lines.
         for line in self._walk(query, start_ms + 1, end_ms):
             if unwrap is None:
                 size = len(line.line.encode()) if sizes else 1.0
-                yield line.timestamp_ms, line.series_labels(), size
+                labels = line.series_labels()
+                if ERROR in labels:
+                    samples.refuse_errors(tuple(sorted(labels.items())))
+                yield line.timestamp_ms, labels, size
                 continue
             # unwrap reads any label, structured metadata included; the series keeps
             # the others but structured metadata
             sample = samples.unwrapped(unwrap, line.labels)
             if sample is not None:
                 kept = {k: v for k, v in sample[0].items() if k not in line.structured}
+                if ERROR in kept:
+                    samples.refuse_errors(tuple(sorted(kept.items())))
                 yield line.timestamp_ms, kept, sample[1]
 
     def _values(
@@ -341,8 +345,8 @@ class Engine:
         as the line pipeline makes them: (time, stream labels sorted, value) of every entry in
         (start, end] that has the label: in its JSON line (``document`` "line"), else in its
         structured metadata. A line that is no JSON object, or a value that is no number,
-        gives a sample marked ``__error__`` (0 for the latter), or none when the query skips
-        errors (``| __error__=""``); the range aggregation refuses what its grouping keeps."""
+        is the query's pipeline error, or no sample when the query skips errors
+        (``| __error__=""``)."""
         assert log_range.unwrap is not None
         label = log_range.unwrap.label
         filters, matchers, _ = self._search_filters(
@@ -383,7 +387,7 @@ class Engine:
             if error is not None:
                 if skip_errors:
                     continue
-                labels = tuple(sorted((*labels, (ERROR, error))))
+                samples.refuse_errors(tuple(sorted((*labels, (ERROR, error)))))
             yield timestamp, labels, number_read
 
     def points(

@@ -379,3 +379,12 @@ def test_an_unwrap_read_in_sql_answers_as_the_line_pipeline(api_any_db):
     ):
         refused = api.get("/loki/api/v1/query", query=query, time=str(now * NS))
         assert refused.status == 400, query
+
+
+def test_a_template_that_fails_on_a_line_keeps_it_marked(shop):
+    """A function given too few arguments fails for each line: as in Loki, the line stays
+    as it was, marked __error__="TemplateFormatErr"."""
+    found = log_lines(shop, f'{S} | path="/c" | line_format "{{{{ trunc }}}}"')
+    assert [(s["__error__"], json.loads(line)["path"]) for s, line in found] == [
+        ("TemplateFormatErr", "/c")
+    ]

@@ -37,7 +37,7 @@ from logsvc.loki.expressions import (
 )
 from logsvc.loki.literals import byte_count, duration_ms
 from logsvc.loki.matching import LogQLError, line_kept, match_text, selected
-from logsvc.loki.templates import compile_template
+from logsvc.loki.templates import RenderError, compile_template
 
 _LABEL_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").fullmatch  # a pushed label Loki takes
 ERROR = "__error__"
@@ -189,10 +189,15 @@ def run_pipeline(stages: tuple[Any, ...], line: Line) -> Line | None:
         elif isinstance(stage, LabelFilter):
             if not holds(stage.expression, labels):
                 return None
-        elif isinstance(stage, LineFormat):
-            text = compile_template(stage.template).render(labels, text, line.timestamp_ms)
-        elif isinstance(stage, LabelFormat):
-            labels = _format_labels(stage, labels, text, line.timestamp_ms)
+        elif isinstance(stage, LineFormat | LabelFormat):
+            try:
+                if isinstance(stage, LineFormat):
+                    template = compile_template(stage.template)
+                    text = template.render(labels, text, line.timestamp_ms)
+                else:
+                    labels = _format_labels(stage, labels, text, line.timestamp_ms)
+            except RenderError:
+                labels.setdefault(ERROR, "TemplateFormatErr")  # the line stays as it was
         elif isinstance(stage, Drop):
             labels = {k: v for k, v in labels.items() if not _named(stage.names, k, v)}
         elif isinstance(stage, Keep):

@@ -289,6 +289,11 @@ class _TemplateError(Exception):
     pass
 
 
+class RenderError(Exception):
+    """A template that failed on a line (a function given what it cannot take): Loki keeps
+    the line as it was and marks it ``__error__="TemplateFormatErr"``."""
+
+
 def _split(text: str) -> list[tuple[str, str]]:
     """The template as ("text", ...) and ("action", ...) pieces, trimming done."""
     pieces: list[tuple[str, str]] = []
@@ -471,10 +476,8 @@ def _command(command: list[tuple[str, Any]], context: Context, dot: Any, piped: 
             return datetime.fromtimestamp(context.timestamp_ms / 1000, UTC)
         try:
             return FUNCTIONS[value](*args)
-        except (TypeError, ValueError, ArithmeticError, OverflowError):
-            return ""  # Loki writes the line unformatted on a template error; here, empty
-    if len(command) > 1 or piped:
-        return _operand(kind, value, context, dot)
+        except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+            raise RenderError(f"{value}: {exc}") from None
     return _operand(kind, value, context, dot)
 
 

@@ -38,6 +38,7 @@ from logsvc.loki.expressions import (
 from logsvc.loki.literals import byte_count, duration_ms
 from logsvc.loki.matching import LogQLError, line_kept, match_text, selected
 from logsvc.loki.templates import RenderError, compile_template
+from logsvc.loki.vectors import compares
 
 _LABEL_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").fullmatch  # a pushed label Loki takes
 ERROR = "__error__"
@@ -316,18 +317,7 @@ def holds(expression: Any, labels: dict[str, str]) -> bool:
         # drops such lines; without it they show, and say why.
         labels.setdefault(ERROR, "LabelFilterErr")
         return True
-    return compare(expression.op, number, float(expression.value))
-
-
-def compare(op: str, number: float, wanted: float) -> bool:
-    return {
-        "==": number == wanted,
-        "!=": number != wanted,
-        ">": number > wanted,
-        ">=": number >= wanted,
-        "<": number < wanted,
-        "<=": number <= wanted,
-    }[op]
+    return compares(expression.op, number, float(expression.value))
 
 
 def as_number(value: str, unit: str) -> float | None:

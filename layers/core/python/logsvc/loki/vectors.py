@@ -148,7 +148,7 @@ def _expand(template: str, match: object) -> str:
 
 def scalar_operation(op: str, a: float, b: float, return_bool: bool = False) -> float:
     if op in COMPARISONS:
-        return 1.0 if _compares(op, a, b) else 0.0
+        return 1.0 if compares(op, a, b) else 0.0
     return _arithmetic(op, a, b)
 
 
@@ -171,7 +171,8 @@ def _arithmetic(op: str, a: float, b: float) -> float:
         return math.nan
 
 
-def _compares(op: str, a: float, b: float) -> bool:
+def compares(op: str, a: float, b: float) -> bool:
+    """A comparison operator applied: label filters' and binary operations' alike."""
     return {
         "==": a == b,
         "!=": a != b,
@@ -186,7 +187,7 @@ def _apply(op: str, a: float, b: float, return_bool: bool) -> float | None:
     """One pair of samples: the value, or None when a comparison filters it out (the
     left-hand value is kept, as Prometheus keeps it)."""
     if op in COMPARISONS:
-        holds = _compares(op, a, b)
+        holds = compares(op, a, b)
         if return_bool:
             return 1.0 if holds else 0.0
         return a if holds else None

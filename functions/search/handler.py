@@ -183,7 +183,13 @@ def patterns(
 
     levels = (level,) if level else ("ERROR", "CRITICAL")
     entries, truncated = error_entries(
-        components.querier().entries, service, start, end, levels, limit
+        components.querier().entries,
+        service,
+        start,
+        end,
+        levels,
+        limit,
+        Deadline(components.settings().search_timeout_s),
     )
     return PatternsResponse(
         service_name=service,

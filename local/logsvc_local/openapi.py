@@ -76,7 +76,7 @@ def _describe_operations(document: dict[str, Any]) -> None:
                         {"description": "A metric query's archive part is too large", **error},
                     )
                     _loki_parameters(path, operation)
-            if path == "/api/v1/logs/search":
+            if path in ("/api/v1/logs/search", "/api/v1/logs/patterns/{service}"):
                 responses.setdefault("504", {"description": "Search timed out", **error})
             responses.setdefault("400", {"description": "Invalid request", **error})
             responses.setdefault("401", {"description": "Missing or wrong API key", **error})

@@ -194,6 +194,7 @@ def test_one_deadline_stops_native_and_loki_searches_with_a_504(api, monkeypatch
     native = api.get("/api/v1/logs/search", service="d")
     assert native.status == 504
     assert "narrow the time range" in native.body["error"]
+    assert api.get("/api/v1/logs/patterns/d").status == 504
     loki = api.get("/loki/api/v1/query_range", query='{service_name="d"}')
     assert loki.status == 504 and "timed out" in loki.body["message"]
     counted = api.get("/loki/api/v1/query", query='count_over_time({service_name="d"}[1h])')

@@ -15,6 +15,7 @@ from logsvc.analysis.recommendations import recommend
 from logsvc.analysis.severity import Assessment, assess
 from logsvc.analysis.summarizer import Summarizer, parse_answer, prompt_for
 from logsvc.clock import now_ms
+from logsvc.deadline import Deadline
 from logsvc.filters import SearchFilters
 from logsvc.ids import new_id
 from logsvc.store.analyses import AnalysisResult, AnalysisStore
@@ -36,13 +37,20 @@ def error_entries(
     end: int,
     levels: tuple[str, ...] = ("ERROR", "CRITICAL"),
     limit: int = MAX_ENTRIES,
+    deadline: Deadline | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """The newest entries of the given levels in a window, and whether any were left out."""
+    """The newest entries of the given levels in a window, and whether any were left out
+    (read within ``deadline``, when a request gives one)."""
     entries, truncated = [], False
     for level in levels:
         found, more = search(
             SearchFilters(
-                service=service_name, level=level, start_time=start, end_time=end, limit=limit
+                service=service_name,
+                level=level,
+                start_time=start,
+                end_time=end,
+                limit=limit,
+                deadline=deadline,
             )
         )
         entries += found

@@ -186,3 +186,18 @@ def test_limits_are_lokis(corpus):
     assert fine_steps.status == 400 and "11000 points" in fine_steps.body["message"]
     bad_time = api.get("/loki/api/v1/query_range", query='{service_name="a"}', start="yesterday")
     assert bad_time.status == 400 and bad_time.body["message"].startswith("start:")
+
+
+def test_the_values_of_the_labels_every_entry_has_come_from_the_time_index(corpus):
+    """level, detected_level, service_name and source_type without a query: the blocks'
+    columns answer, as the entries would."""
+    api, logs, now = corpus
+    start = str((now - 30 * MINUTE) * 1_000_000)
+
+    def values(name: str) -> list[str]:
+        return api.get(f"/loki/api/v1/label/{name}/values", start=start).body["data"]
+
+    assert values("level") == sorted({log["level"].lower() for log in logs})
+    assert values("detected_level") == values("level")
+    assert values("service_name") == ["a", "b", "c"]
+    assert values("source_type") == ["http"]

@@ -210,6 +210,13 @@ class Querier:
     def recent(self, service_name: str, limit: int) -> list[dict[str, Any]]:
         return self.index.recent(service_name, limit)
 
+    def block_values(
+        self, column: str, start_ms: int, end_ms: int, services: frozenset[str] | None
+    ) -> list[str]:
+        """A block column's distinct values in the index between two times (see
+        LogIndex.block_values)."""
+        return self.index.block_values(column, start_ms, end_ms, services)
+
     def streams(self, start_ms: int, end_ms: int) -> list[Stream]:
         """(service, source, level, pushed labels) of the index's streams between two
         times (label names and values: what the index holds)."""

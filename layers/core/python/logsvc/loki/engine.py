@@ -104,6 +104,10 @@ class Reader(Protocol):
 
     def streams(self, start_ms: int, end_ms: int) -> list[Stream]: ...
 
+    def block_values(
+        self, column: str, start_ms: int, end_ms: int, services: frozenset[str] | None
+    ) -> list[str]: ...
+
     def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]: ...
 
     def values(

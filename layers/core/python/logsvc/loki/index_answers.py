@@ -21,6 +21,13 @@ from logsvc.loki.params import int_param, step_of, time_range
 
 LABEL_NAMES = tuple(sorted(loki_engine.STREAM_LABELS))
 HOUR_MS = 3_600_000  # index stats count chunks as stream-hours
+# The labels every entry has, and the block column (in the time index) that holds them.
+_BLOCK_COLUMNS = {
+    "service_name": "service_name",
+    "source_type": "source_type",
+    "level": "level",
+    "detected_level": "level",
+}
 DETECTED_FIELDS_SAMPLE = 1000
 
 
@@ -33,6 +40,13 @@ def labels(request: LokiRequest) -> dict[str, Any]:
 
 def label_values(request: LokiRequest, name: str) -> dict[str, Any]:
     start, end = time_range(request.param("start"), request.param("end"), request.param("since"))
+    column = _BLOCK_COLUMNS.get(name)
+    if column is not None and not request.param("query"):
+        # A label every entry has, over every stream: from the time index's columns.
+        values = request.reader.block_values(column, start, end, request.services)
+        if column == "level":
+            values = [level.lower() for level in values]
+        return {"status": "success", "data": sorted(values)}
     series = _series(request.engine(), request.param("query"), start, end)
     return {"status": "success", "data": sorted({s[name] for s in series if name in s})}
 

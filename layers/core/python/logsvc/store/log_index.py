@@ -337,6 +337,32 @@ class LogIndex:
             for r in rows
         ]
 
+    def block_values(
+        self, column: str, start_ms: int, end_ms: int, services: frozenset[str] | None
+    ) -> list[str]:
+        """The distinct values of a block column (``service_name``, ``source_type``, or
+        ``level``: the levels whose counts are not 0) between two times, from the time
+        index alone: what a label's values are for the labels every entry has."""
+        where = "last_ts >= ? AND first_ts <= ?"
+        params: list[Any] = [start_ms, end_ms]
+        if services is not None:
+            where += " AND service_name IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(sorted(services)))
+        if column == "level":
+            present = ", ".join(f"max({c} > 0) AS {c}" for c in LEVEL_COUNTS.values())
+            (row,) = self.db.query(
+                f"SELECT {present} FROM log_blocks INDEXED BY idx_blocks_time WHERE {where}",  # noqa: S608 - fixed column names
+                params,
+            )
+            return [level for level, c in LEVEL_COUNTS.items() if row[c]]
+        assert column in ("service_name", "source_type")
+        rows = self.db.query(
+            f"SELECT DISTINCT {column} AS value FROM log_blocks INDEXED BY idx_blocks_time "  # noqa: S608 - fixed column names
+            f"WHERE {where}",
+            params,
+        )
+        return [r["value"] for r in rows]
+
     def streams(self, start_ms: int, end_ms: int) -> list[Stream]:
         """(service, source, level, pushed labels as JSON text or None) of each distinct
         stream between two times: from the streams each block row lists (a block that

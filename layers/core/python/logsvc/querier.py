@@ -14,7 +14,6 @@ window (a search without start_time stays in the index, as before two tiers).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -28,7 +27,8 @@ from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.refreshed import Refreshed
 from logsvc.store.configs import ConfigStore, RetentionDefaults
-from logsvc.store.log_index import LogIndex, Point, Stream, Tally, Valued, read_values
+from logsvc.store.log_index import LogIndex
+from logsvc.store.stream_reads import Point, Stream, Tally, Valued, labels_json, read_values
 
 # A metric query reads at most this many archived entries (each is held in memory).
 MAX_ARCHIVE_POINTS = 200_000
@@ -356,13 +356,8 @@ def _point_of(entry: dict[str, Any]) -> Point:
         entry["service_name"],
         entry.get("source_type") or "http",
         len(entry["message"].encode()),
-        _labels_json(pushed_labels(entry.get("metadata"))),
+        labels_json(pushed_labels(entry.get("metadata"))),
     )
-
-
-def _labels_json(labels: dict[str, Any] | None) -> str | None:
-    """Pushed labels as the index returns them (JSON text, or None)."""
-    return json.dumps(labels) if labels else None
 
 
 def _archive_end(filters: SearchFilters, hot_since: int) -> int:

@@ -21,7 +21,7 @@ from logsvc.api.resolver import principal
 
 if TYPE_CHECKING:
     from logsvc.loki.answers import LokiRequest
-    from logsvc.loki.engine import Reader
+    from logsvc.loki.reader import Reader
 
 PREFIX = "/loki/api/v1"
 # path under PREFIX -> the module (under logsvc.loki) and function that answer it

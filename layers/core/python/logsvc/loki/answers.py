@@ -19,6 +19,7 @@ from logsvc.loki import pipeline, vectors
 from logsvc.loki.expressions import LogQuery, VectorAggregation
 from logsvc.loki.logql import LogQLError, parse
 from logsvc.loki.params import int_param, log_window, required, step_of, time_param, time_range
+from logsvc.loki.reader import Reader
 
 DEFAULT_LIMIT = 100
 BUILD_VERSION = "3.4.0"  # the Loki API version whose shapes these routes answer in
@@ -33,7 +34,7 @@ class LokiRequest:
     multi: dict[str, list[str]]
     headers: dict[str, str]
     services: frozenset[str] | None
-    reader: loki_engine.Reader  # what answers (the querier: both tiers)
+    reader: Reader  # what answers (the querier: both tiers)
     timeout_s: float
 
     def param(self, name: str, default: str | None = None) -> str | None:

@@ -111,5 +111,5 @@ def binary(op: str, left: Any, right: Any, matching: Matching) -> Any:
     if all(scalars):  # folded now, as Loki does: `1 + 2` is the number 3
         from logsvc.loki.vectors import scalar_operation
 
-        return Number(scalar_operation(op, left.value, right.value, matching.return_bool))
+        return Number(scalar_operation(op, left.value, right.value))
     return Binary(op, left, right, matching)

@@ -14,11 +14,10 @@ logsvc.loki.vectors.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from logsvc.deadline import Deadline
 from logsvc.entries import LEVELS
@@ -46,14 +45,13 @@ from logsvc.loki.pipeline import (
     ERROR,
     STREAM_LABELS,
     Line,
-    labels_from_json,
     run_pipeline,
     start,
     stream_labels,
     without,
 )
+from logsvc.loki.reader import Reader, Stats, Streams
 from logsvc.loki.vectors import Series, aggregate, binary, group_key, label_replace
-from logsvc.store.log_index import Point, Stream, Tally, Valued
 
 MAX_ENTRIES = 5000  # Loki's max_entries_limit_per_query
 MAX_SERIES = 500  # Loki's max_query_series
@@ -62,57 +60,6 @@ _LEVEL_LABELS = ("level", "detected_level")
 
 
 Search = Callable[[SearchFilters], tuple[list[dict[str, Any]], bool]]  # a page, and more?
-
-
-@dataclass
-class Stats:
-    """What a query read: Loki's ``data.stats.summary`` is made of it."""
-
-    lines: int = 0
-    bytes: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-    def read(self, size: int) -> None:
-        self.lines += 1
-        self.bytes += size
-
-    def summary(self, returned: int) -> dict[str, Any]:
-        seconds = max(time.monotonic() - self.started, 1e-9)
-        return {
-            "bytesProcessedPerSecond": int(self.bytes / seconds),
-            "linesProcessedPerSecond": int(self.lines / seconds),
-            "totalBytesProcessed": self.bytes,
-            "totalLinesProcessed": self.lines,
-            "execTime": seconds,
-            "queueTime": 0,
-            "subqueries": 0,
-            "totalEntriesReturned": returned,
-            "splits": 0,
-            "shards": 0,
-            "totalPostFilterLines": returned,
-            "totalStructuredMetadataBytesProcessed": 0,
-        }
-
-
-class Reader(Protocol):
-    """What the engine reads: logsvc.querier.Querier (the index's hot window and, before
-    it, the archive)."""
-
-    def entries(self, filters: SearchFilters) -> tuple[list[dict[str, Any]], bool]: ...
-
-    def points(self, filters: SearchFilters) -> list[Point]: ...
-
-    def streams(self, start_ms: int, end_ms: int) -> list[Stream]: ...
-
-    def block_values(
-        self, column: str, start_ms: int, end_ms: int, services: frozenset[str] | None
-    ) -> list[str]: ...
-
-    def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]: ...
-
-    def values(
-        self, filters: SearchFilters, line_paths: tuple[str, ...], metadata_paths: tuple[str, ...]
-    ) -> list[Valued]: ...
 
 
 class Engine:
@@ -361,22 +308,16 @@ class Engine:
         self.deadline.check()
         line_paths = samples.json_paths(label, "line") if document == "line" else ()
         rows = self.reader.values(filters, line_paths, samples.json_paths(label, "metadata"))
-        # Rows of one stream share their labels: read and matched once per stream.
-        streams: dict[tuple, tuple | None] = {}
+        streams = Streams(matchers, self.allowed)
         for number, row in enumerate(rows):
             timestamp, level, service, source, pushed, line_value, is_object, metadata_value = row
             if number % 10_000 == 0:
                 self.deadline.check()
             self.stats.read(0)
-            stream = (service, level, source, pushed)
-            labels = streams.get(stream, _UNREAD)
-            if labels is _UNREAD:
-                labels = labels_from_json(service, level, source, pushed)
-                allowed = self.allowed is None or service in self.allowed
-                keep = allowed and selected(matchers, labels)
-                labels = streams[stream] = tuple(sorted(labels.items())) if keep else None
-            if labels is None:
+            stream = streams.select(service, level, source, pushed)
+            if stream is None:
                 continue
+            labels = stream[1]
             error = "JSONParserErr" if is_object is False else None
             # json makes no label of an object (it flattens it) or an array (it skips it);
             # structured metadata flattens objects and keeps arrays as text (no number)
@@ -402,17 +343,16 @@ class Engine:
         filters, matchers, _ = self._search_filters(LogQuery(query.matchers), start_ms, end_ms)
         if filters is None:
             return
+        streams = Streams(matchers, self.allowed)
         for number, (timestamp, level, service, source, size, pushed) in enumerate(
             self.reader.points(filters)
         ):
             if number % 10_000 == 0:
                 self.deadline.check()
             self.stats.read(size)
-            if self.allowed is not None and service not in self.allowed:
-                continue
-            labels = labels_from_json(service, level, source, pushed)
-            if selected(matchers, labels):
-                yield timestamp, labels, size
+            stream = streams.select(service, level, source, pushed)
+            if stream is not None:
+                yield timestamp, stream[0], size
 
     def tallies(
         self, query: LogQuery, start_ms: int, end_ms: int, bucket_ms: int, origin: int
@@ -424,19 +364,15 @@ class Engine:
         if filters is None:
             return
         self.deadline.check()
+        streams = Streams(matchers, self.allowed)
         for bucket, level, service, source, labels_json, entries, size in self.reader.tallies(
             filters, origin, bucket_ms
         ):
             self.stats.lines += entries
             self.stats.bytes += size
-            if self.allowed is not None and service not in self.allowed:
-                continue
-            labels = labels_from_json(service, level, source, labels_json)
-            if selected(matchers, labels):
-                yield bucket, labels, entries, size
-
-
-_UNREAD: Any = object()  # a stream whose labels are not read yet
+            stream = streams.select(service, level, source, labels_json)
+            if stream is not None:
+                yield bucket, stream[0], entries, size
 
 
 def _oldest(lines: list[Line], limit: int) -> list[Line]:

@@ -57,16 +57,19 @@ def parse_json(line: str, extract: tuple[tuple[str, str], ...] = ()) -> tuple[La
             if value is not None:
                 found[label] = value
         return found, None
-    _flatten(document, "", found)
+    flatten(document, "", found)
     return found, None
 
 
-def _flatten(value: dict[str, Any], prefix: str, into: Labels) -> None:
+def flatten(value: dict[str, Any], prefix: str, into: Labels, arrays: bool = False) -> None:
+    """An object's fields as labels, nested keys joined with ``_``: as the json parser
+    makes them (arrays skipped), or, with ``arrays``, as structured metadata is read
+    (arrays as their JSON text)."""
     for key, item in value.items():
         name = label_name(f"{prefix}{key}")
         if isinstance(item, dict):
-            _flatten(item, f"{name}_", into)
-        elif isinstance(item, list) or item is None:
+            flatten(item, f"{name}_", into, arrays)
+        elif item is None or (isinstance(item, list) and not arrays):
             continue
         else:
             into[name] = _scalar_text(item)

@@ -134,26 +134,12 @@ def structured_metadata(entry: dict[str, Any]) -> dict[str, str]:
     if not isinstance(metadata, dict) or not metadata:
         return {}
     found: dict[str, str] = {}
-    _flatten(
-        {k: v for k, v in metadata.items() if k not in ("labels", "structured_metadata")}, "", found
-    )
+    own = {k: v for k, v in metadata.items() if k not in ("labels", "structured_metadata")}
+    parsers.flatten(own, "", found, arrays=True)
     pushed = metadata.get("structured_metadata")
     if isinstance(pushed, dict):
-        _flatten(pushed, "", found)
+        parsers.flatten(pushed, "", found, arrays=True)
     return found
-
-
-def _flatten(value: dict[str, Any], prefix: str, into: dict[str, str]) -> None:
-    for key, item in value.items():
-        name = parsers.label_name(f"{prefix}{key}")
-        if isinstance(item, dict):
-            _flatten(item, f"{name}_", into)
-        elif isinstance(item, list):
-            into[name] = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
-        elif isinstance(item, bool):
-            into[name] = "true" if item else "false"
-        elif item is not None:
-            into[name] = str(item)
 
 
 def start(entry: dict[str, Any], stream: dict[str, str] | None = None) -> Line:

@@ -146,7 +146,9 @@ def _expand(template: str, match: object) -> str:
 # -- binary operations ----------------------------------------------------------------------
 
 
-def scalar_operation(op: str, a: float, b: float, return_bool: bool = False) -> float:
+def scalar_operation(op: str, a: float, b: float) -> float:
+    """Two numbers' operation: a comparison is 1 or 0 between numbers, bool or not (as
+    Loki folds `1 > 2` to 0)."""
     if op in COMPARISONS:
         return 1.0 if compares(op, a, b) else 0.0
     return _arithmetic(op, a, b)

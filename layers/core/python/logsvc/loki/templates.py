@@ -8,20 +8,21 @@ an unclosed block is the client's 400.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import math
 import re
-import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from logsvc.go_strings import go_unquoted
-from logsvc.loki.matching import LogQLError, regex
+from logsvc.loki.matching import LogQLError
+from logsvc.loki.template_functions import (
+    CONTEXT_FUNCTIONS,
+    FUNCTIONS,
+    MAX_OUTPUT,
+    text,
+    truthy,
+)
 
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
 _TOKEN = re.compile(
@@ -29,7 +30,6 @@ _TOKEN = re.compile(
     r"|(?P<field>\.[A-Za-z_][A-Za-z0-9_]*)|(?P<dot>\.)|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<punct>[()|]))"
 )
-MAX_OUTPUT = 64 * 1024  # a formatted line or label is cut here (repeat cannot grow memory)
 
 
 @dataclass
@@ -37,217 +37,6 @@ class Context:
     labels: dict[str, str]
     line: str
     timestamp_ms: int
-
-
-# -- the functions ------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value == int(value) and abs(value) < 1e15 else repr(value)
-    return str(value)
-
-
-def _number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _truthy(value: Any) -> bool:
-    return bool(value) and value != "0" if isinstance(value, str) else bool(value)
-
-
-def _repeat(count: Any, text: Any) -> str:
-    times = int(_number(count))
-    return _text(text) * max(0, min(times, MAX_OUTPUT // max(1, len(_text(text)))))
-
-
-def _date(layout: Any, moment: Any) -> str:
-    when = moment if isinstance(moment, datetime) else datetime.fromtimestamp(_number(moment), UTC)
-    return when.strftime(_go_layout(_text(layout)))
-
-
-_GO_LAYOUT = [
-    ("2006", "%Y"),
-    ("01", "%m"),
-    ("02", "%d"),
-    ("15", "%H"),
-    ("04", "%M"),
-    ("05", "%S"),
-    ("Jan", "%b"),
-    ("Mon", "%a"),
-    ("MST", "%Z"),
-    ("-0700", "%z"),
-]
-
-
-def _go_layout(layout: str) -> str:
-    for go, strftime in _GO_LAYOUT:
-        layout = layout.replace(go, strftime)
-    return layout
-
-
-def _to_date(layout: Any, text: Any) -> datetime:
-    try:
-        return datetime.strptime(_text(text), _go_layout(_text(layout))).replace(tzinfo=UTC)
-    except ValueError:
-        return datetime.fromtimestamp(0, UTC)
-
-
-def _b64dec(text: Any) -> str:
-    try:
-        return base64.b64decode(_text(text)).decode("utf-8", "replace")
-    except ValueError:
-        return ""
-
-
-def _substr(start: Any, end: Any, text: Any) -> str:
-    s, e, value = int(_number(start)), int(_number(end)), _text(text)
-    if s < 0:
-        return value[:e] if e >= 0 else value
-    return value[s:] if e < 0 or e > len(value) else value[s:e]
-
-
-def _trunc(count: Any, text: Any) -> str:
-    n, value = int(_number(count)), _text(text)
-    return value[:n] if n >= 0 else value[n:]
-
-
-def _from_json(text: Any) -> Any:
-    try:
-        return json.loads(_text(text))
-    except ValueError:
-        return {}
-
-
-def _printf(form: Any, *args: Any) -> str:
-    go = _text(form)
-    python = re.sub(r"%v", "%s", go)
-    try:
-        return python % tuple(_text(a) if "%s" in python else a for a in args)
-    except (TypeError, ValueError):
-        return go
-
-
-def _regex_replace(literal: bool) -> Callable[..., str]:
-    def replace(pattern: Any, text: Any, replacement: Any) -> str:
-        compiled = regex(_text(pattern))
-        repl = _text(replacement)
-        if literal:
-            return compiled.sub(lambda _: repl, _text(text))
-        return compiled.sub(re.sub(r"\$\{?(\w+)\}?", r"\\g<\1>", repl), _text(text))
-
-    return replace
-
-
-def _default(fallback: Any, value: Any = None) -> Any:
-    return value if _truthy(value) else fallback
-
-
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    # strings (Go's and Sprig's names, as Loki offers both)
-    "ToLower": lambda s: _text(s).lower(),
-    "ToUpper": lambda s: _text(s).upper(),
-    "lower": lambda s: _text(s).lower(),
-    "upper": lambda s: _text(s).upper(),
-    "title": lambda s: _text(s).title(),
-    "Title": lambda s: _text(s).title(),
-    "Replace": lambda s, old, new, n: _text(s).replace(_text(old), _text(new), int(_number(n))),
-    "replace": lambda old, new, s: _text(s).replace(_text(old), _text(new)),
-    "Trim": lambda s, cut: _text(s).strip(_text(cut)),
-    "TrimLeft": lambda s, cut: _text(s).lstrip(_text(cut)),
-    "TrimRight": lambda s, cut: _text(s).rstrip(_text(cut)),
-    "TrimPrefix": lambda s, p: _text(s).removeprefix(_text(p)),
-    "TrimSuffix": lambda s, p: _text(s).removesuffix(_text(p)),
-    "TrimSpace": lambda s: _text(s).strip(),
-    "trim": lambda s: _text(s).strip(),
-    "trimAll": lambda cut, s: _text(s).strip(_text(cut)),
-    "trimPrefix": lambda p, s: _text(s).removeprefix(_text(p)),
-    "trimSuffix": lambda p, s: _text(s).removesuffix(_text(p)),
-    "trunc": _trunc,
-    "substr": _substr,
-    "contains": lambda sub, s: _text(sub) in _text(s),
-    "hasPrefix": lambda p, s: _text(s).startswith(_text(p)),
-    "hasSuffix": lambda p, s: _text(s).endswith(_text(p)),
-    "indent": lambda n, s: "\n".join(" " * int(_number(n)) + x for x in _text(s).split("\n")),
-    "nindent": lambda n, s: (
-        "\n" + "\n".join(" " * int(_number(n)) + x for x in _text(s).split("\n"))
-    ),
-    "repeat": _repeat,
-    "regexReplaceAll": _regex_replace(literal=False),
-    "regexReplaceAllLiteral": _regex_replace(literal=True),
-    "alignLeft": lambda n, s: _text(s)[: int(_number(n))].ljust(int(_number(n))),
-    "alignRight": lambda n, s: (
-        _text(s)[-int(_number(n)) :].rjust(int(_number(n))) if int(_number(n)) else ""
-    ),
-    "count": lambda pattern, s: len(regex(_text(pattern)).findall(_text(s))),
-    "printf": _printf,
-    "print": lambda *a: "".join(_text(x) for x in a),
-    "default": _default,
-    "fromJson": _from_json,
-    "len": lambda v: len(v) if isinstance(v, (str, list, dict)) else 0,
-    # encodings
-    "b64enc": lambda s: base64.b64encode(_text(s).encode()).decode(),
-    "b64dec": _b64dec,
-    "urlencode": lambda s: urllib.parse.quote_plus(_text(s)),
-    "urldecode": lambda s: urllib.parse.unquote_plus(_text(s)),
-    "sha256": lambda s: hashlib.sha256(_text(s).encode()).hexdigest(),
-    # numbers
-    "add": lambda *a: int(sum(_number(x) for x in a)),
-    "sub": lambda a, b: int(_number(a) - _number(b)),
-    "mul": lambda *a: int(math.prod(_number(x) for x in a)),
-    "div": lambda a, b: int(_number(a) // _number(b)) if _number(b) else 0,
-    "mod": lambda a, b: int(_number(a) % _number(b)) if _number(b) else 0,
-    "addf": lambda *a: sum(_number(x) for x in a),
-    "subf": lambda a, *b: _number(a) - sum(_number(x) for x in b),
-    "mulf": lambda *a: math.prod(_number(x) for x in a),
-    "divf": lambda a, *b: (
-        _number(a) / math.prod(_number(x) for x in b)
-        if math.prod(_number(x) for x in b)
-        else math.nan
-    ),
-    "max": lambda *a: int(max(_number(x) for x in a)),
-    "min": lambda *a: int(min(_number(x) for x in a)),
-    "maxf": lambda *a: max(_number(x) for x in a),
-    "minf": lambda *a: min(_number(x) for x in a),
-    "ceil": lambda x: float(math.ceil(_number(x))),
-    "floor": lambda x: float(math.floor(_number(x))),
-    "round": lambda x, precision=0: round(_number(x), int(_number(precision))),
-    "int": lambda x: int(_number(x)),
-    "float64": _number,
-    # dates
-    "date": _date,
-    "toDate": _to_date,
-    "now": lambda: datetime.now(UTC),
-    "unixEpoch": lambda t: int(t.timestamp()) if isinstance(t, datetime) else 0,
-    "unixEpochMillis": lambda t: int(t.timestamp() * 1000) if isinstance(t, datetime) else 0,
-    "unixEpochNanos": lambda t: int(t.timestamp() * 1e9) if isinstance(t, datetime) else 0,
-    "unixToTime": lambda s: datetime.fromtimestamp(_number(s), UTC),
-    # comparisons and logic (text/template's own)
-    "eq": lambda a, *b: any(_text(a) == _text(x) for x in b),
-    "ne": lambda a, b: _text(a) != _text(b),
-    "lt": lambda a, b: _compare(a, b) < 0,
-    "le": lambda a, b: _compare(a, b) <= 0,
-    "gt": lambda a, b: _compare(a, b) > 0,
-    "ge": lambda a, b: _compare(a, b) >= 0,
-    "and": lambda *a: next((x for x in a if not _truthy(x)), a[-1]),
-    "or": lambda *a: next((x for x in a if _truthy(x)), a[-1]),
-    "not": lambda a: not _truthy(a),
-}
-_CONTEXT_FUNCTIONS = ("__line__", "__timestamp__")
-
-
-def _compare(a: Any, b: Any) -> int:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return (a > b) - (a < b)
-    x, y = _text(a), _text(b)
-    return (x > y) - (x < y)
 
 
 # -- the parsed template ----------------------------------------------------------------
@@ -420,7 +209,7 @@ def _parse_pipeline(tokens: list[tuple[str, str]], at: int) -> tuple[_Pipeline, 
         elif kind == "word" and value in ("true", "false", "nil"):
             commands[-1].append(("value", {"true": True, "false": False, "nil": None}[value]))
         elif kind == "word":
-            if value not in FUNCTIONS and value not in _CONTEXT_FUNCTIONS:
+            if value not in FUNCTIONS and value not in CONTEXT_FUNCTIONS:
                 raise _TemplateError(f'function "{value}" not defined')
             commands[-1].append(("function", value))
         else:
@@ -447,11 +236,11 @@ def _render(nodes: list[Any], context: Context, dot: Any, out: list[str]) -> Non
         if isinstance(node, str):
             out.append(node)
         elif isinstance(node, _Pipeline):
-            out.append(_text(_evaluate(node, context, dot)))
+            out.append(text(_evaluate(node, context, dot)))
         else:
             for condition, body in node.branches:
                 value = _evaluate(condition, context, dot)
-                if _truthy(value):
+                if truthy(value):
                     _render(body, context, value if node.kind == "with" else dot, out)
                     break
             else:

@@ -6,6 +6,7 @@ the writer's lag and on dead letters."""
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -81,6 +82,21 @@ class IngestBuffer(Construct):
             ),
             threshold=LAG_ALARM_SECONDS * 1000,
             description="logsvc: the writer is more than 5 minutes behind the ingest stream",
+            topic=alarm_topic,
+        )
+        alarm(
+            self,
+            "IndexFullAlarm",
+            cloudwatch.Metric(
+                namespace="logsService",
+                metric_name="IndexFillPercent",
+                dimensions_map={"service": "writer"},
+                period=cdk.Duration.minutes(5),
+                statistic="Maximum",
+            ),
+            threshold=100,
+            description="logsvc: an index database reached INDEX_BUDGET_BYTES; the largest "
+            "services' hot windows are shrinking (add a database: docs/OPERATIONS.md)",
             topic=alarm_topic,
         )
         alarm(

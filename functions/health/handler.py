@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsvc import SERVICE_NAME, VERSION, components
 from logsvc.api import console
-from logsvc.api.models import HealthResponse
+from logsvc.api.models import HealthResponse, IndexCapacity
 from logsvc.api.resolver import new_resolver
 from logsvc.clock import now_ms
 from logsvc.errors import NotFound, StoreUnavailable
@@ -32,11 +32,14 @@ app = new_resolver(logger, authenticator=None, cors_origins=components.cors_orig
 def health() -> Response[HealthResponse]:
     db = reachable("database", components.database_check)
     archive = reachable("archive", components.archive_check)
+    index = [IndexCapacity(**c) for c in components.log_index().capacity()] if db else []
+    over = any(c.fill is not None and c.fill > 1.0 for c in index)
     body = HealthResponse(
-        status="healthy" if db and archive else "unhealthy",
+        status="unhealthy" if not (db and archive) else "degraded" if over else "healthy",
         service=SERVICE_NAME,
         db="connected" if db else "disconnected",
         archive="connected" if archive else "disconnected",
+        index=index,
         timestamp=now_ms(),
         version=VERSION,
     )

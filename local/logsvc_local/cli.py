@@ -126,16 +126,19 @@ def _migrate(data_dir: Path, quiet: bool = False) -> int:
     from logsvc.sql.migrations import apply_migrations
 
     settings = Settings.from_env()
-    db = open_database(
-        settings.database_url,
-        d1_api_token=settings.d1_api_token,
-        d1_api_base_url=settings.d1_api_base_url,
-        create=True,
-    )
-    try:
-        applied = apply_migrations(db, project.MIGRATIONS_DIR)
-    finally:
-        db.close()
+    applied: list[str] = []
+    # The first database and every index shard (INDEX_SHARD_URLS) get every migration.
+    for url in (settings.database_url, *settings.index_shard_urls):
+        db = open_database(
+            url,
+            d1_api_token=settings.d1_api_token,
+            d1_api_base_url=settings.d1_api_base_url,
+            create=True,
+        )
+        try:
+            applied += apply_migrations(db, project.MIGRATIONS_DIR)
+        finally:
+            db.close()
     if quiet and not applied:
         return 0
     print(

@@ -37,7 +37,9 @@ class D1StandIn:
     As an emulation of production (``round_trip_ms``, ``limit_per_5_minutes``): every
     request takes the round trip, statements run one at a time, and past the account's
     limit of requests in any five minutes every call is refused with 429 for five minutes,
-    as Cloudflare's client API does."""
+    as Cloudflare's client API does. With ``max_bytes`` the database is capped as D1 caps
+    every database at 10 GB: a write past it fails with D1's "Exceeded maximum DB size",
+    and every answer's meta says the size (``size_after``), as D1's do."""
 
     def __init__(
         self,
@@ -46,8 +48,12 @@ class D1StandIn:
         round_trip_ms: float = 0,
         limit_per_5_minutes: int | None = None,
         clock: Any = time.monotonic,
+        max_bytes: int | None = None,
     ):
         self.sqlite_path = sqlite_path
+        self.max_bytes = max_bytes
+        self.largest_size = 0  # the largest size_after answered
+        self.refused_full = 0  # writes refused for the cap
         self.requests: list[dict[str, Any]] = []
         self.round_trip_ms = round_trip_ms
         self.limit_per_5_minutes = limit_per_5_minutes
@@ -128,6 +134,12 @@ class D1StandIn:
             try:
                 statements = body.get("batch", [body])
                 results = self._run(statements)
+            except sqlite3.OperationalError as exc:
+                if "full" not in str(exc):
+                    return 400, _failure([{"code": 7500, "message": f"{exc}: SQLITE_ERROR"}]), {}
+                self.refused_full += 1
+                error = {"code": 7500, "message": "D1_ERROR: Exceeded maximum DB size"}
+                return 400, _failure([error]), {}
             except sqlite3.Error as exc:
                 return 400, _failure([{"code": 7500, "message": f"{exc}: SQLITE_ERROR"}]), {}
         return 200, {"result": results, "success": True, "errors": [], "messages": []}, {}
@@ -150,6 +162,9 @@ class D1StandIn:
 
     def _run(self, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
         connection = sqlite3.connect(self.sqlite_path, isolation_level=None)
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        if self.max_bytes is not None:
+            connection.execute(f"PRAGMA max_page_count = {self.max_bytes // page_size}")
         # D1 runs a request's statements as one transaction: all take effect or none.
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -181,6 +196,12 @@ class D1StandIn:
                 )
             if connection.in_transaction:
                 connection.execute("COMMIT")
+            pages = connection.execute("PRAGMA page_count").fetchone()[0]
+            free = connection.execute("PRAGMA freelist_count").fetchone()[0]
+            size = (pages - free) * page_size
+            self.largest_size = max(self.largest_size, size)
+            for result in results:
+                result["meta"]["size_after"] = size
             return results
         except BaseException:
             if connection.in_transaction:

@@ -120,6 +120,7 @@ class Cleaner:
                 summary.services.append(service)
                 self._expire_index(service, check_time)
                 self.logs.delete_sampled_counts_before(service_name, utc_date(service.cutoff))
+                self.logs.forget_window_before(service_name, service.cutoff)
                 service.archive_ttl_days = config.effective_archive_ttl_days(self.defaults)
                 self._expire_archive(service, now, check_time)
             check_time()

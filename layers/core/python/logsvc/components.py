@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from logsvc.store.daily_counts import SqlDailyCounts
     from logsvc.store.log_index import LogIndex
     from logsvc.store.receipts import ReceiptStore
+    from logsvc.store.shards import ShardedIndex
     from logsvc.topology import Topology
     from logsvc.writer import Writer
 
@@ -154,10 +155,21 @@ def writer_database() -> SqlDatabase:
     return _open_index(share=1.0)
 
 
-def _open_index(share: float | None) -> SqlDatabase:
+@built
+def shard_databases() -> list[SqlDatabase]:
+    """The index databases beside DATABASE_URL (INDEX_SHARD_URLS), for reads."""
+    return [_open_index(share=None, url=url) for url in settings().index_shard_urls]
+
+
+@built
+def writer_shard_databases() -> list[SqlDatabase]:
+    return [_open_index(share=1.0, url=url) for url in settings().index_shard_urls]
+
+
+def _open_index(share: float | None, url: str | None = None) -> SqlDatabase:
     s = settings()
     return open_database(
-        s.database_url,
+        url or s.database_url,
         d1_api_token=later_value_or_secret(s.d1_api_token, s.d1_api_token_secret_arn),
         d1_api_base_url=s.d1_api_base_url,
         d1_request_budget=request_budget(),
@@ -183,7 +195,8 @@ def _checked(name: str, check: Callable[[], object]) -> None:
 
 
 def database_check() -> None:
-    _checked("database", lambda: database().query("SELECT 1 AS ok"))
+    for number, db in enumerate((database(), *shard_databases())):
+        _checked(f"database {number}", lambda db=db: db.query("SELECT 1 AS ok"))
 
 
 def archive_check() -> None:
@@ -259,10 +272,25 @@ def replayer() -> Replayer:
 
 
 @built
-def log_index() -> LogIndex:
-    from logsvc.store.log_index import LogIndex
+def log_index() -> LogIndex | ShardedIndex:
+    return _index(database(), shard_databases())
 
-    return LogIndex(database())
+
+def _index(primary: SqlDatabase, shards: list[SqlDatabase]) -> LogIndex | ShardedIndex:
+    """The index: one database, or several as one (logsvc.store.shards), each kept under
+    the size budget (logsvc.store.hot_windows)."""
+    from logsvc.store.log_index import LogIndex
+    from logsvc.store.shards import ShardedIndex
+
+    s = settings()
+    budget = s.index_budget_bytes or None
+    first = LogIndex(primary, budget)
+    if not shards:
+        return first
+    return ShardedIndex(
+        [first, *(LogIndex(db, budget) for db in shards)],
+        [s.database_url, *s.index_shard_urls],
+    )
 
 
 @built
@@ -314,7 +342,6 @@ def log_writer() -> Writer:
     """What drains the buffer: the writer function on AWS, a thread of the local server."""
     from logsvc.sampling import Sampler
     from logsvc.store.configs import ConfigStore
-    from logsvc.store.log_index import LogIndex
     from logsvc.topology import WritePath
     from logsvc.writer import Writer
 
@@ -334,7 +361,7 @@ def log_writer() -> Writer:
         dead_letters = local.dead_letter
     return Writer(
         log_archive(),
-        LogIndex(writer_database()),
+        _index(writer_database(), writer_shard_databases()),
         dead_letters,
         publisher=publisher(),
         sampler=Sampler(ConfigStore(writer_database())),
@@ -439,5 +466,9 @@ def reset() -> None:
     for opened in (database, writer_database, ingest_buffer):
         if opened.cache_info().currsize and hasattr(opened(), "close"):
             opened().close()
+    for shards in (shard_databases, writer_shard_databases):
+        if shards.cache_info().currsize:
+            for shard in shards():
+                shard.close()
     for factory in _BUILT:
         factory.cache_clear()

@@ -63,5 +63,11 @@ class DatabaseUnavailable(StoreUnavailable):
     """The SQL database could not be reached, was throttled, or failed."""
 
 
+class DatabaseFull(DatabaseUnavailable):
+    """The database refused a write for its size cap (D1: "Exceeded maximum DB size"; a
+    SQLite file: SQLITE_FULL). Not the statement's fault: the writer makes room and tries
+    again (logsvc.store.hot_windows), it never sets the entries aside."""
+
+
 class ArchiveUnavailable(StoreUnavailable):
     """The archive could not be reached or failed."""

@@ -95,19 +95,23 @@ class Querier:
         # Every configured service's hot window in days (a search costs no more D1
         # requests than before two tiers).
         self._windows = Refreshed(self._window_days, {}, "hot windows")
+        # Services whose window the index's size budget shrank (logsvc.store.hot_windows).
+        self._shrunk = Refreshed(self.index.windows, {}, "shrunk hot windows")
 
     def _window_days(self) -> dict[str, int]:
         return {c.service_name: c.effective_ttl_days(self.defaults) for c in self.configs.list()}
 
     def hot_since(self, service: str | None) -> int:
-        """Where the index's hot window starts for a service (for every service: the
-        shortest window any service has, so the index answers only where it is whole)."""
+        """Where the index's hot window starts for a service: its TTL's, or later where the
+        size budget shrank it (for every service: the latest start of any, so the index
+        answers only where it is whole)."""
         windows = self._windows.get()
+        shrunk = self._shrunk.get()
         if service is not None:
             days = windows.get(service, self.defaults.ttl_days)
-        else:
-            days = min([self.defaults.ttl_days, *windows.values()])
-        return self.clock() - days * DAY_MS
+            return max(self.clock() - days * DAY_MS, shrunk.get(service, 0))
+        days = min([self.defaults.ttl_days, *windows.values()])
+        return max([self.clock() - days * DAY_MS, *shrunk.values()])
 
     def entries(self, filters: SearchFilters) -> tuple[list[dict[str, Any]], bool]:
         """A page and whether more follow, as LogIndex.search answers (the Loki API's log

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from logsvc.entries import DEFAULT_SERVICE, DEFAULT_TAIL_SERVICE
 from logsvc.redaction import DEFAULT_RULES, RULES
 from logsvc.store.configs import RetentionDefaults
+from logsvc.store.hot_windows import D1_MAX_BYTES, DEFAULT_BUDGET_BYTES
 
 
 class SettingsError(ValueError):
@@ -103,6 +104,12 @@ class Settings(BaseModel):
     # The index's hot window: entries stay in D1 this long; older ones are searched in the
     # archive, which keeps them ARCHIVE_TTL_DAYS (logsvc.querier).
     default_ttl_days: int = Field(default=7, ge=1, le=3650)
+    # The most each index database may hold (D1 caps a database at 10 GB): past it the hot
+    # window of the largest services shrinks (logsvc.store.hot_windows). 0: no budget.
+    index_budget_bytes: int = Field(default=DEFAULT_BUDGET_BYTES, ge=0, le=D1_MAX_BYTES)
+    # More index databases beside DATABASE_URL (same URL forms): each service's blocks live
+    # in one of them, placed by its name (logsvc.store.shards).
+    index_shard_urls: Names = ()
     archive_ttl_days: int = Field(default=365, ge=1, le=36_500)
     # Who searches the archive: DuckDB in the function (local folder, R2) or Athena (S3).
     archive_engine: Literal["duckdb", "athena", "off"] = "duckdb"

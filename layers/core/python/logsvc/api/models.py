@@ -259,12 +259,27 @@ class ConfigsResponse(BaseModel):
     configs: list[ServiceConfigView]
 
 
+class IndexCapacity(BaseModel):
+    bytes: int = Field(description="The index database's size, as its 10 GB cap counts it")
+    budget_bytes: int | None = Field(
+        description="INDEX_BUDGET_BYTES: past it the largest services' hot windows shrink"
+    )
+    fill: float | None = Field(description="bytes / budget_bytes (1.0: at the budget)")
+
+
 class HealthResponse(BaseModel):
-    status: Literal["healthy", "unhealthy"]
+    status: Literal["healthy", "degraded", "unhealthy"] = Field(
+        description="degraded: an index database is over its budget (its hot windows are "
+        "shrinking; searches before them read the archive)"
+    )
     service: str
     db: Literal["connected", "disconnected"]
     archive: Literal["connected", "disconnected"] = Field(
         description="Whether the archive answers (ingest needs it)"
+    )
+    index: list[IndexCapacity] = Field(
+        default_factory=list,
+        description="Each index database's fill (DATABASE_URL first, then INDEX_SHARD_URLS)",
     )
     timestamp: int
     version: str

@@ -23,7 +23,7 @@ from tenacity import (
 )
 from urllib3.util import Retry
 
-from logsvc.errors import DatabaseUnavailable
+from logsvc.errors import DatabaseFull, DatabaseUnavailable
 from logsvc.sql.database import Params, Result, SqlError, Statement, check_statement
 
 # urllib3 retries failed connections; 5xx answers and "try again" messages are retried
@@ -46,6 +46,8 @@ _TRANSIENT = re.compile(
     r"updated|storage caused object to be reset|internal error|temporarily unavailable",
     re.IGNORECASE,
 )
+# D1's answer to a write past its 10 GB cap (and SQLite's own words, which D1 passes on).
+_FULL = re.compile(r"exceeded maximum db size|database or disk is full|SQLITE_FULL", re.IGNORECASE)
 # A 429 asking for a wait this short is retried; a longer one (Cloudflare blocks a token for
 # five minutes once over its limit) becomes a 503 carrying D1's Retry-After.
 SHORT_WAIT_SECONDS = 2
@@ -65,6 +67,7 @@ class D1HttpDatabase:
         self._url = url
         self._retries = retries
         self._pool = pool or urllib3.PoolManager(maxsize=4)
+        self._size_after: int | None = None  # the database's size in D1's latest answer
 
     def headers(self, body: bytes) -> dict[str, str]:
         return {"Content-Type": "application/json"}
@@ -95,15 +98,25 @@ class D1HttpDatabase:
     def run_script(self, script: str) -> None:
         self._post({"sql": script})
 
+    def size_bytes(self) -> int:
+        if self._size_after is None:
+            self.query("SELECT 1 AS ok")  # every answer's meta carries size_after
+        return self._size_after or 0
+
     def close(self) -> None:
         self._pool.clear()
 
     def _post(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         data = json.dumps(body).encode()
         try:
-            return self._post_with_retries(data)
+            results = self._post_with_retries(data)
         except TransientD1Error as exc:
             raise DatabaseUnavailable(f"D1 still failing after retries: {exc}") from exc
+        for item in results:
+            size = (item.get("meta") or {}).get("size_after")
+            if isinstance(size, int):
+                self._size_after = size
+        return results
 
     @retry(
         retry=retry_if_exception_type(TransientD1Error),
@@ -138,6 +151,8 @@ class D1HttpDatabase:
         failed = response.status >= 400 or not envelope.get("success", False)
         if response.status >= 500 or (failed and _TRANSIENT.search(messages)):
             raise TransientD1Error(f"HTTP {response.status}: {messages}")
+        if failed and _FULL.search(messages):
+            raise DatabaseFull(f"D1 database full: {messages}", retry_after=60)
         if failed:
             raise SqlError(f"D1 rejected the statement: {messages}")
         return envelope.get("result") or []

@@ -52,6 +52,10 @@ class SqlDatabase(Protocol):
     def run_script(self, script: str) -> None:
         """Run a parameterless multi-statement script (migrations)."""
 
+    def size_bytes(self) -> int:
+        """The database's size in bytes, as its cap counts it: D1's ``size_after`` of the
+        latest answer (one small query when none came yet), a SQLite file's used pages."""
+
     def close(self) -> None:
         """Release connections."""
 

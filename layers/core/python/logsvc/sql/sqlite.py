@@ -8,16 +8,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from logsvc.errors import DatabaseUnavailable
+from logsvc.errors import DatabaseFull, DatabaseUnavailable
 from logsvc.sql.database import Params, Result, SqlError, Statement, check_statement
 
 
 class SqliteDatabase:
     """A SQLite file; ``batch`` is one transaction, as on D1."""
 
-    def __init__(self, path: str, *, create: bool = False):
+    def __init__(self, path: str, *, create: bool = False, max_bytes: int | None = None):
         self.path = path
         self._create = create
+        # A cap as D1's (tests and the capacity bench): writes past it fail as on D1.
+        self._max_bytes = max_bytes
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
@@ -29,6 +31,9 @@ class SqliteDatabase:
                 connection = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=NORMAL")
+                if self._max_bytes is not None:
+                    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+                    connection.execute(f"PRAGMA max_page_count = {self._max_bytes // page_size}")
             except sqlite3.Error as exc:
                 raise DatabaseUnavailable(
                     f"cannot open SQLite database {self.path}: {exc}"
@@ -63,6 +68,8 @@ class SqliteDatabase:
             connection.execute("COMMIT")
             return results
         except sqlite3.OperationalError as exc:
+            if "full" in str(exc).lower():
+                raise DatabaseFull(f"SQLite database full: {exc}", retry_after=60) from exc
             if _is_outage(exc):
                 raise DatabaseUnavailable(f"SQLite database unavailable: {exc}") from exc
             raise SqlError(str(exc)) from exc
@@ -77,6 +84,16 @@ class SqliteDatabase:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise SqlError(str(exc)) from exc
+
+    def size_bytes(self) -> int:
+        """The pages in use (a deleted row's page is free, and reused before the file
+        grows)."""
+        rows = self.query(
+            "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count "
+            "FROM pragma_freelist_count()) AS pages, (SELECT page_size FROM pragma_page_size()) "
+            "AS page_size"
+        )
+        return rows[0]["pages"] * rows[0]["page_size"]
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)

@@ -16,6 +16,7 @@ from typing import Any
 
 from logsvc.clock import DAY_MS
 from logsvc.entries import LEVELS, SAMPLED_LEVELS, LogEntry
+from logsvc.errors import DatabaseFull
 from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
@@ -35,6 +36,7 @@ from logsvc.store.blocks import (
     entry_view,
     pack,
 )
+from logsvc.store.hot_windows import BLOCK_OVERHEAD_BYTES, HotWindows
 from logsvc.store.stream_reads import StreamReads
 
 # Searches look at this many block headers per round (index only, no entries read).
@@ -59,8 +61,9 @@ class ExpiryStep:
 
 
 class LogIndex(StreamReads):
-    def __init__(self, db: SqlDatabase):
+    def __init__(self, db: SqlDatabase, budget_bytes: int | None = None):
         self.db = db
+        self.hot_windows = HotWindows(db, budget_bytes)
 
     @staticmethod
     def prepare(entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch:
@@ -80,8 +83,20 @@ class LogIndex(StreamReads):
         one transaction, so they are stored with the blocks or not at all."""
         statements = [self.block_statement(block, archive_keys) for block in batch.blocks]
         statements += also
-        if statements:
+        if not statements:
+            return
+        windows = self.hot_windows
+        adding = sum(block.size + BLOCK_OVERHEAD_BYTES for block in batch.blocks)
+        # Room first, so the budget is not passed even briefly.
+        if windows.budget_bytes and windows.size_bytes() + adding > windows.budget_bytes:
+            windows.make_room(adding)
+        try:
             self.db.batch(statements)
+        except DatabaseFull:
+            if not windows.budget_bytes:
+                raise
+            windows.make_room(adding, full=True)
+            self.db.batch(statements)  # still full: the caller's retry comes later
 
     @staticmethod
     def block_statement(block: Block, archive_keys: dict[str, str]) -> Statement:
@@ -293,6 +308,26 @@ class LogIndex(StreamReads):
             + sum(row["expired"] for row in straddling),
             finished=len(deleted) < batch_size and len(straddling) < batch_size,
         )
+
+    def windows(self) -> dict[str, int]:
+        """The services whose hot window the size budget shrank: where each now starts."""
+        return self.hot_windows.windows()
+
+    def forget_window_before(self, service_name: str, cutoff_ms: int) -> None:
+        self.hot_windows.forget_before(service_name, cutoff_ms)
+
+    def capacity(self) -> list[dict[str, Any]]:
+        """The database's size against its budget (one entry: ShardedIndex lists each)."""
+        windows = self.hot_windows
+        size = windows.size_bytes()
+        budget = windows.budget_bytes or None
+        return [
+            {
+                "bytes": size,
+                "budget_bytes": budget,
+                "fill": round(size / budget, 4) if budget else None,
+            }
+        ]
 
     def recent(self, service_name: str, limit: int) -> list[dict[str, Any]]:
         return self.search(SearchFilters(service=service_name, limit=limit))[0]

@@ -1,0 +1,161 @@
+"""The index's size budget: a D1 database holds at most 10 GB, so the index keeps itself
+under a budget (INDEX_BUDGET_BYTES, 80% of that by default) by shrinking the hot window
+of its largest services, oldest blocks first.
+
+The archive holds every entry the index holds (the writer archives before it indexes), so
+nothing is lost: each shrunken service's window start is recorded (migrations/0010), and
+the querier asks the archive for anything before it (Querier.hot_since). The size is what
+the database says (D1's ``size_after`` on every answer, a SQLite file's used pages); the
+bytes deleted are also counted, so room is made even where a database does not shrink.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from logsvc.clock import now_ms
+from logsvc.sql import SqlDatabase, Statement
+
+logger = logging.getLogger(__name__)
+
+D1_MAX_BYTES = 10_000_000_000  # D1's cap on a database (cannot be raised)
+DEFAULT_BUDGET_BYTES = D1_MAX_BYTES * 8 // 10
+# Making room goes down to this share of the budget, so the next writes do not start over.
+LOW_WATER = 0.9
+# A step deletes this share of the largest service's blocks (at least one, at most
+# MAX_BLOCKS_PER_STEP), so the window shrinks a little at a time and evenly.
+STEP_SHARE = 0.1
+MAX_BLOCKS_PER_STEP = 1000
+MAX_STEPS = 200
+# What a block row costs beside its entries and streams (columns, index entries).
+BLOCK_OVERHEAD_BYTES = 200
+
+
+@dataclass
+class RoomMade:
+    """What one making of room did (logged, and returned to tests and the bench)."""
+
+    bytes_before: int
+    bytes_after: int = 0
+    blocks_deleted: int = 0
+    entries_deleted: int = 0
+    windows: dict[str, int] = field(default_factory=dict)  # service -> its index from here
+
+
+class HotWindows:
+    def __init__(
+        self, db: SqlDatabase, budget_bytes: int | None, clock: Callable[[], int] = now_ms
+    ):
+        self.db = db
+        self.budget_bytes = budget_bytes  # None: no budget kept (tests of other things)
+        self.clock = clock
+
+    def size_bytes(self) -> int:
+        return self.db.size_bytes()
+
+    def fill(self) -> float | None:
+        """The index's size as a share of its budget (1.0: at the budget)."""
+        if not self.budget_bytes:
+            return None
+        return self.size_bytes() / self.budget_bytes
+
+    def over_budget(self) -> bool:
+        return bool(self.budget_bytes) and self.size_bytes() > self.budget_bytes
+
+    def windows(self) -> dict[str, int]:
+        """Each shrunken service's window start (Unix ms): the index holds its entries from
+        there on."""
+        rows = self.db.query("SELECT service_name, since_ms FROM hot_windows")
+        return {row["service_name"]: row["since_ms"] for row in rows}
+
+    def forget_before(self, service_name: str, cutoff_ms: int) -> None:
+        """Forget a shrunken window its TTL has caught up with (cleanup)."""
+        self.db.execute(
+            "DELETE FROM hot_windows WHERE service_name = ? AND since_ms <= ?",
+            (service_name, cutoff_ms),
+        )
+
+    def make_room(self, adding: int = 0, *, full: bool = False) -> RoomMade:
+        """Delete the oldest blocks of the services holding the most entries until the index
+        (with ``adding`` bytes more) is back under LOW_WATER of its budget, or of its size
+        when the database refused a write as ``full`` below the budget (a budget set above
+        the database's cap); record where each one's window now starts."""
+        size = self.size_bytes()
+        made = RoomMade(bytes_before=size, bytes_after=size)
+        if not self.budget_bytes:
+            return made
+        ceiling = min(self.budget_bytes, size) if full else self.budget_bytes
+        target = int(ceiling * LOW_WATER) - adding
+        held = {
+            row["service_name"]: [row["entries"], row["blocks"]]
+            for row in self.db.query(
+                "SELECT service_name, sum(entry_count) AS entries, count(*) AS blocks "
+                "FROM log_blocks GROUP BY service_name"
+            )
+        }
+        freed = 0
+        for _ in range(MAX_STEPS):
+            if size <= target or size - freed <= target or not held:
+                break
+            service = max(held, key=lambda name: held[name][0])
+            entries, blocks = held[service]
+            count = min(max(1, int(blocks * STEP_SHARE)), MAX_BLOCKS_PER_STEP)
+            deleted, since = self._shrink(service, count)
+            if not deleted:
+                held.pop(service)
+                continue
+            made.windows[service] = since
+            made.blocks_deleted += len(deleted)
+            gone = sum(row["entry_count"] for row in deleted)
+            made.entries_deleted += gone
+            freed += sum(row["bytes"] + BLOCK_OVERHEAD_BYTES for row in deleted)
+            held[service] = [entries - gone, blocks - len(deleted)]
+            if held[service][1] <= 0:
+                held.pop(service)
+            size = self.size_bytes()
+        made.bytes_after = size
+        logger.warning(
+            "index over its budget: hot windows shrunk",
+            extra={
+                "budget_bytes": self.budget_bytes,
+                "bytes_before": made.bytes_before,
+                "bytes_after": made.bytes_after,
+                "blocks_deleted": made.blocks_deleted,
+                "entries_deleted": made.entries_deleted,
+                "windows": made.windows,
+            },
+        )
+        return made
+
+    def _shrink(self, service: str, count: int) -> tuple[list[dict], int]:
+        """Delete a service's ``count`` oldest blocks (by their newest entry) and move its
+        window start past them, in one transaction."""
+        oldest = self.db.query(
+            "SELECT id, last_ts FROM log_blocks WHERE service_name = ? "
+            "ORDER BY last_ts, id LIMIT ?",
+            (service, count),
+        )
+        if not oldest:
+            return [], 0
+        since = max(row["last_ts"] for row in oldest) + 1
+        results = self.db.batch(
+            [
+                Statement(
+                    "INSERT INTO hot_windows (service_name, since_ms, updated_at) "
+                    "VALUES (?, ?, ?) ON CONFLICT (service_name) DO UPDATE SET "
+                    "since_ms = max(since_ms, excluded.since_ms), "
+                    "updated_at = excluded.updated_at",
+                    (service, since, self.clock()),
+                ),
+                Statement(
+                    "DELETE FROM log_blocks WHERE id IN (SELECT value FROM json_each(?)) "
+                    "RETURNING entry_count, length(CAST(entries AS BLOB)) "
+                    "+ coalesce(length(streams), 0) AS bytes",
+                    (json.dumps([row["id"] for row in oldest]),),
+                ),
+            ]
+        )
+        return results[1].rows, since

@@ -98,6 +98,11 @@ def test_traffic_past_the_cap_stays_under_budget_and_every_entry_is_found(capped
         tier = found.body["logs"][0]["tier"]
         assert tier == ("archive" if timestamp < windows.get(service, 0) else "index")
 
+    stats = api.get("/api/v1/logs/stats/checkout").body
+    assert stats["hot_since"] == windows["checkout"]
+    assert 0.5 < stats["index_fill"] <= 1.0
+    assert stats["total"] < 40 * 200  # the index holds the window; the archive holds all
+
     health = api.call("GET", "/health", key=None)
     (capacity,) = health.body["index"]
     assert capacity["budget_bytes"] == BUDGET

@@ -49,8 +49,11 @@ class D1StandIn:
         limit_per_5_minutes: int | None = None,
         clock: Any = time.monotonic,
         max_bytes: int | None = None,
+        more_databases: dict[str, str] | None = None,
     ):
         self.sqlite_path = sqlite_path
+        # Database id -> SQLite file: DATABASE and any more the account has.
+        self.databases = {DATABASE: sqlite_path, **(more_databases or {})}
         self.max_bytes = max_bytes
         self.largest_size = 0  # the largest size_after answered
         self.refused_full = 0  # writes refused for the cap
@@ -115,8 +118,9 @@ class D1StandIn:
         match = _PATH.match(request.path)
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return 401, _failure([{"code": 10000, "message": "Authentication error"}]), {}
-        if not match or match.groups() != (ACCOUNT, DATABASE):
+        if not match or match.group(1) != ACCOUNT or match.group(2) not in self.databases:
             return 404, _failure([{"code": 7404, "message": "database not found"}]), {}
+        path = self.databases[match.group(2)]
         body = json.loads(request.rfile.read(int(request.headers["Content-Length"])))
         if self.round_trip_ms:
             time.sleep(self.round_trip_ms / 1000)
@@ -133,7 +137,7 @@ class D1StandIn:
                 return failure.status, _failure(failure.errors), failure.headers
             try:
                 statements = body.get("batch", [body])
-                results = self._run(statements)
+                results = self._run(path, statements)
             except sqlite3.OperationalError as exc:
                 if "full" not in str(exc):
                     return 400, _failure([{"code": 7500, "message": f"{exc}: SQLITE_ERROR"}]), {}
@@ -160,8 +164,12 @@ class D1StandIn:
                 return 429, _failure(error), {"Retry-After": wait}
         return None
 
-    def _run(self, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        connection = sqlite3.connect(self.sqlite_path, isolation_level=None)
+    def url_of(self, database: str) -> str:
+        """The DATABASE_URL (or INDEX_SHARD_URLS entry) of one of the account's databases."""
+        return f"d1://{ACCOUNT}/{database}"
+
+    def _run(self, path: str, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        connection = sqlite3.connect(path, isolation_level=None)
         page_size = connection.execute("PRAGMA page_size").fetchone()[0]
         if self.max_bytes is not None:
             connection.execute(f"PRAGMA max_page_count = {self.max_bytes // page_size}")

@@ -209,7 +209,14 @@ class Querier:
         return self.index.services()
 
     def stats(self, service_name: str, now_ms: int) -> dict[str, Any]:
-        return self.index.stats(service_name, now_ms)
+        """The index's counts, where its window for the service starts, and how full the
+        fullest index database is (each database said its size with its answer)."""
+        fills = [c["fill"] for c in self.index.capacity() if c["fill"] is not None]
+        return {
+            **self.index.stats(service_name, now_ms),
+            "hot_since": self.hot_since(service_name),
+            "index_fill": max(fills, default=None),
+        }
 
     def recent(self, service_name: str, limit: int) -> list[dict[str, Any]]:
         return self.index.recent(service_name, limit)

@@ -160,6 +160,13 @@ class StatsResponse(BaseModel):
     sampled_out: SampledCounts = Field(
         description="Entries the service's sample rates left out, over the index's hot window"
     )
+    hot_since: int = Field(
+        description="Where the index's hot window for the service starts (Unix ms): its TTL's, "
+        "or later where the index's size budget shrank it; searches before it read the archive"
+    )
+    index_fill: float | None = Field(
+        description="The fullest index database's size / INDEX_BUDGET_BYTES (null: no budget)"
+    )
 
 
 class PatternView(BaseModel):

@@ -36,7 +36,7 @@ def two_databases(tmp_path: Path):
             "D1_API_TOKEN": TOKEN,
             "D1_API_BASE_URL": d1.base_url,
         }
-        yield d1, settings, {d1.url_of(DATABASE): first, d1.url_of("second"): second}
+        yield settings, {d1.url_of(DATABASE): first, d1.url_of("second"): second}
 
 
 def services_in(path: Path) -> set[str]:
@@ -46,7 +46,7 @@ def services_in(path: Path) -> set[str]:
 
 
 def test_twenty_services_over_two_databases(two_databases, tmp_path):
-    d1, settings, files = two_databases
+    settings, files = two_databases
     with running_server(tmp_path / "data", ("--no-schedules",), settings) as server:
         now = int(time.time() * 1000)
         logs = [

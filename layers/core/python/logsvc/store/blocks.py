@@ -32,12 +32,12 @@ MAX_BLOCK_SPAN_MS = 2 * 3_600_000
 # A block's entry count per level: the column of each (fixed names, never from input).
 LEVEL_COUNTS = {level: f"{level.lower()}_count" for level in LEVELS}
 MIXED_LEVELS = "MIXED"  # the level column of a block whose entries' levels differ
-INSERT_BLOCK_SQL = (
-    "INSERT OR IGNORE INTO log_blocks (id, service_name, level, source_type, first_ts, "  # noqa: S608 - fixed column names
-    "last_ts, entry_count, r2_key, entries, streams, "
-    + ", ".join(LEVEL_COUNTS.values())
-    + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_BLOCK = (
+    "INSERT OR IGNORE INTO log_blocks (id, service_name, level, source_type, first_ts, "
+    "last_ts, entry_count, r2_key, entries, streams, " + ", ".join(LEVEL_COUNTS.values()) + ")"
 )
+_BLOCK_VALUES = ", ".join("?" * 15)
+INSERT_BLOCK_SQL = f"{_INSERT_BLOCK} VALUES ({_BLOCK_VALUES})"
 BLOCK_COLUMNS = (
     "b.id AS block_id, b.entry_count, b.service_name, b.level, b.r2_key AS archive_key, "
     "b.source_type"
@@ -161,7 +161,17 @@ def pack(entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch
     return PreparedBatch(entries, blocks)
 
 
-def block_statement(block: Block, archive_keys: dict[str, str]) -> Statement:
+def block_statement(
+    block: Block, archive_keys: dict[str, str], only_if: Statement | None = None
+) -> Statement:
+    """The block's INSERT; with ``only_if`` (a condition and its values) it inserts only
+    while the condition holds (a merge: while the blocks it replaces are there)."""
+    if only_if is not None:
+        plain = block_statement(block, archive_keys)
+        return Statement(
+            f"{_INSERT_BLOCK} SELECT {_BLOCK_VALUES} WHERE {only_if.sql}",
+            (*plain.params, *only_if.params),
+        )
     return Statement(
         INSERT_BLOCK_SQL,
         (

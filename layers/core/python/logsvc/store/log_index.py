@@ -20,6 +20,7 @@ from logsvc.errors import DatabaseFull
 from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
+from logsvc.store.block_merges import MergeSummary, merge_small_blocks
 from logsvc.store.block_sql import block_conditions, entry_conditions, residual, window_counts
 from logsvc.store.blocks import (
     BLOCK_COLUMNS,
@@ -308,6 +309,10 @@ class LogIndex(StreamReads):
             + sum(row["expired"] for row in straddling),
             finished=len(deleted) < batch_size and len(straddling) < batch_size,
         )
+
+    def merge_small_blocks(self, now_ms: int, max_groups: int) -> MergeSummary:
+        """Rewrite the small blocks of closed hours as full ones (logsvc.store.block_merges)."""
+        return merge_small_blocks(self.db, now_ms, max_groups)
 
     def windows(self) -> dict[str, int]:
         """The services whose hot window the size budget shrank: where each now starts."""

@@ -194,6 +194,7 @@ class FunctionStack(cdk.Stack):
             "POWERTOOLS_METRICS_NAMESPACE": "logsService",
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "DATABASE_URL": settings.database_url,
+            "INDEX_BUDGET_BYTES": str(settings.index_budget_bytes),
             "DEFAULT_TTL_DAYS": str(settings.default_ttl_days),
             "CLEANUP_BATCH_SIZE": str(settings.cleanup_batch_size),
             "OPENAPI_DOCUMENT": "/opt/openapi.json",
@@ -206,6 +207,8 @@ class FunctionStack(cdk.Stack):
             environment["ARCHIVE_ENDPOINT_URL"] = (
                 f"https://{settings.r2_account_id}.r2.cloudflarestorage.com"
             )
+        if settings.index_shards:
+            environment["INDEX_SHARD_URLS"] = ",".join(settings.index_shard_urls)
         if settings.cors_origins:
             environment["CORS_ORIGINS"] = ",".join(settings.cors_origins)
         if settings.redact:

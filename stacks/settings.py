@@ -37,6 +37,11 @@ class DeploymentSettings:
     # 5 minutes per token) or "d1-bridge" (workers/d1-bridge at d1_bridge_url).
     database: str = "d1-rest"
     d1_bridge_url: str = ""
+    # More D1 databases for the index (docs/OPERATIONS.md#capacity): their ids (d1-rest,
+    # same account), or the bridge's D1 binding names (d1-bridge), comma-separated or a list.
+    index_shards: tuple[str, ...] = ()
+    # The most each index database holds before its largest services' hot windows shrink.
+    index_budget_bytes: int = 8_000_000_000
     # Ingest buffers entries in a Kinesis stream and the writer function stores them in
     # flushes (the default: D1's REST API allows ~1,200 requests per 5 minutes per account);
     # "false": the ingest function writes D1 and the archive itself on every request.
@@ -188,6 +193,12 @@ class DeploymentSettings:
         bucket = bucket_name or self.archive_bucket_name
         partition = "<AWS::Partition>" if bucket_name else cdk.Aws.PARTITION
         return [f"arn:{partition}:s3:::{bucket}/{prefix}*" for prefix in ARCHIVE_PREFIXES]
+
+    @property
+    def index_shard_urls(self) -> tuple[str, ...]:
+        if self.database == "d1-bridge":
+            return tuple(f"d1-bridge+{self.d1_bridge_url}/{name}" for name in self.index_shards)
+        return tuple(f"d1://{self.d1_account_id or 'ACCOUNT_ID'}/{i}" for i in self.index_shards)
 
     @property
     def database_url(self) -> str:

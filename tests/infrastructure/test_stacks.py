@@ -439,6 +439,9 @@ def test_buffered_ingest_stream_writer_dead_letters_and_alarms(templates):
     alarms = {a["MetricName"]: a for a in resources(writer, "AWS::CloudWatch::Alarm").values()}
     assert alarms["GetRecords.IteratorAgeMilliseconds"]["Threshold"] == 300_000  # lag
     assert alarms["ApproximateNumberOfMessagesVisible"]["Threshold"] == 1  # dead letters
+    full = alarms["IndexFillPercent"]  # an index database at its budget
+    assert full["Threshold"] == 100 and full["Namespace"] == "logsService"
+    assert full["Dimensions"] == [{"Name": "service", "Value": "writer"}]
     (function,) = resources(writer, "AWS::Lambda::Function").values()
     assert "WRITER_DEAD_LETTER_QUEUE_URL" in function["Environment"]["Variables"]
     (ingest,) = resources(templates["Logsvc-Ingest"], "AWS::Lambda::Function").values()
@@ -510,3 +513,22 @@ def test_the_console_is_served_by_the_health_function_and_tails_the_stream_api(t
         if m["HttpMethod"] == "GET" and "RootResourceId" in json.dumps(m["ResourceId"])
     ]
     assert root and root[0]["AuthorizationType"] == "NONE"
+
+
+def test_more_index_databases_and_the_budget_from_context(tmp_path):
+    templates = synthesize(tmp_path, index_shards="db-2,db-3", index_budget_bytes="5000000000")
+    for name in FUNCTION_STACKS.values():
+        for function in resources(templates[name], "AWS::Lambda::Function").values():
+            variables = function["Environment"]["Variables"]
+            assert variables["INDEX_SHARD_URLS"] == "d1://test-account/db-2,d1://test-account/db-3"
+            assert variables["INDEX_BUDGET_BYTES"] == "5000000000"
+    bridged = synthesize(
+        tmp_path / "bridge",
+        database="d1-bridge",
+        d1_bridge_url="https://bridge.example.workers.dev/query",
+        index_shards=["SHARD_1"],
+    )
+    (function,) = resources(bridged["Logsvc-Search"], "AWS::Lambda::Function").values()
+    assert function["Environment"]["Variables"]["INDEX_SHARD_URLS"] == (
+        "d1-bridge+https://bridge.example.workers.dev/query/SHARD_1"
+    )

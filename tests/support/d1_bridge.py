@@ -20,6 +20,7 @@ OBJECTS = (
     ("TABLE", "alert_state"),
     ("TABLE", "stream_connections"),
     ("TABLE", "sampled_counts"),
+    ("TABLE", "hot_windows"),
     ("TABLE", "d1_migrations"),
     ("TABLE", "t"),  # the SQL backend tests' own
 )
@@ -40,6 +41,7 @@ class D1Bridge:
             self.stop()
             raise RuntimeError("the D1 bridge did not start")
         self.database_url = f"d1-bridge+{self.url}"
+        self.shard_url = f"{self.database_url}/SHARD_1"  # a second database, for shards
 
     def stop(self) -> None:
         if self.process.poll() is None:

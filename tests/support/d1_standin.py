@@ -55,7 +55,7 @@ class D1StandIn:
         # Database id -> SQLite file: DATABASE and any more the account has.
         self.databases = {DATABASE: sqlite_path, **(more_databases or {})}
         self.max_bytes = max_bytes
-        self.largest_size = 0  # the largest size_after answered
+        self.largest_sizes: dict[str, int] = {}  # database -> the largest size_after answered
         self.refused_full = 0  # writes refused for the cap
         self.requests: list[dict[str, Any]] = []
         self.round_trip_ms = round_trip_ms
@@ -120,7 +120,7 @@ class D1StandIn:
             return 401, _failure([{"code": 10000, "message": "Authentication error"}]), {}
         if not match or match.group(1) != ACCOUNT or match.group(2) not in self.databases:
             return 404, _failure([{"code": 7404, "message": "database not found"}]), {}
-        path = self.databases[match.group(2)]
+        database = match.group(2)
         body = json.loads(request.rfile.read(int(request.headers["Content-Length"])))
         if self.round_trip_ms:
             time.sleep(self.round_trip_ms / 1000)
@@ -137,7 +137,7 @@ class D1StandIn:
                 return failure.status, _failure(failure.errors), failure.headers
             try:
                 statements = body.get("batch", [body])
-                results = self._run(path, statements)
+                results = self._run(database, statements)
             except sqlite3.OperationalError as exc:
                 if "full" not in str(exc):
                     return 400, _failure([{"code": 7500, "message": f"{exc}: SQLITE_ERROR"}]), {}
@@ -168,8 +168,13 @@ class D1StandIn:
         """The DATABASE_URL (or INDEX_SHARD_URLS entry) of one of the account's databases."""
         return f"d1://{ACCOUNT}/{database}"
 
-    def _run(self, path: str, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        connection = sqlite3.connect(path, isolation_level=None)
+    @property
+    def largest_size(self) -> int:
+        """The largest size any of the account's databases reached."""
+        return max(self.largest_sizes.values(), default=0)
+
+    def _run(self, database: str, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        connection = sqlite3.connect(self.databases[database], isolation_level=None)
         page_size = connection.execute("PRAGMA page_size").fetchone()[0]
         if self.max_bytes is not None:
             connection.execute(f"PRAGMA max_page_count = {self.max_bytes // page_size}")
@@ -207,7 +212,7 @@ class D1StandIn:
             pages = connection.execute("PRAGMA page_count").fetchone()[0]
             free = connection.execute("PRAGMA freelist_count").fetchone()[0]
             size = (pages - free) * page_size
-            self.largest_size = max(self.largest_size, size)
+            self.largest_sizes[database] = max(self.largest_sizes.get(database, 0), size)
             for result in results:
                 result["meta"]["size_after"] = size
             return results

@@ -3,7 +3,8 @@
 // timestamp + "\n" + nonce + "\n" + body)); a timestamp more than MAX_SKEW_SECONDS away,
 // or a nonce already seen by this isolate, is refused. Answers use D1's REST envelope.
 //   POST /query  {"sql": "...", "params": [...]}  or  {"batch": [{"sql", "params"}, ...]}
-// A batch runs as one transaction (D1's batch()).
+// A batch runs as one transaction (D1's batch()). /query uses the DB binding; /query/NAME
+// another D1 binding (an index shard: INDEX_SHARD_URLS=d1-bridge+https://<worker>/query/NAME).
 
 const MAX_SKEW_SECONDS = 60;
 const seenNonces = new Map(); // nonce -> expiry (ms); per isolate, best effort
@@ -11,8 +12,13 @@ const seenNonces = new Map(); // nonce -> expiry (ms); per isolate, best effort
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
-    if (request.method !== "POST" || url.pathname !== "/query") {
-      return envelope(404, [{ code: 7404, message: "POST /query" }]);
+    const route = /^\/query(?:\/([A-Z][A-Z0-9_]{0,63}))?$/.exec(url.pathname);
+    if (request.method !== "POST" || !route) {
+      return envelope(404, [{ code: 7404, message: "POST /query or /query/<D1 binding>" }]);
+    }
+    const db = env[route[1] ?? "DB"];
+    if (!db || typeof db.prepare !== "function" || route[1] === "BRIDGE_SECRET") {
+      return envelope(404, [{ code: 7404, message: `no D1 binding ${route[1]}` }]);
     }
     const body = await request.arrayBuffer();
     if (!(await authentic(request.headers, body, env.BRIDGE_SECRET))) {
@@ -26,8 +32,8 @@ export default {
     }
     try {
       const statements = payload.batch ?? [payload];
-      const prepared = statements.map((s) => env.DB.prepare(s.sql).bind(...(s.params ?? [])));
-      const results = statements.length === 1 ? [await prepared[0].all()] : await env.DB.batch(prepared);
+      const prepared = statements.map((s) => db.prepare(s.sql).bind(...(s.params ?? [])));
+      const results = statements.length === 1 ? [await prepared[0].all()] : await db.batch(prepared);
       return envelope(200, [], results.map((r) => ({ results: r.results ?? [], success: true, meta: r.meta ?? {} })));
     } catch (error) {
       return envelope(400, [{ code: 7500, message: String(error && error.message ? error.message : error) }]);

@@ -7,7 +7,7 @@ const mf = new Miniflare({
   modules: true,
   scriptPath: fileURLToPath(new URL("../src/index.js", import.meta.url)),
   compatibilityDate: "2026-04-01",
-  d1Databases: ["DB"],
+  d1Databases: ["DB", "SHARD_1"],
   bindings: { BRIDGE_SECRET: process.argv[2] },
 });
 const url = await mf.ready;

@@ -32,6 +32,13 @@ MAX_BLOCKS_PER_STEP = 1000
 MAX_STEPS = 200
 # What a block row costs beside its entries and streams (columns, index entries).
 BLOCK_OVERHEAD_BYTES = 200
+PAGE_BYTES = 4096  # SQLite's and D1's page
+
+
+def bytes_to_add(entry_bytes: list[int]) -> int:
+    """What writing blocks of these sizes may add to the database, at most: their bytes,
+    a page each (a row's last overflow page, its index entries) and a tenth for page fill."""
+    return sum(size * 11 // 10 + BLOCK_OVERHEAD_BYTES + PAGE_BYTES for size in entry_bytes)
 
 
 @dataclass

@@ -37,7 +37,7 @@ from logsvc.store.blocks import (
     entry_view,
     pack,
 )
-from logsvc.store.hot_windows import BLOCK_OVERHEAD_BYTES, HotWindows
+from logsvc.store.hot_windows import HotWindows, bytes_to_add
 from logsvc.store.stream_reads import StreamReads
 
 # Searches look at this many block headers per round (index only, no entries read).
@@ -87,7 +87,7 @@ class LogIndex(StreamReads):
         if not statements:
             return
         windows = self.hot_windows
-        adding = sum(block.size + BLOCK_OVERHEAD_BYTES for block in batch.blocks)
+        adding = bytes_to_add([block.size for block in batch.blocks])
         # Room first, so the budget is not passed even briefly.
         if windows.budget_bytes and windows.size_bytes() + adding > windows.budget_bytes:
             windows.make_room(adding)

@@ -2,20 +2,21 @@
 
 1. Bytes per log (SQLite pages, as D1 counts them) of the benchmark corpus stored as
    1000-entry batches, and as single-entry traffic from 50 services through 4-second
-   flushes (a block of a few entries per service and flush), before and after the writer
-   merges the small blocks of past hours (logsvc.store.block_merges).
+   flushes (a few entries per service and flush): each flush a block of its own, and as
+   the writer stores them, appended to each service's open block (logsvc.store.
+   open_blocks).
 2. The capacity run: the ingest function on D1's REST API (tests/support/d1_standin.py,
    with its cap scaled down), one or more databases (INDEX_SHARD_URLS), traffic well past
    what the databases hold. It prints each database's largest size against its budget,
    the writes refused for size, the requests that failed, and how many of a sample of the
    acknowledged entries a search of their own time range finds (index or archive).
 
-    python -m bench.capacity                  # 100 M logs a day at scale 1/1000: 18 databases
+    python -m bench.capacity                  # 100 M logs a day at scale 1/1000: 20 databases
     python -m bench.capacity --databases 2 --days 10   # far past what 2 databases hold
 
 At scale 1/1000, 100 M logs a day are 100,000 a day, and a database's 10 GB are 10 MB
 (its budget 8 MB): the run sends --days of that traffic to --databases databases. The
-default is docs/OPERATIONS.md's plan for 100 M logs a day with a 7-day hot window: 18
+default is docs/OPERATIONS.md's plan for 100 M logs a day with a 7-day hot window: 20
 databases, and 8 days of traffic, a day more than the window.
 """
 
@@ -38,8 +39,8 @@ from logsvc.entries import LogEntry
 from logsvc.ids import entry_id
 from logsvc.sql.migrations import apply_migrations
 from logsvc.sql.sqlite import SqliteDatabase
-from logsvc.store.block_merges import MERGE_BUCKET_MS, merge_small_blocks
 from logsvc.store.log_index import LogIndex
+from logsvc.store.open_blocks import OpenBlocks
 from logsvc_local.project import MIGRATIONS_DIR, ROOT
 
 sys.path.insert(0, str(ROOT))
@@ -56,10 +57,10 @@ def bytes_per_log(work: Path, batched_logs: int, single_hours: float) -> dict[st
     services = [f"svc-{n:02d}" for n in range(50)]
     now = 1_790_000_000_000
 
-    def fresh(name: str) -> LogIndex:
+    def fresh(name: str, open_blocks: OpenBlocks | None = None) -> LogIndex:
         db = SqliteDatabase(str(work / f"{name}.db"), create=True)
         apply_migrations(db, MIGRATIONS_DIR)
-        return LogIndex(db)
+        return LogIndex(db, open_blocks=open_blocks)
 
     def measured(index: LogIndex) -> float:
         index.db.query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -70,27 +71,28 @@ def bytes_per_log(work: Path, batched_logs: int, single_hours: float) -> dict[st
     for number in range(batched_logs // 1000):
         logs = corpus.batch(services[number % 20], 1000, now - 7 * DAY_MS + number * 60_000)
         batched.write(batched.prepare(_entries(logs), f"b{number}"), {})
-    single = fresh("single")
     rng = random.Random(5)
-    flushes = int(single_hours * 3_600_000 / FLUSH_MS)
-    start = now - int(single_hours * 3_600_000) - 2 * MERGE_BUCKET_MS
-    for flush in range(flushes):
-        logs = [
-            corpus.entry(service, start + flush * FLUSH_MS + rng.randrange(FLUSH_MS))
-            for service in services
-            for _ in range(rng.choice((1, 2, 2, 3)))  # about half a log a second each
-        ]
-        single.write(single.prepare(_entries(logs), f"f{flush}"), {})
-    before = measured(single)
-    while merge_small_blocks(single.db, now, 1000).groups:
-        pass
+    flushes = []
+    start = now - int(single_hours * 3_600_000)
+    for flush in range(int(single_hours * 3_600_000 / FLUSH_MS)):
+        flushes.append(
+            [
+                corpus.entry(service, start + flush * FLUSH_MS + rng.randrange(FLUSH_MS))
+                for service in services
+                for _ in range(rng.choice((1, 2, 2, 3)))  # about half a log a second each
+            ]
+        )
+    single = {}
+    for name, open_blocks in (("single_entry_50_services", None), ("appended", OpenBlocks())):
+        index = fresh(name, open_blocks)
+        for number, logs in enumerate(flushes):
+            index.write(index.prepare(_entries(logs), f"f{number}"), {})
+        single[name] = measured(index)
     return {
         "batched_1000": measured(batched),
-        "single_entry_50_services": before,
-        "single_entry_50_services_merged": measured(single),
-        "single_entry_logs": single.db.query("SELECT sum(entry_count) AS n FROM log_blocks")[0][
-            "n"
-        ],
+        "single_entry_50_services": single["single_entry_50_services"],
+        "single_entry_50_services_appended": single["appended"],
+        "single_entry_logs": sum(len(logs) for logs in flushes),
     }
 
 
@@ -210,7 +212,7 @@ def main() -> None:
     parser.add_argument("--single-hours", type=float, default=2.0)
     parser.add_argument("--days", type=float, default=8.0)
     parser.add_argument("--logs-per-day", type=int, default=100_000_000 // SCALE)
-    parser.add_argument("--databases", type=int, default=18)
+    parser.add_argument("--databases", type=int, default=20)
     parser.add_argument("--cap-mb", type=float, default=10_000 / SCALE)
     parser.add_argument("--samples", type=int, default=300)
     args = parser.parse_args()

@@ -276,21 +276,22 @@ def log_index() -> LogIndex | ShardedIndex:
     return _index(database(), shard_databases())
 
 
-def _index(primary: SqlDatabase, shards: list[SqlDatabase]) -> LogIndex | ShardedIndex:
+def _index(
+    primary: SqlDatabase, shards: list[SqlDatabase], writer: bool = False
+) -> LogIndex | ShardedIndex:
     """The index: one database, or several as one (logsvc.store.shards), each kept under
-    the size budget (logsvc.store.hot_windows)."""
+    the size budget (logsvc.store.hot_windows); the writer's keeps its small blocks open
+    for the next flushes (logsvc.store.open_blocks)."""
     from logsvc.store.log_index import LogIndex
+    from logsvc.store.open_blocks import OpenBlocks
     from logsvc.store.shards import ShardedIndex
 
     s = settings()
     budget = s.index_budget_bytes or None
-    first = LogIndex(primary, budget)
+    indexes = [LogIndex(db, budget, OpenBlocks() if writer else None) for db in (primary, *shards)]
     if not shards:
-        return first
-    return ShardedIndex(
-        [first, *(LogIndex(db, budget) for db in shards)],
-        [s.database_url, *s.index_shard_urls],
-    )
+        return indexes[0]
+    return ShardedIndex(indexes, [s.database_url, *s.index_shard_urls])
 
 
 @built
@@ -361,7 +362,7 @@ def log_writer() -> Writer:
         dead_letters = local.dead_letter
     return Writer(
         log_archive(),
-        _index(writer_database(), writer_shard_databases()),
+        _index(writer_database(), writer_shard_databases(), writer=True),
         dead_letters,
         publisher=publisher(),
         sampler=Sampler(ConfigStore(writer_database())),

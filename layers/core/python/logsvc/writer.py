@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 from logsvc.archive import LogArchive
 from logsvc.clock import now_ms
 from logsvc.entries import LogEntry
-from logsvc.errors import StoreUnavailable
 from logsvc.sampling import Sampler
 from logsvc.sql import SqlError, Statement
 from logsvc.store.log_index import Block, Checkpoint, LogIndex, PreparedBatch
@@ -34,9 +33,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# How often the writer merges small blocks of past hours, and how many service-hours at most.
-MERGE_EVERY_MS = 60_000
-MERGE_GROUPS = 20
 # (position, entries): a local buffer row holds one entry, a Kinesis record several.
 BufferRecord = tuple[int, Sequence[LogEntry]]
 DeadLetters = Callable[[list[tuple[int, LogEntry]], str], None]
@@ -67,7 +63,6 @@ class Writer:
         self.sampler = sampler
         self.clock = clock
         self._checkpoints: dict[str, int | None] = {}  # read once per stream while warm
-        self._merged_at = -MERGE_EVERY_MS
 
     def store(
         self,
@@ -84,7 +79,6 @@ class Writer:
         self.logs.write(batch, archive_keys, also)
         if not replayed:
             self._publish(batch.entries)
-        self._merge_now_and_then()
         return batch.entries
 
     def flush(self, stream: str, records: Sequence[BufferRecord]) -> FlushResult:
@@ -118,21 +112,7 @@ class Writer:
             raise
         self._checkpoints[stream] = last
         self._publish(batch.entries)
-        self._merge_now_and_then()
         return FlushResult(len(batch.entries) - dead, skipped, dead, last)
-
-    def _merge_now_and_then(self) -> None:
-        """Merge the small blocks of past hours (logsvc.store.block_merges), at most every
-        MERGE_EVERY_MS: a query, and a read and a write per service-hour merged. Best
-        effort: what is not merged now is merged next time."""
-        now = self.clock()
-        if now - self._merged_at < MERGE_EVERY_MS:
-            return
-        self._merged_at = now
-        try:
-            self.logs.merge_small_blocks(now, MERGE_GROUPS)
-        except (StoreUnavailable, SqlError) as exc:
-            logger.warning("small blocks not merged this time", extra={"reason": str(exc)})
 
     def _prepare(
         self, entries: list[LogEntry], key: str | None, also: Sequence[Statement], replayed: bool

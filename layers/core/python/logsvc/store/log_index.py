@@ -20,7 +20,6 @@ from logsvc.errors import DatabaseFull
 from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
-from logsvc.store.block_merges import MergeSummary, merge_small_blocks
 from logsvc.store.block_sql import block_conditions, entry_conditions, residual, window_counts
 from logsvc.store.blocks import (
     BLOCK_COLUMNS,
@@ -38,6 +37,7 @@ from logsvc.store.blocks import (
     pack,
 )
 from logsvc.store.hot_windows import HotWindows, bytes_to_add
+from logsvc.store.open_blocks import OpenBlocks
 from logsvc.store.stream_reads import StreamReads
 
 # Searches look at this many block headers per round (index only, no entries read).
@@ -62,9 +62,16 @@ class ExpiryStep:
 
 
 class LogIndex(StreamReads):
-    def __init__(self, db: SqlDatabase, budget_bytes: int | None = None):
+    def __init__(
+        self,
+        db: SqlDatabase,
+        budget_bytes: int | None = None,
+        open_blocks: OpenBlocks | None = None,
+    ):
         self.db = db
         self.hot_windows = HotWindows(db, budget_bytes)
+        # The writer's: small blocks take the next flushes' entries (logsvc.store.open_blocks).
+        self.open_blocks = open_blocks
 
     @staticmethod
     def prepare(entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch:
@@ -82,7 +89,10 @@ class LogIndex(StreamReads):
         ``archive_keys`` names each service's archive object; ``also`` are statements sent
         after the blocks in the same request (a checkpoint, a receipt): D1 runs a batch as
         one transaction, so they are stored with the blocks or not at all."""
-        statements = [self.block_statement(block, archive_keys) for block in batch.blocks]
+        if self.open_blocks is not None:
+            statements, plans = self.open_blocks.statements(batch.blocks, archive_keys)
+        else:
+            statements = [self.block_statement(block, archive_keys) for block in batch.blocks]
         statements += also
         if not statements:
             return
@@ -92,12 +102,19 @@ class LogIndex(StreamReads):
         if windows.budget_bytes and windows.size_bytes() + adding > windows.budget_bytes:
             windows.make_room(adding)
         try:
-            self.db.batch(statements)
-        except DatabaseFull:
-            if not windows.budget_bytes:
-                raise
-            windows.make_room(adding, full=True)
-            self.db.batch(statements)  # still full: the caller's retry comes later
+            try:
+                results = self.db.batch(statements)
+            except DatabaseFull:
+                if not windows.budget_bytes:
+                    raise
+                windows.make_room(adding, full=True)
+                results = self.db.batch(statements)  # still full: the caller retries later
+        except BaseException:
+            if self.open_blocks is not None:
+                self.open_blocks.forget()
+            raise
+        if self.open_blocks is not None:
+            self.open_blocks.settle(plans, results)
 
     @staticmethod
     def block_statement(block: Block, archive_keys: dict[str, str]) -> Statement:
@@ -309,10 +326,6 @@ class LogIndex(StreamReads):
             + sum(row["expired"] for row in straddling),
             finished=len(deleted) < batch_size and len(straddling) < batch_size,
         )
-
-    def merge_small_blocks(self, now_ms: int, max_groups: int) -> MergeSummary:
-        """Rewrite the small blocks of closed hours as full ones (logsvc.store.block_merges)."""
-        return merge_small_blocks(self.db, now_ms, max_groups)
 
     def windows(self) -> dict[str, int]:
         """The services whose hot window the size budget shrank: where each now starts."""

@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 
 from logsvc.filters import SearchFilters
 from logsvc.sql import Statement
-from logsvc.store.block_merges import MergeSummary
 from logsvc.store.blocks import Block, PreparedBatch
 from logsvc.store.log_index import ExpiryStep, LogIndex
 from logsvc.store.stream_reads import Point, Stream, Tally, Valued
@@ -165,14 +164,6 @@ class ShardedIndex:
             entries=sum(step.entries for step in steps),
             finished=all(step.finished for step in steps),
         )
-
-    def merge_small_blocks(self, now_ms: int, max_groups: int) -> MergeSummary:
-        merged = MergeSummary()
-        for part in self._each(lambda s: s.merge_small_blocks(now_ms, max_groups)):
-            merged.groups += part.groups
-            merged.blocks_merged += part.blocks_merged
-            merged.blocks_written += part.blocks_written
-        return merged
 
     def delete_sampled_counts_before(self, service_name: str, day: str) -> None:
         self.primary.delete_sampled_counts_before(service_name, day)

@@ -1,0 +1,179 @@
+"""Blocks that fill across flushes: what keeps quiet services from spending a page per flush.
+
+The writer stores what it has every few seconds (the 5-second visibility promise), so a
+service logging a few entries a second would write a block of a few entries per flush,
+each row with its two index entries and most of a page: about 370 bytes per log instead
+of about 195 in full blocks. Instead, the writer keeps each service's newest small block
+open (in this instance's memory) and appends the next flush's entries to it, until it
+holds OPEN_BLOCK_ENTRIES or reaches a block's limits. An append is one UPDATE: the same
+three rows written (the row, two index entries) as the new block it replaces, the bytes of
+one full block.
+
+An append happens only while the block is exactly as this instance last wrote it (its
+entry count): if it changed or went (expiry, the size budget, another writer), the
+entries go into a new block of their own instead, in the same transaction, and that one
+is open from then on. After any failure the instance forgets its open blocks. A block that
+took appends keeps no archive object key (its entries came from several): an entry's full
+copy is then found in the archive by id and time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from logsvc.sql import Result, Statement
+from logsvc.store.blocks import (
+    LEVEL_COUNTS,
+    MAX_BLOCK_BYTES,
+    MAX_BLOCK_ENTRIES,
+    MAX_BLOCK_SPAN_MS,
+    MIXED_LEVELS,
+    Block,
+    block_statement,
+)
+
+# A block takes appends while it holds fewer entries: past about this many, a block's own
+# row and index entries cost under 2 bytes a log, while newest-N searches unpack whole
+# blocks, so larger ones would only make them slower.
+OPEN_BLOCK_ENTRIES = 256
+
+_APPEND_SQL = (
+    "UPDATE log_blocks SET entries = substr(entries, 1, length(entries) - 1) || ',' || ?, "  # noqa: S608 - fixed column names
+    "first_ts = ?, last_ts = ?, entry_count = ?, level = ?, streams = ?, r2_key = NULL, "
+    + ", ".join(f"{column} = ?" for column in LEVEL_COUNTS.values())
+    + " WHERE id = ? AND entry_count = ?"
+)
+
+
+@dataclass
+class OpenBlock:
+    """A block as this instance last wrote it."""
+
+    id: str
+    first_ts: int
+    last_ts: int
+    count: int
+    size: int
+    levels: dict[str, int]
+    streams: dict[bytes, None]
+
+    @classmethod
+    def of(cls, block: Block) -> OpenBlock:
+        return cls(
+            block.id,
+            min(block.timestamps),
+            max(block.timestamps),
+            len(block.rows),
+            block.size,
+            dict(block.levels),
+            dict(block.streams),
+        )
+
+    def takes(self, block: Block) -> bool:
+        """Whether ``block``'s entries fit: the entry and byte limits, and the time span."""
+        first = min(self.first_ts, *block.timestamps)
+        last = max(self.last_ts, *block.timestamps)
+        return (
+            self.count + len(block.rows) <= min(OPEN_BLOCK_ENTRIES, MAX_BLOCK_ENTRIES)
+            and self.size + block.size <= MAX_BLOCK_BYTES
+            and last - first <= MAX_BLOCK_SPAN_MS
+        )
+
+    def with_(self, block: Block) -> OpenBlock:
+        levels = {level: count + block.levels[level] for level, count in self.levels.items()}
+        return OpenBlock(
+            self.id,
+            min(self.first_ts, *block.timestamps),
+            max(self.last_ts, *block.timestamps),
+            self.count + len(block.rows),
+            self.size + block.size,
+            levels,
+            {**self.streams, **block.streams},
+        )
+
+
+@dataclass
+class _Planned:
+    key: tuple[str, str]  # service, source
+    block: Block  # the new entries, as a block of their own
+    appended: OpenBlock | None  # the open block with them, when they are appended
+    statements: int  # how many statements it took
+
+
+class OpenBlocks:
+    """The open blocks of one writer instance, per service and source."""
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, str], OpenBlock] = {}
+        self._lock = threading.Lock()
+
+    def statements(
+        self, blocks: Sequence[Block], archive_keys: dict[str, str]
+    ) -> tuple[list[Statement], list[_Planned]]:
+        """The statements that store ``blocks``: appended to the open block of their
+        service where they fit, else inserted; and the plan ``settle`` reads back."""
+        statements: list[Statement] = []
+        plans: list[_Planned] = []
+        with self._lock:
+            for block in blocks:
+                key = (block.service_name, block.source_type)
+                current = self._open.get(key)
+                if current is None or not current.takes(block):
+                    statements.append(block_statement(block, archive_keys))
+                    plans.append(_Planned(key, block, None, 1))
+                    continue
+                appended = current.with_(block)
+                statements += [
+                    _append(block, current, appended),
+                    # The open block changed or went: the entries as a block of their own.
+                    block_statement(
+                        block,
+                        archive_keys,
+                        only_if=Statement(
+                            "NOT EXISTS (SELECT 1 FROM log_blocks WHERE id = ? "
+                            "AND entry_count = ?)",
+                            (appended.id, appended.count),
+                        ),
+                    ),
+                ]
+                plans.append(_Planned(key, block, appended, 2))
+        return statements, plans
+
+    def settle(self, plans: Sequence[_Planned], results: Sequence[Result]) -> None:
+        """Remember what the stored batch left open (``results`` in statement order)."""
+        with self._lock:
+            at = 0
+            for plan in plans:
+                appended = plan.appended is not None and results[at].changes > 0
+                at += plan.statements
+                if appended:
+                    self._open[plan.key] = plan.appended
+                elif len(plan.block.rows) < OPEN_BLOCK_ENTRIES:
+                    self._open[plan.key] = OpenBlock.of(plan.block)
+                else:
+                    self._open.pop(plan.key, None)
+
+    def forget(self) -> None:
+        """After a failure: whatever was open may not be as remembered."""
+        with self._lock:
+            self._open.clear()
+
+
+def _append(block: Block, current: OpenBlock, appended: OpenBlock) -> Statement:
+    present = [level for level, count in appended.levels.items() if count]
+    return Statement(
+        _APPEND_SQL,
+        (
+            b",".join(block.rows).decode("utf-8") + "]",
+            appended.first_ts,
+            appended.last_ts,
+            appended.count,
+            present[0] if len(present) == 1 else MIXED_LEVELS,
+            (b"[" + b",".join(appended.streams) + b"]").decode("utf-8"),
+            *appended.levels.values(),
+            current.id,
+            current.count,
+        ),
+    )

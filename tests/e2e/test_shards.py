@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from logsvc.store.shards import place
 from tests.conftest import migrated_sqlite
 from tests.e2e.conftest import running_server
 from tests.e2e.test_loki import basic
@@ -107,13 +106,17 @@ def test_twenty_services_over_two_databases(two_databases, tmp_path):
             SERVICES, "1"
         )
 
-        # Each database holds only the services placed in it, and both hold some.
-        names = list(files)
-        held = {url: services_in(path) for url, path in files.items()}
-        for url, services in held.items():
-            assert services == {s for s in SERVICES if names[place(s, names)] == url}
+        # Each database holds only the services placed in it (the first database's
+        # index_placements), and both hold some.
+        held = [services_in(path) for path in files.values()]
+        with sqlite3.connect(next(iter(files.values()))) as connection:
+            placed = connection.execute(
+                "SELECT database, service_name FROM index_placements"
+            ).fetchall()
+        for number, services in enumerate(held):
+            assert services == {service for database, service in placed if database == number}
             assert services
-        assert set().union(*held.values()) == set(SERVICES)
+        assert set().union(*held) == set(SERVICES) and len(placed) == len(SERVICES)
 
         # Health reports each database's fill.
         health = requests.get(f"{server.url}/health", timeout=30).json()

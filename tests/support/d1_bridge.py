@@ -21,6 +21,7 @@ OBJECTS = (
     ("TABLE", "stream_connections"),
     ("TABLE", "sampled_counts"),
     ("TABLE", "hot_windows"),
+    ("TABLE", "index_placements"),
     ("TABLE", "d1_migrations"),
     ("TABLE", "t"),  # the SQL backend tests' own
 )

@@ -284,6 +284,7 @@ def _index(
     for the next flushes (logsvc.store.open_blocks)."""
     from logsvc.store.log_index import LogIndex
     from logsvc.store.open_blocks import OpenBlocks
+    from logsvc.store.placements import Placements
     from logsvc.store.shards import ShardedIndex
 
     s = settings()
@@ -291,7 +292,7 @@ def _index(
     indexes = [LogIndex(db, budget, OpenBlocks() if writer else None) for db in (primary, *shards)]
     if not shards:
         return indexes[0]
-    return ShardedIndex(indexes, [s.database_url, *s.index_shard_urls])
+    return ShardedIndex(indexes, Placements(primary))
 
 
 @built

@@ -32,3 +32,7 @@ class Refreshed(Generic[T]):
                 logger.warning("%s unavailable; the last known apply: %s", self._what, exc)
             self._read_at = now
         return self._value
+
+    def reset(self) -> None:
+        """Read again at the next get (the caller just changed what it reads)."""
+        self._read_at = None

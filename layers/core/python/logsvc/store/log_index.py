@@ -277,6 +277,13 @@ class LogIndex(StreamReads):
         rows = self.db.query(sql, params)
         return {level: sum(row[level] or 0 for row in rows) for level in wanted}
 
+    def holds(self, service_name: str) -> bool:
+        """Whether any block of the service is here (one index seek)."""
+        rows = self.db.query(
+            "SELECT 1 AS found FROM log_blocks WHERE service_name = ? LIMIT 1", (service_name,)
+        )
+        return bool(rows)
+
     def service_names(self) -> list[str]:
         rows = self.db.query("SELECT DISTINCT service_name FROM log_blocks ORDER BY 1")
         return [row["service_name"] for row in rows]

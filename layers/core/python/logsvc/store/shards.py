@@ -1,59 +1,74 @@
 """Several index databases as one: how the index grows past one D1 database (10 GB each,
 and Cloudflare's way to scale D1 is many databases).
 
-Each service's blocks live in one database, chosen from the service's name by rendezvous
-hashing (``place``): the same on every instance with no table to keep, and adding a
-database moves only the services that now rank it first (about 1/N of them). Their old
-blocks stay where they were and are still found, because every read asks every database,
-in parallel, and merges the answers; cleanup expires each database. Everything else
-(keys, configs, checkpoints, receipts, sampling's tallies) stays in the first database,
-DATABASE_URL: the writer sends a flush's checkpoint with the first database's blocks,
-after the other databases' blocks are stored, so a flush retried after a failure stores
-nothing twice (block ids derive from the flush) and loses nothing.
+Each service's blocks live in one database at a time, as the ``index_placements`` table
+says (logsvc.store.placements): a new service goes where its blocks already are, else to
+the emptiest database, and moves off one that passes its budget to one that is at most half
+full (announced a minute ahead, so no reader misses its newest blocks). A read of some
+services asks only the databases that hold or held them (every database for a service not
+yet placed, and for reads of all services), in parallel, and merges the answers; cleanup
+expires each database. Everything else (keys, configs, checkpoints, receipts, sampling's
+tallies, placements) stays in the first database, DATABASE_URL: the writer sends a flush's
+checkpoint with the first database's blocks, after the other databases' blocks are stored,
+so a flush retried after a failure stores nothing twice (block ids derive from the flush)
+and loses nothing. Databases are numbered by position: add new ones at the end of
+INDEX_SHARD_URLS, never reorder them.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from logsvc.filters import SearchFilters
+from logsvc.refreshed import Refreshed
 from logsvc.sql import Statement
 from logsvc.store.blocks import Block, PreparedBatch
+from logsvc.store.hot_windows import bytes_to_add
 from logsvc.store.log_index import ExpiryStep, LogIndex
+from logsvc.store.placements import MOVE_NOTICE_MS, MOVE_TO_FILL, Placements, current
 from logsvc.store.stream_reads import Point, Stream, Tally, Valued
 
 T = TypeVar("T")
 
 
-def place(service_name: str, databases: Sequence[str]) -> int:
-    """The database (its position in ``databases``, named by their URLs) that holds a
-    service's new blocks: the one whose hash with the service's name is highest."""
-    return max(
-        range(len(databases)),
-        key=lambda i: hashlib.sha256(f"{databases[i]}\x00{service_name}".encode()).digest(),
-    )
-
-
 class ShardedIndex:
     """LogIndex's interface over several LogIndexes (see the module)."""
 
-    def __init__(self, shards: Sequence[LogIndex], names: Sequence[str]):
-        assert len(shards) == len(names) > 1
+    def __init__(self, shards: Sequence[LogIndex], placements: Placements):
+        assert len(shards) > 1
         self.shards = list(shards)
-        self.names = list(names)
         self.primary = self.shards[0]
+        self.placements = placements
+        self._placed = Refreshed(placements.read, {}, "index placements")
+        self._placing = threading.Lock()
         self._pool = ThreadPoolExecutor(len(self.shards), thread_name_prefix="index-shard")
 
-    def shard_of(self, service_name: str) -> LogIndex:
-        return self.shards[place(service_name, self.names)]
+    def _each(
+        self, read: Callable[[LogIndex], T], shards: Sequence[LogIndex] | None = None
+    ) -> list[T]:
+        """``read`` of every database (or of ``shards``), asked in parallel, in order."""
+        return list(self._pool.map(read, self.shards if shards is None else shards))
 
-    def _each(self, read: Callable[[LogIndex], T]) -> list[T]:
-        """``read`` of every database, asked in parallel, in database order."""
-        return list(self._pool.map(read, self.shards))
+    def _holding(self, services: Iterable[str] | None) -> list[LogIndex]:
+        """The databases that hold or held blocks of ``services`` (None: of any)."""
+        if services is None:
+            return self.shards
+        placed = self._placed.get()
+        numbers: set[int] = set()
+        for service in services:
+            if service not in placed:
+                return self.shards  # not placed yet (or by a writer since the last read)
+            numbers.update(database for database, _ in placed[service])
+        return [self.shards[n] for n in sorted(numbers) if n < len(self.shards)]
+
+    def _for(self, filters: SearchFilters) -> list[LogIndex]:
+        if filters.service is not None:
+            return self._holding([filters.service])
+        return self._holding(filters.services)
 
     # Writes: each block to its service's database.
 
@@ -69,13 +84,67 @@ class ShardedIndex:
         also: Sequence[Statement] = (),
     ) -> None:
         placed: dict[int, list[Block]] = {}
+        adding = [0] * len(self.shards)  # bytes this batch brings to each database so far
         for block in batch.blocks:
-            placed.setdefault(place(block.service_name, self.names), []).append(block)
+            number = self._database_of(block.service_name, adding)
+            placed.setdefault(number, []).append(block)
+            adding[number] += block.size
+        for number, blocks in placed.items():
+            self._move_if_full(number, blocks)
         for number, blocks in sorted(placed.items()):
             if number != 0:
                 self.shards[number].write(PreparedBatch([], blocks), archive_keys)
         # Last, with what goes with the blocks (a checkpoint, a receipt, a tally).
         self.primary.write(PreparedBatch([], placed.get(0, [])), archive_keys, also)
+
+    def _database_of(self, service: str, adding: list[int]) -> int:
+        """Where a service's new blocks go; placed now if it never was (``adding``: what
+        this batch already brings to each database)."""
+        now = self.placements.clock()
+        rows = self._placed.get().get(service)
+        if rows is None:
+            with self._placing:
+                self._placed.reset()  # another writer may have placed it meanwhile
+                rows = self._placed.get().get(service)
+                if rows is None:
+                    self._place_first(service, now, adding)
+                    self._placed.reset()
+                    rows = self._placed.get()[service]
+        number = current(rows, now)
+        return number if number is not None and number < len(self.shards) else 0
+
+    def _place_first(self, service: str, now: int, adding: list[int]) -> None:
+        holders = self._each(lambda shard: shard.holds(service))
+        if any(holders):  # an index that grew from one database: stay where the blocks are
+            for number, holds in enumerate(holders):
+                if holds:
+                    self.placements.place(service, number, 0)
+            return
+        sizes = self._each(lambda shard: shard.hot_windows.size_bytes())
+        sizes = [size + more for size, more in zip(sizes, adding, strict=True)]
+        self.placements.place(service, sizes.index(min(sizes)), now)
+
+    def _move_if_full(self, number: int, blocks: list[Block]) -> None:
+        """Announce a move of the first service of ``blocks`` off database ``number`` when
+        writing them would pass its budget and another database is at most half full (one
+        move announced at a time)."""
+        windows = self.shards[number].hot_windows
+        if not windows.budget_bytes:
+            return
+        adding = bytes_to_add([block.size for block in blocks])
+        if windows.size_bytes() + adding <= windows.budget_bytes:
+            return
+        now = self.placements.clock()
+        placed = self._placed.get()
+        if any(since > now for rows in placed.values() for _, since in rows):
+            return  # a move is already on its way
+        sizes = [shard.hot_windows.size_bytes() for shard in self.shards]
+        emptiest = sizes.index(min(sizes))
+        if emptiest == number or sizes[emptiest] > windows.budget_bytes * MOVE_TO_FILL:
+            return
+        with self._placing:
+            self.placements.place(blocks[0].service_name, emptiest, now + MOVE_NOTICE_MS)
+            self._placed.reset()
 
     def checkpoint(self, stream: str) -> int | None:
         return self.primary.checkpoint(stream)
@@ -85,7 +154,7 @@ class ShardedIndex:
     def search(self, filters: SearchFilters) -> tuple[list[dict[str, Any]], bool]:
         end = filters.offset + filters.limit
         wanted = replace(filters, offset=0, limit=end)
-        pages = self._each(lambda shard: shard.search(wanted))
+        pages = self._each(lambda shard: shard.search(wanted), self._for(filters))
         found = [entry for entries, _ in pages for entry in entries]
         found.sort(key=lambda entry: (entry["timestamp"], entry["id"]), reverse=True)
         more = any(has_more for _, has_more in pages) or len(found) > end
@@ -99,7 +168,8 @@ class ShardedIndex:
 
     def error_counts(self, service_name: str, start_ms: int, end_ms: int) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for part in self._each(lambda s: s.error_counts(service_name, start_ms, end_ms)):
+        shards = self._holding([service_name])
+        for part in self._each(lambda s: s.error_counts(service_name, start_ms, end_ms), shards):
             for level, count in part.items():
                 counts[level] = counts.get(level, 0) + count
         return counts
@@ -117,7 +187,9 @@ class ShardedIndex:
         return [merged[name] for name in sorted(merged)]
 
     def stats(self, service_name: str, now_ms: int) -> dict[str, Any]:
-        parts = self._each(lambda s: s.stats(service_name, now_ms))
+        # The first database too: sampling's tallies are kept there.
+        shards = list(dict.fromkeys([self.primary, *self._holding([service_name])]))
+        parts = self._each(lambda s: s.stats(service_name, now_ms), shards)
         merged = parts[0]
         for part in parts[1:]:
             merged["total"] += part["total"]
@@ -134,16 +206,19 @@ class ShardedIndex:
         return merged
 
     def points(self, filters: SearchFilters) -> list[Point]:
-        return [p for part in self._each(lambda s: s.points(filters)) for p in part]
+        parts = self._each(lambda s: s.points(filters), self._for(filters))
+        return [point for part in parts for point in part]
 
     def values(
         self, filters: SearchFilters, line_paths: tuple[str, ...], metadata_paths: tuple[str, ...]
     ) -> list[Valued]:
-        parts = self._each(lambda s: s.values(filters, line_paths, metadata_paths))
+        parts = self._each(
+            lambda s: s.values(filters, line_paths, metadata_paths), self._for(filters)
+        )
         return [value for part in parts for value in part]
 
     def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]:
-        parts = self._each(lambda s: s.tallies(filters, origin, bucket_ms))
+        parts = self._each(lambda s: s.tallies(filters, origin, bucket_ms), self._for(filters))
         return [tally for part in parts for tally in part]
 
     def streams(self, start_ms: int, end_ms: int) -> list[Stream]:
@@ -153,17 +228,30 @@ class ShardedIndex:
     def block_values(
         self, column: str, start_ms: int, end_ms: int, services: frozenset[str] | None
     ) -> list[str]:
-        parts = self._each(lambda s: s.block_values(column, start_ms, end_ms, services))
+        parts = self._each(
+            lambda s: s.block_values(column, start_ms, end_ms, services), self._holding(services)
+        )
         return list(dict.fromkeys(value for part in parts for value in part))
 
     # Retention and the size budget: each database keeps its own.
 
     def expire(self, service_name: str, cutoff_ms: int, batch_size: int) -> ExpiryStep:
         steps = self._each(lambda s: s.expire(service_name, cutoff_ms, batch_size))
-        return ExpiryStep(
-            entries=sum(step.entries for step in steps),
-            finished=all(step.finished for step in steps),
-        )
+        finished = all(step.finished for step in steps)
+        if finished:
+            self._forget_emptied(service_name)
+        return ExpiryStep(entries=sum(step.entries for step in steps), finished=finished)
+
+    def _forget_emptied(self, service: str) -> None:
+        """Drop a moved service's rows for databases that no longer hold its blocks."""
+        rows = self.placements.read().get(service, [])
+        if len(rows) < 2:
+            return
+        now = self.placements.clock()
+        keep = current(rows, now)
+        for number, since in rows:
+            if number != keep and since <= now and not self.shards[number].holds(service):
+                self.placements.forget(service, number)
 
     def delete_sampled_counts_before(self, service_name: str, day: str) -> None:
         self.primary.delete_sampled_counts_before(service_name, day)

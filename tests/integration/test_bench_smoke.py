@@ -67,3 +67,40 @@ def test_the_archive_bench_runs_and_finds_the_same_before_and_after_compaction(t
         assert results["Parquet"][name]["entries_per_search"] == before["entries_per_search"]
     assert results["Parquet"]["newest 50, 7 days"]["entries_per_search"] == 51
     assert (tmp_path / "archive-1000.md").read_text().startswith("Archive search, 60,000 logs")
+
+
+def test_the_capacity_run_stays_under_budget_past_the_cap(tmp_path):
+    """bench/capacity.py at a tiny scale: three times what one 1 MB database holds."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.capacity",
+            "--batched-logs",
+            "2000",
+            "--single-hours",
+            "0.05",
+            "--days",
+            "3",
+            "--logs-per-day",
+            "5000",
+            "--databases",
+            "1",
+            "--cap-mb",
+            "1",
+            "--samples",
+            "20",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    results = json.loads(done.stdout.split("capacity results: ", 1)[1])
+    sizes = results["bytes_per_log"]
+    assert sizes["single_entry_50_services_appended"] < sizes["single_entry_50_services"]
+    run = results["capacity_run"]
+    assert run["requests_failed"] == 0 and run["writes_refused_for_size"] == 0
+    assert not run["over_budget"] and run["hot_window_hours"]  # it had to shrink
+    assert run["found"] == run["sampled"]

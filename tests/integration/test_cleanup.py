@@ -96,17 +96,22 @@ def test_running_twice_or_concurrently_changes_nothing_more(stored):
     assert ages("seven") == [1000, 7 * DAY_MS - 1, 7 * DAY_MS]
 
 
+HOURS_3 = 3 * 3_600_000  # farther apart than a block spans: each request its own block
+
+
 def test_more_rows_than_one_batch(api):
-    for i in range(12):  # twelve requests, so twelve blocks, all expired
-        components.ingestor().record([entry("bulk", 40 * DAY_MS + i), entry("bulk", 41 * DAY_MS)])
+    for i in range(12):  # twelve blocks of two entries (and twelve of one), all expired
+        components.ingestor().record(
+            [entry("bulk", 40 * DAY_MS + i * HOURS_3), entry("bulk", 60 * DAY_MS + i * HOURS_3)]
+        )
     summary = cleaner(batch_size=5).run(PLENTY)
     assert (summary.complete, summary.logs_deleted) == (True, 24)
     assert ages("bulk") == []
 
 
 def test_an_exhausted_time_budget_resumes_at_the_next_run(api):
-    for i in range(12):
-        components.ingestor().record([entry("bulk", 40 * DAY_MS + i)])
+    for i in range(12):  # twelve blocks
+        components.ingestor().record([entry("bulk", 40 * DAY_MS + i * HOURS_3)])
     calls = iter([60_000, 60_000, TIME_RESERVE_MS - 1])
     first = cleaner(batch_size=5).run(lambda: next(calls, 0))
     assert (first.complete, first.logs_deleted) == (False, 10)

@@ -136,15 +136,16 @@ class SearchesArchive:
 
 @dataclass(frozen=True)
 class ChecksArchive:
-    """/health: reads the archive's one probe key, and nothing else."""
+    """/health: lists the archive's one probe key, and nothing else (S3's s3:prefix
+    condition holds the listing to that key)."""
 
     def attach(self, wiring: Wiring) -> None:
         core, settings = wiring.core, wiring.settings
         if core.bucket is None:
             wiring.read_secret(core.r2_credentials.secret_arn, "ARCHIVE_CREDENTIALS_SECRET_ARN")
             return
-        probe = f"arn:{cdk.Aws.PARTITION}:s3:::{settings.archive_bucket_name}/{HEALTH_PROBE_KEY}"
-        wiring.allow(["s3:GetObject"], [probe])
+        bucket = f"arn:{cdk.Aws.PARTITION}:s3:::{settings.archive_bucket_name}"
+        wiring.allow(["s3:ListBucket"], [bucket], StringEquals={"s3:prefix": HEALTH_PROBE_KEY})
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,14 @@ class SendsAlerts:
     def attach(self, wiring: Wiring) -> None:
         core, settings = wiring.core, wiring.settings
         wiring.allow(["sns:Publish"], [core.alerts.topic_arn])
+        # The topic is encrypted with the deployment's key: SNS asks KMS for a data key
+        # as the publisher, so without these every publish is refused.
+        wiring.allow(["kms:GenerateDataKey*", "kms:Decrypt"], [core.topic_key.key_arn])
+        wiring.acknowledge(
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "SNS asks for GenerateDataKey or GenerateDataKeyWithoutPlaintext as it chooses; "
+            "the statement names the topics' one key",
+        )
         wiring.function.add_environment("ALERT_TOPIC_ARN", core.alerts.topic_arn)
         if settings.alert_webhook == "true":
             wiring.read_secret(core.alert_webhook.secret_arn, "ALERT_WEBHOOK_URL_SECRET_ARN")

@@ -122,6 +122,7 @@ class CoreStack(cdk.Stack):
             self.coordination.table_arn,
             self.alarm_topic.topic_arn,
             self.alerts.topic_arn,
+            self.topic_key.key_arn,
         ):
             self.export_value(value)
 

@@ -216,7 +216,7 @@ def test_no_policy_grants_wildcard_actions(templates):
             ],
         ),
         ("config", []),
-        ("health", ["s3:GetObject"]),  # the health probe key alone (below)
+        ("health", ["s3:ListBucket"]),  # the health probe key alone (below)
         ("cleanup", [["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], "s3:ListBucket"]),
         ("analyze", ["s3:PutObject"]),
         ("stream", []),
@@ -490,10 +490,20 @@ def test_the_d1_bridge_instead_of_the_rest_api(tmp_path):
     assert "D1_BRIDGE_SECRET_ARN" in environment and "D1_API_TOKEN_SECRET_ARN" not in environment
 
 
-def test_health_reads_only_the_archive_probe(templates):
+def test_health_lists_only_the_archive_probe(templates):
     (policy,) = resources(templates["Logsvc-Health"], "AWS::IAM::Policy").values()
-    (read,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "s3:GetObject"]
-    assert json.dumps(read["Resource"]).endswith('/logs/.health-probe"]]}')
+    (listing,) = [
+        s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "s3:ListBucket"
+    ]
+    assert listing["Condition"] == {"StringEquals": {"s3:prefix": "logs/.health-probe"}}
+    assert not json.dumps(listing["Resource"]).endswith('/*"]]}')  # the bucket, no object
+
+
+def test_the_alert_publisher_may_use_the_topics_key(templates):
+    (policy,) = resources(templates["Logsvc-Analyze"], "AWS::IAM::Policy").values()
+    (kms,) = [s for s in policy["PolicyDocument"]["Statement"] if "kms:" in json.dumps(s)]
+    assert sorted(kms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert "TopicKey" in json.dumps(kms["Resource"])
 
 
 def test_the_console_is_served_by_the_health_function_and_tails_the_stream_api(templates):

@@ -32,7 +32,7 @@ CONTENT_ENCODING = "gzip"
 # ~20% more bytes (6.2x vs 7.5x): R2 storage is the cheapest line of the bill, request time
 # is not (docs/COST.md).
 GZIP_LEVEL = 1
-HEALTH_PROBE_KEY = "logs/.health-probe"  # read by /health; never written
+HEALTH_PROBE_KEY = "logs/.health-probe"  # listed by /health; never written
 
 
 NDJSON_PREFIX = "logs/"
@@ -85,9 +85,12 @@ class LogArchive:
         return keys
 
     def check(self) -> None:
-        """Raise ArchiveUnavailable unless the archive answers (reading a probe key that
-        need not exist: a missing object is an answer)."""
-        self.objects.get(HEALTH_PROBE_KEY)
+        """Raise ArchiveUnavailable unless the archive answers: a listing of one probe key
+        that need not exist (an empty list is an answer). Not a read of it: S3 answers a
+        missing key with 403, not 404, to a role that may not list the bucket, and /health
+        may list only this one prefix."""
+        for _ in self.objects.list_keys(HEALTH_PROBE_KEY):
+            break
 
     def services(self) -> list[str]:
         return sorted(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -184,7 +185,7 @@ class FunctionStack(cdk.Stack):
             capability.attach(wiring)
         self.live_tail = wiring.live_tail if live_tail is None else None
         self.ingest_buffer = wiring.ingest_buffer if ingest_buffer is None else None
-        self._alarms(core)
+        self._alarms(core, name)
 
     @staticmethod
     def _environment(name: str, core: CoreStack, settings: DeploymentSettings) -> dict[str, str]:
@@ -217,7 +218,23 @@ class FunctionStack(cdk.Stack):
             environment["REDACT_PATTERNS"] = settings.redact_patterns
         return environment
 
-    def _alarms(self, core: CoreStack) -> None:
+    def _alarms(self, core: CoreStack, name: str) -> None:
+        if name == "cleanup":
+            alarm(
+                self,
+                "CleanupIncompleteAlarm",
+                cloudwatch.Metric(
+                    namespace="logsService",
+                    metric_name="CleanupIncomplete",
+                    dimensions_map={"service": "cleanup"},
+                    period=cdk.Duration.days(1),
+                    statistic="Maximum",
+                ),
+                threshold=1,
+                description="logsvc: the daily cleanup stopped for time; the next run carries "
+                "on (if it keeps stopping, raise the function's timeout or CLEANUP_BATCH_SIZE)",
+                topic=core.alarm_topic,
+            )
         for metric_name, metric in (
             ("Errors", self.function.metric_errors()),
             ("Throttles", self.function.metric_throttles()),

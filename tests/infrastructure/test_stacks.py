@@ -542,3 +542,11 @@ def test_more_index_databases_and_the_budget_from_context(tmp_path):
     assert function["Environment"]["Variables"]["INDEX_SHARD_URLS"] == (
         "d1-bridge+https://bridge.example.workers.dev/query/SHARD_1"
     )
+
+
+def test_an_incomplete_cleanup_raises_an_alarm(templates):
+    cleanup = templates["Logsvc-Cleanup"]
+    alarms = {a["MetricName"]: a for a in resources(cleanup, "AWS::CloudWatch::Alarm").values()}
+    incomplete = alarms["CleanupIncomplete"]
+    assert incomplete["Threshold"] == 1 and incomplete["Period"] == 86_400
+    assert incomplete["Dimensions"] == [{"Name": "service", "Value": "cleanup"}]

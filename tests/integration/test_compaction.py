@@ -220,3 +220,61 @@ def test_objects_written_before_objects_held_one_day_are_filed_by_entry_day(api,
         end_time=now - 8 * DAY,  # past the hot window: the archive answers
     ).body
     assert [e["message"] for e in found["logs"]] == ["legacy 9"]
+
+
+def test_a_day_is_compacted_in_slices_each_run_keeping_its_progress(
+    archived, archive_dir, monkeypatch
+):
+    """A day with more objects than a slice, and runs that stop for time: every slice
+    finished stays done, the next run carries on, and no entry is written twice."""
+    from logsvc.archive import compaction
+    from logsvc.cleanup import OutOfTime
+
+    api, now, _ = archived
+    before, _ = everything(api, now)
+    monkeypatch.setattr(compaction, "SLICE_OBJECTS", 2)  # each service-day holds 3 objects
+    runs = 0
+    while True:
+        runs += 1
+        checks = iter(range(3))  # three slices a run, then time is up
+
+        def check_time(checks=checks) -> None:
+            if next(checks, None) is None:
+                raise OutOfTime
+
+        summary = CompactionSummary()
+        try:
+            Compactor(components.log_archive()).run(check_time, summary)
+            break
+        except OutOfTime:
+            assert summary.objects_compacted > 0  # every run makes progress
+    assert runs == 4  # 6 service-days x 2 slices = 12 slices, three a run
+    assert not list((archive_dir / "logs").rglob("*.ndjson.gz"))[:-2]  # today's stay
+    after, _ = everything(api, now)
+    assert sorted(after) == sorted(before)
+
+
+def test_cleanup_expires_the_index_before_compacting(archived, monkeypatch):
+    """A run that runs out of time while compacting has expired the index already: the
+    part that keeps D1 from filling never waits behind the archive."""
+    from logsvc.cleanup import TIME_RESERVE_MS
+
+    components.config_store().update("checkout", {"ttl_days": 1}, int(time.time() * 1000))
+    components.config_store().update("search", {"ttl_days": 1}, int(time.time() * 1000))
+    slices = []
+    real = Compactor.compact
+
+    def counted(self, *args):
+        slices.append(args)
+        return real(self, *args)
+
+    monkeypatch.setattr(Compactor, "compact", counted)
+    # Time runs out once two slices are compacted.
+    summary = components.cleaner().run(lambda: 60_000 if len(slices) < 2 else TIME_RESERVE_MS - 1)
+    assert not summary.complete
+    assert summary.logs_deleted >= 120  # the entries of two days ago and before, at least
+    for service in summary.services:  # nothing older than its cutoff is left in the index
+        first = components.log_index().stats(service.service_name, service.cutoff)
+        assert first["first_timestamp"] is None or first["first_timestamp"] >= service.cutoff
+    assert summary.compaction is not None  # reached, and stopped for time
+    assert summary.compaction.days_compacted == 2  # of 6

@@ -1,10 +1,12 @@
 """Retention: delete what each service's TTL says has expired, in bounded, resumable steps.
 
-Order of work: compaction of the archive's past days into Parquet (logsvc.archive.
-compaction), the index (per service, CLEANUP_BATCH_SIZE blocks a step), then the archive
-(whole date folders past the service's archive TTL), then old analysis results and alert
-cooldowns. Each step is idempotent; a run that sees its time running out stops between
-steps and reports itself incomplete, and the next run carries on.
+Order of work, what keeps D1 from filling first: the index (per service, CLEANUP_BATCH_SIZE
+blocks a step), the archive (whole date folders past the service's archive TTL), old
+analysis results and alert cooldowns, and last the compaction of the archive's past days
+into Parquet (logsvc.archive.compaction), the long part, in slices. Each step is
+idempotent; a run that sees its time running out stops between steps and reports itself
+incomplete (the cleanup function's CleanupIncomplete metric and alarm), and the next run
+carries on.
 """
 
 from __future__ import annotations
@@ -108,9 +110,6 @@ class Cleaner:
                 raise OutOfTime
 
         try:
-            if self.compactor is not None:
-                summary.compaction = CompactionSummary()
-                self.compactor.run(check_time, summary.compaction)
             for service_name in sorted(
                 set(self.logs.service_names()) | set(self.archive.services())
             ):
@@ -135,6 +134,9 @@ class Cleaner:
                 )
             if self.receipts is not None:  # a client retries within minutes, not days
                 self.receipts.delete_before(now - RECEIPT_TTL_MS)
+            if self.compactor is not None:
+                summary.compaction = CompactionSummary()
+                self.compactor.run(check_time, summary.compaction)
         except OutOfTime:
             summary.complete = False
         return summary

@@ -1,9 +1,10 @@
 """Compaction: each past day's gzip NDJSON objects of a service rewritten as one Parquet file
 (zstd, sorted by timestamp, row groups with min/max statistics), then deleted.
 
-Runs in the daily cleanup job (logsvc.cleanup), one service-day at a time, resumable:
+Runs in the daily cleanup job (logsvc.cleanup), after the index is expired, one slice of a
+service-day at a time (SLICE_OBJECTS objects), resumable:
 - the file's name is a digest of the objects it holds, so a run that stops between writing
-  it and deleting them writes the same file again next time;
+  it and deleting them writes the same file again next time (a day's keys list in order);
 - entries already in that day's compacted files are left out (objects that arrive for a
   compacted day, a late backfill, make a further file of that day, never a duplicate);
 - an object DuckDB cannot read stays where it is and is reported, the rest are compacted.
@@ -36,6 +37,9 @@ PARQUET_TYPE = "application/vnd.apache.parquet"
 # DuckDB skips a row group whose min/max timestamp is out of range (and, for newest-N, below
 # the N-th newest seen so far): 10,000 rows made a newest-50 search 40% faster than 100,000.
 ROW_GROUP_ROWS = 10_000
+# Objects compacted into one file at a time: a day of a service flushing every 4 s holds
+# 21,600, more than one run's time can read; a slice is a few minutes' work at most.
+SLICE_OBJECTS = 2000
 _DAY = "strftime(make_timestamp(\"timestamp\" * 1000), '%Y-%m-%d')"  # an entry's UTC day
 
 
@@ -68,21 +72,26 @@ class Compactor:
         )
 
     def run(self, check_time: Callable[[], None], summary: CompactionSummary) -> None:
-        """Compact every past day, oldest first; check_time raises to stop between days."""
+        """Compact every past day, oldest first, a slice of at most SLICE_OBJECTS objects
+        at a time; check_time raises to stop between slices. Every slice finished is kept,
+        so each run makes progress however many objects a day holds."""
         for date, service in self.days():
-            check_time()
-            self.compact(service, date, summary)
+            while True:
+                check_time()
+                if not self.compact(service, date, summary):
+                    break
 
-    def compact(self, service: str, date: str, summary: CompactionSummary) -> None:
-        """One service-day folder: its NDJSON objects into Parquet, one file per day of
-        their entries (one, unless objects from before objects held a single day are
-        there), then deleted."""
+    def compact(self, service: str, date: str, summary: CompactionSummary) -> bool:
+        """One slice of a service-day folder: its first SLICE_OBJECTS NDJSON objects into
+        Parquet, one file per day of their entries (one, unless objects from before objects
+        held a single day are there), then deleted. Whether objects are left."""
         import duckdb
 
+        keys = self.archive.keys(service, date)
         with tempfile.TemporaryDirectory() as folder:
-            # Fetched objects (S3, R2) live as long as this day's work, outside search's cache.
+            # Fetched objects (S3, R2) live as long as this slice's work, outside search's cache.
             files = ObjectFiles(self.archive, folder, cache_bytes=1 << 62)
-            paths = files.paths(self.archive.keys(service, date))
+            paths = files.paths(keys[:SLICE_OBJECTS])
             written: list[tuple[str, bytes, int]] = []  # (key, Parquet, entries)
             con = duckdb.connect(":memory:", config=duckdb_config())
             try:
@@ -105,15 +114,17 @@ class Compactor:
             finally:
                 con.close()
             if not paths:
-                return
+                return False
             for key, data, count in written:
                 self.archive.objects.put(key, data, PARQUET_TYPE, None)
                 summary.bytes_after += len(data)
                 summary.entries_written += count
             summary.bytes_before += sum(Path(p).stat().st_size for p in paths.values())
             self.archive.objects.delete(list(paths))
-            summary.days_compacted += 1
             summary.objects_compacted += len(paths)
+            more = len(keys) > SLICE_OBJECTS
+            summary.days_compacted += 0 if more else 1
+            return more
 
 
 def _days(con: Any, ndjson: list[str]) -> list[str]:

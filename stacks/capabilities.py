@@ -233,6 +233,7 @@ class DrainsIngestBuffer:
             writer=wiring.function,
             alarm_topic=wiring.core.alarm_topic,
             shards=wiring.settings.ingest_shards,
+            retention_hours=wiring.settings.ingest_retention_hours,
         )
 
 

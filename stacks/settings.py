@@ -47,6 +47,9 @@ class DeploymentSettings:
     # "false": the ingest function writes D1 and the archive itself on every request.
     buffered_ingest: str = "true"
     ingest_shards: int = 1  # 1,000 requests/s or 1 MB/s of entries per shard
+    # How long the stream keeps what ingest acknowledged (48-8760): an outage of the index
+    # or the archive shorter than this, less a day, loses nothing.
+    ingest_retention_hours: int = 168
     # The archive: "s3" (a bucket this app creates) or "r2" (an existing R2 bucket).
     archive: str = "s3"
     r2_account_id: str = ""
@@ -133,6 +136,11 @@ class DeploymentSettings:
                         "context reserved_concurrency must be recommended or "
                         f"function=number,...; got {pair!r}"
                     )
+        if not 48 <= settings.ingest_retention_hours <= 8760:
+            raise ValueError(
+                "context ingest_retention_hours must be 48-8760 (Kinesis keeps 24-8760 "
+                f"hours; the writer gives up a day earlier), got {settings.ingest_retention_hours}"
+            )
         if settings.log_retention_days not in RETENTION_DAYS:
             raise ValueError(
                 f"context log_retention_days must be one of "

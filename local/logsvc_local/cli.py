@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -84,6 +85,19 @@ def main(argv: list[str] | None = None) -> int:
         help="environment variable holding the target's key (default LOGSVC_TARGET_KEY)",
     )
 
+    redrive = commands.add_parser(
+        "redrive",
+        help="store the ingest batches the writer gave up on (AWS: the FailedBatches bucket)",
+    )
+    redrive.add_argument("--data-dir", type=Path, default=instance.default_data_dir())
+    redrive.add_argument(
+        "--from",
+        dest="source",
+        default=os.environ.get("FAILED_BATCHES_URL"),
+        help="s3://<FailedBatches bucket> (default FAILED_BATCHES_URL); the index and the "
+        "archive are DATABASE_URL's and ARCHIVE_URL's",
+    )
+
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", type=Path, default=project.OPENAPI_PATH)
     openapi.add_argument(
@@ -107,6 +121,8 @@ def _run(args: argparse.Namespace) -> int:
         return keys_cli.run(args)
     if args.command == "replay":
         return _replay(args)
+    if args.command == "redrive":
+        return _redrive(args)
     if args.command in ("cleanup", "analyze"):
         return _run_job(args.command, instance.existing(args.data_dir))
     if args.command == "tail":
@@ -180,6 +196,23 @@ def _replay(args: argparse.Namespace) -> int:
     except ApiError as exc:
         raise CommandError(exc.message) from None
     print(json.dumps(summary.to_dict(), indent=2))
+    return 0
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    """Store every given-up batch, then delete its object; the summary on stdout."""
+    if not args.source:
+        raise CommandError("name the bucket: --from s3://<FailedBatches bucket>")
+    project.configure(instance.existing(args.data_dir))
+    from logsvc import components
+    from logsvc.archive import open_object_store
+    from logsvc.buffer.redrive import redrive
+
+    writer = components.log_writer()
+    summary = redrive(
+        open_object_store(args.source), lambda entries, key: writer.store(entries, key)
+    )
+    print(json.dumps(dataclasses.asdict(summary), indent=2))
     return 0
 
 

@@ -432,13 +432,31 @@ def test_buffered_ingest_stream_writer_dead_letters_and_alarms(templates):
     assert mapping["MaximumBatchingWindowInSeconds"] == 4
     assert mapping["ParallelizationFactor"] == 1  # one writer per shard: bounded D1 requests
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
-    assert mapping["MaximumRetryAttempts"] == -1 and not mapping["BisectBatchOnFunctionError"]
-    assert "OnFailure" in mapping["DestinationConfig"]
+    # An outage of days loses nothing: the stream keeps 7 days, the writer gives up a day
+    # before, a bad record is isolated (bisection), and what is given up lands whole in S3.
+    assert stream["RetentionPeriodHours"] == 168
+    assert mapping["MaximumRecordAgeInSeconds"] == 6 * 86_400
+    assert mapping["MaximumRetryAttempts"] == 10_000 and mapping["BisectBatchOnFunctionError"]
+    destination = json.dumps(mapping["DestinationConfig"]["OnFailure"]["Destination"])
+    assert "BufferFailedBatches" in destination and "Queue" not in destination
+    assert mapping["MetricsConfig"] == {"Metrics": ["EventCount"]}
+    (bucket,) = resources(writer, "AWS::S3::Bucket").values()
+    assert bucket["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+    retained = [r for r in writer["Resources"].values() if r["Type"] == "AWS::S3::Bucket"]
+    assert retained[0]["DeletionPolicy"] == "Retain"  # it holds what was stored nowhere else
+    (policy,) = resources(writer, "AWS::IAM::Policy").values()
+    on_bucket = [
+        s["Action"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if "BufferFailedBatches" in json.dumps(s["Resource"])
+    ]
+    assert sorted(map(str, on_bucket)) == ["s3:ListBucket", "s3:PutObject"]  # no more
     (queue,) = resources(writer, "AWS::SQS::Queue").values()
     assert queue["SqsManagedSseEnabled"]
     alarms = {a["MetricName"]: a for a in resources(writer, "AWS::CloudWatch::Alarm").values()}
     assert alarms["GetRecords.IteratorAgeMilliseconds"]["Threshold"] == 300_000  # lag
     assert alarms["ApproximateNumberOfMessagesVisible"]["Threshold"] == 1  # dead letters
+    assert alarms["OnFailureDestinationDeliveredEventCount"]["Threshold"] == 1  # given up
     full = alarms["IndexFillPercent"]  # an index database at its budget
     assert full["Threshold"] == 100 and full["Namespace"] == "logsService"
     assert full["Dimensions"] == [{"Name": "service", "Value": "writer"}]
@@ -550,3 +568,14 @@ def test_an_incomplete_cleanup_raises_an_alarm(templates):
     incomplete = alarms["CleanupIncomplete"]
     assert incomplete["Threshold"] == 1 and incomplete["Period"] == 86_400
     assert incomplete["Dimensions"] == [{"Name": "service", "Value": "cleanup"}]
+
+
+def test_the_streams_retention_from_context_and_its_bounds(tmp_path):
+    templates = synthesize(tmp_path, ingest_retention_hours="72")
+    writer = templates["Logsvc-Writer"]
+    (stream,) = resources(writer, "AWS::Kinesis::Stream").values()
+    (mapping,) = resources(writer, "AWS::Lambda::EventSourceMapping").values()
+    assert stream["RetentionPeriodHours"] == 72
+    assert mapping["MaximumRecordAgeInSeconds"] == 2 * 86_400
+    with pytest.raises(ValueError, match="ingest_retention_hours"):
+        synthesize(tmp_path / "short", ingest_retention_hours="24")

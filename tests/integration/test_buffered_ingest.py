@@ -11,6 +11,8 @@ import pytest
 
 from logsvc import components
 from logsvc.buffer.local import LocalBuffer
+from logsvc.entries import LogEntry
+from logsvc.ids import entry_id
 from logsvc.store.blocks import MAX_BLOCK_SPAN_MS
 from logsvc.writer import Writer
 from logsvc_local.events import LocalContext
@@ -316,3 +318,106 @@ def test_the_writer_function_sets_refused_entries_aside_in_its_queue(kinesis):
     assert sorted(int(r["position"]) for r in received) == list(range(12))
     assert {r["reason"] for r in received} == {"index refused the block"}
     assert received[0]["entry"]["service_name"] == "svc"
+
+
+def given_up(event: dict, shard: str = "shardId-000000000000") -> bytes:
+    """What Lambda writes to an S3 on-failure destination for a Kinesis batch it gives up on:
+    its invocation record, with the event the function was invoked with as ``payload``."""
+    first, last = event["Records"][0], event["Records"][-1]
+    return json.dumps(
+        {
+            "requestContext": {
+                "requestId": "c9b8fa9f-5a7f-4e2b-9c5f-0c1c3c0a7c11",
+                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:writer",
+                "condition": "RecordAgeExceeded",
+                "approximateInvokeCount": 1000,
+            },
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": "2026-12-07T01:00:00.000Z",
+            "KinesisBatchInfo": {
+                "shardId": shard,
+                "startSequenceNumber": first["kinesis"]["sequenceNumber"],
+                "endSequenceNumber": last["kinesis"]["sequenceNumber"],
+                "batchSize": len(event["Records"]),
+                "streamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/ingest",
+            },
+            "payload": json.dumps(event),
+        }
+    ).encode()
+
+
+def test_a_batch_given_up_on_is_redriven_whole_and_only_once(kinesis, api_d1):
+    """The writer gave up (an outage longer than the record age): Lambda wrote the batch to
+    the failed-batches bucket; `logsvc redrive`'s code stores it, and a redrive run again
+    (it failed before deleting) stores nothing twice."""
+    from logsvc.archive import open_object_store
+    from logsvc.buffer.redrive import redrive
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="failed-batches")
+    batch = api_d1.post("/api/v1/logs/ingest/batch", {"logs": LOGS})
+    key = "aws/lambda/4e1f/shardId-000000000000/2026/12/07/2026-12-07T01.00.00-9a8b"
+    s3.put_object(Bucket="failed-batches", Key=key, Body=given_up(kinesis_event(kinesis)))
+    s3.put_object(Bucket="failed-batches", Key="aws/lambda/4e1f/x/garbage", Body=b"not json")
+    failed = open_object_store("s3://failed-batches")
+    writer = components.log_writer()
+    # The service has an open block in this writer (logsvc.store.open_blocks): a redrive
+    # must not append to it, or running it again would store the entries twice.
+    writer.store([LogEntry(entry_id(1500), "queued", "INFO", "newer", 1500)])
+    summary = redrive(failed, writer.redrive)
+    assert (summary.batches, summary.entries) == (1, 30)
+    assert summary.unreadable == ["aws/lambda/4e1f/x/garbage"]  # left for someone to look at
+    for log_id in batch.body["ids"]:
+        assert api_d1.get(f"/api/v1/logs/logs/{log_id}").status == 200
+    assert key not in list(failed.list_keys(""))
+    # Redriven again (as after a crash before the delete): nothing is stored twice.
+    s3.put_object(Bucket="failed-batches", Key=key, Body=given_up(kinesis_event(kinesis)))
+    again = redrive(failed, writer.redrive)
+    assert again.entries == 30
+    assert count(api_d1) == 31
+
+
+def test_an_unreadable_record_is_set_aside_whole_and_the_rest_stored(kinesis, api_d1, monkeypatch):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="failed-batches")
+    monkeypatch.setenv("FAILED_BATCHES_URL", "s3://failed-batches")
+    components.reset()
+    api_d1.post("/api/v1/logs/ingest/batch", {"logs": LOGS})
+    event = kinesis_event(kinesis)
+    bad = {
+        "eventID": "shardId-000000000000:1",
+        "kinesis": {"sequenceNumber": "1", "data": base64.b64encode(b"{not json").decode()},
+    }
+    assert write({"Records": [bad, *event["Records"]]}) == {"stored": 30, "skipped": 0}
+    (kept,) = s3.list_objects_v2(Bucket="failed-batches")["Contents"]
+    assert kept["Key"] == "unreadable/1.json"
+    body = json.loads(s3.get_object(Bucket="failed-batches", Key=kept["Key"])["Body"].read())
+    assert body["record"] == bad
+
+
+def test_the_writer_waits_out_the_stores_retry_after_within_its_time(monkeypatch):
+    """D1 locks a token out for minutes: the writer sleeps what it was told (within its
+    time) before failing, so Lambda's retries are spaced and the record age, not the retry
+    count, decides when to give up."""
+    from logsvc.errors import DatabaseUnavailable
+
+    handler = load_handler("writer")
+    slept = []
+    monkeypatch.setattr(handler.time, "sleep", slept.append)
+
+    class Context:
+        def __init__(self, left_ms):
+            self.left_ms = left_ms
+
+        def get_remaining_time_in_millis(self):
+            return self.left_ms
+
+    handler.wait_before_retrying(
+        DatabaseUnavailable("D1 rate limit", retry_after=40), Context(60_000)
+    )
+    handler.wait_before_retrying(
+        DatabaseUnavailable("D1 rate limit", retry_after=300), Context(60_000)
+    )
+    handler.wait_before_retrying(DatabaseUnavailable("D1 down"), Context(60_000))
+    assert slept == [40, 55.0]

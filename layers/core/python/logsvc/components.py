@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from logsvc.archive import LogArchive
     from logsvc.archive.athena import AthenaArchive
     from logsvc.archive.duckdb_engine import DuckDbArchive
+    from logsvc.archive.objects import ObjectStore
     from logsvc.archive.replay import Replayer
     from logsvc.buffer import LogBuffer
     from logsvc.cleanup import Cleaner
@@ -218,6 +219,14 @@ def log_archive() -> LogArchive:
         credentials=credentials,
     )
     return LogArchive(objects)
+
+
+def failed_batches() -> ObjectStore | None:
+    """The bucket of the ingest batches the writer gave up on (FAILED_BATCHES_URL)."""
+    from logsvc.archive import open_object_store
+
+    url = settings().failed_batches_url
+    return open_object_store(url) if url else None
 
 
 @built

@@ -172,6 +172,9 @@ class Settings(BaseModel):
     # and the queue the writer sets refused entries aside in.
     coordination_table: str | None = None
     writer_dead_letter_queue_url: str | None = None
+    # Where Lambda writes the ingest batches the writer gave up on, and the records it could
+    # not read (s3://bucket; set by the stacks): `logsvc redrive` stores the batches.
+    failed_batches_url: str | None = None
     aws_region: str | None = None
     # Redaction at ingest (logsvc.redaction): built-in rules and extra regular expressions.
     redact: Annotated[tuple[str, ...], BeforeValidator(_redact_rules)] = DEFAULT_RULES

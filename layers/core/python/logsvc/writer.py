@@ -76,9 +76,20 @@ class Writer:
         request, then publish them; return the entries kept by sampling. Replayed entries
         come from the archive: they are indexed again, not archived or published again."""
         batch, archive_keys, also = self._prepare(entries, key, also, replayed)
+        # A replay is retried by running it again: its blocks must keep their derived ids.
+        batch.appendable = not replayed
         self.logs.write(batch, archive_keys, also)
         if not replayed:
             self._publish(batch.entries)
+        return batch.entries
+
+    def redrive(self, entries: list[LogEntry], key: str) -> list[LogEntry]:
+        """Store a batch the stream gave up on (logsvc.buffer.redrive): archived and indexed
+        under names derived from ``key`` and never appended to open blocks, so a redrive
+        run again after a failure stores nothing twice; not published (it is old news)."""
+        batch, archive_keys, also = self._prepare(entries, key, (), replayed=False)
+        batch.appendable = False
+        self.logs.write(batch, archive_keys, also)
         return batch.entries
 
     def flush(self, stream: str, records: Sequence[BufferRecord]) -> FlushResult:
@@ -138,7 +149,7 @@ class Writer:
         dead = 0
         for block in blocks:
             try:
-                self.logs.write(PreparedBatch([], [block]), archive_keys)
+                self.logs.write(PreparedBatch([], [block], False), archive_keys)
             except SqlError as exc:
                 ids = set(block.ids)
                 refused = [(p, e) for p, e in fresh if e.id in ids]

@@ -145,7 +145,11 @@ def _copy(con: Any, ndjson: list[str], earlier: list[str], target: Path, day: st
         where += " AND id NOT IN (SELECT id FROM read_parquet(?))"
         params.append(earlier)
     written = con.execute(
-        f'COPY ({SELECT_COLUMNS} FROM {READ_NDJSON} {where} ORDER BY "timestamp", id) '
+        # An entry archived twice (a flush retried as halves: stacks/ingest_buffer.py) is
+        # written once.
+        f"COPY ({SELECT_COLUMNS} FROM {READ_NDJSON} {where} "
+        "QUALIFY row_number() OVER (PARTITION BY id) = 1 "
+        'ORDER BY "timestamp", id) '
         f"TO '{target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})",
         params,
     ).fetchone()

@@ -101,10 +101,17 @@ class Block:
 
 @dataclass
 class PreparedBatch:
-    """Entries (with the ids ingest gave them) and the block rows that will index them."""
+    """Entries (with the ids ingest gave them) and the block rows that will index them.
+
+    ``appendable``: whether its blocks may be appended to the writer's open blocks
+    (logsvc.store.open_blocks). Only where what makes a retry store nothing twice is written
+    in the same transaction (a flush's checkpoint, a request's receipt); a batch whose
+    retries rely on its blocks' derived ids alone (replay, redrive, a flush's blocks written
+    one by one, another index database's share of a flush) is inserted as it is."""
 
     entries: list[LogEntry]
     blocks: list[Block]
+    appendable: bool = True
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,8 @@ class LogIndex(StreamReads):
         ``archive_keys`` names each service's archive object; ``also`` are statements sent
         after the blocks in the same request (a checkpoint, a receipt): D1 runs a batch as
         one transaction, so they are stored with the blocks or not at all."""
-        if self.open_blocks is not None:
+        appending = self.open_blocks is not None and batch.appendable
+        if appending:
             statements, plans = self.open_blocks.statements(batch.blocks, archive_keys)
         else:
             statements = [self.block_statement(block, archive_keys) for block in batch.blocks]
@@ -113,7 +114,7 @@ class LogIndex(StreamReads):
             if self.open_blocks is not None:
                 self.open_blocks.forget()
             raise
-        if self.open_blocks is not None:
+        if appending:
             self.open_blocks.settle(plans, results)
 
     @staticmethod

@@ -93,9 +93,12 @@ class ShardedIndex:
             self._move_if_full(number, blocks)
         for number, blocks in sorted(placed.items()):
             if number != 0:
-                self.shards[number].write(PreparedBatch([], blocks), archive_keys)
+                # Not appended to open blocks: a retry after a failure further on must find
+                # these blocks by their derived ids (PreparedBatch.appendable).
+                self.shards[number].write(PreparedBatch([], blocks, False), archive_keys)
         # Last, with what goes with the blocks (a checkpoint, a receipt, a tally).
-        self.primary.write(PreparedBatch([], placed.get(0, [])), archive_keys, also)
+        first = PreparedBatch([], placed.get(0, []), batch.appendable)
+        self.primary.write(first, archive_keys, also)
 
     def _database_of(self, service: str, adding: list[int]) -> int:
         """Where a service's new blocks go; placed now if it never was (``adding``: what

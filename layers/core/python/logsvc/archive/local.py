@@ -44,6 +44,8 @@ class LocalObjectStore:
             raise ArchiveUnavailable(f"cannot read archive object {key}: {exc}") from exc
 
     def list_keys(self, prefix: str) -> Iterator[str]:
+        if self.root.exists() and not self.root.is_dir():  # as an S3 API's missing bucket
+            raise ArchiveUnavailable(f"the archive folder {self.root} is not a folder")
         folder = self._path(prefix.rpartition("/")[0]) if "/" in prefix else self.root
         root = str(self.root.resolve())
         keys = []

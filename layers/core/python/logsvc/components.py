@@ -141,7 +141,9 @@ def keys() -> Keys:
     from logsvc.keys import Keys
     from logsvc.store.api_keys import ApiKeyStore
 
-    return Keys(ApiKeyStore(database()))
+    # Key ids are MACed with the deployment's bootstrap key: made-up ids cost no read.
+    secret = api_key()
+    return Keys(ApiKeyStore(database()), id_secret=secret)
 
 
 @built

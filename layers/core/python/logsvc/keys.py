@@ -8,6 +8,7 @@ import binascii
 import hashlib
 import hmac
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,15 +56,27 @@ def hash_secret(secret: str) -> str:
 
 
 class Keys:
-    """Scoped keys: created with a secret shown once, checked against the stored hash,
-    remembered for CACHE_SECONDS (a revoked key stops working within that time)."""
+    """Scoped keys: created with a secret shown once, checked against the stored hash.
 
-    MAX_CACHED = 10_000  # unknown key ids are remembered too; never more than this
+    Every instance holds the active keys (one query every CACHE_SECONDS, whatever the
+    traffic), so a key id costs no database read: a revoked key stops working within that
+    time. A key id the holding lacks is read again only when the id is one this deployment
+    made (its second half is a MAC of its first under ``id_secret``) and at most every
+    RELOAD_SECONDS: a made-up id costs nothing, however many arrive, while a key created a
+    moment ago on another instance works at once."""
 
-    def __init__(self, store: ApiKeyStore):
+    RELOAD_SECONDS = 1.0
+
+    def __init__(self, store: ApiKeyStore, id_secret: str | None = None):
         self.store = store
-        # key id -> (when read, record or None: no active key)
-        self._cache: dict[str, tuple[float, KeyRecord | None, Principal | None]] = {}
+        self._id_key = (
+            hashlib.sha256(f"logsvc key ids\x00{id_secret}".encode()).digest()
+            if id_secret
+            else None
+        )
+        self._held: dict[str, tuple[KeyRecord, Principal]] = {}
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
 
     def create(
         self, name: str, scopes: list[str], services: list[str] | None, now_ms: int
@@ -71,7 +84,7 @@ class Keys:
         """A new key: the full key is returned once and never stored."""
         import secrets  # only here: keeps the functions' cold start short
 
-        key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        key_id, secret = self._new_id(secrets.token_hex(4)), secrets.token_urlsafe(32)
         record = KeyRecord(
             id=key_id,
             name=name,
@@ -91,7 +104,8 @@ class Keys:
         return [record.view() for record in self.store.list()]
 
     def revoke(self, key_id: str, now_ms: int) -> bool:
-        self._cache.pop(key_id, None)
+        with self._lock:
+            self._held.pop(key_id, None)
         return self.store.revoke(key_id, now_ms)
 
     def authenticate(self, token: str) -> Principal | None:
@@ -100,17 +114,37 @@ class Keys:
         if not match:
             return None
         key_id, secret = match.groups()
-        cached = self._cache.get(key_id)
-        if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
-            record = self.store.active(key_id)
-            cached = (time.monotonic(), record, _principal(record) if record else None)
-            if len(self._cache) >= self.MAX_CACHED:
-                self._cache.clear()
-            self._cache[key_id] = cached
-        _, record, principal = cached
-        if record is None or not hmac.compare_digest(hash_secret(secret), record.secret_hash):
+        held = self._holding(key_id)
+        if held is None:
+            return None
+        record, principal = held
+        if not hmac.compare_digest(hash_secret(secret), record.secret_hash):
             return None
         return principal
+
+    def _holding(self, key_id: str) -> tuple[KeyRecord, Principal] | None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._read_at > CACHE_SECONDS or (
+                key_id not in self._held
+                and self._made_here(key_id)
+                and now - self._read_at > self.RELOAD_SECONDS
+            ):
+                self._held = {r.id: (r, _principal(r)) for r in self.store.active_all()}
+                self._read_at = now
+            return self._held.get(key_id)
+
+    def _new_id(self, first: str) -> str:
+        """A key id of 16 hex digits: 8 random, and 8 of their MAC (8 more random without a
+        secret: such ids are found only once the holding is read again)."""
+        if self._id_key is None:
+            import secrets
+
+            return first + secrets.token_hex(4)
+        return first + hmac.new(self._id_key, first.encode(), "sha256").hexdigest()[:8]
+
+    def _made_here(self, key_id: str) -> bool:
+        return self._id_key is not None and hmac.compare_digest(self._new_id(key_id[:8]), key_id)
 
 
 def _principal(record: KeyRecord) -> Principal:

@@ -59,6 +59,12 @@ class ApiKeyStore:
         )
         return _record(rows[0]) if rows else None
 
+    def active_all(self) -> list[KeyRecord]:
+        """Every key not revoked (each instance holds them: logsvc.keys)."""
+        return [
+            _record(row) for row in self.db.query("SELECT * FROM api_keys WHERE revoked_at IS NULL")
+        ]
+
     def list(self) -> list[KeyRecord]:
         return [_record(row) for row in self.db.query("SELECT * FROM api_keys ORDER BY created_at")]
 

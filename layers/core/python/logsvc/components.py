@@ -279,6 +279,7 @@ def replayer() -> Replayer:
         engine,
         lambda entries, key: writer.store(entries, key, replayed=True),
         querier().hot_since,
+        allowed_hosts=s.replay_target_hosts,
     )
 
 

@@ -181,6 +181,9 @@ class Settings(BaseModel):
     redact_patterns: Annotated[tuple[str, ...], BeforeValidator(_redact_patterns)] = ()
     # Browser origins allowed to call the API (CORS); none by default.
     cors_origins: Names = ()
+    # Hosts replay may send to (none: any, but never a link-local address, nor loopback in
+    # Lambda: logsvc.archive.replay.check_target).
+    replay_target_hosts: Names = ()
 
     @property
     def retention_defaults(self) -> RetentionDefaults:

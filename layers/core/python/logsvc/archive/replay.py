@@ -16,10 +16,13 @@ service's ttl_days is raised first.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -30,6 +33,7 @@ from logsvc.errors import ApiError, BadRequest
 from logsvc.ids import derived_id
 
 BATCH = 1000
+POST_SECONDS = 15.0  # a batch's POST at most, retries included (the route answers in 20 s)
 Format = Literal["logsvc", "otlp", "loki"]
 # OTLP severity numbers of the service's levels (the OTLP spec's ranges' first values).
 _SEVERITY = {"DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "CRITICAL": 21}
@@ -72,12 +76,14 @@ class Replayer:
         engine: DuckDbArchive,
         write_index: Callable[[list[LogEntry], str], None],
         hot_since: Callable[[str], int],
-        post: Callable[[str, bytes, dict[str, str]], tuple[int, bytes]] | None = None,
+        post: Callable[[str, bytes, dict[str, str], float], tuple[int, bytes]] | None = None,
+        allowed_hosts: tuple[str, ...] = (),
     ):
         self.engine = engine
         self.write_index = write_index
         self.hot_since = hot_since
         self.post = post or http_post
+        self.allowed_hosts = tuple(host.lower() for host in allowed_hosts)
 
     def run(
         self,
@@ -92,6 +98,8 @@ class Replayer:
         summary then saying where to go on from."""
         if start > end:
             raise BadRequest("start_time: must not be after end_time", field="start_time")
+        if target.url is not None:
+            check_target(target.url, self.allowed_hosts)
         if target.url is None and end >= self.hot_since(service):
             raise BadRequest(
                 f"end_time: only entries that have left the index can be replayed into it; "
@@ -108,12 +116,15 @@ class Replayer:
             key = derived_id(
                 "replay", service, str(start), str(end), target.describe(), batch[0]["id"]
             )
-            self._send(batch, key, target)
+            budget = POST_SECONDS if time_left_s is None else min(POST_SECONDS, time_left_s() - 4)
+            self._send(batch, key, target, budget)
             summary.entries += len(batch)
             summary.batches += 1
         return summary
 
-    def _send(self, batch: list[dict[str, Any]], key: str, target: ReplayTarget) -> None:
+    def _send(
+        self, batch: list[dict[str, Any]], key: str, target: ReplayTarget, timeout_s: float
+    ) -> None:
         if target.url is None:
             self.write_index([_entry(e) for e in batch], key)
             return
@@ -124,10 +135,11 @@ class Replayer:
         url = target.url.rstrip("/")
         if target.format == "logsvc":
             url += "/api/v1/logs/ingest/batch"
-        status, answer = self.post(url, body, headers)
+        status, answer = self.post(url, body, headers, timeout_s)
         if not 200 <= status < 300:
             raise ReplayFailed(
-                f"target: {url} answered {status}: {answer[:200].decode('utf-8', 'replace')}",
+                f"target: {shown(url)} answered {status}: "
+                f"{answer[:200].decode('utf-8', 'replace')}",
                 field="target",
             )
 
@@ -206,24 +218,77 @@ def _loki(batch: list[dict[str, Any]]) -> bytes:
 _BODIES = {"logsvc": _logsvc, "otlp": _otlp, "loki": _loki}  # a batch as each target takes it
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    """POST with retries of connection errors and 429/5xx answers (urllib3's Retry)."""
+def http_post(
+    url: str, body: bytes, headers: dict[str, str], timeout_s: float = POST_SECONDS
+) -> tuple[int, bytes]:
+    """POST a batch, never twice once the target may have it: retried only when no
+    connection was made, or when the target answered 429 or 503 (it stored nothing); never
+    redirected (a 303 would turn the batch into a GET, a 307 resend it to another host: a
+    3xx is the target's answer); done within ``timeout_s``, retries included."""
     import urllib3
 
     retries = urllib3.Retry(
-        total=4,
+        total=2,
+        connect=2,
+        read=0,
+        other=0,
+        redirect=0,
+        status=2,
         backoff_factor=0.5,
-        status_forcelist=(429, 500, 502, 503, 504),
+        status_forcelist=(429, 503),
         allowed_methods=None,
         raise_on_status=False,
+        raise_on_redirect=False,
     )
+    timeout = urllib3.Timeout(total=max(timeout_s, 0.1), connect=min(5.0, max(timeout_s, 0.1)))
     try:
         response = _pool().request(
-            "POST", url, body=body, headers=headers, retries=retries, timeout=30.0
+            "POST",
+            url,
+            body=body,
+            headers=headers,
+            retries=retries,
+            timeout=timeout,
+            redirect=False,
         )
     except urllib3.exceptions.HTTPError as exc:
-        raise ReplayFailed(f"target: cannot reach {url}: {exc}", field="target") from exc
+        reason = redact_url(str(exc), url)
+        raise ReplayFailed(f"target: cannot reach {shown(url)}: {reason}", field="target") from exc
     return response.status, response.data
+
+
+def shown(url: str) -> str:
+    """A URL as messages may show it: without a user name or password."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def redact_url(text: str, url: str) -> str:
+    return text.replace(url, shown(url)) if url != shown(url) else text
+
+
+def check_target(url: str, allowed_hosts: tuple[str, ...]) -> None:
+    """Refuse a target outside REPLAY_TARGET_HOSTS (when set), and always one at a
+    link-local address (cloud metadata services live there); in Lambda, one on loopback
+    too (the runtime API)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        raise BadRequest("to.url: must be an http(s) URL", field="to.url")
+    if allowed_hosts and host not in allowed_hosts:
+        raise BadRequest(
+            f"to.url: {host} is not among REPLAY_TARGET_HOSTS ({', '.join(allowed_hosts)})",
+            field="to.url",
+        )
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    in_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    if address.is_link_local or (in_lambda and address.is_loopback):
+        raise BadRequest(f"to.url: replay does not send to {host}", field="to.url")
 
 
 _POOL: Any = None

@@ -102,6 +102,8 @@ class ApiStack(cdk.Stack):
                     functions[route.function], scope_permission_to_method=False
                 ),
             )
+        self._preflight_as_text()
+        self._execution_logs(settings)
         self._acknowledge_findings()
         self.web_acl = self._web_acl(settings)
         wafv2.CfnWebACLAssociation(
@@ -112,6 +114,29 @@ class ApiStack(cdk.Stack):
         )
         self._alarm_and_dashboard(core, functions)
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
+
+    def _execution_logs(self, settings: DeploymentSettings) -> None:
+        """The stage's execution-log group, made here (API Gateway would make it on first use,
+        kept for ever and outliving the stack) with the deployment's retention."""
+        group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=(
+                f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{settings.stage_name}"
+            ),
+            retention=settings.log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.api.deployment_stage.node.add_dependency(group)
+
+    def _preflight_as_text(self) -> None:
+        """CORS preflights are answered by mock integrations; with every media type binary
+        (above), API Gateway fails them with a 500 unless they convert to text."""
+        for method in self.api.methods:
+            if method.http_method == "OPTIONS":
+                method.node.default_child.add_property_override(  # type: ignore[union-attr]
+                    "Integration.ContentHandling", "CONVERT_TO_TEXT"
+                )
 
     def _web_acl(self, settings: DeploymentSettings) -> wafv2.CfnWebACL:
         def rate_rule(

@@ -151,8 +151,10 @@ class CoreStack(cdk.Stack):
         account = apigateway.CfnAccount(
             self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn
         )
-        # CloudFormation keeps the account setting when the stack goes (one per region).
+        # CloudFormation keeps the account setting when the stack goes (one per region), and
+        # so the role it names: other APIs of the region keep logging after a destroy.
         account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
 
     def _coordination_table(self) -> dynamodb.Table:
         """What every function instance agrees on (logsvc.coordination): the account's D1

@@ -52,6 +52,9 @@ class IngestBuffer(Construct):
             stream_mode=kinesis.StreamMode.PROVISIONED,
             encryption=kinesis.StreamEncryption.MANAGED,
             retention_period=cdk.Duration.hours(retention_hours),
+            # Goes with the stack (each one left behind bills its shards): drain it first,
+            # the writer's lag alarm clear (docs/DEPLOY.md).
+            removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         self.dead_letters = sqs.Queue(
             self,

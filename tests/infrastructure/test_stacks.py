@@ -126,6 +126,8 @@ def test_limits_cors_and_retention_come_from_context(tmp_path):
         if m["HttpMethod"] == "OPTIONS"
     ]
     assert options and "https://ops.example" in json.dumps(options[0])
+    # Mock integrations under binary media types */*: text, or API Gateway answers 500.
+    assert {m["Integration"]["ContentHandling"] for m in options} == {"CONVERT_TO_TEXT"}
     (log_group,) = resources(templates["Logsvc-Ingest"], "AWS::Logs::LogGroup").values()
     assert log_group["RetentionInDays"] == 7
     (function,) = resources(templates["Logsvc-Ingest"], "AWS::Lambda::Function").values()
@@ -579,3 +581,26 @@ def test_the_streams_retention_from_context_and_its_bounds(tmp_path):
     assert mapping["MaximumRecordAgeInSeconds"] == 2 * 86_400
     with pytest.raises(ValueError, match="ingest_retention_hours"):
         synthesize(tmp_path / "short", ingest_retention_hours="24")
+
+
+def test_what_a_destroy_takes_and_what_it_leaves(templates):
+    """The ingest stream goes with its stack (each one left behind bills its shards); the
+    region's API Gateway account setting stays, and so does the role it names; the stage's
+    execution logs expire like every other log group."""
+    writer = templates["Logsvc-Writer"]
+    (stream,) = [r for r in writer["Resources"].values() if r["Type"] == "AWS::Kinesis::Stream"]
+    assert stream["DeletionPolicy"] == "Delete"
+    core = templates["Logsvc-Core"]["Resources"]
+    (account,) = [r for r in core.values() if r["Type"] == "AWS::ApiGateway::Account"]
+    role_ref = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    assert account["DeletionPolicy"] == "Retain" and core[role_ref]["DeletionPolicy"] == "Retain"
+    api = templates["Logsvc-Api"]
+    groups = [
+        g["Properties"]
+        for g in api["Resources"].values()
+        if g["Type"] == "AWS::Logs::LogGroup"
+        and "API-Gateway-Execution-Logs_" in json.dumps(g["Properties"].get("LogGroupName"))
+    ]
+    assert len(groups) == 1 and groups[0]["RetentionInDays"] == 30
+    (stage,) = [r for r in api["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert any("ExecutionLogs" in d for d in stage.get("DependsOn", []))

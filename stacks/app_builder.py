@@ -21,7 +21,6 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
     """Core, one stack per function found in the functions folder, then the API."""
     settings = DeploymentSettings.from_context(app.node)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    check_bytecode(app, required=settings.layer_bytecode == "required")
     prefix = settings.stack_prefix
     core = CoreStack(
         app,
@@ -29,6 +28,8 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         settings=settings,
         description="logsvc: archive bucket, secrets, alarm topic",
     )
+    # On a stack: the CLI prints a stack's warnings, not the app's.
+    check_bytecode(core, required=settings.layer_bytecode == "required")
     stacks: dict[str, cdk.Stack] = {"core": core}
     live_tail = ingest_buffer = None
     for name in sorted(deployed_functions(settings), key=STACK_ORDER.index):

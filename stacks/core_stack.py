@@ -110,6 +110,13 @@ class CoreStack(cdk.Stack):
         self.alarm_topic = self._topic("Alarms", "logsvc alarms")
         if settings.alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        else:
+            cdk.Annotations.of(self).add_warning_v2(
+                "logsvc:no-alarm-email",
+                "no alarm_email: every alarm goes to the Alarms topic and reaches nobody. Put "
+                '"alarm_email" in cdk.json\'s context (a deploy without it removes the '
+                "subscription), or subscribe to AlarmsTopicArn yourself.",
+            )
         self.alerts = self._topic("Alerts", "logsvc error alerts (HIGH and CRITICAL analyses)")
         # Exported whatever the settings, under the names CDK gives the references: a
         # function stack deployed with other settings may still import any of them.

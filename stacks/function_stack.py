@@ -60,7 +60,7 @@ class FunctionSpec:
 FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "ingest": FunctionSpec(
         memory_mb=512,
-        timeout_s=30,
+        timeout_s=29,  # API Gateway stops waiting at 29 s: no work past it
         recommended_concurrency=10,
         capabilities=(
             ReadsApiKey(),
@@ -81,7 +81,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
     ),
     "search": FunctionSpec(
         memory_mb=512,
-        timeout_s=30,
+        timeout_s=29,
         tmp_mb=2048,  # DuckDB over R2: the fetched objects' cache
         recommended_concurrency=10,
         # ListBucket: S3 then answers a missing object with 404, not 403 (an expired

@@ -604,3 +604,34 @@ def test_what_a_destroy_takes_and_what_it_leaves(templates):
     assert len(groups) == 1 and groups[0]["RetentionInDays"] == 30
     (stage,) = [r for r in api["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
     assert any("ExecutionLogs" in d for d in stage.get("DependsOn", []))
+
+
+def test_no_function_behind_the_api_outlives_api_gateways_29_seconds(templates):
+    behind = {route.function for route in ROUTES} | {"stream"}
+    for name in behind:
+        (function,) = resources(templates[FUNCTION_STACKS[name]], "AWS::Lambda::Function").values()
+        assert function["Timeout"] <= 29, name
+
+
+def test_synthesis_warns_where_the_cli_shows_it(tmp_path):
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Annotations, Match
+
+    from stacks.app_builder import build
+
+    def core_of(**context):
+        defaults = {
+            **json.loads((ROOT / "cdk.json").read_text())["context"],
+            "d1_account_id": "a",
+            "d1_database_id": "d",
+            "aws:cdk:bundling-stacks": [],
+        }
+        app = cdk.App(outdir=str(tmp_path / str(len(context))), context={**defaults, **context})
+        return Annotations.from_stack(build(app)["core"])
+
+    core_of().has_warning("*", Match.string_like_regexp("alarm_email"))
+    if shutil.which("python3.14") is None:  # and the layers' missing bytecode, where the CLI
+        core_of().has_warning("*", Match.string_like_regexp("python3.14"))  # prints it
+    core_of(alarm_email="ops@example.com").has_no_warning(
+        "*", Match.string_like_regexp("alarm_email")
+    )

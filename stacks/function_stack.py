@@ -203,6 +203,8 @@ class FunctionStack(cdk.Stack):
         }
         if core.bucket is not None:
             environment["ARCHIVE_URL"] = f"s3://{settings.archive_bucket_name}"
+            # Bucket names are global: the archive must be this account's (adopted too).
+            environment["ARCHIVE_BUCKET_OWNER"] = cdk.Aws.ACCOUNT_ID
         else:
             environment["ARCHIVE_URL"] = f"s3://{settings.r2_bucket}"
             environment["ARCHIVE_ENDPOINT_URL"] = (

@@ -124,6 +124,18 @@ class IngestBuffer(Construct):
         )
         alarm(
             self,
+            "WriteThrottledAlarm",
+            self.stream.metric_write_provisioned_throughput_exceeded(
+                period=cdk.Duration.minutes(5), statistic="Sum"
+            ),
+            threshold=100,
+            description="logsvc: the ingest stream refused writes for its shard limits (1,000 "
+            "records or 1 MB a second a shard): add shards (-c ingest_shards) before ingest "
+            "answers 503",
+            topic=alarm_topic,
+        )
+        alarm(
+            self,
             "BatchesGivenUpAlarm",
             cloudwatch.Metric(
                 namespace="AWS/Lambda",

@@ -459,6 +459,7 @@ def test_buffered_ingest_stream_writer_dead_letters_and_alarms(templates):
     assert alarms["GetRecords.IteratorAgeMilliseconds"]["Threshold"] == 300_000  # lag
     assert alarms["ApproximateNumberOfMessagesVisible"]["Threshold"] == 1  # dead letters
     assert alarms["OnFailureDestinationDeliveredEventCount"]["Threshold"] == 1  # given up
+    assert alarms["WriteProvisionedThroughputExceeded"]["Threshold"] == 100  # add shards
     full = alarms["IndexFillPercent"]  # an index database at its budget
     assert full["Threshold"] == 100 and full["Namespace"] == "logsService"
     assert full["Dimensions"] == [{"Name": "service", "Value": "writer"}]
@@ -635,3 +636,8 @@ def test_synthesis_warns_where_the_cli_shows_it(tmp_path):
     core_of(alarm_email="ops@example.com").has_no_warning(
         "*", Match.string_like_regexp("alarm_email")
     )
+
+
+def test_the_functions_expect_their_own_account_to_own_the_archive(templates):
+    (function,) = resources(templates["Logsvc-Search"], "AWS::Lambda::Function").values()
+    assert function["Environment"]["Variables"]["ARCHIVE_BUCKET_OWNER"] == {"Ref": "AWS::AccountId"}

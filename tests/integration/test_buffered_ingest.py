@@ -421,3 +421,33 @@ def test_the_writer_waits_out_the_stores_retry_after_within_its_time(monkeypatch
     )
     handler.wait_before_retrying(DatabaseUnavailable("D1 down"), Context(60_000))
     assert slept == [40, 55.0]
+
+
+def test_records_a_shard_refused_are_sent_again_after_a_jittered_wait(monkeypatch):
+    """A shard over its write limit refuses some records of a PutRecords call: they are
+    sent again, after a wait (there was none). moto's Kinesis never refuses records, so
+    a stand-in client answers as Kinesis does when throttled (ProvisionedThroughput...)."""
+    from logsvc.buffer import kinesis as buffer
+
+    class Throttling:
+        def __init__(self):
+            self.calls = []
+
+        def put_records(self, StreamName, Records):
+            self.calls.append(len(Records))
+            refused = len(self.calls) < 3
+            return {
+                "FailedRecordCount": len(Records) if refused else 0,
+                "Records": [
+                    {"ErrorCode": "ProvisionedThroughputExceededException"} if refused else {}
+                    for _ in Records
+                ],
+            }
+
+    waits = []
+    monkeypatch.setattr(buffer.time, "sleep", waits.append)
+    client = Throttling()
+    entry = LogEntry(entry_id(1000), "svc", "INFO", "m", 1000)
+    buffer.KinesisBuffer("ingest", client=client).append([entry])
+    assert client.calls == [1, 1, 1]
+    assert len(waits) == 2 and 0 <= waits[0] <= 0.1 and 0 <= waits[1] <= 0.2

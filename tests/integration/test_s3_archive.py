@@ -155,3 +155,28 @@ def test_the_fetch_cache_stays_within_its_size(s3, tmp_path):
     cached = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
     assert len(cached) == 3  # ...and only the newest three stay
     assert sum(p.stat().st_size for p in cached) <= 3500
+
+
+def test_every_call_says_whose_bucket_it_expects(moto_aws):
+    """Bucket names are global: a bucket of the expected name in another account would take
+    the archive (adopt_archive_bucket, a deleted and re-created name). Every call names
+    the owner it expects (ExpectedBucketOwner), which S3 refuses with 403 when another
+    account owns the bucket; moto does not check it, so the requests are read here."""
+    import boto3
+
+    from logsvc.archive.s3 import S3ObjectStore
+
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="owned")
+    client = boto3.client("s3", region_name="us-east-1")
+    seen = []
+    client.meta.events.register(
+        "before-send.s3",
+        lambda request, **_: seen.append(request.headers.get("x-amz-expected-bucket-owner")),
+    )
+    store = S3ObjectStore("owned", client=client, expected_owner="123456789012")
+    store.put("logs/a.ndjson.gz", b"x", "application/x-ndjson", "gzip")
+    assert store.get("logs/a.ndjson.gz") == b"x"
+    assert list(store.list_keys("logs/")) == ["logs/a.ndjson.gz"]
+    store.delete(["logs/a.ndjson.gz"])
+    owners = [value.decode() if isinstance(value, bytes) else value for value in seen]
+    assert owners == ["123456789012"] * 4  # put, get, list, delete: each names the owner

@@ -219,6 +219,7 @@ def log_archive() -> LogArchive:
         endpoint_url=s.archive_endpoint_url,
         region=s.archive_region,
         credentials=credentials,
+        expected_owner=s.archive_bucket_owner,
     )
     return LogArchive(objects)
 

@@ -101,6 +101,8 @@ class Settings(BaseModel):
     d1_api_base_url: str = "https://api.cloudflare.com/client/v4"
     archive_endpoint_url: str | None = None
     archive_region: str | None = None
+    # S3: the account that must own the archive bucket (set by the stacks).
+    archive_bucket_owner: str | None = None
     # The index's hot window: entries stay in D1 this long; older ones are searched in the
     # archive, which keeps them ARCHIVE_TTL_DAYS (logsvc.querier).
     default_ttl_days: int = Field(default=7, ge=1, le=3650)

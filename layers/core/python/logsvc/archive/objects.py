@@ -32,6 +32,7 @@ def open_object_store(
     endpoint_url: str | None = None,
     region: str | None = None,
     credentials: dict[str, str] | None = None,
+    expected_owner: str | None = None,
 ) -> ObjectStore:
     """``file:///path/archive`` (a local folder) or ``s3://bucket[/prefix]`` (S3 or R2)."""
     parts = urlsplit(url)
@@ -50,5 +51,6 @@ def open_object_store(
             endpoint_url=endpoint_url,
             region=region,
             credentials=credentials,
+            expected_owner=expected_owner,
         )
     raise ValueError(f"ARCHIVE_URL scheme must be file or s3, got {parts.scheme!r}")

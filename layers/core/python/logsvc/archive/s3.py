@@ -46,19 +46,39 @@ class S3ObjectStore:
         region: str | None = None,
         credentials: dict[str, str] | None = None,
         client: Any = None,
+        expected_owner: str | None = None,
     ):
         self.bucket = bucket
         self._prefix = f"{prefix}/" if prefix else ""
         self._endpoint_url = endpoint_url
         self._region = region
         self._credentials = credentials
+        # The account that must own the bucket (S3): bucket names are global, so a bucket of
+        # that name in another account is refused (403) instead of written to.
+        self._expected_owner = expected_owner
         self._client = client
+        if client is not None:
+            self._owned(client)
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = s3_client(self._endpoint_url, self._region, self._credentials)
+            self._client = self._owned(
+                s3_client(self._endpoint_url, self._region, self._credentials)
+            )
         return self._client
+
+    def _owned(self, client: Any) -> Any:
+        """Every call of ``client`` says whose bucket it expects (ExpectedBucketOwner)."""
+        if self._expected_owner:
+            owner = self._expected_owner
+
+            def expect(params: dict[str, Any], **_: Any) -> None:
+                params.setdefault("ExpectedBucketOwner", owner)
+
+            for operation in ("PutObject", "GetObject", "ListObjectsV2", "DeleteObjects"):
+                client.meta.events.register(f"before-parameter-build.s3.{operation}", expect)
+        return client
 
     def put(self, key: str, data: bytes, content_type: str, content_encoding: str | None) -> None:
         extra = {"ContentEncoding": content_encoding} if content_encoding else {}

@@ -12,7 +12,9 @@ Idempotency-Keys live in the coordination table (``logsvc.coordination``).
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
 from typing import Any, Protocol
 
 import orjson
@@ -26,6 +28,7 @@ MAX_RECORD_BYTES = 900_000  # Kinesis takes 1 MiB per record, key included
 MAX_RECORDS_PER_CALL = 500
 MAX_BYTES_PER_CALL = 4_500_000  # PutRecords takes 5 MiB
 PUT_ATTEMPTS = 3
+PUT_BACKOFF_S = 0.05  # records a shard refused are sent again within 0.1, then 0.2 s
 
 
 class ReceiptTable(Protocol):
@@ -69,7 +72,9 @@ class KinesisBuffer:
     def _put(self, records: list[bytes]) -> None:
         for call in _calls(records):
             pending = call
-            for _ in range(PUT_ATTEMPTS):
+            for attempt in range(PUT_ATTEMPTS):
+                if attempt:  # a shard over its limit: wait a little, jittered, then again
+                    time.sleep(random.uniform(0, PUT_BACKOFF_S * 2**attempt))  # noqa: S311 - a wait, not a secret
                 answer = self.client.put_records(
                     StreamName=self.stream_name,
                     Records=[

@@ -1,7 +1,9 @@
-"""The one shape of alarm this app uses: over a threshold once, to the alarm topic."""
+"""The one shape of alarm this app uses: over a threshold once, to the alarm topic; and the
+metrics the functions publish themselves (namespace logsService, by function)."""
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
@@ -30,3 +32,15 @@ def alarm(
     )
     created.add_alarm_action(actions.SnsAction(topic))
     return created
+
+
+def service_metric(name: str, function: str, period: cdk.Duration) -> cloudwatch.Metric:
+    """A metric a function publishes (Powertools: namespace logsService, dimension
+    service), its maximum over ``period``."""
+    return cloudwatch.Metric(
+        namespace="logsService",
+        metric_name=name,
+        dimensions_map={"service": function},
+        period=period,
+        statistic="Maximum",
+    )

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from logsvc.schedules import SCHEDULES, eventbridge_expression
-from stacks.alarms import alarm
+from stacks.alarms import alarm, service_metric
 from stacks.capabilities import (
     AppendsToBuffer,
     Capability,
@@ -225,13 +224,7 @@ class FunctionStack(cdk.Stack):
             alarm(
                 self,
                 "CleanupIncompleteAlarm",
-                cloudwatch.Metric(
-                    namespace="logsService",
-                    metric_name="CleanupIncomplete",
-                    dimensions_map={"service": "cleanup"},
-                    period=cdk.Duration.days(1),
-                    statistic="Maximum",
-                ),
+                service_metric("CleanupIncomplete", "cleanup", cdk.Duration.days(1)),
                 threshold=1,
                 description="logsvc: the daily cleanup stopped for time; the next run carries "
                 "on (if it keeps stopping, raise the function's timeout or CLEANUP_BATCH_SIZE)",

@@ -19,7 +19,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.alarms import alarm
+from stacks.alarms import alarm, service_metric
 
 # A flush: up to this many records (requests) or this long after the first one.
 BATCH_RECORDS = 10_000
@@ -152,13 +152,7 @@ class IngestBuffer(Construct):
         alarm(
             self,
             "IndexFullAlarm",
-            cloudwatch.Metric(
-                namespace="logsService",
-                metric_name="IndexFillPercent",
-                dimensions_map={"service": "writer"},
-                period=cdk.Duration.minutes(5),
-                statistic="Maximum",
-            ),
+            service_metric("IndexFillPercent", "writer", cdk.Duration.minutes(5)),
             threshold=100,
             description="logsvc: an index database reached INDEX_BUDGET_BYTES; the largest "
             "services' hot windows are shrinking (add a database: docs/OPERATIONS.md)",

@@ -129,6 +129,9 @@ class SearchesArchive:
         wiring.allow(
             ["s3:GetBucketLocation", "s3:ListBucket"], [f"arn:{cdk.Aws.PARTITION}:s3:::{results}"]
         )
+        # Athena asks where the archive bucket is as the caller (its reference policy).
+        archive = f"arn:{cdk.Aws.PARTITION}:s3:::{settings.archive_bucket_name}"
+        wiring.allow(["s3:GetBucketLocation"], [archive])
         shown = settings.athena_results_bucket_name_as("<AWS::AccountId>", "<AWS::Region>")
         rendered = f"arn:<AWS::Partition>:s3:::{shown}/results/*"
         wiring.acknowledge(f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered}]", ATHENA_REASON)

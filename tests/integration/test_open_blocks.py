@@ -164,3 +164,24 @@ def _failing():
     from logsvc.sql import Statement
 
     return Statement("INSERT INTO no_such_table VALUES (1)")
+
+
+def test_a_batch_with_two_blocks_of_a_service_appends_and_inserts_in_order(api):
+    index = LogIndex(components.database(), open_blocks=OpenBlocks())
+    first = [LogEntry(entry_id(NOW), "checkout", "INFO", "first", NOW)]
+    store(index, [first])
+    late = NOW + 3 * 3_600_000  # past a block's two hours: a second block of the batch
+    batch = [
+        LogEntry(entry_id(NOW + 1000), "checkout", "INFO", "soon after", NOW + 1000),
+        LogEntry(entry_id(NOW + 2000), "checkout", "WARN", "and again", NOW + 2000),
+        LogEntry(entry_id(late), "checkout", "ERROR", "much later", late),
+    ]
+    index.write(index.prepare(batch, "two-blocks"), {})
+    rows = index.db.query("SELECT entry_count FROM log_blocks ORDER BY first_ts")
+    assert [row["entry_count"] for row in rows] == [3, 1]  # appended, then its own
+    found, _ = index.search(SearchFilters(service="checkout", start_time=NOW, limit=10))
+    assert [e["message"] for e in found] == ["much later", "and again", "soon after", "first"]
+    more = [LogEntry(entry_id(late + 1), "checkout", "INFO", "after that", late + 1)]
+    store(index, [more])
+    rows = index.db.query("SELECT entry_count FROM log_blocks ORDER BY first_ts")
+    assert [row["entry_count"] for row in rows] == [3, 2]  # the newest block is the open one

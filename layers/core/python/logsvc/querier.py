@@ -211,9 +211,10 @@ class Querier:
     def stats(self, service_name: str, now_ms: int) -> dict[str, Any]:
         """The index's counts, where its window for the service starts, and how full the
         fullest index database is (each database said its size with its answer)."""
+        counts = self.index.stats(service_name, now_ms)  # its answer says D1's size too
         fills = [c["fill"] for c in self.index.capacity() if c["fill"] is not None]
         return {
-            **self.index.stats(service_name, now_ms),
+            **counts,
             "hot_since": self.hot_since(service_name),
             "index_fill": max(fills, default=None),
         }

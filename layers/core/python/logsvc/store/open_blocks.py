@@ -117,14 +117,16 @@ class OpenBlocks:
         statements: list[Statement] = []
         plans: list[_Planned] = []
         with self._lock:
-            for block in blocks:
+            planned = dict(self._open)  # as it will be, block by block (a batch may hold
+            for block in blocks:  # two of a service: the second appends after the first)
                 key = (block.service_name, block.source_type)
-                current = self._open.get(key)
+                current = planned.get(key)
                 if current is None or not current.takes(block):
                     statements.append(block_statement(block, archive_keys))
                     plans.append(_Planned(key, block, None, 1))
+                    planned.pop(key, None)
                     continue
-                appended = current.with_(block)
+                appended = planned[key] = current.with_(block)
                 statements += [
                     _append(block, current, appended),
                     # The open block changed or went: the entries as a block of their own.

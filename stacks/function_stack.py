@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -55,6 +56,8 @@ class FunctionSpec:
     def has(self, kind: type) -> bool:
         return any(isinstance(capability, kind) for capability in self.capabilities)
 
+
+ERROR_RATE_PERCENT = 1  # a function's errors alarm past this share of its invocations
 
 FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "ingest": FunctionSpec(
@@ -230,15 +233,34 @@ class FunctionStack(cdk.Stack):
                 "on (if it keeps stopping, raise the function's timeout or CLEANUP_BATCH_SIZE)",
                 topic=core.alarm_topic,
             )
-        for metric_name, metric in (
-            ("Errors", self.function.metric_errors()),
-            ("Throttles", self.function.metric_throttles()),
-        ):
-            alarm(
-                self,
-                f"{metric_name}Alarm",
-                metric.with_(period=cdk.Duration.minutes(5), statistic="Sum"),
-                threshold=1,
-                description=f"{self.function.node.path}: {metric_name} in 5 minutes",
-                topic=core.alarm_topic,
-            )
+        five_minutes = cdk.Duration.minutes(5)
+        # Errors as a share of invocations, so one error in 10,000 does not page; while
+        # invocations are few (the scheduled jobs) every error counts as 100%.
+        error_rate = cloudwatch.MathExpression(
+            expression="IF(invocations < 100, errors * 100, 100 * errors / invocations)",
+            using_metrics={
+                "errors": self.function.metric_errors(period=five_minutes, statistic="Sum"),
+                "invocations": self.function.metric_invocations(
+                    period=five_minutes, statistic="Sum"
+                ),
+            },
+            label="error rate (%)",
+            period=five_minutes,
+        )
+        alarm(
+            self,
+            "ErrorsAlarm",
+            error_rate,
+            threshold=ERROR_RATE_PERCENT,
+            description=f"{self.function.node.path}: {ERROR_RATE_PERCENT}% of invocations "
+            "failed in 5 minutes (or any error while it ran under 100 times)",
+            topic=core.alarm_topic,
+        )
+        alarm(
+            self,
+            "ThrottlesAlarm",
+            self.function.metric_throttles(period=five_minutes, statistic="Sum"),
+            threshold=1,
+            description=f"{self.function.node.path}: Throttles in 5 minutes",
+            topic=core.alarm_topic,
+        )

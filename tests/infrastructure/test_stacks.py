@@ -76,8 +76,11 @@ def test_functions_are_arm64_python_with_tracing_and_log_retention(templates, na
     )
     log_groups = resources(template, "AWS::Logs::LogGroup").values()
     assert {group["RetentionInDays"] for group in log_groups} == {30}
-    alarms = {a["MetricName"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
-    assert {"Errors", "Throttles"} <= alarms
+    alarms = list(resources(template, "AWS::CloudWatch::Alarm").values())
+    assert "Throttles" in {a.get("MetricName") for a in alarms}
+    (errors,) = [a for a in alarms if "Metrics" in a]  # a rate, not "1 error in 5 minutes"
+    (expression,) = [m["Expression"] for m in errors["Metrics"] if "Expression" in m]
+    assert "errors / invocations" in expression and errors["Threshold"] == 1
 
 
 def test_waf_rate_limits_per_ip_as_in_the_original(templates):
@@ -456,7 +459,11 @@ def test_buffered_ingest_stream_writer_dead_letters_and_alarms(templates):
     assert sorted(map(str, on_bucket)) == ["s3:ListBucket", "s3:PutObject"]  # no more
     (queue,) = resources(writer, "AWS::SQS::Queue").values()
     assert queue["SqsManagedSseEnabled"]
-    alarms = {a["MetricName"]: a for a in resources(writer, "AWS::CloudWatch::Alarm").values()}
+    alarms = {
+        a["MetricName"]: a
+        for a in resources(writer, "AWS::CloudWatch::Alarm").values()
+        if "MetricName" in a
+    }
     assert alarms["GetRecords.IteratorAgeMilliseconds"]["Threshold"] == 300_000  # lag
     assert alarms["ApproximateNumberOfMessagesVisible"]["Threshold"] == 1  # dead letters
     assert alarms["OnFailureDestinationDeliveredEventCount"]["Threshold"] == 1  # given up
@@ -568,7 +575,11 @@ def test_more_index_databases_and_the_budget_from_context(tmp_path):
 
 def test_an_incomplete_cleanup_raises_an_alarm(templates):
     cleanup = templates["Logsvc-Cleanup"]
-    alarms = {a["MetricName"]: a for a in resources(cleanup, "AWS::CloudWatch::Alarm").values()}
+    alarms = {
+        a["MetricName"]: a
+        for a in resources(cleanup, "AWS::CloudWatch::Alarm").values()
+        if "MetricName" in a
+    }
     incomplete = alarms["CleanupIncomplete"]
     assert incomplete["Threshold"] == 1 and incomplete["Period"] == 86_400
     assert incomplete["Dimensions"] == [{"Name": "service", "Value": "cleanup"}]

@@ -131,7 +131,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, output: list[str]) 
         try:
             if requests.get(f"{url}/health", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or its first answer (imports, migrations) still coming
         time.sleep(0.1)
     raise RuntimeError("logsvc serve did not become healthy in 30 s:\n" + "".join(output))

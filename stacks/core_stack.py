@@ -17,6 +17,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.alarms import alarm
 from stacks.archive_search import ArchiveSearch
 from stacks.settings import ARCHIVE_PREFIXES, DeploymentSettings
 
@@ -118,6 +119,22 @@ class CoreStack(cdk.Stack):
                 "subscription), or subscribe to AlarmsTopicArn yourself.",
             )
         self.alerts = self._topic("Alerts", "logsvc error alerts (HIGH and CRITICAL analyses)")
+        alarm(
+            self,
+            "CoordinationThrottledAlarm",
+            self.coordination.metric_throttled_requests_for_operations(
+                operations=[
+                    dynamodb.Operation.UPDATE_ITEM,
+                    dynamodb.Operation.PUT_ITEM,
+                    dynamodb.Operation.GET_ITEM,
+                ],
+                period=cdk.Duration.minutes(5),
+            ),
+            threshold=1,
+            description="logsvc: DynamoDB throttled the coordination table (the D1 budget, "
+            "daily counts, receipts): ingest and reads answer 503 meanwhile",
+            topic=self.alarm_topic,
+        )
         # Exported whatever the settings, under the names CDK gives the references: a
         # function stack deployed with other settings may still import any of them.
         for value in (

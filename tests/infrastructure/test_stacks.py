@@ -653,3 +653,15 @@ def test_synthesis_warns_where_the_cli_shows_it(tmp_path):
 def test_the_functions_expect_their_own_account_to_own_the_archive(templates):
     (function,) = resources(templates["Logsvc-Search"], "AWS::Lambda::Function").values()
     assert function["Environment"]["Variables"]["ARCHIVE_BUCKET_OWNER"] == {"Ref": "AWS::AccountId"}
+
+
+def test_a_throttled_coordination_table_raises_an_alarm(templates):
+    core = templates["Logsvc-Core"]
+    (throttled,) = [
+        a
+        for a in resources(core, "AWS::CloudWatch::Alarm").values()
+        if "ThrottledRequests" in json.dumps(a.get("Metrics", []))
+    ]
+    assert throttled["Threshold"] == 1
+    operations = json.dumps(throttled["Metrics"])
+    assert all(op in operations for op in ("UpdateItem", "PutItem", "GetItem"))

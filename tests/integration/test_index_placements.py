@@ -115,3 +115,49 @@ def test_a_service_moves_off_a_full_database_after_notice_and_is_found_in_both(d
     # Once the old database holds none of its blocks, cleanup forgets it.
     index.expire("busy", NOW + 150_000, 1000)
     assert [row[0] for row in Placements(two[0]).read()["busy"]] == [new]
+
+
+def test_a_flush_retried_after_the_first_database_failed_stores_nothing_twice(databases):
+    """The other database took its share (appended to its open blocks) and then the first
+    one failed: the retried flush skips the share that database has, by its checkpoint."""
+    from logsvc.archive import LogArchive
+    from logsvc.archive.local import LocalObjectStore
+    from logsvc.errors import DatabaseUnavailable
+    from logsvc.store.open_blocks import OpenBlocks
+    from logsvc.writer import Writer
+
+    class FailingOnce:
+        def __init__(self, db):
+            self.db, self.failed = db, False
+
+        def batch(self, statements):
+            second = [s for s in statements if "writer_checkpoints" in s.sql and s.params[1] == "5"]
+            if not self.failed and second:  # the second flush's checkpoint, the first time
+                self.failed = True
+                raise DatabaseUnavailable("D1 lost the connection")
+            return self.db.batch(statements)
+
+        def __getattr__(self, name):
+            return getattr(self.db, name)
+
+    first, second = FailingOnce(databases[0]), databases[1]
+    index = ShardedIndex(
+        [LogIndex(first, None, OpenBlocks()), LogIndex(second, None, OpenBlocks())],
+        Placements(databases[0]),
+    )
+    Placements(databases[0]).place("elsewhere", 1, 0)  # this service's blocks: database 1
+    archive = LogArchive(LocalObjectStore(str(databases[0].path) + ".archive"))
+    writer = Writer(archive, index)
+
+    def records(start: int, count: int) -> list[tuple[int, list[LogEntry]]]:
+        return [(start + n, entries("elsewhere", NOW + start + n, 1)) for n in range(count)]
+
+    writer.flush("shard-0", records(0, 3))  # opens a block in database 1
+    with pytest.raises(DatabaseUnavailable):
+        writer.flush("shard-0", records(3, 3))  # database 1 took it, database 0 failed
+    writer.flush("shard-0", records(3, 3))  # Lambda's retry of the same records
+    writer.flush("shard-0", records(6, 3))
+    rows = databases[1].query("SELECT entry_count FROM log_blocks")
+    assert [row["entry_count"] for row in rows] == [9]  # one block, appended, no duplicate
+    found, _ = index.search(SearchFilters(service="elsewhere", start_time=NOW, limit=50))
+    assert len(found) == len({e["id"] for e in found}) == 9

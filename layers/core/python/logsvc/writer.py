@@ -113,7 +113,7 @@ class Writer:
         )
         dead = 0
         try:
-            self.logs.write(batch, archive_keys, also)
+            self.logs.write(batch, archive_keys, also, checkpoint=checkpoint)
         except SqlError:
             # Some block is refused: store the others one by one, set the refused aside.
             self._checkpoints.pop(stream, None)

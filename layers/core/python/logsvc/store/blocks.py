@@ -107,7 +107,7 @@ class PreparedBatch:
     (logsvc.store.open_blocks). Only where what makes a retry store nothing twice is written
     in the same transaction (a flush's checkpoint, a request's receipt); a batch whose
     retries rely on its blocks' derived ids alone (replay, redrive, a flush's blocks written
-    one by one, another index database's share of a flush) is inserted as it is."""
+    one by one, another index database's share of a request) is inserted as it is."""
 
     entries: list[LogEntry]
     blocks: list[Block]

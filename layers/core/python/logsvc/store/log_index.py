@@ -83,12 +83,15 @@ class LogIndex(StreamReads):
         batch: PreparedBatch,
         archive_keys: dict[str, str],
         also: Sequence[Statement] = (),
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         """Index a prepared batch in one round trip; blocks already written are left as is.
 
         ``archive_keys`` names each service's archive object; ``also`` are statements sent
         after the blocks in the same request (a checkpoint, a receipt): D1 runs a batch as
-        one transaction, so they are stored with the blocks or not at all."""
+        one transaction, so they are stored with the blocks or not at all. ``checkpoint``
+        (a flush's, whose statement is among ``also``) is for an index of several
+        databases (logsvc.store.shards); one database needs nothing more."""
         appending = self.open_blocks is not None and batch.appendable
         if appending:
             statements, plans = self.open_blocks.statements(batch.blocks, archive_keys)

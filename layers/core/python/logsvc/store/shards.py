@@ -9,9 +9,9 @@ services asks only the databases that hold or held them (every database for a se
 yet placed, and for reads of all services), in parallel, and merges the answers; cleanup
 expires each database. Everything else (keys, configs, checkpoints, receipts, sampling's
 tallies, placements) stays in the first database, DATABASE_URL: the writer sends a flush's
-checkpoint with the first database's blocks, after the other databases' blocks are stored,
-so a flush retried after a failure stores nothing twice (block ids derive from the flush)
-and loses nothing. Databases are numbered by position: add new ones at the end of
+checkpoint with the first database's blocks, after the other databases' blocks are stored
+(each with the checkpoint too, so a flush retried after a failure skips a database that has
+its share already), and so stores nothing twice and loses nothing. Databases are numbered by position: add new ones at the end of
 INDEX_SHARD_URLS, never reorder them.
 """
 
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from logsvc.filters import SearchFilters
 from logsvc.refreshed import Refreshed
 from logsvc.sql import Statement
-from logsvc.store.blocks import Block, PreparedBatch
+from logsvc.store.blocks import Block, Checkpoint, PreparedBatch
 from logsvc.store.hot_windows import bytes_to_add
 from logsvc.store.log_index import ExpiryStep, LogIndex
 from logsvc.store.placements import MOVE_NOTICE_MS, MOVE_TO_FILL, Placements, current
@@ -45,6 +45,8 @@ class ShardedIndex:
         self.placements = placements
         self._placed = Refreshed(placements.read, {}, "index placements")
         self._placing = threading.Lock()
+        # (database, stream) -> the last flush position stored there, read once while warm.
+        self._checkpoints: dict[tuple[int, str], int | None] = {}
         self._pool = ThreadPoolExecutor(len(self.shards), thread_name_prefix="index-shard")
 
     def _each(
@@ -82,7 +84,13 @@ class ShardedIndex:
         batch: PreparedBatch,
         archive_keys: dict[str, str],
         also: Sequence[Statement] = (),
+        checkpoint: Checkpoint | None = None,
     ) -> None:
+        """Each block to its service's database; the first database last, with ``also``.
+        A flush's share of another database goes with the flush's checkpoint there, and is
+        skipped when that database's checkpoint says an earlier try stored it: so its
+        blocks may take appends (PreparedBatch.appendable) as the first database's do.
+        Without a checkpoint, another database's blocks keep their derived ids."""
         placed: dict[int, list[Block]] = {}
         adding = [0] * len(self.shards)  # bytes this batch brings to each database so far
         for block in batch.blocks:
@@ -91,14 +99,38 @@ class ShardedIndex:
             adding[number] += block.size
         for number, blocks in placed.items():
             self._move_if_full(number, blocks)
-        for number, blocks in sorted(placed.items()):
-            if number != 0:
-                # Not appended to open blocks: a retry after a failure further on must find
-                # these blocks by their derived ids (PreparedBatch.appendable).
-                self.shards[number].write(PreparedBatch([], blocks, False), archive_keys)
-        # Last, with what goes with the blocks (a checkpoint, a receipt, a tally).
-        first = PreparedBatch([], placed.get(0, []), batch.appendable)
-        self.primary.write(first, archive_keys, also)
+        try:
+            for number, blocks in sorted(placed.items()):
+                if number != 0:
+                    self._write_share(number, blocks, batch.appendable, archive_keys, checkpoint)
+            # Last, with what goes with the blocks (a checkpoint, a receipt, a tally).
+            first = PreparedBatch([], placed.get(0, []), batch.appendable)
+            self.primary.write(first, archive_keys, also)
+        except BaseException:
+            self._checkpoints.clear()  # read again: a try may have stored more than known
+            raise
+
+    def _write_share(
+        self,
+        number: int,
+        blocks: list[Block],
+        appendable: bool,
+        archive_keys: dict[str, str],
+        checkpoint: Checkpoint | None,
+    ) -> None:
+        shard = self.shards[number]
+        if checkpoint is None:  # a retry finds these blocks by their derived ids alone
+            shard.write(PreparedBatch([], blocks, False), archive_keys)
+            return
+        key = (number, checkpoint.stream)
+        if key not in self._checkpoints:
+            self._checkpoints[key] = shard.checkpoint(checkpoint.stream)
+        done = self._checkpoints[key]
+        if done is not None and done >= checkpoint.position:
+            return  # an earlier try of this flush stored them here
+        mark = shard.checkpoint_statement(checkpoint, self.placements.clock())
+        shard.write(PreparedBatch([], blocks, appendable), archive_keys, [mark])
+        self._checkpoints[key] = checkpoint.position
 
     def _database_of(self, service: str, adding: list[int]) -> int:
         """Where a service's new blocks go; placed now if it never was (``adding``: what

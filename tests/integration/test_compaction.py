@@ -278,3 +278,26 @@ def test_cleanup_expires_the_index_before_compacting(archived, monkeypatch):
         assert first["first_timestamp"] is None or first["first_timestamp"] >= service.cutoff
     assert summary.compaction is not None  # reached, and stopped for time
     assert summary.compaction.days_compacted == 2  # of 6
+
+
+def test_an_entry_archived_twice_is_compacted_once(api, archive_dir):
+    """A flush retried in halves (the stream's bisection) archives entries again under
+    another object's name: the day's Parquet holds each entry once."""
+    from logsvc.entries import LogEntry
+    from logsvc.ids import entry_id
+
+    now = int(time.time() * 1000)
+    day_ago = now - 2 * DAY
+    entries = [
+        LogEntry(entry_id(day_ago + n), "checkout", "INFO", f"entry {n}", day_ago + n)
+        for n in range(10)
+    ]
+    archive = components.log_archive()
+    archive.archive_batch(entries, "shard-0:100")  # the whole batch's try
+    archive.archive_batch(entries[5:], "shard-0:105")  # its second half, retried
+    summary = compact()
+    assert summary.entries_written == 10
+    (path,) = parquet_files(archive_dir)
+    rows = duckdb.sql("SELECT id FROM read_parquet(?)", params=[str(path)]).fetchall()
+    ids = [row[0] for row in rows]
+    assert sorted(ids) == sorted(e.id for e in entries)

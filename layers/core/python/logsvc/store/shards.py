@@ -11,8 +11,8 @@ expires each database. Everything else (keys, configs, checkpoints, receipts, sa
 tallies, placements) stays in the first database, DATABASE_URL: the writer sends a flush's
 checkpoint with the first database's blocks, after the other databases' blocks are stored
 (each with the checkpoint too, so a flush retried after a failure skips a database that has
-its share already), and so stores nothing twice and loses nothing. Databases are numbered by position: add new ones at the end of
-INDEX_SHARD_URLS, never reorder them.
+its share already), and so stores nothing twice and loses nothing. Databases are numbered
+by position: add new ones at the end of INDEX_SHARD_URLS, never reorder them.
 """
 
 from __future__ import annotations

@@ -171,6 +171,11 @@ class FunctionStack(cdk.Stack):
             tracing=lambda_.Tracing.ACTIVE,
             role=role,
             log_group=log_group,
+            # The function's own records only: Lambda's START, END and REPORT lines (about
+            # 300 bytes a request, billed as logs) are kept for warnings and errors.
+            logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             environment=self._environment(name, core, settings),
             reserved_concurrent_executions=settings.reserved_concurrency_of(
                 name, spec.recommended_concurrency

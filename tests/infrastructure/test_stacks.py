@@ -665,3 +665,20 @@ def test_a_throttled_coordination_table_raises_an_alarm(templates):
     assert throttled["Threshold"] == 1
     operations = json.dumps(throttled["Metrics"])
     assert all(op in operations for op in ("UpdateItem", "PutItem", "GetItem"))
+
+
+def test_the_services_own_logs_and_traces_are_held_down(templates):
+    """What the service logs and traces about itself per request is billed per request:
+    Lambda's platform lines only for warnings, WAF records only of blocked requests, X-Ray
+    one request a second and 1% of the rest (issue 29: ~2.5 KB of own logs a request)."""
+    for name in FUNCTION_STACKS.values():
+        (function,) = resources(templates[name], "AWS::Lambda::Function").values()
+        assert function["LoggingConfig"]["LogFormat"] == "JSON"
+        assert function["LoggingConfig"]["SystemLogLevel"] == "WARN"
+    api = templates["Logsvc-Api"]
+    (logging,) = resources(api, "AWS::WAFv2::LoggingConfiguration").values()
+    assert logging["LoggingFilter"]["DefaultBehavior"] == "DROP"
+    (keep,) = logging["LoggingFilter"]["Filters"]
+    assert keep["Conditions"] == [{"ActionCondition": {"Action": "BLOCK"}}]
+    (rule,) = resources(api, "AWS::XRay::SamplingRule").values()
+    assert rule["SamplingRule"]["FixedRate"] == 0.01 and rule["SamplingRule"]["ReservoirSize"] == 1

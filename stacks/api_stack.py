@@ -20,6 +20,7 @@ from stacks.settings import DeploymentSettings
 
 BATCH_INGEST_PATH = "/api/v1/logs/ingest/batch"
 TRACE_SAMPLING_RATE = 0.01  # of the API's requests past one a second
+WAF_BLOCKS_ALARM = 500  # blocked requests in 5 minutes
 AUTH_REASON = (
     "Every route but /health and /openapi.json checks the Bearer API key in the function "
     "(constant-time comparison); an authorizer would add a second invocation per request."
@@ -308,6 +309,23 @@ class ApiStack(cdk.Stack):
             server_errors,
             threshold=1,
             description="logsvc API answered 5xx",
+            topic=core.alarm_topic,
+        )
+        # The WAF's blocks: a client (or several) past the per-IP limits, or an attack.
+        acl_name = cdk.Fn.select(0, cdk.Fn.split("|", self.web_acl.ref))  # Ref: name|id|scope
+        alarm(
+            self,
+            "WafBlocksAlarm",
+            cloudwatch.Metric(
+                namespace="AWS/WAFV2",
+                metric_name="BlockedRequests",
+                dimensions_map={"WebACL": acl_name, "Region": cdk.Aws.REGION, "Rule": "ALL"},
+                period=five_minutes,
+                statistic="Sum",
+            ),
+            threshold=WAF_BLOCKS_ALARM,
+            description=f"logsvc: the WAF blocked {WAF_BLOCKS_ALARM} requests in 5 minutes "
+            "(clients past the per-IP limits: the WAF log names them)",
             topic=core.alarm_topic,
         )
         dashboard = cloudwatch.Dashboard(

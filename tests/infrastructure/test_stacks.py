@@ -155,7 +155,7 @@ def test_no_cors_by_default_and_stage_throttled_and_logged(templates):
     throttle = stage["MethodSettings"][0]
     assert (throttle["ThrottlingRateLimit"], throttle["ThrottlingBurstLimit"]) == (200, 400)
     alarms = resources(api, "AWS::CloudWatch::Alarm").values()
-    assert [a["MetricName"] for a in alarms] == ["5XXError"]
+    assert sorted(a["MetricName"] for a in alarms) == ["5XXError", "BlockedRequests"]
     assert resources(api, "AWS::CloudWatch::Dashboard")
 
 
@@ -682,3 +682,15 @@ def test_the_services_own_logs_and_traces_are_held_down(templates):
     assert keep["Conditions"] == [{"ActionCondition": {"Action": "BLOCK"}}]
     (rule,) = resources(api, "AWS::XRay::SamplingRule").values()
     assert rule["SamplingRule"]["FixedRate"] == 0.01 and rule["SamplingRule"]["ReservoirSize"] == 1
+
+
+def test_the_wafs_blocks_raise_an_alarm(templates):
+    api = templates["Logsvc-Api"]
+    (blocks,) = [
+        a
+        for a in resources(api, "AWS::CloudWatch::Alarm").values()
+        if a.get("MetricName") == "BlockedRequests"
+    ]
+    assert blocks["Namespace"] == "AWS/WAFV2" and blocks["Threshold"] == 500
+    dimensions = {d["Name"]: d["Value"] for d in blocks["Dimensions"]}
+    assert dimensions["Rule"] == "ALL" and "WebAcl" in json.dumps(dimensions["WebACL"])

@@ -35,6 +35,7 @@ from typing import Any
 from bench.corpus import Corpus
 from bench.run import API_KEY, invoke, sqlite_bytes
 from logsvc import components
+from logsvc.buffer import entry_from_record
 from logsvc.entries import LogEntry
 from logsvc.ids import entry_id
 from logsvc.sql.migrations import apply_migrations
@@ -97,17 +98,7 @@ def bytes_per_log(work: Path, batched_logs: int, single_hours: float) -> dict[st
 
 
 def _entries(logs: list[dict[str, Any]]) -> list[LogEntry]:
-    return [
-        LogEntry(
-            entry_id(log["timestamp"]),
-            log["service_name"],
-            log["level"],
-            log["message"],
-            log["timestamp"],
-            log["metadata"],
-        )
-        for log in logs
-    ]
+    return [entry_from_record({**log, "id": entry_id(log["timestamp"])}) for log in logs]
 
 
 def capacity_run(

@@ -14,6 +14,7 @@ import pytest
 from logsvc import components, refreshed
 from logsvc.archive import LogArchive
 from logsvc.archive.local import LocalObjectStore
+from logsvc.buffer import entry_from_record
 from logsvc.entries import LogEntry
 from logsvc.errors import DatabaseFull
 from logsvc.filters import SearchFilters
@@ -142,13 +143,6 @@ def _capped(path: Path, max_bytes: int):
 
 def _entries(service: str, number: int) -> list[LogEntry]:
     return [
-        LogEntry(
-            entry_id(log["timestamp"]),
-            log["service_name"],
-            log["level"],
-            log["message"],
-            log["timestamp"],
-            log["metadata"],
-        )
+        entry_from_record({**log, "id": entry_id(log["timestamp"])})
         for log in batch(service, number)
     ]

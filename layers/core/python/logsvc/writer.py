@@ -103,13 +103,10 @@ class Writer:
         last = max(position for position, _ in records)
         if not fresh:
             return FlushResult(0, skipped, 0, last)
-        checkpoint = Checkpoint(stream, last)
+        checkpoint = Checkpoint(stream, last, self.clock())
         # Sampling's count is written with the checkpoint: a retried flush never adds twice.
         batch, archive_keys, also = self._prepare(
-            [entry for _, entry in fresh],
-            f"{stream}:{fresh[0][0]}",
-            [self._checkpoint(checkpoint)],
-            replayed=False,
+            [entry for _, entry in fresh], f"{stream}:{fresh[0][0]}", (), replayed=False
         )
         dead = 0
         try:
@@ -159,11 +156,8 @@ class Writer:
                 )
                 self.dead_letters(refused, str(exc))
                 dead += len(refused)
-        self.logs.write(PreparedBatch([], []), archive_keys, [self._checkpoint(checkpoint)])
+        self.logs.write(PreparedBatch([], []), archive_keys, checkpoint=checkpoint)
         return dead
-
-    def _checkpoint(self, checkpoint: Checkpoint) -> Statement:
-        return self.logs.checkpoint_statement(checkpoint, self.clock())
 
 
 def _nowhere(entries: list[tuple[int, LogEntry]], reason: str) -> None:

@@ -121,6 +121,7 @@ class Checkpoint:
 
     stream: str
     position: int
+    at_ms: int  # when it was reached (the row's updated_at)
 
 
 def pack(entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch:

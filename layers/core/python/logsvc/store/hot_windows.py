@@ -63,15 +63,6 @@ class HotWindows:
     def size_bytes(self) -> int:
         return self.db.size_bytes()
 
-    def fill(self) -> float | None:
-        """The index's size as a share of its budget (1.0: at the budget)."""
-        if not self.budget_bytes:
-            return None
-        return self.size_bytes() / self.budget_bytes
-
-    def over_budget(self) -> bool:
-        return bool(self.budget_bytes) and self.size_bytes() > self.budget_bytes
-
     def windows(self) -> dict[str, int]:
         """Each shrunken service's window start (Unix ms): the index holds its entries from
         there on."""

@@ -87,17 +87,18 @@ class LogIndex(StreamReads):
     ) -> None:
         """Index a prepared batch in one round trip; blocks already written are left as is.
 
-        ``archive_keys`` names each service's archive object; ``also`` are statements sent
-        after the blocks in the same request (a checkpoint, a receipt): D1 runs a batch as
-        one transaction, so they are stored with the blocks or not at all. ``checkpoint``
-        (a flush's, whose statement is among ``also``) is for an index of several
-        databases (logsvc.store.shards); one database needs nothing more."""
+        ``archive_keys`` names each service's archive object; ``also`` (a receipt, a
+        tally) and a flush's ``checkpoint`` are sent after the blocks in the same request:
+        D1 runs a batch as one transaction, so they are stored with the blocks or not at
+        all."""
         appending = self.open_blocks is not None and batch.appendable
         if appending:
             statements, plans = self.open_blocks.statements(batch.blocks, archive_keys)
         else:
             statements = [self.block_statement(block, archive_keys) for block in batch.blocks]
         statements += also
+        if checkpoint is not None:
+            statements.append(self.checkpoint_statement(checkpoint))
         if not statements:
             return
         windows = self.hot_windows
@@ -125,8 +126,10 @@ class LogIndex(StreamReads):
         return block_statement(block, archive_keys)
 
     @staticmethod
-    def checkpoint_statement(checkpoint: Checkpoint, now_ms: int) -> Statement:
-        return Statement(CHECKPOINT_SQL, (checkpoint.stream, str(checkpoint.position), now_ms))
+    def checkpoint_statement(checkpoint: Checkpoint) -> Statement:
+        return Statement(
+            CHECKPOINT_SQL, (checkpoint.stream, str(checkpoint.position), checkpoint.at_ms)
+        )
 
     def checkpoint(self, stream: str) -> int | None:
         """The last buffer position stored from this stream, if any."""

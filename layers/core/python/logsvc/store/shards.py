@@ -76,7 +76,6 @@ class ShardedIndex:
 
     prepare = staticmethod(LogIndex.prepare)
     block_statement = staticmethod(LogIndex.block_statement)
-    checkpoint_statement = staticmethod(LogIndex.checkpoint_statement)
     tally_statements = staticmethod(LogIndex.tally_statements)
 
     def write(
@@ -105,7 +104,7 @@ class ShardedIndex:
                     self._write_share(number, blocks, batch.appendable, archive_keys, checkpoint)
             # Last, with what goes with the blocks (a checkpoint, a receipt, a tally).
             first = PreparedBatch([], placed.get(0, []), batch.appendable)
-            self.primary.write(first, archive_keys, also)
+            self.primary.write(first, archive_keys, also, checkpoint)
         except BaseException:
             self._checkpoints.clear()  # read again: a try may have stored more than known
             raise
@@ -128,8 +127,7 @@ class ShardedIndex:
         done = self._checkpoints[key]
         if done is not None and done >= checkpoint.position:
             return  # an earlier try of this flush stored them here
-        mark = shard.checkpoint_statement(checkpoint, self.placements.clock())
-        shard.write(PreparedBatch([], blocks, appendable), archive_keys, [mark])
+        shard.write(PreparedBatch([], blocks, appendable), archive_keys, checkpoint=checkpoint)
         self._checkpoints[key] = checkpoint.position
 
     def _database_of(self, service: str, adding: list[int]) -> int:

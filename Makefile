@@ -89,7 +89,7 @@ wheelhouse: $(BIN)/.installed
 	$(BIN)/python -m pip download --quiet --dest wheelhouse --only-binary=:all: \
 	  --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
 	  --implementation cp --python-version 3.14 \
-	  -r layers/deps/requirements.txt
+	  $(addprefix -r ,$(wildcard layers/deps/*.txt))
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -21,6 +21,7 @@ from stacks.settings import DeploymentSettings
 BATCH_INGEST_PATH = "/api/v1/logs/ingest/batch"
 TRACE_SAMPLING_RATE = 0.01  # of the API's requests past one a second
 WAF_BLOCKS_ALARM = 500  # blocked requests in 5 minutes
+THROTTLED_ALARM = 100  # requests the stage refused with 429 (its throttle) in 5 minutes
 AUTH_REASON = (
     "Every route but /health and /openapi.json checks the Bearer API key in the function "
     "(constant-time comparison); an authorizer would add a second invocation per request."
@@ -61,6 +62,7 @@ class ApiStack(cdk.Stack):
                 allow_methods=list(cors_rules.ALLOWED_METHODS),
                 max_age=cdk.Duration.seconds(cors_rules.MAX_AGE_SECONDS),
             )
+        self.access_logs = access_logs
         self.api = apigateway.RestApi(
             self,
             "Api",
@@ -326,6 +328,27 @@ class ApiStack(cdk.Stack):
             threshold=WAF_BLOCKS_ALARM,
             description=f"logsvc: the WAF blocked {WAF_BLOCKS_ALARM} requests in 5 minutes "
             "(clients past the per-IP limits: the WAF log names them)",
+            topic=core.alarm_topic,
+        )
+        # The stage's own 429s (its throttle; -c throttle_rate_limit): API Gateway counts
+        # them among all 4xx, so they are counted from the access log.
+        throttled = logs.MetricFilter(
+            self,
+            "ThrottledRequests",
+            log_group=self.access_logs,
+            metric_namespace="logsService",
+            metric_name="ApiThrottled",
+            filter_pattern=logs.FilterPattern.string_value("$.status", "=", "429"),
+            metric_value="1",
+        )
+        alarm(
+            self,
+            "ApiThrottledAlarm",
+            throttled.metric(period=five_minutes, statistic="Sum"),
+            threshold=THROTTLED_ALARM,
+            description=f"logsvc: the API refused {THROTTLED_ALARM} requests with 429 in 5 "
+            "minutes: clients are past the stage's throttle (-c throttle_rate_limit; "
+            "docs/OPERATIONS.md)",
             topic=core.alarm_topic,
         )
         dashboard = cloudwatch.Dashboard(

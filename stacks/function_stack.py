@@ -36,7 +36,7 @@ from stacks.capabilities import (
 )
 from stacks.core_stack import CoreStack
 from stacks.ingest_buffer import IngestBuffer
-from stacks.layers import ARCHITECTURE, ROOT, RUNTIME, core_layer, dependencies_layer
+from stacks.layers import ARCHITECTURE, BASE_LIBRARIES, ROOT, RUNTIME, core_layer, library_layer
 from stacks.settings import DeploymentSettings
 from stacks.stream_api import StreamApi
 
@@ -49,6 +49,9 @@ class FunctionSpec:
     timeout_s: int = 15
     tmp_mb: int = 512  # /tmp (ephemeral storage): where archive objects are fetched to
     capabilities: tuple[Capability, ...] = ()
+    # Layers of third-party packages besides the base one (layers/deps/<name>.txt): what
+    # the function's code may import, and no more (tests/infrastructure/test_layers.py).
+    libraries: tuple[str, ...] = ()
     # Instances to reserve with -c reserved_concurrency=recommended (see README): from the
     # API's throttle (200 requests/s) over what one instance serves, and one for each job.
     recommended_concurrency: int = 2
@@ -64,6 +67,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         memory_mb=512,
         timeout_s=29,  # API Gateway stops waiting at 29 s: no work past it
         recommended_concurrency=10,
+        libraries=("logql", "sources"),  # sources: OTLP and Loki pushes; LogQL: live tail
         capabilities=(
             ReadsApiKey(),
             UsesArchive(("s3:PutObject",)),  # when buffering is turned off
@@ -72,13 +76,17 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         ),
     ),
     "stream": FunctionSpec(
-        timeout_s=10, recommended_concurrency=5, capabilities=(ReadsApiKey(), ServesLiveTail())
+        timeout_s=10,
+        recommended_concurrency=5,
+        libraries=("logql",),  # live tail's filters
+        capabilities=(ReadsApiKey(), ServesLiveTail()),
     ),
     # Buffered ingest (the default; context buffered_ingest=false turns it off): stores what
     # ingest buffered, in flushes.
     "writer": FunctionSpec(
         memory_mb=512,
         timeout_s=60,
+        libraries=("logql",),  # live tail's filters, run on what it stores
         capabilities=(UsesArchive(("s3:PutObject",)), PostsToLiveTail(), DrainsIngestBuffer()),
     ),
     "search": FunctionSpec(
@@ -86,6 +94,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         timeout_s=29,
         tmp_mb=2048,  # DuckDB over R2: the fetched objects' cache
         recommended_concurrency=10,
+        libraries=("logql", "patterns", "archive"),
         # ListBucket: S3 then answers a missing object with 404, not 403 (an expired
         # entry's /full is a 404, not an outage).
         capabilities=(
@@ -102,6 +111,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         timeout_s=900,
         tmp_mb=4096,  # compaction: a service-day's objects, its Parquet, DuckDB's spill
         recommended_concurrency=1,  # runs never overlap
+        libraries=("logql", "archive"),
         capabilities=(
             # Get and Put: compaction reads past days and writes them as Parquet (and each
             # run records its summary as the service's own log entry).
@@ -113,6 +123,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         memory_mb=1024,
         timeout_s=900,
         recommended_concurrency=1,
+        libraries=("logql", "patterns"),
         capabilities=(
             UsesArchive(("s3:PutObject",)),
             SendsAlerts(),
@@ -164,7 +175,13 @@ class FunctionStack(cdk.Stack):
             code=lambda_.Code.from_asset(
                 str(Path(ROOT, settings.functions_dir, name)), exclude=["__pycache__", "*.pyc"]
             ),
-            layers=[core_layer(self), dependencies_layer(self, settings.wheelhouse)],
+            layers=[
+                core_layer(self),
+                *(
+                    library_layer(self, library, settings.wheelhouse)
+                    for library in (BASE_LIBRARIES, *spec.libraries)
+                ),
+            ],
             memory_size=spec.memory_mb,
             ephemeral_storage_size=cdk.Size.mebibytes(spec.tmp_mb),
             timeout=cdk.Duration.seconds(spec.timeout_s),

@@ -1,5 +1,7 @@
-"""Lambda layers built on this machine, without Docker: the shared package and the pinned
-third-party dependencies for arm64 (manylinux2014_aarch64, CPython of the runtime)."""
+"""Lambda layers built on this machine, without Docker: the shared package, and the pinned
+third-party packages for arm64 (manylinux2014_aarch64, CPython of the runtime) as a few
+layers, one per requirements file in layers/deps, so a function carries only the libraries
+it imports (the ingest function has no DuckDB)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 PYTHON_VERSION = "3.14"  # of RUNTIME: the dependencies layer's wheels must match it
 ARCHITECTURE = lambda_.Architecture.ARM_64
 OPENAPI_DOCUMENT = ROOT / "docs" / "openapi.json"  # shipped in the core layer
+LIBRARIES = ROOT / "layers" / "deps"  # <name>.txt: the pins of the layer <name>
+BASE_LIBRARIES = "base"  # every function's; the others are FunctionSpec.libraries
 _NOT_SHIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
 # BundlingOptions needs an image; it is never pulled because local bundling always succeeds.
 _NO_DOCKER = cdk.DockerImage.from_registry("local-bundling-only")
@@ -168,14 +172,21 @@ def core_layer(scope: Construct) -> lambda_.LayerVersion:
     )
 
 
-def dependencies_layer(scope: Construct, wheelhouse: str) -> lambda_.LayerVersion:
-    requirements = ROOT / "layers" / "deps" / "requirements.txt"
+def library_names() -> list[str]:
+    return sorted(path.stem for path in LIBRARIES.glob("*.txt"))
+
+
+def library_layer(scope: Construct, name: str, wheelhouse: str) -> lambda_.LayerVersion:
+    """The layer of the packages pinned in layers/deps/<name>.txt."""
+    requirements = LIBRARIES / f"{name}.txt"
+    if not requirements.is_file():
+        raise ValueError(f"no layer named {name!r}: {requirements} does not exist")
     return lambda_.LayerVersion(
         scope,
-        "DependenciesLayer",
-        description="Pinned third-party packages (layers/deps/requirements.txt)",
+        f"{name.title()}Libraries",
+        description=f"Pinned third-party packages: {name} (layers/deps/{name}.txt)",
         code=lambda_.Code.from_asset(
-            str(requirements.parent),
+            str(LIBRARIES),
             bundling=cdk.BundlingOptions(
                 image=_NO_DOCKER, local=_PipInstall(requirements, wheelhouse)
             ),

@@ -67,7 +67,7 @@ def test_functions_are_arm64_python_with_tracing_and_log_retention(templates, na
     assert function["Runtime"] == "python3.14"
     assert function["Handler"] == "handler.lambda_handler"
     assert function["TracingConfig"] == {"Mode": "Active"}
-    assert len(function["Layers"]) == 2
+    assert len(function["Layers"]) == 2 + len(FUNCTION_SPECS[name].libraries)  # core, base, ...
     environment = function["Environment"]["Variables"]
     assert environment["DATABASE_URL"].startswith("d1://")
     assert "D1_API_TOKEN_SECRET_ARN" in environment
@@ -694,3 +694,25 @@ def test_the_wafs_blocks_raise_an_alarm(templates):
     assert blocks["Namespace"] == "AWS/WAFV2" and blocks["Threshold"] == 500
     dimensions = {d["Name"]: d["Value"] for d in blocks["Dimensions"]}
     assert dimensions["Rule"] == "ALL" and "WebAcl" in json.dumps(dimensions["WebACL"])
+
+
+def test_the_stages_own_429s_raise_an_alarm(templates):
+    """API Gateway counts its throttle's 429s among all 4xx (bad keys, bad bodies): they
+    are counted from the access log, whose status field is a string."""
+    api = templates["Logsvc-Api"]
+    (stage,) = resources(api, "AWS::ApiGateway::Stage").values()
+    assert '"status":"$context.status"' in stage["AccessLogSetting"]["Format"]
+    (counted,) = resources(api, "AWS::Logs::MetricFilter").values()
+    assert counted["FilterPattern"] == '{ $.status = "429" }'
+    assert counted["LogGroupName"] == {
+        "Ref": stage["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+    }
+    (transform,) = counted["MetricTransformations"]
+    (throttled,) = [
+        a
+        for a in resources(api, "AWS::CloudWatch::Alarm").values()
+        if a.get("MetricName") == transform["MetricName"]
+    ]
+    assert throttled["Namespace"] == transform["MetricNamespace"] == "logsService"
+    assert throttled["Statistic"] == "Sum" and throttled["Threshold"] == 100
+    assert throttled["AlarmActions"]

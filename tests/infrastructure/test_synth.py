@@ -40,9 +40,14 @@ def test_cdk_cli_synthesizes_with_layers_bundled_locally(tmp_path):
     assert not any("__pycache__" in name for name in core)
     deps = next(files for files in contents.values() if "python/pydantic" in files)
     assert any(name.startswith("python/pydantic_core/") and "aarch64" in name for name in deps), (
-        "the dependencies layer must hold arm64 wheels"
+        "the base layer must hold arm64 wheels"
     )
     assert any(name.startswith("python/orjson/") for name in deps)
+    # The ingest function's layers: base, LogQL, sources; never the archive engine.
+    assert any(
+        "python/opentelemetry/proto" in name for files in contents.values() for name in files
+    )
+    assert not any(name.startswith("python/duckdb") for f in contents.values() for name in f)
     # Bytecode only for the runtime's own Python (none when it is not on this machine):
     # never this machine's, which Lambda could not use.
     if shutil.which("python3.14") is None:

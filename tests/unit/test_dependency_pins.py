@@ -1,4 +1,4 @@
-"""The Lambda dependencies layer pins the same versions the tests run with."""
+"""The Lambda layers pin the same versions the tests run with."""
 
 from pathlib import Path
 
@@ -16,8 +16,10 @@ def pins(path: Path) -> dict[str, str]:
 
 
 def test_layer_pins_match_the_development_constraints():
-    layer = pins(ROOT / "layers" / "deps" / "requirements.txt")
+    layer: dict[str, str] = {}
+    for path in sorted((ROOT / "layers" / "deps").glob("*.txt")):
+        assert pins(path), f"no pins in {path.relative_to(ROOT)}"
+        layer |= pins(path)
     constraints = pins(ROOT / "constraints.txt")
-    assert layer, "no pins in layers/deps/requirements.txt"
     mismatched = {n: (v, constraints.get(n)) for n, v in layer.items() if constraints.get(n) != v}
     assert mismatched == {}

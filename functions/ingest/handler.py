@@ -171,9 +171,13 @@ def idempotency(key: str | None) -> Idempotency | None:
 
 
 def count(outcome: IngestOutcome) -> None:
-    """CloudWatch metrics of an ingest request: entries stored and refused."""
-    metrics.add_metric(name="LogsAccepted", unit=MetricUnit.Count, value=len(outcome.ids))
-    metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.refused))
+    """CloudWatch metrics of an ingest request, only when there is something to count: each
+    is a log line, billed per request (docs/COST.md). Entries stored are counted where they
+    are stored: by the writer, a flush at a time, or here when there is no buffer."""
+    if outcome.refused:
+        metrics.add_metric(name="LogsRejected", unit=MetricUnit.Count, value=len(outcome.refused))
+    if outcome.ids and components.settings().ingest_buffer is None:
+        metrics.add_metric(name="LogsStored", unit=MetricUnit.Count, value=len(outcome.ids))
 
 
 def batch_answer(outcome: IngestOutcome) -> BatchIngestResponse:
@@ -188,7 +192,10 @@ def batch_answer(outcome: IngestOutcome) -> BatchIngestResponse:
     )
 
 
-@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    try:
+        return app.resolve(event, context)
+    finally:
+        if metrics.metric_set:  # no line at all for a request with nothing to count
+            metrics.flush_metrics()

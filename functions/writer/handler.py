@@ -43,6 +43,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except StoreUnavailable as exc:
         wait_before_retrying(exc, context)
         raise
+    metrics.add_metric(name="LogsStored", unit=MetricUnit.Count, value=result.stored)
     logger.info(
         "flushed",
         extra={

@@ -269,6 +269,23 @@ def test_kinesis_buffer_and_writer_function(kinesis, api_d1, d1):
     assert count(api_d1) == 35
 
 
+def test_a_buffered_request_logs_nothing_and_the_writer_counts_a_flush(kinesis, api_d1, capsys):
+    """The service's own log lines are billed per request (docs/COST.md): an accepted
+    request writes none; the writer publishes what it stored, once a flush."""
+    capsys.readouterr()
+    for i in range(3):
+        assert api_d1.post("/api/v1/logs/ingest", {**LOGS[0], "message": f"s{i}"}).status == 201
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == ""
+    refused = api_d1.post("/api/v1/logs/ingest/batch", {"logs": [LOGS[0], {"level": "INFO"}]})
+    assert refused.status == 201
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    assert line["LogsRejected"] == [1.0] and "LogsStored" not in line  # the writer's to say
+    write(kinesis_event(kinesis))
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    assert [m["LogsStored"] for m in emf if "LogsStored" in m] == [[4.0]]
+
+
 def test_kinesis_idempotency_receipts_are_shared(kinesis, api_d1):
     first = api_d1.post(
         "/api/v1/logs/ingest/batch", {"logs": LOGS}, headers={"Idempotency-Key": "x"}

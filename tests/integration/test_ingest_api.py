@@ -229,10 +229,14 @@ def test_integers_beyond_64_bits_are_kept_as_numbers(api):
     assert api.get(f"/api/v1/logs/logs/{response.body['id']}").body["metadata"] == {"n": 1e30}
 
 
-def test_ingest_publishes_accepted_and_rejected_counts_as_cloudwatch_metrics(api, capsys):
+def test_ingest_publishes_stored_and_rejected_counts_as_cloudwatch_metrics(api, capsys):
     logs = [LOG, LOG, {**LOG, "level": "LOUD"}]
     assert api.post("/api/v1/logs/ingest/batch", {"logs": logs}).status == 201
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    (metrics,) = [m for m in emf if "LogsAccepted" in m]
-    assert (metrics["LogsAccepted"], metrics["LogsRejected"]) == ([2.0], [1.0])
+    (metrics,) = emf  # no buffer: this function stored them
+    assert (metrics["LogsStored"], metrics["LogsRejected"]) == ([2.0], [1.0])
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "logsService"
+    # Nothing refused: one line still, the count of what it stored.
+    assert api.post("/api/v1/logs/ingest", LOG).status == 201
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    assert "LogsRejected" not in line and line["LogsStored"] == [1.0]

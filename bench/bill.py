@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
 import platform
 import sys
 import tempfile
@@ -80,7 +80,8 @@ def measure(scale: float = 1.0) -> dict[str, Any]:
     """Synthesize, then run the scenarios on D1 (workerd) and moto."""
     from moto import mock_aws
 
-    from bench.bill_measure import deployment_facts, measure as run
+    from bench.bill_measure import deployment_facts
+    from bench.bill_measure import measure as run
     from logsvc.sql import open_database
     from logsvc.sql.migrations import apply_migrations
     from logsvc_local.project import ROOT as PROJECT
@@ -94,11 +95,14 @@ def measure(scale: float = 1.0) -> dict[str, Any]:
         db = open_database(bridge.database_url, bridge_secret=SECRET)
         apply_migrations(db, PROJECT / "migrations")
         db.close()
-        for name, value in (("AWS_ACCESS_KEY_ID", "bill"), ("AWS_SECRET_ACCESS_KEY", "bill")):
-            import os
-
-            os.environ[name] = value
-        os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+        # moto's AWS, with made-up credentials: nothing leaves this process.
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "bill",
+                "AWS_SECRET_ACCESS_KEY": "bill",  # made up: moto answers
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+        )
         with mock_aws():
             figures = run(profiles(facts, scale), bridge.database_url, SECRET)
     finally:
@@ -107,7 +111,7 @@ def measure(scale: float = 1.0) -> dict[str, Any]:
     archive = json.loads((ROOT / "bench" / "results" / "archive-1000.json").read_text())
     return {
         "machine": {
-            "cpus": __import__("os").cpu_count(),
+            "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d"),
@@ -160,7 +164,8 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         f"{facts['memory_mb']['ingest']} MB",
     )
     shard_hours = facts["kinesis_shards"] * DAYS * 24
-    retention = p["kinesis_extended_retention_shard_hour"] if facts["kinesis_retention_hours"] > 24 else 0
+    longer = facts["kinesis_retention_hours"] > 24
+    retention = p["kinesis_extended_retention_shard_hour"] if longer else 0
     units = requests * per_request.get("kinesis_units", 0)
     line(
         "Kinesis stream",
@@ -177,13 +182,13 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
     rows = flushes * per_flush.get("d1_rows_written", 0) + requests * per_request.get(
         "d1_rows_written", 0
     )
-    index_gb = (
-        scenario.logs_per_day * 7 * saved["index_bytes_per_log"].get(scenario.name, 0) / 1e9
-    )
+    index_gb = scenario.logs_per_day * 7 * saved["index_bytes_per_log"].get(scenario.name, 0) / 1e9
     line(
         "D1 (Workers Paid)",
         p["workers_paid_month"]
-        + max(0, rows - p["d1_included_rows_written_month"]) / 1e6 * p["d1_rows_written_per_million"]
+        + max(0, rows - p["d1_included_rows_written_month"])
+        / 1e6
+        * p["d1_rows_written_per_million"]
         + max(0, index_gb - p["d1_included_gb"]) * p["d1_gb_month"],
         f"{rows / 1e6:,.1f} M rows written ({p['d1_included_rows_written_month'] / 1e6:.0f} M "
         f"included); {index_gb:,.1f} GB kept (7-day window; {p['d1_included_gb']} GB included)",
@@ -214,9 +219,13 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         f"{puts:,.0f} PUTs of flushes, each read once by compaction; {archive_gb:,.0f} GB kept "
         "(365 days, Parquet)",
     )
-    jobs_s = logs * saved["compaction_cpu_us_per_log"] / 1e6 * FULL_VCPU_MB / facts["memory_mb"][
-        "cleanup"
-    ]
+    jobs_s = (
+        logs
+        * saved["compaction_cpu_us_per_log"]
+        / 1e6
+        * FULL_VCPU_MB
+        / facts["memory_mb"]["cleanup"]
+    )
     line(
         "Scheduled jobs",
         lambda_cost(DAYS, jobs_s / DAYS, facts["memory_mb"]["cleanup"])
@@ -239,7 +248,7 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         "X-Ray",
         max(0, traces - p["xray_free_traces_month"]) / 1e6 * p["xray_traces_per_million"],
         f"{traces:,.0f} traces ({facts['xray_reservoir_per_second']}/s and "
-        f"{facts['xray_fixed_rate']:.0%} of the rest)",
+        f"{facts['xray_fixed_rate']:.1%} of the rest)",
     )
     line(
         "Fixed: keys, secrets, alarms, metrics, dashboard",
@@ -285,11 +294,14 @@ FRONT_DOORS = {
 
 def billed_seconds(figures: dict[str, Any], memory_mb: int) -> float:
     """CPU time at the function's share of a vCPU, plus its calls' round trips."""
-    waits = sum(
-        n * ROUND_TRIP_MS[call.split(":")[0]]
-        for call, n in figures.get("calls", {}).items()
-        if call.split(":")[0] in ROUND_TRIP_MS
-    ) + figures.get("d1_requests", 0) * ROUND_TRIP_MS["d1"]
+    waits = (
+        sum(
+            n * ROUND_TRIP_MS[call.split(":")[0]]
+            for call, n in figures.get("calls", {}).items()
+            if call.split(":")[0] in ROUND_TRIP_MS
+        )
+        + figures.get("d1_requests", 0) * ROUND_TRIP_MS["d1"]
+    )
     cpu = figures.get("cpu_ms", 0) * max(1.0, FULL_VCPU_MB / memory_mb)
     return (cpu + waits) / 1000
 
@@ -370,12 +382,7 @@ def markdown(saved: dict[str, Any]) -> str:
         ("writer: D1 requests a flush", lambda f: f["per_flush"]["d1_requests"]),
         ("writer: D1 rows written a flush", lambda f: f["per_flush"]["d1_rows_written"]),
         ("writer: D1 request bytes a flush", lambda f: f["per_flush"]["d1_bytes"]),
-        (
-            "writer: S3 PUTs a flush",
-            lambda f: f["per_flush"]["calls"].get("s3:PutObject", 0)
-            if "calls" in f["per_flush"]
-            else f["per_flush"].get("calls:s3:PutObject", 0),
-        ),
+        ("writer: S3 PUTs a flush", lambda f: f["per_flush"]["calls"].get("s3:PutObject", 0)),
         ("writer: CPU ms a flush (this machine)", lambda f: f["per_flush"]["cpu_ms"]),
         ("writer: own log bytes a flush", lambda f: f["per_flush"]["own_log_bytes"]),
     ]
@@ -427,7 +434,6 @@ def main() -> None:
     print(markdown(saved))
     for name in ("A", "B", "idle"):
         print(f"{name}: ${total(bill(SCENARIOS[name], saved)):,.2f} a month")
-    _ = math  # noqa
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -145,7 +145,9 @@ def deployment_facts(templates: dict[str, dict]) -> dict[str, Any]:
     (sampling,) = resources("AWS::XRay::SamplingRule")
     (stream,) = resources("AWS::Kinesis::Stream")
     (source,) = [
-        s for s in resources("AWS::Lambda::EventSourceMapping") if "MaximumBatchingWindowInSeconds" in s
+        s
+        for s in resources("AWS::Lambda::EventSourceMapping")
+        if "MaximumBatchingWindowInSeconds" in s
     ]
     logsvc_metrics = {
         (a.get("MetricName"), json.dumps(a.get("Dimensions"), sort_keys=True))
@@ -193,6 +195,7 @@ def access_log_line(format_: str, response_bytes: int) -> int:
         "$context.status": "201",
         "$context.protocol": "HTTP/1.1",
         "$context.responseLength": str(response_bytes),
+        "$context.responseLatency": "23",
     }
     line = format_
     for name in sorted(values, key=len, reverse=True):
@@ -208,7 +211,6 @@ def measure(profiles: dict[str, dict[str, Any]], d1_database_url: str, secret: s
 
     from logsvc import components
     from logsvc.sql import d1_http
-    from logsvc_local.events import LocalContext
     from logsvc_local.project import load_handler
     from tests.support.api import Api
 

@@ -64,7 +64,8 @@ ERROR_RATE_PERCENT = 1  # a function's errors alarm past this share of its invoc
 
 FUNCTION_SPECS: dict[str, FunctionSpec] = {
     "ingest": FunctionSpec(
-        memory_mb=512,
+        # Mostly waiting on Kinesis; the largest body (10 MB) peaks at 170 MB (docs/COST.md).
+        memory_mb=384,
         timeout_s=29,  # API Gateway stops waiting at 29 s: no work past it
         recommended_concurrency=10,
         libraries=("logql", "sources"),  # sources: OTLP and Loki pushes; LogQL: live tail

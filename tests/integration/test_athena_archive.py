@@ -56,6 +56,9 @@ def archive(api):
         ("checkout", "ERROR", "payment failed: declined", now - 20 * DAY, {"code": 402}),
         ("checkout", "ERROR", "Payment FAILED: timeout", now - 15 * DAY, {"code": 504}),
         ("checkout", "INFO", "échec du paiement", now - 12 * DAY, {"user": {"tier": "GOLD"}}),
+        # Two services on one day: one object they share (logs/several.services/).
+        ("checkout", "ERROR", "payment failed: shared day", now - 5 * DAY, {"code": 503}),
+        ("search", "ERROR", "index failed: shared day", now - 5 * DAY - 1, {"code": 500}),
         ("search", "WARN", "slow query", now - 10 * DAY, {"code": 200}),
     ]
     body = {

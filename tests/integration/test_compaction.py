@@ -10,6 +10,7 @@ import pytest
 
 from logsvc import components
 from logsvc.archive.compaction import CompactionSummary, Compactor
+from logsvc.archive.log_archive import SHARED_FOLDER
 
 DAY = 86_400_000
 PLENTY = lambda: 10**9  # noqa: E731 - the cleaner's time budget
@@ -77,9 +78,10 @@ def test_searches_answer_the_same_after_compaction(archived, archive_dir):
 
     summary = compact()
 
-    assert (summary.days_compacted, summary.objects_compacted) == (6, 18)
+    # Each batch of two services' 10 entries is one shared object: 3 day folders of 3.
+    assert (summary.days_compacted, summary.objects_compacted) == (3, 9)
     assert summary.entries_written == 180
-    assert not list((archive_dir / "logs" / "search").rglob("*.ndjson.gz"))
+    assert not list((archive_dir / "logs").rglob("*.ndjson.gz"))[1:]  # today's only
     assert len(list((archive_dir / "logs" / "checkout").rglob("*.ndjson.gz"))) == 1  # today
     assert len(parquet_files(archive_dir)) == 6
     after, body = everything(api, now)
@@ -173,19 +175,19 @@ def test_a_late_object_for_a_compacted_day_adds_a_file_not_duplicates(archived, 
 
 
 def test_a_corrupt_object_stays_and_is_reported_the_rest_is_compacted(archived, archive_dir):
-    victim = sorted((archive_dir / "logs" / "search").rglob("*.ndjson.gz"))[0]
+    victim = sorted((archive_dir / "logs" / SHARED_FOLDER).rglob("*.ndjson.gz"))[0]
     victim.write_bytes(gzip.compress(b'{"id": "broken"')[:-4])
     summary = compact()
     key = victim.relative_to(archive_dir).as_posix()
     assert summary.unreadable_objects == [key]
     assert victim.exists()  # kept for someone to look at, never silently dropped
-    assert summary.objects_compacted == 17
+    assert summary.objects_compacted == 8
 
 
 def test_the_cleanup_job_compacts_and_reports_it(archived):
     summary = components.cleaner().run(PLENTY)
     assert summary.compaction is not None
-    assert summary.to_dict()["compaction"]["days_compacted"] == 6
+    assert summary.to_dict()["compaction"]["days_compacted"] == 3  # shared day folders
 
 
 def test_objects_written_before_objects_held_one_day_are_filed_by_entry_day(api, archive_dir):
@@ -232,7 +234,7 @@ def test_a_day_is_compacted_in_slices_each_run_keeping_its_progress(
 
     api, now, _ = archived
     before, _ = everything(api, now)
-    monkeypatch.setattr(compaction, "SLICE_OBJECTS", 2)  # each service-day holds 3 objects
+    monkeypatch.setattr(compaction, "SLICE_OBJECTS", 2)  # each day folder holds 3 objects
     runs = 0
     while True:
         runs += 1
@@ -248,7 +250,7 @@ def test_a_day_is_compacted_in_slices_each_run_keeping_its_progress(
             break
         except OutOfTime:
             assert summary.objects_compacted > 0  # every run makes progress
-    assert runs == 4  # 6 service-days x 2 slices = 12 slices, three a run
+    assert runs == 2  # 3 day folders x 2 slices = 6 slices, three a run
     assert not list((archive_dir / "logs").rglob("*.ndjson.gz"))[:-2]  # today's stay
     after, _ = everything(api, now)
     assert sorted(after) == sorted(before)

@@ -17,6 +17,7 @@ from typing import Any
 
 from logsvc.archive import LogArchive
 from logsvc.archive.compaction import CompactionSummary, Compactor
+from logsvc.archive.log_archive import SHARED_FOLDER
 from logsvc.clock import DAY_MS, now_ms, utc_date
 from logsvc.receipts import RECEIPT_TTL_MS
 from logsvc.store.analyses import AnalysisStore
@@ -48,6 +49,7 @@ class CleanupSummary:
     alert_states_deleted: int = 0
     stream_connections_expired: int = 0
     daily_counts_deleted: int = 0
+    shared_objects_deleted: int = 0  # objects several services shared, past every one's TTL
     compaction: CompactionSummary | None = None
     complete: bool = True
 
@@ -57,7 +59,7 @@ class CleanupSummary:
 
     @property
     def archive_objects_deleted(self) -> int:
-        return sum(s.archive_objects_deleted for s in self.services)
+        return self.shared_objects_deleted + sum(s.archive_objects_deleted for s in self.services)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +124,11 @@ class Cleaner:
                 self.logs.forget_window_before(service_name, service.cutoff)
                 service.archive_ttl_days = config.effective_archive_ttl_days(self.defaults)
                 self._expire_archive(service, now, check_time)
+            longest = max(
+                [self.defaults.archive_ttl_days]
+                + [c.effective_archive_ttl_days(self.defaults) for c in self.configs.list()]
+            )
+            summary.shared_objects_deleted = self._expire_shared(now, longest, check_time)
             check_time()
             retention_cutoff = now - self.analysis_retention_days * DAY_MS
             summary.analysis_results_deleted = self.analyses.delete_older_than(retention_cutoff)
@@ -149,13 +156,22 @@ class Cleaner:
             if step.finished:
                 return
 
+    def _expire_shared(self, now: int, ttl_days: int, check_time: Callable[[], None]) -> int:
+        """Objects several services share are split by compaction the next day; left
+        uncompacted (compaction off, or an object it cannot read), they go once the longest
+        archive TTL of any service has passed them."""
+        cutoff_date = utc_date(now - ttl_days * DAY_MS)
+        return self._delete(self.archive.expired_keys(SHARED_FOLDER, cutoff_date), check_time)
+
+    def _delete(self, keys: list[str], check_time: Callable[[], None]) -> int:
+        for start in range(0, len(keys), self.batch_size):
+            check_time()
+            self.archive.objects.delete(keys[start : start + self.batch_size])
+        return len(keys)
+
     def _expire_archive(
         self, service: ServiceCleanup, now: int, check_time: Callable[[], None]
     ) -> None:
         cutoff_date = utc_date(now - service.archive_ttl_days * DAY_MS)
         keys = self.archive.expired_keys(service.service_name, cutoff_date)
-        for start in range(0, len(keys), self.batch_size):
-            check_time()
-            chunk = keys[start : start + self.batch_size]
-            self.archive.objects.delete(chunk)
-            service.archive_objects_deleted += len(chunk)
+        service.archive_objects_deleted += self._delete(keys, check_time)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from logsvc.archive.log_archive import SHARED_FOLDER
 from logsvc.archive.query import COLUMNS, RELATION, ArchiveAnswer, ArchiveQuery, entry_of
 from logsvc.clock import utc_date
 from logsvc.errors import ArchiveUnavailable, BadRequest
@@ -32,17 +33,24 @@ _SCAN_LIMIT = "bytes scanned limit"
 
 
 def relation(query: ArchiveQuery, services: tuple[str, ...]) -> tuple[str, list[Any]]:
-    """archive_logs in Athena: both tables, pruned to the query's services and days."""
+    """archive_logs in Athena: both tables, pruned to the query's services and days (and,
+    of the NDJSON one, the folder of objects several services share: the query's SQL names
+    its services, so others' entries there are left out)."""
     first, last = utc_date(query.start), utc_date(query.end)
     columns = ", ".join(f'"{c}"' for c in COLUMNS)
-    marks = ", ".join("?" * len(services))
     parts, params = [], []
-    for table in (NDJSON_TABLE, COMPACTED_TABLE):
+    for table, folders in (
+        (NDJSON_TABLE, (*services, SHARED_FOLDER)),
+        (COMPACTED_TABLE, services),
+    ):
+        if not folders:
+            continue
+        marks = ", ".join("?" * len(folders))
         parts.append(
             f'SELECT {columns} FROM "{table}" WHERE "service" IN ({marks}) '  # noqa: S608 - fixed names
             'AND "day" BETWEEN ? AND ?'
         )
-        params += [*services, first, last]
+        params += [*folders, first, last]
     return " UNION ALL ".join(parts), params
 
 
@@ -89,9 +97,8 @@ class AthenaArchive:
     ) -> ArchiveAnswer:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        # Every service's folders; today's entries may be only in shared objects so far.
         services = query.services or tuple(self._services() if self._services else ())
-        if not services:
-            return ArchiveAnswer([])
         sql, params = statement(query, services)
         parameters = [literal(p) for p in params]
         deadline = time.monotonic() + timeout_s

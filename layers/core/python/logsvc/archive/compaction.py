@@ -1,5 +1,7 @@
 """Compaction: each past day's gzip NDJSON objects of a service rewritten as one Parquet file
-(zstd, sorted by timestamp, row groups with min/max statistics), then deleted.
+(zstd, sorted by timestamp, row groups with min/max statistics), then deleted. Objects that
+several services share (a writer flush's small groups: logsvc.archive.log_archive) are
+split into each service's files the same way.
 
 Runs in the daily cleanup job (logsvc.cleanup), after the index is expired, one slice of a
 service-day at a time (SLICE_OBJECTS objects), resumable:
@@ -30,7 +32,7 @@ from logsvc.archive.duckdb_engine import (
     duckdb_config,
     unreadable,
 )
-from logsvc.archive.log_archive import LogArchive, compacted_key
+from logsvc.archive.log_archive import SHARED_FOLDER, LogArchive, compacted_key
 from logsvc.clock import now_ms, utc_date
 
 PARQUET_TYPE = "application/vnd.apache.parquet"
@@ -62,12 +64,13 @@ class Compactor:
         self.clock = clock
 
     def days(self) -> list[tuple[str, str]]:
-        """(date, service) of every NDJSON folder before today (UTC), oldest first."""
+        """(date, folder) of every NDJSON folder before today (UTC), oldest first: each
+        service's, and that of objects several services share (SHARED_FOLDER)."""
         today = utc_date(self.clock())
         return sorted(
-            (date, service)
-            for service in self.archive.services()
-            for date in self.archive.dates(service)
+            (date, folder)
+            for folder in (*self.archive.services(), SHARED_FOLDER)
+            for date in self.archive.dates(folder)
             if date < today
         )
 
@@ -82,9 +85,9 @@ class Compactor:
                     break
 
     def compact(self, service: str, date: str, summary: CompactionSummary) -> bool:
-        """One slice of a service-day folder: its first SLICE_OBJECTS NDJSON objects into
-        Parquet, one file per day of their entries (one, unless objects from before objects
-        held a single day are there), then deleted. Whether objects are left."""
+        """One slice of a date folder (a service's, or the one of objects several services
+        share): its first SLICE_OBJECTS NDJSON objects into Parquet, one file for each
+        service and day of their entries, then deleted. Whether objects are left."""
         import duckdb
 
         keys = self.archive.keys(service, date)
@@ -96,21 +99,24 @@ class Compactor:
             con = duckdb.connect(":memory:", config=duckdb_config())
             try:
                 try:
-                    days = _days(con, list(paths.values()))
+                    groups = _groups(con, list(paths.values()))
                 except duckdb.Error:
                     bad_files = set(unreadable(con, {"ndjson": list(paths.values())}))
                     bad = [key for key, path in paths.items() if path in bad_files]
                     summary.unreadable_objects += bad
                     paths = {key: path for key, path in paths.items() if key not in bad}
-                    days = _days(con, list(paths.values())) if paths else []
+                    groups = _groups(con, list(paths.values())) if paths else []
                 digest = hashlib.sha256("\n".join(sorted(paths)).encode()).hexdigest()[:32]
-                for day in days:
-                    earlier = files.paths(self.archive.keys(service, day, compacted=True))
-                    target = Path(folder) / f"{day}.parquet"
-                    count = _copy(con, list(paths.values()), list(earlier.values()), target, day)
+                for name, day in groups:
+                    earlier = files.paths(self.archive.keys(name, day, compacted=True))
+                    target = Path(folder) / f"{len(written)}.parquet"
+                    count = _copy(
+                        con, list(paths.values()), list(earlier.values()), target, name, day
+                    )
                     if count:
-                        key = compacted_key(service, day, digest)
-                        written.append((key, target.read_bytes(), count))
+                        written.append(
+                            (compacted_key(name, day, digest), target.read_bytes(), count)
+                        )
             finally:
                 con.close()
             if not paths:
@@ -127,20 +133,22 @@ class Compactor:
             return more
 
 
-def _days(con: Any, ndjson: list[str]) -> list[str]:
-    """The UTC days of the files' entries."""
+def _groups(con: Any, ndjson: list[str]) -> list[tuple[str, str]]:
+    """(service, UTC day) of the files' entries."""
     rows = con.execute(
-        f"SELECT DISTINCT {_DAY} FROM {READ_NDJSON} ORDER BY 1",  # noqa: S608 - fixed fragments
+        f"SELECT DISTINCT service_name, {_DAY} FROM {READ_NDJSON} ORDER BY 1, 2",  # noqa: S608 - fixed fragments
         [ndjson, NDJSON_COLUMNS],
     ).fetchall()
-    return [row[0] for row in rows]
+    return [(row[0], row[1]) for row in rows]
 
 
-def _copy(con: Any, ndjson: list[str], earlier: list[str], target: Path, day: str) -> int:
-    """Write the NDJSON files' entries of one day (less those already in ``earlier``
-    Parquet files) to ``target``, sorted by time; the number written."""
-    params: list[Any] = [ndjson, NDJSON_COLUMNS, day]
-    where = f"WHERE {_DAY} = ?"
+def _copy(
+    con: Any, ndjson: list[str], earlier: list[str], target: Path, service: str, day: str
+) -> int:
+    """Write the NDJSON files' entries of one service and day (less those already in
+    ``earlier`` Parquet files) to ``target``, sorted by time; the number written."""
+    params: list[Any] = [ndjson, NDJSON_COLUMNS, service, day]
+    where = f"WHERE service_name = ? AND {_DAY} = ?"
     if earlier:
         where += " AND id NOT IN (SELECT id FROM read_parquet(?))"
         params.append(earlier)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from logsvc.archive.local import LocalObjectStore
-from logsvc.archive.log_archive import LogArchive
+from logsvc.archive.log_archive import SHARED_FOLDER, LogArchive
 from logsvc.archive.query import RELATION, ArchiveAnswer, ArchiveQuery, entry_of
 from logsvc.clock import utc_date
 from logsvc.errors import ArchiveUnavailable
@@ -138,14 +138,16 @@ class DuckDbArchive:
         return self._keys(self._folders(query))
 
     def _folders(self, query: ArchiveQuery) -> list[tuple[str, str, bool]]:
-        """(date, service, compacted) of every date folder in the query's range."""
+        """(date, folder, compacted) of every date folder in the query's range: the
+        services', and the one of objects several services share (the query's SQL names
+        its services, so others' entries there are left out)."""
         first, last = utc_date(query.start), utc_date(query.end)
         services = query.services if query.services is not None else self.archive.services()
+        folders = [(service, compacted) for service in services for compacted in (False, True)]
         return [
-            (date, service, compacted)
-            for service in services
-            for compacted in (False, True)
-            for date in self.archive.dates(service, compacted)
+            (date, folder, compacted)
+            for folder, compacted in [*folders, (SHARED_FOLDER, False)]
+            for date in self.archive.dates(folder, compacted)
             if first <= date <= last
         ]
 

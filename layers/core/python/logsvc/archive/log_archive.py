@@ -1,10 +1,15 @@
-"""Full log entries in the archive: one gzip NDJSON object per service per write (an ingest
-request written directly, or a writer flush of the buffer), compacted daily into Parquet.
+"""Full log entries in the archive: gzip NDJSON objects of a write (an ingest request written
+directly, or a writer flush of the buffer), compacted daily into Parquet.
 
-Keys are ``logs/{service}/{YYYY-MM-DD}/{batch id}.ndjson.gz``. Every entry in an object is
-of that date (a batch spanning days, a backfill, is written as one object per day), so
-deleting a whole date prefix after a retention period never removes an entry younger than
-that period, and a search of a time range reads only the days in it.
+Keys are ``logs/{service}/{YYYY-MM-DD}/{batch id}.ndjson.gz``: a service's entries of a
+write, when it has SHARED_BELOW or more of them, or is the write's only service. The small
+groups of a write that holds several services share one object a day, under
+``logs/{SHARED_FOLDER}/{YYYY-MM-DD}/`` (a flush of single-entry traffic from 50 services is
+one PUT, not 50: docs/COST.md); compaction splits them into each service's files the next
+day, and every search of a day reads that folder too. Every entry in an object is of that
+date (a batch spanning days, a backfill, is written as one object per day), so deleting a
+whole date prefix after a retention period never removes an entry younger than that
+period, and a search of a time range reads only the days in it.
 
 Compaction (logsvc.archive.compaction) rewrites a past day's objects of a service as one
 ``compacted/{service}/{YYYY-MM-DD}/{digest}.parquet`` and then deletes them; an index
@@ -15,7 +20,7 @@ entry by its id in the compacted file.
 from __future__ import annotations
 
 import gzip
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -36,6 +41,9 @@ HEALTH_PROBE_KEY = "logs/.health-probe"  # listed by /health; never written
 
 
 NDJSON_PREFIX = "logs/"
+# The folder of objects several services share: not a service name (they have no dots).
+SHARED_FOLDER = "several.services"
+SHARED_BELOW = 1000  # a service with fewer entries in a write shares its day's object
 COMPACTED_PREFIX = "compacted/"
 
 
@@ -67,21 +75,32 @@ class LogArchive:
     def archive_batch(
         self, entries: list[LogEntry], batch_key: str | None = None
     ) -> dict[str, str]:
-        """Store the entries, one object per service and day of their timestamps; return
-        each service's object key of its newest day (an entry of another day is found
-        through the archive by its id). With a batch key a retry rewrites the same objects
-        instead of adding more."""
+        """Store the entries, an object per day of their timestamps for each service with
+        SHARED_BELOW or more of them and one for the rest together; return each service's
+        object key of its newest day (an entry of another day is found through the archive
+        by its id). With a batch key a retry rewrites the same objects instead of adding
+        more."""
         groups: dict[tuple[str, str], list[LogEntry]] = defaultdict(list)
         for entry in entries:
             groups[(entry.service_name, utc_date(entry.timestamp))].append(entry)
+        folders: dict[tuple[str, str], list[LogEntry]] = defaultdict(list)
+        services_of: dict[tuple[str, str], set[str]] = defaultdict(set)
+        small = Counter(date for (_, date), group in groups.items() if len(group) < SHARED_BELOW)
+        for (service_name, date), group in groups.items():
+            folder = (
+                SHARED_FOLDER if len(group) < SHARED_BELOW and small[date] > 1 else service_name
+            )
+            folders[(folder, date)] += group
+            services_of[(folder, date)].add(service_name)
         keys: dict[str, str] = {}
-        for (service_name, date), group in sorted(groups.items()):
-            batch_id = derived_id(batch_key, service_name, date) if batch_key else new_id()
-            key = object_key(service_name, date, batch_id)
+        for (folder, date), group in sorted(folders.items(), key=lambda item: item[0][1]):
+            batch_id = derived_id(batch_key, folder, date) if batch_key else new_id()
+            key = object_key(folder, date, batch_id)
             self.objects.put(
                 key, encode_records(e.to_record() for e in group), CONTENT_TYPE, CONTENT_ENCODING
             )
-            keys[service_name] = key  # days sorted: the newest one stays
+            for service_name in services_of[(folder, date)]:
+                keys[service_name] = key  # days sorted: the newest one stays
         return keys
 
     def check(self) -> None:
@@ -94,8 +113,11 @@ class LogArchive:
 
     def services(self) -> list[str]:
         return sorted(
-            set(self.objects.list_prefixes(NDJSON_PREFIX))
-            | set(self.objects.list_prefixes(COMPACTED_PREFIX))
+            (
+                set(self.objects.list_prefixes(NDJSON_PREFIX))
+                | set(self.objects.list_prefixes(COMPACTED_PREFIX))
+            )
+            - {SHARED_FOLDER}
         )
 
     def dates(self, service_name: str, compacted: bool = False) -> list[str]:

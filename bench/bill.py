@@ -48,6 +48,8 @@ class Scenario:
     title: str
     logs_per_day: int
     entries_per_request: int
+    buffered: bool = True  # through the Kinesis stream and the writer (the default)
+    measured_as: str = ""  # whose measured figures it uses (its own name if empty)
 
     @property
     def requests_per_month(self) -> float:
@@ -57,21 +59,35 @@ class Scenario:
 SCENARIOS = {
     "A": Scenario("A", "10 M logs/day, 50 services, 1000-entry requests", LOGS_PER_DAY, 1000),
     "B": Scenario("B", "10 M logs/day, 50 services, single-entry requests", LOGS_PER_DAY, 1),
-    "idle": Scenario("idle", "an idle month (deployed, no traffic)", 0, 1),
+    "A-direct": Scenario(
+        "A-direct",
+        "A with -c buffered_ingest=false (no stream: the ingest function writes)",
+        LOGS_PER_DAY,
+        1000,
+        buffered=False,
+    ),
+    "idle": Scenario("idle", "an idle month (deployed, no traffic)", 0, 1, measured_as="-"),
+    "idle-direct": Scenario(
+        "idle-direct", "idle, with -c buffered_ingest=false", 0, 1, buffered=False, measured_as="-"
+    ),
 }
+COLUMNS = ("A", "B", "idle", "A-direct", "idle-direct")
 
 
 def profiles(facts: dict[str, Any], scale: float = 1.0) -> dict[str, dict[str, Any]]:
     """The traffic each measured scenario puts through one writer flush."""
     window = facts["batching_window_s"]
     found = {}
-    for scenario in (SCENARIOS["A"], SCENARIOS["B"]):
+    for scenario in SCENARIOS.values():
+        if scenario.measured_as:
+            continue
         per_second = scenario.logs_per_day / 86_400 / scenario.entries_per_request
         found[scenario.name] = {
             "entries_per_request": scenario.entries_per_request,
             "requests_per_flush": max(1, round(per_second * window * scale)),
             "warm_flushes": 1,
             "flushes": 4,
+            "buffered": scenario.buffered,
         }
     return found
 
@@ -148,7 +164,7 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         lines.append((name, dollars, how))
 
     windows = SECONDS / facts["batching_window_s"] * facts["kinesis_shards"]
-    flushes = min(requests, windows) if figures else 0
+    flushes = min(requests, windows) if figures and scenario.buffered else 0
     line(*front_door("rest_waf", requests, facts))
     if figures:
         per_request, per_flush = figures["per_request"], figures["per_flush"]
@@ -163,7 +179,7 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         f"{requests:,.0f} invocations x {ingest_s * 1000:.1f} ms at "
         f"{facts['memory_mb']['ingest']} MB",
     )
-    shard_hours = facts["kinesis_shards"] * DAYS * 24
+    shard_hours = facts["kinesis_shards"] * DAYS * 24 if scenario.buffered else 0
     longer = facts["kinesis_retention_hours"] > 24
     retention = p["kinesis_extended_retention_shard_hour"] if longer else 0
     units = requests * per_request.get("kinesis_units", 0)
@@ -172,7 +188,9 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         shard_hours * (p["kinesis_shard_hour"] + retention)
         + units / 1e6 * p["kinesis_put_units_per_million"],
         f"{facts['kinesis_shards']} shard, {facts['kinesis_retention_hours']} h retention; "
-        f"{units:,.0f} PUT units",
+        f"{units:,.0f} PUT units"
+        if scenario.buffered
+        else "no stream",
     )
     line(
         "Writer function",
@@ -182,7 +200,8 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
     rows = flushes * per_flush.get("d1_rows_written", 0) + requests * per_request.get(
         "d1_rows_written", 0
     )
-    index_gb = scenario.logs_per_day * 7 * saved["index_bytes_per_log"].get(scenario.name, 0) / 1e9
+    shape = "A" if scenario.entries_per_request > 1 else "B"  # batched or single entries
+    index_gb = scenario.logs_per_day * 7 * saved["index_bytes_per_log"][shape] / 1e9
     line(
         "D1 (Workers Paid)",
         p["workers_paid_month"]
@@ -207,7 +226,9 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         d1_requests / 1e6 * p["dynamodb_write_per_million"],
         f"{d1_requests:,.0f} D1 requests, one write each",
     )
-    puts = flushes * per_flush.get("calls", {}).get("s3:PutObject", 0)
+    puts = flushes * per_flush.get("calls", {}).get("s3:PutObject", 0) + requests * per_request.get(
+        "calls", {}
+    ).get("s3:PutObject", 0)
     logs = scenario.logs_per_day * DAYS
     services_days = 50 * DAYS if logs else 0
     archive_gb = scenario.logs_per_day * 365 * saved["parquet_bytes_per_log"] / 1e9
@@ -216,7 +237,7 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         (puts + services_days) / 1000 * p["s3_put_per_thousand"]
         + puts / 1000 * p["s3_get_per_thousand"]
         + archive_gb * p["s3_gb_month"],
-        f"{puts:,.0f} PUTs of flushes, each read once by compaction; {archive_gb:,.0f} GB kept "
+        f"{puts:,.0f} PUTs of writes, each read once by compaction; {archive_gb:,.0f} GB kept "
         "(365 days, Parquet)",
     )
     jobs_s = (
@@ -344,14 +365,24 @@ def markdown(saved: dict[str, Any]) -> str:
         "and S3; AWS list prices for us-east-1 (bench/prices.py), 30-day month."
     )
     out.append("")
-    out.append("| Line | A: 1000-entry requests | B: single-entry requests | Idle |")
-    out.append("|---|---|---|---|")
-    bills = {name: bill(scenario, saved) for name, scenario in SCENARIOS.items()}
+    out.append("| Line | " + " | ".join(COLUMNS) + " |")
+    out.append("|---" * (len(COLUMNS) + 1) + "|")
+    bills = {name: bill(SCENARIOS[name], saved) for name in COLUMNS}
     for i, (name, _, _) in enumerate(bills["A"]):
-        cells = [f"${bills[s][i][1]:,.2f}" for s in ("A", "B", "idle")]
+        cells = [f"${bills[s][i][1]:,.2f}" for s in COLUMNS]
         out.append(f"| {name} | {' | '.join(cells)} |")
-    totals = [f"**${total(bills[s]):,.2f}**" for s in ("A", "B", "idle")]
+    totals = [f"**${total(bills[s]):,.2f}**" for s in COLUMNS]
     out.append(f"| **Total a month** | {' | '.join(totals)} |")
+    out.append("")
+    out.append(
+        "A: "
+        + SCENARIOS["A"].title
+        + "; B: "
+        + SCENARIOS["B"].title
+        + "; "
+        + "; ".join(f"{n}: {SCENARIOS[n].title}" for n in COLUMNS[2:])
+        + "."
+    )
     out.append("")
     out.append("How each line of B comes about:")
     out.append("")
@@ -372,22 +403,25 @@ def markdown(saved: dict[str, Any]) -> str:
     out.append("")
     out.append("Measured per request and per writer flush:")
     out.append("")
-    out.append("| | A | B |")
-    out.append("|---|---|---|")
+    measured = [n for n in COLUMNS if not SCENARIOS[n].measured_as]
+    out.append("| | " + " | ".join(measured) + " |")
+    out.append("|---" * (len(measured) + 1) + "|")
     rows = [
         ("requests per flush", lambda f: f["profile"]["requests_per_flush"]),
         ("ingest: Kinesis PUT units a request", lambda f: f["per_request"]["kinesis_units"]),
+        ("ingest: D1 requests a request", lambda f: f["per_request"]["d1_requests"]),
+        ("ingest: S3 PUTs a request", lambda f: f["per_request"]["calls"].get("s3:PutObject", 0)),
         ("ingest: CPU ms a request (this machine)", lambda f: f["per_request"]["cpu_ms"]),
         ("ingest: own log bytes a request", lambda f: f["per_request"]["own_log_bytes"]),
-        ("writer: D1 requests a flush", lambda f: f["per_flush"]["d1_requests"]),
-        ("writer: D1 rows written a flush", lambda f: f["per_flush"]["d1_rows_written"]),
-        ("writer: D1 request bytes a flush", lambda f: f["per_flush"]["d1_bytes"]),
+        ("writer: D1 requests a flush", lambda f: f["per_flush"].get("d1_requests", 0)),
+        ("writer: D1 rows written a flush", lambda f: f["per_flush"].get("d1_rows_written", 0)),
+        ("writer: D1 request bytes a flush", lambda f: f["per_flush"].get("d1_bytes", 0)),
         ("writer: S3 PUTs a flush", lambda f: f["per_flush"]["calls"].get("s3:PutObject", 0)),
-        ("writer: CPU ms a flush (this machine)", lambda f: f["per_flush"]["cpu_ms"]),
+        ("writer: CPU ms a flush (this machine)", lambda f: f["per_flush"].get("cpu_ms", 0)),
         ("writer: own log bytes a flush", lambda f: f["per_flush"]["own_log_bytes"]),
     ]
     for label, get in rows:
-        cells = [str(get(saved["scenarios"][s])) for s in ("A", "B")]
+        cells = [str(get(saved["scenarios"][s])) for s in measured]
         out.append(f"| {label} | {' | '.join(cells)} |")
     out.append("")
     out.append(
@@ -432,7 +466,7 @@ def main() -> None:
             sys.exit(1)
         return
     print(markdown(saved))
-    for name in ("A", "B", "idle"):
+    for name in COLUMNS:
         print(f"{name}: ${total(bill(SCENARIOS[name], saved)):,.2f} a month")
 
 

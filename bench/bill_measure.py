@@ -257,6 +257,10 @@ def measure(profiles: dict[str, dict[str, Any]], d1_database_url: str, secret: s
     results = {}
     try:
         for name, profile in profiles.items():
+            # Buffered (the default), or written by the ingest function itself.
+            buffered = profile.get("buffered", True)
+            os.environ["INGEST_BUFFER"] = f"kinesis://{STREAM}" if buffered else "off"
+            components.reset()
             iterator, results[name] = _run_profile(
                 profile, api, writer, kinesis, shard["ShardId"], iterator, counters
             )
@@ -299,6 +303,10 @@ def _run_profile(profile, api, writer, kinesis, shard_id, iterator, counters):
         ingest_cpu = (time.process_time() - cpu) - (counters.aws_cpu - aws_cpu)
         middle = counters.snapshot()
         counters.on = False
+        if not profile.get("buffered", True):
+            if measured:
+                totals["ingest"].add(before, middle, ingest_cpu)
+            continue
         records = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
         iterator = records["NextShardIterator"]
         assert len(records["Records"]) == per_flush
@@ -336,7 +344,7 @@ def _run_profile(profile, api, writer, kinesis, shard_id, iterator, counters):
         "per_flush": totals["writer"].per(profile["flushes"])
         | {
             "own_log_bytes": round(sum(map(len, writer_log)) / profile["flushes"], 1),
-            "entries": per_flush * size,
+            "entries": per_flush * size if profile.get("buffered", True) else 0,
         },
     }
 

@@ -155,7 +155,11 @@ def test_no_cors_by_default_and_stage_throttled_and_logged(templates):
     throttle = stage["MethodSettings"][0]
     assert (throttle["ThrottlingRateLimit"], throttle["ThrottlingBurstLimit"]) == (200, 400)
     alarms = resources(api, "AWS::CloudWatch::Alarm").values()
-    assert sorted(a["MetricName"] for a in alarms) == ["5XXError", "BlockedRequests"]
+    assert sorted(a["MetricName"] for a in alarms) == [
+        "5XXError",
+        "ApiThrottled",
+        "BlockedRequests",
+    ]
     assert resources(api, "AWS::CloudWatch::Dashboard")
 
 
@@ -670,7 +674,7 @@ def test_a_throttled_coordination_table_raises_an_alarm(templates):
 def test_the_services_own_logs_and_traces_are_held_down(templates):
     """What the service logs and traces about itself per request is billed per request:
     Lambda's platform lines only for warnings, WAF records only of blocked requests, X-Ray
-    one request a second and 1% of the rest (issue 29: ~2.5 KB of own logs a request)."""
+    one request a second and 0.1% of the rest (issue 29: ~2.5 KB of own logs a request)."""
     for name in FUNCTION_STACKS.values():
         (function,) = resources(templates[name], "AWS::Lambda::Function").values()
         assert function["LoggingConfig"]["LogFormat"] == "JSON"
@@ -681,7 +685,7 @@ def test_the_services_own_logs_and_traces_are_held_down(templates):
     (keep,) = logging["LoggingFilter"]["Filters"]
     assert keep["Conditions"] == [{"ActionCondition": {"Action": "BLOCK"}}]
     (rule,) = resources(api, "AWS::XRay::SamplingRule").values()
-    assert rule["SamplingRule"]["FixedRate"] == 0.01 and rule["SamplingRule"]["ReservoirSize"] == 1
+    assert rule["SamplingRule"]["FixedRate"] == 0.001 and rule["SamplingRule"]["ReservoirSize"] == 1
 
 
 def test_the_wafs_blocks_raise_an_alarm(templates):

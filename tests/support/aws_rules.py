@@ -13,6 +13,10 @@ caller may do. AWS does not, and the difference decides whether /health and aler
   kms:GenerateDataKey* and kms:Decrypt on that key for the publisher (SNS developer guide,
   "Encryption at rest": "the publisher must have ... permissions for the AWS KMS key").
 
+``enforce_all`` applies IAM to every call a client makes, by the action and resource each
+operation needs (the Service Authorization Reference's tables), and refuses a call it has
+no rule for: a function's test then names every AWS call the function makes.
+
 Only what the tests use is here: Allow and Deny statements, Action and Resource patterns
 with *, and StringEquals / StringLike conditions.
 """
@@ -53,8 +57,82 @@ def enforce(client: Any, policy: RolePolicy, unrestricted: Any = None) -> Any:
         events.register("before-parameter-build.s3.GetObject", _s3_get(policy, unrestricted))
         events.register("before-parameter-build.s3.ListObjectsV2", _s3_list(policy))
     if service == "sns":
-        events.register("before-parameter-build.sns.Publish", _sns_publish(policy, client))
+        looker = unrestricted or client
+        events.register("before-parameter-build.sns.Publish", _sns_publish(policy, looker))
     return client
+
+
+def enforce_all(client: Any, policy: RolePolicy, lookers: dict[str, Any]) -> Any:
+    """``client`` refusing, as AWS would, every call ``policy`` does not allow (S3's
+    403-vs-404 and SNS's KMS rules included); ``lookers``: clients by service that may
+    look (whether an object exists, a topic's key), as ``enforce``'s ``unrestricted``."""
+    service = client.meta.service_model.service_name
+    enforce(client, policy, lookers.get(service))
+    region = client.meta.region_name
+    account = ACCOUNT_OF_TESTS
+
+    workgroups: dict[str, str] = {}  # Athena: a query's workgroup, which its calls are on
+    starting: list[str] = []
+
+    def check(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if "QueryExecutionId" in params:
+            params = {**params, "WorkGroup": workgroups.get(params["QueryExecutionId"], "")}
+        elif model.name == "StartQueryExecution":
+            starting.append(params.get("WorkGroup", "primary"))
+        for action, resource, context in needs(service, model.name, params, region, account):
+            if not policy.allows(action, resource, context):
+                _refuse("AccessDeniedException", 403, model.name)
+
+    def started(parsed: dict[str, Any], **_: Any) -> None:
+        if starting and "QueryExecutionId" in parsed:
+            workgroups[parsed["QueryExecutionId"]] = starting.pop()
+
+    client.meta.events.register("before-parameter-build", check)
+    client.meta.events.register("after-call.athena.StartQueryExecution", started)
+    return client
+
+
+ACCOUNT_OF_TESTS = "123456789012"  # moto's account
+
+
+def needs(
+    service: str, operation: str, params: dict[str, Any], region: str, account: str
+) -> list[tuple[str, str, dict[str, str]]]:
+    """(IAM action, resource ARN, condition context) an operation is authorized on."""
+    at = f"{region}:{account}"
+    if service == "s3":
+        bucket = f"arn:aws:s3:::{params['Bucket']}"
+        if operation in ("GetObject", "HeadObject"):
+            return [("s3:GetObject", f"{bucket}/{params['Key']}", {})]
+        if operation in ("PutObject", "DeleteObject"):
+            return [(f"s3:{operation}", f"{bucket}/{params['Key']}", {})]
+        if operation == "DeleteObjects":
+            keys = [o["Key"] for o in params["Delete"]["Objects"]]
+            return [("s3:DeleteObject", f"{bucket}/{key}", {}) for key in keys]
+        if operation in ("ListObjectsV2", "ListObjects"):
+            return [("s3:ListBucket", bucket, {"s3:prefix": params.get("Prefix", "")})]
+        if operation == "HeadBucket":
+            return [("s3:ListBucket", bucket, {})]
+        if operation == "GetBucketLocation":
+            return [("s3:GetBucketLocation", bucket, {})]
+    if service == "kinesis" and operation in ("PutRecord", "PutRecords"):
+        stream = params.get("StreamARN") or f"arn:aws:kinesis:{at}:stream/{params['StreamName']}"
+        return [(f"kinesis:{operation}", stream, {})]
+    if service == "dynamodb" and "TableName" in params:
+        return [(f"dynamodb:{operation}", f"arn:aws:dynamodb:{at}:table/{params['TableName']}", {})]
+    if service == "sqs" and operation in ("SendMessage", "SendMessageBatch"):
+        queue = params["QueueUrl"].rstrip("/").rsplit("/", 1)[1]
+        return [("sqs:SendMessage", f"arn:aws:sqs:{at}:{queue}", {})]
+    if service == "secretsmanager" and operation == "GetSecretValue":
+        return [("secretsmanager:GetSecretValue", params["SecretId"], {})]
+    if service == "sns" and operation == "Publish":
+        return []  # enforce's rule: the topic and its key
+    if service == "athena":
+        workgroup = params.get("WorkGroup", "primary")
+        return [(f"athena:{operation}", f"arn:aws:athena:{at}:workgroup/{workgroup}", {})]
+    raise NotImplementedError(
+        f"no IAM rule for {service}:{operation} in tests/support/aws_rules.py"
+    )
 
 
 def _s3_get(policy: RolePolicy, unrestricted: Any):

@@ -69,10 +69,11 @@ test: install
 
 # Figures for docs/PERFORMANCE.md and docs/COST.md (about 25 minutes): throughput, latency,
 # cold start and cost (1,000,000 logs), search by arrival pattern over HTTP beside the
-# reference engines (1,000,000), archive search before and after compaction (10,000,000).
-# Results in bench/results.
-bench: $(BIN)/.bench
+# reference engines (1,000,000), archive search before and after compaction (10,000,000),
+# the monthly bill (written into docs/COST.md). Results in bench/results.
+bench: $(BIN)/.bench node_modules/.installed workers/node_modules/.installed
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.bill --measure --write-docs
 	$(BIN)/python -m bench.arrival --logs 1000000 --save bench/results
 	$(BIN)/python -m bench.archive --logs 10000000 --save bench/results
 	$(BIN)/python -m bench.archive --logs 10000000 --object-size 100 --save bench/results

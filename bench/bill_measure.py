@@ -12,7 +12,6 @@ format, WAF rules, alarms, sampling) are read from the synthesized templates.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import Corpus
+from tests.support.kinesis import records_event
 
 API_KEY = "bill-bench-key-0123456789abcdef"
 BUCKET = "bill-archive"
@@ -310,18 +310,7 @@ def _run_profile(profile, api, writer, kinesis, shard_id, iterator, counters):
         records = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
         iterator = records["NextShardIterator"]
         assert len(records["Records"]) == per_flush
-        event = {
-            "Records": [
-                {
-                    "eventID": f"{shard_id}:{r['SequenceNumber']}",
-                    "kinesis": {
-                        "sequenceNumber": r["SequenceNumber"],
-                        "data": base64.b64encode(r["Data"]).decode(),
-                    },
-                }
-                for r in records["Records"]
-            ]
-        }
+        event = records_event(shard_id, records["Records"])
         counters.on = measured
         cpu, aws_cpu = time.process_time(), counters.aws_cpu
         with own_log(writer_log if measured else []):

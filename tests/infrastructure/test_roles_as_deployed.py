@@ -13,7 +13,6 @@ in test_stacks).
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from tests.infrastructure.test_fresh_account import ACCOUNT, REGION, account, de
 from tests.support.api import Api
 from tests.support.aws_rules import enforce_all
 from tests.support.d1_standin import TOKEN
+from tests.support.kinesis import kinesis_event
 
 API_KEY = "roles-test-key-0123456789abcdef"
 NOW = int(time.time() * 1000)
@@ -141,27 +141,6 @@ def athena_reads_with_the_search_role(cfn, environment: dict[str, str]) -> None:
 def context(name: str) -> LocalContext:
     """A Lambda context with the function's deployed timeout (the jobs keep 30 s back)."""
     return LocalContext(name, timeout_seconds=FUNCTION_SPECS[name].timeout_s)
-
-
-def kinesis_event(client: Any, stream: str) -> dict[str, Any]:
-    """What Lambda's event source hands the writer (read with the test's own client)."""
-    shard = client.describe_stream(StreamName=stream)["StreamDescription"]["Shards"][0]
-    iterator = client.get_shard_iterator(
-        StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-    )["ShardIterator"]
-    records = client.get_records(ShardIterator=iterator, Limit=1000)["Records"]
-    return {
-        "Records": [
-            {
-                "eventID": f"{shard['ShardId']}:{r['SequenceNumber']}",
-                "kinesis": {
-                    "sequenceNumber": r["SequenceNumber"],
-                    "data": base64.b64encode(r["Data"]).decode(),
-                },
-            }
-            for r in records
-        ]
-    }
 
 
 def test_every_function_does_its_work_with_its_role_alone(deployed, d1, monkeypatch):

@@ -18,6 +18,7 @@ from logsvc.writer import Writer
 from logsvc_local.events import LocalContext
 from logsvc_local.project import load_handler
 from logsvc_local.writer_loop import WriterLoop
+from tests.support.kinesis import kinesis_event as stream_event
 
 LOGS = [
     {"service_name": "queued", "level": "ERROR", "message": f"m{i}", "timestamp": 1000 + i}
@@ -223,23 +224,7 @@ def kinesis(api_d1, d1, moto_aws, monkeypatch):
 
 def kinesis_event(client) -> dict:
     """The event Lambda's Kinesis event source sends: the shard's records so far."""
-    shard = client.describe_stream(StreamName="ingest")["StreamDescription"]["Shards"][0]
-    iterator = client.get_shard_iterator(
-        StreamName="ingest", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-    )["ShardIterator"]
-    records = client.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
-    return {
-        "Records": [
-            {
-                "eventID": f"{shard['ShardId']}:{r['SequenceNumber']}",
-                "kinesis": {
-                    "sequenceNumber": r["SequenceNumber"],
-                    "data": base64.b64encode(r["Data"]).decode(),
-                },
-            }
-            for r in records
-        ]
-    }
+    return stream_event(client, "ingest")
 
 
 def write(event) -> dict:

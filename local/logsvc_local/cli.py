@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from logsvc.routes import STREAM_PATH
-from logsvc_local import instance, keys_cli, project
+from logsvc_local import instance, keys_cli, placements_cli, project
 from logsvc_local.instance import CommandError
 from logsvc_local.stream import STREAM_CREDENTIALS
 
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     follow.add_argument("--q", help="only messages containing this text")
 
     keys_cli.add_parser(commands, instance.add_server_options)
+    placements_cli.add_parser(commands)
 
     replay = commands.add_parser(
         "replay", help="re-send a service's archived entries to a URL or back into the index"
@@ -119,6 +120,8 @@ def _run(args: argparse.Namespace) -> int:
         return _migrate(args.data_dir)
     if args.command == "keys":
         return keys_cli.run(args)
+    if args.command == "placements":
+        return placements_cli.run(args)
     if args.command == "replay":
         return _replay(args)
     if args.command == "redrive":

@@ -140,3 +140,49 @@ def test_twenty_services_over_two_databases(two_databases, tmp_path):
     )
     assert json.loads(summary.stdout)["logs_deleted"] == 60
     assert all(services_in(path) == set() for path in files.values())
+
+
+def logsvc(*arguments: str, environment: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "logsvc"), *arguments],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_an_operator_lists_placements_and_moves_a_service(two_databases, tmp_path):
+    settings, files = two_databases
+    data = tmp_path / "data"
+    with running_server(data, ("--no-schedules",), settings) as server:
+        server.ingest([{"service_name": s, "level": "INFO", "message": "m"} for s in SERVICES])
+        deadline = time.monotonic() + 20
+        while sum(len(services_in(path)) for path in files.values()) < len(SERVICES):
+            assert time.monotonic() < deadline, "the writer did not store the services"
+            time.sleep(0.2)
+
+    listed = logsvc("placements", "--data-dir", str(data), environment=settings)
+    assert listed.returncode == 0, listed.stderr
+    report = json.loads(listed.stdout)
+    held = [services_in(path) for path in files.values()]
+    assert [set(d["services"]) for d in report["databases"]] == held
+    assert all(d["bytes"] > 0 for d in report["databases"]) and report["moves_announced"] == []
+
+    service = sorted(held[0])[0]
+    moved = logsvc(
+        "placements", "--data-dir", str(data), "move", service, "--to", "1", environment=settings
+    )
+    assert moved.returncode == 0, moved.stderr
+    at = json.loads(moved.stdout)["from_ms"]
+    assert 50_000 < at - time.time() * 1000 <= 60_000  # announced a minute ahead
+    again = json.loads(logsvc("placements", "--data-dir", str(data), environment=settings).stdout)
+    assert again["moves_announced"] == [{"service": service, "database": 1, "from_ms": at}]
+
+    nowhere = logsvc(
+        "placements", "--data-dir", str(data), "move", service, "--to", "2", environment=settings
+    )
+    assert nowhere.returncode == 1 and "database: 2 is not one of 0-1" in nowhere.stderr
+    one = {k: v for k, v in settings.items() if k != "INDEX_SHARD_URLS"}
+    single = logsvc("placements", "--data-dir", str(data), environment=one)
+    assert single.returncode == 1 and "INDEX_SHARD_URLS" in single.stderr

@@ -179,6 +179,18 @@ class ShardedIndex:
             self.placements.place(blocks[0].service_name, emptiest, now + MOVE_NOTICE_MS)
             self._placed.reset()
 
+    def move(self, service: str, database: int) -> int:
+        """An operator's move of ``service``'s new blocks to ``database`` (its number in
+        DATABASE_URL then INDEX_SHARD_URLS, from 0), announced as the writer's own moves are;
+        when it takes effect. Blocks already written stay where they are."""
+        if not 0 <= database < len(self.shards):
+            raise ValueError(f"database: {database} is not one of 0-{len(self.shards) - 1}")
+        at = self.placements.clock() + MOVE_NOTICE_MS
+        with self._placing:
+            self.placements.place(service, database, at)
+            self._placed.reset()
+        return at
+
     def checkpoint(self, stream: str) -> int | None:
         return self.primary.checkpoint(stream)
 

@@ -104,3 +104,17 @@ def test_the_capacity_run_stays_under_budget_past_the_cap(tmp_path):
     assert run["requests_failed"] == 0 and run["writes_refused_for_size"] == 0
     assert not run["over_budget"] and run["hot_window_hours"]  # it had to shrink
     assert run["found"] == run["sampled"]
+
+
+def test_the_content_index_bench_runs_on_d1():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.content_index", "--flushes", "2"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    results = json.loads(done.stdout)
+    words = results["variants"]["words, contentless"]
+    assert words["rows_written_per_block"] >= 1 and words["bytes_per_log"] > 0

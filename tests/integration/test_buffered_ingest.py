@@ -5,6 +5,7 @@ the Kinesis buffer and the writer function through moto."""
 
 import base64
 import json
+import time
 
 import boto3
 import pytest
@@ -20,8 +21,9 @@ from logsvc_local.project import load_handler
 from logsvc_local.writer_loop import WriterLoop
 from tests.support.kinesis import kinesis_event as stream_event
 
+T0 = int(time.time() * 1000) - 60_000  # a minute ago: inside every hot window
 LOGS = [
-    {"service_name": "queued", "level": "ERROR", "message": f"m{i}", "timestamp": 1000 + i}
+    {"service_name": "queued", "level": "ERROR", "message": f"m{i}", "timestamp": T0 + i}
     for i in range(30)
 ]
 
@@ -86,9 +88,10 @@ def test_a_flush_writes_one_block_per_service_within_a_bounded_span(buffered):
     """Levels share a block (each counted), late entries join it, and no block spans more
     than MAX_BLOCK_SPAN_MS: a backfill of six hours is cut into three."""
     levels = ["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]
+    start = (T0 // 7_200_000 - 4) * 7_200_000  # eight hours back, on a two-hour mark
     hours = [
         {"service_name": "backfill", "level": levels[i % 5], "message": "m", "timestamp": t}
-        for i, t in enumerate(range(0, 6 * 3_600_000, 60_000))
+        for i, t in enumerate(range(start, start + 6 * 3_600_000, 60_000))
     ]
     buffered.post("/api/v1/logs/ingest/batch", {"logs": hours})
     drain()

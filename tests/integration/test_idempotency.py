@@ -4,8 +4,9 @@ import time
 
 import pytest
 
+T0 = int(time.time() * 1000) - 60_000  # a minute ago
 LOGS = [
-    {"service_name": "orders", "level": level, "message": f"m{i}", "timestamp": 1000 + i}
+    {"service_name": "orders", "level": level, "message": f"m{i}", "timestamp": T0 + i}
     for i, level in enumerate(["INFO", "ERROR", "INFO", "WARN"])
 ]
 

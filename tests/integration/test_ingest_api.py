@@ -46,18 +46,44 @@ def test_single_ingest_is_indexed_and_archived(api_any_db, archive_dir):
 
 
 def test_ids_are_uuid7_carrying_the_entry_timestamp(api):
-    ids = [api.post("/api/v1/logs/ingest", {**LOG, "timestamp": t}).body["id"] for t in (3, 1, 2)]
+    t = int(time.time() * 1000) - 60_000
+    times = (t + 3, t + 1, t + 2)
+    ids = [api.post("/api/v1/logs/ingest", {**LOG, "timestamp": x}).body["id"] for x in times]
     assert all(i[14] == "7" for i in ids)
-    assert [id_timestamp(i) for i in ids] == [3, 1, 2]
+    assert [id_timestamp(i) for i in ids] == list(times)
     assert sorted(ids) == [ids[1], ids[2], ids[0]]  # ids sort by the entries' time
-    assert [api.get(f"/api/v1/logs/logs/{i}").body["timestamp"] for i in ids] == [3, 1, 2]
+    assert [api.get(f"/api/v1/logs/logs/{i}").body["timestamp"] for i in ids] == list(times)
+
+
+@pytest.mark.parametrize(
+    ("sent", "unit", "instead"),
+    [
+        (1_764_115_200, "seconds", 1_764_115_200_000),
+        (1_764_115_200_123_456, "microseconds", 1_764_115_200_123),
+        (1_764_115_200_123_456_789, "nanoseconds", 1_764_115_200_123),
+    ],
+)
+def test_a_time_in_another_unit_is_refused_with_the_value_to_send(api, sent, unit, instead):
+    """Stored as milliseconds, seconds land in January 1970 and nanoseconds past year 9999,
+    where no search looks: refused, naming the unit and what to send instead."""
+    single = api.post("/api/v1/logs/ingest", {**LOG, "timestamp": sent})
+    assert single.status == 400 and single.body["field"] == "timestamp"
+    assert f"looks like {unit}: send {instead}" in single.body["error"]
+    batch = api.post("/api/v1/logs/ingest/batch", {"logs": [LOG, {**LOG, "timestamp": sent}]})
+    assert (batch.body["accepted"], batch.body["rejected"]) == (1, 1)
+    (error,) = batch.body["errors"]
+    assert (error["index"], error["field"]) == (1, "timestamp") and unit in error["error"]
+    assert stored_count(api) == 1
+
+
+OLD = int(time.time() * 1000) - 2 * 86_400_000  # two days ago: another day's object
 
 
 def test_batch_stores_valid_items_and_reports_invalid_ones(api_any_db, archive_dir):
     logs = [
         {"service_name": "api-gateway", "level": "INFO", "message": "Request processed"},
         {"service_name": "api gateway", "level": "ERROR", "message": "bad name"},
-        {"service_name": "api-gateway", "level": "warning", "message": "slow", "timestamp": 5},
+        {"service_name": "api-gateway", "level": "warning", "message": "slow", "timestamp": OLD},
         "not an object",
         {"service_name": "worker", "level": "LOUD", "message": "bad level"},
         {"service_name": "worker", "level": "DEBUG", "message": "tick"},
@@ -74,8 +100,9 @@ def test_batch_stores_valid_items_and_reports_invalid_ones(api_any_db, archive_d
     ]
     assert stored_count(api_any_db) == 3
     slow = api_any_db.get(f"/api/v1/logs/logs/{body['ids'][1]}").body
-    assert (slow["level"], slow["timestamp"]) == ("WARN", 5)
-    # One archive object a day (the WARN entry is of 1970): two services share today's.
+    assert (slow["level"], slow["timestamp"]) == ("WARN", OLD)
+    # One archive object a day (the WARN entry is of two days ago): two services share
+    # today's.
     assert len(archived_objects(archive_dir)) == 2
 
 

@@ -58,10 +58,12 @@ def test_at_the_limits_is_accepted(api: Api):
 
 
 def test_old_timestamps_are_kept_as_sent(api: Api):
-    """Backfills are allowed; retention removes them at the next cleanup if past their TTL."""
-    answer = api.post("/api/v1/logs/ingest", base(timestamp=1_000))
+    """Backfills are allowed (from 2001 on: before that, a time is in seconds); retention
+    removes them at the next cleanup if past their TTL."""
+    old = 1_000_000_000_000  # September 2001
+    answer = api.post("/api/v1/logs/ingest", base(timestamp=old))
     assert answer.status == 201
-    assert api.get(f"/api/v1/logs/logs/{answer.body['id']}").body["timestamp"] == 1_000
+    assert api.get(f"/api/v1/logs/logs/{answer.body['id']}").body["timestamp"] == old
 
 
 def test_nul_bytes_and_invalid_utf8(api: Api):

@@ -15,7 +15,13 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from pydantic import ValidationError
 
-from logsvc.entries import LEVELS, SERVICE_NAME_PATTERN, LogInput, sanitize_service_name
+from logsvc.entries import (
+    EARLIEST_PLAUSIBLE_MS,
+    LEVELS,
+    SERVICE_NAME_PATTERN,
+    LogInput,
+    sanitize_service_name,
+)
 from logsvc.problems import first_problem
 from logsvc.sources import cloudflare_tail, otlp
 from tests.property.strategies import json_values
@@ -63,21 +69,22 @@ console_log = st.fixed_dictionaries(
     {
         "level": st.sampled_from(["log", "info", "debug", "warn", "error", "trace"]) | st.text(),
         "message": st.lists(json_values, max_size=3),
-        "timestamp": st.integers(min_value=1, max_value=4_000_000_000_000),
+        "timestamp": st.integers(min_value=EARLIEST_PLAUSIBLE_MS, max_value=4_000_000_000_000),
     }
 )
 exception = st.fixed_dictionaries(
     {
         "name": st.text(max_size=20),
         "message": st.text(max_size=50),
-        "timestamp": st.integers(min_value=1, max_value=4_000_000_000_000),
+        "timestamp": st.integers(min_value=EARLIEST_PLAUSIBLE_MS, max_value=4_000_000_000_000),
     }
 )
 trace_item = st.fixed_dictionaries(
     {
         "scriptName": st.none() | st.text(max_size=40),
         "outcome": st.sampled_from(["ok", "exception", "exceededCpu", "canceled"]) | st.text(),
-        "eventTimestamp": st.none() | st.integers(min_value=1, max_value=4_000_000_000_000),
+        "eventTimestamp": st.none()
+        | st.integers(min_value=EARLIEST_PLAUSIBLE_MS, max_value=4_000_000_000_000),
         "logs": st.lists(console_log, max_size=4),
         "exceptions": st.lists(exception, max_size=2),
     },
@@ -110,7 +117,8 @@ any_value = st.recursive(
 attributes = st.lists(st.builds(KeyValue, key=st.text(max_size=10), value=any_value), max_size=4)
 record = st.builds(
     LogRecord,
-    time_unix_nano=st.integers(0, 4_000_000_000_000_000_000),
+    # 0 is OTLP's unknown time; anything else before 2001 is refused at ingest (a unit mixup).
+    time_unix_nano=st.just(0) | st.integers(EARLIEST_PLAUSIBLE_MS * 10**6, 4 * 10**18),
     severity_number=st.integers(0, 24),
     severity_text=st.text(max_size=10),
     body=st.none() | any_value,

@@ -70,14 +70,32 @@ def sanitize_service_name(name: Any, default: str = DEFAULT_SERVICE) -> str:
 
 
 def _timestamp_ms(value: object) -> object:
-    """Unix milliseconds as a number; fractions are dropped. Strings and booleans are refused."""
+    """Unix milliseconds as a number; fractions are dropped. Strings and booleans are
+    refused, and so are times that can only be in another unit (seconds, microseconds,
+    nanoseconds), with the value to send instead: stored as milliseconds they would land in
+    1970 or past year 9999, out of every search's way."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PydanticCustomError("timestamp", "must be a number of Unix milliseconds")
-    if not 0 <= value <= MAX_TIMESTAMP_MS:
-        raise PydanticCustomError("timestamp", "must be Unix milliseconds between 0 and year 9999")
+    if value < 0:
+        raise PydanticCustomError("timestamp", "must be Unix milliseconds, not negative")
+    for unit, per_ms in (("seconds", 1 / 1000), ("microseconds", 1000), ("nanoseconds", 10**6)):
+        if not EARLIEST_PLAUSIBLE_MS <= value <= MAX_TIMESTAMP_MS and _plausible(value / per_ms):
+            raise PydanticCustomError(
+                "timestamp",
+                "{value} is not Unix milliseconds but looks like {unit}: send {instead}",
+                {"value": value, "unit": unit, "instead": int(value / per_ms)},
+            )
+    if not EARLIEST_PLAUSIBLE_MS <= value <= MAX_TIMESTAMP_MS:
+        raise PydanticCustomError(
+            "timestamp", "must be Unix milliseconds between the year 2001 and 9999"
+        )
     return int(value)
+
+
+def _plausible(ms: float) -> bool:
+    return EARLIEST_PLAUSIBLE_MS <= ms <= MAX_TIMESTAMP_MS
 
 
 # The first millisecond of 2001: a smaller timestamp from a client almost always means

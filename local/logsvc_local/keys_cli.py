@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -54,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"no active key {args.id!r}")
         return 1
     print(result if isinstance(result, str) else json.dumps(result, indent=2))
+    if args.action == "list":  # on stderr: stdout stays the JSON list for scripts
+        print(
+            "(the startup key, LOG_SERVICE_API_KEY, is an admin key of every service; it is "
+            "a setting, not one of these, so it is never listed)",
+            file=sys.stderr,
+        )
     return 0
 
 

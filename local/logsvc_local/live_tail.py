@@ -23,12 +23,32 @@ COLOURS = {
 RESET = "\033[0m"
 
 
+DIM = "\033[2m"
+
+
 def format_entry(log: dict[str, Any], colour: bool) -> str:
+    """One line: time, level, service, message, then the metadata as key=value pairs
+    (nested values as compact JSON; a multi-line message stays on its lines)."""
     when = datetime.fromtimestamp(log["timestamp"] / 1000, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
     level = f"{log['level']:<8}"
     if colour:
         level = f"{COLOURS.get(log['level'], '')}{level}{RESET}"
-    return f"{when} {level} {log['service_name']}: {log['message']}"
+    line = f"{when} {level} {log['service_name']}: {log['message']}"
+    fields = " ".join(
+        f"{key}={_value(value)}" for key, value in (log.get("metadata") or {}).items()
+    )
+    if fields:
+        line += f"  {DIM}{fields}{RESET}" if colour else f"  {fields}"
+    return line
+
+
+def _value(value: Any) -> str:
+    """A string as it is (quoted when it has spaces, quotes or = in it), anything else as
+    compact JSON."""
+    if not isinstance(value, str):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    plain = value and not any(c in value for c in ' "=\n')
+    return value if plain else json.dumps(value, ensure_ascii=False)
 
 
 def tail(

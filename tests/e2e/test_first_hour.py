@@ -3,9 +3,11 @@ the running server (or say they cannot), never make a second database, one serve
 directory, a busy port is refused before anything is printed, and output is clean."""
 
 import json
+import select
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -44,6 +46,10 @@ def test_keys_made_by_the_cli_work_on_the_server_running_elsewhere(server, tmp_p
     )
     assert answer.status_code == 200
     assert not (tmp_path / "data").exists()  # no second data directory
+    # The list shows the keys made; it says why the startup key is not among them.
+    listed = logsvc("keys", "list", "--data-dir", str(server.data_dir), cwd=tmp_path)
+    assert [k["name"] for k in json.loads(listed.stdout)] == ["ci"]
+    assert "LOG_SERVICE_API_KEY" in listed.stderr and "never listed" in listed.stderr
 
 
 def test_commands_never_create_a_data_directory(tmp_path):
@@ -102,11 +108,42 @@ def test_start_up_output_is_clean(tmp_path):
         text = "".join(started.output)
         assert (tmp_path / "fresh" / "server.json").is_file()
     assert "Warning" not in text and "Traceback" not in text
-    assert f"applied {len(list(MIGRATIONS_DIR.glob('*.sql')))} migration(s)" in text
+    applied = f"applied {len(list(MIGRATIONS_DIR.glob('*.sql')))} migration(s)"
+    assert applied in text
     assert not (tmp_path / "fresh" / "server.json").exists()  # removed on a clean stop
+    # The README shows the same first line.
+    assert applied in (MIGRATIONS_DIR.parent / "README.md").read_text()
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_tail_prints_each_entry_with_its_metadata(server):
+    follow = subprocess.Popen(
+        [LOGSVC, "tail", "--data-dir", str(server.data_dir), "--service", "tailed"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        entry = {
+            "service_name": "tailed",
+            "level": "ERROR",
+            "message": "payment failed",
+            "metadata": {"order": "o-17", "http": {"status": 502}, "note": "two words"},
+        }
+        line = ""
+        deadline = time.monotonic() + 20
+        while "payment failed" not in line and time.monotonic() < deadline:
+            server.ingest([entry])  # again until the subscription is in place
+            ready, _, _ = select.select([follow.stdout], [], [], 1.0)
+            if ready:
+                line = follow.stdout.readline()
+        assert "tailed: payment failed" in line
+        assert 'order=o-17 http={"status":502} note="two words"' in line
+    finally:
+        follow.terminate()
+        follow.wait(timeout=10)

@@ -76,6 +76,10 @@ def test_a_filter_on_a_non_ascii_value_pages_like_any_other(api):
     [
         ({"error_code": "DB_TIMEOUT"}, "error_code", "filter=metadata.error_code=<value>"),
         ({"servce": "shop"}, "servce", "unknown query parameter"),
+        # What other tools call them: the parameter meant, not a metadata filter.
+        ({"service_name": "shop"}, "service_name", "did you mean service?"),
+        ({"query": "timeout"}, "query", "did you mean q?"),
+        ({"from": 1764115200000}, "from", "did you mean start_time?"),
         ({"start_time": 1764115200}, "start_time", "send 1764115200000"),
         ({"end_time": 978307199999}, "end_time", "before 2001"),
         ({"filter": "error_code=DB_TIMEOUT"}, "filter", "is not a filter"),

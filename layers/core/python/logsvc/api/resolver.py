@@ -196,6 +196,28 @@ def _early_answer(
     }
 
 
+# Names other tools give what this API calls otherwise (the entry's own field names,
+# Loki's, CloudWatch's): a 400 for one of them says which parameter was meant.
+PARAMETER_ALIASES = {
+    "service_name": "service",
+    "services": "service",
+    "query": "q",
+    "search": "q",
+    "text": "q",
+    "message": "q",
+    "severity": "level",
+    "from": "start_time",
+    "start": "start_time",
+    "since": "start_time",
+    "to": "end_time",
+    "end": "end_time",
+    "until": "end_time",
+    "size": "limit",
+    "count": "limit",
+    "page": "offset",
+}
+
+
 def _refuse_unknown_parameters(
     app: APIGatewayRestResolver, next_middleware: Callable[..., Response]
 ) -> Response:
@@ -209,10 +231,14 @@ def _refuse_unknown_parameters(
         known = {field.alias for field in route.dependant.query_params}
         unknown = sorted(set(given) - known)
         if unknown:
+            name = unknown[0]
             hint = f"; it takes {', '.join(sorted(known))}" if known else "; it takes none"
-            if "filter" in known:
-                hint += f" (a metadata field: filter=metadata.{unknown[0]}=<value>)"
-            return error_response(400, f"{unknown[0]}: unknown query parameter{hint}", unknown[0])
+            meant = PARAMETER_ALIASES.get(name.lower())
+            if meant in known:
+                hint = f"; did you mean {meant}?{hint.removeprefix(';')}"
+            elif "filter" in known:
+                hint += f" (a metadata field: filter=metadata.{name}=<value>)"
+            return error_response(400, f"{name}: unknown query parameter{hint}", name)
     return next_middleware(app)
 
 

@@ -235,9 +235,13 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     data_dir = args.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock = instance.claim(data_dir)
-    sock = instance.bind(args.host, args.port)
+    sock = instance.bind(args.host, args.port)  # a busy port leaves no data directory behind
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = instance.claim(data_dir)
+    except BaseException:
+        sock.close()
+        raise
     if not args.no_migrate:
         _migrate(data_dir)
     url = f"http://{args.host}:{args.port}"

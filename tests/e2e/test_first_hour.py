@@ -4,12 +4,14 @@ directory, a busy port is refused before anything is printed, and output is clea
 
 import json
 import select
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from logsvc_local.project import MIGRATIONS_DIR
@@ -83,6 +85,35 @@ def test_a_busy_port_is_refused_before_anything_is_printed(server, tmp_path):
     assert busy.returncode == 1
     assert "cannot listen on 127.0.0.1" in busy.stderr
     assert "listening on" not in busy.stdout and "API key" not in busy.stdout
+    assert not (tmp_path / "other").exists()  # no data directory left behind
+
+
+@pytest.mark.parametrize("after", [0.2, 0.6, None])  # importing, starting, serving
+def test_ctrl_c_stops_the_server_quietly_at_any_moment(tmp_path, after):
+    """Ctrl-C (SIGINT) while the CLI loads, while it starts, or once it serves: exit 130
+    (as shells report an interrupted command), no traceback."""
+    server = subprocess.Popen(
+        [LOGSVC, "serve", "--port", str(_free_port()), "--data-dir", str(tmp_path / "d")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if after is None:
+        while "listening on" not in server.stdout.readline():
+            pass
+        time.sleep(1)
+    else:
+        time.sleep(after)
+    server.send_signal(signal.SIGINT)
+    try:
+        out, err = server.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        out, err = server.communicate()
+        pytest.fail(f"still running 30 s after Ctrl-C; its output: {out[-500:]} {err[-2000:]}")
+    assert server.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err + out
+    assert not (tmp_path / "d" / "server.json").exists()
 
 
 def test_tail_without_a_server_prints_one_line(tmp_path):

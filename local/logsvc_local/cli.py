@@ -197,7 +197,11 @@ def _replay(args: argparse.Namespace) -> int:
     try:
         summary = components.replayer().run(args.service, args.start, args.end, target)
     except ApiError as exc:
-        raise CommandError(exc.message) from None
+        message = exc.message
+        if re.search(r"answered 40[13]\b", message):  # the target wants (another) key
+            given = "is empty" if key is None else "holds a key the target refused"
+            message += f" (the target's key is read from {args.key_env}, which {given})"
+        raise CommandError(message) from None
     print(json.dumps(summary.to_dict(), indent=2))
     return 0
 

@@ -4,6 +4,7 @@ its Loki push endpoints), and back into the index with `logsvc replay`, idempote
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -129,12 +130,15 @@ def test_replay_to_otlp_and_loki_receivers(server, target, form, path):
     assert len(errors) == 150
 
 
-def logsvc(*arguments: str) -> subprocess.CompletedProcess:
+def logsvc(
+    *arguments: str, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(Path(sys.executable).parent / "logsvc"), *arguments],
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **(environment or {})},
     )
 
 
@@ -198,3 +202,16 @@ def test_only_admin_keys_may_replay(server):
         key=created["key"],
     )
     assert answer.status_code == 403
+
+
+def test_the_cli_says_where_the_targets_key_comes_from_when_refused(server, target):
+    service, start, end = archived(server, 5)
+    arguments = ("replay", "--data-dir", str(server.data_dir), "--service", service)
+    arguments += ("--from", str(start), "--to", str(end + 1), "--url", target.url)
+    without = logsvc(*arguments, environment={"LOGSVC_TARGET_KEY": ""})
+    assert without.returncode == 1
+    assert (
+        "answered 401" in without.stderr and "LOGSVC_TARGET_KEY, which is empty" in without.stderr
+    )
+    wrong = logsvc(*arguments, environment={"LOGSVC_TARGET_KEY": "not-the-key"})
+    assert "LOGSVC_TARGET_KEY, which holds a key the target refused" in wrong.stderr

@@ -106,7 +106,12 @@ def test_metric_queries():
         ("", "is required"),
         ('{a=""}', "at least one regexp or equality matcher"),
         ('{a!="b"}', "at least one regexp or equality matcher"),
-        ('{a="b"', "parse error at line 1"),
+        ('{a="b"', "the query ends too soon; expected `,` or `}`"),
+        # What would have been taken there, in words.
+        ('rate({a="b"})', "expected `!=`, `!>`, `!~`, `|=`, `|~`, `|>`, a range like [5m] or `|`"),
+        ('sum by (level) (count_over_time({a="b"}[5m])', "ends too soon; expected `,` or `)`"),
+        ('{a="b"} |= "x" )', "col 16 near ')'"),
+        ('{a="b"} | json |', "expected one of `decolorize`, `drop`, `json`,"),
         ('{a="b"} | unwrap latency', "parse error"),
         ('quantile_over_time({a="b"} | unwrap x [1m])', "parameter required"),
         ('sum_over_time({a="b"}[1m])', "invalid aggregation sum_over_time without unwrap"),

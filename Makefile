@@ -80,8 +80,9 @@ bench: $(BIN)/.bench node_modules/.installed workers/node_modules/.installed
 
 # CloudFormation templates in cdk.out, layers bundled here without Docker. Offline: run
 # `make wheelhouse` once while online, then `make synth WHEELHOUSE=wheelhouse`.
-# Templates to review; a deploy names the D1 database instead (README, Deploy to AWS).
-synth: $(BIN)/.installed node_modules/.installed $(AUDIT)/.installed
+# Templates to review; a deploy names the D1 database instead (README, Deploy to AWS). The
+# Workers' packages come too: docs/DEPLOY.md runs their pinned wrangler.
+synth: $(BIN)/.installed node_modules/.installed workers/node_modules/.installed $(AUDIT)/.installed
 	npx cdk synth --quiet -c allow_placeholders=true $(if $(WHEELHOUSE),-c wheelhouse=$(abspath $(WHEELHOUSE)))
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 	$(AUDIT)/bin/checkov -d cdk.out --config-file checkov.yaml --compact --quiet

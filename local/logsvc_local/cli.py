@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import sys
 from pathlib import Path
 
@@ -275,6 +276,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(
         f'  try:      curl -H "Authorization: Bearer {key}" {url}/api/v1/logs/services', flush=True
     )
+    print(f"  cli:      {_command_path()} tail  (keys, cleanup, replay: --help)", flush=True)
     instance.write_server_file(data_dir, url)
     try:
         # websockets-sansio waits for the socket to drain before sending, so a live-tail
@@ -287,6 +289,19 @@ def _serve(args: argparse.Namespace) -> int:
         instance.remove_server_file(data_dir)
         lock.close()
     return 0
+
+
+def _command_path() -> str:
+    """How to run this command again from here: its path (relative when below the current
+    folder), since the virtual environment's bin folder is seldom on PATH."""
+    command = Path(sys.argv[0]).resolve()
+    found = shutil.which(command.name)
+    if found and Path(found).resolve() == command:
+        return command.name  # on PATH
+    try:
+        return str(command.relative_to(Path.cwd()))
+    except ValueError:
+        return str(command)
 
 
 _QUERY_TOKEN = re.compile(r"([?&](?:token|api_key|key)=)[^&\s]*", re.IGNORECASE)

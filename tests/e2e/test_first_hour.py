@@ -144,6 +144,9 @@ def test_start_up_output_is_clean(tmp_path):
     assert not (tmp_path / "fresh" / "server.json").exists()  # removed on a clean stop
     # The README shows the same first line.
     assert applied in (MIGRATIONS_DIR.parent / "README.md").read_text()
+    # Where the CLI is, since .venv/bin is seldom on PATH: a command that runs.
+    (cli,) = [line.split()[1] for line in text.splitlines() if line.strip().startswith("cli:")]
+    assert subprocess.run([cli, "--help"], capture_output=True, timeout=60).returncode == 0
 
 
 def _free_port() -> int:

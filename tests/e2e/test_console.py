@@ -361,3 +361,26 @@ def test_a_range_past_the_hot_window_says_what_came_from_the_archive(browser, se
     expect(rows(page)).to_have_count(3)
     expect(page.get_by_text("3 entries, 2 from the archive")).to_be_visible()
     assert page.errors == []
+
+
+def test_a_stack_trace_reads_as_lines(browser, server):
+    """A multi-line message: the row shows its first line and how many more; the entry
+    panel and the full archived entry show every line, not \\n escapes."""
+    service = f"trace-{uuid.uuid4().hex[:6]}"
+    trace = (
+        'Traceback (most recent call last):\n  File "app.py", line 3, in pay\nValueError: bad card'
+    )
+    server.ingest([{"service_name": service, "level": "ERROR", "message": trace}])
+    page = signed_in(browser, server, f"/?service={service}")
+    expect(rows(page)).to_have_count(1)
+    expect(rows(page).first).to_contain_text("+2 lines")
+    expect(rows(page).first).not_to_contain_text("ValueError")
+    rows(page).first.get_by_role("button", name="Show every field").click()
+    message = page.get_by_label("Message")
+    assert message.inner_text().splitlines() == trace.splitlines()
+    page.get_by_role("button", name="Full archived entry").click()
+    full = page.locator("pre.full")
+    expect(full).to_contain_text("ValueError: bad card")
+    assert full.inner_text().splitlines()[:3] == trace.splitlines()
+    assert "\\n" not in full.inner_text()
+    assert page.errors == []

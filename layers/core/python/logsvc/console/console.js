@@ -170,7 +170,14 @@ function filterButton(label, filter) {
   });
 }
 
+// A message of several lines (a stack trace): the row shows its first line and how many
+// more there are; the entry panel and the archived entry show it whole, line by line.
+function lineCount(text) {
+  return text.split("\n").length;
+}
+
 function details(entry) {
+  const message = element("pre", { class: "message", "aria-label": "Message", text: entry.message });
   const rows = [
     ["id", entry.id],
     ["service_name", entry.service_name],
@@ -190,7 +197,9 @@ function details(entry) {
     text: "Full archived entry",
     onclick: async () => {
       try {
-        full.textContent = JSON.stringify(await api(`/api/v1/logs/logs/${encodeURIComponent(entry.id)}/full`), null, 2);
+        // The message as its lines, then the rest of the archived entry as JSON.
+        const { message: text, ...rest } = await api(`/api/v1/logs/logs/${encodeURIComponent(entry.id)}/full`);
+        full.textContent = `${text}\n\n${JSON.stringify(rest, null, 2)}`;
       } catch (error) {
         full.textContent = error.message;
       }
@@ -206,7 +215,7 @@ function details(entry) {
       around.hidden = false;
     },
   });
-  return element("div", { class: "details" }, element("table", {}, element("tbody", {}, ...rows)), load, context, full, around);
+  return element("div", { class: "details" }, message, element("table", {}, element("tbody", {}, ...rows)), load, context, full, around);
 }
 
 // The entries of the same service just before and after one (whatever the filters), oldest
@@ -246,7 +255,8 @@ function row(entry, position) {
     element("time", { datetime: time.toISOString(), title: time.toISOString(), text: relative(entry.timestamp) }),
     element("span", { class: "level", text: entry.level }),
     element("span", { class: "service", text: entry.service_name }),
-    highlighted(entry.message),
+    ...(lineCount(entry.message) > 1 ? [element("span", { class: "more", text: `+${lineCount(entry.message) - 1} lines` })] : []),
+    highlighted(entry.message.split("\n", 1)[0]),
   );
 }
 

@@ -170,7 +170,10 @@ def test_dragging_across_the_histogram_zooms_the_range(browser, server, stored):
 def test_the_fields_panel_and_the_filter_box_filter(browser, server, stored):
     page = signed_in(browser, server, f"/?service={stored}")
     expect(rows(page)).to_have_count(3)
-    page.get_by_text("metadata.region (2)").click()
+    # Each key with how many entries have it (3 of 3), not how many values it has.
+    region = page.locator("#fields summary", has_text="metadata.region")
+    expect(region).to_contain_text("3 of 3 · 2 values")
+    region.click()
     page.get_by_role("button", name="us (1): metadata.region=us").click()
     expect(rows(page)).to_have_count(1)
     page.get_by_role("button", name="Remove filter metadata.region=us").click()
@@ -383,4 +386,30 @@ def test_a_stack_trace_reads_as_lines(browser, server):
     expect(full).to_contain_text("ValueError: bad card")
     assert full.inner_text().splitlines()[:3] == trace.splitlines()
     assert "\\n" not in full.inner_text()
+    assert page.errors == []
+
+
+def test_the_fields_panel_shows_the_most_common_keys_and_finds_the_rest(browser, server):
+    """Forty keys (OTel's resource attributes are many): the common one comes first, not
+    what sorts first; the others are a search away, and the panel says how many."""
+    service = f"fields-{uuid.uuid4().hex[:6]}"
+    logs = [
+        {
+            "service_name": service,
+            "level": "INFO",
+            "message": f"m{i}",
+            "metadata": {"user_id": f"u{i % 3}", **{f"attr_{k:02d}": "x" for k in range(i, i + 8)}},
+        }
+        for i in range(40)
+    ]
+    server.ingest(logs)
+    page = signed_in(browser, server, f"/?service={service}")
+    summaries = page.locator("#fields summary")
+    expect(summaries.first).to_contain_text("metadata.user_id")
+    expect(summaries.first).to_contain_text("40 of 40 · 3 values")
+    expect(summaries).to_have_count(30)
+    expect(page.locator("#fields .hint")).to_contain_text("18 more fields")  # 48 keys
+    page.get_by_label("Find a field").fill("attr_46")
+    expect(summaries).to_have_count(1)
+    expect(summaries.first).to_contain_text("metadata.attr_46")
     assert page.errors == []

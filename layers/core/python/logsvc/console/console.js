@@ -402,8 +402,13 @@ function zoomable() {
   });
 }
 
-// The fields panel: the metadata keys of the entries shown, their top values and counts.
+// The fields panel: the metadata keys of the entries shown, the most common first, each
+// with how many entries have it and its top values; a box finds the others by name.
+const FIELDS_SHOWN = 30;
+let fieldsOf = [];
+
 function renderFields(entries) {
+  fieldsOf = entries;
   const values = new Map();
   for (const entry of entries) {
     for (const [path, value] of flatten(entry.metadata, "", [])) {
@@ -413,12 +418,18 @@ function renderFields(entries) {
       values.set(path, counts);
     }
   }
-  const sections = [...values.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).slice(0, 30).map(([path, counts]) => {
+  const wanted = $("field-search").value.trim().toLowerCase();
+  const found = [...values.entries()]
+    .map(([path, counts]) => [path, counts, [...counts.values()].reduce((a, b) => a + b, 0)])
+    .filter(([path]) => !wanted || path.toLowerCase().includes(wanted))
+    .sort((a, b) => b[2] - a[2] || (a[0] < b[0] ? -1 : 1));
+  const sections = found.slice(0, FIELDS_SHOWN).map(([path, counts, seen]) => {
     const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5);
+    const distinct = counts.size === 1 ? "1 value" : `${counts.size} values`;
     return element(
       "details",
       {},
-      element("summary", { text: `metadata.${path} (${counts.size})` }),
+      element("summary", { text: `metadata.${path}`, title: `in ${seen} of ${entries.length} entries, ${distinct}` }, element("span", { class: "seen", text: ` ${seen} of ${entries.length} · ${distinct}` })),
       element(
         "ul",
         {},
@@ -428,7 +439,11 @@ function renderFields(entries) {
       ),
     );
   });
-  $("fields").replaceChildren(...(sections.length ? sections : [element("p", { text: "No metadata in these entries." })]));
+  if (found.length > FIELDS_SHOWN) {
+    sections.push(element("p", { class: "hint", text: `${found.length - FIELDS_SHOWN} more fields: type in the box to find them.` }));
+  }
+  const none = values.size ? "No field matches." : "No metadata in these entries.";
+  $("fields").replaceChildren(...(sections.length ? sections : [element("p", { text: none })]));
 }
 
 function sparkline(counts) {
@@ -771,6 +786,7 @@ document.addEventListener("DOMContentLoaded", () => {
     run();
   });
   $("load-patterns").addEventListener("click", renderPatterns);
+  $("field-search").addEventListener("input", () => renderFields(fieldsOf));
   $("config-form").addEventListener("submit", saveConfig);
   $("key-form").addEventListener("submit", createKey);
   zoomable();

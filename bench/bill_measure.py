@@ -62,8 +62,10 @@ class Counters:
             for record in params["Records"]:
                 self._record(record["Data"])
         elif model.name == "PutObject":
-            body = params.get("Body", b"")
-            self.s3_put_bytes += len(body) if isinstance(body, (bytes, bytearray)) else 0
+            body = params.get("Body", b"")  # botocore has made bytes a BytesIO by now
+            self.s3_put_bytes += (
+                body.getbuffer().nbytes if hasattr(body, "getbuffer") else len(body)
+            )
 
     def after_call(self, **_: Any) -> None:
         if self._started:

@@ -50,7 +50,7 @@ def test_keys_made_by_the_cli_work_on_the_server_running_elsewhere(server, tmp_p
     assert not (tmp_path / "data").exists()  # no second data directory
     # The list shows the keys made; it says why the startup key is not among them.
     listed = logsvc("keys", "list", "--data-dir", str(server.data_dir), cwd=tmp_path)
-    assert [k["name"] for k in json.loads(listed.stdout)] == ["ci"]
+    assert "ci" in [k["name"] for k in json.loads(listed.stdout)]  # a shared server: others too
     assert "LOG_SERVICE_API_KEY" in listed.stderr and "never listed" in listed.stderr
 
 

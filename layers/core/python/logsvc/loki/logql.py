@@ -55,6 +55,7 @@ from logsvc.loki.expressions import (
 )
 from logsvc.loki.literals import byte_count, duration_ms, go_string, number
 from logsvc.loki.matching import LogQLError, match_text, regex
+from logsvc.loki.parse_errors import expected_words
 
 MAX_QUERY_CHARS = 10_000
 
@@ -207,7 +208,7 @@ def parse(text: str) -> Query:
     try:
         return _parser().parse(text)
     except UnexpectedInput as exc:
-        expected = _expected(exc)
+        expected = expected_words(exc, _parser())
         wanted = f"; expected {expected}" if expected else ""
         if getattr(getattr(exc, "token", None), "type", "") == "$END":
             raise LogQLError(f"query: parse error: the query ends too soon{wanted}") from None
@@ -221,53 +222,6 @@ def parse(text: str) -> Query:
         if isinstance(exc.orig_exc, LogQLError):
             raise exc.orig_exc from None
         raise
-
-
-# What the grammar's pattern terminals are, in words (its literal ones show as themselves).
-_TERMINAL_WORDS = {
-    "STRING": "a string",
-    "NUMBER": "a number",
-    "DURATION": "a duration",
-    "BYTES": "a byte size",
-    "LABEL": "a label name",
-    "RANGE": "a range like [5m]",
-    "IP": "ip(...)",
-    "ADD_OP": "`+` or `-`",
-    "MUL_OP": "`*`, `/` or `%`",
-    "AND_OP": "`and` or `unless`",
-    "RANGE_FN": "a range function (`rate`, `count_over_time`, ...)",
-    "AGG_OP": "an aggregation (`sum`, `avg`, `topk`, ...)",
-    "GROUP_KIND": "`by` or `without`",
-    "GROUP_SIDE": "`group_left` or `group_right`",
-    "VARIANTS": "variants(...)",
-    "CONVERSION": "`duration`, `duration_seconds` or `bytes`",
-    "FLAG": "a flag (`--strict`, ...)",
-}
-_KEYWORD = re.compile(r"([a-z_]+)\\b")
-MAX_EXPECTED = 10
-
-
-def _expected(exc: Any) -> str:
-    """What the parser would have taken where it stopped, in words, as a short list."""
-    names = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
-    shown: list[str] = []
-    for name in sorted(names):
-        try:
-            pattern = _parser().get_terminal(name).pattern
-        except KeyError:
-            continue
-        keyword = _KEYWORD.fullmatch(pattern.value) if pattern.type == "re" else None
-        if pattern.type == "str":
-            word = f"`{pattern.value}`"
-        elif keyword:
-            word = f"`{keyword.group(1)}`"
-        else:
-            word = _TERMINAL_WORDS.get(name, name.lower().replace("_", " "))
-        if word not in shown:
-            shown.append(word)
-    if len(shown) > MAX_EXPECTED:
-        return "one of " + ", ".join(shown[:MAX_EXPECTED]) + ", ..."
-    return ", ".join(shown[:-1]) + f" or {shown[-1]}" if len(shown) > 1 else "".join(shown)
 
 
 @cache

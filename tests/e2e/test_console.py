@@ -164,6 +164,12 @@ def test_dragging_across_the_histogram_zooms_the_range(browser, server, stored):
     page.mouse.up()
     expect(rows(page)).to_have_count(0)
     assert "from=" in page.url and "to=" in page.url and "range=" not in page.url
+    # The controls say so: the range picker, and the times picked in From and To.
+    expect(page.get_by_label("Time range")).to_have_value("custom")
+    expect(page.get_by_label("From")).not_to_have_value("")
+    expect(page.get_by_label("To")).not_to_have_value("")
+    page.get_by_label("Time range").select_option("1h")  # back to a preset: times cleared
+    expect(page.get_by_label("From")).to_have_value("")
     assert page.errors == []
 
 

@@ -623,11 +623,23 @@ async function createKey(event) {
 
 // -- actions --------------------------------------------------------------------------
 
+// The range controls say what is shown: a preset, or the times picked on the chart (or
+// typed), in From and To.
+function renderRange() {
+  const custom = state.range === "custom";
+  const picked = [...$("range").options].find((option) => option.value === "custom");
+  if (custom && !picked) $("range").append(element("option", { value: "custom", text: "From and To below" }));
+  $("range").value = state.range;
+  $("from").value = custom ? localInput(state.from) : "";
+  $("to").value = custom ? localInput(state.to) : "";
+}
+
 async function run(append = false) {
   state.offset = append ? state.offset + PAGE : 0;
   writeUrl();
   renderLevels();
   renderFilters();
+  renderRange();
   const number = ++runs;
   try {
     const { logs, more, archived, unfinished } = await search(state.offset);
@@ -729,14 +741,6 @@ async function signIn(key) {
   showConsole(true);
   if (view() === "services") return renderServices();
   if (view() === "keys") return renderKeys();
-  if (state.range === "custom") {
-    $("range").append(element("option", { value: "custom", text: "Picked on the chart" }));
-  }
-  $("range").value = state.range;
-  if (state.range === "custom") {
-    $("from").value = localInput(state.from);
-    $("to").value = localInput(state.to);
-  }
   $("service").value = state.service;
   $("search").value = state.q;
   await run();

@@ -419,3 +419,18 @@ def test_the_fields_panel_shows_the_most_common_keys_and_finds_the_rest(browser,
     expect(summaries).to_have_count(1)
     expect(summaries.first).to_contain_text("metadata.attr_46")
     assert page.errors == []
+
+
+def test_the_sign_in_page_says_where_the_key_is_and_counts_read_as_words(browser, server):
+    page = browser.new_page()
+    page.goto(f"{server.url}/")
+    hint = page.locator("#sign-in-hint")
+    expect(hint).to_contain_text("data/api_key")
+    expect(hint).to_contain_text("ApiKeySecretArn")
+    service = f"one-{uuid.uuid4().hex[:6]}"
+    server.ingest([{"service_name": service, "level": "INFO", "message": "alone"}])
+    page = signed_in(browser, server, f"/?service={service}")
+    expect(rows(page)).to_have_count(1)
+    expect(page.locator("#summary")).to_have_text(re.compile(r"^1 entry\b"))
+    expect(page.locator("#histogram-caption")).to_have_text(re.compile(r"^1 entry from"))
+    assert page.errors == []

@@ -141,6 +141,11 @@ function localInput(ms) {
   return date.toISOString().slice(0, 19);
 }
 
+// "1 entry", "3 entries".
+function count(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 function relative(timestamp) {
   const seconds = Math.round((Date.now() - timestamp) / 1000);
   if (seconds < 60) return `${seconds}s ago`;
@@ -376,7 +381,7 @@ async function renderHistogram(number) {
   svg.dataset.start = String(start);
   svg.dataset.end = String(end);
   const total = totals.reduce((x, y) => x + y, 0);
-  $("histogram-caption").textContent = `${total} entries from ${new Date(start).toISOString()} to ${new Date(end).toISOString()}; drag across the chart to zoom.`;
+  $("histogram-caption").textContent = `${count(total, "entry", "entries")} from ${new Date(start).toISOString()} to ${new Date(end).toISOString()}; drag across the chart to zoom.`;
 }
 
 function zoomable() {
@@ -489,7 +494,7 @@ async function renderPatterns() {
         element("td", {}, element("button", { type: "button", text: "Search", "aria-label": `Search for ${words}`, onclick: () => { state.q = words; $("search").value = words; run(); } })),
       );
     });
-    table.replaceChildren(element("caption", { text: `${answer.entries_analyzed} error entries analyzed` }), element("thead", {}, head), element("tbody", {}, ...body));
+    table.replaceChildren(element("caption", { text: `${count(answer.entries_analyzed, "error entry", "error entries")} analyzed` }), element("thead", {}, head), element("tbody", {}, ...body));
   } catch (error) {
     table.replaceChildren(element("caption", { text: error.message }));
   }
@@ -509,7 +514,7 @@ async function renderServices() {
         "li",
         { class: "card" },
         element("h3", { text: service.service_name }),
-        element("p", { text: `${service.log_count} entries; ${day.total} in 24 h; errors ${rate}%; last seen ${relative(service.last_seen)}` }),
+        element("p", { text: `${count(service.log_count, "entry", "entries")}; ${day.total} in 24 h; errors ${rate}%; last seen ${relative(service.last_seen)}` }),
         element("button", { type: "button", text: "Open", "aria-label": `Open ${service.service_name}`, onclick: () => openService(service.service_name) }),
         element("a", { href: `?service=${encodeURIComponent(service.service_name)}`, text: "Search its logs" }),
       );
@@ -653,7 +658,7 @@ async function run(append = false) {
     renderFields(shown);
     $("more").hidden = !more;
     const note = archiveNote(shown, archived, unfinished);
-    $("summary").textContent = `${shown.length} entries${note}${more ? " (more older)" : ""}`;
+    $("summary").textContent = `${count(shown.length, "entry", "entries")}${note}${more ? " (more older)" : ""}`;
   } catch (error) {
     if (number !== runs) return;
     $("summary").textContent = error.message;
@@ -694,9 +699,9 @@ function startTail() {
     if (message.type === "logs") {
       shown = [...message.logs.filter(tailMatches).reverse(), ...shown];
       renderRows();
-      $("summary").textContent = `${shown.length} entries`;
+      $("summary").textContent = count(shown.length, "entry", "entries");
     }
-    if (dropped) $("tail-status").textContent = `Live: ${dropped} entries dropped (the page fell behind)`;
+    if (dropped) $("tail-status").textContent = `Live: ${count(dropped, "entry", "entries")} dropped (the page fell behind)`;
   });
   socket.addEventListener("close", () => {
     if (tail === socket) $("tail-status").textContent = "Live tail stopped";

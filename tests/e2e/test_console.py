@@ -83,6 +83,7 @@ def signed_in(browser, server, path: str = "/") -> Page:
     page.get_by_label("API key").fill(server.api_key)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_label("API key")).to_be_hidden()  # the sign-in form goes
     page.errors = errors  # checked by the tests: no script error, no CSP refusal
     return page
 
@@ -434,3 +435,28 @@ def test_the_sign_in_page_says_where_the_key_is_and_counts_read_as_words(browser
     expect(page.locator("#summary")).to_have_text(re.compile(r"^1 entry\b"))
     expect(page.locator("#histogram-caption")).to_have_text(re.compile(r"^1 entry from"))
     assert page.errors == []
+
+
+@pytest.mark.parametrize("width", [800, 1440, 2560])
+def test_the_layout_holds_from_800_to_2560_pixels(browser, server, stored, width):
+    """The query bar on one line from 1440 px, the list wide enough to read at 800 (the side
+    panel goes below it), an entry's id and time never broken mid-token."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{server.url}/?service={stored}")
+    page.get_by_label("API key").fill(server.api_key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(rows(page)).to_have_count(3)
+    if width >= 1440:
+        top = page.get_by_label("Time range").bounding_box()["y"]
+        for control in (
+            page.get_by_role("searchbox", name="Search"),
+            page.get_by_role("button", name="Run"),
+        ):
+            assert abs(control.bounding_box()["y"] - top) < 10
+    assert page.locator("#scroller").bounding_box()["width"] >= min(width - 60, 700)
+    rows(page).first.get_by_role("button", name="Show every field").click()
+    for name in ("id", "timestamp"):
+        cell = page.get_by_role("row", name=re.compile(f"^{name} ")).locator("td")
+        assert cell.bounding_box()["height"] < 24, name  # one line
+    if width >= 1440:  # and whole, without scrolling the panel
+        assert page.locator("#entry").evaluate("e => e.scrollWidth <= e.clientWidth")

@@ -189,7 +189,7 @@ function details(entry) {
     ["level", entry.level],
     ["timestamp", new Date(entry.timestamp).toISOString()],
     ["source_type", entry.source_type],
-  ].map(([name, value]) => element("tr", {}, element("th", { scope: "row", text: name }), element("td", { text: String(value) }), element("td")));
+  ].map(([name, value]) => element("tr", {}, element("th", { scope: "row", text: name }), element("td", { class: "token", colspan: "2", text: String(value) })));
   for (const [path, value] of flatten(entry.metadata, "", [])) {
     const text = typeof value === "string" ? value : JSON.stringify(value);
     const field = `metadata.${path}`;

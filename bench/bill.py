@@ -328,10 +328,10 @@ def billed_seconds(figures: dict[str, Any], memory_mb: int) -> float:
 
 
 def lambda_cost(invocations: float, seconds: float, memory_mb: int) -> float:
+    """Requests and GB-seconds (a 1 ms minimum, as Lambda bills)."""
     p = PRICES
-    return invocations / 1e6 * p["lambda_per_million"] + invocations * max(
-        seconds, 0.001
-    ) * memory_mb / 1024 * p["lambda_gb_second"] * (1 if invocations else 0)
+    gb_seconds = max(seconds, 0.001) * memory_mb / 1024
+    return invocations * (p["lambda_per_million"] / 1e6 + gb_seconds * p["lambda_gb_second"])
 
 
 def access_log_bytes(facts: dict[str, Any], per_request: dict[str, Any]) -> int:

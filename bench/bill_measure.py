@@ -225,7 +225,9 @@ def measure(profiles: dict[str, dict[str, Any]], d1_database_url: str, secret: s
         return results
 
     d1_http.D1HttpDatabase._post = counted_post
-    session = boto3.DEFAULT_SESSION or boto3.setup_default_session() or boto3.DEFAULT_SESSION
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    session = boto3.DEFAULT_SESSION
     session.events.register("before-parameter-build", counters.parameters)
     session.events.register("before-call", counters.before_call)
     session.events.register("after-call", counters.after_call)

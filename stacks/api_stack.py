@@ -130,8 +130,8 @@ class ApiStack(cdk.Stack):
         self.api.deployment_stage.node.add_dependency(group)
 
     def _trace_sampling(self, settings: DeploymentSettings) -> None:
-        """X-Ray traces one request a second and 1% of the rest of this API (the default
-        rule: 5%, $5 a million traces recorded)."""
+        """X-Ray traces one request a second and TRACE_SAMPLING_RATE of the rest of this API
+        (the default rule: 5%, $5 a million traces recorded)."""
         xray.CfnSamplingRule(
             self,
             "TraceSampling",

@@ -80,18 +80,18 @@ def _timestamp_ms(value: object) -> object:
         raise PydanticCustomError("timestamp", "must be a number of Unix milliseconds")
     if value < 0:
         raise PydanticCustomError("timestamp", "must be Unix milliseconds, not negative")
+    if _plausible(value):
+        return int(value)
     for unit, per_ms in (("seconds", 1 / 1000), ("microseconds", 1000), ("nanoseconds", 10**6)):
-        if not EARLIEST_PLAUSIBLE_MS <= value <= MAX_TIMESTAMP_MS and _plausible(value / per_ms):
+        if _plausible(value / per_ms):
             raise PydanticCustomError(
                 "timestamp",
                 "{value} is not Unix milliseconds but looks like {unit}: send {instead}",
                 {"value": value, "unit": unit, "instead": int(value / per_ms)},
             )
-    if not EARLIEST_PLAUSIBLE_MS <= value <= MAX_TIMESTAMP_MS:
-        raise PydanticCustomError(
-            "timestamp", "must be Unix milliseconds between the year 2001 and 9999"
-        )
-    return int(value)
+    raise PydanticCustomError(
+        "timestamp", "must be Unix milliseconds between the year 2001 and 9999"
+    )
 
 
 def _plausible(ms: float) -> bool:

@@ -84,14 +84,12 @@ class LogArchive:
         for entry in entries:
             groups[(entry.service_name, utc_date(entry.timestamp))].append(entry)
         folders: dict[tuple[str, str], list[LogEntry]] = defaultdict(list)
-        services_of: dict[tuple[str, str], set[str]] = defaultdict(set)
         small = Counter(date for (_, date), group in groups.items() if len(group) < SHARED_BELOW)
         for (service_name, date), group in groups.items():
             folder = (
                 SHARED_FOLDER if len(group) < SHARED_BELOW and small[date] > 1 else service_name
             )
             folders[(folder, date)] += group
-            services_of[(folder, date)].add(service_name)
         keys: dict[str, str] = {}
         for (folder, date), group in sorted(folders.items(), key=lambda item: item[0][1]):
             batch_id = derived_id(batch_key, folder, date) if batch_key else new_id()
@@ -99,7 +97,7 @@ class LogArchive:
             self.objects.put(
                 key, encode_records(e.to_record() for e in group), CONTENT_TYPE, CONTENT_ENCODING
             )
-            for service_name in services_of[(folder, date)]:
+            for service_name in {entry.service_name for entry in group}:
                 keys[service_name] = key  # days sorted: the newest one stays
         return keys
 

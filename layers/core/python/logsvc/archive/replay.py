@@ -266,7 +266,7 @@ def shown(url: str) -> str:
 
 
 def redact_url(text: str, url: str) -> str:
-    return text.replace(url, shown(url)) if url != shown(url) else text
+    return text.replace(url, shown(url))
 
 
 def check_target(url: str, allowed_hosts: tuple[str, ...]) -> None:

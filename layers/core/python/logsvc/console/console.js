@@ -242,6 +242,7 @@ async function contextOf(entry) {
 
 function row(entry, position) {
   const time = new Date(entry.timestamp);
+  const lines = lineCount(entry.message);
   const open = entry.id === selected;
   const toggle = element(
     "button",
@@ -260,7 +261,7 @@ function row(entry, position) {
     element("time", { datetime: time.toISOString(), title: time.toISOString(), text: relative(entry.timestamp) }),
     element("span", { class: "level", text: entry.level }),
     element("span", { class: "service", text: entry.service_name }),
-    ...(lineCount(entry.message) > 1 ? [element("span", { class: "more", text: `+${lineCount(entry.message) - 1} lines` })] : []),
+    ...(lines > 1 ? [element("span", { class: "more", text: `+${lines - 1} lines` })] : []),
     highlighted(entry.message.split("\n", 1)[0]),
   );
 }

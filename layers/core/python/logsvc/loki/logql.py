@@ -55,7 +55,7 @@ from logsvc.loki.expressions import (
 )
 from logsvc.loki.literals import byte_count, duration_ms, go_string, number
 from logsvc.loki.matching import LogQLError, match_text, regex
-from logsvc.loki.parse_errors import expected_words
+from logsvc.loki.parse_errors import parse_error
 
 MAX_QUERY_CHARS = 10_000
 
@@ -208,16 +208,7 @@ def parse(text: str) -> Query:
     try:
         return _parser().parse(text)
     except UnexpectedInput as exc:
-        expected = expected_words(exc, _parser())
-        wanted = f"; expected {expected}" if expected else ""
-        if getattr(getattr(exc, "token", None), "type", "") == "$END":
-            raise LogQLError(f"query: parse error: the query ends too soon{wanted}") from None
-        near = text[exc.pos_in_stream : exc.pos_in_stream + 20] if exc.pos_in_stream else ""
-        raise LogQLError(
-            f"query: parse error at line {exc.line}, col {exc.column}"
-            + (f" near {near!r}" if near else "")
-            + wanted
-        ) from None
+        raise LogQLError(parse_error(exc, text, _parser())) from None
     except VisitError as exc:
         if isinstance(exc.orig_exc, LogQLError):
             raise exc.orig_exc from None

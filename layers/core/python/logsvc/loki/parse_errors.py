@@ -1,6 +1,6 @@
-"""What a LogQL parse error says the parser would have taken where it stopped, in words:
-"expected `,` or `)`", "a range like [5m]" (Loki's errors name the token; ours name the
-choices, which is what a person fixing a query needs)."""
+"""What a LogQL parse error says: where the parser stopped, and what it would have taken
+there, in words: "expected `,` or `)`", "a range like [5m]" (Loki's errors name the token;
+ours name the choices, which is what a person fixing a query needs)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,21 @@ _TERMINAL_WORDS = {
 }
 _KEYWORD = re.compile(r"([a-z_]+)\\b")
 MAX_EXPECTED = 10
+
+
+def parse_error(exc: Any, text: str, parser: Any) -> str:
+    """The message for a query ``parser`` stopped on: where, near what, and what it would
+    have taken there."""
+    expected = expected_words(exc, parser)
+    wanted = f"; expected {expected}" if expected else ""
+    if getattr(getattr(exc, "token", None), "type", "") == "$END":
+        return f"query: parse error: the query ends too soon{wanted}"
+    near = text[exc.pos_in_stream : exc.pos_in_stream + 20] if exc.pos_in_stream else ""
+    return (
+        f"query: parse error at line {exc.line}, col {exc.column}"
+        + (f" near {near!r}" if near else "")
+        + wanted
+    )
 
 
 def expected_words(exc: Any, parser: Any) -> str:

@@ -10,8 +10,8 @@ import pytest
 from logsvc import components
 from logsvc.alerts import Alerter
 from logsvc.analysis.analyzer import Analyzer
-from logsvc.analysis.summarizer import BedrockSummarizer
 from logsvc.entries import LogEntry
+from logsvc.language_models import BedrockModel
 from logsvc.store.analyses import AnalysisResult
 from logsvc_local.events import LocalContext
 from logsvc_local.project import load_handler
@@ -166,7 +166,7 @@ def test_a_valid_model_answer_becomes_the_summary(api):
         answer='Here you go: {"summary": "Inventory calls time out.", '
         '"recommendations": ["Raise the inventory timeout"]}'
     )
-    (result,) = analyzer(summarizer=BedrockSummarizer("model-x", client=client)).run(PLENTY)
+    (result,) = analyzer(summarizer=BedrockModel("model-x", client=client)).run(PLENTY)
     assert result.summary == "Inventory calls time out."
     assert result.patterns["summary_source"] == "model"
     assert result.recommendations[-1] == "Raise the inventory timeout"
@@ -186,7 +186,7 @@ def test_a_valid_model_answer_becomes_the_summary(api):
 )
 def test_any_model_failure_falls_back_to_the_deterministic_result(api, client):
     errors("svc", 20)
-    (result,) = analyzer(summarizer=BedrockSummarizer("m", client=client)).run(PLENTY)
+    (result,) = analyzer(summarizer=BedrockModel("m", client=client)).run(PLENTY)
     assert result.patterns["summary_source"] == "deterministic"
     assert result.summary.startswith("20 errors (0 critical)")
 
@@ -268,7 +268,7 @@ def test_an_alert_is_published_to_the_sns_topic(api, monkeypatch):
 
 def test_workers_ai_over_rest_with_its_answer_validated(api):
     """Workers AI's REST shape served on 127.0.0.1; a good answer, then a 500."""
-    from logsvc.analysis.summarizer import WorkersAiSummarizer
+    from logsvc.language_models import WorkersAiModel
 
     answers = [
         (
@@ -307,7 +307,7 @@ def test_workers_ai_over_rest_with_its_answer_validated(api):
         target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
     ).start()
     try:
-        model = WorkersAiSummarizer(
+        model = WorkersAiModel(
             "acct",
             lambda: "cf-token",
             "@cf/meta/llama",

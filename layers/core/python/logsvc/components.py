@@ -15,17 +15,18 @@ from logsvc.sql import SqlDatabase, open_database
 # every import lengthens a cold start.
 if TYPE_CHECKING:
     from logsvc.analysis.analyzer import Analyzer
-    from logsvc.analysis.summarizer import Summarizer
     from logsvc.archive import LogArchive
     from logsvc.archive.athena import AthenaArchive
     from logsvc.archive.duckdb_engine import DuckDbArchive
     from logsvc.archive.objects import ObjectStore
     from logsvc.archive.replay import Replayer
+    from logsvc.ask.asker import Asker
     from logsvc.buffer import LogBuffer
     from logsvc.cleanup import Cleaner
     from logsvc.coordination import CoordinationTable
     from logsvc.ingest import Ingestor
     from logsvc.keys import Keys, Principal
+    from logsvc.language_models import ChatModel
     from logsvc.live_tail.publisher import ManagementApi, Publisher
     from logsvc.querier import Querier
     from logsvc.quotas import DailyCounts, Quotas
@@ -437,22 +438,51 @@ def analyzer() -> Analyzer:
     return Analyzer(log_index(), analysis_store(), config_store(), alerter, summarizer())
 
 
-def summarizer() -> Summarizer | None:
+def summarizer() -> ChatModel | None:
     """The model that writes summaries, if ANALYSIS_LLM names one."""
-    from logsvc.analysis.summarizer import BedrockSummarizer, WorkersAiSummarizer
+    s = settings()
+    if s.analysis_llm is None:
+        return None
+    return _model(s.analysis_llm, s.analysis_llm_model or DEFAULT_MODELS[s.analysis_llm])
+
+
+@built
+def asker() -> Asker:
+    from logsvc.ask.asker import Asker
+
+    return Asker(querier(), asker_model(), settings().loki_query_timeout_s)
+
+
+def asker_model() -> ChatModel | None:
+    """The model that translates questions the deterministic translator cannot, if ASK_LLM
+    names one."""
+    s = settings()
+    if s.ask_llm is None:
+        return None
+    return _model(s.ask_llm, s.ask_llm_model or DEFAULT_MODELS[s.ask_llm], s.ask_llm_timeout_s)
+
+
+DEFAULT_MODELS = {
+    "bedrock": "amazon.nova-lite-v1:0",
+    "workers-ai": "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+    "openai": "gpt-4o-mini",
+}
+
+
+def _model(provider: str, model: str, timeout_s: float = 15.0) -> ChatModel:
+    from logsvc import language_models
 
     s = settings()
-    if s.analysis_llm == "bedrock":
-        return BedrockSummarizer(s.analysis_llm_model or "amazon.nova-lite-v1:0")
-    if s.analysis_llm == "workers-ai":
-        token = s.workers_ai_token or ""
-        return WorkersAiSummarizer(
-            s.workers_ai_account_id or "",
-            lambda: token,
-            s.analysis_llm_model or "@cf/meta/llama-3.1-8b-instruct",
-            base_url=s.d1_api_base_url,
-        )
-    return None
+    value = s.openai_api_key if provider == "openai" else s.workers_ai_token
+    secret = later_value_or_secret(value, s.model_api_key_secret_arn)
+    return language_models.build(
+        provider,
+        model,
+        token=secret if callable(secret) else lambda: secret,
+        account_id=s.workers_ai_account_id or "",
+        base_url=(s.openai_base_url or "") if provider == "openai" else s.d1_api_base_url,
+        timeout_s=timeout_s,
+    )
 
 
 def cleaner() -> Cleaner:

@@ -64,6 +64,13 @@ ROUTES: tuple[Route, ...] = (
         "Mine a service's error patterns now, over a time range",
         "read",
     ),
+    Route(
+        "POST",
+        "/api/v1/logs/ask",
+        "ask",
+        "Ask in plain words: the question's LogQL, explained and run",
+        "read",
+    ),
     Route("GET", "/api/v1/logs/config/{service}", "config", "Get a service's config", "read"),
     Route("PUT", "/api/v1/logs/config/{service}", "config", "Change a service's config", "admin"),
     Route("GET", "/api/v1/logs/configs", "config", "List all stored configs", "read"),

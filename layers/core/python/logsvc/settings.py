@@ -132,11 +132,22 @@ class Settings(BaseModel):
     analysis_retention_days: int = Field(default=90, ge=1, le=3650)
     cleanup_batch_size: int = Field(default=1000, ge=1, le=10_000)
     openapi_document: str = "openapi.json"
-    # Analysis: an optional model summary, and alert sinks.
-    analysis_llm: Literal["bedrock", "workers-ai"] | None = None
+    # Language models (logsvc.language_models): "bedrock", "workers-ai" or "openai" (any
+    # OpenAI-compatible endpoint at OPENAI_BASE_URL). Analysis: an optional summary; ask:
+    # questions the deterministic translator cannot read (logsvc.ask).
+    analysis_llm: Literal["bedrock", "workers-ai", "openai"] | None = None
     analysis_llm_model: str | None = None
+    ask_llm: Literal["bedrock", "workers-ai", "openai"] | None = None
+    ask_llm_model: str | None = None
+    ask_llm_timeout_s: Annotated[float, BeforeValidator(_milliseconds_to_seconds)] = Field(
+        default=10.0, alias="ASK_LLM_TIMEOUT_MS"
+    )
     workers_ai_account_id: str | None = None
     workers_ai_token: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    # AWS: the secret holding the Workers AI token or the OpenAI-compatible endpoint's key.
+    model_api_key_secret_arn: str | None = None
     alert_webhook_url: str | None = None
     alert_webhook_url_secret_arn: str | None = None
     alert_topic_arn: str | None = None

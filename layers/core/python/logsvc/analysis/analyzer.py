@@ -13,11 +13,12 @@ from logsvc.analysis import MAX_ENTRIES
 from logsvc.analysis.patterns import mine_patterns
 from logsvc.analysis.recommendations import recommend
 from logsvc.analysis.severity import Assessment, assess
-from logsvc.analysis.summarizer import Summarizer, parse_answer, prompt_for
+from logsvc.analysis.summarizer import MAX_TOKENS, parse_answer, prompt_for
 from logsvc.clock import now_ms
 from logsvc.deadline import Deadline
 from logsvc.filters import SearchFilters
 from logsvc.ids import new_id
+from logsvc.language_models import ChatModel
 from logsvc.store.analyses import AnalysisResult, AnalysisStore
 from logsvc.store.configs import ConfigStore
 from logsvc.store.log_index import LogIndex
@@ -65,7 +66,7 @@ class Analyzer:
         analyses: AnalysisStore,
         configs: ConfigStore,
         alerter: Alerter,
-        summarizer: Summarizer | None = None,
+        summarizer: ChatModel | None = None,
         clock: Callable[[], int] = now_ms,
     ):
         self.logs = logs
@@ -150,7 +151,7 @@ class Analyzer:
                 service_name,
                 {"deterministic_summary": summary, "recommendations": recommendations, **facts},
             )
-            return parse_answer(self.summarizer.complete(prompt))
+            return parse_answer(self.summarizer.complete("", prompt, MAX_TOKENS).text)
         except Exception as exc:
             logger.warning("model summary unavailable", extra={"reason": repr(exc)[:300]})
             return None

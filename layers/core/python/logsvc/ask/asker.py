@@ -1,0 +1,159 @@
+"""Answering a question: translate it (the rules first, then the model if there is one),
+check the translation (logsvc.ask.guard), then run it exactly as the Loki API would run the
+same ``query``, ``start``, ``end`` and ``step`` (logsvc.loki.answers), so the answer can be
+pasted into Grafana and give the same result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from logsvc.ask import MAX_QUESTION_CHARS, Context, NotUnderstood, Translation
+from logsvc.ask.guard import checked
+from logsvc.ask.model import ModelTranslator
+from logsvc.ask.words import WordsTranslator, quoted, regex_escaped
+from logsvc.clock import DAY_MS
+from logsvc.errors import ApiError, BadRequest
+from logsvc.language_models import ChatModel, Completion, ModelError
+from logsvc.loki.answers import LokiRequest
+
+if TYPE_CHECKING:
+    from logsvc.querier import Querier
+
+
+class ModelUnavailable(ApiError):
+    """The model did not answer (a timeout, a refusal, an outage): try again, or ask in
+    the shapes the rules read."""
+
+    status_code = 503
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    translation: Translation
+    result: Any
+    model: Completion | None  # when a model translated it
+
+    def view(self) -> dict[str, Any]:
+        t = self.translation
+        answer: dict[str, Any] = {
+            "question": self.question,
+            "logql": t.logql,
+            "start": t.start,
+            "end": t.end,
+            "kind": t.kind,
+            "explanation": t.explanation,
+            "translator": t.translator,
+            "result": self.result,
+        }
+        if t.step:
+            answer["step"] = t.step
+        if self.model:
+            answer["model"] = {
+                "latency_ms": self.model.latency_ms,
+                "input_tokens": self.model.input_tokens,
+                "output_tokens": self.model.output_tokens,
+            }
+        return answer
+
+
+class Asker:
+    def __init__(self, reader: Querier, model: ChatModel | None, timeout_s: float):
+        self.reader = reader
+        self.words = WordsTranslator()
+        self.model = ModelTranslator(model) if model else None
+        self.timeout_s = timeout_s
+
+    def ask(
+        self,
+        question: str,
+        caller_services: frozenset[str] | None,
+        now_ms: int,
+        service: str | None = None,
+        time_zone: str = "UTC",
+    ) -> Answer:
+        """``caller_services``: the services the key may read (None: all); ``service``
+        narrows the question to one of them."""
+        question = " ".join(question.split())
+        if not question or len(question) > MAX_QUESTION_CHARS:
+            raise BadRequest(f"question: 1 to {MAX_QUESTION_CHARS} characters", field="question")
+        allowed = frozenset({service}) if service else caller_services
+        context = self._context(caller_services, allowed, now_ms, time_zone)
+        translation, completion = self._translate(question, context)
+        checked(translation, allowed, now_ms)
+        result = self.run(translation, caller_services)
+        return Answer(question, translation, result, completion)
+
+    def _translate(self, question: str, context: Context) -> tuple[Translation, Completion | None]:
+        try:
+            return self.words.translate(question, context), None
+        except NotUnderstood as not_read:
+            if self.model is None:
+                raise
+            rules_said = not_read
+        try:
+            return self.model.translate(question, context), self.model.last
+        except ModelError as error:
+            raise ModelUnavailable(
+                f"question: the model did not answer ({error}); ask in the shapes the "
+                "built-in rules read, or try again",
+                field="question",
+                headers={"Retry-After": "5"},
+            ) from None
+        except NotUnderstood as error:
+            raise NotUnderstood(error.reason, rules_said.suggestions) from None
+
+    def run(self, translation: Translation, caller_services: frozenset[str] | None) -> Any:
+        """What ``/loki/api/v1/query_range`` (or ``/patterns``) answers for the translation."""
+        from logsvc.loki import answers, index_answers
+
+        params = {
+            "query": translation.logql,
+            "start": str(translation.start * 1_000_000),
+            "end": str(translation.end * 1_000_000),
+        }
+        if translation.step:
+            params["step"] = translation.step
+        request = LokiRequest(params, {}, {}, caller_services, self.reader, self.timeout_s)
+        if translation.kind == "patterns":
+            return index_answers.patterns(request)["data"]
+        return answers.query_range(request)["data"]
+
+    def _context(
+        self,
+        caller_services: frozenset[str] | None,
+        allowed: frozenset[str] | None,
+        now_ms: int,
+        time_zone: str,
+    ) -> Context:
+        known = sorted(s["service_name"] for s in self.reader.services())
+        services = sorted(allowed) if allowed is not None else known
+        restricted = allowed is not None
+
+        def fields_seen() -> list[str]:
+            return self._fields_seen(services if restricted else [], caller_services, now_ms)
+
+        return Context(services, now_ms, time_zone, restricted, fields_seen)
+
+    def _fields_seen(
+        self, services: list[str], caller_services: frozenset[str] | None, now_ms: int
+    ) -> list[str]:
+        """Structured metadata names in the newest lines of the last day (what a filter
+        reads without a parser), most services' first."""
+        from logsvc.loki import index_answers
+
+        selector = (
+            "{service_name=~" + quoted("|".join(regex_escaped(s) for s in services)) + "}"
+            if services
+            else '{service_name=~".+"}'
+        )
+        params = {
+            "query": selector,
+            "start": str((now_ms - DAY_MS) * 1_000_000),
+            "end": str(now_ms * 1_000_000),
+        }
+        request = LokiRequest(params, {}, {}, caller_services, self.reader, self.timeout_s)
+        fields = index_answers.detected_fields(request)["fields"]
+        return [f["label"] for f in fields if not f["parsers"]]

@@ -1,0 +1,573 @@
+"""The deterministic translator: the common shapes of a question, read with rules.
+
+It reads levels ("errors", "warnings", "critical"), services (the caller's, matched
+loosely: "check out", "checkout-svc", "payments"), times (logsvc.ask.times), quoted and
+unquoted text ("timeouts", "connection refused"), metadata fields seen lately ("status
+500", "region eu-west-1", "user 42", "status 5xx", "latency over 2000"), counts and rates
+("how many", "per minute", "by level") and top patterns ("most common errors"). A word it
+cannot place is read as text only in a short run (at most MAX_TEXT_WORDS); a question that
+asks for more than it reads ("why", "compare", "p99", "which service...") is
+NotUnderstood, with suggestions, never guessed at.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+
+from logsvc.ask import Context, Kind, NotUnderstood, Translation
+from logsvc.ask.times import HOUR_MS, MINUTE_MS, TimeError, TimeRange, find_range, zone_named
+from logsvc.ask.times import last as last_range
+from logsvc.clock import DAY_MS
+
+MAX_TEXT_WORDS = 4
+
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+LEVEL_WORDS = {
+    "error": ("error", "critical"), "errors": ("error", "critical"),
+    "erroring": ("error", "critical"), "failing": ("error", "critical"),
+    "warning": ("warn",), "warnings": ("warn",), "warn": ("warn",), "warns": ("warn",),
+    "critical": ("critical",), "crit": ("critical",), "fatal": ("critical",),
+    "criticals": ("critical",), "debug": ("debug",), "info": ("info",),
+}  # fmt: skip
+LEVEL_ORDER = ("debug", "info", "warn", "error", "critical")
+LEVEL_NAMES = {"debug": "debug", "info": "info", "warn": "warning", "error": "error",
+               "critical": "critical"}  # fmt: skip
+# Words that carry no meaning of their own here (markers of text included: "about").
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "with",
+        "by",
+        "me",
+        "us",
+        "my",
+        "our",
+        "we",
+        "i",
+        "you",
+        "show",
+        "list",
+        "find",
+        "get",
+        "give",
+        "display",
+        "see",
+        "fetch",
+        "search",
+        "look",
+        "looking",
+        "what",
+        "were",
+        "was",
+        "are",
+        "is",
+        "be",
+        "been",
+        "there",
+        "any",
+        "all",
+        "that",
+        "which",
+        "who",
+        "did",
+        "do",
+        "does",
+        "have",
+        "has",
+        "had",
+        "logs",
+        "log",
+        "entries",
+        "entry",
+        "lines",
+        "line",
+        "messages",
+        "message",
+        "events",
+        "event",
+        "records",
+        "happened",
+        "happening",
+        "occurred",
+        "occurring",
+        "recent",
+        "recently",
+        "latest",
+        "newest",
+        "new",
+        "please",
+        "can",
+        "could",
+        "would",
+        "will",
+        "just",
+        "only",
+        "some",
+        "about",
+        "containing",
+        "contains",
+        "contain",
+        "mentioning",
+        "mention",
+        "mentions",
+        "saying",
+        "say",
+        "says",
+        "said",
+        "matching",
+        "match",
+        "matches",
+        "like",
+        "related",
+        "regarding",
+        "where",
+        "whose",
+        "it",
+        "its",
+        "this",
+        "these",
+        "those",
+        "than",
+        "then",
+        "so",
+        "also",
+        "level",
+        "levels",
+        "severity",
+        "service",
+        "services",
+        "app",
+        "application",
+        "system",
+        "today",
+        "ones",
+        "one",
+    ]
+)
+# Asking for more than these rules read: left to a model, or refused with suggestions.
+BEYOND = frozenset(
+    [
+        "why",
+        "compare",
+        "compared",
+        "comparing",
+        "versus",
+        "vs",
+        "trend",
+        "trends",
+        "trending",
+        "average",
+        "avg",
+        "mean",
+        "median",
+        "percentile",
+        "p50",
+        "p75",
+        "p90",
+        "p95",
+        "p99",
+        "slowest",
+        "fastest",
+        "increase",
+        "increased",
+        "increasing",
+        "decrease",
+        "decreased",
+        "spike",
+        "spikes",
+        "spiked",
+        "correlate",
+        "correlated",
+        "cause",
+        "caused",
+        "causing",
+        "root",
+        "explain",
+        "summarize",
+        "summarise",
+        "summary",
+        "predict",
+        "forecast",
+        "ignore",
+        "disregard",
+        "instructions",
+        "instruction",
+        "pretend",
+        "prompt",
+        "forget",
+        "delete",
+        "remove",
+        "drop",
+        "update",
+        "insert",
+        "override",
+        "bypass",
+        "worst",
+        "best",
+        "ranking",
+        "rank",
+    ]
+)
+COMPARATORS = {
+    ">": ">", "above": ">", "over": ">", "exceeding": ">", "greater": ">", "more": ">",
+    ">=": ">=", "least": ">=", "<": "<", "below": "<", "under": "<", "less": "<",
+    "fewer": "<", "<=": "<=", "most": "<=", "not": "!=", "!=": "!=", "isn't": "!=",
+    "=": "=", "==": "=", "is": "=", "equals": "=", ":": "=",
+}  # fmt: skip
+FIELD_FILLERS = frozenset({"than", "at", "of", "to", "equal", "code", "id", "with", "was"})
+SERVICE_SUFFIXES = ("service", "svc", "server", "srv", "api", "app", "worker")
+PATTERN_PHRASES = re.compile(
+    r"\b(?:most (?:common|frequent)|(?:common|frequent|recurring|top|repeated)"
+    r"(?= (?:errors?|warnings?|messages?|problems?|issues?|failures?|exceptions?))"
+    r"|patterns?|kinds? of|types? of|group(?:ed)? by message)\b"
+)
+COUNT_PHRASES = re.compile(r"\b(?:how many|how much|count(?:s|ed)?|number of|volume|tally)\b")
+RATE_WORDS = re.compile(r"\b(?:rate|per second|/s|a second|each second|every second)\b")
+PER_UNIT = re.compile(r"\b(?:per|each|every|a|/)\s*(second|minute|min|hour|day)\b")
+GROUPS = {"level": "level", "severity": "level", "service": "service_name"}
+BY_GROUP = re.compile(
+    r"\b(?:by|per|for each|each|across|broken down by)\s+(level|severity|service)s?\b"
+)
+RANKING = re.compile(r"\b(?:which|what) (?:services?|apps?|applications?)\b")
+TOKEN = re.compile(r">=|<=|!=|==|[<>=:]|[\w][\w.\-/@+]*[\w%]|[\w]")
+
+
+@dataclass
+class _Reading:
+    """What has been read of one question so far."""
+
+    context: Context
+    said: list[str]  # the question's words as written, quoted texts taken out
+    used: set[int] = field(default_factory=set)  # indexes of words read
+    quoted: list[str] = field(default_factory=list)
+    levels: set[str] = field(default_factory=set)
+    services: list[str] = field(default_factory=list)
+    fields: list[tuple[str, str, str]] = field(default_factory=list)  # (name, op, value)
+
+    def __post_init__(self) -> None:
+        self.words = [word.lower() for word in self.said]  # what is compared
+
+    def free(self, i: int) -> bool:
+        return 0 <= i < len(self.words) and i not in self.used
+
+
+class WordsTranslator:
+    """Rules for the common shapes; ``translate`` answers a Translation or NotUnderstood."""
+
+    name = "words"
+
+    def translate(self, question: str, context: Context) -> Translation:
+        try:
+            zone = zone_named(context.time_zone)
+        except TimeError as error:
+            raise NotUnderstood(str(error)) from None
+        quoted = re.findall(r'"([^"]+)"|“([^”]+)”|\'([^\']{2,})\'', question)
+        texts = [next(part for part in parts if part) for parts in quoted]
+        original = re.sub(r'"[^"]+"|“[^”]+”|\'[^\']{2,}\'', " ", question)
+        # Lower case of the same length, so what is read out of it can be blanked in both.
+        rest = "".join(c.lower() if len(c.lower()) == 1 else c for c in original)
+        beyond = sorted(set(re.findall(r"[a-z0-9]+", rest)) & BEYOND) or (
+            ["which service"] if RANKING.search(rest) else []
+        )
+        if beyond:
+            raise NotUnderstood(
+                f"the question asks for more than the built-in rules read ({', '.join(beyond)})",
+                suggestions(context),
+            )
+        try:
+            span, rest = find_range(rest, context.now_ms, zone)
+        except TimeError as error:
+            raise NotUnderstood(str(error), suggestions(context)) from None
+        kind: Kind = "patterns" if PATTERN_PHRASES.search(rest) else "logs"
+        rate = bool(RATE_WORDS.search(rest))
+        per = PER_UNIT.search(rest)
+        grouping = BY_GROUP.search(rest)
+        if kind == "logs" and (COUNT_PHRASES.search(rest) or rate or per or grouping):
+            kind = "metric"
+        for pattern in (PATTERN_PHRASES, COUNT_PHRASES, RATE_WORDS, PER_UNIT, BY_GROUP):
+            rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)
+        original = "".join(o if r != " " else " " for o, r in zip(original, rest, strict=True))
+        reading = _Reading(context, TOKEN.findall(original), quoted=texts)
+        _read_services(reading)
+        _read_fields(reading)
+        _read_levels(reading)
+        text = _read_text(reading)
+        if span is None:
+            span = last_range(DAY_MS if kind == "patterns" else HOUR_MS, context.now_ms)
+        if kind == "patterns" and not reading.levels:
+            reading.levels = {"error", "critical"}
+        query = _log_query(reading, text)
+        words = _described(reading, text)
+        if kind == "logs":
+            return Translation(
+                query, span.start, span.end, f"{words} {span.words}, newest first.", "logs"
+            )
+        if kind == "patterns":
+            explanation = f"The most common patterns among {words} {span.words}."
+            return Translation(query, span.start, span.end, explanation, "patterns")
+        unit = per.group(1) if per else None
+        return _metric(
+            query, span, rate, unit, GROUPS[grouping.group(1)] if grouping else None, words
+        )
+
+
+def _read_fields(reading: _Reading) -> None:
+    """``key=value`` words, and a field seen lately followed by a value ("status 500",
+    "region is eu-west-1", "latency over 2000", "status 5xx")."""
+    known = [name for name in reading.context.fields() if name not in LABELS]
+    words = reading.words
+    for i, word in enumerate(words):
+        if not reading.free(i):
+            continue
+        pair = re.fullmatch(r"([a-z_][\w.]*)(=|:|!=|>=|<=|>|<)(\S+)", word)
+        if pair:
+            name = pair.group(1).replace(".", "_")
+            value = reading.said[i][pair.end(2) :]
+            reading.fields.append((name, COMPARATORS.get(pair.group(2), "="), value))
+            reading.used.add(i)
+            continue
+        name, width = _field_named(words, i, known)
+        if name is None:
+            continue
+        j, op = i + width, "="
+        while reading.free(j) and (words[j] in COMPARATORS or words[j] in FIELD_FILLERS):
+            if COMPARATORS.get(words[j], "=") != "=":  # "at least", "is not", "more than"
+                op = COMPARATORS[words[j]]
+            j += 1
+        if not reading.free(j) or words[j] in STOPWORDS or words[j] in LEVEL_WORDS:
+            continue
+        reading.fields.append((name, op, reading.said[j]))
+        reading.used.update(range(i, j + 1))
+
+
+LABELS = frozenset({"service_name", "level", "detected_level", "source_type"})
+
+
+def _field_named(words: list[str], i: int, known: list[str]) -> tuple[str | None, int]:
+    """The field the words at ``i`` name, and how many words name it: "http status" is
+    ``http_status``, "status" ``status`` or else the shortest field with a part
+    ``status``, "user" ``user_id``."""
+    word = words[i]
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", word) or word in STOPWORDS or word in LEVEL_WORDS:
+        return None, 0
+    if i + 1 < len(words) and f"{word}_{words[i + 1]}" in known:
+        return f"{word}_{words[i + 1]}", 2
+    if word in known:
+        return word, 1
+    parts = [name for name in known if word in re.split(r"[_.]", name)]
+    return (min(parts, key=len), 1) if parts else (None, 0)
+
+
+def _read_levels(reading: _Reading) -> None:
+    for i, word in enumerate(reading.words):
+        if reading.free(i) and word in LEVEL_WORDS:
+            reading.levels.update(LEVEL_WORDS[word])
+            reading.used.add(i)
+
+
+def _read_services(reading: _Reading) -> None:
+    """The caller's services the question names, loosely: a service's name without its
+    punctuation, its suffix (-svc, -service, -api) or a plural s, or one typo away."""
+    services = reading.context.services
+    words = reading.words
+    for width in (3, 2, 1):
+        for i in range(len(words) - width + 1):
+            span = range(i, i + width)
+            if not all(reading.free(j) for j in span):
+                continue
+            if width == 1 and (words[i] in STOPWORDS or words[i] in LEVEL_WORDS):
+                continue
+            named = _service_named("".join(words[j] for j in span), services)
+            if named:
+                if named not in reading.services:
+                    reading.services.append(named)
+                reading.used.update(span)
+    if reading.context.restricted and not reading.services and len(services) == 1:
+        reading.services = list(services)
+
+
+def _service_named(phrase: str, services: list[str]) -> str | None:
+    said = _bare(phrase)
+    if len(said) < 3:
+        return None
+    for service in services:
+        if said in (_bare(service), _stem(service)) or _stem(phrase) == _stem(service):
+            return service
+    close = difflib.get_close_matches(said, [_bare(s) for s in services], n=1, cutoff=0.85)
+    if close and len(said) >= 5:
+        return next(s for s in services if _bare(s) == close[0])
+    return None
+
+
+def _bare(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _stem(name: str) -> str:
+    bare = _bare(name)
+    for suffix in SERVICE_SUFFIXES:
+        if bare.endswith(suffix) and len(bare) > len(suffix) + 2:
+            bare = bare[: -len(suffix)]
+            break
+    return bare[:-1] if bare.endswith("s") and len(bare) > 4 else bare
+
+
+def _read_text(reading: _Reading) -> list[str]:
+    """The words nothing else read, run by run: each run is a text the line must hold."""
+    runs: list[list[str]] = [[]]
+    for i, word in enumerate(reading.words):
+        if reading.free(i) and word not in STOPWORDS and re.search(r"\w", word):
+            runs[-1].append(_singular(word))
+        elif runs[-1]:
+            runs.append([])
+    runs = [run for run in runs if run]
+    too_long = [run for run in runs if len(run) > MAX_TEXT_WORDS]
+    if too_long:
+        raise NotUnderstood(
+            f"could not place the words {' '.join(too_long[0])!r}: put a text to search for "
+            'in quotes ("connection refused")',
+            suggestions(reading.context),
+        )
+    return [" ".join(run) for run in runs]
+
+
+def _singular(word: str) -> str:
+    """A plural's singular for an unquoted text ("timeouts" finds "timeout" and
+    "timeouts"); other words as they are."""
+    if len(word) > 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _log_query(reading: _Reading, texts: list[str]) -> str:
+    matchers = []
+    services = reading.services or (reading.context.services if reading.context.restricted else [])
+    if services:
+        matchers.append(_matcher("service_name", services))
+    if reading.levels:
+        matchers.append(_matcher("level", sorted(reading.levels, key=LEVEL_ORDER.index)))
+    if not matchers:
+        matchers.append('service_name=~".+"')
+    stages = [f"|= {quoted(text)}" for text in reading.quoted]
+    stages += [f"|~ {quoted('(?i)' + regex_escaped(text))}" for text in texts]
+    for name, op, value in reading.fields:
+        stages.append(_field_filter(name, op, value))
+    return "{" + ", ".join(matchers) + "}" + "".join(f" {stage}" for stage in stages)
+
+
+def _matcher(label: str, values: list[str]) -> str:
+    if len(values) == 1:
+        return f"{label}={quoted(values[0])}"
+    return f"{label}=~{quoted('|'.join(regex_escaped(v) for v in values))}"
+
+
+def _field_filter(name: str, op: str, value: str) -> str:
+    hundreds = re.fullmatch(r"([1-5])xx", value)
+    if hundreds:
+        low = int(hundreds.group(1)) * 100
+        return f"| {name} >= {low} and {name} < {low + 100}"
+    if op in (">", ">=", "<", "<=") and re.fullmatch(r"-?\d+(?:\.\d+)?", value):
+        return f"| {name} {op} {value}"
+    return f"| {name}{'!=' if op == '!=' else '='}{quoted(value)}"
+
+
+def _described(reading: _Reading, texts: list[str]) -> str:
+    """The entries the query selects, in words."""
+    levels = [LEVEL_NAMES[level] for level in sorted(reading.levels, key=LEVEL_ORDER.index)]
+    level_words = f"{' or '.join(levels)} entries" if levels else "entries"
+    services = reading.services or (reading.context.services if reading.context.restricted else [])
+    whose = f"{', '.join(services)}'s " if services else "all services' "
+    found = [f'containing "{t}"' for t in reading.quoted]
+    found += [f'mentioning "{t}" (any case)' for t in texts]
+    found += [f"with {name} {_op_words(op, value)}" for name, op, value in reading.fields]
+    said = " ".join([whose + level_words, *found[:1], *(f"and {f}" for f in found[1:])])
+    return said
+
+
+def _op_words(op: str, value: str) -> str:
+    if re.fullmatch(r"[1-5]xx", value):
+        return f"in the {value} range"
+    words = {
+        "=": "",
+        "!=": "not ",
+        ">": "above ",
+        ">=": "at least ",
+        "<": "below ",
+        "<=": "at most ",
+    }
+    return f"{words[op]}{value}"
+
+
+# The metric's resolution for a range no step was asked for: about 60 points or fewer.
+AUTO_STEPS = ((HOUR_MS, "1m"), (3 * HOUR_MS, "5m"), (12 * HOUR_MS, "15m"), (2 * DAY_MS, "1h"),
+              (14 * DAY_MS, "6h"))  # fmt: skip
+STEP_MS = {"1m": MINUTE_MS, "5m": 5 * MINUTE_MS, "15m": 15 * MINUTE_MS, "1h": HOUR_MS,
+           "6h": 6 * HOUR_MS, "1d": DAY_MS, "1s": 1000}  # fmt: skip
+MAX_POINTS = 1500
+UNIT_STEPS = {"second": "1s", "minute": "1m", "min": "1m", "hour": "1h", "day": "1d"}
+
+
+def _metric(
+    query: str, span: TimeRange, rate: bool, unit: str | None, by: str | None, words: str
+) -> Translation:
+    """Counts (or a per-second rate) per step: the points are at each step's end, so they
+    cover the range exactly (the first point is one step after its start)."""
+    auto = next((step for below, step in AUTO_STEPS if span.end - span.start <= below), "1d")
+    step = UNIT_STEPS[unit] if unit and not rate else auto
+    if (span.end - span.start) // STEP_MS[step] > MAX_POINTS:
+        step = auto
+    function = "rate" if rate else "count_over_time"
+    grouping = f" by ({by})" if by else ""
+    logql = f"sum{grouping} ({function}({query} [{step}]))"
+    per = {"1s": "second", "1m": "minute", "5m": "5 minutes", "15m": "15 minutes",
+           "1h": "hour", "6h": "6 hours", "1d": "day"}[step]  # fmt: skip
+    what = (
+        f"The rate per second of {words}, averaged over each {per}"
+        if rate
+        else f"The number of {words} per {per}"
+    )
+    by_words = {"level": ", by level", "service_name": ", by service"}.get(by or "", "")
+    start = span.start + STEP_MS[step]
+    return Translation(
+        logql, start, span.end, f"{what}{by_words}, {span.words}.", "metric", step=step
+    )
+
+
+def quoted(text: str) -> str:
+    """A LogQL string (Go's syntax: JSON's escapes read the same)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def regex_escaped(text: str) -> str:
+    """``text`` as an RE2 pattern matching it literally."""
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
+
+
+def suggestions(context: Context) -> list[str]:
+    """Questions these rules read, with the caller's own service names."""
+    service = context.services[0] if context.services else "checkout"
+    return [
+        f"{service} errors in the last hour",
+        f'"connection refused" in {service} since 9am',
+        "how many errors per minute by service in the last 6 hours",
+        f"most common errors in {service} yesterday",
+        f"{service} warnings with status 5xx in the last 15 minutes",
+    ]

@@ -247,6 +247,8 @@ BY_GROUP = re.compile(
     r"\b(?:by|per|for each|each|across|broken down by)\s+(level|severity|service)s?\b"
 )
 RANKING = re.compile(r"\b(?:which|what) (?:services?|apps?|applications?)\b")
+# "text", “text”, and 'text' (not an apostrophe: a quote follows a space and ends a word)
+QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|(?:(?<=\s)|^)\'([^\']{2,})\'(?=[\s.,;:!?]|$)')
 TOKEN = re.compile(r">=|<=|!=|==|[<>=:]|[\w][\w.\-/@+]*[\w%]|[\w]")
 
 
@@ -279,9 +281,8 @@ class WordsTranslator:
             zone = zone_named(context.time_zone)
         except TimeError as error:
             raise NotUnderstood(str(error)) from None
-        quoted = re.findall(r'"([^"]+)"|“([^”]+)”|\'([^\']{2,})\'', question)
-        texts = [next(part for part in parts if part) for parts in quoted]
-        original = re.sub(r'"[^"]+"|“[^”]+”|\'[^\']{2,}\'', " ", question)
+        texts = [next(part for part in parts if part) for parts in QUOTED.findall(question)]
+        original = re.sub(r"(?<=\w)'s\b", "  ", QUOTED.sub(" ", question))  # checkout's
         # Lower case of the same length, so what is read out of it can be blanked in both.
         rest = "".join(c.lower() if len(c.lower()) == 1 else c for c in original)
         beyond = sorted(set(re.findall(r"[a-z0-9]+", rest)) & BEYOND) or (
@@ -452,6 +453,8 @@ def _read_text(reading: _Reading) -> list[str]:
 def _singular(word: str) -> str:
     """A plural's singular for an unquoted text ("timeouts" finds "timeout" and
     "timeouts"); other words as they are."""
+    if len(word) > 4 and word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        return word[:-2]  # misses, crashes
     if len(word) > 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word

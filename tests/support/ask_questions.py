@@ -280,3 +280,137 @@ def corpus(seed: int = 31) -> list[dict]:
             }
         )
     return entries
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    """A question beyond the rules, the answer a model gave (recorded, replayed in the
+    provider's response shape) and what the question means."""
+
+    question: str
+    provider: str  # bedrock, openai, workers-ai
+    answer: str  # the model's text, as it wrote it (prose and fences included)
+    logql: str
+    start: int
+    end: int
+    kind: str = "logs"
+    step: str | None = None
+
+
+def _model_text(logql: str, start: int, end: int, kind: str, step: str | None, said: str) -> str:
+    import json
+
+    document = {"logql": logql, "start": iso(start), "end": iso(end), "kind": kind,
+                "step": step, "explanation": said}  # fmt: skip
+    return json.dumps(document)
+
+
+MODEL_CASES: list[ModelCase] = [
+    ModelCase(
+        "which service logged the most errors in the last hour",
+        "bedrock",
+        _model_text(
+            'topk(1, sum by (service_name) (count_over_time({service_name=~".+", '
+            'level=~"error|critical"} [1h])))',
+            NOW - HOUR,
+            NOW,
+            "metric",
+            "1h",
+            "The service with the most error and critical entries in the last hour.",
+        ),
+        'topk(1, sum by (service_name) (count_over_time({level=~"error|critical"}[1h])))',
+        NOW - HOUR,
+        NOW,
+        "metric",
+        "1h",
+    ),
+    ModelCase(
+        "compare checkout errors to warnings over the last 6 hours",
+        "openai",
+        "```json\n"
+        + _model_text(
+            'sum by (level) (count_over_time({service_name="checkout", level=~"warn|error|'
+            'critical"} [15m]))',
+            NOW - 6 * HOUR,
+            NOW,
+            "metric",
+            "15m",
+            "Checkout's warnings, errors and critical entries per 15 minutes, by level.",
+        )
+        + "\n```",
+        'sum by (level) (count_over_time({service_name="checkout", level=~"warn|error|critical"}'
+        "[15m]))",
+        NOW - 6 * HOUR,
+        NOW,
+        "metric",
+        "15m",
+    ),
+    ModelCase(
+        "why is checkout slow",
+        "workers-ai",
+        "Here is a query that shows slow requests: "
+        + _model_text(
+            '{service_name="checkout"} | latency_ms > 1000',
+            NOW - HOUR,
+            NOW,
+            "logs",
+            None,
+            "Checkout's entries that took more than a second, in the last hour.",
+        ),
+        '{service_name="checkout"} | latency_ms >= 1001',
+        NOW - HOUR,
+        NOW,
+    ),
+    ModelCase(
+        "summarize what went wrong with payments this morning",
+        "bedrock",
+        _model_text(
+            '{service_name="payment-service", level=~"error|critical"}',
+            TODAY,
+            TODAY + 12 * HOUR,
+            "patterns",
+            None,
+            "The common patterns of payment-service's errors this morning.",
+        ),
+        '{service_name="payment-service", level=~"error|critical"}',
+        TODAY,
+        TODAY + 12 * HOUR,
+        "patterns",
+    ),
+    ModelCase(
+        "compare user-auth warnings today versus the same hours yesterday",
+        "openai",
+        _model_text(
+            'sum(count_over_time({service_name="user-auth", level="warn"} [1h]))',
+            TODAY,
+            NOW,
+            "metric",
+            "1h",
+            "User-auth's warnings per hour today.",
+        ),
+        'sum(count_over_time({service_name="user-auth", level="warn"}[1h]))',
+        TODAY,
+        NOW,
+        "metric",
+        "1h",
+    ),
+    ModelCase(
+        "explain the api gateway timeouts in the last 6 hours",
+        "workers-ai",
+        _model_text(
+            '{service_name="api-gateway"} |~ "(?i)timeout"',
+            NOW - 6 * HOUR,
+            NOW,
+            "logs",
+            None,
+            "API gateway entries about timeouts in the last 6 hours.",
+        ),
+        '{service_name="api-gateway"} |~ "(?i)timeout"',
+        NOW - 6 * HOUR,
+        NOW,
+    ),
+]

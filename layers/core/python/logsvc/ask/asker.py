@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from logsvc.ask import MAX_QUESTION_CHARS, Context, NotUnderstood, Translation
 from logsvc.ask.guard import checked
 from logsvc.ask.model import ModelTranslator
+from logsvc.ask.times import TimeError, zone_named
 from logsvc.ask.words import WordsTranslator, quoted, regex_escaped
 from logsvc.clock import DAY_MS
 from logsvc.errors import ApiError, BadRequest
@@ -79,6 +80,10 @@ class Asker:
         question = " ".join(question.split())
         if not question or len(question) > MAX_QUESTION_CHARS:
             raise BadRequest(f"question: 1 to {MAX_QUESTION_CHARS} characters", field="question")
+        try:
+            zone_named(time_zone)
+        except TimeError as error:
+            raise BadRequest(str(error), field="time_zone") from None
         allowed = frozenset({service}) if service else caller_services
         context = self._context(caller_services, allowed, now_ms, time_zone)
         translation, completion = self._translate(question, context)

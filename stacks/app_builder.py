@@ -67,6 +67,7 @@ STACK_ORDER: tuple[str, ...] = (
     "writer",
     "ingest",
     "search",
+    "ask",
     "config",
     "health",
     "cleanup",

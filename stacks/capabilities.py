@@ -19,6 +19,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 
 from logsvc.archive.log_archive import HEALTH_PROBE_KEY
+from logsvc.language_models import DEFAULT_MODELS
 from stacks.alarms import alarm
 from stacks.core_stack import CoreStack
 from stacks.ingest_buffer import IngestBuffer
@@ -173,13 +174,59 @@ class SendsAlerts:
             wiring.function.add_environment("ANALYSIS_LLM", settings.analysis_llm)
             wiring.function.add_environment("ANALYSIS_LLM_MODEL", settings.analysis_llm_model)
         if settings.analysis_llm == "bedrock":
-            wiring.allow(
-                ["bedrock:InvokeModel"],
-                [
-                    f"arn:{cdk.Aws.PARTITION}:bedrock:{cdk.Aws.REGION}::foundation-model/"
-                    f"{settings.analysis_llm_model}"
-                ],
-            )
+            allow_bedrock(wiring, settings.analysis_llm_model)
+
+
+@dataclass(frozen=True)
+class AsksModel:
+    """The ask function's model, when ask_llm names one: Bedrock's InvokeModel on that one
+    model (or inference profile and the models it routes to), else the key secret."""
+
+    def attach(self, wiring: Wiring) -> None:
+        core, settings = wiring.core, wiring.settings
+        if not settings.ask_llm:
+            return
+        wiring.function.add_environment("ASK_LLM", settings.ask_llm)
+        if settings.ask_llm_model:
+            wiring.function.add_environment("ASK_LLM_MODEL", settings.ask_llm_model)
+        if settings.ask_llm == "bedrock":
+            allow_bedrock(wiring, settings.ask_llm_model)
+            return
+        assert core.model_api_key is not None
+        wiring.read_secret(core.model_api_key.secret_arn, "MODEL_API_KEY_SECRET_ARN")
+        if settings.ask_llm == "openai":
+            wiring.function.add_environment("OPENAI_BASE_URL", settings.ask_llm_url)
+        else:
+            account = settings.ask_llm_account_id or settings.d1_account_id
+            wiring.function.add_environment("WORKERS_AI_ACCOUNT_ID", account)
+
+
+# Bedrock's cross-region inference profiles: their ids start with the geography.
+INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.")
+
+
+def allow_bedrock(wiring: Wiring, model_id: str) -> None:
+    """InvokeModel (which Converse needs) on ``model_id`` alone: the foundation model in
+    this region; for an inference profile, the profile and its model in the regions the
+    profile routes to (the only wildcard: which regions is the profile's choice)."""
+    model_id = model_id or DEFAULT_MODELS["bedrock"]
+    partition, region = cdk.Aws.PARTITION, cdk.Aws.REGION
+    if not model_id.startswith(INFERENCE_PROFILE_PREFIXES):
+        wiring.allow(
+            ["bedrock:InvokeModel"],
+            [f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"],
+        )
+        return
+    model = model_id.split(".", 1)[1]
+    profile = f"arn:{partition}:bedrock:{region}:{cdk.Aws.ACCOUNT_ID}:inference-profile/{model_id}"
+    wiring.allow(
+        ["bedrock:InvokeModel"], [profile, f"arn:{partition}:bedrock:*::foundation-model/{model}"]
+    )
+    wiring.acknowledge(
+        f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::"
+        f"foundation-model/{model}]",
+        "A cross-region inference profile routes to the same model in regions it chooses.",
+    )
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,15 @@ class CoreStack(cdk.Stack):
             "AlertWebhookUrl",
             "Slack-compatible webhook URL for error alerts (used with alert_webhook=true)",
         )
+        # The ask route's model key, when its provider is not Bedrock (IAM, no key).
+        self.model_api_key = (
+            self._secret(
+                "ModelApiKey",
+                f"The {settings.ask_llm} key the ask function sends its model (ask_llm)",
+            )
+            if settings.ask_llm in ("workers-ai", "openai")
+            else None
+        )
 
         self.coordination = self._coordination_table()
         if settings.manage_api_gateway_account == "true":

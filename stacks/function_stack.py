@@ -21,6 +21,7 @@ from logsvc.schedules import SCHEDULES, eventbridge_expression
 from stacks.alarms import alarm, service_metric
 from stacks.capabilities import (
     AppendsToBuffer,
+    AsksModel,
     Capability,
     ChecksArchive,
     DrainsIngestBuffer,
@@ -102,6 +103,20 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
             ReadsApiKey(),
             UsesArchive(("s3:GetObject",), lists=True),
             SearchesArchive(),
+        ),
+    ),
+    # Ask in plain words: runs LogQL like search (both tiers), and asks a model if set.
+    "ask": FunctionSpec(
+        memory_mb=512,
+        timeout_s=29,
+        tmp_mb=2048,  # DuckDB over R2, as search
+        recommended_concurrency=2,
+        libraries=("logql", "patterns", "archive"),
+        capabilities=(
+            ReadsApiKey(),
+            UsesArchive(("s3:GetObject",), lists=True),
+            SearchesArchive(),
+            AsksModel(),
         ),
     ),
     "config": FunctionSpec(capabilities=(ReadsApiKey(),)),

@@ -89,6 +89,15 @@ class DeploymentSettings:
     alert_webhook: str = ""
     analysis_llm: str = ""
     analysis_llm_model: str = "amazon.nova-lite-v1:0"
+    # Ask in plain words (POST /api/v1/logs/ask): questions the built-in rules cannot read
+    # go to a model when this names one: "bedrock" (ask_llm_model, IAM scoped to it),
+    # "workers-ai" (account ask_llm_account_id, else d1_account_id) or "openai" (any
+    # OpenAI-compatible endpoint at ask_llm_url); the last two read their key from the
+    # ModelApiKey secret. "" (the default): the rules alone, no model, no cost.
+    ask_llm: str = ""
+    ask_llm_model: str = ""
+    ask_llm_url: str = ""
+    ask_llm_account_id: str = ""
     # The index's hot window (DEFAULT_TTL_DAYS): older entries are searched in the archive.
     default_ttl_days: int = 7
     # Athena (archive=s3): a query scanning more than this many GB is stopped.
@@ -164,6 +173,13 @@ class DeploymentSettings:
             raise ValueError(
                 f"context layer_bytecode must be required or empty, got {settings.layer_bytecode!r}"
             )
+        if settings.ask_llm not in ("", "bedrock", "workers-ai", "openai"):
+            raise ValueError(
+                f"context ask_llm must be bedrock, workers-ai, openai or empty, "
+                f"got {settings.ask_llm!r}"
+            )
+        if settings.ask_llm == "openai" and not settings.ask_llm_url.startswith("https://"):
+            raise ValueError("context ask_llm=openai needs ask_llm_url=https://.../v1")
         if settings.archive == "r2" and not (settings.r2_account_id and settings.r2_bucket):
             raise ValueError("context archive=r2 needs r2_account_id and r2_bucket")
         return settings

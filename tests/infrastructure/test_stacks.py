@@ -330,6 +330,88 @@ def test_model_summaries_and_the_webhook_secret_from_context(tmp_path):
     assert "foundation-model/amazon.nova-lite-v1:0" in json.dumps(invoke["Resource"])
 
 
+def statements(template: dict) -> list[dict]:
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_the_ask_function_has_no_model_and_no_model_permission_by_default(templates):
+    (function,) = resources(templates["Logsvc-Ask"], "AWS::Lambda::Function").values()
+    assert "ASK_LLM" not in function["Environment"]["Variables"]
+    assert "bedrock" not in json.dumps(statements(templates["Logsvc-Ask"]))
+    assert "ModelApiKey" not in json.dumps(templates["Logsvc-Core"])
+
+
+@pytest.mark.parametrize(
+    ("model", "resources_allowed"),
+    [
+        (
+            "",
+            [
+                "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/amazon.nova-lite-v1:0"
+            ],
+        ),
+        (
+            "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+            [
+                "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:"
+                "inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0",
+                "arn:${AWS::Partition}:bedrock:*::foundation-model/"
+                "anthropic.claude-3-5-haiku-20241022-v1:0",
+            ],
+        ),
+    ],
+)
+def test_asking_bedrock_may_invoke_that_one_model(tmp_path, model, resources_allowed):
+    templates = synthesize(tmp_path, ask_llm="bedrock", ask_llm_model=model)
+    (function,) = resources(templates["Logsvc-Ask"], "AWS::Lambda::Function").values()
+    environment = function["Environment"]["Variables"]
+    assert environment["ASK_LLM"] == "bedrock"
+    assert environment.get("ASK_LLM_MODEL", "") == model
+    (invoke,) = [s for s in statements(templates["Logsvc-Ask"]) if "bedrock" in json.dumps(s)]
+    assert invoke["Action"] == "bedrock:InvokeModel"
+    shown = [
+        "".join(p if isinstance(p, str) else "${" + p["Ref"] + "}" for p in r["Fn::Join"][1])
+        for r in (
+            invoke["Resource"] if isinstance(invoke["Resource"], list) else [invoke["Resource"]]
+        )
+    ]
+    assert shown == resources_allowed
+    for name in ("Logsvc-Search", "Logsvc-Ingest", "Logsvc-Analyze"):  # nobody else
+        assert "bedrock" not in json.dumps(statements(templates[name]))
+
+
+@pytest.mark.parametrize("provider", ["workers-ai", "openai"])
+def test_asking_workers_ai_or_an_openai_endpoint_reads_the_key_secret(tmp_path, provider):
+    url = {"ask_llm_url": "https://models.example.internal/v1"} if provider == "openai" else {}
+    templates = synthesize(tmp_path, ask_llm=provider, **url)
+    (function,) = resources(templates["Logsvc-Ask"], "AWS::Lambda::Function").values()
+    environment = function["Environment"]["Variables"]
+    assert environment["ASK_LLM"] == provider
+    assert "MODEL_API_KEY_SECRET_ARN" in environment
+    if provider == "openai":
+        assert environment["OPENAI_BASE_URL"] == "https://models.example.internal/v1"
+    else:
+        assert environment["WORKERS_AI_ACCOUNT_ID"] == "test-account"  # the D1 account
+    (_secret,) = [
+        s
+        for s in statements(templates["Logsvc-Ask"])
+        if s["Action"] == "secretsmanager:GetSecretValue" and "ModelApiKey" in json.dumps(s)
+    ]
+    assert "ModelApiKey" in json.dumps(templates["Logsvc-Core"])
+    assert "bedrock" not in json.dumps(statements(templates["Logsvc-Ask"]))
+
+
+def test_an_openai_endpoint_needs_its_https_url(tmp_path):
+    with pytest.raises(ValueError, match="ask_llm_url"):
+        synthesize(tmp_path, ask_llm="openai")
+    with pytest.raises(ValueError, match="ask_llm must be"):
+        synthesize(tmp_path, ask_llm="gpt")
+
+
 def test_changing_one_function_changes_only_its_stack(templates, tmp_path):
     functions = tmp_path / "functions"
     shutil.copytree(ROOT / "functions", functions, ignore=shutil.ignore_patterns("__pycache__"))

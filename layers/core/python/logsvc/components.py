@@ -443,7 +443,7 @@ def summarizer() -> ChatModel | None:
     s = settings()
     if s.analysis_llm is None:
         return None
-    return _model(s.analysis_llm, s.analysis_llm_model or DEFAULT_MODELS[s.analysis_llm])
+    return _model(s.analysis_llm, s.analysis_llm_model or _default_model(s.analysis_llm))
 
 
 @built
@@ -459,14 +459,13 @@ def asker_model() -> ChatModel | None:
     s = settings()
     if s.ask_llm is None:
         return None
-    return _model(s.ask_llm, s.ask_llm_model or DEFAULT_MODELS[s.ask_llm], s.ask_llm_timeout_s)
+    return _model(s.ask_llm, s.ask_llm_model or _default_model(s.ask_llm), s.ask_llm_timeout_s)
 
 
-DEFAULT_MODELS = {
-    "bedrock": "amazon.nova-lite-v1:0",
-    "workers-ai": "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
-    "openai": "gpt-4o-mini",
-}
+def _default_model(provider: str) -> str:
+    from logsvc.language_models import DEFAULT_MODELS
+
+    return DEFAULT_MODELS[provider]
 
 
 def _model(provider: str, model: str, timeout_s: float = 15.0) -> ChatModel:

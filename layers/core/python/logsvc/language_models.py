@@ -215,6 +215,13 @@ class OpenAiCompatibleModel(_HttpChatModel):
 
 
 PROVIDERS = ("bedrock", "workers-ai", "openai")
+# Each provider's model when the settings name none: small, fast and cheap enough for a
+# query and a sentence (docs/DEPLOY.md#ask-a-model).
+DEFAULT_MODELS = {
+    "bedrock": "amazon.nova-lite-v1:0",
+    "workers-ai": "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+    "openai": "gpt-4o-mini",
+}
 
 
 def build(

@@ -1,5 +1,5 @@
 """The ``logsvc`` command: run the service locally, apply migrations, manage keys, follow
-live tail, run the maintenance jobs, write the OpenAPI file.
+live tail, ask in plain words, run the maintenance jobs, write the OpenAPI file.
 
 Only ``serve`` and ``migrate`` create a data directory. ``keys`` and ``tail`` talk to the
 server running on the data directory (its URL from ``<data>/server.json``) unless told
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from logsvc.routes import STREAM_PATH
-from logsvc_local import instance, keys_cli, placements_cli, project
+from logsvc_local import ask_cli, instance, keys_cli, placements_cli, project
 from logsvc_local.instance import CommandError
 from logsvc_local.stream import STREAM_CREDENTIALS
 
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     follow.add_argument("--q", help="only messages containing this text")
 
     keys_cli.add_parser(commands, instance.add_server_options)
+    ask_cli.add_parser(commands, instance.add_server_options)
     placements_cli.add_parser(commands)
 
     replay = commands.add_parser(
@@ -121,6 +122,8 @@ def _run(args: argparse.Namespace) -> int:
         return _migrate(args.data_dir)
     if args.command == "keys":
         return keys_cli.run(args)
+    if args.command == "ask":
+        return ask_cli.run(args)
     if args.command == "placements":
         return placements_cli.run(args)
     if args.command == "replay":

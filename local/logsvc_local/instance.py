@@ -14,6 +14,8 @@ import fcntl
 import json
 import os
 import socket
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +25,15 @@ SERVER_FILE = "server.json"
 
 class CommandError(Exception):
     """A command cannot do what it was asked; the message is printed on one line."""
+
+
+class ApiRefused(CommandError):
+    """The server answered with an error status; ``body`` is its JSON answer."""
+
+    def __init__(self, message: str, status: int, body: dict[str, Any]):
+        super().__init__(message)
+        self.status = status
+        self.body = body
 
 
 def claim(data_dir: Path) -> IO[str]:
@@ -142,3 +153,29 @@ def server_address(args: argparse.Namespace) -> tuple[str, str]:
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("LOGSVC_DATA_DIR", "data"))
+
+
+def call_api(url: str, key: str, method: str, path: str, body: Any = None) -> Any:
+    """A JSON request to a logsvc server: its JSON answer, or ApiRefused naming the status
+    and the server's message."""
+    if not url.startswith(("http://", "https://")):
+        raise CommandError(f"--url must be http:// or https://, got {url!r}")
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        url.rstrip("/") + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - our URL
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        try:
+            answer = json.loads(exc.read())
+        except ValueError:
+            answer = {}
+        answer = answer if isinstance(answer, dict) else {}
+        message = answer.get("error") or answer.get("message") or exc.reason
+        raise ApiRefused(f"{url} answered {exc.code}: {message}", exc.code, answer) from None
+    except OSError as exc:
+        raise CommandError(f"cannot reach {url}: {exc}") from None

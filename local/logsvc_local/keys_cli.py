@@ -11,13 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 from logsvc.keys import SCOPES
-from logsvc_local.instance import CommandError, existing, server_address
+from logsvc_local.instance import ApiRefused, call_api, existing, server_address
 from logsvc_local.project import configure
 
 KEYS_PATH = "/api/v1/admin/keys"
@@ -68,38 +66,16 @@ def _through_api(args: argparse.Namespace) -> Any:
     url, key = server_address(args)
     if args.action == "create":
         body = {"name": args.name, "scopes": args.scope, "services": args.service}
-        return _call(url, key, "POST", KEYS_PATH, body)
+        return call_api(url, key, "POST", KEYS_PATH, body)
     if args.action == "list":
-        return _call(url, key, "GET", KEYS_PATH)["keys"]
+        return call_api(url, key, "GET", KEYS_PATH)["keys"]
     try:
-        _call(url, key, "DELETE", f"{KEYS_PATH}/{args.id}")
-    except CommandError as exc:
-        if "404" in str(exc):
+        call_api(url, key, "DELETE", f"{KEYS_PATH}/{args.id}")
+    except ApiRefused as exc:
+        if exc.status == 404:
             return None
         raise
     return f"revoked {args.id}"
-
-
-def _call(url: str, key: str, method: str, path: str, body: Any = None) -> Any:
-    if not url.startswith(("http://", "https://")):
-        raise CommandError(f"--url must be http:// or https://, got {url!r}")
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-        url.rstrip("/") + path,
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our URL
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.loads(exc.read()).get("error", exc.reason)
-        except ValueError:
-            message = exc.reason
-        raise CommandError(f"{url} answered {exc.code}: {message}") from None
-    except OSError as exc:
-        raise CommandError(f"cannot reach {url}: {exc}") from None
 
 
 def _direct(args: argparse.Namespace) -> Any:

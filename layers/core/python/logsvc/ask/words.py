@@ -319,7 +319,7 @@ class WordsTranslator:
         words = _described(reading, text)
         if kind == "logs":
             return Translation(
-                query, span.start, span.end, f"{words} {span.words}, newest first.", "logs"
+                query, span.start, span.end, f"The newest {words} {span.words}.", "logs"
             )
         if kind == "patterns":
             explanation = f"The most common patterns among {words} {span.words}."
@@ -497,12 +497,11 @@ def _described(reading: _Reading, texts: list[str]) -> str:
     levels = [LEVEL_NAMES[level] for level in sorted(reading.levels, key=LEVEL_ORDER.index)]
     level_words = f"{' or '.join(levels)} entries" if levels else "entries"
     services = reading.services or (reading.context.services if reading.context.restricted else [])
-    whose = f"{', '.join(services)}'s " if services else "all services' "
+    whose = f" of {' and '.join(services)}" if services else " of all services"
     found = [f'containing "{t}"' for t in reading.quoted]
     found += [f'mentioning "{t}" (any case)' for t in texts]
     found += [f"with {name} {_op_words(op, value)}" for name, op, value in reading.fields]
-    said = " ".join([whose + level_words, *found[:1], *(f"and {f}" for f in found[1:])])
-    return said
+    return " ".join([level_words + whose, *found[:1], *(f"and {f}" for f in found[1:])])
 
 
 def _op_words(op: str, value: str) -> str:

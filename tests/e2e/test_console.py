@@ -460,3 +460,41 @@ def test_the_layout_holds_from_800_to_2560_pixels(browser, server, stored, width
         assert cell.bounding_box()["height"] < 24, name  # one line
     if width >= 1440:  # and whole, without scrolling the panel
         assert page.locator("#entry").evaluate("e => e.scrollWidth <= e.clientWidth")
+
+
+def test_ask_shows_the_logql_its_meaning_and_the_results_and_runs_an_edit(browser, server, stored):
+    page = signed_in(browser, server)
+    page.get_by_role("searchbox", name="Ask").fill(
+        f"{stored} errors about timeouts in the last hour"
+    )
+    page.get_by_role("button", name="Ask", exact=True).click()
+    answer = page.get_by_role("region", name="Answer")
+    logql = answer.get_by_role("textbox", name="LogQL")
+    expect(logql).to_have_value(
+        f'{{service_name="{stored}", level=~"error|critical"}} |~ "(?i)timeout"'
+    )
+    expect(answer).to_contain_text(f"The newest error or critical entries of {stored}")
+    found = answer.get_by_role("list", name="Answer entries").get_by_role("listitem")
+    expect(found).to_have_count(1)
+    expect(found.first).to_contain_text("Payment timeout after 30s")
+    assert "ask=" in page.url  # the question is in the link
+    # Edited: every level, still "timeout": the warning too, over the same range.
+    logql.fill(f'{{service_name="{stored}"}} |~ "(?i)timeout"')
+    answer.get_by_role("button", name="Run LogQL").click()
+    expect(found).to_have_count(2)
+    # A count becomes a table of series.
+    page.get_by_role("searchbox", name="Ask").fill(f"how many {stored} logs by level")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(answer.get_by_role("table")).to_contain_text("level=warn")
+    assert page.errors == []
+
+
+def test_a_question_not_understood_offers_questions_to_try(browser, server, stored):
+    page = signed_in(browser, server, f"/?ask=why%20is%20{stored}%20slow")
+    answer = page.get_by_role("region", name="Answer")
+    expect(answer).to_contain_text("more than the built-in rules read (why)")
+    tries = answer.get_by_role("list", name="Questions to try").get_by_role("button")
+    expect(tries.first).to_be_visible()
+    tries.first.click()
+    expect(answer.get_by_role("textbox", name="LogQL")).to_have_value(re.compile("service_name"))
+    assert page.errors == []

@@ -184,6 +184,12 @@ def test_every_function_does_its_work_with_its_role_alone(deployed, d1, monkeypa
         assert old.status == 200 and old.body["archive"]["status"] == "complete", old.body
     athena_reads_with_the_search_role(deployed, environment)
 
+    with as_function(deployed, d1, monkeypatch, "ask"):
+        asked = api.post("/api/v1/logs/ask", {"question": "checkout errors in the last day"})
+        assert asked.status == 200, asked.body
+        lines = [line for s in asked.body["result"]["result"] for _, line in s["values"]]
+        assert len(lines) == 13 and "payment failed" in lines
+
     with as_function(deployed, d1, monkeypatch, "config"):
         change = {"ttl_days": 3, "alert_on_errors": True}
         assert api.put("/api/v1/logs/config/checkout", change).status == 200

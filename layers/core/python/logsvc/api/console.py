@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools.event_handler import Response
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
-ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+ASSETS = {"console.js": "text/javascript", "ask.js": "text/javascript", "console.css": "text/css"}
 LIVE_TAIL_META = '<meta name="logsvc-live-tail" content="">'
 
 

@@ -1,4 +1,6 @@
 // The logsvc console: the native API, from the same origin, with the key in sessionStorage.
+import { setUpAsk } from "./ask.js";
+
 // Everything a user picks lives in the URL (range, service, q, levels, filters), so a link
 // shares the view. Text from logs is only ever set as textContent, never parsed as HTML.
 
@@ -15,7 +17,8 @@ const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const BUCKETS = 60;
 // range is a preset, or "custom" with from and to (Unix ms) picked on the histogram.
-const state = { range: "1h", from: 0, to: 0, service: "", q: "", levels: [], filters: [], offset: 0 };
+const state = { range: "1h", from: 0, to: 0, service: "", q: "", levels: [], filters: [], offset: 0, ask: "" };
+let askOnSignIn = () => {}; // a shared link's question, asked once signed in
 let tail = null;
 let shown = []; // every entry in the list, newest first
 let selected = null; // the id of the entry whose fields the side panel shows
@@ -44,6 +47,7 @@ function readUrl() {
   state.q = params.get("q") || "";
   state.levels = (params.get("levels") || "").split(",").filter((l) => LEVELS.includes(l));
   state.filters = params.getAll("filter");
+  state.ask = params.get("ask") || "";
 }
 
 function writeUrl() {
@@ -56,6 +60,7 @@ function writeUrl() {
   if (state.q) params.set("q", state.q);
   if (state.levels.length) params.set("levels", state.levels.join(","));
   for (const f of state.filters) params.append("filter", f);
+  if (state.ask) params.set("ask", state.ask);
   const query = params.toString();
   history.replaceState(null, "", query ? `?${query}` : location.pathname);
 }
@@ -73,7 +78,11 @@ async function api(path, params = [], method = "GET", body = undefined) {
   });
   if (response.status === 204) return {};
   const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer.error || answer.message || `HTTP ${response.status}`);
+  if (!response.ok) {
+    const error = new Error(answer.error || answer.message || `HTTP ${response.status}`);
+    error.answer = answer; // what else the API said (the ask route's suggestions)
+    throw error;
+  }
   return answer;
 }
 
@@ -749,6 +758,7 @@ async function signIn(key) {
   if (view() === "keys") return renderKeys();
   $("service").value = state.service;
   $("search").value = state.q;
+  askOnSignIn();
   await run();
 }
 
@@ -795,6 +805,12 @@ document.addEventListener("DOMContentLoaded", () => {
     $("filter").value = "";
     run();
   });
+  const asking = setUpAsk({ $, api, element, sparkline, count, onAsked: (question) => {
+    state.ask = question;
+    writeUrl();
+  } });
+  if (state.ask) $("question").value = state.ask;
+  askOnSignIn = () => state.ask && asking.ask(state.ask);
   $("load-patterns").addEventListener("click", renderPatterns);
   $("field-search").addEventListener("input", () => renderFields(fieldsOf));
   $("config-form").addEventListener("submit", saveConfig);

@@ -54,3 +54,12 @@ PRICES: dict[str, float] = {
 # What CloudWatch Logs keeps of what it ingests (it stores compressed): an assumption, not
 # a price; JSON log lines compress about 7:1 with gzip (measured on the archive's NDJSON).
 LOGS_STORED_SHARE = 0.15
+
+# Ask in plain words: each provider's default model (logsvc.language_models.DEFAULT_MODELS),
+# dollars per million input and output tokens (Bedrock on demand in us-east-1; Workers AI's
+# neurons at $0.011 per 1,000 as its pricing page converts them; OpenAI's list price).
+ASK_MODEL_PRICES: dict[str, tuple[float, float]] = {
+    "bedrock:amazon.nova-lite-v1:0": (0.06, 0.24),
+    "workers-ai:@cf/meta/llama-3.3-70b-instruct-fp8-fast": (0.293, 2.253),
+    "openai:gpt-4o-mini": (0.15, 0.60),
+}

@@ -38,7 +38,6 @@ def ask(request: AskRequest) -> AskResponse:
     answer = components.asker().ask(
         request.question, caller.services, now_ms(), request.service, request.time_zone
     )
-    metrics.add_metric(name="AskAnswered", unit=MetricUnit.Count, value=1)
     if answer.model:
         metrics.add_metric(
             name="AskModelLatency", unit=MetricUnit.Milliseconds, value=answer.model.latency_ms

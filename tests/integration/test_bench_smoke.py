@@ -118,3 +118,18 @@ def test_the_content_index_bench_runs_on_d1():
     results = json.loads(done.stdout)
     words = results["variants"]["words, contentless"]
     assert words["rows_written_per_block"] >= 1 and words["bytes_per_log"] > 0
+
+
+def test_the_ask_bench_reads_the_evaluation_set_and_prices_a_model():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ask", "--services", "5"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    results = json.loads(done.stdout)
+    assert results["rules"]["read_by_the_rules"] == results["rules"]["questions"] >= 60
+    assert results["prompt"]["input_tokens_estimated"] > 400
+    assert all(cost["total"] > 0 for cost in results["dollars_per_1000_questions"].values())

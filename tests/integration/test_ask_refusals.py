@@ -38,9 +38,9 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list:
     calls: list = []
     run = Asker.run
 
-    def spied(self, translation, services):
+    def spied(self, translation, services, timeout_s=None):
         calls.append(translation.logql)
-        return run(self, translation, services)
+        return run(self, translation, services, timeout_s)
 
     monkeypatch.setattr(Asker, "run", spied)
     return calls

@@ -440,10 +440,10 @@ def analyzer() -> Analyzer:
 
 def summarizer() -> ChatModel | None:
     """The model that writes summaries, if ANALYSIS_LLM names one."""
+    from logsvc.language_models import from_settings
+
     s = settings()
-    if s.analysis_llm is None:
-        return None
-    return _model(s.analysis_llm, s.analysis_llm_model or _default_model(s.analysis_llm))
+    return from_settings(s, s.analysis_llm, s.analysis_llm_model) if s.analysis_llm else None
 
 
 @built
@@ -454,34 +454,13 @@ def asker() -> Asker:
 
 
 def asker_model() -> ChatModel | None:
-    """The model that translates questions the deterministic translator cannot, if ASK_LLM
-    names one."""
+    """The model for the questions the built-in rules cannot read, if ASK_LLM names one."""
+    from logsvc.language_models import from_settings
+
     s = settings()
     if s.ask_llm is None:
         return None
-    return _model(s.ask_llm, s.ask_llm_model or _default_model(s.ask_llm), s.ask_llm_timeout_s)
-
-
-def _default_model(provider: str) -> str:
-    from logsvc.language_models import DEFAULT_MODELS
-
-    return DEFAULT_MODELS[provider]
-
-
-def _model(provider: str, model: str, timeout_s: float = 15.0) -> ChatModel:
-    from logsvc import language_models
-
-    s = settings()
-    value = s.openai_api_key if provider == "openai" else s.workers_ai_token
-    secret = later_value_or_secret(value, s.model_api_key_secret_arn)
-    return language_models.build(
-        provider,
-        model,
-        token=secret if callable(secret) else lambda: secret,
-        account_id=s.workers_ai_account_id or "",
-        base_url=(s.openai_base_url or "") if provider == "openai" else s.d1_api_base_url,
-        timeout_s=timeout_s,
-    )
+    return from_settings(s, s.ask_llm, s.ask_llm_model, s.ask_llm_timeout_s)
 
 
 def cleaner() -> Cleaner:

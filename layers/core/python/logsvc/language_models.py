@@ -12,7 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from logsvc.secret_values import later_value_or_secret
+
+if TYPE_CHECKING:
+    from logsvc.settings import Settings
 
 TIMEOUT_SECONDS = 15.0
 CONNECT_SECONDS = 5.0
@@ -241,6 +246,25 @@ def build(
     if provider == "openai":
         return OpenAiCompatibleModel(base_url, token, model, timeout_s=timeout_s)
     raise ValueError(f"no model provider {provider!r}; one of {', '.join(PROVIDERS)}")
+
+
+def from_settings(
+    settings: Settings, provider: str, model: str | None, timeout_s: float = TIMEOUT_SECONDS
+) -> ChatModel:
+    """The model ``provider`` names (its DEFAULT_MODELS one unless ``model``), with the key
+    and address the settings hold: WORKERS_AI_TOKEN or OPENAI_API_KEY, or on AWS the
+    MODEL_API_KEY_SECRET_ARN secret (read again when its cache expires)."""
+    s = settings
+    value = s.openai_api_key if provider == "openai" else s.workers_ai_token
+    secret = later_value_or_secret(value, s.model_api_key_secret_arn)
+    return build(
+        provider,
+        model or DEFAULT_MODELS[provider],
+        token=secret if callable(secret) else lambda: secret,
+        account_id=s.workers_ai_account_id or "",
+        base_url=(s.openai_base_url or "") if provider == "openai" else s.d1_api_base_url,
+        timeout_s=timeout_s,
+    )
 
 
 def _messages(system: str, user: str) -> list[dict[str, str]]:

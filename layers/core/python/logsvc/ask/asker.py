@@ -6,14 +6,16 @@ pasted into Grafana and give the same result.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from logsvc.ask import MAX_QUESTION_CHARS, Context, NotUnderstood, Translation
 from logsvc.ask.guard import checked
+from logsvc.ask.logql_text import quoted, regex_escaped
 from logsvc.ask.model import ModelTranslator
 from logsvc.ask.times import TimeError, zone_named
-from logsvc.ask.words import WordsTranslator, quoted, regex_escaped
+from logsvc.ask.words import WordsTranslator
 from logsvc.clock import DAY_MS
 from logsvc.errors import ApiError, BadRequest
 from logsvc.language_models import ChatModel, Completion, ModelError
@@ -86,9 +88,12 @@ class Asker:
             raise BadRequest(str(error), field="time_zone") from None
         allowed = frozenset({service}) if service else caller_services
         context = self._context(caller_services, allowed, now_ms, time_zone)
+        started = time.monotonic()
         translation, completion = self._translate(question, context)
         checked(translation, allowed, now_ms)
-        result = self.run(translation, caller_services)
+        # One budget for the whole question: what the model took, the query may not.
+        left_s = max(1.0, self.timeout_s - (time.monotonic() - started))
+        result = self.run(translation, caller_services, left_s)
         return Answer(question, translation, result, completion)
 
     def _translate(self, question: str, context: Context) -> tuple[Translation, Completion | None]:
@@ -110,7 +115,12 @@ class Asker:
         except NotUnderstood as error:
             raise NotUnderstood(error.reason, rules_said.suggestions) from None
 
-    def run(self, translation: Translation, caller_services: frozenset[str] | None) -> Any:
+    def run(
+        self,
+        translation: Translation,
+        caller_services: frozenset[str] | None,
+        timeout_s: float | None = None,
+    ) -> Any:
         """What ``/loki/api/v1/query_range`` (or ``/patterns``) answers for the translation."""
         from logsvc.loki import answers, index_answers
 
@@ -121,7 +131,8 @@ class Asker:
         }
         if translation.step:
             params["step"] = translation.step
-        request = LokiRequest(params, {}, {}, caller_services, self.reader, self.timeout_s)
+        budget = timeout_s or self.timeout_s
+        request = LokiRequest(params, {}, {}, caller_services, self.reader, budget)
         if translation.kind == "patterns":
             return index_answers.patterns(request)["data"]
         return answers.query_range(request)["data"]

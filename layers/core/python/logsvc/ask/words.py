@@ -13,243 +13,36 @@ NotUnderstood, with suggestions, never guessed at.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from dataclasses import dataclass, field
 
 from logsvc.ask import Context, Kind, NotUnderstood, Translation
-from logsvc.ask.times import HOUR_MS, MINUTE_MS, TimeError, TimeRange, find_range, zone_named
+from logsvc.ask.logql_text import field_filter, matcher, metric, quoted, regex_escaped
+from logsvc.ask.times import HOUR_MS, TimeError, find_range, zone_named
 from logsvc.ask.times import last as last_range
+from logsvc.ask.vocabulary import (
+    BEYOND,
+    BY_GROUP,
+    COMPARATORS,
+    COUNT_PHRASES,
+    FIELD_FILLERS,
+    GROUPS,
+    LABELS,
+    LEVEL_NAMES,
+    LEVEL_ORDER,
+    LEVEL_WORDS,
+    PATTERN_PHRASES,
+    PER_UNIT,
+    QUOTED,
+    RANKING,
+    RATE_WORDS,
+    SERVICE_SUFFIXES,
+    STOPWORDS,
+    TOKEN,
+)
 from logsvc.clock import DAY_MS
 
 MAX_TEXT_WORDS = 4
-
-
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-LEVEL_WORDS = {
-    "error": ("error", "critical"), "errors": ("error", "critical"),
-    "erroring": ("error", "critical"), "failing": ("error", "critical"),
-    "warning": ("warn",), "warnings": ("warn",), "warn": ("warn",), "warns": ("warn",),
-    "critical": ("critical",), "crit": ("critical",), "fatal": ("critical",),
-    "criticals": ("critical",), "debug": ("debug",), "info": ("info",),
-}  # fmt: skip
-LEVEL_ORDER = ("debug", "info", "warn", "error", "critical")
-LEVEL_NAMES = {"debug": "debug", "info": "info", "warn": "warning", "error": "error",
-               "critical": "critical"}  # fmt: skip
-# Words that carry no meaning of their own here (markers of text included: "about").
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "from",
-        "with",
-        "by",
-        "me",
-        "us",
-        "my",
-        "our",
-        "we",
-        "i",
-        "you",
-        "show",
-        "list",
-        "find",
-        "get",
-        "give",
-        "display",
-        "see",
-        "fetch",
-        "search",
-        "look",
-        "looking",
-        "what",
-        "were",
-        "was",
-        "are",
-        "is",
-        "be",
-        "been",
-        "there",
-        "any",
-        "all",
-        "that",
-        "which",
-        "who",
-        "did",
-        "do",
-        "does",
-        "have",
-        "has",
-        "had",
-        "logs",
-        "log",
-        "entries",
-        "entry",
-        "lines",
-        "line",
-        "messages",
-        "message",
-        "events",
-        "event",
-        "records",
-        "happened",
-        "happening",
-        "occurred",
-        "occurring",
-        "recent",
-        "recently",
-        "latest",
-        "newest",
-        "new",
-        "please",
-        "can",
-        "could",
-        "would",
-        "will",
-        "just",
-        "only",
-        "some",
-        "about",
-        "containing",
-        "contains",
-        "contain",
-        "mentioning",
-        "mention",
-        "mentions",
-        "saying",
-        "say",
-        "says",
-        "said",
-        "matching",
-        "match",
-        "matches",
-        "like",
-        "related",
-        "regarding",
-        "where",
-        "whose",
-        "it",
-        "its",
-        "this",
-        "these",
-        "those",
-        "than",
-        "then",
-        "so",
-        "also",
-        "level",
-        "levels",
-        "severity",
-        "service",
-        "services",
-        "app",
-        "application",
-        "system",
-        "today",
-        "ones",
-        "one",
-    ]
-)
-# Asking for more than these rules read: left to a model, or refused with suggestions.
-BEYOND = frozenset(
-    [
-        "why",
-        "compare",
-        "compared",
-        "comparing",
-        "versus",
-        "vs",
-        "trend",
-        "trends",
-        "trending",
-        "average",
-        "avg",
-        "mean",
-        "median",
-        "percentile",
-        "p50",
-        "p75",
-        "p90",
-        "p95",
-        "p99",
-        "slowest",
-        "fastest",
-        "increase",
-        "increased",
-        "increasing",
-        "decrease",
-        "decreased",
-        "spike",
-        "spikes",
-        "spiked",
-        "correlate",
-        "correlated",
-        "cause",
-        "caused",
-        "causing",
-        "root",
-        "explain",
-        "summarize",
-        "summarise",
-        "summary",
-        "predict",
-        "forecast",
-        "ignore",
-        "disregard",
-        "instructions",
-        "instruction",
-        "pretend",
-        "prompt",
-        "forget",
-        "delete",
-        "remove",
-        "drop",
-        "update",
-        "insert",
-        "override",
-        "bypass",
-        "worst",
-        "best",
-        "ranking",
-        "rank",
-    ]
-)
-COMPARATORS = {
-    ">": ">", "above": ">", "over": ">", "exceeding": ">", "greater": ">", "more": ">",
-    ">=": ">=", "least": ">=", "<": "<", "below": "<", "under": "<", "less": "<",
-    "fewer": "<", "<=": "<=", "most": "<=", "not": "!=", "!=": "!=", "isn't": "!=",
-    "=": "=", "==": "=", "is": "=", "equals": "=", ":": "=",
-}  # fmt: skip
-FIELD_FILLERS = frozenset({"than", "at", "of", "to", "equal", "code", "id", "with", "was"})
-SERVICE_SUFFIXES = ("service", "svc", "server", "srv", "api", "app", "worker")
-PATTERN_PHRASES = re.compile(
-    r"\b(?:most (?:common|frequent)|(?:common|frequent|recurring|top|repeated)"
-    r"(?= (?:errors?|warnings?|messages?|problems?|issues?|failures?|exceptions?))"
-    r"|patterns?|kinds? of|types? of|group(?:ed)? by message)\b"
-)
-COUNT_PHRASES = re.compile(r"\b(?:how many|how much|count(?:s|ed)?|number of|volume|tally)\b")
-RATE_WORDS = re.compile(r"\b(?:rate|per second|/s|a second|each second|every second)\b")
-PER_UNIT = re.compile(r"\b(?:per|each|every|a|/)\s*(second|minute|min|hour|day)\b")
-GROUPS = {"level": "level", "severity": "level", "service": "service_name"}
-BY_GROUP = re.compile(
-    r"\b(?:by|per|for each|each|across|broken down by)\s+(level|severity|service)s?\b"
-)
-RANKING = re.compile(r"\b(?:which|what) (?:services?|apps?|applications?)\b")
-# "text", “text”, and 'text' (not an apostrophe: a quote follows a space and ends a word)
-QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|(?:(?<=\s)|^)\'([^\']{2,})\'(?=[\s.,;:!?]|$)')
-TOKEN = re.compile(r">=|<=|!=|==|[<>=:]|[\w][\w.\-/@+]*[\w%]|[\w]")
 
 
 @dataclass
@@ -325,7 +118,7 @@ class WordsTranslator:
             explanation = f"The most common patterns among {words} {span.words}."
             return Translation(query, span.start, span.end, explanation, "patterns")
         unit = per.group(1) if per else None
-        return _metric(
+        return metric(
             query, span, rate, unit, GROUPS[grouping.group(1)] if grouping else None, words
         )
 
@@ -357,9 +150,6 @@ def _read_fields(reading: _Reading) -> None:
             continue
         reading.fields.append((name, op, reading.said[j]))
         reading.used.update(range(i, j + 1))
-
-
-LABELS = frozenset({"service_name", "level", "detected_level", "source_type"})
 
 
 def _field_named(words: list[str], i: int, known: list[str]) -> tuple[str | None, int]:
@@ -464,32 +254,16 @@ def _log_query(reading: _Reading, texts: list[str]) -> str:
     matchers = []
     services = reading.services or (reading.context.services if reading.context.restricted else [])
     if services:
-        matchers.append(_matcher("service_name", services))
+        matchers.append(matcher("service_name", services))
     if reading.levels:
-        matchers.append(_matcher("level", sorted(reading.levels, key=LEVEL_ORDER.index)))
+        matchers.append(matcher("level", sorted(reading.levels, key=LEVEL_ORDER.index)))
     if not matchers:
         matchers.append('service_name=~".+"')
     stages = [f"|= {quoted(text)}" for text in reading.quoted]
     stages += [f"|~ {quoted('(?i)' + regex_escaped(text))}" for text in texts]
     for name, op, value in reading.fields:
-        stages.append(_field_filter(name, op, value))
+        stages.append(field_filter(name, op, value))
     return "{" + ", ".join(matchers) + "}" + "".join(f" {stage}" for stage in stages)
-
-
-def _matcher(label: str, values: list[str]) -> str:
-    if len(values) == 1:
-        return f"{label}={quoted(values[0])}"
-    return f"{label}=~{quoted('|'.join(regex_escaped(v) for v in values))}"
-
-
-def _field_filter(name: str, op: str, value: str) -> str:
-    hundreds = re.fullmatch(r"([1-5])xx", value)
-    if hundreds:
-        low = int(hundreds.group(1)) * 100
-        return f"| {name} >= {low} and {name} < {low + 100}"
-    if op in (">", ">=", "<", "<=") and re.fullmatch(r"-?\d+(?:\.\d+)?", value):
-        return f"| {name} {op} {value}"
-    return f"| {name}{'!=' if op == '!=' else '='}{quoted(value)}"
 
 
 def _described(reading: _Reading, texts: list[str]) -> str:
@@ -516,51 +290,6 @@ def _op_words(op: str, value: str) -> str:
         "<=": "at most ",
     }
     return f"{words[op]}{value}"
-
-
-# The metric's resolution for a range no step was asked for: about 60 points or fewer.
-AUTO_STEPS = ((HOUR_MS, "1m"), (3 * HOUR_MS, "5m"), (12 * HOUR_MS, "15m"), (2 * DAY_MS, "1h"),
-              (14 * DAY_MS, "6h"))  # fmt: skip
-STEP_MS = {"1m": MINUTE_MS, "5m": 5 * MINUTE_MS, "15m": 15 * MINUTE_MS, "1h": HOUR_MS,
-           "6h": 6 * HOUR_MS, "1d": DAY_MS, "1s": 1000}  # fmt: skip
-MAX_POINTS = 1500
-UNIT_STEPS = {"second": "1s", "minute": "1m", "min": "1m", "hour": "1h", "day": "1d"}
-
-
-def _metric(
-    query: str, span: TimeRange, rate: bool, unit: str | None, by: str | None, words: str
-) -> Translation:
-    """Counts (or a per-second rate) per step: the points are at each step's end, so they
-    cover the range exactly (the first point is one step after its start)."""
-    auto = next((step for below, step in AUTO_STEPS if span.end - span.start <= below), "1d")
-    step = UNIT_STEPS[unit] if unit and not rate else auto
-    if (span.end - span.start) // STEP_MS[step] > MAX_POINTS:
-        step = auto
-    function = "rate" if rate else "count_over_time"
-    grouping = f" by ({by})" if by else ""
-    logql = f"sum{grouping} ({function}({query} [{step}]))"
-    per = {"1s": "second", "1m": "minute", "5m": "5 minutes", "15m": "15 minutes",
-           "1h": "hour", "6h": "6 hours", "1d": "day"}[step]  # fmt: skip
-    what = (
-        f"The rate per second of {words}, averaged over each {per}"
-        if rate
-        else f"The number of {words} per {per}"
-    )
-    by_words = {"level": ", by level", "service_name": ", by service"}.get(by or "", "")
-    start = span.start + STEP_MS[step]
-    return Translation(
-        logql, start, span.end, f"{what}{by_words}, {span.words}.", "metric", step=step
-    )
-
-
-def quoted(text: str) -> str:
-    """A LogQL string (Go's syntax: JSON's escapes read the same)."""
-    return json.dumps(text, ensure_ascii=False)
-
-
-def regex_escaped(text: str) -> str:
-    """``text`` as an RE2 pattern matching it literally."""
-    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
 
 
 def suggestions(context: Context) -> list[str]:

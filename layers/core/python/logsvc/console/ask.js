@@ -4,6 +4,7 @@
 // why and questions it can, each one click away. Text is only ever set as textContent.
 
 const MAX_ROWS = 200;
+const LOKI_LIMIT = 100;
 
 export function setUpAsk({ $, api, element, sparkline, count, onAsked }) {
   let last = null; // the latest answer: its range and step for "Run LogQL"
@@ -31,7 +32,8 @@ export function setUpAsk({ $, api, element, sparkline, count, onAsked }) {
         ),
       );
     }
-    const note = rows.length > MAX_ROWS ? ` (the newest ${MAX_ROWS} shown)` : "";
+    // query_range's default limit is 100 lines: as many means there may be more.
+    const note = rows.length > MAX_ROWS ? ` (the newest ${MAX_ROWS} shown)` : rows.length === LOKI_LIMIT ? " (the newest 100: the query's limit)" : "";
     return [element("p", { text: `${count(rows.length, "entry", "entries")}${note}` }), list];
   }
 

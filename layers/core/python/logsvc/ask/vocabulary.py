@@ -69,6 +69,10 @@ BY_GROUP = re.compile(
 RANKING = re.compile(r"\b(?:which|what) (?:services?|apps?|applications?)\b")
 # "text", “text”, and 'text' (not an apostrophe: a quote follows a space and ends a word)
 QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|(?:(?<=\s)|^)\'([^\']{2,})\'(?=[\s.,;:!?]|$)')
-TOKEN = re.compile(r">=|<=|!=|==|[<>=:]|[\w][\w.\-/@+]*[\w%]|[\w]")
+# A word: a key=value pair whole ("region=eu-west-1", "http.status>=500"), a comparison,
+# or a run of word characters with the punctuation of names and values inside.
+TOKEN = re.compile(
+    r"[A-Za-z_][\w.]*(?:!=|>=|<=|==|=|>|<|:)[^\s,;]+|>=|<=|!=|==|[<>=:]|[\w][\w.\-/@+]*[\w%]|[\w]"
+)
 # The stream labels every entry has: never a metadata field.
 LABELS = frozenset({"service_name", "level", "detected_level", "source_type"})

@@ -281,15 +281,10 @@ def _described(reading: _Reading, texts: list[str]) -> str:
 def _op_words(op: str, value: str) -> str:
     if re.fullmatch(r"[1-5]xx", value):
         return f"in the {value} range"
-    words = {
-        "=": "",
-        "!=": "not ",
-        ">": "above ",
-        ">=": "at least ",
-        "<": "below ",
-        "<=": "at most ",
-    }
-    return f"{words[op]}{value}"
+    return f"{OP_WORDS[op]} {value}"
+
+
+OP_WORDS = {"=": "=", "!=": "not", ">": "above", ">=": "at least", "<": "below", "<=": "at most"}
 
 
 def suggestions(context: Context) -> list[str]:

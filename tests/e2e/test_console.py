@@ -493,7 +493,7 @@ def test_a_question_not_understood_offers_questions_to_try(browser, server, stor
     page = signed_in(browser, server, f"/?ask=why%20is%20{stored}%20slow")
     answer = page.get_by_role("region", name="Answer")
     expect(answer).to_contain_text("more than the built-in rules read (why)")
-    tries = answer.get_by_role("list", name="Questions to try").get_by_role("button")
+    tries = answer.get_by_role("list", name="Suggested questions").get_by_role("button")
     expect(tries.first).to_be_visible()
     tries.first.click()
     expect(answer.get_by_role("textbox", name="LogQL")).to_have_value(re.compile("service_name"))

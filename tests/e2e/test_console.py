@@ -498,3 +498,48 @@ def test_a_question_not_understood_offers_questions_to_try(browser, server, stor
     tries.first.click()
     expect(answer.get_by_role("textbox", name="LogQL")).to_have_value(re.compile("service_name"))
     assert page.errors == []
+
+
+def test_the_histogram_counts_what_the_list_shows(browser, server):
+    """The text search and field filters narrow the chart as they narrow the list, and its
+    buckets cover the range exactly (none counts entries from before it)."""
+    service = f"volume-{uuid.uuid4().hex[:6]}"
+    now = int(time.time() * 1000)
+    server.ingest(
+        [
+            {
+                "service_name": service,
+                "level": level,
+                "message": message,
+                "timestamp": now - ago,
+                "metadata": {"http": {"status": status}, "region": region},
+            }
+            for level, message, status, region, ago in [
+                ("ERROR", "Payment TIMEOUT at the gateway", 504, "EU", 60_000),
+                ("ERROR", "card declined", 402, "eu", 120_000),
+                ("WARN", "slow timeout warning", 200, "us", 180_000),
+                ("INFO", "order placed", 201, "eu", 240_000),
+                ("ERROR", "timeout before the range", 500, "eu", 15 * 60_000 + 4_000),  # outside
+            ]
+        ]
+    )
+    cases = [
+        ("", 4),
+        ("&q=timeout", 2),
+        ("&q=timeout&filter=metadata.region%3Deu", 1),
+        ("&filter=metadata.http.status%3E%3D500", 1),
+        ("&filter=metadata.region~%3DE", 3),
+        ("&filter=!metadata.region", 0),
+    ]
+    for query, expected in cases:
+        page = signed_in(browser, server, f"/?service={service}&range=15m{query}")
+        expect(rows(page)).to_have_count(expected)
+        caption = page.locator("#histogram-caption")
+        words = "1 entry" if expected == 1 else f"{expected} entries"
+        expect(caption).to_have_text(re.compile(f"^{words} from"))
+        assert "leaves out" not in caption.text_content()
+        # An axis of five times and a legend of the levels' colours.
+        expect(page.locator("#histogram-axis span")).to_have_count(5)
+        expect(page.get_by_role("list", name="Legend")).to_contain_text("CRITICAL")
+        assert page.errors == []
+        page.close()

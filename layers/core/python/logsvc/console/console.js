@@ -330,26 +330,71 @@ function renderLevels() {
   );
 }
 
-// The volume histogram: counts per level and bucket, from the Loki API's metric query
-// (service and levels; the text search and field filters narrow the list only).
+// The volume histogram: counts per level and bucket of what the list shows, from the Loki
+// API's metric query: the service, levels, text search and field filters as LogQL.
+const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g;
+const regexOf = (text) => text.replace(REGEX_SPECIAL, "\\$&");
+const LABEL = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+// A native field filter (metadata.http.status>=500) as a LogQL label filter with its
+// meaning: text ignoring case, numbers compared as numbers, absent and present; null when
+// LogQL cannot say it (the chart then says it leaves the filter out).
+function labelFilterOf(filter) {
+  const found = /^(!?)metadata((?:\.[A-Za-z0-9_-]+)+)(?:(!=|>=|<=|~=|=|>|<)(.*))?$/s.exec(filter);
+  if (!found) return null;
+  const [, negate, path, op, value] = found;
+  const keys = path.slice(1).split(".");
+  // Pushed labels are stream labels of their own name; other keys are joined with _.
+  const name = keys[0] === "labels" && keys.length === 2 ? keys[1] : keys.join("_");
+  if (!LABEL.test(name)) return null;
+  if (!op) return negate ? `${name}=""` : `${name}!=""`;
+  if (negate) return null;
+  const text = JSON.stringify(`(?i)${regexOf(value)}`);
+  if (op === "=") return `${name}=~${text}`;
+  if (op === "!=") return `${name}!~${text}`;
+  if (op === "~=") return `${name}=~${JSON.stringify(`(?i).*${regexOf(value)}.*`)}`;
+  return /^-?\d+(\.\d+)?$/.test(value) ? `${name}${op}${value}` : null;
+}
+
 function volumeQuery() {
   const matchers = [];
   if (state.service) matchers.push(`service_name=${JSON.stringify(state.service)}`);
   const levels = state.levels.length ? state.levels.map((l) => l.toLowerCase()).join("|") : ".+";
   matchers.push(`level=~${JSON.stringify(levels)}`);
-  return `sum by (level) (count_over_time({${matchers.join(", ")}}[STEP]))`;
+  const stages = [];
+  if (state.q) stages.push(`|~ ${JSON.stringify(`(?i)${regexOf(state.q)}`)}`);
+  const left = [];
+  for (const filter of state.filters) {
+    const label = labelFilterOf(filter);
+    if (label) stages.push(`| ${label}`);
+    else left.push(filter);
+  }
+  // A value that is no number fails a numeric filter instead of refusing the metric.
+  if (stages.some((stage) => stage.startsWith("| "))) stages.push('| __error__=""');
+  const selector = `{${matchers.join(", ")}}${stages.map((stage) => ` ${stage}`).join("")}`;
+  return { query: `sum by (level) (count_over_time(${selector} [STEP]))`, left };
+}
+
+// Buckets that cover the list's range exactly: each point counts (t - step, t], the first
+// ends one step after a millisecond before the start (search includes start_time and
+// end_time), the last at or just past the end (the range over BUCKETS, rounded up to a
+// millisecond: at most BUCKETS ms past it).
+function buckets(start, end) {
+  const step = Math.max(1, Math.ceil((end - start + 1) / BUCKETS));
+  return { step, first: start - 1 + step, last: start - 1 + BUCKETS * step };
 }
 
 async function renderHistogram(number) {
   const [start, end] = timeWindow();
-  const step = Math.max(1000, Math.ceil((end - start) / BUCKETS / 1000) * 1000);
+  const { step, first, last } = buckets(start, end);
+  const { query, left } = volumeQuery();
   const svg = $("histogram");
   let answer;
   try {
     answer = await api("/loki/api/v1/query_range", [
-      ["query", volumeQuery().replace("STEP", `${step}ms`)],
-      ["start", String(start * 1e6)],
-      ["end", String(end * 1e6)],
+      ["query", query.replace("STEP", `${step}ms`)],
+      ["start", `${first}000000`],
+      ["end", `${last}000000`],
       ["step", `${step}ms`],
     ]);
   } catch (error) {
@@ -357,20 +402,21 @@ async function renderHistogram(number) {
     return;
   }
   if (number !== runs) return; // a newer run draws its own
-  const buckets = new Map();
+  const counted = new Map();
   for (const series of answer.data.result) {
     for (const [seconds, value] of series.values) {
-      const bucket = buckets.get(seconds) || {};
+      const at = Math.round(seconds * 1000);
+      const bucket = counted.get(at) || {};
       bucket[series.metric.level] = Number(value);
-      buckets.set(seconds, bucket);
+      counted.set(at, bucket);
     }
   }
-  const totals = [...buckets.values()].map((b) => Object.values(b).reduce((x, y) => x + y, 0));
+  const totals = [...counted.values()].map((b) => Object.values(b).reduce((x, y) => x + y, 0));
   const highest = Math.max(1, ...totals);
-  const width = 600 / Math.ceil((end - start) / step + 1);
+  const width = 600 / BUCKETS;
   const bars = [];
-  for (const [seconds, counts] of buckets) {
-    const x = ((seconds * 1000 - start) / (end - start)) * 600;
+  for (const [at, counts] of counted) {
+    const x = ((at - step + 1 - start) / (BUCKETS * step)) * 600;
     let y = 80;
     for (const level of LEVELS) {
       const count = counts[level.toLowerCase()] || 0;
@@ -382,16 +428,35 @@ async function renderHistogram(number) {
         bar.setAttribute(name, String(value));
       }
       const title = document.createElementNS(SVG, "title");
-      title.textContent = `${new Date(seconds * 1000).toISOString()}: ${count} ${level}`;
+      title.textContent = `${new Date(at - step + 1).toLocaleString()} to ${new Date(at).toLocaleTimeString()}: ${count} ${level}`;
       bar.append(title);
       bars.push(bar);
     }
   }
   svg.replaceChildren(...bars);
   svg.dataset.start = String(start);
-  svg.dataset.end = String(end);
+  svg.dataset.end = String(start + BUCKETS * step);
+  renderAxis(start, start + BUCKETS * step, highest);
   const total = totals.reduce((x, y) => x + y, 0);
-  $("histogram-caption").textContent = `${count(total, "entry", "entries")} from ${new Date(start).toISOString()} to ${new Date(end).toISOString()}; drag across the chart to zoom.`;
+  const without = left.length ? ` (the chart leaves out ${left.join(", ")})` : "";
+  $("histogram-caption").textContent = `${count(total, "entry", "entries")} from ${new Date(start).toISOString()} to ${new Date(end).toISOString()}${without}; drag across the chart to zoom.`;
+}
+
+// Under the chart: five times across it, the tallest bar's count, and the levels' colours.
+function renderAxis(start, end, highest) {
+  const day = end - start > 86400e3;
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((share) => {
+    const at = new Date(start + share * (end - start));
+    const text = day ? at.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }) : at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: end - start < 3600e3 ? "2-digit" : undefined });
+    const tick = element("span", { text });
+    tick.style.left = `${share * 100}%`; // through the CSSOM: the page's policy allows no style attribute
+    return tick;
+  });
+  $("histogram-axis").replaceChildren(...ticks);
+  $("histogram-legend").replaceChildren(
+    element("li", { class: "peak", text: `tallest bar: ${highest}` }),
+    ...LEVELS.map((level) => element("li", { class: `key key-${level.toLowerCase()}`, text: level })),
+  );
 }
 
 function zoomable() {

@@ -66,8 +66,8 @@ def stored(server):
     return service
 
 
-def signed_in(browser, server, path: str = "/") -> Page:
-    page = browser.new_page()
+def signed_in(browser, server, path: str = "/", **options) -> Page:
+    page = browser.new_page(**options)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     # Script errors and CSP refusals; an answer of 4xx is the API speaking, not an error.
@@ -222,8 +222,9 @@ def serious_violations(page: Page) -> list[str]:
     ]
 
 
-def test_no_serious_accessibility_violations(browser, server, stored):
-    context = browser.new_context(bypass_csp=True)
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_accessibility_violations(browser, server, stored, scheme):
+    context = browser.new_context(bypass_csp=True, color_scheme=scheme)
     page = context.new_page()
     page.goto(f"{server.url}/")
     assert serious_violations(page) == []
@@ -234,6 +235,10 @@ def test_no_serious_accessibility_violations(browser, server, stored):
     rows(page).first.get_by_role("button", name="Show every field").click()
     page.get_by_role("button", name="Error patterns").click()
     expect(page.get_by_role("table", name="Patterns")).to_contain_text("Payment")
+    assert serious_violations(page) == []
+    page.get_by_role("searchbox", name="Ask").fill(f"how many {stored} logs by level")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.get_by_role("region", name="Answer").get_by_role("table")).to_be_visible()
     assert serious_violations(page) == []
     page.goto(f"{server.url}/?view=services")
     page.get_by_role("button", name=f"Open {stored}").click()
@@ -251,12 +256,28 @@ def test_a_service_page_saves_its_config(browser, server, stored):
     expect(page.get_by_role("heading", name=stored, level=2)).to_be_visible()
     expect(page.get_by_text(re.compile("^Cleanup keeps"))).to_be_visible()  # the form is loaded
     page.get_by_label("TTL days").fill("12")
+    page.get_by_label("DEBUG kept").fill("0.1")
+    page.get_by_label("INFO kept").fill("0.5")
     page.get_by_role("button", name="Save config").click()
     expect(page.get_by_text("Saved: cleanup keeps 12 days in the index.")).to_be_visible()
     config = requests.get(
         f"{server.url}/api/v1/logs/config/{stored}", headers=server.headers, timeout=30
     ).json()
-    assert config["ttl_days"] == 12
+    assert (config["ttl_days"], config["debug_sample_rate"], config["info_sample_rate"]) == (
+        12,
+        0.1,
+        0.5,
+    )
+    page.reload()  # the form shows what is stored
+    page.get_by_role("button", name=f"Open {stored}").click()
+    expect(page.get_by_label("DEBUG kept")).to_have_value("0.1")
+    page.get_by_label("DEBUG kept").fill("")  # empty: back to keeping all
+    page.get_by_role("button", name="Save config").click()
+    expect(page.get_by_text(re.compile("^Saved"))).to_be_visible()
+    config = requests.get(
+        f"{server.url}/api/v1/logs/config/{stored}", headers=server.headers, timeout=30
+    ).json()
+    assert config["debug_sample_rate"] is None and config["info_sample_rate"] == 0.5
     assert page.errors == []
 
 
@@ -541,5 +562,41 @@ def test_the_histogram_counts_what_the_list_shows(browser, server):
         # An axis of five times and a legend of the levels' colours.
         expect(page.locator("#histogram-axis span")).to_have_count(5)
         expect(page.get_by_role("list", name="Legend")).to_contain_text("CRITICAL")
+        assert page.errors == []
+        page.close()
+
+
+def test_the_list_is_walked_with_the_keyboard(browser, server, stored):
+    page = signed_in(browser, server, f"/?service={stored}")
+    expect(rows(page)).to_have_count(3)
+    entry = page.get_by_role("region", name="Entry")
+    page.locator("#scroller").focus()
+    for key, message in [
+        ("ArrowDown", "slow timeout warning"),  # the newest
+        ("j", "order placed"),
+        ("ArrowDown", "Payment timeout after 30s"),
+        ("ArrowDown", "Payment timeout after 30s"),  # the last stays the last
+        ("k", "order placed"),
+        ("Home", "slow timeout warning"),
+        ("End", "Payment timeout after 30s"),
+    ]:
+        page.keyboard.press(key)
+        expect(entry).to_contain_text(message)
+        expect(page.locator(".entry[aria-current=true]")).to_contain_text(message)
+    page.keyboard.press("Escape")
+    expect(entry).to_be_hidden()
+    page.keyboard.press("/")  # to the search box
+    expect(page.get_by_role("searchbox", name="Search")).to_be_focused()
+    assert page.errors == []
+
+
+def test_the_dark_theme_follows_the_system(browser, server, stored):
+    for scheme, ground in [("light", "rgb(250, 250, 250)"), ("dark", "rgb(21, 24, 28)")]:
+        page = signed_in(browser, server, f"/?service={stored}", color_scheme=scheme)
+        expect(rows(page)).to_have_count(3)
+        style = "(element) => getComputedStyle(element).backgroundColor"
+        assert page.locator("body").evaluate(style) == ground
+        if scheme == "dark":  # the list, too: no white panel left on a dark page
+            assert page.locator("#scroller").evaluate(style) == "rgb(27, 31, 36)"
         assert page.errors == []
         page.close()

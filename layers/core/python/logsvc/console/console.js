@@ -263,6 +263,7 @@ function row(entry, position) {
     "li",
     {
       class: `entry level-${entry.level.toLowerCase()}${open ? " selected" : ""}`,
+      ...(open ? { "aria-current": "true" } : {}),
       "aria-setsize": String(shown.length),
       "aria-posinset": String(position + 1),
     },
@@ -285,6 +286,28 @@ function renderRows() {
   list.style.paddingTop = `${first * ROW_PX}px`;
   list.style.height = `${shown.length * ROW_PX}px`;
   list.replaceChildren(...shown.slice(first, last).map((entry, i) => row(entry, first + i)));
+}
+
+// The keyboard in the list: down and up (or j and k) select the next or previous entry and
+// show it, Page Down and Page Up a screenful, Home and End the ends, Escape closes it.
+function move(delta) {
+  if (!shown.length) return;
+  const at = shown.findIndex((entry) => entry.id === selected);
+  const next = Math.min(shown.length - 1, Math.max(0, (at < 0 ? -1 : at) + delta));
+  const scroller = $("scroller");
+  const top = next * ROW_PX;
+  if (top < scroller.scrollTop) scroller.scrollTop = top;
+  else if (top + ROW_PX > scroller.scrollTop + scroller.clientHeight) scroller.scrollTop = top + ROW_PX - scroller.clientHeight;
+  select(shown[next]);
+}
+
+function listKeys(event) {
+  const page = Math.max(1, Math.floor($("scroller").clientHeight / ROW_PX) - 1);
+  const moves = { ArrowDown: 1, j: 1, ArrowUp: -1, k: -1, PageDown: page, PageUp: -page, Home: -Infinity, End: Infinity };
+  if (event.key in moves) move(moves[event.key]);
+  else if (event.key === "Escape") select(null);
+  else return;
+  event.preventDefault();
 }
 
 function select(entry) {
@@ -598,6 +621,8 @@ async function renderServices() {
   $("service-cards").replaceChildren(...cards);
 }
 
+const CONFIG_NUMBERS = ["ttl_days", "max_logs_per_day", "archive_ttl_days", "debug_sample_rate", "info_sample_rate"];
+
 async function openService(name) {
   const page = $("service-page");
   const save = $("config-form").querySelector("button[type=submit]");
@@ -613,7 +638,7 @@ async function openService(name) {
     ]),
   );
   const config = await api(`/api/v1/logs/config/${encodeURIComponent(name)}`);
-  for (const field of ["ttl_days", "max_logs_per_day", "archive_ttl_days"]) $(field).value = config[field] ?? "";
+  for (const field of CONFIG_NUMBERS) $(field).value = config[field] ?? "";
   $("retention_policy").value = config.retention_policy ?? "";
   $("alert_on_errors").checked = config.alert_on_errors;
   $("config-status").textContent = `Cleanup keeps ${config.effective_ttl_days} days in the index, ${config.effective_archive_ttl_days} in the archive.`;
@@ -633,6 +658,8 @@ async function saveConfig(event) {
     max_logs_per_day: number("max_logs_per_day"),
     archive_ttl_days: number("archive_ttl_days"),
     retention_policy: $("retention_policy").value || null,
+    debug_sample_rate: number("debug_sample_rate"),
+    info_sample_rate: number("info_sample_rate"),
     alert_on_errors: $("alert_on_errors").checked,
   };
   try {
@@ -882,6 +909,15 @@ document.addEventListener("DOMContentLoaded", () => {
   $("key-form").addEventListener("submit", createKey);
   zoomable();
   $("scroller").addEventListener("scroll", () => requestAnimationFrame(renderRows), { passive: true });
+  $("scroller").addEventListener("keydown", listKeys);
+  // "/" goes to the search box from anywhere but a field being typed in.
+  document.addEventListener("keydown", (event) => {
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+    if (event.key === "/" && !typing && !$("console").hidden) {
+      event.preventDefault();
+      $("search").focus();
+    }
+  });
   $("live-tail").addEventListener("click", () => {
     const on = $("live-tail").getAttribute("aria-pressed") !== "true";
     $("live-tail").setAttribute("aria-pressed", String(on));

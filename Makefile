@@ -58,8 +58,11 @@ $(CHROMIUM):
 # Running the service needs Python only; the tests and synth also need the Node packages.
 install: $(BIN)/.installed node_modules/.installed workers/node_modules/.installed $(AUDIT)/.installed $(CHROMIUM)
 
+# Ctrl-C ends the server with 130 (as shells report an interrupted command); for make run
+# that is the way to stop, not a failure to report ("make: *** ... Error 130"), and the
+# recipe's shell waits for the server instead of dying with it ("Interrupt").
 run: $(BIN)/.runtime
-	$(BIN)/logsvc serve --host 127.0.0.1 --port $(PORT) --data-dir $(DATA)
+	trap true INT; $(BIN)/logsvc serve --host 127.0.0.1 --port $(PORT) --data-dir $(DATA) || [ $$? -eq 130 ]
 
 test: install
 	$(BIN)/ruff check .

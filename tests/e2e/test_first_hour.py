@@ -3,6 +3,7 @@ the running server (or say they cannot), never make a second database, one serve
 directory, a busy port is refused before anything is printed, and output is clean."""
 
 import json
+import os
 import select
 import signal
 import socket
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from logsvc_local.project import MIGRATIONS_DIR
+from logsvc_local.project import MIGRATIONS_DIR, ROOT
 from tests.e2e.conftest import running_server
 
 LOGSVC = str(Path(sys.executable).parent / "logsvc")
@@ -114,6 +115,32 @@ def test_ctrl_c_stops_the_server_quietly_at_any_moment(tmp_path, after):
     assert server.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err + out
     assert not (tmp_path / "d" / "server.json").exists()
+
+
+def test_ctrl_c_of_make_run_prints_no_error(tmp_path):
+    """As a terminal sends it: SIGINT to make and the server together. Make prints neither
+    "Interrupt" nor "Error 130"."""
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "run", f"PORT={_free_port()}", f"DATA={tmp_path / 'd'}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        deadline = time.monotonic() + 300  # make may install first
+        while "listening on" not in make.stdout.readline():
+            assert time.monotonic() < deadline and make.poll() is None, make.stderr.read()
+        os.killpg(make.pid, signal.SIGINT)
+        _, err = make.communicate(timeout=30)
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+    # make itself ends by the signal it was sent (the shell reports 130, as for any
+    # interrupted command), and says nothing about it.
+    assert make.returncode in (0, -signal.SIGINT), err
+    assert "make: ***" not in err and "Traceback" not in err, err
 
 
 def test_tail_without_a_server_prints_one_line(tmp_path):

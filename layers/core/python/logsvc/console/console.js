@@ -587,7 +587,7 @@ async function renderPatterns() {
         element("td", { text: pattern.template }),
         element("td", { text: String(pattern.count) }),
         element("td", { text: `${Math.round(pattern.share * 100)}%` }),
-        element("td", { text: `${relative(pattern.first_seen)} to ${relative(pattern.last_seen)}` }),
+        element("td", { class: "seen", text: `${relative(pattern.first_seen).replace(" ago", "")} to ${relative(pattern.last_seen)}` }),
         element("td", {}, sparkline(pattern.timeline)),
         element("td", {}, element("button", { type: "button", text: "Search", "aria-label": `Search for ${words}`, onclick: () => { state.q = words; $("search").value = words; run(); } })),
       );

@@ -8,8 +8,8 @@ What makes it fair, point by point of the issue:
   checked to come from the index alone (``tier`` and no ``archive`` part).
 - **A fresh needle per sample.** The no-match shape searches a text made for that sample;
   the rare-token shape a token put in exactly RARE_HITS entries, a different one each
-  sample; the field shape a user id of a few entries, a different one each sample. No
-  engine can answer from a cache of an earlier sample.
+  sample; the field shape a user id of a few entries, a different one each sample; every
+  round asks new ones. No engine can answer from a cache of an earlier sample.
 - **The references' SQL as they would write it.** ``LIKE``/``ILIKE`` (not ``lower(x) LIKE``),
   DuckDB's table sorted like chDB's MergeTree (service, timestamp).
 - **Interleaved and repeated.** Each sample runs on every engine in turn (the order rotates
@@ -107,7 +107,7 @@ def corpus(logs: int, end_ms: int, seed: int = 30) -> tuple[list[list[dict]], di
     seconds = max(1, logs // RATE)
     logs = seconds * RATE
     start_ms = end_ms - seconds * 1000
-    rare_tokens = [f"zq{rng.getrandbits(40):010x}" for _ in range(max(1, logs // 2000))]
+    rare_tokens = [f"zq{rng.getrandbits(40):010x}" for _ in range(max(60, logs // 2000))]
     rare_at = {
         position: token for token in rare_tokens for position in rng.sample(range(logs), RARE_HITS)
     }
@@ -377,9 +377,10 @@ def measure(engines: dict[str, Any], made: list[Shape], samples: int, rounds: in
         walls: dict[str, list[list[float]]] = {n: [] for n in names}
         cpus: dict[str, list[float]] = {n: [] for n in names}
         differing: dict[str, int] = dict.fromkeys(names, 0)
-        for _ in range(rounds):
+        for round_number in range(rounds):
             times: dict[str, list[float]] = {n: [] for n in names}
-            for i in range(samples):
+            for sample in range(samples):
+                i = round_number * samples + sample  # a needle no round has asked for
                 answers = {}
                 for n in names[i % len(names) :] + names[: i % len(names)]:
                     native = n.startswith("logsvc")

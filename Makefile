@@ -79,6 +79,7 @@ bench: $(BIN)/.bench node_modules/.installed workers/node_modules/.installed
 	$(BIN)/python -m bench.bill --measure --write-docs
 	$(BIN)/python -m bench.ask --save bench/results
 	$(BIN)/python -m bench.arrival --logs 1000000 --save bench/results
+	$(BIN)/python -m bench.fair --logs 1000000 --samples 10 --save bench/results
 	$(BIN)/python -m bench.archive --logs 10000000 --save bench/results
 	$(BIN)/python -m bench.archive --logs 10000000 --object-size 100 --save bench/results
 

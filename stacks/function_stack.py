@@ -61,6 +61,14 @@ class FunctionSpec:
         return any(isinstance(capability, kind) for capability in self.capabilities)
 
 
+# What a function that answers searches needs: the callers' keys, archive objects (with
+# ListBucket: S3 then answers a missing object with 404, not 403, so an expired entry's
+# /full is a 404, not an outage) and the archive's search engine.
+READS_BOTH_TIERS: tuple[Capability, ...] = (
+    ReadsApiKey(),
+    UsesArchive(("s3:GetObject",), lists=True),
+    SearchesArchive(),
+)
 ERROR_RATE_PERCENT = 1  # a function's errors alarm past this share of its invocations
 
 FUNCTION_SPECS: dict[str, FunctionSpec] = {
@@ -97,13 +105,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         tmp_mb=2048,  # DuckDB over R2: the fetched objects' cache
         recommended_concurrency=10,
         libraries=("logql", "patterns", "archive"),
-        # ListBucket: S3 then answers a missing object with 404, not 403 (an expired
-        # entry's /full is a 404, not an outage).
-        capabilities=(
-            ReadsApiKey(),
-            UsesArchive(("s3:GetObject",), lists=True),
-            SearchesArchive(),
-        ),
+        capabilities=READS_BOTH_TIERS,
     ),
     # Ask in plain words: runs LogQL like search (both tiers), and asks a model if set.
     "ask": FunctionSpec(
@@ -112,12 +114,7 @@ FUNCTION_SPECS: dict[str, FunctionSpec] = {
         tmp_mb=2048,  # DuckDB over R2, as search
         recommended_concurrency=2,
         libraries=("logql", "patterns", "archive"),
-        capabilities=(
-            ReadsApiKey(),
-            UsesArchive(("s3:GetObject",), lists=True),
-            SearchesArchive(),
-            AsksModel(),
-        ),
+        capabilities=(*READS_BOTH_TIERS, AsksModel()),
     ),
     "config": FunctionSpec(capabilities=(ReadsApiKey(),)),
     "health": FunctionSpec(capabilities=(ChecksArchive(), ServesConsole())),

@@ -107,29 +107,13 @@ def test_the_capacity_run_stays_under_budget_past_the_cap(tmp_path):
 
 
 def test_the_content_index_bench_runs_on_d1():
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.content_index", "--flushes", "2"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    results = json.loads(done.stdout)
+    results = json.loads(bench("content_index", "--flushes", "2"))
     words = results["variants"]["words, contentless"]
     assert words["rows_written_per_block"] >= 1 and words["bytes_per_log"] > 0
 
 
 def test_the_ask_bench_reads_the_evaluation_set_and_prices_a_model():
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.ask", "--services", "5"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    results = json.loads(done.stdout)
+    results = json.loads(bench("ask", "--services", "5"))
     assert results["rules"]["read_by_the_rules"] == results["rules"]["questions"] >= 60
     assert results["prompt"]["input_tokens_estimated"] > 400
     assert all(cost["total"] > 0 for cost in results["dollars_per_1000_questions"].values())
@@ -139,17 +123,22 @@ def test_the_fair_bench_finds_every_engine_answering_alike():
     """bench.fair on a small corpus: every shape answered by this service (over HTTP and in
     process) and, when the bench extra is installed, by the references, with the same
     answers sample by sample."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.fair", "--logs", "6000", "--samples", "3", "--rounds", "1"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    results, _ = json.JSONDecoder().raw_decode(done.stdout)  # then the table
+    output = bench("fair", "--logs", "6000", "--samples", "3", "--rounds", "1")
+    results, _ = json.JSONDecoder().raw_decode(output)  # then the table
     assert results["store"]["logs"] == 6000
     assert len(results["shapes"]) == 8
     for shape, engines in results["shapes"].items():
         assert {"logsvc (HTTP)", "logsvc (in process)", "sqlite_rows"} <= set(engines), shape
         assert all(e["answers_differ"] == 0 for e in engines.values()), (shape, engines)
+
+
+def bench(module: str, *arguments: str) -> str:
+    """What ``python -m bench.<module> ...`` prints (it must succeed)."""
+    return subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *arguments],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    ).stdout

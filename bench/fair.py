@@ -359,8 +359,15 @@ class Native:
                 function, "GET", path, query=query, resource=resource, path_parameters=parameters
             )
         headers = {"Authorization": f"Bearer {API_KEY}"}
-        self.connection.request("GET", f"{path}?{urlencode(query)}", headers=headers)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request("GET", f"{path}?{urlencode(query)}", headers=headers)
+            response = self.connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # The server closes a connection idle past its keep-alive (5 s) while the other
+            # engines answer a slow sample: open another, as any keep-alive client does.
+            self.connection.close()
+            self.connection.request("GET", f"{path}?{urlencode(query)}", headers=headers)
+            response = self.connection.getresponse()
         body = response.read()
         if response.status != 200:
             raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")

@@ -14,6 +14,7 @@ from logsvc.api.ask_models import AskRequest, AskResponse, NotUnderstoodResponse
 from logsvc.api.resolver import json_response, new_resolver, principal, with_errors
 from logsvc.ask import NotUnderstood
 from logsvc.clock import now_ms
+from logsvc.language_models import Completion
 from logsvc.media_types import JSON
 
 logger = Logger(service="logsService-ask")
@@ -35,20 +36,21 @@ def ask(request: AskRequest) -> AskResponse:
     caller = principal(app)
     if request.service:
         caller.require_service(request.service)
-    answer = components.asker().ask(
-        request.question, caller.services, now_ms(), request.service, request.time_zone
-    )
-    if answer.model:
-        metrics.add_metric(
-            name="AskModelLatency", unit=MetricUnit.Milliseconds, value=answer.model.latency_ms
+    asker = components.asker()
+    try:
+        answer = asker.ask(
+            request.question, caller.services, now_ms(), request.service, request.time_zone
         )
-        metrics.add_metric(
-            name="AskModelInputTokens", unit=MetricUnit.Count, value=answer.model.input_tokens
-        )
-        metrics.add_metric(
-            name="AskModelOutputTokens", unit=MetricUnit.Count, value=answer.model.output_tokens
-        )
+    finally:  # what the model took, whether its answer was used or refused
+        if asker.completion:
+            count_model(asker.completion)
     return AskResponse(**answer.view())
+
+
+def count_model(used: Completion) -> None:
+    metrics.add_metric(name="AskModelLatency", unit=MetricUnit.Milliseconds, value=used.latency_ms)
+    metrics.add_metric(name="AskModelInputTokens", unit=MetricUnit.Count, value=used.input_tokens)
+    metrics.add_metric(name="AskModelOutputTokens", unit=MetricUnit.Count, value=used.output_tokens)
 
 
 @app.exception_handler(NotUnderstood)

@@ -177,7 +177,9 @@ def test_bedrock_throttling_is_a_503(shop: Api, monkeypatch, ran):
     assert ran == []
 
 
-def test_a_model_query_for_another_tenants_service_is_refused_unrun(shop: Api, monkeypatch, ran):
+def test_a_model_query_for_another_tenants_service_is_refused_unrun(
+    shop: Api, monkeypatch, ran, capsys
+):
     key = checkout_key(shop)
     text = model_text('{service_name="payment-service"} |= "timeout"')
     with recorded_model("bedrock", text, monkeypatch):
@@ -185,6 +187,10 @@ def test_a_model_query_for_another_tenants_service_is_refused_unrun(shop: Api, m
     assert answer.status == 400 and answer.body["field"] == "logql"
     assert "payment-service" in answer.body["error"] and "checkout" in answer.body["error"]
     assert ran == []
+    # The model's tokens were spent all the same: the metrics count them.
+    (metric,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+                 if "AskModelInputTokens" in line]  # fmt: skip
+    assert metric["AskModelInputTokens"] == [880.0] and metric["AskModelOutputTokens"] == [95.0]
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,9 @@ class Asker:
         self.words = WordsTranslator()
         self.model = ModelTranslator(model) if model else None
         self.timeout_s = timeout_s
+        # The model's completion for the question being answered, if it was asked: its
+        # tokens are spent whether the answer is then used or refused.
+        self.completion: Completion | None = None
 
     def ask(
         self,
@@ -79,6 +82,7 @@ class Asker:
     ) -> Answer:
         """``caller_services``: the services the key may read (None: all); ``service``
         narrows the question to one of them."""
+        self.completion = None
         question = " ".join(question.split())
         if not question or len(question) > MAX_QUESTION_CHARS:
             raise BadRequest(f"question: 1 to {MAX_QUESTION_CHARS} characters", field="question")
@@ -104,7 +108,9 @@ class Asker:
                 raise
             rules_said = not_read
         try:
-            return self.model.translate(question, context), self.model.last
+            translation = self.model.translate(question, context)
+            self.completion = self.model.last
+            return translation, self.completion
         except ModelError as error:
             raise ModelUnavailable(
                 f"question: the model did not answer ({error}); ask in the shapes the "
@@ -113,6 +119,7 @@ class Asker:
                 headers={"Retry-After": "5"},
             ) from None
         except NotUnderstood as error:
+            self.completion = self.model.last  # an answer that was not a query: still paid
             raise NotUnderstood(error.reason, rules_said.suggestions) from None
 
     def run(

@@ -43,6 +43,7 @@ from logsvc.ask.vocabulary import (
 from logsvc.clock import DAY_MS
 
 MAX_TEXT_WORDS = 4
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # what a field's comparison reads (LogQL's numbers)
 
 
 @dataclass
@@ -135,7 +136,7 @@ def _read_fields(reading: _Reading) -> None:
         if pair:
             name = pair.group(1).replace(".", "_")
             value = reading.said[i][pair.end(2) :]
-            reading.fields.append((name, COMPARATORS.get(pair.group(2), "="), value))
+            _add_field(reading, name, COMPARATORS.get(pair.group(2), "="), value)
             reading.used.add(i)
             continue
         name, width = _field_named(words, i, known)
@@ -148,8 +149,17 @@ def _read_fields(reading: _Reading) -> None:
             j += 1
         if not reading.free(j) or words[j] in STOPWORDS or words[j] in LEVEL_WORDS:
             continue
-        reading.fields.append((name, op, reading.said[j]))
+        _add_field(reading, name, op, reading.said[j])
         reading.used.update(range(i, j + 1))
+
+
+def _add_field(reading: _Reading, name: str, op: str, value: str) -> None:
+    """A field filter; a comparison of something that is no number is not guessed at."""
+    if op in (">", ">=", "<", "<=") and not NUMBER.fullmatch(value):
+        raise NotUnderstood(
+            f"{name} {op} {value[:40]}: a comparison needs a number", suggestions(reading.context)
+        )
+    reading.fields.append((name, op, value))
 
 
 def _field_named(words: list[str], i: int, known: list[str]) -> tuple[str | None, int]:

@@ -28,6 +28,8 @@ def now_ms() -> int:
 NOW = now_ms()
 TODAY = NOW - 16 * HOUR - 30 * MINUTE  # 00:00 UTC
 YESTERDAY = TODAY - DAY
+WEEKDAY_YESTERDAY = f"{datetime.fromtimestamp(YESTERDAY / 1000, UTC):%A}".lower()
+MONDAY = TODAY - datetime.fromtimestamp(TODAY / 1000, UTC).weekday() * DAY  # this week's
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,9 @@ CASES: list[Case] = [
     Case("checkout errors since 3 hours ago", CHECKOUT_ERRORS, *last(3 * HOUR), shape="times"),
     Case("checkout logs in the last 45 minutes", '{service_name="checkout"}', *last(45 * MINUTE),
          shape="times"),
+    Case(f"checkout errors on {WEEKDAY_YESTERDAY}", CHECKOUT_ERRORS, YESTERDAY, TODAY,
+         shape="times"),
+    Case("checkout errors since last monday", CHECKOUT_ERRORS, MONDAY, NOW, shape="times"),
     # text
     Case("checkout errors about timeouts in the last hour",
          CHECKOUT_ERRORS + ' |~ "(?i)timeout"', *last(HOUR), shape="text"),

@@ -33,6 +33,12 @@ def at(day: int, hour: int, minute: int = 0) -> int:
         ("between 9:00 and 10:00", "UTC", at(7, 9), at(7, 10)),
         ("between 11pm and 1am", "UTC", at(6, 23), at(7, 1)),  # across midnight
         ("from dec 1 to dec 3", "UTC", at(1, 0), at(3, 0)),
+        # 2026-12-07 is a Monday
+        ("since monday", "UTC", at(7, 0), NOW),
+        ("since friday 9am", "UTC", at(4, 9), NOW),
+        ("on friday", "UTC", at(4, 0), at(5, 0)),
+        ("errors last saturday", "UTC", at(5, 0), at(6, 0)),
+        ("since sunday", "UTC", at(6, 0), NOW),
     ],
 )
 def test_a_phrase_names_its_range(question, zone, start, end):

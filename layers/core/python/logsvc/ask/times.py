@@ -1,5 +1,6 @@
 """Time phrases in a question: "in the last 15 minutes", "since 9am", "yesterday",
-"between 2 and 3 pm UTC", "on 2026-12-01", "today", "3 hours ago".
+"between 2 and 3 pm UTC", "on 2026-12-01", "today", "3 hours ago", "since monday", "on
+friday".
 
 ``find_range`` returns the range a phrase names (Unix ms, end exclusive) and the question
 without it. Clock times and dates are read by python-dateutil in the caller's time zone
@@ -51,7 +52,8 @@ _DATE = (
     rf"(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?"
     rf"|{_DAY}\s+(?:of\s+)?{_MONTH}(?:\s+\d{{4}})?)"
 )
-_DAY_WORD = r"(?:today|yesterday)"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_WORD = r"(?:today|yesterday|(?:last\s+)?(?:" + "|".join(WEEKDAYS) + r"))"
 _MOMENT = (
     rf"(?:{_DATE}(?:(?:\s+at|,|\s+|t){_CLOCK})?|{_DAY_WORD}(?:\s+at)?\s+{_CLOCK}"
     rf"|{_CLOCK}(?:\s+{_DAY_WORD}|\s+on\s+{_DATE})?|{_DATE}|{_DAY_WORD})"
@@ -76,7 +78,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             rf"(?:{_COUNT}\s*)?{_UNIT}\b"
         ),
     ),
-    ("on", re.compile(rf"\b(?:on|for|during)?\s*(?P<a>{_DATE}|today|yesterday){_ZONE}\b")),
+    ("on", re.compile(rf"\b(?:on|for|during)?\s*(?P<a>{_DATE}|{_DAY_WORD}){_ZONE}\b")),
 ]
 
 
@@ -147,7 +149,9 @@ def _range(kind: str, groups: dict[str, str | None], now_ms: int, zone: ZoneInfo
         day = _moment(groups["a"] or "", now, zone)
         start = day.replace(hour=0, minute=0, second=0, microsecond=0)
         end = start + timedelta(days=1)
-        named = {0: "today, ", 1: "yesterday, "}.get((now.date() - start.date()).days, "on ")
+        named = {0: "today, ", 1: "yesterday, "}.get(
+            (now.date() - start.date()).days, f"on {start:%A} "
+        )
         words = f"{named}{start:%Y-%m-%d} ({_zone(zone)})"
         return TimeRange(_ms(start), min(_ms(end), now_ms), words)
     if kind == "since":
@@ -175,7 +179,11 @@ def _moment(text: str, now: datetime, zone: ZoneInfo, past: bool = False) -> dat
     day = now
     if text.startswith("yesterday") or text.endswith("yesterday"):
         day = now - timedelta(days=1)
-    text = re.sub(r"\b(?:today|yesterday|at|on|of)\b", " ", text).replace(".", "").strip()
+    named = re.search(r"\b(" + "|".join(WEEKDAYS) + r")\b", text)
+    if named:  # the latest such day, today included ("last friday" alike)
+        day = now - timedelta(days=(now.weekday() - WEEKDAYS.index(named.group(1))) % 7)
+    text = re.sub(r"\b(?:today|yesterday|at|on|of|last|" + "|".join(WEEKDAYS) + r")\b", " ", text)
+    text = text.replace(".", "").strip()
     if not text:
         return day.replace(hour=0, minute=0, second=0, microsecond=0)
     text = {"noon": "12:00", "midnight": "00:00"}.get(text, text)

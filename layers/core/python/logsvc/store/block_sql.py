@@ -32,9 +32,12 @@ def window_counts(
         f"UNION ALL SELECT 'window', {straddling}, NULL, NULL "
         f"FROM (SELECT {ENTRY_LEVEL} AS level "
         "FROM log_blocks AS b, json_each(b.entries) AS e "
-        "WHERE b.service_name = ? AND b.last_ts >= ? AND b.first_ts <= ? "
-        f"AND (b.first_ts < ? OR b.last_ts > ?) AND ({either}) AND e.type != 'null' "
-        "AND json_extract(e.value, '$[0]') BETWEEN ? AND ?)"
+        # The straddling blocks picked from the covering index first: with the conditions
+        # beside json_each, SQLite read every block row of the range (85 ms for a service's
+        # day of 413 blocks, none straddling; 0.15 ms so).
+        "WHERE b.id IN (SELECT id FROM log_blocks WHERE service_name = ? AND last_ts >= ? "
+        f"AND first_ts <= ? AND (first_ts < ? OR last_ts > ?) AND ({either})) "
+        "AND e.type != 'null' AND json_extract(e.value, '$[0]') BETWEEN ? AND ?)"
     )
     params = (service_name, start_ms, end_ms, service_name, *(start_ms, end_ms) * 3)
     return sql, params

@@ -212,6 +212,8 @@ class Engine:
 
     def _range(self, query: RangeAggregation, steps: list[int]) -> Series:
         log_range = query.range
+        if ranges.countable(query, steps):
+            return self._range_counted(query, steps)
         first = steps[0] - log_range.offset_ms - log_range.range_ms
         last = steps[-1] - log_range.offset_ms
         by_series: dict[tuple[tuple[str, str], ...], tuple[list[int], list[float]]] = defaultdict(
@@ -257,6 +259,36 @@ class Engine:
             if found:
                 series[labels] = found
         return series
+
+    def _range_counted(self, query: RangeAggregation, steps: list[int]) -> Series:
+        """A count, rate or bytes of a bare selector, whose windows are whole buckets of
+        the step: each stream's entries and bytes per bucket counted in SQL (the index's
+        tallies), not a sample per entry. Bucket n holds (first + n * step, first + (n + 1)
+        * step], as the window of step n ends: ``origin`` is one ms past ``first``."""
+        log_range = query.range
+        bucket = steps[1] - steps[0] if len(steps) > 1 else log_range.range_ms
+        first = steps[0] - log_range.offset_ms - log_range.range_ms
+        last = steps[-1] - log_range.offset_ms
+        sizes = query.function in ("bytes_over_time", "bytes_rate")
+        counted: dict[tuple, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        for number, labels, entries, size in self.tallies(
+            log_range.query, first + 1, last, bucket, first + 1
+        ):
+            ordered = tuple(sorted(labels.items()))
+            key = ordered if query.grouping is None else group_key(ordered, query.grouping)
+            counted[key][number] += size if sizes else entries
+            if len(counted) > MAX_SERIES:
+                raise BadRequest(
+                    f"query: maximum number of series ({MAX_SERIES}) reached for a single query",
+                    field="query",
+                )
+        per_second = query.function in ("rate", "bytes_rate")
+        return {
+            key: found
+            for key, buckets in counted.items()
+            if (found := ranges.windows(buckets, steps, log_range.range_ms // bucket, per_second
+                                        and log_range.range_ms / 1000))
+        }  # fmt: skip
 
     def _samples(
         self, log_range: LogRange, start_ms: int, end_ms: int, sizes: bool

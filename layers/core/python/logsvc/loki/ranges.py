@@ -8,6 +8,7 @@ import bisect
 import itertools
 import math
 from collections.abc import Callable
+from typing import Any
 
 Window = list[float]  # the values in one window, oldest first
 
@@ -107,3 +108,32 @@ def _counter_rate(times: list[int], values: list[float], end: int, range_ms: int
     extrapolate_to += to_start if to_start < threshold else average_gap / 2
     extrapolate_to += to_end if to_end < threshold else average_gap / 2
     return increase * (extrapolate_to / sampled) / (range_ms / 1000) if sampled else 0.0
+
+
+# The range functions whose value is a window's count or bytes (or those per second).
+COUNTED = ("count_over_time", "rate", "bytes_over_time", "bytes_rate")
+
+
+def countable(query: Any, steps: list[int]) -> bool:
+    """Whether a range aggregation can be answered from counts per step-long bucket: a
+    count or bytes of a bare selector (no pipeline, no unwrap), its range whole steps."""
+    log_range = query.range
+    if query.function not in COUNTED or log_range.unwrap is not None or log_range.query.stages:
+        return False
+    if len(steps) == 1:
+        return True  # one window: one bucket as long as the range
+    step = steps[1] - steps[0]
+    return log_range.range_ms % step == 0
+
+
+def windows(
+    buckets: dict[int, float], steps: list[int], width: int, per_second: float | bool
+) -> dict[int, float]:
+    """Each step's value from ``width`` consecutive buckets (step n's window is buckets n
+    to n + width - 1), only where the window holds something, as in Loki."""
+    found: dict[int, float] = {}
+    for number, step in enumerate(steps):
+        total = sum(buckets.get(number + k, 0.0) for k in range(width))
+        if any(number + k in buckets for k in range(width)):
+            found[step] = total / per_second if per_second else total
+    return found

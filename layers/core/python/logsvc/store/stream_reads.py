@@ -153,7 +153,8 @@ class StreamReads:
         block_where, block_params = block_conditions(filters)
         entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
-            "SELECT (json_extract(e.value, '$[0]') - ?) / ? AS bucket, "  # noqa: S608 - fixed fragments
+            # CAST: D1 binds a JSON number as REAL, and REAL division keeps the fraction.
+            "SELECT CAST((json_extract(e.value, '$[0]') - ?) / ? AS INTEGER) AS bucket, "  # noqa: S608 - fixed fragments
             f"{ENTRY_LEVEL} AS level, b.service_name AS service, b.source_type AS source, "
             f"{_PUSHED_LABELS} AS labels, count(*) AS entries, "
             "sum(length(CAST(json_extract(e.value, '$[1]') AS BLOB))) AS bytes "

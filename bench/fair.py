@@ -434,16 +434,16 @@ class SqliteIlike(SqliteRows):
     """SQLite's LIKE ignores ASCII case already: ILIKE is LIKE there; json_extract_string
     is json_extract."""
 
-    def run(self, sql: str) -> list[Any]:
-        sql = sql.replace(" ILIKE ", " LIKE ").replace("json_extract_string(", "json_extract(")
-        sql = sql.replace("AS BIGINT", "AS INTEGER").replace("ceil(", "_ceil(")
-        return super().run(sql)
-
     def __init__(self, rows: list[ROW], folder: Path):
         super().__init__(rows, folder)
         import math
 
         self.db.create_function("_ceil", 1, math.ceil, deterministic=True)
+
+    def run(self, sql: str) -> list[Any]:
+        sql = sql.replace(" ILIKE ", " LIKE ").replace("json_extract_string(", "json_extract(")
+        sql = sql.replace("AS BIGINT", "AS INTEGER").replace("ceil(", "_ceil(")
+        return super().run(sql)
 
 
 class ChDbFair(ChDb):

@@ -9,6 +9,8 @@ no retries: a person is waiting) and in the tokens the model may write; any fail
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,16 +167,8 @@ class WorkersAiModel(_HttpChatModel):
             raise ModelError("Workers AI answered without a result")
         text = result["response"]
         if not isinstance(text, str):  # JSON mode answers the object itself
-            import json
-
             text = json.dumps(text)
-        usage = result.get("usage") or {}
-        return Completion(
-            text,
-            int(usage.get("prompt_tokens", 0)),
-            int(usage.get("completion_tokens", 0)),
-            latency_ms,
-        )
+        return _with_usage(text, result.get("usage"), latency_ms)
 
 
 class OpenAiCompatibleModel(_HttpChatModel):
@@ -210,13 +204,7 @@ class OpenAiCompatibleModel(_HttpChatModel):
             raise ModelError(f"{self.provider} answered without a choice") from None
         if not isinstance(text, str):
             raise ModelError(f"{self.provider} answered without text")
-        usage = answer.get("usage") or {}
-        return Completion(
-            text,
-            int(usage.get("prompt_tokens", 0)),
-            int(usage.get("completion_tokens", 0)),
-            latency_ms,
-        )
+        return _with_usage(text, answer.get("usage"), latency_ms)
 
 
 PROVIDERS = ("bedrock", "workers-ai", "openai")
@@ -264,6 +252,24 @@ def from_settings(
         account_id=s.workers_ai_account_id or "",
         base_url=(s.openai_base_url or "") if provider == "openai" else s.d1_api_base_url,
         timeout_s=timeout_s,
+    )
+
+
+def json_object_in(text: str) -> str | None:
+    """The JSON object of a model's answer as written (models wrap it in prose or fences),
+    or None."""
+    found = re.search(r"\{.*\}", text, re.DOTALL)
+    return found.group(0) if found else None
+
+
+def _with_usage(text: str, usage: Any, latency_ms: int) -> Completion:
+    """A completion with the token counts of OpenAI's usage shape (Workers AI's too)."""
+    usage = usage if isinstance(usage, dict) else {}
+    return Completion(
+        text,
+        int(usage.get("prompt_tokens", 0)),
+        int(usage.get("completion_tokens", 0)),
+        latency_ms,
     )
 
 

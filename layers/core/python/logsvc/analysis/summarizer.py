@@ -7,10 +7,11 @@ answer the analysis keeps its deterministic summary and recommendations.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from logsvc.language_models import json_object_in
 
 MAX_TOKENS = 800
 
@@ -32,7 +33,7 @@ def prompt_for(service_name: str, facts: dict[str, Any]) -> str:
 
 def parse_answer(text: str) -> LlmSummary:
     """The JSON object in a model's answer (models sometimes wrap it in prose or fences)."""
-    found = re.search(r"\{.*\}", text, re.DOTALL)
-    if not found:
+    found = json_object_in(text)
+    if found is None:
         raise ValueError("no JSON object in the answer")
-    return LlmSummary.model_validate_json(found.group(0))
+    return LlmSummary.model_validate_json(found)

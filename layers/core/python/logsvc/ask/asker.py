@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from logsvc.ask import MAX_QUESTION_CHARS, Context, NotUnderstood, Translation
 from logsvc.ask.guard import checked
-from logsvc.ask.logql_text import quoted, regex_escaped
+from logsvc.ask.logql_text import EVERY_SERVICE, matcher
 from logsvc.ask.model import ModelTranslator
 from logsvc.ask.times import TimeError, zone_named
 from logsvc.ask.words import WordsTranslator
@@ -131,15 +131,14 @@ class Asker:
         """What ``/loki/api/v1/query_range`` (or ``/patterns``) answers for the translation."""
         from logsvc.loki import answers, index_answers
 
-        params = {
-            "query": translation.logql,
-            "start": str(translation.start * 1_000_000),
-            "end": str(translation.end * 1_000_000),
-        }
-        if translation.step:
-            params["step"] = translation.step
-        budget = timeout_s or self.timeout_s
-        request = LokiRequest(params, {}, {}, caller_services, self.reader, budget)
+        request = self._request(
+            translation.logql,
+            translation.start,
+            translation.end,
+            caller_services,
+            timeout_s or self.timeout_s,
+            translation.step,
+        )
         if translation.kind == "patterns":
             return index_answers.patterns(request)["data"]
         return answers.query_range(request)["data"]
@@ -151,9 +150,11 @@ class Asker:
         now_ms: int,
         time_zone: str,
     ) -> Context:
-        known = sorted(s["service_name"] for s in self.reader.services())
-        services = sorted(allowed) if allowed is not None else known
         restricted = allowed is not None
+        if allowed is None:  # every service the index holds: one query, only then
+            services = sorted(s["service_name"] for s in self.reader.services())
+        else:
+            services = sorted(allowed)
 
         def fields_seen() -> list[str]:
             return self._fields_seen(services if restricted else [], caller_services, now_ms)
@@ -164,19 +165,25 @@ class Asker:
         self, services: list[str], caller_services: frozenset[str] | None, now_ms: int
     ) -> list[str]:
         """Structured metadata names in the newest lines of the last day (what a filter
-        reads without a parser), most services' first."""
+        reads without a parser)."""
         from logsvc.loki import index_answers
 
-        selector = (
-            "{service_name=~" + quoted("|".join(regex_escaped(s) for s in services)) + "}"
-            if services
-            else '{service_name=~".+"}'
-        )
-        params = {
-            "query": selector,
-            "start": str((now_ms - DAY_MS) * 1_000_000),
-            "end": str(now_ms * 1_000_000),
-        }
-        request = LokiRequest(params, {}, {}, caller_services, self.reader, self.timeout_s)
+        selector = "{" + (matcher("service_name", services) if services else EVERY_SERVICE) + "}"
+        request = self._request(selector, now_ms - DAY_MS, now_ms, caller_services, self.timeout_s)
         fields = index_answers.detected_fields(request)["fields"]
         return [f["label"] for f in fields if not f["parsers"]]
+
+    def _request(
+        self,
+        query: str,
+        start_ms: int,
+        end_ms: int,
+        caller_services: frozenset[str] | None,
+        timeout_s: float,
+        step: str | None = None,
+    ) -> LokiRequest:
+        """A Loki API request, as the route reads one (times in nanoseconds)."""
+        params = {"query": query, "start": f"{start_ms}000000", "end": f"{end_ms}000000"}
+        if step:
+            params["step"] = step
+        return LokiRequest(params, {}, {}, caller_services, self.reader, timeout_s)

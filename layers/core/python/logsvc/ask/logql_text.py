@@ -10,6 +10,9 @@ from logsvc.ask import Translation
 from logsvc.ask.times import HOUR_MS, MINUTE_MS, TimeRange
 from logsvc.clock import DAY_MS
 
+# The matcher of every service (a selector needs one that does not match the empty value).
+EVERY_SERVICE = 'service_name=~".+"'
+
 
 def matcher(label: str, values: list[str]) -> str:
     if len(values) == 1:

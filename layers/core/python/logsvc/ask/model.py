@@ -8,7 +8,6 @@ any translation (logsvc.ask.guard) before anything runs.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Literal
 
@@ -16,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from logsvc.ask import Context, NotUnderstood, Translation
 from logsvc.ask.times import zone_named
-from logsvc.language_models import ChatModel, Completion
+from logsvc.language_models import ChatModel, Completion, json_object_in
 
 MAX_TOKENS = 400  # a query, two times and a sentence
 MAX_FIELDS = 40
@@ -106,11 +105,11 @@ def user_message(question: str, context: Context) -> str:
 
 def read_answer(text: str) -> ModelQuery | ModelRefusal:
     """The one JSON object of a model's answer (models wrap it in prose or fences)."""
-    found = re.search(r"\{.*\}", text, re.DOTALL)
-    if not found:
+    found = json_object_in(text)
+    if found is None:
         raise NotUnderstood("the model's answer was not in the expected shape (no JSON)")
     try:
-        document = json.loads(found.group(0))
+        document = json.loads(found)
     except ValueError:
         raise NotUnderstood("the model's answer was not in the expected shape (bad JSON)") from None
     try:

@@ -152,11 +152,11 @@ def _range(kind: str, groups: dict[str, str | None], now_ms: int, zone: ZoneInfo
         named = {0: "today, ", 1: "yesterday, "}.get(
             (now.date() - start.date()).days, f"on {start:%A} "
         )
-        words = f"{named}{start:%Y-%m-%d} ({_zone(zone)})"
+        words = f"{named}{start:%Y-%m-%d} ({zone.key})"
         return TimeRange(_ms(start), min(_ms(end), now_ms), words)
     if kind == "since":
         start = _moment(groups["a"] or "", now, zone, past=True)
-        return TimeRange(_ms(start), now_ms, f"since {_shown(start, now)} ({_zone(zone)})")
+        return TimeRange(_ms(start), now_ms, f"since {_shown(start, now)} ({zone.key})")
     # between: "2 and 3 pm" reads the first as the second's half of the day
     end = _moment(groups["b"] or "", now, zone, past=True)
     first = groups["a"] or ""
@@ -168,7 +168,7 @@ def _range(kind: str, groups: dict[str, str | None], now_ms: int, zone: ZoneInfo
         start -= timedelta(days=1)
     if start >= end:
         raise TimeError(f"the range starts after it ends: {groups['a']!r} to {groups['b']!r}")
-    words = f"between {_shown(start, now)} and {_shown(end, now)} ({_zone(zone)})"
+    words = f"between {_shown(start, now)} and {_shown(end, now)} ({zone.key})"
     return TimeRange(_ms(start), min(_ms(end), now_ms), words)
 
 
@@ -210,7 +210,3 @@ def _ms(moment: datetime) -> int:
 
 def _shown(moment: datetime, now: datetime) -> str:
     return f"{moment:%H:%M}" if moment.date() == now.date() else f"{moment:%Y-%m-%d %H:%M}"
-
-
-def _zone(zone: ZoneInfo) -> str:
-    return zone.key

@@ -17,7 +17,14 @@ import re
 from dataclasses import dataclass, field
 
 from logsvc.ask import Context, Kind, NotUnderstood, Translation
-from logsvc.ask.logql_text import field_filter, matcher, metric, quoted, regex_escaped
+from logsvc.ask.logql_text import (
+    EVERY_SERVICE,
+    field_filter,
+    matcher,
+    metric,
+    quoted,
+    regex_escaped,
+)
 from logsvc.ask.times import HOUR_MS, TimeError, find_range, zone_named
 from logsvc.ask.times import last as last_range
 from logsvc.ask.vocabulary import (
@@ -60,6 +67,11 @@ class _Reading:
 
     def __post_init__(self) -> None:
         self.words = [word.lower() for word in self.said]  # what is compared
+
+    def selected(self) -> list[str]:
+        """The services the query names: those the question named, else all a restricted
+        caller may read, else none (every service)."""
+        return self.services or (self.context.services if self.context.restricted else [])
 
     def free(self, i: int) -> bool:
         return 0 <= i < len(self.words) and i not in self.used
@@ -262,13 +274,13 @@ def _singular(word: str) -> str:
 
 def _log_query(reading: _Reading, texts: list[str]) -> str:
     matchers = []
-    services = reading.services or (reading.context.services if reading.context.restricted else [])
+    services = reading.selected()
     if services:
         matchers.append(matcher("service_name", services))
     if reading.levels:
         matchers.append(matcher("level", sorted(reading.levels, key=LEVEL_ORDER.index)))
     if not matchers:
-        matchers.append('service_name=~".+"')
+        matchers.append(EVERY_SERVICE)
     stages = [f"|= {quoted(text)}" for text in reading.quoted]
     stages += [f"|~ {quoted('(?i)' + regex_escaped(text))}" for text in texts]
     for name, op, value in reading.fields:
@@ -280,7 +292,7 @@ def _described(reading: _Reading, texts: list[str]) -> str:
     """The entries the query selects, in words."""
     levels = [LEVEL_NAMES[level] for level in sorted(reading.levels, key=LEVEL_ORDER.index)]
     level_words = f"{' or '.join(levels)} entries" if levels else "entries"
-    services = reading.services or (reading.context.services if reading.context.restricted else [])
+    services = reading.selected()
     whose = f" of {' and '.join(services)}" if services else " of all services"
     found = [f'containing "{t}"' for t in reading.quoted]
     found += [f'mentioning "{t}" (any case)' for t in texts]

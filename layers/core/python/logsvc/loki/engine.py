@@ -237,11 +237,7 @@ class Engine:
             times, values = by_series[key]
             times.append(timestamp)
             values.append(value)
-            if len(by_series) > MAX_SERIES:
-                raise BadRequest(
-                    f"query: maximum number of series ({MAX_SERIES}) reached for a single query",
-                    field="query",
-                )
+            _at_most_series(len(by_series))
         if query.function == "absent_over_time":
             return samples.absent(log_range, by_series, steps)
         series: Series = {}
@@ -277,18 +273,11 @@ class Engine:
             ordered = tuple(sorted(labels.items()))
             key = ordered if query.grouping is None else group_key(ordered, query.grouping)
             counted[key][number] += size if sizes else entries
-            if len(counted) > MAX_SERIES:
-                raise BadRequest(
-                    f"query: maximum number of series ({MAX_SERIES}) reached for a single query",
-                    field="query",
-                )
-        per_second = query.function in ("rate", "bytes_rate")
-        return {
-            key: found
-            for key, buckets in counted.items()
-            if (found := ranges.windows(buckets, steps, log_range.range_ms // bucket, per_second
-                                        and log_range.range_ms / 1000))
-        }  # fmt: skip
+            _at_most_series(len(counted))
+        width = log_range.range_ms // bucket
+        seconds = log_range.range_ms / 1000 if query.function in ("rate", "bytes_rate") else None
+        windowed = {key: ranges.windows(b, steps, width, seconds) for key, b in counted.items()}
+        return {key: found for key, found in windowed.items() if found}
 
     def _samples(
         self, log_range: LogRange, start_ms: int, end_ms: int, sizes: bool
@@ -405,6 +394,14 @@ class Engine:
             stream = streams.select(service, level, source, labels_json)
             if stream is not None:
                 yield bucket, stream[0], entries, size
+
+
+def _at_most_series(count: int) -> None:
+    if count > MAX_SERIES:
+        raise BadRequest(
+            f"query: maximum number of series ({MAX_SERIES}) reached for a single query",
+            field="query",
+        )
 
 
 def _oldest(lines: list[Line], limit: int) -> list[Line]:

@@ -127,13 +127,14 @@ def countable(query: Any, steps: list[int]) -> bool:
 
 
 def windows(
-    buckets: dict[int, float], steps: list[int], width: int, per_second: float | bool
+    buckets: dict[int, float], steps: list[int], width: int, seconds: float | None
 ) -> dict[int, float]:
     """Each step's value from ``width`` consecutive buckets (step n's window is buckets n
-    to n + width - 1), only where the window holds something, as in Loki."""
+    to n + width - 1), per second of ``seconds`` when given, only where the window holds
+    something, as in Loki."""
     found: dict[int, float] = {}
     for number, step in enumerate(steps):
-        total = sum(buckets.get(number + k, 0.0) for k in range(width))
-        if any(number + k in buckets for k in range(width)):
-            found[step] = total / per_second if per_second else total
+        held = [buckets[n] for n in range(number, number + width) if n in buckets]
+        if held:
+            found[step] = sum(held) / seconds if seconds else sum(held)
     return found

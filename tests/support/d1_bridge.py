@@ -22,6 +22,7 @@ OBJECTS = (
     ("TABLE", "sampled_counts"),
     ("TABLE", "hot_windows"),
     ("TABLE", "index_placements"),
+    ("TABLE", "block_words"),
     ("TABLE", "d1_migrations"),
     ("TABLE", "t"),  # the SQL backend tests' own
 )

@@ -1,8 +1,8 @@
 """Retention: delete what each service's TTL says has expired, in bounded, resumable steps.
 
 Order of work, what keeps D1 from filling first: the index (per service, CLEANUP_BATCH_SIZE
-blocks a step), the archive (whole date folders past the service's archive TTL), old
-analysis results and alert cooldowns, and last the compaction of the archive's past days
+blocks a step), the archive (whole date folders past the service's archive TTL), sealing
+the blocks writers left open (logsvc.store.content_index), old analysis results and alert cooldowns, and last the compaction of the archive's past days
 into Parquet (logsvc.archive.compaction), the long part, in slices. Each step is
 idempotent; a run that sees its time running out stops between steps and reports itself
 incomplete (the cleanup function's CleanupIncomplete metric and alarm), and the next run
@@ -29,6 +29,10 @@ from logsvc.store.receipts import ReceiptStore
 
 # Stop starting new steps when less than this much of the invocation's time is left.
 TIME_RESERVE_MS = 10_000
+# Blocks a writer left open (it stopped, or its service went quiet) are sealed once their
+# newest entry is this old, this many a step (two statements each).
+SEAL_AFTER_MS = 3_600_000
+SEAL_BATCH = 50
 
 
 @dataclass
@@ -50,6 +54,7 @@ class CleanupSummary:
     stream_connections_expired: int = 0
     daily_counts_deleted: int = 0
     shared_objects_deleted: int = 0  # objects several services shared, past every one's TTL
+    blocks_sealed: int = 0  # blocks writers left open, now in the content index
     compaction: CompactionSummary | None = None
     complete: bool = True
 
@@ -129,6 +134,7 @@ class Cleaner:
                 + [c.effective_archive_ttl_days(self.defaults) for c in self.configs.list()]
             )
             summary.shared_objects_deleted = self._expire_shared(now, longest, check_time)
+            summary.blocks_sealed = self._seal_open(now, check_time)
             check_time()
             retention_cutoff = now - self.analysis_retention_days * DAY_MS
             summary.analysis_results_deleted = self.analyses.delete_older_than(retention_cutoff)
@@ -155,6 +161,15 @@ class Cleaner:
             service.logs_deleted += step.entries
             if step.finished:
                 return
+
+    def _seal_open(self, now: int, check_time: Callable[[], None]) -> int:
+        sealed = 0
+        while True:
+            check_time()
+            step = self.logs.seal_open(now - SEAL_AFTER_MS, SEAL_BATCH)
+            sealed += step
+            if step < SEAL_BATCH:
+                return sealed
 
     def _expire_shared(self, now: int, ttl_days: int, check_time: Callable[[], None]) -> int:
         """Objects several services share are split by compaction the next day; left

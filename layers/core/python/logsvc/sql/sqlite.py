@@ -63,7 +63,9 @@ class SqliteDatabase:
             try:
                 results = [self._run(connection, statement) for statement in statements]
             except BaseException:
-                connection.execute("ROLLBACK")
+                # Some errors (a full disk) end the transaction themselves.
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
             return results

@@ -11,6 +11,7 @@ from typing import Any
 from logsvc.entries import LEVELS
 from logsvc.field_filters import FieldFilter, fold, text_condition
 from logsvc.filters import Predicate, SearchFilters
+from logsvc.store import content_index
 from logsvc.store.blocks import ENTRY_LEVEL, LEVEL_COUNTS
 
 # JSON escapes these, so the raw block text cannot be searched for them.
@@ -67,6 +68,11 @@ def block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
             + "))",
             [p for f in pushed for p in (f'$[1]."{f.keys[1]}"', f.value)],
         )
+    # The content index first: it reads no block row, and rules out most (see
+    # logsvc.store.content_index); then the raw text of the blocks it leaves.
+    by_content = content_index.block_condition(filters)
+    if by_content is not None:
+        conditions.extend(*by_content)
     for needle in _raw_text_needles(filters):
         conditions.extend(*text_condition("entries", fold(needle)))
     return conditions.sql()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from logsvc.clock import now_ms
 from logsvc.sql import SqlDatabase, Statement
+from logsvc.store.content_index import unindex_statement
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class HotWindows:
         if not oldest:
             return [], 0
         since = max(row["last_ts"] for row in oldest) + 1
+        ids = json.dumps([row["id"] for row in oldest])
         results = self.db.batch(
             [
                 Statement(
@@ -148,12 +150,13 @@ class HotWindows:
                     "updated_at = excluded.updated_at",
                     (service, since, self.clock()),
                 ),
+                unindex_statement("id IN (SELECT value FROM json_each(?))", (ids,)),
                 Statement(
                     "DELETE FROM log_blocks WHERE id IN (SELECT value FROM json_each(?)) "
                     "RETURNING entry_count, length(CAST(entries AS BLOB)) "
                     "+ coalesce(length(streams), 0) AS bytes",
-                    (json.dumps([row["id"] for row in oldest]),),
+                    (ids,),
                 ),
             ]
         )
-        return results[1].rows, since
+        return results[2].rows, since

@@ -21,6 +21,11 @@ from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
 from logsvc.store.block_sql import block_conditions, entry_conditions, residual, window_counts
+from logsvc.store.content_index import (
+    reindex_statement,
+    seal_statements,
+    unindex_statement,
+)
 from logsvc.store.blocks import (
     BLOCK_COLUMNS,
     CHECKPOINT_SQL,
@@ -94,8 +99,9 @@ class LogIndex(StreamReads):
         appending = self.open_blocks is not None and batch.appendable
         if appending:
             statements, plans = self.open_blocks.statements(batch.blocks, archive_keys)
-        else:
+        else:  # written whole: sealed at once
             statements = [self.block_statement(block, archive_keys) for block in batch.blocks]
+            statements += [s for block in batch.blocks for s in seal_statements(block.id)]
         statements += also
         if checkpoint is not None:
             statements.append(self.checkpoint_statement(checkpoint))
@@ -302,11 +308,20 @@ class LogIndex(StreamReads):
         entries, the older ones replaced by null so that positions (and ids) stay. Every
         step is idempotent, so concurrent or repeated runs agree.
         """
-        deleted = self.db.query(
-            "DELETE FROM log_blocks WHERE id IN (SELECT id FROM log_blocks "
-            "WHERE service_name = ? AND last_ts < ? LIMIT ?) RETURNING entry_count",
-            (service_name, cutoff_ms, batch_size),
-        )
+        # Oldest first (the same blocks for both statements); sealed blocks leave the
+        # content index first.
+        expired = "service_name = ? AND last_ts < ? ORDER BY last_ts, id LIMIT ?"
+        expired_params = (service_name, cutoff_ms, batch_size)
+        deleted = self.db.batch(
+            [
+                unindex_statement(expired, expired_params),
+                Statement(
+                    f"DELETE FROM log_blocks WHERE id IN (SELECT id FROM log_blocks WHERE {expired}) "  # noqa: S608 - fixed fragments
+                    "RETURNING entry_count",
+                    expired_params,
+                ),
+            ]
+        )[1].rows
         straddling = self.db.query(
             "SELECT id, (SELECT count(*) FROM json_each(entries) WHERE type != 'null' "
             "AND json_extract(value, '$[0]') < ?) AS expired FROM log_blocks "
@@ -314,32 +329,52 @@ class LogIndex(StreamReads):
             (cutoff_ms, service_name, cutoff_ms, cutoff_ms, batch_size),
         )
         if straddling:
-            self.db.execute(
-                "UPDATE log_blocks SET "  # noqa: S608 - fixed fragments
-                "entries = (SELECT json_group_array(CASE WHEN e.type = 'null' "
-                "OR json_extract(e.value, '$[0]') < ? THEN NULL ELSE json(e.value) END) "
-                "FROM json_each(log_blocks.entries) AS e), "
-                "entry_count = (SELECT count(*) FROM json_each(log_blocks.entries) "
-                "WHERE type != 'null' AND json_extract(value, '$[0]') >= ?), "
-                f"{RECOUNT_LEVELS}, "
-                "first_ts = (SELECT min(json_extract(value, '$[0]')) "
-                "FROM json_each(log_blocks.entries) WHERE type != 'null' "
-                "AND json_extract(value, '$[0]') >= ?) "
-                "WHERE id IN (SELECT value FROM json_each(?)) AND first_ts < ?",
-                (
-                    cutoff_ms,
-                    cutoff_ms,
-                    *[cutoff_ms] * len(LEVEL_COUNTS),
-                    cutoff_ms,
-                    json.dumps([row["id"] for row in straddling]),
-                    cutoff_ms,
-                ),
+            # A sealed block's document changes with its entries: out, and in again.
+            changing = "id IN (SELECT value FROM json_each(?)) AND first_ts < ?"
+            changing_params = (json.dumps([row["id"] for row in straddling]), cutoff_ms)
+            self.db.batch(
+                [
+                    unindex_statement(changing, changing_params),
+                    Statement(
+                        "UPDATE log_blocks SET "  # noqa: S608 - fixed fragments
+                        "entries = (SELECT json_group_array(CASE WHEN e.type = 'null' "
+                        "OR json_extract(e.value, '$[0]') < ? THEN NULL ELSE json(e.value) END) "
+                        "FROM json_each(log_blocks.entries) AS e), "
+                        "entry_count = (SELECT count(*) FROM json_each(log_blocks.entries) "
+                        "WHERE type != 'null' AND json_extract(value, '$[0]') >= ?), "
+                        f"{RECOUNT_LEVELS}, "
+                        "first_ts = (SELECT min(json_extract(value, '$[0]')) "
+                        "FROM json_each(log_blocks.entries) WHERE type != 'null' "
+                        "AND json_extract(value, '$[0]') >= ?) "
+                        f"WHERE {changing}",
+                        (
+                            cutoff_ms,
+                            cutoff_ms,
+                            *[cutoff_ms] * len(LEVEL_COUNTS),
+                            cutoff_ms,
+                            *changing_params,
+                        ),
+                    ),
+                    reindex_statement("id IN (SELECT value FROM json_each(?))", changing_params[:1]),
+                ]
             )
         return ExpiryStep(
             entries=sum(row["entry_count"] for row in deleted)
             + sum(row["expired"] for row in straddling),
             finished=len(deleted) < batch_size and len(straddling) < batch_size,
         )
+
+    def seal_open(self, before_ms: int, limit: int) -> int:
+        """Seal up to ``limit`` blocks still open whose newest entry is older than
+        ``before_ms`` (blocks a writer left open when it stopped: see
+        logsvc.store.content_index); how many there were."""
+        rows = self.db.query(
+            "SELECT id FROM log_blocks WHERE last_ts < ? AND words_doc IS NULL LIMIT ?",
+            (before_ms, limit),
+        )
+        if rows:
+            self.db.batch([s for row in rows for s in seal_statements(row["id"])])
+        return len(rows)
 
     def windows(self) -> dict[str, int]:
         """The services whose hot window the size budget shrank: where each now starts."""

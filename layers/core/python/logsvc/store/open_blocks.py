@@ -15,6 +15,9 @@ entries go into a new block of their own instead, in the same transaction, and t
 is open from then on. After any failure the instance forgets its open blocks. A block that
 took appends keeps no archive object key (its entries came from several): an entry's full
 copy is then found in the archive by id and time.
+
+A block leaves the open ones sealed (logsvc.store.content_index): when it is full, or when
+the next entries of its service go into a new block; a sealed block takes no appends.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from logsvc.sql import Result, Statement
+from logsvc.store.content_index import seal_statements
 from logsvc.store.blocks import (
     LEVEL_COUNTS,
     MAX_BLOCK_BYTES,
@@ -43,7 +47,7 @@ _APPEND_SQL = (
     "UPDATE log_blocks SET entries = substr(entries, 1, length(entries) - 1) || ',' || ?, "  # noqa: S608 - fixed column names
     "first_ts = ?, last_ts = ?, entry_count = ?, level = ?, streams = ?, r2_key = NULL, "
     + ", ".join(f"{column} = ?" for column in LEVEL_COUNTS.values())
-    + " WHERE id = ? AND entry_count = ?"
+    + " WHERE id = ? AND entry_count = ? AND words_doc IS NULL"
 )
 
 
@@ -122,14 +126,22 @@ class OpenBlocks:
                 key = (block.service_name, block.source_type)
                 current = planned.get(key)
                 if current is None or not current.takes(block):
-                    statements.append(block_statement(block, archive_keys))
-                    plans.append(_Planned(key, block, None, 1))
-                    planned.pop(key, None)
+                    # The block it replaces takes no more: sealed, as is a full new one.
+                    own = _seals([current.id]) if current is not None else []
+                    own.append(block_statement(block, archive_keys))
+                    if len(block.rows) >= OPEN_BLOCK_ENTRIES:
+                        own += _seals([block.id])
+                        planned.pop(key, None)
+                    else:
+                        planned[key] = OpenBlock.of(block)
+                    statements += own
+                    plans.append(_Planned(key, block, None, len(own)))
                     continue
                 appended = planned[key] = current.with_(block)
-                statements += [
+                own = [
                     _append(block, current, appended),
-                    # The open block changed or went: the entries as a block of their own.
+                    # The open block changed, went or was sealed: the entries as a block of
+                    # their own.
                     block_statement(
                         block,
                         archive_keys,
@@ -140,7 +152,11 @@ class OpenBlocks:
                         ),
                     ),
                 ]
-                plans.append(_Planned(key, block, appended, 2))
+                if appended.count >= OPEN_BLOCK_ENTRIES:
+                    own += _seals([appended.id])
+                    planned.pop(key)
+                statements += own
+                plans.append(_Planned(key, block, appended, len(own)))
         return statements, plans
 
     def settle(self, plans: Sequence[_Planned], results: Sequence[Result]) -> None:
@@ -151,7 +167,10 @@ class OpenBlocks:
                 appended = plan.appended is not None and results[at].changes > 0
                 at += plan.statements
                 if appended:
-                    self._open[plan.key] = plan.appended
+                    if plan.appended.count < OPEN_BLOCK_ENTRIES:
+                        self._open[plan.key] = plan.appended
+                    else:  # full, and sealed
+                        self._open.pop(plan.key, None)
                 elif len(plan.block.rows) < OPEN_BLOCK_ENTRIES:
                     self._open[plan.key] = OpenBlock.of(plan.block)
                 else:
@@ -161,6 +180,10 @@ class OpenBlocks:
         """After a failure: whatever was open may not be as remembered."""
         with self._lock:
             self._open.clear()
+
+
+def _seals(block_ids: Sequence[str]) -> list[Statement]:
+    return [statement for block_id in block_ids for statement in seal_statements(block_id)]
 
 
 def _append(block: Block, current: OpenBlock, appended: OpenBlock) -> Statement:

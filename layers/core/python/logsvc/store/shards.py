@@ -287,6 +287,9 @@ class ShardedIndex:
             self._forget_emptied(service_name)
         return ExpiryStep(entries=sum(step.entries for step in steps), finished=finished)
 
+    def seal_open(self, before_ms: int, limit: int) -> int:
+        return sum(self._each(lambda s: s.seal_open(before_ms, limit)))
+
     def _forget_emptied(self, service: str) -> None:
         """Drop a moved service's rows for databases that no longer hold its blocks."""
         rows = self.placements.read().get(service, [])

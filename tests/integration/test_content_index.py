@@ -137,6 +137,23 @@ def test_searches_answer_what_a_scan_answers_and_read_only_blocks_that_can_match
     assert candidates(index, NEEDLES[5]) == 3
     assert candidates(index, NEEDLES[6]) == 3
     assert candidates(index, NEEDLES[9]) >= 80
+    # A field's exact value: the blocks holding "user-1" itself, not "user-10".."user-19"
+    # (which hold all its trigrams).
+    exact = SearchFilters(fields=(field("metadata.user_id=user-1"),), limit=50)
+    holding = {
+        (e.service_name, number)
+        for number, batch in enumerate(batches)
+        for e in batch
+        if e.metadata["user_id"] == "user-1"
+    }
+    similar = {
+        (e.service_name, number)
+        for number, batch in enumerate(batches)
+        for e in batch
+        if e.metadata["user_id"].startswith("user-1")
+    }
+    assert candidates(index, exact) == len(holding) < len(similar)
+    assert searched(index, exact) == scan(batches, exact)
 
 
 def test_open_blocks_are_read_until_sealed_and_a_sealed_block_takes_no_appends(api_any_db):

@@ -23,6 +23,7 @@ OBJECTS = (
     ("TABLE", "hot_windows"),
     ("TABLE", "index_placements"),
     ("TABLE", "block_words"),
+    ("TABLE", "block_fields"),
     ("TABLE", "d1_migrations"),
     ("TABLE", "t"),  # the SQL backend tests' own
 )

@@ -1,23 +1,28 @@
 """The content index: which blocks can hold a text, so a search for a rare word, an absent
 text or a field value reads only those blocks (issue 30; migration 0012).
 
-Each sealed block has one document in ``block_words``, a contentless FTS5 table of
-trigrams with rowids only (no text, no positions): the distinct lines of its entries'
-messages and of its metadata's text values as ``key=value``. The document is computed in
-SQL from the block's stored entries (DOCUMENT), where the block is, so it costs no bytes
-on the wire, and the same expression removes it again (FTS5's 'delete' command, which a
-contentless table needs the document for) before a block is deleted or its entries are
-expired.
+Each sealed block has a document, under one rowid, in two contentless FTS5 tables (rowids
+only: no text, no positions):
 
-A block is sealed (given its document, ``words_doc`` set) once nothing more will be
-appended to it: when it is written whole, or when the writer stops appending to it
+- ``block_words``: the trigrams of the distinct lines of its entries' messages and of its
+  metadata's text values as ``key=value``: any substring of 3 characters or more;
+- ``block_fields``: each ``key=value`` line as one token: a field's exact value.
+
+Documents are computed in SQL from the block's stored entries (WORDS, FIELDS), where the
+block is, so they cost no bytes on the wire, and the same expressions remove them again
+(FTS5's 'delete' command, which a contentless table needs the document for) before a
+block is deleted or its entries expire.
+
+A block is sealed (given its documents, ``words_doc`` set) once nothing more will be
+appended to it: when it is written whole, when the writer stops appending to it
 (logsvc.store.open_blocks), or by cleanup's sweep for blocks a writer left open. Until then
 ``words_doc`` is NULL and searches read the block as they would without this index; a
 sealed block takes no appends.
 
 A needle narrows the blocks to those whose document holds each of its trigrams (ASCII
-trigrams only: FTS5 folds ASCII case as the searches do). That is a superset of the blocks
-holding the needle; the searches' own tests decide.
+trigrams only: FTS5 folds ASCII case as the searches do), and a field equality to those
+holding its line. That is a superset of the blocks holding a match; the searches' own
+tests decide.
 """
 
 from __future__ import annotations
@@ -27,30 +32,50 @@ from collections.abc import Iterable
 from logsvc.filters import SearchFilters
 from logsvc.sql import Statement
 
-WORDS_TABLE = "block_words"
 # A needle's trigrams asked for, at most (spread over it): more narrow little further.
 MAX_TRIGRAMS = 24
+# What block_fields' tokenizer keeps in a token (migration 0012): printable ASCII but ';'.
+_FIELD_CHARACTERS = frozenset(chr(c) for c in range(0x20, 0x7F)) - {";"}
 
 
-def document(block: str) -> str:
-    """SQL: the document of the block row ``block`` (an alias of log_blocks), NULL for a
-    block without entries."""
+def _lines(block: str, messages: bool) -> str:
+    """SQL: the distinct lines of the block row ``block`` (an alias of log_blocks), joined
+    by newlines (NULL for a block without any)."""
     entries = f"json_each({block}.entries) AS e"
-    return (
-        "(SELECT group_concat(line, char(10)) FROM ("  # noqa: S608 - fixed fragments
-        f"SELECT json_extract(e.value, '$[1]') AS line FROM {entries} WHERE e.type = 'array' "
-        f"UNION SELECT t.key || '=' || t.atom FROM {entries}, json_tree(e.value, '$[2]') AS t "
-        "WHERE e.type = 'array' AND t.type = 'text'))"
+    fields = (
+        f"SELECT t.key || '=' || t.atom AS line FROM {entries}, json_tree(e.value, '$[2]') AS t "
+        "WHERE e.type = 'array' AND t.type = 'text'"
     )
+    if messages:
+        fields = (
+            f"SELECT json_extract(e.value, '$[1]') AS line FROM {entries} "
+            f"WHERE e.type = 'array' UNION {fields}"
+        )
+    else:
+        fields = fields.replace("SELECT ", "SELECT DISTINCT ", 1)
+    return f"(SELECT group_concat(line, char(10)) FROM ({fields}))"  # noqa: S608 - fixed fragments
+
+
+# Each table, its column and its document of the block row ``b``.
+_TABLES = {
+    "block_words": ("words", _lines("b", messages=True)),
+    "block_fields": ("fields", _lines("b", messages=False)),
+}
 
 
 def seal_statements(block_id: str) -> list[Statement]:
-    """Seal one block: its document written and its rowid kept in the block, both only
+    """Seal one block: its documents written and their rowid kept in the block, all only
     while the block is unsealed (in one transaction with what else is sent)."""
+    unsealed = "FROM log_blocks AS b WHERE b.id = ? AND b.words_doc IS NULL"
+    (words, (words_column, words_doc)), (fields, (fields_column, fields_doc)) = _TABLES.items()
     return [
         Statement(
-            f"INSERT INTO {WORDS_TABLE} (words) SELECT {document('b')} "  # noqa: S608 - fixed fragments
-            "FROM log_blocks AS b WHERE b.id = ? AND b.words_doc IS NULL",
+            f"INSERT INTO {words} ({words_column}) SELECT {words_doc} {unsealed}",  # noqa: S608 - fixed fragments
+            (block_id,),
+        ),
+        Statement(
+            f"INSERT INTO {fields} (rowid, {fields_column}) "  # noqa: S608 - fixed fragments
+            f"SELECT last_insert_rowid(), {fields_doc} {unsealed}",
             (block_id,),
         ),
         Statement(
@@ -61,45 +86,66 @@ def seal_statements(block_id: str) -> list[Statement]:
     ]
 
 
-def unindex_statement(blocks: str, params: Iterable[object]) -> Statement:
+def unindex_statements(blocks: str, params: Iterable[object]) -> list[Statement]:
     """Remove the documents of the sealed blocks that ``blocks`` (a WHERE condition on
     log_blocks) selects: before they are deleted, or their entries change."""
-    return Statement(
-        f"INSERT INTO {WORDS_TABLE} ({WORDS_TABLE}, rowid, words) "  # noqa: S608 - fixed fragments
-        f"SELECT 'delete', b.words_doc, {document('b')} FROM log_blocks AS b "
-        f"WHERE b.words_doc IS NOT NULL AND b.id IN (SELECT id FROM log_blocks WHERE {blocks})",
-        tuple(params),
-    )
+    return [
+        Statement(
+            f"INSERT INTO {table} ({table}, rowid, {column}) SELECT 'delete', b.words_doc, "  # noqa: S608 - fixed fragments
+            f"{document} FROM log_blocks AS b WHERE b.words_doc IS NOT NULL "
+            f"AND b.id IN (SELECT id FROM log_blocks WHERE {blocks})",
+            tuple(params),
+        )
+        for table, (column, document) in _TABLES.items()
+    ]
 
 
-def reindex_statement(blocks: str, params: Iterable[object]) -> Statement:
+def reindex_statements(blocks: str, params: Iterable[object]) -> list[Statement]:
     """Index again, under their rowids, the sealed blocks ``blocks`` selects (after their
     entries changed)."""
-    return Statement(
-        f"INSERT INTO {WORDS_TABLE} (rowid, words) "  # noqa: S608 - fixed fragments
-        f"SELECT b.words_doc, {document('b')} FROM log_blocks AS b "
-        f"WHERE b.words_doc IS NOT NULL AND b.id IN (SELECT id FROM log_blocks WHERE {blocks})",
-        tuple(params),
-    )
+    return [
+        Statement(
+            f"INSERT INTO {table} (rowid, {column}) SELECT b.words_doc, {document} "  # noqa: S608 - fixed fragments
+            "FROM log_blocks AS b WHERE b.words_doc IS NOT NULL "
+            f"AND b.id IN (SELECT id FROM log_blocks WHERE {blocks})",
+            tuple(params),
+        )
+        for table, (column, document) in _TABLES.items()
+    ]
 
 
-def needles(filters: SearchFilters) -> list[str]:
-    """Texts a block's document holds (ignoring ASCII case) if the block holds a match:
-    the substring searched for, and each metadata text filter as its line or its value."""
-    found = [filters.q] if filters.q else []
+def block_condition(filters: SearchFilters) -> tuple[str, list[str]] | None:
+    """The condition on a block row that its documents can hold the filters' texts (an
+    unsealed block always can), or None when they give nothing to narrow by."""
+    texts = [filters.q] if filters.q else []
+    lines = []
     for field_filter in filters.fields:
         if field_filter.number is not None or field_filter.literal:
             continue  # numbers and JSON literals are not in documents
         if field_filter.op == "=":
-            found.append(f"{field_filter.keys[-1]}={field_filter.value}")
+            line = f"{field_filter.keys[-1]}={field_filter.value}"
+            if set(line) <= _FIELD_CHARACTERS:
+                lines.append(line)
+            else:
+                texts.append(line)
         elif field_filter.op == "~=":
-            found.append(field_filter.value)
-    return found
+            texts.append(field_filter.value)
+    tests, params = [], []
+    words = match_expression(texts)
+    if words is not None:
+        tests.append("words_doc IN (SELECT rowid FROM block_words WHERE block_words MATCH ?)")
+        params.append(words)
+    if lines:
+        tests.append("words_doc IN (SELECT rowid FROM block_fields WHERE block_fields MATCH ?)")
+        params.append(" AND ".join(_quoted(line) for line in dict.fromkeys(lines)))
+    if not tests:
+        return None
+    return f"(words_doc IS NULL OR ({' AND '.join(tests)}))", params
 
 
 def match_expression(texts: Iterable[str]) -> str | None:
-    """An FTS5 query for documents holding every ASCII trigram of ``texts`` (None when
-    they have none: nothing to narrow by)."""
+    """A block_words query for documents holding every ASCII trigram of ``texts`` (None
+    when they have none: nothing to narrow by)."""
     trigrams: list[str] = []
     for text in texts:
         own = list(dict.fromkeys(t for t in _trigrams(text) if t.isascii()))
@@ -109,20 +155,11 @@ def match_expression(texts: Iterable[str]) -> str | None:
         trigrams += own
     if not trigrams:
         return None
-    return " AND ".join('"' + t.replace('"', '""') + '"' for t in dict.fromkeys(trigrams))
+    return " AND ".join(_quoted(t) for t in dict.fromkeys(trigrams))
 
 
-def block_condition(filters: SearchFilters) -> tuple[str, list[str]] | None:
-    """The condition on a block row that its document can hold the filters' texts (an
-    unsealed block always can), or None when they give nothing to narrow by."""
-    expression = match_expression(needles(filters))
-    if expression is None:
-        return None
-    return (
-        f"(words_doc IS NULL OR words_doc IN (SELECT rowid FROM {WORDS_TABLE} "  # noqa: S608 - fixed name
-        f"WHERE {WORDS_TABLE} MATCH ?))",
-        [expression],
-    )
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _trigrams(text: str) -> list[str]:

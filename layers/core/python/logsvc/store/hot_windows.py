@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from logsvc.clock import now_ms
 from logsvc.sql import SqlDatabase, Statement
-from logsvc.store.content_index import unindex_statement
+from logsvc.store.content_index import unindex_statements
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class HotWindows:
                     "updated_at = excluded.updated_at",
                     (service, since, self.clock()),
                 ),
-                unindex_statement("id IN (SELECT value FROM json_each(?))", (ids,)),
+                *unindex_statements("id IN (SELECT value FROM json_each(?))", (ids,)),
                 Statement(
                     "DELETE FROM log_blocks WHERE id IN (SELECT value FROM json_each(?)) "
                     "RETURNING entry_count, length(CAST(entries AS BLOB)) "
@@ -159,4 +159,4 @@ class HotWindows:
                 ),
             ]
         )
-        return results[2].rows, since
+        return results[-1].rows, since

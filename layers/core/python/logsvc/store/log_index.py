@@ -22,9 +22,9 @@ from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
 from logsvc.store.block_sql import block_conditions, entry_conditions, residual, window_counts
 from logsvc.store.content_index import (
-    reindex_statement,
+    reindex_statements,
     seal_statements,
-    unindex_statement,
+    unindex_statements,
 )
 from logsvc.store.blocks import (
     BLOCK_COLUMNS,
@@ -314,14 +314,14 @@ class LogIndex(StreamReads):
         expired_params = (service_name, cutoff_ms, batch_size)
         deleted = self.db.batch(
             [
-                unindex_statement(expired, expired_params),
+                *unindex_statements(expired, expired_params),
                 Statement(
                     f"DELETE FROM log_blocks WHERE id IN (SELECT id FROM log_blocks WHERE {expired}) "  # noqa: S608 - fixed fragments
                     "RETURNING entry_count",
                     expired_params,
                 ),
             ]
-        )[1].rows
+        )[-1].rows
         straddling = self.db.query(
             "SELECT id, (SELECT count(*) FROM json_each(entries) WHERE type != 'null' "
             "AND json_extract(value, '$[0]') < ?) AS expired FROM log_blocks "
@@ -334,7 +334,7 @@ class LogIndex(StreamReads):
             changing_params = (json.dumps([row["id"] for row in straddling]), cutoff_ms)
             self.db.batch(
                 [
-                    unindex_statement(changing, changing_params),
+                    *unindex_statements(changing, changing_params),
                     Statement(
                         "UPDATE log_blocks SET "  # noqa: S608 - fixed fragments
                         "entries = (SELECT json_group_array(CASE WHEN e.type = 'null' "
@@ -355,7 +355,9 @@ class LogIndex(StreamReads):
                             *changing_params,
                         ),
                     ),
-                    reindex_statement("id IN (SELECT value FROM json_each(?))", changing_params[:1]),
+                    *reindex_statements(
+                        "id IN (SELECT value FROM json_each(?))", changing_params[:1]
+                    ),
                 ]
             )
         return ExpiryStep(

@@ -15,7 +15,7 @@ import orjson
 from logsvc.entries import loads_json, pushed_labels
 from logsvc.filters import SearchFilters
 from logsvc.sql import SqlDatabase
-from logsvc.store.block_sql import block_conditions, entry_conditions
+from logsvc.store.block_sql import block_ids, entry_conditions
 from logsvc.store.blocks import ENTRY_LEVEL, LEVEL_COUNTS
 
 # The labels an agent pushed with an entry (logsvc.sources.loki_push keeps them under
@@ -93,7 +93,7 @@ class StreamReads:
         pushed labels as JSON text or None), in one query and without building entries:
         what metric queries count. Filters that SQL only narrows down (see
         block_sql.residual) are not for this method."""
-        block_where, block_params = block_conditions(filters)
+        block_where, block_params = block_ids(filters, "b")
         entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
             "SELECT json_extract(e.value, '$[0]') AS t, "  # noqa: S608 - fixed fragments
@@ -118,7 +118,7 @@ class StreamReads:
         unwrap metric over JSON lines or structured metadata reads, without building
         entries. Each entry leaves SQL whole and is read once here (orjson): cheaper than
         asking SQLite for each part, which parses the entry's JSON for every one."""
-        block_where, block_params = block_conditions(filters)
+        block_where, block_params = block_ids(filters, "b")
         entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
             "SELECT b.level AS block_level, b.service_name AS service, "  # noqa: S608 - fixed fragments
@@ -150,7 +150,7 @@ class StreamReads:
         [origin + n * bucket_ms, origin + (n + 1) * bucket_ms)), counted in SQL: what series,
         index stats and volumes read, one row per stream and bucket, however many entries
         the range holds. Filters as for ``points``."""
-        block_where, block_params = block_conditions(filters)
+        block_where, block_params = block_ids(filters, "b")
         entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
             # CAST: D1 binds a JSON number as REAL, and REAL division keeps the fraction.

@@ -36,10 +36,18 @@ BLOCK_OVERHEAD_BYTES = 200
 PAGE_BYTES = 4096  # SQLite's and D1's page
 
 
+# What one write may add to the content index at most (logsvc.store.content_index): a
+# new segment in each of its two tables, a few pages while FTS5 merges them.
+CONTENT_INDEX_BYTES = 6 * PAGE_BYTES
+
+
 def bytes_to_add(entry_bytes: list[int]) -> int:
     """What writing blocks of these sizes may add to the database, at most: their bytes,
-    a page each (a row's last overflow page, its index entries) and a tenth for page fill."""
-    return sum(size * 11 // 10 + BLOCK_OVERHEAD_BYTES + PAGE_BYTES for size in entry_bytes)
+    a page each (a row's last overflow page, its index entries), a tenth for page fill and
+    a fifth for their documents in the content index, and its new segments."""
+    return CONTENT_INDEX_BYTES + sum(
+        size * 13 // 10 + BLOCK_OVERHEAD_BYTES + PAGE_BYTES for size in entry_bytes
+    )
 
 
 @dataclass

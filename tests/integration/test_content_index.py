@@ -225,11 +225,11 @@ def test_blocks_deleted_for_the_size_budget_leave_the_content_index(api_any_db):
     batches = corpus()
     write_all(index, batches)
     windows = HotWindows(index.db, budget_bytes=1)
-    deleted, since = windows._shrink("checkout", 10)
+    deleted, _since = windows._shrink("checkout", 10)
     assert len(deleted) == 10
-    left = index.db.query(
-        "SELECT count(*) AS n FROM log_blocks WHERE service_name = 'checkout'"
-    )[0]["n"]
+    left = index.db.query("SELECT count(*) AS n FROM log_blocks WHERE service_name = 'checkout'")[
+        0
+    ]["n"]
     assert left == 20
     # Every document left belongs to a block that is still there.
     rows = index.db.query("SELECT rowid FROM block_words WHERE block_words MATCH '\"che\"'")
@@ -264,4 +264,4 @@ def test_a_long_needle_asks_for_at_most_24_trigrams_first_and_last_kept():
     assert long is not None
     parts = long.split(" AND ")
     assert len(parts) == 24
-    assert parts[0] == f'"{text[:3]}"' and parts[-1] == f'"{text[-3:]}"' 
+    assert parts[0] == f'"{text[:3]}"' and parts[-1] == f'"{text[-3:]}"'

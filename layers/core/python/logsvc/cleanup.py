@@ -2,8 +2,9 @@
 
 Order of work, what keeps D1 from filling first: the index (per service, CLEANUP_BATCH_SIZE
 blocks a step), the archive (whole date folders past the service's archive TTL), sealing
-the blocks writers left open (logsvc.store.content_index), old analysis results and alert cooldowns, and last the compaction of the archive's past days
-into Parquet (logsvc.archive.compaction), the long part, in slices. Each step is
+the blocks writers left open (logsvc.store.content_index), old analysis results and alert
+cooldowns, and last the compaction of the archive's past days into Parquet
+(logsvc.archive.compaction), the long part, in slices. Each step is
 idempotent; a run that sees its time running out stops between steps and reports itself
 incomplete (the cleanup function's CleanupIncomplete metric and alarm), and the next run
 carries on.

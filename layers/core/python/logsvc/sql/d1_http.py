@@ -61,6 +61,9 @@ class D1HttpDatabase:
     """A D1-compatible database reached over HTTP: each request (one statement, or a batch)
     is one transaction on D1's side; none spans requests (D1 has no BEGIN over HTTP)."""
 
+    # An HTTPS request to D1 (Cloudflare's API or the bridge Worker): tens of ms.
+    round_trip_ms = 40.0
+
     def __init__(
         self, url: str, *, retries: Retry = _RETRY, pool: urllib3.PoolManager | None = None
     ):

@@ -37,6 +37,10 @@ class SqlError(Exception):
 class SqlDatabase(Protocol):
     """Parameterised SQL against D1 or something that behaves like it."""
 
+    # What one request costs beside its SQL, roughly (ms): readers choose between more
+    # work per request and more requests by it.
+    round_trip_ms: float
+
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         """Run one statement and return its rows."""
 

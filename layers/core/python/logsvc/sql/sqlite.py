@@ -15,6 +15,8 @@ from logsvc.sql.database import Params, Result, SqlError, Statement, check_state
 class SqliteDatabase:
     """A SQLite file; ``batch`` is one transaction, as on D1."""
 
+    round_trip_ms = 0.0  # in this process
+
     def __init__(self, path: str, *, create: bool = False, max_bytes: int | None = None):
         self.path = path
         self._create = create

@@ -43,13 +43,14 @@ def _lines(block: str, messages: bool) -> str:
     by newlines (NULL for a block without any)."""
     entries = f"json_each({block}.entries) AS e"
     fields = (
-        f"SELECT t.key || '=' || t.atom AS line FROM {entries}, json_tree(e.value, '$[2]') AS t "
+        "SELECT t.key || '=' || t.atom AS line "  # noqa: S608 - fixed fragments
+        f"FROM {entries}, json_tree(e.value, '$[2]') AS t "
         "WHERE e.type = 'array' AND t.type = 'text'"
     )
     if messages:
         fields = (
-            f"SELECT json_extract(e.value, '$[1]') AS line FROM {entries} "
-            f"WHERE e.type = 'array' UNION {fields}"
+            "SELECT json_extract(e.value, '$[1]') AS line "  # noqa: S608 - fixed fragments
+            f"FROM {entries} WHERE e.type = 'array' UNION {fields}"
         )
     else:
         fields = fields.replace("SELECT ", "SELECT DISTINCT ", 1)
@@ -70,11 +71,11 @@ def seal_statements(block_id: str) -> list[Statement]:
     (words, (words_column, words_doc)), (fields, (fields_column, fields_doc)) = _TABLES.items()
     return [
         Statement(
-            f"INSERT INTO {words} ({words_column}) SELECT {words_doc} {unsealed}",  # noqa: S608 - fixed fragments
+            f"INSERT INTO {words} ({words_column}) SELECT {words_doc} {unsealed}",
             (block_id,),
         ),
         Statement(
-            f"INSERT INTO {fields} (rowid, {fields_column}) "  # noqa: S608 - fixed fragments
+            f"INSERT INTO {fields} (rowid, {fields_column}) "
             f"SELECT last_insert_rowid(), {fields_doc} {unsealed}",
             (block_id,),
         ),

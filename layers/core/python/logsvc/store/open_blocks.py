@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from logsvc.sql import Result, Statement
-from logsvc.store.content_index import seal_statements
 from logsvc.store.blocks import (
     LEVEL_COUNTS,
     MAX_BLOCK_BYTES,
@@ -37,6 +36,7 @@ from logsvc.store.blocks import (
     Block,
     block_statement,
 )
+from logsvc.store.content_index import seal_statements
 
 # A block takes appends while it holds fewer entries: past about this many, a block's own
 # row and index entries cost under 2 bytes a log, while newest-N searches unpack whole

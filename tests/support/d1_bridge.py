@@ -24,6 +24,7 @@ OBJECTS = (
     ("TABLE", "index_placements"),
     ("TABLE", "block_words"),
     ("TABLE", "block_fields"),
+    ("TABLE", "block_times"),
     ("TABLE", "d1_migrations"),
     ("TABLE", "t"),  # the SQL backend tests' own
 )

@@ -13,11 +13,9 @@ block is, so they cost no bytes on the wire, and the same expressions remove the
 (FTS5's 'delete' command, which a contentless table needs the document for) before a
 block is deleted or its entries expire.
 
-A block is sealed (given its documents, ``words_doc`` set) once nothing more will be
-appended to it: when it is written whole, when the writer stops appending to it
-(logsvc.store.open_blocks), or by cleanup's sweep for blocks a writer left open. Until then
-``words_doc`` is NULL and searches read the block as they would without this index; a
-sealed block takes no appends.
+A block gets its documents when it is sealed (logsvc.store.sealing: ``words_doc``, their
+rowid, set); until then ``words_doc`` is NULL and searches read the block as they would
+without this index.
 
 A needle narrows the blocks to those whose document holds each of its trigrams (ASCII
 trigrams only: FTS5 folds ASCII case as the searches do), and a field equality to those
@@ -64,9 +62,9 @@ _TABLES = {
 }
 
 
-def seal_statements(block_id: str) -> list[Statement]:
-    """Seal one block: its documents written and their rowid kept in the block, all only
-    while the block is unsealed (in one transaction with what else is sent)."""
+def insert_statements(block_id: str) -> list[Statement]:
+    """Write an unsealed block's documents; the second leaves their rowid as
+    last_insert_rowid() for logsvc.store.sealing to keep in the block."""
     unsealed = "FROM log_blocks AS b WHERE b.id = ? AND b.words_doc IS NULL"
     (words, (words_column, words_doc)), (fields, (fields_column, fields_doc)) = _TABLES.items()
     return [
@@ -77,11 +75,6 @@ def seal_statements(block_id: str) -> list[Statement]:
         Statement(
             f"INSERT INTO {fields} (rowid, {fields_column}) "
             f"SELECT last_insert_rowid(), {fields_doc} {unsealed}",
-            (block_id,),
-        ),
-        Statement(
-            "UPDATE log_blocks SET words_doc = last_insert_rowid() "
-            "WHERE id = ? AND words_doc IS NULL",
             (block_id,),
         ),
     ]

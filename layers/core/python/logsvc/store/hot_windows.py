@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from logsvc.clock import now_ms
 from logsvc.sql import SqlDatabase, Statement
-from logsvc.store.content_index import unindex_statements
+from logsvc.store.sealing import before_delete
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class HotWindows:
                     "updated_at = excluded.updated_at",
                     (service, since, self.clock()),
                 ),
-                *unindex_statements("id IN (SELECT value FROM json_each(?))", (ids,)),
+                *before_delete("id IN (SELECT value FROM json_each(?))", (ids,)),
                 Statement(
                     "DELETE FROM log_blocks WHERE id IN (SELECT value FROM json_each(?)) "
                     "RETURNING entry_count, length(CAST(entries AS BLOB)) "

@@ -36,13 +36,9 @@ from logsvc.store.blocks import (
     entry_view,
     pack,
 )
-from logsvc.store.content_index import (
-    reindex_statements,
-    seal_statements,
-    unindex_statements,
-)
 from logsvc.store.hot_windows import HotWindows, bytes_to_add
 from logsvc.store.open_blocks import OpenBlocks
+from logsvc.store.sealing import after_change, before_change, before_delete, seal_statements
 from logsvc.store.stream_reads import StreamReads
 
 # Searches look at this many block headers per round (index only, no entries read).
@@ -324,13 +320,13 @@ class LogIndex(StreamReads):
         entries, the older ones replaced by null so that positions (and ids) stay. Every
         step is idempotent, so concurrent or repeated runs agree.
         """
-        # Oldest first (the same blocks for both statements); sealed blocks leave the
-        # content index first.
+        # Oldest first (the same blocks for every statement); what sealed blocks hold
+        # beside their rows goes first.
         expired = "service_name = ? AND last_ts < ? ORDER BY last_ts, id LIMIT ?"
         expired_params = (service_name, cutoff_ms, batch_size)
         deleted = self.db.batch(
             [
-                *unindex_statements(expired, expired_params),
+                *before_delete(expired, expired_params),
                 Statement(
                     "DELETE FROM log_blocks WHERE id IN "  # noqa: S608 - fixed fragments
                     f"(SELECT id FROM log_blocks WHERE {expired}) RETURNING entry_count",
@@ -345,12 +341,12 @@ class LogIndex(StreamReads):
             (cutoff_ms, service_name, cutoff_ms, cutoff_ms, batch_size),
         )
         if straddling:
-            # A sealed block's document changes with its entries: out, and in again.
+            # What a sealed block holds beside its row changes with its entries.
             changing = "id IN (SELECT value FROM json_each(?)) AND first_ts < ?"
             changing_params = (json.dumps([row["id"] for row in straddling]), cutoff_ms)
             self.db.batch(
                 [
-                    *unindex_statements(changing, changing_params),
+                    *before_change(changing, changing_params),
                     Statement(
                         "UPDATE log_blocks SET "  # noqa: S608 - fixed fragments
                         "entries = (SELECT json_group_array(CASE WHEN e.type = 'null' "
@@ -371,9 +367,7 @@ class LogIndex(StreamReads):
                             *changing_params,
                         ),
                     ),
-                    *reindex_statements(
-                        "id IN (SELECT value FROM json_each(?))", changing_params[:1]
-                    ),
+                    *after_change("id IN (SELECT value FROM json_each(?))", changing_params[:1]),
                 ]
             )
         return ExpiryStep(

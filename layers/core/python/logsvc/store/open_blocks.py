@@ -16,8 +16,8 @@ is open from then on. After any failure the instance forgets its open blocks. A 
 took appends keeps no archive object key (its entries came from several): an entry's full
 copy is then found in the archive by id and time.
 
-A block leaves the open ones sealed (logsvc.store.content_index): when it is full, or when
-the next entries of its service go into a new block; a sealed block takes no appends.
+A block leaves the open ones sealed (logsvc.store.sealing): when it is full, or when the
+next entries of its service go into a new block; a sealed block takes no appends.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from logsvc.store.blocks import (
     Block,
     block_statement,
 )
-from logsvc.store.content_index import seal_statements
+from logsvc.store.sealing import seal_statements
 
 # A block takes appends while it holds fewer entries: past about this many, a block's own
 # row and index entries cost under 2 bytes a log, while newest-N searches unpack whole

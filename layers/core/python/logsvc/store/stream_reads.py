@@ -15,7 +15,8 @@ import orjson
 from logsvc.entries import loads_json, pushed_labels
 from logsvc.filters import SearchFilters
 from logsvc.sql import SqlDatabase
-from logsvc.store.block_sql import block_ids, entry_conditions
+from logsvc.store import block_times
+from logsvc.store.block_sql import block_conditions, block_ids, entry_conditions
 from logsvc.store.blocks import ENTRY_LEVEL, LEVEL_COUNTS
 
 # The labels an agent pushed with an entry (logsvc.sources.loki_push keeps them under
@@ -147,10 +148,29 @@ class StreamReads:
 
     def tallies(self, filters: SearchFilters, origin: int, bucket_ms: int) -> list[Tally]:
         """Each stream's entries and message bytes per time bucket (bucket n holds
-        [origin + n * bucket_ms, origin + (n + 1) * bucket_ms)), counted in SQL: what series,
-        index stats and volumes read, one row per stream and bucket, however many entries
-        the range holds. Filters as for ``points``."""
+        [origin + n * bucket_ms, origin + (n + 1) * bucket_ms)), one row per stream and
+        bucket, however many entries the range holds: from sealed blocks' time summaries
+        where the filters are the block's alone (logsvc.store.block_times), and counted
+        in SQL from the entries of the other blocks. Filters as for ``points``."""
+        counted: dict[tuple[int, str, str, str, str | None], list[int]] = {}
+        summarized = not filters.q and not filters.fields
+        if summarized:
+            where, params = block_conditions(filters)
+            counted = block_times.count(
+                self.db.query(
+                    "SELECT since, service_name, source_type, streams FROM block_times "  # noqa: S608 - fixed fragments
+                    f"WHERE id IN (SELECT id FROM log_blocks WHERE {where})",
+                    params,
+                ),
+                filters.level,
+                filters.start_time,
+                filters.end_time,
+                origin,
+                bucket_ms,
+            )
         block_where, block_params = block_ids(filters, "b")
+        if summarized:
+            block_where += " AND NOT EXISTS (SELECT 1 FROM block_times AS t WHERE t.id = b.id)"
         entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
             # CAST: D1 binds a JSON number as REAL, and REAL division keeps the fraction.
@@ -163,18 +183,12 @@ class StreamReads:
             "GROUP BY 1, 2, 3, 4, 5",  # by position: "level" would name the block's column
             (origin, bucket_ms, *block_params, *entry_params),
         )
-        return [
-            (
-                r["bucket"],
-                r["level"],
-                r["service"],
-                r["source"],
-                r["labels"],
-                r["entries"],
-                r["bytes"],
-            )
-            for r in rows
-        ]
+        for r in rows:
+            key = (r["bucket"], r["level"], r["service"], r["source"], r["labels"])
+            found = counted.setdefault(key, [0, 0])
+            found[0] += r["entries"]
+            found[1] += r["bytes"]
+        return [(*key, entries, size) for key, (entries, size) in counted.items()]
 
     def block_values(
         self, column: str, start_ms: int, end_ms: int, services: frozenset[str] | None

@@ -1,0 +1,140 @@
+"""Time summaries of sealed blocks (logsvc.store.block_times): counts and bytes per time
+bucket read from them equal those counted from every entry, for any buckets, levels,
+pushed labels and range ends, as blocks are sealed, appended to and expired, on SQLite,
+the D1 REST stand-in and real D1 (workerd, through the bridge)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import orjson
+
+from logsvc import components
+from logsvc.entries import LogEntry
+from logsvc.filters import SearchFilters
+from logsvc.ids import entry_id
+from logsvc.store.log_index import LogIndex
+from logsvc.store.open_blocks import OpenBlocks
+
+NOW = 1_790_000_000_000
+MINUTE = 60_000
+
+
+def corpus(seed: int = 7) -> list[list[LogEntry]]:
+    """Flushes of three services, late entries from the hour before, mixed levels, and
+    pushed labels that differ inside a level (two streams of one level in a block)."""
+    rng = random.Random(seed)
+    flushes = []
+    for number in range(40):
+        entries = []
+        for _ in range(rng.randrange(5, 40)):
+            at = NOW + number * 4_000 + rng.randrange(4_000)
+            if rng.random() < 0.2:
+                at -= rng.randrange(3_600_000)
+            metadata = {"n": rng.randrange(100)}
+            if rng.random() < 0.3:
+                metadata["labels"] = {"env": rng.choice(("prod", "dev")), "app": "x"}
+            entries.append(
+                LogEntry(
+                    entry_id(at),
+                    rng.choice(("a", "b", "c")),
+                    rng.choice(("DEBUG", "INFO", "INFO", "WARN", "ERROR", "CRITICAL")),
+                    "m" * rng.randrange(1, 40) + " é",
+                    at,
+                    metadata,
+                )
+            )
+        flushes.append(entries)
+    return flushes
+
+
+def expected(entries, filters: SearchFilters, origin: int, bucket_ms: int) -> Counter:
+    counted: Counter = Counter()
+    for e in entries:
+        seen = {
+            "service_name": e.service_name,
+            "level": e.level,
+            "timestamp": e.timestamp,
+            "message": e.message,
+            "metadata": e.metadata,
+        }
+        if not filters.matches(seen):
+            continue
+        labels = e.metadata.get("labels")
+        key = (
+            (e.timestamp - origin) // bucket_ms,
+            e.level,
+            e.service_name,
+            e.source_type,
+            orjson.dumps(labels).decode() if labels else None,
+        )
+        counted[key + ("entries",)] += 1
+        counted[key + ("bytes",)] += len(e.message.encode())
+    return counted
+
+
+def tallied(index: LogIndex, filters: SearchFilters, origin: int, bucket_ms: int) -> Counter:
+    counted: Counter = Counter()
+    for bucket, level, service, source, labels, entries, size in index.tallies(
+        filters, origin, bucket_ms
+    ):
+        key = (bucket, level, service, source, labels)
+        counted[key + ("entries",)] += entries
+        counted[key + ("bytes",)] += size
+    return +counted
+
+
+SHAPES = [
+    (SearchFilters(start_time=NOW - 3_600_000, end_time=NOW + 200_000), 5 * MINUTE),
+    (SearchFilters(service="a", start_time=NOW - 1_234_567, end_time=NOW + 99_999), MINUTE),
+    (SearchFilters(level="ERROR", start_time=NOW - 600_001, end_time=NOW + 160_000), 7_001),
+    (SearchFilters(service="b", level="INFO", start_time=NOW, end_time=NOW + 1), 1_000),
+]
+
+
+def test_summaries_count_what_the_entries_hold(api_any_db):
+    db = components.database()
+    index = LogIndex(db, open_blocks=OpenBlocks())
+    flushes = corpus()
+    for number, batch in enumerate(flushes):
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+    entries = [e for batch in flushes for e in batch]
+    rows = db.query("SELECT count(*) AS n, count(words_doc) AS sealed FROM log_blocks")
+    summaries = db.query("SELECT count(*) AS n FROM block_times")[0]["n"]
+    assert 0 < summaries == rows[0]["sealed"] < rows[0]["n"]  # some open still
+    for filters, bucket_ms in SHAPES:
+        origin = filters.start_time  # as the engine asks: no entry before it
+        assert tallied(index, filters, origin, bucket_ms) == expected(
+            entries, filters, origin, bucket_ms
+        ), filters
+    # The same answers from the entries alone.
+    index.seal_open(NOW + 3_600_000, 100)
+    assert db.query("SELECT count(*) AS n FROM block_times")[0]["n"] == rows[0]["n"]
+    from_summaries = [tallied(index, f, f.start_time, b) for f, b in SHAPES]
+    db.execute("DELETE FROM block_times")
+    assert [tallied(index, f, f.start_time, b) for f, b in SHAPES] == from_summaries
+
+
+def test_summaries_follow_expiry(api_any_db):
+    db = components.database()
+    index = LogIndex(db)
+    flushes = corpus(seed=11)
+    for number, batch in enumerate(flushes):
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+    cutoff = NOW + 20 * 4_000 + 123
+    for service in ("a", "b", "c"):
+        while not index.expire(service, cutoff, 5).finished:
+            pass
+    kept = [e for batch in flushes for e in batch if e.timestamp >= cutoff]
+    blocks = db.query("SELECT count(*) AS n FROM log_blocks")[0]["n"]
+    assert db.query("SELECT count(*) AS n FROM block_times")[0]["n"] == blocks
+    for filters, bucket_ms in SHAPES:
+        origin = filters.start_time  # as the engine asks: no entry before it
+        assert tallied(index, filters, origin, bucket_ms) == expected(
+            kept, filters, origin, bucket_ms
+        ), filters
+    for service in ("a", "b", "c"):
+        while not index.expire(service, NOW + 3_600_000, 50).finished:
+            pass
+    assert db.query("SELECT count(*) AS n FROM block_times")[0]["n"] == 0

@@ -69,8 +69,8 @@ def expected(entries, filters: SearchFilters, origin: int, bucket_ms: int) -> Co
             e.source_type,
             orjson.dumps(labels).decode() if labels else None,
         )
-        counted[key + ("entries",)] += 1
-        counted[key + ("bytes",)] += len(e.message.encode())
+        counted[(*key, "entries")] += 1
+        counted[(*key, "bytes")] += len(e.message.encode())
     return counted
 
 
@@ -80,8 +80,8 @@ def tallied(index: LogIndex, filters: SearchFilters, origin: int, bucket_ms: int
         filters, origin, bucket_ms
     ):
         key = (bucket, level, service, source, labels)
-        counted[key + ("entries",)] += entries
-        counted[key + ("bytes",)] += size
+        counted[(*key, "entries")] += entries
+        counted[(*key, "bytes")] += size
     return +counted
 
 

@@ -2,23 +2,25 @@
 time bucket (Loki's count_over_time, rate, bytes_over_time and volumes over a bare
 selector) read no entries (issue 30, "charts without unpacking"; migration 0013).
 
-A sealed block (logsvc.store.sealing) has a row in ``block_times``: its service and
-source, ``since`` (its oldest entry's time) and ``streams``, a JSON array with one item per
-stream the block holds, ``[level, labels, offsets, sizes]``: the stream's pushed labels as
-the index reads them (JSON text, or null), its entries' times in ms after ``since`` in
-ascending order, and their message sizes in bytes, summed so far (cumulative). All of it is
-computed in SQL from the stored entries when the block is sealed (SUMMARY), so it costs no
-bytes on the wire, and computed again when expiry changes the block's entries.
+A sealed block (logsvc.store.sealing) has a row in ``block_times``, under its
+``words_doc``: its service and source, ``since`` (its oldest entry's time) and
+``streams``, a JSON array with one item per stream the block holds, ``[level, labels,
+steps, sizes]``: the stream's pushed labels as the index reads them (JSON text, or null),
+its entries' times in ms after ``since`` in ascending order given as differences from the
+one before, and their message sizes in bytes. All of it is computed in SQL from the stored
+entries when the block is sealed (SUMMARY), so it costs no bytes on the wire, and computed
+again when expiry changes the block's entries.
 
-Counting a bucket is then two binary searches in a stream's times; the bytes, a difference
-of two sums. Blocks without a summary (open ones, and those sealed before migration 0013)
-are counted from their entries in SQL, as before.
+Counting a bucket is then a binary search in a stream's times; its bytes, a difference of
+two running sums. Blocks without a summary (open ones, and those sealed before migration
+0013) are counted from their entries in SQL, as before.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -33,14 +35,15 @@ _ENTRIES = (
     "length(CAST(json_extract(e.value, '$[1]') AS BLOB)) AS size "
     "FROM json_each(b.entries) AS e WHERE e.type != 'null'"
 )
-# The block's streams, each with its times in order and its cumulative sizes.
+# The block's streams, each with its entries' times in order and their message sizes in the
+# same order, both as differences from the one before (small numbers: fewer bytes).
 SUMMARY = (
     "(SELECT json_group_array(json_array(s.level, s.labels, "  # noqa: S608 - fixed fragments
-    "(SELECT json_group_array(at) FROM (SELECT at FROM (" + _ENTRIES + ") "
-    "WHERE level = s.level AND labels IS s.labels ORDER BY at)), "
-    "(SELECT json_group_array(total) FROM (SELECT sum(size) OVER (ORDER BY at "
-    "ROWS UNBOUNDED PRECEDING) AS total FROM (" + _ENTRIES + ") "
-    "WHERE level = s.level AND labels IS s.labels ORDER BY at)))) "
+    "(SELECT json_group_array(step) FROM (SELECT at - lag(at, 1, 0) OVER (ORDER BY at) "
+    "AS step FROM (" + _ENTRIES + ") WHERE level = s.level AND labels IS s.labels "
+    "ORDER BY at)), "
+    "(SELECT json_group_array(size) FROM (SELECT size FROM (" + _ENTRIES + ") "
+    "WHERE level = s.level AND labels IS s.labels ORDER BY at, size)))) "
     "FROM (SELECT DISTINCT level, labels FROM (" + _ENTRIES + ")) AS s)"
 )
 
@@ -49,9 +52,9 @@ def write_statement(blocks: str, params: Iterable[object]) -> Statement:
     """(Re)write the summaries of the blocks ``blocks`` selects (a WHERE condition on the
     block row ``b``)."""
     return Statement(
-        "INSERT OR REPLACE INTO block_times (id, service_name, source_type, since, streams) "  # noqa: S608 - fixed fragments
-        f"SELECT b.id, b.service_name, b.source_type, b.first_ts, {SUMMARY} "
-        f"FROM log_blocks AS b WHERE {blocks}",
+        "INSERT OR REPLACE INTO block_times (doc, service_name, source_type, since, streams) "  # noqa: S608 - fixed fragments
+        f"SELECT b.words_doc, b.service_name, b.source_type, b.first_ts, {SUMMARY} "
+        f"FROM log_blocks AS b WHERE b.words_doc IS NOT NULL AND {blocks}",
         tuple(params),
     )
 
@@ -60,7 +63,8 @@ def delete_statement(blocks: str, params: Iterable[object]) -> Statement:
     """Delete the summaries of the blocks ``blocks`` (a WHERE condition on log_blocks)
     selects, before the blocks go."""
     return Statement(
-        f"DELETE FROM block_times WHERE id IN (SELECT id FROM log_blocks WHERE {blocks})",  # noqa: S608 - fixed fragments
+        "DELETE FROM block_times WHERE doc IN "  # noqa: S608 - fixed fragments
+        f"(SELECT words_doc FROM log_blocks WHERE {blocks})",
         tuple(params),
     )
 
@@ -76,24 +80,33 @@ def count(
     """Entries and bytes per (bucket, level, service, source, labels) of summary rows, for
     entries of ``level`` (None: any) between ``start`` and ``end`` (inclusive; None: no
     bound): bucket n holds [origin + n * bucket_ms, origin + (n + 1) * bucket_ms)."""
-    counted: dict[tuple[int, str, str, str, str | None], list[int]] = {}
+    streams: dict[tuple[str, str, str, str | None], dict[int, list[int]]] = {}
     for row in rows:
         since, service, source = row["since"], row["service_name"], row["source_type"]
-        for stream_level, labels, offsets, sizes in orjson.loads(row["streams"]):
+        for stream_level, labels, steps, sizes in orjson.loads(row["streams"]):
             if level is not None and stream_level != level:
                 continue
-            p = 0 if start is None else bisect_left(offsets, start - since)
-            last = len(offsets) if end is None else bisect_right(offsets, end - since)
+            times = list(accumulate(steps))  # ms after since, ascending
+            p = 0 if start is None else bisect_left(times, start - since)
+            last = len(times) if end is None else bisect_right(times, end - since)
+            if p >= last:
+                continue
+            totals = list(accumulate(sizes))
+            buckets = streams.setdefault((stream_level, service, source, labels), {})
+            shift = since - origin  # a time in ms after since, in ms after origin
             while p < last:
-                bucket = (since + offsets[p] - origin) // bucket_ms
-                q = bisect_left(offsets, origin + (bucket + 1) * bucket_ms - since, p, last)
-                key = (bucket, stream_level, service, source, labels)
-                found = counted.get(key)
-                size = sizes[q - 1] - (sizes[p - 1] if p else 0)
+                bucket = (times[p] + shift) // bucket_ms
+                q = bisect_left(times, (bucket + 1) * bucket_ms - shift, p, last)
+                size = totals[q - 1] - (totals[p - 1] if p else 0)
+                found = buckets.get(bucket)
                 if found is None:
-                    counted[key] = [q - p, size]
+                    buckets[bucket] = [q - p, size]
                 else:
                     found[0] += q - p
                     found[1] += size
                 p = q
-    return counted
+    return {
+        (bucket, *stream): found
+        for stream, buckets in streams.items()
+        for bucket, found in buckets.items()
+    }

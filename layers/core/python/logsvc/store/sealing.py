@@ -27,7 +27,7 @@ def seal_statements(block_id: str) -> list[Statement]:
             "WHERE id = ? AND words_doc IS NULL",
             (block_id,),
         ),
-        block_times.write_statement("b.id = ? AND b.words_doc IS NOT NULL", (block_id,)),
+        block_times.write_statement("b.id = ?", (block_id,)),
     ]
 
 
@@ -53,7 +53,7 @@ def after_change(blocks: str, params: Iterable[object]) -> list[Statement]:
     return [
         *content_index.reindex_statements(blocks, params),
         block_times.write_statement(
-            f"b.words_doc IS NOT NULL AND b.id IN (SELECT id FROM log_blocks WHERE {blocks})",  # noqa: S608 - fixed fragments
+            f"b.id IN (SELECT id FROM log_blocks WHERE {blocks})",  # noqa: S608 - fixed fragments
             params,
         ),
     ]

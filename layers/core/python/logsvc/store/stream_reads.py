@@ -152,25 +152,23 @@ class StreamReads:
         bucket, however many entries the range holds: from sealed blocks' time summaries
         where the filters are the block's alone (logsvc.store.block_times), and counted
         in SQL from the entries of the other blocks. Filters as for ``points``."""
+        where, block_params = block_conditions(filters)
         counted: dict[tuple[int, str, str, str, str | None], list[int]] = {}
-        summarized = not filters.q and not filters.fields
-        if summarized:
-            where, params = block_conditions(filters)
-            counted = block_times.count(
-                self.db.query(
-                    "SELECT since, service_name, source_type, streams FROM block_times "  # noqa: S608 - fixed fragments
-                    f"WHERE id IN (SELECT id FROM log_blocks WHERE {where})",
-                    params,
-                ),
-                filters.level,
-                filters.start_time,
-                filters.end_time,
-                origin,
-                bucket_ms,
+        if not filters.q and not filters.fields:  # what a summary answers
+            rows = self.db.query(
+                "SELECT since, service_name, source_type, streams FROM block_times "  # noqa: S608 - fixed fragments
+                f"WHERE doc IN (SELECT words_doc FROM log_blocks WHERE {where})",
+                block_params,
             )
-        block_where, block_params = block_ids(filters, "b")
-        if summarized:
-            block_where += " AND NOT EXISTS (SELECT 1 FROM block_times AS t WHERE t.id = b.id)"
+            counted = block_times.count(
+                rows, filters.level, filters.start_time, filters.end_time, origin, bucket_ms
+            )
+            # The other blocks, chosen from the indexes alone (no block row read).
+            where += (
+                " AND NOT EXISTS (SELECT 1 FROM block_times AS t "
+                "WHERE t.doc = log_blocks.words_doc)"
+            )
+        block_where = f"b.id IN (SELECT id FROM log_blocks WHERE {where})"  # noqa: S608 - fixed fragments
         entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
             # CAST: D1 binds a JSON number as REAL, and REAL division keeps the fraction.

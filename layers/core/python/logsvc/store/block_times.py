@@ -11,9 +11,9 @@ one before, and their message sizes in bytes. All of it is computed in SQL from 
 entries when the block is sealed (SUMMARY), so it costs no bytes on the wire, and computed
 again when expiry changes the block's entries.
 
-Counting a bucket is then a binary search in a stream's times; its bytes, a difference of
-two running sums. Blocks without a summary (open ones, and those sealed before migration
-0013) are counted from their entries in SQL, as before.
+Counting a bucket is then a binary search in a stream's times. Blocks without a summary
+(open ones, and those sealed before migration 0013) are counted from their entries in SQL,
+as before.
 """
 
 from __future__ import annotations
@@ -72,41 +72,40 @@ def delete_statement(blocks: str, params: Iterable[object]) -> Statement:
 def count(
     rows: Iterable[dict[str, Any]],
     level: str | None,
-    start: int | None,
-    end: int | None,
+    start: int,
+    end: int,
     origin: int,
     bucket_ms: int,
 ) -> dict[tuple[int, str, str, str, str | None], list[int]]:
     """Entries and bytes per (bucket, level, service, source, labels) of summary rows, for
-    entries of ``level`` (None: any) between ``start`` and ``end`` (inclusive; None: no
-    bound): bucket n holds [origin + n * bucket_ms, origin + (n + 1) * bucket_ms)."""
-    streams: dict[tuple[str, str, str, str | None], dict[int, list[int]]] = {}
+    entries of ``level`` (None: any) between ``start`` and ``end`` (inclusive, at or after
+    ``origin``): bucket n holds [origin + n * bucket_ms, origin + (n + 1) * bucket_ms)."""
+    buckets = (end - origin) // bucket_ms + 1
+    streams: dict[tuple[str, str, str, str | None], tuple[list[int], list[int]]] = {}
     for row in rows:
         since, service, source = row["since"], row["service_name"], row["source_type"]
+        shift = since - origin  # a time in ms after since, in ms after origin
         for stream_level, labels, steps, sizes in orjson.loads(row["streams"]):
             if level is not None and stream_level != level:
                 continue
             times = list(accumulate(steps))  # ms after since, ascending
-            p = 0 if start is None else bisect_left(times, start - since)
-            last = len(times) if end is None else bisect_right(times, end - since)
+            p = bisect_left(times, start - since)
+            last = bisect_right(times, end - since)
             if p >= last:
                 continue
-            totals = list(accumulate(sizes))
-            buckets = streams.setdefault((stream_level, service, source, labels), {})
-            shift = since - origin  # a time in ms after since, in ms after origin
+            key = (stream_level, service, source, labels)
+            if key not in streams:
+                streams[key] = ([0] * buckets, [0] * buckets)
+            entries, size = streams[key]
             while p < last:
                 bucket = (times[p] + shift) // bucket_ms
                 q = bisect_left(times, (bucket + 1) * bucket_ms - shift, p, last)
-                size = totals[q - 1] - (totals[p - 1] if p else 0)
-                found = buckets.get(bucket)
-                if found is None:
-                    buckets[bucket] = [q - p, size]
-                else:
-                    found[0] += q - p
-                    found[1] += size
+                entries[bucket] += q - p
+                size[bucket] += sum(sizes[p:q])
                 p = q
     return {
-        (bucket, *stream): found
-        for stream, buckets in streams.items()
-        for bucket, found in buckets.items()
+        (bucket, *key): [entries[bucket], size[bucket]]
+        for key, (entries, size) in streams.items()
+        for bucket in range(buckets)
+        if entries[bucket]
     }

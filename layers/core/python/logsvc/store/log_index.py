@@ -109,16 +109,18 @@ class LogIndex(StreamReads):
         appending = self.open_blocks is not None and batch.appendable
         if appending:
             statements, plans = self.open_blocks.statements(batch.blocks, archive_keys)
+            sealed = sum(plan.sealed for plan in plans)
         else:  # written whole: sealed at once
             statements = [self.block_statement(block, archive_keys) for block in batch.blocks]
             statements += [s for block in batch.blocks for s in seal_statements(block.id)]
+            sealed = sum(block.size for block in batch.blocks)
         statements += also
         if checkpoint is not None:
             statements.append(self.checkpoint_statement(checkpoint))
         if not statements:
             return
         windows = self.hot_windows
-        adding = bytes_to_add([block.size for block in batch.blocks])
+        adding = bytes_to_add([block.size for block in batch.blocks], sealed)
         # Room first, so the budget is not passed even briefly.
         if windows.budget_bytes and windows.size_bytes() + adding > windows.budget_bytes:
             windows.make_room(adding)

@@ -104,6 +104,7 @@ class _Planned:
     block: Block  # the new entries, as a block of their own
     appended: OpenBlock | None  # the open block with them, when they are appended
     statements: int  # how many statements it took
+    sealed: int = 0  # the entries' bytes of the blocks it seals
 
 
 class OpenBlocks:
@@ -128,14 +129,16 @@ class OpenBlocks:
                 if current is None or not current.takes(block):
                     # The block it replaces takes no more: sealed, as is a full new one.
                     own = _seals([current.id]) if current is not None else []
+                    sealed = current.size if current is not None else 0
                     own.append(block_statement(block, archive_keys))
                     if len(block.rows) >= OPEN_BLOCK_ENTRIES:
                         own += _seals([block.id])
+                        sealed += block.size
                         planned.pop(key, None)
                     else:
                         planned[key] = OpenBlock.of(block)
                     statements += own
-                    plans.append(_Planned(key, block, None, len(own)))
+                    plans.append(_Planned(key, block, None, len(own), sealed))
                     continue
                 appended = planned[key] = current.with_(block)
                 own = [
@@ -152,11 +155,12 @@ class OpenBlocks:
                         ),
                     ),
                 ]
-                if appended.count >= OPEN_BLOCK_ENTRIES:
+                full = appended.count >= OPEN_BLOCK_ENTRIES
+                if full:
                     own += _seals([appended.id])
                     planned.pop(key)
                 statements += own
-                plans.append(_Planned(key, block, appended, len(own)))
+                plans.append(_Planned(key, block, appended, len(own), appended.size if full else 0))
         return statements, plans
 
     def settle(self, plans: Sequence[_Planned], results: Sequence[Result]) -> None:

@@ -164,7 +164,8 @@ class ShardedIndex:
         windows = self.shards[number].hot_windows
         if not windows.budget_bytes:
             return
-        adding = bytes_to_add([block.size for block in blocks])
+        sizes = [block.size for block in blocks]
+        adding = bytes_to_add(sizes, sum(sizes))  # as if it sealed them all
         if windows.size_bytes() + adding <= windows.budget_bytes:
             return
         now = self.placements.clock()

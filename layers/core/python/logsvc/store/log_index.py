@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from logsvc.clock import DAY_MS
@@ -27,7 +26,6 @@ from logsvc.store.blocks import (
     ENTRY_COLUMNS,
     LEVEL_COUNTS,
     MAX_BLOCK_SPAN_MS,
-    RECOUNT_LEVELS,
     Block,
     Checkpoint,
     PreparedBatch,
@@ -36,9 +34,10 @@ from logsvc.store.blocks import (
     entry_view,
     pack,
 )
+from logsvc.store.expiry import ExpiryStep, expire
 from logsvc.store.hot_windows import HotWindows, bytes_to_add
 from logsvc.store.open_blocks import OpenBlocks
-from logsvc.store.sealing import after_change, before_change, before_delete, seal_statements
+from logsvc.store.sealing import seal_statements
 from logsvc.store.stream_reads import StreamReads
 
 # Searches look at this many block headers per round (index only, no entries read).
@@ -67,12 +66,6 @@ def overlap_entries(db: SqlDatabase) -> int:
     """How many entries of overlapping blocks a search round may read ahead on ``db``."""
     worth = int(db.round_trip_ms * ENTRIES_PER_MS)
     return min(OVERLAP_ENTRIES, max(MIN_OVERLAP_ENTRIES, worth))
-
-
-@dataclass(frozen=True)
-class ExpiryStep:
-    entries: int  # entries deleted by this step
-    finished: bool  # nothing older than the cutoff is left for this service
 
 
 class LogIndex(StreamReads):
@@ -316,67 +309,9 @@ class LogIndex(StreamReads):
         return [row["service_name"] for row in rows]
 
     def expire(self, service_name: str, cutoff_ms: int, batch_size: int) -> ExpiryStep:
-        """One bounded step of deleting a service's entries older than cutoff_ms.
-
-        Whole blocks older than the cutoff go; blocks that straddle it keep their newer
-        entries, the older ones replaced by null so that positions (and ids) stay. Every
-        step is idempotent, so concurrent or repeated runs agree.
-        """
-        # Oldest first (the same blocks for every statement); what sealed blocks hold
-        # beside their rows goes first.
-        expired = "service_name = ? AND last_ts < ? ORDER BY last_ts, id LIMIT ?"
-        expired_params = (service_name, cutoff_ms, batch_size)
-        deleted = self.db.batch(
-            [
-                *before_delete(expired, expired_params),
-                Statement(
-                    "DELETE FROM log_blocks WHERE id IN "  # noqa: S608 - fixed fragments
-                    f"(SELECT id FROM log_blocks WHERE {expired}) RETURNING entry_count",
-                    expired_params,
-                ),
-            ]
-        )[-1].rows
-        straddling = self.db.query(
-            "SELECT id, (SELECT count(*) FROM json_each(entries) WHERE type != 'null' "
-            "AND json_extract(value, '$[0]') < ?) AS expired FROM log_blocks "
-            "WHERE service_name = ? AND first_ts < ? AND last_ts >= ? LIMIT ?",
-            (cutoff_ms, service_name, cutoff_ms, cutoff_ms, batch_size),
-        )
-        if straddling:
-            # What a sealed block holds beside its row changes with its entries.
-            changing = "id IN (SELECT value FROM json_each(?)) AND first_ts < ?"
-            changing_params = (json.dumps([row["id"] for row in straddling]), cutoff_ms)
-            self.db.batch(
-                [
-                    *before_change(changing, changing_params),
-                    Statement(
-                        "UPDATE log_blocks SET "  # noqa: S608 - fixed fragments
-                        "entries = (SELECT json_group_array(CASE WHEN e.type = 'null' "
-                        "OR json_extract(e.value, '$[0]') < ? THEN NULL ELSE json(e.value) END) "
-                        "FROM json_each(log_blocks.entries) AS e), "
-                        "entry_count = (SELECT count(*) FROM json_each(log_blocks.entries) "
-                        "WHERE type != 'null' AND json_extract(value, '$[0]') >= ?), "
-                        f"{RECOUNT_LEVELS}, "
-                        "first_ts = (SELECT min(json_extract(value, '$[0]')) "
-                        "FROM json_each(log_blocks.entries) WHERE type != 'null' "
-                        "AND json_extract(value, '$[0]') >= ?) "
-                        f"WHERE {changing}",
-                        (
-                            cutoff_ms,
-                            cutoff_ms,
-                            *[cutoff_ms] * len(LEVEL_COUNTS),
-                            cutoff_ms,
-                            *changing_params,
-                        ),
-                    ),
-                    *after_change("id IN (SELECT value FROM json_each(?))", changing_params[:1]),
-                ]
-            )
-        return ExpiryStep(
-            entries=sum(row["entry_count"] for row in deleted)
-            + sum(row["expired"] for row in straddling),
-            finished=len(deleted) < batch_size and len(straddling) < batch_size,
-        )
+        """One bounded step of deleting a service's entries older than cutoff_ms
+        (logsvc.store.expiry)."""
+        return expire(self.db, service_name, cutoff_ms, batch_size)
 
     def seal_open(self, before_ms: int, limit: int) -> int:
         """Seal up to ``limit`` blocks still open whose newest entry is older than

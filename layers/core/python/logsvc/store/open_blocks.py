@@ -128,11 +128,11 @@ class OpenBlocks:
                 current = planned.get(key)
                 if current is None or not current.takes(block):
                     # The block it replaces takes no more: sealed, as is a full new one.
-                    own = _seals([current.id]) if current is not None else []
+                    own = seal_statements(current.id) if current is not None else []
                     sealed = current.size if current is not None else 0
                     own.append(block_statement(block, archive_keys))
                     if len(block.rows) >= OPEN_BLOCK_ENTRIES:
-                        own += _seals([block.id])
+                        own += seal_statements(block.id)
                         sealed += block.size
                         planned.pop(key, None)
                     else:
@@ -157,7 +157,7 @@ class OpenBlocks:
                 ]
                 full = appended.count >= OPEN_BLOCK_ENTRIES
                 if full:
-                    own += _seals([appended.id])
+                    own += seal_statements(appended.id)
                     planned.pop(key)
                 statements += own
                 plans.append(_Planned(key, block, appended, len(own), appended.size if full else 0))
@@ -184,10 +184,6 @@ class OpenBlocks:
         """After a failure: whatever was open may not be as remembered."""
         with self._lock:
             self._open.clear()
-
-
-def _seals(block_ids: Sequence[str]) -> list[Statement]:
-    return [statement for block_id in block_ids for statement in seal_statements(block_id)]
 
 
 def _append(block: Block, current: OpenBlock, appended: OpenBlock) -> Statement:

@@ -27,8 +27,9 @@ from logsvc.filters import SearchFilters
 from logsvc.refreshed import Refreshed
 from logsvc.sql import Statement
 from logsvc.store.blocks import Block, Checkpoint, PreparedBatch
+from logsvc.store.expiry import ExpiryStep
 from logsvc.store.hot_windows import bytes_to_add
-from logsvc.store.log_index import ExpiryStep, LogIndex
+from logsvc.store.log_index import LogIndex
 from logsvc.store.placements import MOVE_NOTICE_MS, MOVE_TO_FILL, Placements, current
 from logsvc.store.stream_reads import Point, Stream, Tally, Valued
 

@@ -11,5 +11,5 @@ CREATE TABLE IF NOT EXISTS block_times (
     service_name TEXT NOT NULL,
     source_type  TEXT NOT NULL,
     since        INTEGER NOT NULL,      -- the block's oldest entry, Unix ms
-    streams      TEXT NOT NULL          -- JSON: [[level, labels, [time steps], [sizes]], ...]
+    streams      TEXT NOT NULL          -- JSON: [[level, labels, [times after since], [sizes]], ...]
 );

@@ -138,3 +138,45 @@ def test_summaries_follow_expiry(api_any_db):
         while not index.expire(service, NOW + 3_600_000, 50).finished:
             pass
     assert db.query("SELECT count(*) AS n FROM block_times")[0]["n"] == 0
+
+
+def test_newest_first_searches_bounded_by_summaries_answer_what_a_scan_answers(api_any_db):
+    """A newest-first search reads only the blocks that can hold its answer, bounded by the
+    time summaries of the newest blocks (LogIndex.search): sealed and open blocks, late
+    entries widening blocks, levels, time ranges and pages answer as a scan of every
+    entry does."""
+    db = components.database()
+    index = LogIndex(db, open_blocks=OpenBlocks())
+    flushes = corpus(seed=5)
+    for number, batch in enumerate(flushes):
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+    entries = [e for batch in flushes for e in batch]
+    shapes = [
+        SearchFilters(service="a", limit=50),
+        SearchFilters(service="b", level="ERROR", limit=10),
+        SearchFilters(level="WARN", limit=7, offset=5),
+        SearchFilters(service="c", start_time=NOW - 1_800_000, end_time=NOW + 60_000, limit=20),
+        SearchFilters(start_time=NOW + 100_000, end_time=NOW + 140_000, limit=3, offset=2),
+    ]
+    for filters in shapes:
+        found, more = index.search(filters)
+        matching = sorted(
+            (
+                e
+                for e in entries
+                if filters.matches(
+                    {
+                        "service_name": e.service_name,
+                        "level": e.level,
+                        "timestamp": e.timestamp,
+                        "message": e.message,
+                        "metadata": e.metadata,
+                    }
+                )
+            ),
+            key=lambda e: (e.timestamp, e.id),
+            reverse=True,
+        )
+        page = matching[filters.offset : filters.offset + filters.limit]
+        assert [entry["id"] for entry in found] == [e.id for e in page], filters
+        assert more == (len(matching) > filters.offset + filters.limit)

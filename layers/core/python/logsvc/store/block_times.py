@@ -5,9 +5,9 @@ selector) read no entries (issue 30, "charts without unpacking"; migration 0013)
 A sealed block (logsvc.store.sealing) has a row in ``block_times``, under its
 ``words_doc``: its service and source, ``since`` (its oldest entry's time) and
 ``streams``, a JSON array with one item per stream the block holds, ``[level, labels,
-steps, sizes]``: the stream's pushed labels as the index reads them (JSON text, or null),
-its entries' times in ms after ``since`` in ascending order given as differences from the
-one before, and their message sizes in bytes. All of it is computed in SQL from the stored
+times, sizes]``: the stream's pushed labels as the index reads them (JSON text, or null),
+its entries' times in ms after ``since`` in ascending order, and their message sizes in
+bytes. All of it is computed in SQL from the stored
 entries when the block is sealed (SUMMARY), so it costs no bytes on the wire, and computed
 again when expiry changes the block's entries.
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -36,12 +35,11 @@ _ENTRIES = (
     "FROM json_each(b.entries) AS e WHERE e.type != 'null'"
 )
 # The block's streams, each with its entries' times in order and their message sizes in the
-# same order, both as differences from the one before (small numbers: fewer bytes).
+# same order.
 SUMMARY = (
     "(SELECT json_group_array(json_array(s.level, s.labels, "  # noqa: S608 - fixed fragments
-    "(SELECT json_group_array(step) FROM (SELECT at - lag(at, 1, 0) OVER (ORDER BY at) "
-    "AS step FROM (" + _ENTRIES + ") WHERE level = s.level AND labels IS s.labels "
-    "ORDER BY at)), "
+    "(SELECT json_group_array(at) FROM (SELECT at FROM (" + _ENTRIES + ") "
+    "WHERE level = s.level AND labels IS s.labels ORDER BY at)), "
     "(SELECT json_group_array(size) FROM (SELECT size FROM (" + _ENTRIES + ") "
     "WHERE level = s.level AND labels IS s.labels ORDER BY at, size)))) "
     "FROM (SELECT DISTINCT level, labels FROM (" + _ENTRIES + ")) AS s)"
@@ -85,10 +83,9 @@ def count(
     for row in rows:
         since, service, source = row["since"], row["service_name"], row["source_type"]
         shift = since - origin  # a time in ms after since, in ms after origin
-        for stream_level, labels, steps, sizes in orjson.loads(row["streams"]):
+        for stream_level, labels, times, sizes in orjson.loads(row["streams"]):
             if level is not None and stream_level != level:
                 continue
-            times = list(accumulate(steps))  # ms after since, ascending
             p = bisect_left(times, start - since)
             last = bisect_right(times, end - since)
             if p >= last:

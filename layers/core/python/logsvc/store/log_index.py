@@ -188,8 +188,7 @@ class LogIndex(StreamReads):
                 # ranges made SQLite read each block's whole row (its entries) instead.
                 where += " AND last_ts <= ? AND (last_ts < ? OR id < ?)"
                 params += [after[0], after[0], after[1]]
-            budget = OVERLAP_ENTRIES if sparse else self.overlap_entries
-            choice, choice_params = _choice(filters, summarized, enough, budget)
+            since, since_params = _overlap_since(filters, summarized, enough)
             rows = self.db.query(
                 "WITH headers AS (SELECT id, last_ts, first_ts, words_doc, "  # noqa: S608 - fixed fragments
                 "row_number() OVER (ORDER BY last_ts DESC, id DESC) AS n, "
@@ -199,15 +198,15 @@ class LogIndex(StreamReads):
                 f"FROM log_blocks WHERE {where} ORDER BY last_ts DESC, id DESC LIMIT ?), "
                 # The newest blocks that hold enough entries, and those overlapping them in
                 # time within the overlap budget: both newest first, so chosen is too.
-                "needed AS (SELECT id, first_ts FROM headers WHERE before < ?), "
-                f"{choice}, "
+                "needed AS (SELECT id, first_ts, words_doc, before_all FROM headers "
+                "WHERE before < ?), "
+                f"overlap AS (SELECT {since} AS since), "
+                "picked AS (SELECT id, last_ts, before < ? OR (before_all < ? AND last_ts >= "
+                "(SELECT since FROM overlap)) AS read FROM headers), "
                 "chosen AS (SELECT id, last_ts FROM picked WHERE read), "
                 "oldest AS (SELECT id, last_ts FROM chosen ORDER BY last_ts, id LIMIT 1) "
                 "SELECT (SELECT count(*) FROM headers) AS headers_read, "
-                # The newest block left unread that may hold an entry of the answer (none,
-                # where the summaries bounded the round).
-                "(SELECT max(last_ts) FROM picked WHERE NOT read "
-                "AND (SELECT bound FROM overlap) IS NULL) AS next_last_ts, "
+                "(SELECT max(last_ts) FROM picked WHERE NOT read) AS next_last_ts, "
                 "(SELECT last_ts FROM oldest) AS oldest_last_ts, "
                 "(SELECT id FROM oldest) AS oldest_id, "
                 f"{BLOCK_COLUMNS}, {ENTRY_COLUMNS} "
@@ -220,7 +219,9 @@ class LogIndex(StreamReads):
                     *params,
                     headers,
                     enough,
-                    *choice_params,
+                    *since_params,
+                    enough,
+                    OVERLAP_ENTRIES if sparse else self.overlap_entries,
                     *entry_params,
                     sent,
                 ),
@@ -430,50 +431,27 @@ class LogIndex(StreamReads):
         )
 
 
-def _choice(
-    filters: SearchFilters, summarized: bool, enough: int, budget: int
-) -> tuple[str, list[Any]]:
-    """The CTEs ``overlap`` and ``picked`` of a search round, and their parameters: which
-    of the round's headers to read.
-
-    Without a bound, the blocks that hold enough entries (``needed``) and those overlapping
-    them in time, up to ``budget`` entries. Where the filters are what time summaries
-    answer (logsvc.store.block_times), ``bound`` is the time of the ``enough``-th newest
-    matching entry in the summaries of the newest blocks (SUMMARIES_READ_AHEAD): the answer
-    holds nothing older, so a round reads the blocks without a summary whose newest entry
-    is not older, and those whose summary holds a match not older. Late entries make a
-    block's oldest a loose bound: a busy service's newest 50 read about 2,000 entries of
-    overlapping blocks without it."""
-    loose = "before < ? OR (before_all < ? AND last_ts >= (SELECT min(first_ts) FROM needed))"
+def _overlap_since(filters: SearchFilters, summarized: bool, enough: int) -> tuple[str, list[Any]]:
+    """SQL for the time before which no block need be read this round: the oldest entry of
+    the ``needed`` blocks (those that hold enough entries), or, where the filters are what
+    time summaries answer (logsvc.store.block_times), the time of the ``enough``-th newest
+    matching entry in the summaries of the newest blocks (SUMMARIES_READ_AHEAD): the
+    answer holds nothing older. Late entries make a block's oldest a loose
+    bound: a busy service's newest 50 read about 2,000 entries of overlapping blocks so."""
+    loose = "(SELECT min(first_ts) FROM needed)"
     if not summarized:
-        return (
-            "overlap AS (SELECT NULL AS bound), "  # noqa: S608 - fixed fragments
-            f"picked AS (SELECT id, last_ts, {loose} AS read FROM headers)",
-            [enough, budget],
-        )
+        return loose, []
     level = "json_extract(s.value, '$[0]') = ?" if filters.level else "1 = 1"
-    levels = [filters.level] if filters.level else []
-    start = filters.start_time if filters.start_time is not None else -(1 << 62)
-    end = filters.end_time if filters.end_time is not None else 1 << 62
-    times = "FROM block_times AS t, json_each(t.streams) AS s, json_each(s.value, '$[2]') AS at "
-    bound = (
-        f"(SELECT t.since + at.value {times}"
-        "JOIN headers AS h ON t.doc = h.words_doc "
+    tight = (
+        "(SELECT t.since + at.value AS at FROM headers AS h "  # noqa: S608 - fixed fragments
+        "JOIN block_times AS t ON t.doc = h.words_doc, json_each(t.streams) AS s, "
+        "json_each(s.value, '$[2]') AS at "
         f"WHERE (h.before < ? OR h.n <= ?) AND {level} AND t.since + at.value BETWEEN ? AND ? "
         "ORDER BY 1 DESC LIMIT 1 OFFSET ?)"
     )
-    holds = (
-        f"EXISTS (SELECT 1 {times}WHERE t.doc = headers.words_doc AND {level} "  # noqa: S608 - fixed fragments
-        "AND t.since + at.value BETWEEN max(?, (SELECT bound FROM overlap)) AND ?)"
-    )
-    summarized_here = "EXISTS (SELECT 1 FROM block_times AS t WHERE t.doc = headers.words_doc)"
-    # CASE, not AND and OR: in a result column SQLite evaluates both sides of those.
-    sql = (
-        f"overlap AS (SELECT {bound} AS bound), "  # noqa: S608 - fixed fragments
-        "picked AS (SELECT id, last_ts, CASE WHEN (SELECT bound FROM overlap) IS NULL "
-        f"THEN {loose} WHEN last_ts < (SELECT bound FROM overlap) THEN 0 "
-        f"WHEN NOT {summarized_here} THEN 1 ELSE {holds} END AS read FROM headers)"
-    )
-    params: list[Any] = [enough * SUMMARIES_READ_AHEAD, SUMMARIES_READ_AHEAD, *levels]
-    params += [start, end, enough - 1, enough, budget, *levels, start, end]
-    return sql, params
+    params: list[Any] = [enough * SUMMARIES_READ_AHEAD, SUMMARIES_READ_AHEAD]
+    params += [filters.level] if filters.level else []
+    start = filters.start_time if filters.start_time is not None else -(1 << 62)
+    end = filters.end_time if filters.end_time is not None else 1 << 62
+    params += [start, end, enough - 1]
+    return f"coalesce({tight}, {loose})", params

@@ -8,7 +8,7 @@ only: no text, no positions):
   metadata's text values as ``key=value``: any substring of 3 characters or more;
 - ``block_fields``: each ``key=value`` line as one token: a field's exact value.
 
-Documents are computed in SQL from the block's stored entries (WORDS, FIELDS), where the
+Documents are computed in SQL from the block's stored entries (``_TABLES``), where the
 block is, so they cost no bytes on the wire, and the same expressions remove them again
 (FTS5's 'delete' command, which a contentless table needs the document for) before a
 block is deleted or its entries expire.
@@ -37,22 +37,22 @@ _FIELD_CHARACTERS = frozenset(chr(c) for c in range(0x20, 0x7F)) - {";"}
 
 
 def _lines(block: str, messages: bool) -> str:
-    """SQL: the distinct lines of the block row ``block`` (an alias of log_blocks), joined
-    by newlines (NULL for a block without any)."""
+    """SQL: the distinct lines of the block row ``block`` (an alias of log_blocks), its
+    metadata's text values as ``key=value`` and, with ``messages``, its messages, joined
+    by newlines (block_fields' tokenizer ends a token there; NULL for a block without
+    any)."""
     entries = f"json_each({block}.entries) AS e"
-    fields = (
+    lines = (
         "SELECT t.key || '=' || t.atom AS line "  # noqa: S608 - fixed fragments
         f"FROM {entries}, json_tree(e.value, '$[2]') AS t "
         "WHERE e.type = 'array' AND t.type = 'text'"
     )
     if messages:
-        fields = (
-            "SELECT json_extract(e.value, '$[1]') AS line "  # noqa: S608 - fixed fragments
-            f"FROM {entries} WHERE e.type = 'array' UNION {fields}"
+        lines += (
+            " UNION SELECT json_extract(e.value, '$[1]') "  # noqa: S608 - fixed fragments
+            f"FROM {entries} WHERE e.type = 'array'"
         )
-    else:
-        fields = fields.replace("SELECT ", "SELECT DISTINCT ", 1)
-    return f"(SELECT group_concat(line, char(10)) FROM ({fields}))"  # noqa: S608 - fixed fragments
+    return f"(SELECT group_concat(line, char(10)) FROM (SELECT DISTINCT line FROM ({lines})))"  # noqa: S608 - fixed fragments
 
 
 # Each table, its column and its document of the block row ``b``.

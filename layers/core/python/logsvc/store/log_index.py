@@ -436,8 +436,8 @@ def _overlap_since(filters: SearchFilters, summarized: bool, enough: int) -> tup
     the ``needed`` blocks (those that hold enough entries), or, where the filters are what
     time summaries answer (logsvc.store.block_times), the time of the ``enough``-th newest
     matching entry in the summaries of the newest blocks (SUMMARIES_READ_AHEAD): the
-    answer holds nothing older. Late entries make a block's oldest a loose
-    bound: a busy service's newest 50 read about 2,000 entries of overlapping blocks so."""
+    answer holds nothing older. Late entries make a block's oldest a loose bound: a busy
+    service's newest 50 read about 2,000 entries of overlapping blocks so."""
     loose = "(SELECT min(first_ts) FROM needed)"
     if not summarized:
         return loose, []

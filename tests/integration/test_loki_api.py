@@ -107,14 +107,19 @@ def test_forward_returns_the_oldest_first(corpus):
     assert found == sorted(e["timestamp"] for e in logs if e["service_name"] == "b")[:5]
 
 
-def counts_by_level(api, query: str, start: int, end: int, step_ms: int) -> dict:
-    body = api.get(
+def query_range(api, query: str, start: int, end: int, step_ms: int) -> dict:
+    """The body of a range query over [start, end] (Unix ms)."""
+    return api.get(
         "/loki/api/v1/query_range",
         query=query,
         start=str(start * 1_000_000),
         end=str(end * 1_000_000),
         step=f"{step_ms}ms",
     ).body
+
+
+def counts_by_level(api, query: str, start: int, end: int, step_ms: int) -> dict:
+    body = query_range(api, query, start, end, step_ms)
     assert body["data"]["resultType"] == "matrix", body
     return {
         (series["metric"].get("level"), int(t * 1000)): int(value)
@@ -171,13 +176,7 @@ def test_counts_per_bucket_equal_a_walk_of_every_entry(corpus, template, step):
     start = now - 25 * MINUTE
 
     def matrix(query: str) -> dict:
-        body = api.get(
-            "/loki/api/v1/query_range",
-            query=query,
-            start=str(start * 1_000_000),
-            end=str(now * 1_000_000),
-            step=f"{step // 1000}s",
-        ).body
+        body = query_range(api, query, start, now, step)
         assert body["status"] == "success", body
         return {
             tuple(sorted(s["metric"].items())): [(t, float(v)) for t, v in s["values"]]

@@ -100,11 +100,12 @@ def block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
     return conditions.sql()
 
 
-def block_ids(filters: SearchFilters, alias: str) -> tuple[str, list[Any]]:
-    """A condition that the block ``alias`` is one block_conditions chooses: for reads
-    that unpack every block chosen (the blocks picked from the indexes first)."""
+def block_ids(filters: SearchFilters, alias: str, also: str = "") -> tuple[str, list[Any]]:
+    """A condition that the block ``alias`` is one block_conditions chooses (and ``also``,
+    more SQL on log_blocks, says): for reads that unpack every block chosen (the blocks
+    picked from the indexes first)."""
     where, params = block_conditions(filters)
-    return f"{alias}.id IN (SELECT id FROM log_blocks WHERE {where})", params  # noqa: S608 - fixed fragments
+    return f"{alias}.id IN (SELECT id FROM log_blocks WHERE {where}{also})", params  # noqa: S608 - fixed fragments
 
 
 def _pushed_label_equality(field_filter: FieldFilter) -> bool:

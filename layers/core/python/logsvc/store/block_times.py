@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from logsvc.filters import SearchFilters
 from logsvc.sql import Statement
 from logsvc.store.blocks import ENTRY_LEVEL
 
@@ -65,6 +66,21 @@ def delete_statement(blocks: str, params: Iterable[object]) -> Statement:
         f"(SELECT words_doc FROM log_blocks WHERE {blocks})",
         tuple(params),
     )
+
+
+def nth_newest(docs: str, filters: SearchFilters, n: int) -> tuple[str, list[Any]]:
+    """SQL for the time of the ``n``-th newest entry matching the filters' level and time
+    range in the summaries of the blocks ``docs`` (SQL selecting their words_doc) names
+    (NULL when they hold fewer), and its parameters after those of ``docs``."""
+    level = "json_extract(s.value, '$[0]') = ?" if filters.level else "1 = 1"
+    start = filters.start_time if filters.start_time is not None else -(1 << 62)
+    end = filters.end_time if filters.end_time is not None else 1 << 62
+    sql = (
+        "(SELECT t.since + at.value FROM block_times AS t, json_each(t.streams) AS s, "  # noqa: S608 - fixed fragments
+        f"json_each(s.value, '$[2]') AS at WHERE t.doc IN ({docs}) AND {level} "
+        "AND t.since + at.value BETWEEN ? AND ? ORDER BY 1 DESC LIMIT 1 OFFSET ?)"
+    )
+    return sql, [*([filters.level] if filters.level else []), start, end, n - 1]
 
 
 def count(

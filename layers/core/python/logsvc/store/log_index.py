@@ -19,6 +19,7 @@ from logsvc.errors import DatabaseFull
 from logsvc.filters import SearchFilters
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
+from logsvc.store import block_times
 from logsvc.store.block_sql import block_conditions, entry_conditions, residual, window_counts
 from logsvc.store.blocks import (
     BLOCK_COLUMNS,
@@ -434,24 +435,16 @@ class LogIndex(StreamReads):
 def _overlap_since(filters: SearchFilters, summarized: bool, enough: int) -> tuple[str, list[Any]]:
     """SQL for the time before which no block need be read this round: the oldest entry of
     the ``needed`` blocks (those that hold enough entries), or, where the filters are what
-    time summaries answer (logsvc.store.block_times), the time of the ``enough``-th newest
-    matching entry in the summaries of the newest blocks (SUMMARIES_READ_AHEAD): the
-    answer holds nothing older. Late entries make a block's oldest a loose bound: a busy
-    service's newest 50 read about 2,000 entries of overlapping blocks so."""
+    time summaries answer, the time of the ``enough``-th newest matching entry in the
+    summaries of the newest blocks (SUMMARIES_READ_AHEAD): the answer holds nothing older
+    (late entries make a block's oldest a loose bound)."""
     loose = "(SELECT min(first_ts) FROM needed)"
     if not summarized:
         return loose, []
-    level = "json_extract(s.value, '$[0]') = ?" if filters.level else "1 = 1"
-    tight = (
-        "(SELECT t.since + at.value AS at FROM headers AS h "  # noqa: S608 - fixed fragments
-        "JOIN block_times AS t ON t.doc = h.words_doc, json_each(t.streams) AS s, "
-        "json_each(s.value, '$[2]') AS at "
-        f"WHERE (h.before < ? OR h.n <= ?) AND {level} AND t.since + at.value BETWEEN ? AND ? "
-        "ORDER BY 1 DESC LIMIT 1 OFFSET ?)"
-    )
-    params: list[Any] = [enough * SUMMARIES_READ_AHEAD, SUMMARIES_READ_AHEAD]
-    params += [filters.level] if filters.level else []
-    start = filters.start_time if filters.start_time is not None else -(1 << 62)
-    end = filters.end_time if filters.end_time is not None else 1 << 62
-    params += [start, end, enough - 1]
-    return f"coalesce({tight}, {loose})", params
+    newest = "SELECT words_doc FROM headers WHERE before < ? OR n <= ?"
+    tight, params = block_times.nth_newest(newest, filters, enough)
+    return f"coalesce({tight}, {loose})", [
+        enough * SUMMARIES_READ_AHEAD,
+        SUMMARIES_READ_AHEAD,
+        *params,
+    ]

@@ -152,23 +152,24 @@ class StreamReads:
         bucket, however many entries the range holds: from sealed blocks' time summaries
         where the filters are the block's alone (logsvc.store.block_times), and counted
         in SQL from the entries of the other blocks. Filters as for ``points``."""
-        where, block_params = block_conditions(filters)
         counted: dict[tuple[int, str, str, str, str | None], list[int]] = {}
+        others = ""
         if not filters.q and not filters.fields:  # what a summary answers
+            where, params = block_conditions(filters)
             rows = self.db.query(
                 "SELECT since, service_name, source_type, streams FROM block_times "  # noqa: S608 - fixed fragments
                 f"WHERE doc IN (SELECT words_doc FROM log_blocks WHERE {where})",
-                block_params,
+                params,
             )
             counted = block_times.count(
                 rows, filters.level, filters.start_time, filters.end_time, origin, bucket_ms
             )
             # The other blocks, chosen from the indexes alone (no block row read).
-            where += (
+            others = (
                 " AND NOT EXISTS (SELECT 1 FROM block_times AS t "
                 "WHERE t.doc = log_blocks.words_doc)"
             )
-        block_where = f"b.id IN (SELECT id FROM log_blocks WHERE {where})"  # noqa: S608 - fixed fragments
+        block_where, block_params = block_ids(filters, "b", others)
         entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
             # CAST: D1 binds a JSON number as REAL, and REAL division keeps the fraction.

@@ -72,6 +72,8 @@ SCENARIOS = {
     ),
 }
 COLUMNS = ("A", "B", "idle", "A-direct", "idle-direct")
+# The deployment's resources billed by the month whatever the traffic.
+FIXED = ("kms_keys", "secrets", "alarms", "custom_metrics", "dashboards")
 
 
 def profiles(facts: dict[str, Any], scale: float = 1.0) -> dict[str, dict[str, Any]]:
@@ -106,6 +108,8 @@ def measure(scale: float = 1.0) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as folder:
         facts = deployment_facts(synthesize(Path(folder)))
+    with tempfile.TemporaryDirectory() as folder:
+        direct = deployment_facts(synthesize(Path(folder), buffered_ingest="false"))
     bridge = D1Bridge()
     try:
         db = open_database(bridge.database_url, bridge_secret=SECRET)
@@ -133,6 +137,8 @@ def measure(scale: float = 1.0) -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%d"),
         },
         "deployment": facts,
+        # The fixed resources of a deployment without the buffer (the direct scenarios).
+        "deployment_direct": {name: direct[name] for name in FIXED},
         "scenarios": figures,
         # Measured by other benchmarks (their result files): the index's bytes per log,
         # and the archive's compacted bytes and compaction time per log.
@@ -232,13 +238,14 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
     logs = scenario.logs_per_day * DAYS
     services_days = 50 * DAYS if logs else 0
     archive_gb = scenario.logs_per_day * 365 * saved["parquet_bytes_per_log"] / 1e9
+    tiering = facts.get("archive_tiering", False)
     line(
         "S3 archive",
         (puts + services_days) / 1000 * p["s3_put_per_thousand"]
         + puts / 1000 * p["s3_get_per_thousand"]
-        + archive_gb * p["s3_gb_month"],
+        + archive_storage(archive_gb, services_days, tiering),
         f"{puts:,.0f} PUTs of writes, each read once by compaction; {archive_gb:,.0f} GB kept "
-        "(365 days, Parquet)",
+        "(365 days, Parquet" + (", Intelligent-Tiering)" if tiering else ")"),
     )
     jobs_s = (
         logs
@@ -271,15 +278,16 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         f"{traces:,.0f} traces ({facts['xray_reservoir_per_second']}/s and "
         f"{facts['xray_fixed_rate']:.1%} of the rest)",
     )
+    fixed = facts if scenario.buffered else saved["deployment_direct"]
     line(
         "Fixed: keys, secrets, alarms, metrics, dashboard",
-        facts["kms_keys"] * p["kms_key_month"]
-        + facts["secrets"] * p["secret_month"]
-        + facts["alarms"] * p["alarm_month"]
-        + facts["custom_metrics"] * p["custom_metric_month"]
-        + facts["dashboards"] * p["dashboard_month"],
-        f"{facts['kms_keys']} KMS key, {facts['secrets']} secrets, {facts['alarms']} alarms, "
-        f"{facts['custom_metrics']} custom metrics, {facts['dashboards']} dashboard",
+        fixed["kms_keys"] * p["kms_key_month"]
+        + fixed["secrets"] * p["secret_month"]
+        + fixed["alarms"] * p["alarm_month"]
+        + fixed["custom_metrics"] * p["custom_metric_month"]
+        + fixed["dashboards"] * p["dashboard_month"],
+        f"{fixed['kms_keys']} KMS key, {fixed['secrets']} secrets, {fixed['alarms']} alarms, "
+        f"{fixed['custom_metrics']} custom metrics, {fixed['dashboards']} dashboard",
     )
     return lines
 
@@ -311,6 +319,25 @@ FRONT_DOORS = {
     "http_api": "HTTP API (no WAF)",
     "url": "Function URL alone (no WAF)",
 }
+
+
+def archive_storage(archive_gb: float, objects_a_month: float, tiering: bool) -> float:
+    """A month of the 365 days of compacted objects the archive keeps (a day's objects each
+    the same size). With Intelligent-Tiering, an object is assumed read in its first 30 days
+    only (searches of recent days): then 60 days in the infrequent tier, the rest in archive
+    instant access; plus the monitoring fee and the lifecycle transition per object."""
+    p = PRICES
+    if not tiering:
+        return archive_gb * p["s3_gb_month"]
+    day_gb = archive_gb / 365
+    objects = objects_a_month / DAYS * 365
+    return (
+        day_gb * 30 * p["s3_gb_month"]
+        + day_gb * 60 * p["s3_it_infrequent_gb_month"]
+        + day_gb * 275 * p["s3_it_archive_instant_gb_month"]
+        + objects / 1000 * p["s3_it_monitoring_per_thousand_objects"]
+        + objects_a_month / 1000 * p["s3_it_transition_per_thousand"]
+    )
 
 
 def billed_seconds(figures: dict[str, Any], memory_mb: int) -> float:

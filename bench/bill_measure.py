@@ -145,12 +145,13 @@ def deployment_facts(templates: dict[str, dict]) -> dict[str, Any]:
     (stage,) = [s for s in resources("AWS::ApiGateway::Stage") if "AccessLogSetting" in s]
     (acl,) = resources("AWS::WAFv2::WebACL")
     (sampling,) = resources("AWS::XRay::SamplingRule")
-    (stream,) = resources("AWS::Kinesis::Stream")
+    # A deployment without the buffer (buffered_ingest=false) has no stream: one shard.
+    (stream,) = resources("AWS::Kinesis::Stream") or [{"ShardCount": 0}]
     (source,) = [
         s
         for s in resources("AWS::Lambda::EventSourceMapping")
         if "MaximumBatchingWindowInSeconds" in s
-    ]
+    ] or [{"MaximumBatchingWindowInSeconds": 0}]
     logsvc_metrics = {
         (a.get("MetricName"), json.dumps(a.get("Dimensions"), sort_keys=True))
         for a in resources("AWS::CloudWatch::Alarm")
@@ -173,6 +174,12 @@ def deployment_facts(templates: dict[str, dict]) -> dict[str, Any]:
             g["RetentionInDays"] for g in resources("AWS::Logs::LogGroup") if "RetentionInDays" in g
         ),
         "custom_metrics": len(logsvc_metrics | set(emf_metric_names())),
+        "archive_tiering": any(
+            rule.get("Prefix") == "compacted/"
+            and any(t["StorageClass"] == "INTELLIGENT_TIERING" for t in rule.get("Transitions", []))
+            for bucket in resources("AWS::S3::Bucket")
+            for rule in bucket.get("LifecycleConfiguration", {}).get("Rules", [])
+        ),
     }
 
 

@@ -25,6 +25,12 @@ PRICES: dict[str, float] = {
     "s3_put_per_thousand": 0.005,  # PUT, COPY, POST, LIST
     "s3_get_per_thousand": 0.0004,
     "s3_gb_month": 0.023,
+    # S3 Intelligent-Tiering: its tiers by days since an object was last read, a monitoring
+    # fee per object of 128 KB or more, a lifecycle transition into it per object
+    "s3_it_infrequent_gb_month": 0.0125,  # after 30 days unread
+    "s3_it_archive_instant_gb_month": 0.004,  # after 90 days unread
+    "s3_it_monitoring_per_thousand_objects": 0.0025,
+    "s3_it_transition_per_thousand": 0.01,
     # DynamoDB on-demand
     "dynamodb_write_per_million": 0.625,
     "dynamodb_read_per_million": 0.125,

@@ -10,7 +10,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
-ARCHIVE_PREFIXES = ("logs/", "compacted/")
+COMPACTED_PREFIX = "compacted/"
+ARCHIVE_PREFIXES = ("logs/", COMPACTED_PREFIX)
 WAF_MIN_RATE_LIMIT = 10  # requests per evaluation window, per AWS WAF
 RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,

@@ -193,6 +193,29 @@ def test_archive_and_athena_results_buckets_are_encrypted_private_and_tls_only(t
     assert all(topic["KmsMasterKeyId"] for topic in topics)
 
 
+def test_compacted_archive_objects_move_to_intelligent_tiering(templates, tmp_path):
+    def archive_rules(core: dict) -> list[dict]:
+        (archive,) = [
+            b
+            for b in resources(core, "AWS::S3::Bucket").values()
+            if "athena-results" not in json.dumps(b.get("BucketName"))
+        ]
+        return archive["LifecycleConfiguration"]["Rules"]
+
+    (rule,) = archive_rules(templates["Logsvc-Core"])
+    # Only the compacted objects: logs/ holds a day's per-flush objects, which compaction
+    # replaces; moving them would cost a transition each and save nothing.
+    assert rule["Prefix"] == "compacted/"
+    assert rule["Status"] == "Enabled"
+    assert rule["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}]
+    rules = archive_rules(synthesize(tmp_path, archive_expiration_days=400)["Logsvc-Core"])
+    assert sorted((r["Prefix"], r.get("ExpirationInDays", 0)) for r in rules) == [
+        ("compacted/", 0),
+        ("compacted/", 400),
+        ("logs/", 400),
+    ]
+
+
 def test_no_policy_grants_wildcard_actions(templates):
     for stack, template in templates.items():
         for kind in ("AWS::IAM::Policy", "AWS::IAM::Role"):

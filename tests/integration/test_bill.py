@@ -45,6 +45,7 @@ def test_a_fresh_measurement_counts_what_the_recorded_one_did(tmp_path):
     )
     fresh, saved = json.loads(output.read_text()), recorded()
     assert fresh["deployment"] == saved["deployment"]  # the templates as they are now
+    assert fresh["deployment_direct"] == saved["deployment_direct"]
     for name in ("A", "B", "A-direct"):
         now, then = fresh["scenarios"][name], saved["scenarios"][name]
         for figure in ("kinesis_units", "own_log_bytes", "d1_requests"):

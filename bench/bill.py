@@ -169,8 +169,7 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
     def line(name: str, dollars: float, how: str) -> None:
         lines.append((name, dollars, how))
 
-    windows = SECONDS / facts["batching_window_s"] * facts["kinesis_shards"]
-    flushes = min(requests, windows) if figures and scenario.buffered else 0
+    flushes = writer_flushes(scenario, saved)
     line(*front_door("rest_waf", requests, facts))
     if figures:
         per_request, per_flush = figures["per_request"], figures["per_flush"]
@@ -221,7 +220,7 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
     d1_requests = flushes * per_flush.get("d1_requests", 0) + requests * per_request.get(
         "d1_requests", 0
     )
-    d1_bytes = flushes * per_flush.get("d1_bytes", 0) + requests * per_request.get("d1_bytes", 0)
+    d1_bytes = d1_request_bytes(scenario, saved)
     line(
         "Data out to D1",
         d1_bytes / 1e9 * p["internet_out_gb"],
@@ -290,6 +289,27 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         f"{fixed['custom_metrics']} custom metrics, {fixed['dashboards']} dashboard",
     )
     return lines
+
+
+def writer_flushes(scenario: Scenario, saved: dict[str, Any]) -> float:
+    """The writer's flushes a month: one a batching window while traffic lasts."""
+    facts = saved["deployment"]
+    if not scenario.buffered or scenario.name not in saved["scenarios"]:
+        return 0
+    windows = SECONDS / facts["batching_window_s"] * facts["kinesis_shards"]
+    return min(scenario.requests_per_month, windows)
+
+
+def d1_request_bytes(scenario: Scenario, saved: dict[str, Any], bridge: bool = False) -> float:
+    """A month's bytes of D1 requests: as the REST API gets them (the default), or as the
+    bridge client sends them (``bridge``: bodies gzip-compressed)."""
+    figures = saved["scenarios"].get(scenario.name)
+    if not figures:
+        return 0.0
+    figure = "d1_bridge_bytes" if bridge else "d1_bytes"
+    return writer_flushes(scenario, saved) * figures["per_flush"].get(
+        figure, 0
+    ) + scenario.requests_per_month * figures["per_request"].get(figure, 0)
 
 
 def front_door(kind: str, requests: float, facts: dict[str, Any]) -> tuple[str, float, str]:
@@ -428,6 +448,24 @@ def markdown(saved: dict[str, Any]) -> str:
             cells.append(f"${rest + door:,.2f}")
         out.append(f"| {title} | {' | '.join(cells)} |")
     out.append("")
+    out.append(
+        "**Reaching D1** (the rest of the bill unchanged): through the bridge Worker "
+        "(`-c database=d1-bridge`), requests go gzip-compressed; its requests and CPU time "
+        "fit in the Workers plan's allowance at these volumes."
+    )
+    out.append("")
+    reach = ("A", "B", "A-direct")
+    out.append("| D1 reached through | " + " | ".join(reach) + " |")
+    out.append("|---" * (len(reach) + 1) + "|")
+    for bridge, title in ((False, "the REST API (the default)"), (True, "the bridge Worker")):
+        cells = []
+        for s in reach:
+            rest = d1_request_bytes(SCENARIOS[s], saved)
+            sent = d1_request_bytes(SCENARIOS[s], saved, bridge)
+            dollars = total(bills[s]) + (sent - rest) / 1e9 * PRICES["internet_out_gb"]
+            cells.append(f"${dollars:,.2f} ({sent / 1e9:,.1f} GB)")
+        out.append(f"| {title} | {' | '.join(cells)} |")
+    out.append("")
     out.append("Measured per request and per writer flush:")
     out.append("")
     measured = [n for n in COLUMNS if not SCENARIOS[n].measured_as]
@@ -443,6 +481,10 @@ def markdown(saved: dict[str, Any]) -> str:
         ("writer: D1 requests a flush", lambda f: f["per_flush"].get("d1_requests", 0)),
         ("writer: D1 rows written a flush", lambda f: f["per_flush"].get("d1_rows_written", 0)),
         ("writer: D1 request bytes a flush", lambda f: f["per_flush"].get("d1_bytes", 0)),
+        (
+            "writer: the same through the bridge (gzip)",
+            lambda f: f["per_flush"].get("d1_bridge_bytes", 0),
+        ),
         ("writer: S3 PUTs a flush", lambda f: f["per_flush"]["calls"].get("s3:PutObject", 0)),
         ("writer: CPU ms a flush (this machine)", lambda f: f["per_flush"].get("cpu_ms", 0)),
         ("writer: own log bytes a flush", lambda f: f["per_flush"]["own_log_bytes"]),

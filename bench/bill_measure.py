@@ -12,6 +12,7 @@ format, WAF rules, alarms, sampling) are read from the synthesized templates.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import Corpus
+from logsvc.sql.d1_bridge import GZIP_LEVEL, GZIP_MIN_BYTES
 from tests.support.kinesis import records_event
 
 API_KEY = "bill-bench-key-0123456789abcdef"
@@ -44,6 +46,7 @@ class Counters:
         self.kinesis_records = self.kinesis_units = self.kinesis_bytes = 0
         self.s3_put_bytes = 0
         self.d1_requests = self.d1_bytes = self.d1_rows_written = self.d1_rows_read = 0
+        self.d1_bridge_bytes = 0  # the same requests as the bridge client sends them
         self.aws_cpu = 0.0  # CPU seconds spent inside AWS calls (moto runs in this process)
         self._started: list[float] = []
 
@@ -81,7 +84,10 @@ class Counters:
         if not self.on:
             return
         self.d1_requests += 1
-        self.d1_bytes += len(json.dumps(body))
+        data = json.dumps(body).encode()
+        self.d1_bytes += len(data)  # as the REST API gets it
+        compressed = len(data) >= GZIP_MIN_BYTES
+        self.d1_bridge_bytes += len(gzip.compress(data, GZIP_LEVEL) if compressed else data)
         for item in results:
             meta = item.get("meta") or {}
             self.d1_rows_written += int(meta.get("rows_written") or 0)
@@ -96,6 +102,7 @@ class Counters:
             "s3_put_bytes": self.s3_put_bytes,
             "d1_requests": self.d1_requests,
             "d1_bytes": self.d1_bytes,
+            "d1_bridge_bytes": self.d1_bridge_bytes,
             "d1_rows_written": self.d1_rows_written,
             "d1_rows_read": self.d1_rows_read,
         }

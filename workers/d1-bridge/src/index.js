@@ -5,8 +5,12 @@
 //   POST /query  {"sql": "...", "params": [...]}  or  {"batch": [{"sql", "params"}, ...]}
 // A batch runs as one transaction (D1's batch()). /query uses the DB binding; /query/NAME
 // another D1 binding (an index shard: INDEX_SHARD_URLS=d1-bridge+https://<worker>/query/NAME).
+// A body may come gzip-compressed (Content-Encoding: gzip; signed as sent, checked before
+// it is inflated): every answer says so in X-Bridge-Accept-Encoding, and the Python client
+// compresses once it has seen that, so a client newer than its bridge keeps working.
 
 const MAX_SKEW_SECONDS = 60;
+const MAX_INFLATED_BYTES = 32 * 1024 * 1024; // far above any batch the service sends
 const seenNonces = new Map(); // nonce -> expiry (ms); per isolate, best effort
 
 export default {
@@ -20,15 +24,23 @@ export default {
     if (!db || typeof db.prepare !== "function" || route[1] === "BRIDGE_SECRET") {
       return envelope(404, [{ code: 7404, message: `no D1 binding ${route[1]}` }]);
     }
-    const body = await request.arrayBuffer();
-    if (!(await authentic(request.headers, body, env.BRIDGE_SECRET))) {
+    const encoding = (request.headers.get("Content-Encoding") || "identity").toLowerCase();
+    if (encoding !== "identity" && encoding !== "gzip") {
+      return envelope(415, [{ code: 7415, message: "Content-Encoding: gzip or none" }]);
+    }
+    const sent = await request.arrayBuffer();
+    if (!(await authentic(request.headers, sent, env.BRIDGE_SECRET))) {
       return envelope(401, [{ code: 10000, message: "bad or stale signature" }]);
     }
     let payload;
     try {
+      const body = encoding === "gzip" ? await inflated(sent) : sent;
+      if (body === null) {
+        return envelope(413, [{ code: 7413, message: `body over ${MAX_INFLATED_BYTES} bytes inflated` }]);
+      }
       payload = JSON.parse(new TextDecoder().decode(body));
     } catch {
-      return envelope(400, [{ code: 7400, message: "body is not JSON" }]);
+      return envelope(400, [{ code: 7400, message: "body is not JSON (or not gzip)" }]);
     }
     try {
       const statements = payload.batch ?? [payload];
@@ -42,7 +54,34 @@ export default {
 };
 
 function envelope(status, errors, result = []) {
-  return Response.json({ result, success: errors.length === 0, errors, messages: [] }, { status });
+  return Response.json(
+    { result, success: errors.length === 0, errors, messages: [] },
+    { status, headers: { "X-Bridge-Accept-Encoding": "gzip" } },
+  );
+}
+
+// The gzip body inflated, or null past MAX_INFLATED_BYTES (read no further than that).
+async function inflated(body) {
+  const reader = new Blob([body]).stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_INFLATED_BYTES) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const whole = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return whole;
 }
 
 async function authentic(headers, body, secret) {

@@ -78,6 +78,13 @@ class D1HttpDatabase:
     def before_request(self) -> None:
         """A hook for budgets."""
 
+    def encoded(self, data: bytes) -> tuple[bytes, dict[str, str]]:
+        """The body as sent and the headers that say how (a hook: the bridge compresses)."""
+        return data, {}
+
+    def answered(self, response: urllib3.BaseHTTPResponse, encoded: bool) -> None:
+        """A hook: what an answer's headers say (raise TransientD1Error to send again)."""
+
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         return self.execute(sql, params).rows
 
@@ -129,17 +136,20 @@ class D1HttpDatabase:
     )
     def _post_with_retries(self, data: bytes) -> list[dict[str, Any]]:
         self.before_request()
+        body, encoding = self.encoded(data)
         try:
             response = self._pool.request(
                 "POST",
                 self._url,
-                body=data,
-                headers=self.headers(data),
+                body=body,
+                # Answers come compressed where the server can (urllib3 inflates them).
+                headers={"Accept-Encoding": "gzip", **self.headers(body), **encoding},
                 retries=self._retries,
                 timeout=_TIMEOUT,
             )
         except urllib3.exceptions.HTTPError as exc:
             raise DatabaseUnavailable(f"D1 unreachable: {exc}") from exc
+        self.answered(response, bool(encoding))
         envelope = _decode(response)
         messages = _messages(envelope)
         if response.status == 429:

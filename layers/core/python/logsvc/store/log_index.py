@@ -190,8 +190,10 @@ class LogIndex(StreamReads):
                 where += " AND last_ts <= ? AND (last_ts < ? OR id < ?)"
                 params += [after[0], after[0], after[1]]
             since, since_params = _overlap_since(filters, summarized, enough)
+            # MATERIALIZED: each part computed once on any SQLite (D1's, like 3.50, inlines
+            # a CTE used twice, running the window sums and the summaries again per use).
             rows = self.db.query(
-                "WITH headers AS (SELECT id, last_ts, first_ts, words_doc, "  # noqa: S608 - fixed fragments
+                "WITH headers AS MATERIALIZED (SELECT id, last_ts, first_ts, words_doc, "  # noqa: S608 - fixed fragments
                 "row_number() OVER (ORDER BY last_ts DESC, id DESC) AS n, "
                 f"sum({count}) OVER (ORDER BY last_ts DESC, id DESC) - {count} AS before, "
                 "sum(entry_count) OVER (ORDER BY last_ts DESC, id DESC) - entry_count "
@@ -199,13 +201,15 @@ class LogIndex(StreamReads):
                 f"FROM log_blocks WHERE {where} ORDER BY last_ts DESC, id DESC LIMIT ?), "
                 # The newest blocks that hold enough entries, and those overlapping them in
                 # time within the overlap budget: both newest first, so chosen is too.
-                "needed AS (SELECT id, first_ts, words_doc, before_all FROM headers "
+                "needed AS MATERIALIZED (SELECT id, first_ts, words_doc, before_all FROM headers "
                 "WHERE before < ?), "
-                f"overlap AS (SELECT {since} AS since), "
-                "picked AS (SELECT id, last_ts, before < ? OR (before_all < ? AND last_ts >= "
-                "(SELECT since FROM overlap)) AS read FROM headers), "
-                "chosen AS (SELECT id, last_ts FROM picked WHERE read), "
-                "oldest AS (SELECT id, last_ts FROM chosen ORDER BY last_ts, id LIMIT 1) "
+                f"overlap AS MATERIALIZED (SELECT {since} AS since), "
+                "picked AS MATERIALIZED (SELECT id, last_ts, "
+                "before < ? OR (before_all < ? AND last_ts >= (SELECT since FROM overlap)) AS read "
+                "FROM headers), "
+                "chosen AS MATERIALIZED (SELECT id, last_ts FROM picked WHERE read), "
+                "oldest AS MATERIALIZED "
+                "(SELECT id, last_ts FROM chosen ORDER BY last_ts, id LIMIT 1) "
                 "SELECT (SELECT count(*) FROM headers) AS headers_read, "
                 "(SELECT max(last_ts) FROM picked WHERE NOT read) AS next_last_ts, "
                 "(SELECT last_ts FROM oldest) AS oldest_last_ts, "

@@ -14,7 +14,9 @@ deploys (REST API + WAF) and with the cheaper ones beside it.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+import math
 import os
 import platform
 import sys
@@ -40,6 +42,7 @@ LOGS_PER_DAY = 10_000_000
 # billed duration adds them to the CPU time (assumptions, not measured here).
 ROUND_TRIP_MS = {"kinesis": 20, "s3": 40, "d1": 60, "dynamodb": 10}
 FULL_VCPU_MB = 1769  # Lambda gives a function one vCPU at this memory, a share below it
+MAX_FLUSHES = 40  # measured, at most (a scaled-down measurement fills blocks slowly)
 
 
 @dataclass(frozen=True)
@@ -78,17 +81,26 @@ FIXED = ("kms_keys", "secrets", "alarms", "custom_metrics", "dashboards")
 
 def profiles(facts: dict[str, Any], scale: float = 1.0) -> dict[str, dict[str, Any]]:
     """The traffic each measured scenario puts through one writer flush."""
+    from bench.bill_measure import SERVICES
+    from logsvc.store.open_blocks import OPEN_BLOCK_ENTRIES
+
     window = facts["batching_window_s"]
     found = {}
     for scenario in SCENARIOS.values():
         if scenario.measured_as:
             continue
         per_second = scenario.logs_per_day / 86_400 / scenario.entries_per_request
+        requests = max(1, round(per_second * window * scale))
+        # Blocks of small requests take the next flushes' entries until full, then are
+        # sealed and packed: enough flushes that a flush's figures hold its share of that.
+        per_service = requests * scenario.entries_per_request / len(SERVICES)
+        whole = scenario.entries_per_request >= OPEN_BLOCK_ENTRIES
+        flushes = 4 if whole else min(MAX_FLUSHES, math.ceil(OPEN_BLOCK_ENTRIES / per_service) + 1)
         found[scenario.name] = {
             "entries_per_request": scenario.entries_per_request,
-            "requests_per_flush": max(1, round(per_second * window * scale)),
+            "requests_per_flush": requests,
             "warm_flushes": 1,
-            "flushes": 4,
+            "flushes": flushes,
             "buffered": scenario.buffered,
         }
     return found
@@ -125,6 +137,7 @@ def measure(scale: float = 1.0) -> dict[str, Any]:
         )
         with mock_aws():
             figures = run(profiles(facts, scale), bridge.database_url, SECRET)
+        expiry = expiry_bytes_per_log(open_database(bridge.database_url, bridge_secret=SECRET))
     finally:
         bridge.stop()
     capacity = json.loads((ROOT / "bench" / "results" / "capacity.json").read_text())
@@ -137,6 +150,8 @@ def measure(scale: float = 1.0) -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%d"),
         },
         "deployment": facts,
+        # What removing a packed block's documents sends back when it expires, a log.
+        "expiry_bytes_per_log": expiry,
         # The fixed resources of a deployment without the buffer (the direct scenarios).
         "deployment_direct": {name: direct[name] for name in FIXED},
         "scenarios": figures,
@@ -221,10 +236,11 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         "d1_requests", 0
     )
     d1_bytes = d1_request_bytes(scenario, saved)
+    expiry = scenario.logs_per_day * DAYS * saved["expiry_bytes_per_log"]["rest"]
     line(
         "Data out to D1",
         d1_bytes / 1e9 * p["internet_out_gb"],
-        f"{d1_bytes / 1e9:,.1f} GB of D1 requests",
+        f"{d1_bytes / 1e9:,.1f} GB of D1 requests ({expiry / 1e9:,.1f} GB of them expiry's)",
     )
     line(
         "DynamoDB (D1 request budget)",
@@ -301,15 +317,46 @@ def writer_flushes(scenario: Scenario, saved: dict[str, Any]) -> float:
 
 
 def d1_request_bytes(scenario: Scenario, saved: dict[str, Any], bridge: bool = False) -> float:
-    """A month's bytes of D1 requests: as the REST API gets them (the default), or as the
-    bridge client sends them (``bridge``: bodies gzip-compressed)."""
+    """A month's bytes of D1 requests, writes and expiry's: as the REST API gets them (the
+    default), or as the bridge client sends them (``bridge``: bodies gzip-compressed)."""
     figures = saved["scenarios"].get(scenario.name)
     if not figures:
         return 0.0
     figure = "d1_bridge_bytes" if bridge else "d1_bytes"
-    return writer_flushes(scenario, saved) * figures["per_flush"].get(
-        figure, 0
-    ) + scenario.requests_per_month * figures["per_request"].get(figure, 0)
+    expiry = saved["expiry_bytes_per_log"]["bridge" if bridge else "rest"]
+    return (
+        writer_flushes(scenario, saved) * figures["per_flush"].get(figure, 0)
+        + scenario.requests_per_month * figures["per_request"].get(figure, 0)
+        + scenario.logs_per_day * DAYS * expiry
+    )
+
+
+def expiry_bytes_per_log(db: Any) -> dict[str, float]:
+    """What expiring the packed blocks in ``db`` sends, a log: the statements that remove
+    their documents (logsvc.store.content_index), a request a block (expiry sends several
+    blocks' in one, so this is the most), as the REST API takes them and gzip-compressed as
+    the bridge client sends them."""
+    from logsvc.sql.d1_bridge import GZIP_LEVEL
+    from logsvc.store.content_index import unindex_packed_statements
+    from logsvc.store.packing import packed_entries
+
+    sent = [
+        json.dumps(
+            {
+                "batch": [
+                    {"sql": s.sql, "params": list(s.params)}
+                    for s in unindex_packed_statements(block_id, doc, entries)
+                ]
+            }
+        ).encode()
+        for block_id, doc, entries in packed_entries(db, "1 = 1", ())
+    ]
+    (row,) = db.query("SELECT sum(entry_count) AS n FROM log_blocks WHERE packed IS NOT NULL")
+    logs = row["n"] or 1
+    return {
+        "rest": round(sum(map(len, sent)) / logs, 1),
+        "bridge": round(sum(len(gzip.compress(text, GZIP_LEVEL)) for text in sent) / logs, 1),
+    }
 
 
 def front_door(kind: str, requests: float, facts: dict[str, Any]) -> tuple[str, float, str]:

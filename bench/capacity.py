@@ -11,13 +11,13 @@
    the writes refused for size, the requests that failed, and how many of a sample of the
    acknowledged entries a search of their own time range finds (index or archive).
 
-    python -m bench.capacity                  # 100 M logs a day at scale 1/1000: 25 databases
+    python -m bench.capacity                  # 100 M logs a day at scale 1/1000: 11 databases
     python -m bench.capacity --databases 2 --days 10   # far past what 2 databases hold
 
 At scale 1/1000, 100 M logs a day are 100,000 a day, and a database's 10 GB are 10 MB
 (its budget 8 MB): the run sends --days of that traffic to --databases databases. The
-default is docs/OPERATIONS.md's plan for 100 M logs a day with a 7-day hot window: 25
-databases (a service each), and 8 days of traffic, a day more than the window.
+default is docs/OPERATIONS.md's plan for 100 M logs a day with a 7-day hot window: 11
+databases (two services each), and 8 days of traffic, a day more than the window.
 """
 
 from __future__ import annotations
@@ -105,8 +105,8 @@ def capacity_run(
     work: Path, days: float, logs_per_day: int, databases: int, cap_bytes: int, samples: int
 ) -> dict[str, Any]:
     corpus = Corpus(seed=11)
-    # As many services as databases (at least 20), of equal volume: the plan's even case.
-    services = [f"svc-{n:02d}" for n in range(max(20, databases))]
+    # Two services a database (at least 20), of equal volume: the plan's even case.
+    services = [f"svc-{n:02d}" for n in range(max(20, 2 * databases))]
     names = [DATABASE, *(f"shard-{n}" for n in range(1, databases))]
     files = {name: work / f"{name}.sqlite" for name in names}
     for path in files.values():
@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument("--single-hours", type=float, default=2.0)
     parser.add_argument("--days", type=float, default=8.0)
     parser.add_argument("--logs-per-day", type=int, default=100_000_000 // SCALE)
-    parser.add_argument("--databases", type=int, default=25)
+    parser.add_argument("--databases", type=int, default=11)
     parser.add_argument("--cap-mb", type=float, default=10_000 / SCALE)
     parser.add_argument("--samples", type=int, default=300)
     args = parser.parse_args()

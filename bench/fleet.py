@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.server import free_port, start_server  # noqa: E402
+from logsvc.sql.sqlite import SqliteDatabase  # noqa: E402
+from logsvc.store.packing import stored_entries, unpacked  # noqa: E402
 from tests.support.d1_standin import ACCOUNT, DATABASE, TOKEN, D1StandIn  # noqa: E402
 
 API_KEY = "fleet-bench-key-0123456789abcdef"
@@ -106,10 +108,10 @@ def watch_index(path: str, seen: dict[str, float], stop: threading.Event) -> Non
             new = [block for block in ids if block not in blocks]
             now = time.monotonic()
             for block in new:
-                (entries,) = connection.execute(
-                    "SELECT entries FROM log_blocks WHERE id = ?", (block,)
+                entries, packed = connection.execute(
+                    "SELECT entries, hex(packed) FROM log_blocks WHERE id = ?", (block,)
                 ).fetchone()
-                for entry in json.loads(entries):
+                for entry in unpacked(packed) if packed else json.loads(entries):
                     if entry and len(entry) > 3:
                         seen.setdefault(entry[3], now)
                 blocks.add(block)
@@ -170,10 +172,10 @@ def run(clients: int, seconds: float, kill_at: float | None) -> dict[str, Any]:
         watcher.join()
         server.send_signal(signal.SIGTERM)
         server.wait(30)
-        connection = sqlite3.connect(database)
-        stored = [row[0] for row in connection.execute("SELECT id FROM logs")]
-        rows_written = connection.execute("SELECT count(*) FROM log_blocks").fetchone()[0]
-        connection.close()
+        index = SqliteDatabase(str(database))
+        stored = [entry[3] for entry in stored_entries(index)]
+        rows_written = index.query("SELECT count(*) AS n FROM log_blocks")[0]["n"]
+        index.close()
         latencies = [(done - sent) * 1000 for _, sent, done in acked]
         visibility = [seen[i] - done for i, _, done in acked if i in seen]
         arrivals = d1.arrivals

@@ -43,6 +43,7 @@ from logsvc.sql import open_database
 from logsvc.sql.migrations import apply_migrations
 from logsvc.sql.sqlite import SqliteDatabase
 from logsvc.store.log_index import LogIndex
+from logsvc.store.packing import stored_entries
 from logsvc.store.receipts import ReceiptStore
 from logsvc.writer import Writer
 from logsvc_local.events import LocalContext, proxy_event
@@ -218,12 +219,8 @@ def bench_reference(batches: list[list[dict]], path: Path) -> dict[str, Any]:
 def bench_search(batches: list[list[dict]], samples: int) -> dict[str, Any]:
     """Latency of the search handler over everything stored by bench_ingest."""
     last_ms = batches[-1][-1]["timestamp"]
-    ids = [
-        row["id"]
-        for row in components.database().query(
-            "SELECT id FROM logs WHERE timestamp % 997 = 0 LIMIT 2000"
-        )
-    ]
+    ids = [entry[3] for entry in stored_entries(components.database()) if entry[0] % 997 == 0]
+    ids = ids[:2000]
     rare = "text that no log contains"
     kinds: dict[str, Callable[[int], Any]] = {
         "service_level_newest_50": lambda i: invoke(

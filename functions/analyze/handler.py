@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsvc import agent_log, components
+from logsvc.startup import settled
 
 logger = Logger(service="logsService-analyze")
 
@@ -32,3 +33,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     agent_log.record(components.ingestor(), "analyze", "INFO", message, summary)
     logger.info(message, extra={"summary": summary})
     return summary
+
+
+settled()  # the last line: after everything the module loaded (logsvc.startup)

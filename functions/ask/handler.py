@@ -16,6 +16,7 @@ from logsvc.ask import NotUnderstood
 from logsvc.clock import now_ms
 from logsvc.language_models import Completion
 from logsvc.media_types import JSON
+from logsvc.startup import settled
 
 logger = Logger(service="logsService-ask")
 metrics = Metrics(namespace="logsService", service="ask")
@@ -67,3 +68,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()
+
+
+settled()  # the last line: after everything the module loaded (logsvc.startup)

@@ -7,6 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logsvc import agent_log, components
+from logsvc.startup import settled
 
 logger = Logger(service="logsService-cleanup")
 metrics = Metrics(namespace="logsService", service="cleanup")
@@ -29,3 +30,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     agent_log.record(components.ingestor(), "cleanup", "INFO", message, result)
     logger.info(message, extra={"summary": result})
     return result
+
+
+settled()  # the last line: after everything the module loaded (logsvc.startup)

@@ -18,6 +18,7 @@ from logsvc.api.resolver import new_resolver, principal, with_errors
 from logsvc.clock import now_ms
 from logsvc.entries import ServiceName
 from logsvc.errors import Forbidden, NotFound
+from logsvc.startup import settled
 
 logger = Logger(service="logsService-config")
 app = new_resolver(
@@ -85,3 +86,6 @@ def revoke_key(key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]) -> ApiKe
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+settled()  # the last line: after everything the module loaded (logsvc.startup)

@@ -17,6 +17,7 @@ from logsvc.api.resolver import new_resolver
 from logsvc.clock import now_ms
 from logsvc.errors import NotFound, StoreUnavailable
 from logsvc.media_types import JSON
+from logsvc.startup import settled
 
 logger = Logger(service="logsService-health")
 app = new_resolver(logger, authenticator=None, cors_origins=components.cors_origins)
@@ -78,3 +79,6 @@ def console_asset(name: str):
     if found is None:
         raise NotFound(f"name: the console has no file {name!r}", field="name")
     return found
+
+
+settled()  # the last line: after everything the module loaded (logsvc.startup)

@@ -19,6 +19,7 @@ from logsvc.entries import MAX_BATCH_ITEMS, MAX_OTLP_RECORDS, ServiceName
 from logsvc.errors import BadRequest, PayloadTooLarge
 from logsvc.ingest import Idempotency, IngestOutcome
 from logsvc.media_types import JSON, PROTOBUF
+from logsvc.startup import settled
 
 logger = Logger(service="logsService-ingest")
 # Retrying a request with the same key stores nothing twice (ids derive from the key).
@@ -199,3 +200,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     finally:
         if metrics.metric_set:  # no line at all for a request with nothing to count
             metrics.flush_metrics()
+
+
+settled()  # the last line: after everything the module loaded (logsvc.startup)

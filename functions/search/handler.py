@@ -35,6 +35,7 @@ from logsvc.entries import (
 )
 from logsvc.errors import BadRequest, Forbidden, NotFound
 from logsvc.filters import SearchFilters
+from logsvc.startup import settled
 
 logger = Logger(service="logsService-search")
 app = new_resolver(
@@ -247,3 +248,6 @@ def readable_service(service: str | None) -> str | None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+settled()  # the last line: after everything the module loaded (logsvc.startup)

@@ -12,6 +12,7 @@ from logsvc.clock import now_ms
 from logsvc.errors import ApiError, Forbidden, error_body
 from logsvc.live_tail.subscriptions import Subscription
 from logsvc.problems import first_problem
+from logsvc.startup import settled
 
 logger = Logger(service="logsService-stream")
 BROWSER_PROTOCOL = "bearer"  # new WebSocket(url, ["bearer", key]) for browsers
@@ -100,3 +101,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if route == "subscribe":
         return subscribe(event)
     return reply(event, {"type": "error", "error": 'send {"action": "subscribe", ...}'}, 400)
+
+
+settled()  # the last line: after everything the module loaded (logsvc.startup)

@@ -23,6 +23,7 @@ from logsvc.buffer.kinesis import entries_of
 from logsvc.buffer.redrive import UNREADABLE_PREFIX
 from logsvc.entries import LogEntry
 from logsvc.errors import StoreUnavailable
+from logsvc.startup import settled
 
 RESERVE_SECONDS = 5  # of the function's time, kept to raise and report
 
@@ -86,3 +87,6 @@ def wait_before_retrying(exc: StoreUnavailable, context: LambdaContext) -> None:
     if exc.retry_after:
         spare = context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
         time.sleep(max(0.0, min(exc.retry_after, spare)))
+
+
+settled()  # the last line: after everything the module loaded (logsvc.startup)

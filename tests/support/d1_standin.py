@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from logsvc.sql.sqlite import add_missing_functions
+
 ACCOUNT = "test-account"
 DATABASE = "test-database"
 TOKEN = "test-d1-token"
@@ -175,6 +177,7 @@ class D1StandIn:
 
     def _run(self, database: str, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
         connection = sqlite3.connect(self.databases[database], isolation_level=None)
+        add_missing_functions(connection)  # D1's SQLite is newer than some Pythons' own
         page_size = connection.execute("PRAGMA page_size").fetchone()[0]
         if self.max_bytes is not None:
             connection.execute(f"PRAGMA max_page_count = {self.max_bytes // page_size}")

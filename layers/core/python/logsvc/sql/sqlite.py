@@ -31,6 +31,7 @@ class SqliteDatabase:
             uri = f"{Path(self.path).absolute().as_uri()}?mode={mode}"
             try:
                 connection = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
+                add_missing_functions(connection)
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=NORMAL")
                 if self._max_bytes is not None:
@@ -104,6 +105,19 @@ class SqliteDatabase:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def add_missing_functions(connection: sqlite3.Connection) -> None:
+    """What D1's SQLite has and an older SQLite (before 3.41) lacks: unhex()."""
+    if sqlite3.sqlite_version_info < (3, 41):
+        connection.create_function("unhex", 1, _unhex, deterministic=True)
+
+
+def _unhex(text: str | None) -> bytes | None:
+    try:
+        return bytes.fromhex(text) if text is not None else None
+    except (TypeError, ValueError):
+        return None  # as SQLite's unhex() answers text that is not hexadecimal
 
 
 def _is_outage(exc: sqlite3.OperationalError) -> bool:

@@ -27,6 +27,10 @@ def window_counts(
     inside = ", ".join(f"sum({LEVEL_COUNTS[level]}) AS {level}" for level in levels)
     straddling = ", ".join(f"sum(level = '{level}')" for level in levels)
     either = " OR ".join(f"{LEVEL_COUNTS[level]} > 0" for level in levels)
+    straddling_blocks = (
+        "service_name = ? AND last_ts >= ? AND first_ts <= ? "
+        f"AND (first_ts < ? OR last_ts > ?) AND ({either})"
+    )
     sql = (
         f"SELECT 'window' AS part, {inside}, NULL AS first, NULL AS last FROM log_blocks "  # noqa: S608 - fixed fragments
         f"WHERE service_name = ? AND first_ts >= ? AND last_ts <= ? AND ({either}) "
@@ -36,11 +40,17 @@ def window_counts(
         # The straddling blocks picked from the covering index first: with the conditions
         # beside json_each, SQLite read every block row of the range (85 ms for a service's
         # day of 413 blocks, none straddling; 0.15 ms so).
-        "WHERE b.id IN (SELECT id FROM log_blocks WHERE service_name = ? AND last_ts >= ? "
-        f"AND first_ts <= ? AND (first_ts < ? OR last_ts > ?) AND ({either})) "
-        "AND e.type != 'null' AND json_extract(e.value, '$[0]') BETWEEN ? AND ?)"
+        f"WHERE b.id IN (SELECT id FROM log_blocks WHERE {straddling_blocks}) "
+        "AND e.type != 'null' AND json_extract(e.value, '$[0]') BETWEEN ? AND ? "
+        # Packed straddling blocks (no entries in SQL's reach): their time summaries.
+        "UNION ALL SELECT json_extract(s.value, '$[0]') "
+        "FROM block_times AS t, json_each(t.streams) AS s, json_each(s.value, '$[2]') AS a "
+        "WHERE t.doc IN (SELECT p.words_doc FROM log_blocks AS p WHERE p.packed IS NOT NULL "
+        f"AND p.id IN (SELECT id FROM log_blocks WHERE {straddling_blocks})) "
+        "AND t.since + a.value BETWEEN ? AND ?)"
     )
-    params = (service_name, start_ms, end_ms, service_name, *(start_ms, end_ms) * 3)
+    straddling = (service_name, start_ms, end_ms, start_ms, end_ms, start_ms, end_ms)
+    params = (service_name, start_ms, end_ms, *straddling, *straddling)
     return sql, params
 
 
@@ -80,8 +90,11 @@ def block_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
     texts = _Conditions()
     for needle in _raw_text_needles(filters):
         texts.extend(*text_condition("r.entries", fold(needle)))
+    # A packed block's text is not in SQL's reach (logsvc.store.packing): the reader tests
+    # its entries once unpacked.
     row_test = (
-        f"(SELECT {texts.sql()[0]} FROM log_blocks AS r WHERE r.id = log_blocks.id)"  # noqa: S608 - fixed fragments
+        "(SELECT CASE WHEN r.packed IS NOT NULL THEN 1 ELSE "  # noqa: S608 - fixed fragments
+        f"({texts.sql()[0]}) END FROM log_blocks AS r WHERE r.id = log_blocks.id)"
         if len(texts.clauses) > 1
         else None
     )

@@ -57,6 +57,19 @@ ENTRY_COLUMNS = (
     "THEN substr(b.id, 1, 32) || printf('%04x', e.key) ELSE b.id END) AS entry_id, "
     f"{ENTRY_LEVEL} AS entry_level, json_extract(e.value, '$[5]') AS sub_millisecond"
 )
+# The same columns where a row holds no entry (a packed block's: logsvc.store.packing).
+NO_ENTRY_COLUMNS = ", ".join(
+    f"NULL AS {name}"
+    for name in (
+        "position",
+        "timestamp",
+        "message",
+        "metadata_json",
+        "entry_id",
+        "entry_level",
+        "sub_millisecond",
+    )
+)
 # Each level's count of a block, recounted over its entries from a cutoff (cleanup).
 RECOUNT_LEVELS = ", ".join(
     f"{column} = (SELECT count(*) FROM json_each(log_blocks.entries) WHERE type != 'null' "  # noqa: S608 - fixed names
@@ -90,6 +103,10 @@ class Block:
     def level(self) -> str:
         present = [level for level, count in self.levels.items() if count]
         return present[0] if len(present) == 1 else MIXED_LEVELS
+
+    def json(self) -> bytes:
+        """Its entries column: the JSON array of its entries."""
+        return b"[" + b",".join(self.rows) + b"]"
 
     def holds(self, timestamp: int, size: int) -> bool:
         return (
@@ -191,7 +208,7 @@ def block_statement(
             max(block.timestamps),
             len(block.rows),
             archive_keys.get(block.service_name),
-            (b"[" + b",".join(block.rows) + b"]").decode("utf-8"),
+            block.json().decode("utf-8"),
             (b"[" + b",".join(block.streams) + b"]").decode("utf-8"),
             *block.levels.values(),
         ),

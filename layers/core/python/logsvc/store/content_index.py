@@ -26,6 +26,9 @@ tests decide.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+import orjson
 
 from logsvc.filters import SearchFilters
 from logsvc.sql import Statement
@@ -81,16 +84,47 @@ def insert_statements(block_id: str) -> list[Statement]:
 
 
 def unindex_statements(blocks: str, params: Iterable[object]) -> list[Statement]:
-    """Remove the documents of the sealed blocks that ``blocks`` (a WHERE condition on
+    """Remove the documents of the sealed plain blocks that ``blocks`` (a WHERE condition on
     log_blocks) selects: before they are deleted, or their entries change."""
     return [
         Statement(
             f"INSERT INTO {table} ({table}, rowid, {column}) SELECT 'delete', b.words_doc, "  # noqa: S608 - fixed fragments
             f"{document} FROM log_blocks AS b WHERE b.words_doc IS NOT NULL "
-            f"AND b.id IN (SELECT id FROM log_blocks WHERE {blocks})",
+            f"AND b.packed IS NULL AND b.id IN (SELECT id FROM log_blocks WHERE {blocks})",
             tuple(params),
         )
         for table, (column, document) in _TABLES.items()
+    ]
+
+
+def unindex_packed_statements(block_id: str, doc: int, entries: list[Any]) -> list[Statement]:
+    """Remove the documents of a packed block, computed from its entries (unpacked by the
+    caller) with the same SQL as for a plain block: before it is deleted, and only while it
+    is still there as it was read (so never twice). Each table is sent what its document
+    is made of: messages and metadata, metadata alone (``[0, message, metadata]`` items)."""
+    kept = [e for e in entries if e is not None]
+    sent = {
+        "block_words": [[0, e[1], e[2]] for e in kept],
+        "block_fields": [[0, None, e[2]] for e in kept],
+    }
+    return [
+        Statement(
+            f"WITH b (entries) AS (SELECT ?) INSERT INTO {table} ({table}, rowid, {column}) "  # noqa: S608 - fixed fragments
+            f"SELECT 'delete', ?, {document} FROM b WHERE EXISTS (SELECT 1 FROM log_blocks "
+            "WHERE id = ? AND words_doc = ? AND packed IS NOT NULL)",
+            (orjson.dumps(sent[table]).decode("utf-8"), doc, block_id, doc),
+        )
+        for table, (column, document) in _TABLES.items()
+    ]
+
+
+def optimize_statements() -> list[Statement]:
+    """Merge each table's segments into one (FTS5 'optimize'), applying the delete markers
+    that removing documents left beside them: the room they take once their blocks are gone
+    (for the size budget when deleting blocks alone did not bring the database under it)."""
+    return [
+        Statement(f"INSERT INTO {table} ({table}) VALUES ('optimize')")  # noqa: S608 - fixed names
+        for table in _TABLES
     ]
 
 

@@ -2,7 +2,8 @@
 (cleanup runs it until it says it finished).
 
 Whole blocks older than the cutoff go; blocks that straddle it keep their newer entries,
-the older ones replaced by null so that positions (and ids) stay. What a sealed block keeps
+the older ones replaced by null so that positions (and ids) stay. A packed block is
+unpacked in place first (logsvc.store.packing). What a sealed block keeps
 beside its row goes with it, or follows its entries (logsvc.store.sealing). Every step is
 idempotent, so concurrent or repeated runs agree.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from logsvc.sql import SqlDatabase, Statement
 from logsvc.store.blocks import LEVEL_COUNTS, RECOUNT_LEVELS
+from logsvc.store.packing import restore_statements
 from logsvc.store.sealing import after_change, before_change, before_delete
 
 
@@ -25,20 +27,34 @@ class ExpiryStep:
 
 def expire(db: SqlDatabase, service_name: str, cutoff_ms: int, batch_size: int) -> ExpiryStep:
     """One bounded step of deleting a service's entries older than cutoff_ms."""
-    # Oldest first (the same blocks for every statement); what sealed blocks hold
-    # beside their rows goes first.
-    expired = "service_name = ? AND last_ts < ? ORDER BY last_ts, id LIMIT ?"
-    expired_params = (service_name, cutoff_ms, batch_size)
-    deleted = db.batch(
-        [
-            *before_delete(expired, expired_params),
-            Statement(
-                "DELETE FROM log_blocks WHERE id IN "  # noqa: S608 - fixed fragments
-                f"(SELECT id FROM log_blocks WHERE {expired}) RETURNING entry_count",
-                expired_params,
-            ),
-        ]
-    )[-1].rows
+    # Oldest first, named by id: what sealed blocks hold beside their rows is read first
+    # (a packed block's documents are removed from its entries) and goes before the rows.
+    oldest = db.query(
+        "SELECT id FROM log_blocks WHERE service_name = ? AND last_ts < ? "
+        "ORDER BY last_ts, id LIMIT ?",
+        (service_name, cutoff_ms, batch_size),
+    )
+    deleted = []
+    if oldest:
+        expired = "id IN (SELECT value FROM json_each(?))"
+        expired_params = (json.dumps([row["id"] for row in oldest]),)
+        deleted = db.batch(
+            [
+                *before_delete(db, expired, expired_params),
+                Statement(
+                    f"DELETE FROM log_blocks WHERE {expired} RETURNING entry_count",  # noqa: S608 - fixed fragments
+                    expired_params,
+                ),
+            ]
+        )[-1].rows
+    # Packed blocks that straddle the cutoff are unpacked first, then expire as any other.
+    unpack = restore_statements(
+        db,
+        "service_name = ? AND first_ts < ? AND last_ts >= ? LIMIT ?",
+        (service_name, cutoff_ms, cutoff_ms, batch_size),
+    )
+    if unpack:
+        db.batch(unpack)
     straddling = db.query(
         "SELECT id, (SELECT count(*) FROM json_each(entries) WHERE type != 'null' "
         "AND json_extract(value, '$[0]') < ?) AS expired FROM log_blocks "

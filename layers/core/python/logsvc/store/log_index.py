@@ -9,7 +9,6 @@ logsvc.store.stream_reads.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,7 +16,6 @@ from logsvc.clock import DAY_MS
 from logsvc.entries import LEVELS, SAMPLED_LEVELS, LogEntry
 from logsvc.errors import DatabaseFull
 from logsvc.filters import SearchFilters
-from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.sql import SqlDatabase, Statement
 from logsvc.store import block_times
 from logsvc.store.block_sql import block_conditions, entry_conditions, residual, window_counts
@@ -26,18 +24,19 @@ from logsvc.store.blocks import (
     CHECKPOINT_SQL,
     ENTRY_COLUMNS,
     LEVEL_COUNTS,
-    MAX_BLOCK_SPAN_MS,
+    NO_ENTRY_COLUMNS,
     Block,
     Checkpoint,
     PreparedBatch,
     block_statement,
-    entry_id_of,
     entry_view,
     pack,
 )
+from logsvc.store.entry_lookup import find_entry
 from logsvc.store.expiry import ExpiryStep, expire
 from logsvc.store.hot_windows import HotWindows, bytes_to_add
 from logsvc.store.open_blocks import OpenBlocks
+from logsvc.store.packing import PACKED, matching
 from logsvc.store.sealing import seal_statements
 from logsvc.store.stream_reads import StreamReads
 
@@ -65,6 +64,12 @@ MAX_ENTRIES_PER_ROUND = 1 << 40
 # blocks (the newest are often open: they have none).
 SUMMARIES_READ_AHEAD = 3
 _TALLY_ROWS_PER_STATEMENT = 25  # 4 parameters a row, D1's limit of 100 a statement
+# What a search round says beside each row: how far it read.
+_ROUND = (
+    "(SELECT count(*) FROM headers) AS headers_read, "
+    "(SELECT max(last_ts) FROM picked WHERE NOT read) AS next_last_ts, "
+    "(SELECT last_ts FROM oldest) AS oldest_last_ts, (SELECT id FROM oldest) AS oldest_id"
+)
 
 
 def overlap_entries(db: SqlDatabase) -> int:
@@ -110,7 +115,11 @@ class LogIndex(StreamReads):
             sealed = sum(plan.sealed for plan in plans)
         else:  # written whole: sealed at once
             statements = [self.block_statement(block, archive_keys) for block in batch.blocks]
-            statements += [s for block in batch.blocks for s in seal_statements(block.id)]
+            statements += [
+                s
+                for block in batch.blocks
+                for s in seal_statements(block.id, block.source_type, block.json())
+            ]
             sealed = sum(block.size for block in batch.blocks)
         statements += also
         if checkpoint is not None:
@@ -210,16 +219,16 @@ class LogIndex(StreamReads):
                 "chosen AS MATERIALIZED (SELECT id, last_ts FROM picked WHERE read), "
                 "oldest AS MATERIALIZED "
                 "(SELECT id, last_ts FROM chosen ORDER BY last_ts, id LIMIT 1) "
-                "SELECT (SELECT count(*) FROM headers) AS headers_read, "
-                "(SELECT max(last_ts) FROM picked WHERE NOT read) AS next_last_ts, "
-                "(SELECT last_ts FROM oldest) AS oldest_last_ts, "
-                "(SELECT id FROM oldest) AS oldest_id, "
-                f"{BLOCK_COLUMNS}, {ENTRY_COLUMNS} "
-                "FROM chosen JOIN log_blocks AS b ON b.id = chosen.id "
+                f"SELECT * FROM (SELECT {_ROUND}, {BLOCK_COLUMNS}, {ENTRY_COLUMNS}, "
+                "NULL AS packed FROM chosen JOIN log_blocks AS b ON b.id = chosen.id "
                 f"LEFT JOIN json_each(b.entries) AS e ON e.type != 'null' AND {entry_where} "
                 # Only the newest entries wanted leave the database: an entry older than
                 # that many of this round's can be in no answer.
-                "ORDER BY timestamp DESC, entry_id DESC LIMIT ?",
+                "ORDER BY timestamp DESC, entry_id DESC LIMIT ?) "
+                # Packed blocks whole (logsvc.store.packing): their entries are read here.
+                f"UNION ALL SELECT {_ROUND}, {BLOCK_COLUMNS}, {NO_ENTRY_COLUMNS}, {PACKED} "
+                "FROM chosen JOIN log_blocks AS b ON b.id = chosen.id "
+                "WHERE b.packed IS NOT NULL",
                 (
                     *params,
                     headers,
@@ -235,6 +244,9 @@ class LogIndex(StreamReads):
                 break  # no block left
             entries = [entry_view(row) for row in rows if row["position"] is not None]
             found += entries if undecided is None else filter(undecided, entries)
+            for row in rows:
+                if row["packed"] is not None:
+                    found += matching(row, filters)
             first = rows[0]
             if first["next_last_ts"] is None and first["headers_read"] < headers:
                 break  # every matching block has been read
@@ -255,55 +267,8 @@ class LogIndex(StreamReads):
         return found[filters.offset : end], len(found) > end
 
     def get(self, entry_id: str) -> dict[str, Any] | None:
-        """The entry with this id, in one query: among the blocks of the time bucket its id
-        carries, or (an entry written before ids were stored) by its block's primary key."""
-        if not ID_PATTERN.fullmatch(entry_id):
-            return None
-        timestamp = id_timestamp(entry_id)
-        position = int(entry_id[32:], 16)
-        rows = self.db.query(
-            f"SELECT {BLOCK_COLUMNS}, e.key AS position, e.value AS entry "  # noqa: S608 - fixed fragments
-            "FROM log_blocks AS b JOIN json_each(b.entries) AS e "
-            "WHERE b.last_ts >= ? AND b.last_ts <= ? AND b.first_ts <= ? "
-            "AND instr(b.entries, ?) > 0 AND e.type = 'array' "
-            "AND json_extract(e.value, '$[3]') = ? "
-            f"UNION ALL SELECT {BLOCK_COLUMNS}, CASE WHEN b.id = ? "
-            "AND substr(b.id, 33, 4) != '0000' THEN 0 ELSE ? END AS position, "
-            "json_extract(b.entries, CASE WHEN b.id = ? AND substr(b.id, 33, 4) != '0000' "
-            "THEN '$[0]' ELSE ? END) AS entry FROM log_blocks AS b WHERE b.id IN (?, ?)",
-            (
-                timestamp,
-                timestamp + MAX_BLOCK_SPAN_MS,
-                timestamp,
-                entry_id,
-                entry_id,
-                entry_id,
-                position,
-                entry_id,
-                f"$[{position}]",
-                entry_id,
-                entry_id[:32] + "0000",
-            ),
-        )
-        for row in rows:
-            if row["entry"] is None:
-                continue
-            timestamp, message, metadata, *stored = json.loads(row.pop("entry"))
-            found = stored[0] if stored else entry_id_of(row["block_id"], row["position"])
-            if found != entry_id:
-                continue
-            return entry_view(
-                {
-                    **row,
-                    "timestamp": timestamp,
-                    "message": message,
-                    "metadata": metadata or {},
-                    "entry_id": found,
-                    "entry_level": stored[1] if len(stored) > 1 else row["level"],
-                    "sub_millisecond": stored[2] if len(stored) > 2 else None,
-                }
-            )
-        return None
+        """The entry with this id (logsvc.store.entry_lookup)."""
+        return find_entry(self.db, entry_id)
 
     def error_counts(self, service_name: str, start_ms: int, end_ms: int) -> dict[str, int]:
         """ERROR and CRITICAL entries of a service between two times (inclusive)."""
@@ -333,11 +298,18 @@ class LogIndex(StreamReads):
         ``before_ms`` (blocks a writer left open when it stopped: see
         logsvc.store.content_index); how many there were."""
         rows = self.db.query(
-            "SELECT id FROM log_blocks WHERE last_ts < ? AND words_doc IS NULL LIMIT ?",
+            "SELECT id, source_type, entries FROM log_blocks "
+            "WHERE last_ts < ? AND words_doc IS NULL LIMIT ?",
             (before_ms, limit),
         )
         if rows:
-            self.db.batch([s for row in rows for s in seal_statements(row["id"])])
+            self.db.batch(
+                [
+                    s
+                    for r in rows
+                    for s in seal_statements(r["id"], r["source_type"], r["entries"].encode())
+                ]
+            )
         return len(rows)
 
     def windows(self) -> dict[str, int]:

@@ -62,6 +62,7 @@ class OpenBlock:
     size: int
     levels: dict[str, int]
     streams: dict[bytes, None]
+    rows: list[bytes]  # its entries' JSON, as stored: what packs it when it is sealed
 
     @classmethod
     def of(cls, block: Block) -> OpenBlock:
@@ -73,7 +74,11 @@ class OpenBlock:
             block.size,
             dict(block.levels),
             dict(block.streams),
+            list(block.rows),
         )
+
+    def json(self) -> bytes:
+        return b"[" + b",".join(self.rows) + b"]"
 
     def takes(self, block: Block) -> bool:
         """Whether ``block``'s entries fit: the entry and byte limits, and the time span."""
@@ -95,6 +100,7 @@ class OpenBlock:
             self.size + block.size,
             levels,
             {**self.streams, **block.streams},
+            self.rows + block.rows,
         )
 
 
@@ -128,11 +134,15 @@ class OpenBlocks:
                 current = planned.get(key)
                 if current is None or not current.takes(block):
                     # The block it replaces takes no more: sealed, as is a full new one.
-                    own = seal_statements(current.id) if current is not None else []
+                    own = (
+                        seal_statements(current.id, key[1], current.json())
+                        if current is not None
+                        else []
+                    )
                     sealed = current.size if current is not None else 0
                     own.append(block_statement(block, archive_keys))
                     if len(block.rows) >= OPEN_BLOCK_ENTRIES:
-                        own += seal_statements(block.id)
+                        own += seal_statements(block.id, key[1], block.json())
                         sealed += block.size
                         planned.pop(key, None)
                     else:
@@ -157,7 +167,7 @@ class OpenBlocks:
                 ]
                 full = appended.count >= OPEN_BLOCK_ENTRIES
                 if full:
-                    own += seal_statements(appended.id)
+                    own += seal_statements(appended.id, key[1], appended.json())
                     planned.pop(key)
                 statements += own
                 plans.append(_Planned(key, block, appended, len(own), appended.size if full else 0))

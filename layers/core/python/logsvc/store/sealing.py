@@ -6,20 +6,23 @@ deleted. The one place that says what each change of a sealed block sends with i
 A block is sealed once nothing more will be appended to it: when it is written whole, when
 the writer stops appending to it (logsvc.store.open_blocks), or by cleanup's sweep for
 blocks a writer left open (LogIndex.seal_open). ``words_doc`` set says it is; a sealed block
-takes no appends.
+takes no appends. Whoever seals a block knows its entries and packs it then
+(logsvc.store.packing), after what is computed from its plain entries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from logsvc.sql import Statement
+from logsvc.sql import SqlDatabase, Statement
 from logsvc.store import block_times, content_index
+from logsvc.store.packing import pack_statement, packed_entries, packs
 
 
-def seal_statements(block_id: str) -> list[Statement]:
-    """Seal one block, in the transaction of what else is sent (nothing when it is sealed
-    already or gone)."""
+def seal_statements(block_id: str, source_type: str, entries: bytes) -> list[Statement]:
+    """Seal and pack one block whose entries column holds ``entries`` (its JSON array), in
+    the transaction of what else is sent (nothing when it is sealed already or gone)."""
+    packing = [pack_statement(block_id, entries)] if packs(source_type) else []
     return [
         *content_index.insert_statements(block_id),
         Statement(
@@ -28,15 +31,23 @@ def seal_statements(block_id: str) -> list[Statement]:
             (block_id,),
         ),
         block_times.write_statement("b.id = ?", (block_id,)),
+        *packing,
     ]
 
 
-def before_delete(blocks: str, params: Iterable[object]) -> list[Statement]:
-    """What goes before deleting the blocks ``blocks`` (a WHERE condition on log_blocks)
-    selects."""
+def before_delete(db: SqlDatabase, blocks: str, params: Iterable[object]) -> list[Statement]:
+    """What goes before deleting the blocks ``blocks`` (a WHERE condition on log_blocks,
+    naming them by id: they are read first) selects: their documents (a packed block's
+    computed from its entries, unpacked here) and time summaries."""
     params = tuple(params)
+    packed = [
+        s
+        for block_id, doc, entries in packed_entries(db, blocks, params)
+        for s in content_index.unindex_packed_statements(block_id, doc, entries)
+    ]
     return [
         *content_index.unindex_statements(blocks, params),
+        *packed,
         block_times.delete_statement(blocks, params),
     ]
 

@@ -18,6 +18,7 @@ from logsvc.sql import SqlDatabase
 from logsvc.store import block_times
 from logsvc.store.block_sql import block_conditions, block_ids, entry_conditions
 from logsvc.store.blocks import ENTRY_LEVEL, LEVEL_COUNTS
+from logsvc.store.packing import PACKED, labels_value, matching, packed_block
 
 # The labels an agent pushed with an entry (logsvc.sources.loki_push keeps them under
 # metadata.labels): Loki's stream labels beside service_name, level and source_type.
@@ -84,6 +85,27 @@ def _path_steps(path: str) -> tuple[str, ...]:
     return tuple(json.loads("[" + ",".join(path[2:].split(".")) + "]")) if path != "$" else ()
 
 
+def _packed_rows(columns: str, block_where: str) -> str:
+    """SQL: a row for each packed block ``block_where`` chooses (alias ``b``): ``columns``
+    (in the place of a plain entry's), then its id and its packed entries, which the caller
+    reads (logsvc.store.packing)."""
+    return (
+        f" UNION ALL SELECT {columns}, b.id, {PACKED} FROM log_blocks AS b "  # noqa: S608 - fixed fragments
+        f"WHERE {block_where} AND b.packed IS NOT NULL"
+    )
+
+
+def _of(row: dict[str, Any]) -> tuple[str, str]:
+    """A row's service and source."""
+    return row["service"], row["source"]
+
+
+def _bucket(timestamp: int, origin: int, bucket_ms: int) -> int:
+    """The bucket SQL's CAST((t - origin) / bucket AS INTEGER) gives: toward zero."""
+    after = timestamp - origin
+    return after // bucket_ms if after >= 0 else -(-after // bucket_ms)
+
+
 class StreamReads:
     """LogIndex's reads for Loki (see the module)."""
 
@@ -100,14 +122,24 @@ class StreamReads:
             "SELECT json_extract(e.value, '$[0]') AS t, "  # noqa: S608 - fixed fragments
             f"{ENTRY_LEVEL} AS level, b.service_name AS service, b.source_type AS source, "
             "length(CAST(json_extract(e.value, '$[1]') AS BLOB)) AS bytes, "
-            f"{_PUSHED_LABELS} AS labels "
+            f"{_PUSHED_LABELS} AS labels, NULL AS block_id, NULL AS packed "
             f"FROM log_blocks AS b, json_each(b.entries) AS e WHERE {block_where} "
-            f"AND e.type != 'null' AND {entry_where}",
-            (*block_params, *entry_params),
+            f"AND e.type != 'null' AND {entry_where} "
+            + _packed_rows("NULL, b.level, b.service_name, b.source_type, NULL, NULL", block_where),
+            (*block_params, *entry_params, *block_params),
         )
-        return [
-            (r["t"], r["level"], r["service"], r["source"], r["bytes"], r["labels"]) for r in rows
-        ]
+        found = []
+        for r in rows:
+            if r["packed"] is None:
+                found.append(
+                    (r["t"], r["level"], r["service"], r["source"], r["bytes"], r["labels"])
+                )
+                continue
+            for entry in matching(packed_block(r), filters):
+                size = len(entry["message"].encode("utf-8"))
+                labels = labels_value(entry["metadata"])
+                found.append((entry["timestamp"], entry["level"], *_of(r), size, labels))
+        return found
 
     def values(
         self, filters: SearchFilters, line_paths: tuple[str, ...], metadata_paths: tuple[str, ...]
@@ -122,16 +154,31 @@ class StreamReads:
         block_where, block_params = block_ids(filters, "b")
         entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
-            "SELECT b.level AS block_level, b.service_name AS service, "  # noqa: S608 - fixed fragments
-            "b.source_type AS source, e.value AS entry "
+            "SELECT b.level AS level, b.service_name AS service, "  # noqa: S608 - fixed fragments
+            "b.source_type AS source, e.value AS entry, NULL AS block_id, NULL AS packed "
             f"FROM log_blocks AS b, json_each(b.entries) AS e WHERE {block_where} "
-            f"AND e.type != 'null' AND {entry_where}",
-            (*block_params, *entry_params),
+            f"AND e.type != 'null' AND {entry_where} "
+            + _packed_rows("b.level, b.service_name, b.source_type, NULL", block_where),
+            (*block_params, *entry_params, *block_params),
         )
         found = []
         for r in rows:
+            if r["packed"] is not None:
+                found += [
+                    read_values(
+                        entry["timestamp"],
+                        entry["level"],
+                        *_of(r),
+                        entry["message"],
+                        entry["metadata"],
+                        line_paths,
+                        metadata_paths,
+                    )
+                    for entry in matching(packed_block(r), filters)
+                ]
+                continue
             timestamp, message, metadata, *stored = loads_json(r["entry"])
-            level = stored[1] if len(stored) > 1 else r["block_level"]
+            level = stored[1] if len(stored) > 1 else r["level"]
             found.append(
                 read_values(
                     timestamp,
@@ -173,16 +220,32 @@ class StreamReads:
         entry_where, entry_params = entry_conditions(filters)
         rows = self.db.query(
             # CAST: D1 binds a JSON number as REAL, and REAL division keeps the fraction.
-            "SELECT CAST((json_extract(e.value, '$[0]') - ?) / ? AS INTEGER) AS bucket, "  # noqa: S608 - fixed fragments
-            f"{ENTRY_LEVEL} AS level, b.service_name AS service, b.source_type AS source, "
-            f"{_PUSHED_LABELS} AS labels, count(*) AS entries, "
-            "sum(length(CAST(json_extract(e.value, '$[1]') AS BLOB))) AS bytes "
+            "SELECT * FROM (SELECT CAST((json_extract(e.value, '$[0]') - ?) / ? AS INTEGER) "  # noqa: S608 - fixed fragments
+            f"AS bucket, {ENTRY_LEVEL} AS level, b.service_name AS service, "
+            f"b.source_type AS source, {_PUSHED_LABELS} AS labels, count(*) AS entries, "
+            "sum(length(CAST(json_extract(e.value, '$[1]') AS BLOB))) AS bytes, "
+            "NULL AS block_id, NULL AS packed "
             f"FROM log_blocks AS b, json_each(b.entries) AS e WHERE {block_where} "
             f"AND e.type != 'null' AND {entry_where} "
-            "GROUP BY 1, 2, 3, 4, 5",  # by position: "level" would name the block's column
-            (origin, bucket_ms, *block_params, *entry_params),
+            "GROUP BY 1, 2, 3, 4, 5) "  # by position: "level" would name the block's column
+            + _packed_rows(
+                "NULL, b.level, b.service_name, b.source_type, NULL, NULL, NULL", block_where
+            ),
+            (origin, bucket_ms, *block_params, *entry_params, *block_params),
         )
         for r in rows:
+            if r["packed"] is not None:
+                for entry in matching(packed_block(r), filters):
+                    key = (
+                        _bucket(entry["timestamp"], origin, bucket_ms),
+                        entry["level"],
+                        *_of(r),
+                        labels_value(entry["metadata"]),
+                    )
+                    found = counted.setdefault(key, [0, 0])
+                    found[0] += 1
+                    found[1] += len(entry["message"].encode("utf-8"))
+                continue
             key = (r["bucket"], r["level"], r["service"], r["source"], r["labels"])
             found = counted.setdefault(key, [0, 0])
             found[0] += r["entries"]

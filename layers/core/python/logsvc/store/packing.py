@@ -1,0 +1,219 @@
+"""Packed blocks: a sealed block keeps its entries zlib-compressed, about a quarter of their
+JSON (issue 28: bytes per log; migration 0014).
+
+A block is packed when it is sealed (logsvc.store.sealing), in the same transaction and
+after its documents and time summary were computed in SQL from its plain entries:
+``packed`` takes the entries' JSON compressed, ``entries`` becomes ``[]``. SQL over
+``json_each(entries)`` so sees no entry of a packed block; each read that unpacks entries
+also asks for the packed blocks it chose (``hex(packed)``: D1 answers a BLOB as a list of
+numbers) and reads them here, deciding every filter in Python (SearchFilters.matches).
+Before a packed block is deleted, its documents are removed with the same SQL as a plain
+block's, over its entries unpacked here and sent back (logsvc.store.sealing.before_delete);
+before its entries expire, it is unpacked in place (``restore_statements``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import orjson
+
+from logsvc.filters import SearchFilters
+from logsvc.sql import SqlDatabase, Statement
+from logsvc.store.blocks import entry_id_of, entry_view
+
+# zlib's default level: a 1000-entry block of the benchmark corpus in 42 bytes a log as
+# columns (47 as rows; level 9 saves half a byte more at twice the time), unpacked in about
+# a microsecond a log.
+PACK_LEVEL = 6
+_COLUMNS_V1 = 1  # the packed form: [1, times, messages, metadata, ids, levels, nanoseconds]
+# A packed block's data as a query returns it (alias ``b``; NULL for a plain block, for
+# which hex() would answer '').
+PACKED = "nullif(hex(b.packed), '') AS packed"
+
+
+def packs(source_type: str) -> bool:
+    """Whether sealed blocks of this source are packed: all but the service's own logs,
+    which stay readable with plain SQL as in the original (``SELECT * FROM logs WHERE
+    service_name LIKE 'logsService%'``; logsvc.agent_log)."""
+    return source_type != "agent"
+
+
+def pack_statement(block_id: str, entries: bytes) -> Statement:
+    """Pack a sealed block whose ``entries`` column holds exactly ``entries`` (a JSON array):
+    nothing happens if it holds anything else, is not sealed, or is packed already."""
+    packed = zlib.compress(orjson.dumps(_columns(orjson.loads(entries))), PACK_LEVEL)
+    return Statement(
+        "UPDATE log_blocks SET packed = unhex(?), entries = '[]' "
+        "WHERE id = ? AND packed IS NULL AND words_doc IS NOT NULL "
+        "AND length(CAST(entries AS BLOB)) = ?",
+        (packed.hex(), block_id, len(entries)),
+    )
+
+
+def unpacked(packed_hex: str) -> list[Any]:
+    """A packed block's entries (null where one expired), as its JSON array holds them."""
+    return _rows(_unpacked_columns(packed_hex))
+
+
+def _unpacked_columns(packed_hex: str) -> list[Any]:
+    columns = orjson.loads(zlib.decompress(bytes.fromhex(packed_hex)))
+    assert columns[0] == _COLUMNS_V1, f"packed block of an unknown form ({columns[0]})"
+    return columns
+
+
+def _columns(entries: list[Any]) -> list[Any]:
+    """Entries as columns, each time as the difference from the one before: zlib packs
+    like values next to each other a tenth tighter than whole entries."""
+    times: list[int | None] = []
+    previous = 0
+    for entry in entries:
+        if entry is None:  # expired: its position stays
+            times.append(None)
+            continue
+        times.append(entry[0] - previous)
+        previous = entry[0]
+
+    def column(field: int) -> list[Any]:
+        return [e[field] if e is not None and len(e) > field else None for e in entries]
+
+    return [_COLUMNS_V1, times, *(column(field) for field in range(1, 6))]
+
+
+def _rows(columns: list[Any]) -> list[Any]:
+    """The entries back from their columns."""
+    fields = columns[2:]
+    return [
+        None if at is None else _row(at, fields, position)
+        for position, at in enumerate(_times(columns[1]))
+    ]
+
+
+def _times(differences: list[int | None]) -> list[int | None]:
+    """Each entry's time from the differences (None where an entry expired)."""
+    times: list[int | None] = []
+    at = 0
+    for difference in differences:
+        if difference is None:
+            times.append(None)
+            continue
+        at += difference
+        times.append(at)
+    return times
+
+
+def _row(at: int, fields: list[list[Any]], position: int) -> list[Any]:
+    """One entry back from its columns, as long as it was (the fields after the metadata
+    only up to the last it had)."""
+    row = [at, *(field[position] for field in fields)]
+    while len(row) > 3 and row[-1] is None:
+        row.pop()
+    return row
+
+
+def entry_rows(block: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Each entry of a packed block row (its BLOCK_COLUMNS and ``packed``) as the SQL reads
+    of plain blocks give it (logsvc.store.blocks.ENTRY_COLUMNS), for entry_view."""
+    for position, entry in enumerate(unpacked(block["packed"])):
+        if entry is not None:
+            yield entry_row(block, position, entry)
+
+
+def entry_row(block: Mapping[str, Any], position: int, entry: list[Any]) -> dict[str, Any]:
+    """One entry of a block (its JSON array item at ``position``) as ENTRY_COLUMNS give it."""
+    timestamp, message, metadata, *stored = entry
+    return {
+        **block,
+        "position": position,
+        "timestamp": timestamp,
+        "message": message,
+        "metadata": metadata or {},
+        "entry_id": stored[0] if stored else entry_id_of(block["block_id"], position),
+        "entry_level": stored[1] if len(stored) > 1 else block["level"],
+        "sub_millisecond": stored[2] if len(stored) > 2 else None,
+    }
+
+
+def matching(block: Mapping[str, Any], filters: SearchFilters) -> list[dict[str, Any]]:
+    """A packed block's entries that pass the filters, in the API's shape: time and level
+    tested on the entry as unpacked, the rest (SearchFilters.matches) on those left."""
+    start, end, level = filters.start_time, filters.end_time, filters.level
+    columns = _unpacked_columns(block["packed"])
+    fields, levels = columns[2:], columns[5]
+    found = []
+    for position, at in enumerate(_times(columns[1])):
+        if at is None:
+            continue
+        if (start is not None and at < start) or (end is not None and at > end):
+            continue
+        if level is not None and (levels[position] or block["level"]) != level:
+            continue
+        view = entry_view(entry_row(block, position, _row(at, fields, position)))
+        if filters.matches(view):
+            found.append(view)
+    return found
+
+
+def packed_block(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A packed block as the Loki reads select it (``block_id``, ``level``, ``service``,
+    ``source``, ``packed``), for entry_rows."""
+    return {
+        "block_id": row["block_id"],
+        "level": row["level"],
+        "service_name": row["service"],
+        "source_type": row["source"],
+        "archive_key": None,
+        "entry_count": None,
+        "packed": row["packed"],
+    }
+
+
+def labels_value(metadata: Any) -> Any:
+    """An entry's pushed labels as SQL's json_extract(entry, '$[2].labels') gives them: an
+    object or array as JSON text, a number or text as it is, true and false as 1 and 0."""
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    if isinstance(labels, dict | list):
+        return orjson.dumps(labels).decode()
+    if isinstance(labels, bool):
+        return int(labels)
+    return labels
+
+
+def stored_entries(db: SqlDatabase) -> Iterator[list[Any]]:
+    """Every entry the index holds, plain or packed, as its block's JSON array has it
+    (``[timestamp, message, metadata, id, level, ...]``): for tools that read the whole
+    index (benchmarks counting what was stored)."""
+    for row in db.query(f"SELECT b.entries, {PACKED} FROM log_blocks AS b"):  # noqa: S608 - fixed fragments
+        items = (
+            unpacked(row["packed"]) if row["packed"] is not None else orjson.loads(row["entries"])
+        )
+        yield from (item for item in items if item is not None)
+
+
+def packed_entries(
+    db: SqlDatabase, blocks: str, params: tuple[Any, ...]
+) -> list[tuple[str, int, list[Any]]]:
+    """(id, words_doc, entries) of the packed blocks that ``blocks`` (a WHERE condition on
+    log_blocks) selects."""
+    rows = db.query(
+        f"SELECT b.id, b.words_doc, {PACKED} FROM log_blocks AS b WHERE b.packed IS NOT NULL "  # noqa: S608 - fixed fragments
+        f"AND b.id IN (SELECT id FROM log_blocks WHERE {blocks})",
+        params,
+    )
+    return [(row["id"], row["words_doc"], unpacked(row["packed"])) for row in rows]
+
+
+def restore_statements(db: SqlDatabase, blocks: str, params: tuple[Any, ...]) -> list[Statement]:
+    """Unpack in place the packed blocks that ``blocks`` (a WHERE condition on log_blocks)
+    selects: before their entries expire (what follows the change of a block's entries is
+    SQL over them)."""
+    return [
+        Statement(
+            "UPDATE log_blocks SET entries = ?, packed = NULL WHERE id = ? AND packed IS NOT NULL",
+            (entries, block_id),
+        )
+        for block_id, _, entries in packed_entries(db, blocks, params)
+        for entries in [orjson.dumps(entries).decode("utf-8")]
+    ]

@@ -449,6 +449,13 @@ def total(lines: list[tuple[str, float, str]]) -> float:
     return sum(dollars for _, dollars, _ in lines)
 
 
+def through_bridge(scenario: Scenario, saved: dict[str, Any]) -> float:
+    """The month's total with D1 reached through the bridge Worker (requests compressed)."""
+    rest = d1_request_bytes(scenario, saved)
+    sent = d1_request_bytes(scenario, saved, bridge=True)
+    return total(bill(scenario, saved)) + (sent - rest) / 1e9 * PRICES["internet_out_gb"]
+
+
 def markdown(saved: dict[str, Any]) -> str:
     out = []
     machine = saved["machine"]
@@ -507,9 +514,8 @@ def markdown(saved: dict[str, Any]) -> str:
     for bridge, title in ((False, "the REST API (the default)"), (True, "the bridge Worker")):
         cells = []
         for s in reach:
-            rest = d1_request_bytes(SCENARIOS[s], saved)
             sent = d1_request_bytes(SCENARIOS[s], saved, bridge)
-            dollars = total(bills[s]) + (sent - rest) / 1e9 * PRICES["internet_out_gb"]
+            dollars = through_bridge(SCENARIOS[s], saved) if bridge else total(bills[s])
             cells.append(f"${dollars:,.2f} ({sent / 1e9:,.1f} GB)")
         out.append(f"| {title} | {' | '.join(cells)} |")
     out.append("")

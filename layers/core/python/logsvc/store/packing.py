@@ -1,9 +1,9 @@
-"""Packed blocks: a sealed block keeps its entries zlib-compressed, about a quarter of their
-JSON (issue 28: bytes per log; migration 0014).
+"""Packed blocks: a sealed block keeps its entries zlib-compressed as columns, under a
+quarter of their JSON (issue 28: bytes per log; migration 0014).
 
 A block is packed when it is sealed (logsvc.store.sealing), in the same transaction and
 after its documents and time summary were computed in SQL from its plain entries:
-``packed`` takes the entries' JSON compressed, ``entries`` becomes ``[]``. SQL over
+``packed`` takes the entries compressed, ``entries`` becomes ``[]``. SQL over
 ``json_each(entries)`` so sees no entry of a packed block; each read that unpacks entries
 also asks for the packed blocks it chose (``hex(packed)``: D1 answers a BLOB as a list of
 numbers) and reads them here, deciding every filter in Python (SearchFilters.matches).

@@ -11,6 +11,7 @@ API's shape; logsvc.store.log_index answers with them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,8 +106,7 @@ class Block:
         return present[0] if len(present) == 1 else MIXED_LEVELS
 
     def json(self) -> bytes:
-        """Its entries column: the JSON array of its entries."""
-        return b"[" + b",".join(self.rows) + b"]"
+        return entries_json(self.rows)
 
     def holds(self, timestamp: int, size: int) -> bool:
         return (
@@ -184,6 +184,11 @@ def pack(entries: list[LogEntry], batch_key: str | None = None) -> PreparedBatch
             derived_entry_id(newest, batch_key, str(number)) if batch_key else entry_id(newest)
         )
     return PreparedBatch(entries, blocks)
+
+
+def entries_json(rows: Iterable[bytes]) -> bytes:
+    """A block's entries column: the JSON array of its entries' JSON."""
+    return b"[" + b",".join(rows) + b"]"
 
 
 def block_statement(

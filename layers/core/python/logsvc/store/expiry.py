@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from logsvc.sql import SqlDatabase, Statement
 from logsvc.store.blocks import LEVEL_COUNTS, RECOUNT_LEVELS
-from logsvc.store.packing import restore_statements
+from logsvc.store.packing import PACKED, packed_of, restore_statements
 from logsvc.store.sealing import after_change, before_change, before_delete
 
 
@@ -30,8 +30,8 @@ def expire(db: SqlDatabase, service_name: str, cutoff_ms: int, batch_size: int) 
     # Oldest first, named by id: what sealed blocks hold beside their rows is read first
     # (a packed block's documents are removed from its entries) and goes before the rows.
     oldest = db.query(
-        "SELECT id FROM log_blocks WHERE service_name = ? AND last_ts < ? "
-        "ORDER BY last_ts, id LIMIT ?",
+        f"SELECT b.id, b.words_doc, {PACKED} FROM log_blocks AS b "  # noqa: S608 - fixed fragments
+        "WHERE b.service_name = ? AND b.last_ts < ? ORDER BY b.last_ts, b.id LIMIT ?",
         (service_name, cutoff_ms, batch_size),
     )
     deleted = []
@@ -40,7 +40,7 @@ def expire(db: SqlDatabase, service_name: str, cutoff_ms: int, batch_size: int) 
         expired_params = (json.dumps([row["id"] for row in oldest]),)
         deleted = db.batch(
             [
-                *before_delete(db, expired, expired_params),
+                *before_delete(expired, expired_params, packed_of(oldest)),
                 Statement(
                     f"DELETE FROM log_blocks WHERE {expired} RETURNING entry_count",  # noqa: S608 - fixed fragments
                     expired_params,

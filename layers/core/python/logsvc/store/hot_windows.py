@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from logsvc.clock import now_ms
 from logsvc.sql import SqlDatabase, Statement
 from logsvc.store import content_index
+from logsvc.store.packing import PACKED, packed_of
 from logsvc.store.sealing import before_delete
 
 logger = logging.getLogger(__name__)
@@ -151,8 +152,8 @@ class HotWindows:
         """Delete a service's ``count`` oldest blocks (by their newest entry) and move its
         window start past them, in one transaction."""
         oldest = self.db.query(
-            "SELECT id, last_ts FROM log_blocks WHERE service_name = ? "
-            "ORDER BY last_ts, id LIMIT ?",
+            f"SELECT b.id, b.last_ts, b.words_doc, {PACKED} FROM log_blocks AS b "  # noqa: S608 - fixed fragments
+            "WHERE b.service_name = ? ORDER BY b.last_ts, b.id LIMIT ?",
             (service, count),
         )
         if not oldest:
@@ -168,7 +169,7 @@ class HotWindows:
                     "updated_at = excluded.updated_at",
                     (service, since, self.clock()),
                 ),
-                *before_delete(self.db, "id IN (SELECT value FROM json_each(?))", (ids,)),
+                *before_delete("id IN (SELECT value FROM json_each(?))", (ids,), packed_of(oldest)),
                 Statement(
                     "DELETE FROM log_blocks WHERE id IN (SELECT value FROM json_each(?)) "
                     "RETURNING entry_count",

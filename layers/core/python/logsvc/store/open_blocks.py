@@ -35,6 +35,7 @@ from logsvc.store.blocks import (
     MIXED_LEVELS,
     Block,
     block_statement,
+    entries_json,
 )
 from logsvc.store.sealing import seal_statements
 
@@ -78,7 +79,7 @@ class OpenBlock:
         )
 
     def json(self) -> bytes:
-        return b"[" + b",".join(self.rows) + b"]"
+        return entries_json(self.rows)
 
     def takes(self, block: Block) -> bool:
         """Whether ``block``'s entries fit: the entry and byte limits, and the time span."""

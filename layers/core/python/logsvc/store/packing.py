@@ -15,7 +15,7 @@ before its entries expire, it is unpacked in place (``restore_statements``).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -202,7 +202,13 @@ def packed_entries(
         f"AND b.id IN (SELECT id FROM log_blocks WHERE {blocks})",
         params,
     )
-    return [(row["id"], row["words_doc"], unpacked(row["packed"])) for row in rows]
+    return packed_of(rows)
+
+
+def packed_of(rows: Iterable[Mapping[str, Any]]) -> list[tuple[str, int, list[Any]]]:
+    """(id, words_doc, entries) of the packed blocks among rows that have their ``id``,
+    ``words_doc`` and ``packed`` (PACKED) columns."""
+    return [(r["id"], r["words_doc"], unpacked(r["packed"])) for r in rows if r["packed"]]
 
 
 def restore_statements(db: SqlDatabase, blocks: str, params: tuple[Any, ...]) -> list[Statement]:

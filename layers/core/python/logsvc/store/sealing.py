@@ -13,10 +13,11 @@ takes no appends. Whoever seals a block knows its entries and packs it then
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from logsvc.sql import SqlDatabase, Statement
+from logsvc.sql import Statement
 from logsvc.store import block_times, content_index
-from logsvc.store.packing import pack_statement, packed_entries, packs
+from logsvc.store.packing import pack_statement, packs
 
 
 def seal_statements(block_id: str, source_type: str, entries: bytes) -> list[Statement]:
@@ -35,19 +36,21 @@ def seal_statements(block_id: str, source_type: str, entries: bytes) -> list[Sta
     ]
 
 
-def before_delete(db: SqlDatabase, blocks: str, params: Iterable[object]) -> list[Statement]:
+def before_delete(
+    blocks: str, params: Iterable[object], packed: Iterable[tuple[str, int, list[Any]]]
+) -> list[Statement]:
     """What goes before deleting the blocks ``blocks`` (a WHERE condition on log_blocks,
-    naming them by id: they are read first) selects: their documents (a packed block's
-    computed from its entries, unpacked here) and time summaries."""
+    naming them by id) selects: their documents (a packed block's computed from its entries,
+    which the caller read with the blocks' ids: logsvc.store.packing.packed_of) and time
+    summaries."""
     params = tuple(params)
-    packed = [
-        s
-        for block_id, doc, entries in packed_entries(db, blocks, params)
-        for s in content_index.unindex_packed_statements(block_id, doc, entries)
-    ]
     return [
         *content_index.unindex_statements(blocks, params),
-        *packed,
+        *(
+            s
+            for block_id, doc, entries in packed
+            for s in content_index.unindex_packed_statements(block_id, doc, entries)
+        ),
         block_times.delete_statement(blocks, params),
     ]
 

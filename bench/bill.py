@@ -14,6 +14,7 @@ deploys (REST API + WAF) and with the cheaper ones beside it.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import gzip
 import json
 import math
@@ -43,6 +44,10 @@ LOGS_PER_DAY = 10_000_000
 ROUND_TRIP_MS = {"kinesis": 20, "s3": 40, "d1": 60, "dynamodb": 10}
 FULL_VCPU_MB = 1769  # Lambda gives a function one vCPU at this memory, a share below it
 MAX_FLUSHES = 40  # measured, at most (a scaled-down measurement fills blocks slowly)
+BATCH_PATH = "/api/v1/logs/ingest/batch"
+# X-Ray's default rule, which Lambda applies to invocations that come with no trace header
+# (the writer's, from the stream) and API Gateway to requests no rule of the API matches.
+XRAY_DEFAULT_RULE = {"reservoir_per_second": 1, "fixed_rate": 0.05}
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,11 @@ class Scenario:
     entries_per_request: int
     buffered: bool = True  # through the Kinesis stream and the writer (the default)
     measured_as: str = ""  # whose measured figures it uses (its own name if empty)
+
+    @property
+    def path(self) -> str:
+        """The route its requests go to."""
+        return "/api/v1/logs/ingest" if self.entries_per_request == 1 else BATCH_PATH
 
     @property
     def requests_per_month(self) -> float:
@@ -77,6 +87,8 @@ SCENARIOS = {
 COLUMNS = ("A", "B", "idle", "A-direct", "idle-direct")
 # The deployment's resources billed by the month whatever the traffic.
 FIXED = ("kms_keys", "secrets", "alarms", "custom_metrics", "dashboards")
+# Runs a month of the scheduled functions (stacks/function_stack.py's SCHEDULES).
+SCHEDULED_RUNS = {"cleanup": DAYS, "analyze": DAYS * 4}
 
 
 def profiles(facts: dict[str, Any], scale: float = 1.0) -> dict[str, dict[str, Any]]:
@@ -271,8 +283,8 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
     )
     line(
         "Scheduled jobs",
-        lambda_cost(DAYS, jobs_s / DAYS, facts["memory_mb"]["cleanup"])
-        + lambda_cost(DAYS * 4, 10, facts["memory_mb"]["analyze"]),
+        lambda_cost(SCHEDULED_RUNS["cleanup"], jobs_s / DAYS, facts["memory_mb"]["cleanup"])
+        + lambda_cost(SCHEDULED_RUNS["analyze"], 10, facts["memory_mb"]["analyze"]),
         "cleanup with compaction daily; analysis 4 times a day (10 s each, assumed)",
     )
     access = access_log_bytes(facts, per_request)
@@ -286,25 +298,55 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
         f"{per_request.get('own_log_bytes', 0):.0f} ingest function) + "
         f"{per_flush.get('own_log_bytes', 0):.0f} B a flush",
     )
-    traces = sampled(requests + flushes, facts)
+    rule = trace_rule(scenario.path, facts)
+    traced_requests = sampled(requests, rule["reservoir_per_second"], rule["fixed_rate"])
+    # The writer's invocations come from the stream, with no trace header: Lambda decides.
+    traced_flushes = sampled(
+        flushes, XRAY_DEFAULT_RULE["reservoir_per_second"], XRAY_DEFAULT_RULE["fixed_rate"]
+    )
+    traces = traced_requests + traced_flushes
     line(
         "X-Ray",
         max(0, traces - p["xray_free_traces_month"]) / 1e6 * p["xray_traces_per_million"],
-        f"{traces:,.0f} traces ({facts['xray_reservoir_per_second']}/s and "
-        f"{facts['xray_fixed_rate']:.1%} of the rest)",
+        f"{traced_requests:,.0f} traced requests to {scenario.path} "
+        f"({rule['reservoir_per_second']}/s and {rule['fixed_rate']:.1%} of the rest), "
+        f"{traced_flushes:,.0f} traced writer flushes",
     )
     fixed = facts if scenario.buffered else saved["deployment_direct"]
     line(
-        "Fixed: keys, secrets, alarms, metrics, dashboard",
+        "Fixed: keys, secrets, alarms, dashboard",
         fixed["kms_keys"] * p["kms_key_month"]
         + fixed["secrets"] * p["secret_month"]
         + fixed["alarms"] * p["alarm_month"]
-        + fixed["custom_metrics"] * p["custom_metric_month"]
         + fixed["dashboards"] * p["dashboard_month"],
         f"{fixed['kms_keys']} KMS key, {fixed['secrets']} secrets, {fixed['alarms']} alarms, "
-        f"{fixed['custom_metrics']} custom metrics, {fixed['dashboards']} dashboard",
+        f"{fixed['dashboards']} dashboard",
+    )
+    months = metric_months(fixed["custom_metrics"], figures)
+    line(
+        "CloudWatch custom metrics",
+        months * p["custom_metric_month"],
+        f"{len(fixed['custom_metrics'])} defined, {months:.2f} metric-months published",
     )
     return lines
+
+
+def metric_months(metrics: list[list[str]], figures: dict[str, Any] | None) -> float:
+    """A month's custom metrics as CloudWatch bills them: by the hour, for the hours a
+    metric is published in. What the measured requests and flushes published is published
+    every hour (the scenarios' traffic never stops for one); a scheduled function's
+    metrics in the hour of each run; the rest (asking, refusals, throttling) not at all."""
+    published = set()
+    if figures:
+        published |= {(name, "ingest") for name in figures["per_request"].get("metrics", [])}
+        published |= {(name, "writer") for name in figures["per_flush"].get("metrics", [])}
+    months = 0.0
+    for name, function in metrics:
+        if (name, function) in published:
+            months += 1
+        elif function in SCHEDULED_RUNS:
+            months += min(1.0, SCHEDULED_RUNS[function] / (DAYS * 24))
+    return months
 
 
 def writer_flushes(scenario: Scenario, saved: dict[str, Any]) -> float:
@@ -434,11 +476,20 @@ def access_log_bytes(facts: dict[str, Any], per_request: dict[str, Any]) -> int:
     return access_log_line(facts["access_log_format"], int(per_request.get("response_bytes", 80)))
 
 
-def sampled(invocations: float, facts: dict[str, Any]) -> float:
+def sampled(invocations: float, reservoir_per_second: float, fixed_rate: float) -> float:
     """Traces X-Ray records a month: the reservoir each second, then the fixed rate."""
-    reservoir = facts["xray_reservoir_per_second"] * SECONDS
+    reservoir = reservoir_per_second * SECONDS
     kept = min(invocations, reservoir)
-    return kept + facts["xray_fixed_rate"] * max(0.0, invocations - reservoir)
+    return kept + fixed_rate * max(0.0, invocations - reservoir)
+
+
+def trace_rule(path: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """The API's sampling rule for requests to ``path``: the first that matches (X-Ray's
+    globs: * and ?), else the account's default."""
+    for rule in facts["xray_rules"]:
+        if fnmatch.fnmatchcase(path, rule["url_path"]):
+            return rule
+    return {"url_path": "*", **XRAY_DEFAULT_RULE}
 
 
 # ---------------------------------------------------------------------------------------

@@ -151,7 +151,6 @@ def deployment_facts(templates: dict[str, dict]) -> dict[str, Any]:
                 memory[function] = r["Properties"].get("MemorySize", 128)
     (stage,) = [s for s in resources("AWS::ApiGateway::Stage") if "AccessLogSetting" in s]
     (acl,) = resources("AWS::WAFv2::WebACL")
-    (sampling,) = resources("AWS::XRay::SamplingRule")
     # A deployment without the buffer (buffered_ingest=false) has no stream: one shard.
     (stream,) = resources("AWS::Kinesis::Stream") or [{"ShardCount": 0}]
     (source,) = [
@@ -159,11 +158,13 @@ def deployment_facts(templates: dict[str, dict]) -> dict[str, Any]:
         for s in resources("AWS::Lambda::EventSourceMapping")
         if "MaximumBatchingWindowInSeconds" in s
     ] or [{"MaximumBatchingWindowInSeconds": 0}]
-    logsvc_metrics = {
-        (a.get("MetricName"), json.dumps(a.get("Dimensions"), sort_keys=True))
-        for a in resources("AWS::CloudWatch::Alarm")
-        if a.get("Namespace") == "logsService"
-    }
+    # Custom metrics: what the deployed functions publish themselves (EMF), and the
+    # metric filters' (an alarm watches one of these; it creates none).
+    filtered = [
+        [t["MetricName"], "metric filter"]
+        for f in resources("AWS::Logs::MetricFilter")
+        for t in f["MetricTransformations"]
+    ]
     return {
         "memory_mb": memory,
         "access_log_format": stage["AccessLogSetting"]["Format"],
@@ -172,15 +173,29 @@ def deployment_facts(templates: dict[str, dict]) -> dict[str, Any]:
         "dashboards": len(resources("AWS::CloudWatch::Dashboard")),
         "kms_keys": len(resources("AWS::KMS::Key")),
         "secrets": len(resources("AWS::SecretsManager::Secret")),
-        "xray_reservoir_per_second": sampling["SamplingRule"]["ReservoirSize"],
-        "xray_fixed_rate": sampling["SamplingRule"]["FixedRate"],
+        # The API's sampling rules, first to match first.
+        "xray_rules": sorted(
+            (
+                {
+                    "priority": r["SamplingRule"]["Priority"],
+                    "url_path": r["SamplingRule"]["URLPath"],
+                    "reservoir_per_second": r["SamplingRule"]["ReservoirSize"],
+                    "fixed_rate": r["SamplingRule"]["FixedRate"],
+                }
+                for r in resources("AWS::XRay::SamplingRule")
+            ),
+            key=lambda rule: rule["priority"],
+        ),
         "kinesis_shards": stream.get("ShardCount", 1),
         "kinesis_retention_hours": stream.get("RetentionPeriodHours", 24),
         "batching_window_s": source["MaximumBatchingWindowInSeconds"],
         "log_retention_days": min(
             g["RetentionInDays"] for g in resources("AWS::Logs::LogGroup") if "RetentionInDays" in g
         ),
-        "custom_metrics": len(logsvc_metrics | set(emf_metric_names())),
+        "custom_metrics": sorted(
+            [name, function] for name, function in emf_metric_names() if function in memory
+        )
+        + filtered,
         "archive_tiering": any(
             rule.get("Prefix") == "compacted/"
             and any(t["StorageClass"] == "INTELLIGENT_TIERING" for t in rule.get("Transitions", []))
@@ -198,6 +213,23 @@ def emf_metric_names() -> list[tuple[str, str]]:
         for name in re.findall(r'add_metric\(\s*name="(\w+)"', handler.read_text()):
             found.append((name, handler.parent.name))
     return found
+
+
+def published_metrics(log: list[bytes]) -> list[str]:
+    """The names of the metrics a function's log lines published (CloudWatch's embedded
+    metric format: a JSON line with an ``_aws`` member)."""
+    names = set()
+    for chunk in log:
+        for line in chunk.splitlines():
+            if b'"_aws"' not in line:
+                continue
+            try:
+                document = json.loads(line)
+            except ValueError:
+                continue
+            for directive in document.get("_aws", {}).get("CloudWatchMetrics", []):
+                names.update(metric["Name"] for metric in directive.get("Metrics", []))
+    return sorted(names)
 
 
 def access_log_line(format_: str, response_bytes: int) -> int:
@@ -346,11 +378,13 @@ def _run_profile(profile, api, writer, kinesis, shard_id, iterator, counters):
         "per_request": totals["ingest"].per(requests)
         | {
             "own_log_bytes": round(sum(map(len, ingest_log)) / requests, 1),
+            "metrics": published_metrics(ingest_log),
             "response_bytes": round(sum(response_bytes) / len(response_bytes), 1),
         },
         "per_flush": totals["writer"].per(profile["flushes"])
         | {
             "own_log_bytes": round(sum(map(len, writer_log)) / profile["flushes"], 1),
+            "metrics": published_metrics(writer_log),
             "entries": per_flush * size if profile.get("buffered", True) else 0,
         },
     }

@@ -21,9 +21,10 @@ from stacks.core_stack import CoreStack
 from stacks.settings import DeploymentSettings
 
 BATCH_INGEST_PATH = "/api/v1/logs/ingest/batch"
-# Of the API's requests past one a second: 0.1% of 10 M single-entry requests a day is
-# 10,000 traces, besides the 86,400 a day of the first one each second (docs/COST.md).
+# What X-Ray traces of ingest requests, and of the others past one a second: 0.1% of 10 M
+# single-entry requests a day is 10,000 traces (docs/COST.md).
 TRACE_SAMPLING_RATE = 0.001
+INGEST_TRACE_PATH = "/api/v1/logs/ingest*"  # the ingest routes clients send most to
 WAF_BLOCKS_ALARM = 500  # blocked requests in 5 minutes
 THROTTLED_ALARM = 100  # requests the stage refused with 429 (its throttle) in 5 minutes
 AUTH_REASON = (
@@ -130,25 +131,34 @@ class ApiStack(cdk.Stack):
         self.api.deployment_stage.node.add_dependency(group)
 
     def _trace_sampling(self, settings: DeploymentSettings) -> None:
-        """X-Ray traces one request a second and TRACE_SAMPLING_RATE of the rest of this API
-        (the default rule: 5%, $5 a million traces recorded)."""
-        xray.CfnSamplingRule(
-            self,
-            "TraceSampling",
-            sampling_rule=xray.CfnSamplingRule.SamplingRuleProperty(
-                rule_name=f"{settings.stack_prefix.lower()}-api"[:32],
-                priority=100,
-                reservoir_size=1,
-                fixed_rate=TRACE_SAMPLING_RATE,
-                service_name="*",
-                service_type="*",
-                host="*",
-                http_method="*",
-                url_path="/api/*",
-                resource_arn="*",
-                version=1,
-            ),
+        """What X-Ray traces of this API's stage (the account's default rule, for requests
+        no rule matches: one a second and 5%, at $5 a million traces recorded). Ingest is
+        the bulk of the requests and all alike: TRACE_SAMPLING_RATE of them. Every other
+        route (searches, the Loki and OTLP pushes, config): one a second, then the same
+        rate. Both rules match this stage only (X-Ray names it "api/stage")."""
+        service = f"{self.api.rest_api_name}/{settings.stage_name}"
+        rules = (  # construct id, rule name, priority, reservoir a second, URL path
+            ("TraceSamplingIngest", "ingest", 90, 0, INGEST_TRACE_PATH),
+            ("TraceSampling", "api", 100, 1, "*"),
         )
+        for construct_id, name, priority, reservoir, path in rules:
+            xray.CfnSamplingRule(
+                self,
+                construct_id,
+                sampling_rule=xray.CfnSamplingRule.SamplingRuleProperty(
+                    rule_name=f"{settings.stack_prefix.lower()}-{name}"[:32],
+                    priority=priority,
+                    reservoir_size=reservoir,
+                    fixed_rate=TRACE_SAMPLING_RATE,
+                    service_name=service,
+                    service_type="AWS::ApiGateway::Stage",
+                    host="*",
+                    http_method="*",
+                    url_path=path,
+                    resource_arn="*",
+                    version=1,
+                ),
+            )
 
     def _preflight_as_text(self) -> None:
         """CORS preflights are answered by mock integrations; with every media type binary

@@ -779,7 +779,8 @@ def test_a_throttled_coordination_table_raises_an_alarm(templates):
 def test_the_services_own_logs_and_traces_are_held_down(templates):
     """What the service logs and traces about itself per request is billed per request:
     Lambda's platform lines only for warnings, WAF records only of blocked requests, X-Ray
-    one request a second and 0.1% of the rest (issue 29: ~2.5 KB of own logs a request)."""
+    0.1% of ingest requests and of the other routes' past one a second (issue 29: ~2.5 KB of
+    own logs a request), on this API's stage only (sampling rules are the account's)."""
     for name in FUNCTION_STACKS.values():
         (function,) = resources(templates[name], "AWS::Lambda::Function").values()
         assert function["LoggingConfig"]["LogFormat"] == "JSON"
@@ -789,8 +790,17 @@ def test_the_services_own_logs_and_traces_are_held_down(templates):
     assert logging["LoggingFilter"]["DefaultBehavior"] == "DROP"
     (keep,) = logging["LoggingFilter"]["Filters"]
     assert keep["Conditions"] == [{"ActionCondition": {"Action": "BLOCK"}}]
-    (rule,) = resources(api, "AWS::XRay::SamplingRule").values()
-    assert rule["SamplingRule"]["FixedRate"] == 0.001 and rule["SamplingRule"]["ReservoirSize"] == 1
+    rules = sorted(
+        (r["SamplingRule"] for r in resources(api, "AWS::XRay::SamplingRule").values()),
+        key=lambda rule: rule["Priority"],
+    )
+    assert [(r["URLPath"], r["ReservoirSize"], r["FixedRate"]) for r in rules] == [
+        ("/api/v1/logs/ingest*", 0, 0.001),
+        ("*", 1, 0.001),
+    ]
+    for rule in rules:
+        assert rule["ServiceName"] == "logsvc-logs/prod"
+        assert rule["ServiceType"] == "AWS::ApiGateway::Stage"
 
 
 def test_the_wafs_blocks_raise_an_alarm(templates):

@@ -185,3 +185,33 @@ def test_a_batch_with_two_blocks_of_a_service_appends_and_inserts_in_order(api):
     store(index, [more])
     rows = index.db.query("SELECT entry_count FROM log_blocks ORDER BY first_ts")
     assert [row["entry_count"] for row in rows] == [3, 2]  # the newest block is the open one
+
+
+def test_an_open_block_sealed_meanwhile_gets_a_new_block(api_any_db, any_database):
+    """Cleanup's sweep sealed the open block (its newest entry was old): it takes no more
+    appends; the next flush's entries go into a block of their own, once."""
+    index = LogIndex(components.database(), open_blocks=OpenBlocks())
+    batches = flushes(6, services=("checkout",))
+    store(index, batches[:2])
+    assert index.seal_open(before_ms=NOW + 3_600_000, limit=10) == 1
+    store(index, batches[2:4])  # a new block, which takes the next flush
+    rows = index.db.query("SELECT entry_count, words_doc FROM log_blocks ORDER BY first_ts")
+    assert [(r["entry_count"], r["words_doc"] is None) for r in rows] == [(3, False), (4, True)]
+    store(index, batches[4:])
+    ids = [e["id"] for e in everything(index, "checkout")]
+    assert sorted(ids) == sorted(e.id for batch in batches for e in batch)
+
+
+def test_an_append_sends_its_entries_once(api):
+    """The statement that appends also inserts them when the open block is not as this
+    writer left it: its entries are in it once (they were twice: an UPDATE, and an INSERT
+    in case it did not apply)."""
+    index = LogIndex(components.database(), open_blocks=OpenBlocks())
+    batches = flushes(2, services=("checkout",))
+    store(index, batches[:1])
+    statements, plans = index.open_blocks.statements(index.prepare(batches[1], "next").blocks, {})
+    assert [plan.appended is not None for plan in plans] == [True]
+    message = batches[1][0].message
+    sent = [p for s in statements for p in s.params if isinstance(p, str) and message in p]
+    assert len(sent) == 1
+    assert len(statements) == 1

@@ -33,12 +33,13 @@ MAX_BLOCK_SPAN_MS = 2 * 3_600_000
 # A block's entry count per level: the column of each (fixed names, never from input).
 LEVEL_COUNTS = {level: f"{level.lower()}_count" for level in LEVELS}
 MIXED_LEVELS = "MIXED"  # the level column of a block whose entries' levels differ
-_INSERT_BLOCK = (
-    "INSERT OR IGNORE INTO log_blocks (id, service_name, level, source_type, first_ts, "
-    "last_ts, entry_count, r2_key, entries, streams, " + ", ".join(LEVEL_COUNTS.values()) + ")"
+# A block's row as an INSERT names it; block_values gives them, in this order.
+BLOCK_ROW = (
+    "log_blocks (id, service_name, level, source_type, first_ts, last_ts, entry_count, "
+    "r2_key, entries, streams, " + ", ".join(LEVEL_COUNTS.values()) + ")"
 )
-_BLOCK_VALUES = ", ".join("?" * 15)
-INSERT_BLOCK_SQL = f"{_INSERT_BLOCK} VALUES ({_BLOCK_VALUES})"
+_INSERT_BLOCK = f"INSERT OR IGNORE INTO {BLOCK_ROW}"
+INSERT_BLOCK_SQL = f"{_INSERT_BLOCK} VALUES ({', '.join('?' * 15)})"
 BLOCK_COLUMNS = (
     "b.id AS block_id, b.entry_count, b.service_name, b.level, b.r2_key AS archive_key, "
     "b.source_type"
@@ -191,32 +192,25 @@ def entries_json(rows: Iterable[bytes]) -> bytes:
     return b"[" + b",".join(rows) + b"]"
 
 
-def block_statement(
-    block: Block, archive_keys: dict[str, str], only_if: Statement | None = None
-) -> Statement:
-    """The block's INSERT; with ``only_if`` (a condition and its values) it inserts only
-    while the condition holds (a merge: while the blocks it replaces are there)."""
-    if only_if is not None:
-        plain = block_statement(block, archive_keys)
-        return Statement(
-            f"{_INSERT_BLOCK} SELECT {_BLOCK_VALUES} WHERE {only_if.sql}",
-            (*plain.params, *only_if.params),
-        )
-    return Statement(
-        INSERT_BLOCK_SQL,
-        (
-            block.id,
-            block.service_name,
-            block.level,
-            block.source_type,
-            min(block.timestamps),
-            max(block.timestamps),
-            len(block.rows),
-            archive_keys.get(block.service_name),
-            block.json().decode("utf-8"),
-            (b"[" + b",".join(block.streams) + b"]").decode("utf-8"),
-            *block.levels.values(),
-        ),
+def block_statement(block: Block, archive_keys: dict[str, str]) -> Statement:
+    """The block's INSERT (a block already there is left as it is)."""
+    return Statement(INSERT_BLOCK_SQL, block_values(block, archive_keys))
+
+
+def block_values(block: Block, archive_keys: dict[str, str]) -> tuple[object, ...]:
+    """The values of the block's row, as BLOCK_ROW names its columns."""
+    return (
+        block.id,
+        block.service_name,
+        block.level,
+        block.source_type,
+        min(block.timestamps),
+        max(block.timestamps),
+        len(block.rows),
+        archive_keys.get(block.service_name),
+        block.json().decode("utf-8"),
+        (b"[" + b",".join(block.streams) + b"]").decode("utf-8"),
+        *block.levels.values(),
     )
 
 

@@ -5,14 +5,17 @@ service logging a few entries a second would write a block of a few entries per 
 each row with its two index entries and most of a page: about 370 bytes per log instead
 of about 195 in full blocks. Instead, the writer keeps each service's newest small block
 open (in this instance's memory) and appends the next flush's entries to it, until it
-holds OPEN_BLOCK_ENTRIES or reaches a block's limits. An append is one UPDATE: the same
-three rows written (the row, two index entries) as the new block it replaces, the bytes of
-one full block.
+holds OPEN_BLOCK_ENTRIES or reaches a block's limits. An append is one statement that
+sends the entries once: the same three rows written (the row, two index entries) as the
+new block it replaces, the bytes of one full block.
 
 An append happens only while the block is exactly as this instance last wrote it (its
-entry count): if it changed or went (expiry, the size budget, another writer), the
-entries go into a new block of their own instead, in the same transaction, and that one
-is open from then on. After any failure the instance forgets its open blocks. A block that
+entry count, unsealed): if it changed or went (expiry, the size budget, cleanup's sweep
+of blocks left open), the same statement inserts the entries as a block of their own
+instead, and that one is open from then on: an INSERT of the new block that names the
+open block's id when the open block is as expected, so that its conflict becomes the
+append (an upsert), and says which block took the entries. After any failure the instance
+forgets its open blocks. A block that
 took appends keeps no archive object key (its entries came from several): an entry's full
 copy is then found in the archive by id and time.
 
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 
 from logsvc.sql import Result, Statement
 from logsvc.store.blocks import (
+    BLOCK_ROW,
     LEVEL_COUNTS,
     MAX_BLOCK_BYTES,
     MAX_BLOCK_ENTRIES,
@@ -35,6 +39,7 @@ from logsvc.store.blocks import (
     MIXED_LEVELS,
     Block,
     block_statement,
+    block_values,
     entries_json,
 )
 from logsvc.store.sealing import seal_statements
@@ -45,10 +50,16 @@ from logsvc.store.sealing import seal_statements
 OPEN_BLOCK_ENTRIES = 256
 
 _APPEND_SQL = (
-    "UPDATE log_blocks SET entries = substr(entries, 1, length(entries) - 1) || ',' || ?, "  # noqa: S608 - fixed column names
+    f"INSERT INTO {BLOCK_ROW} SELECT CASE WHEN EXISTS (SELECT 1 FROM log_blocks "  # noqa: S608 - fixed column names
+    "WHERE id = ? AND entry_count = ? AND words_doc IS NULL) THEN ? ELSE ? END, "
+    + ", ".join("?" * 14)
+    + " WHERE true ON CONFLICT (id) DO UPDATE SET "
+    "entries = substr(log_blocks.entries, 1, length(log_blocks.entries) - 1) || ',' "
+    "|| substr(excluded.entries, 2), "
     "first_ts = ?, last_ts = ?, entry_count = ?, level = ?, streams = ?, r2_key = NULL, "
     + ", ".join(f"{column} = ?" for column in LEVEL_COUNTS.values())
-    + " WHERE id = ? AND entry_count = ? AND words_doc IS NULL"
+    + " WHERE log_blocks.id = ? AND log_blocks.entry_count = ? "
+    "AND log_blocks.words_doc IS NULL RETURNING id"
 )
 
 
@@ -152,20 +163,7 @@ class OpenBlocks:
                     plans.append(_Planned(key, block, None, len(own), sealed))
                     continue
                 appended = planned[key] = current.with_(block)
-                own = [
-                    _append(block, current, appended),
-                    # The open block changed, went or was sealed: the entries as a block of
-                    # their own.
-                    block_statement(
-                        block,
-                        archive_keys,
-                        only_if=Statement(
-                            "NOT EXISTS (SELECT 1 FROM log_blocks WHERE id = ? "
-                            "AND entry_count = ?)",
-                            (appended.id, appended.count),
-                        ),
-                    ),
-                ]
+                own = [_append(block, archive_keys, current, appended)]
                 full = appended.count >= OPEN_BLOCK_ENTRIES
                 if full:
                     own += seal_statements(appended.id, key[1], appended.json())
@@ -179,7 +177,9 @@ class OpenBlocks:
         with self._lock:
             at = 0
             for plan in plans:
-                appended = plan.appended is not None and results[at].changes > 0
+                appended = plan.appended is not None and any(
+                    row["id"] == plan.appended.id for row in results[at].rows
+                )
                 at += plan.statements
                 if appended:
                     if plan.appended.count < OPEN_BLOCK_ENTRIES:
@@ -197,12 +197,22 @@ class OpenBlocks:
             self._open.clear()
 
 
-def _append(block: Block, current: OpenBlock, appended: OpenBlock) -> Statement:
+def _append(
+    block: Block, archive_keys: dict[str, str], current: OpenBlock, appended: OpenBlock
+) -> Statement:
+    """``block``'s entries appended to ``current`` (as ``appended``), or inserted as a block
+    of their own if ``current`` is not as this instance wrote it; answers the id of the
+    block that took them (none: the new block was there already, from an earlier try)."""
     present = [level for level, count in appended.levels.items() if count]
+    new_id, *values = block_values(block, archive_keys)
     return Statement(
         _APPEND_SQL,
         (
-            b",".join(block.rows).decode("utf-8") + "]",
+            current.id,
+            current.count,
+            current.id,
+            new_id,
+            *values,
             appended.first_ts,
             appended.last_ts,
             appended.count,

@@ -15,9 +15,9 @@ of blocks left open), the same statement inserts the entries as a block of their
 instead, and that one is open from then on: an INSERT of the new block that names the
 open block's id when the open block is as expected, so that its conflict becomes the
 append (an upsert), and says which block took the entries. After any failure the instance
-forgets its open blocks. A block that
-took appends keeps no archive object key (its entries came from several): an entry's full
-copy is then found in the archive by id and time.
+forgets its open blocks. A block that took appends keeps no archive object key (its
+entries came from several): an entry's full copy is then found in the archive by id and
+time.
 
 A block leaves the open ones sealed (logsvc.store.sealing): when it is full, or when the
 next entries of its service go into a new block; a sealed block takes no appends.

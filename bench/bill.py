@@ -308,9 +308,13 @@ def bill(scenario: Scenario, saved: dict[str, Any]) -> list[tuple[str, float, st
     line(
         "X-Ray",
         max(0, traces - p["xray_free_traces_month"]) / 1e6 * p["xray_traces_per_million"],
-        f"{traced_requests:,.0f} traced requests to {scenario.path} "
-        f"({rule['reservoir_per_second']}/s and {rule['fixed_rate']:.1%} of the rest), "
-        f"{traced_flushes:,.0f} traced writer flushes",
+        f"{traced_requests:,.0f} traced requests to {scenario.path} ("
+        + (
+            f"{rule['reservoir_per_second']}/s and {rule['fixed_rate']:.1%} of the rest"
+            if rule["reservoir_per_second"]
+            else f"{rule['fixed_rate']:.1%} of them"
+        )
+        + f"), {traced_flushes:,.0f} traced writer flushes",
     )
     fixed = facts if scenario.buffered else saved["deployment_direct"]
     line(

@@ -85,9 +85,10 @@ SCENARIOS = {
     ),
 }
 COLUMNS = ("A", "B", "idle", "A-direct", "idle-direct")
-# The deployment's resources billed by the month whatever the traffic.
+# What the bill reads of the deployment without the buffer too (deployment_direct).
 FIXED = ("kms_keys", "secrets", "alarms", "custom_metrics", "dashboards")
-# Runs a month of the scheduled functions (stacks/function_stack.py's SCHEDULES).
+# Runs a month of the scheduled functions (logsvc/schedules.py: cleanup daily, analysis
+# every 6 hours).
 SCHEDULED_RUNS = {"cleanup": DAYS, "analyze": DAYS * 4}
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from logsvc.sql import SqlDatabase, Statement
 from logsvc.store.blocks import LEVEL_COUNTS, RECOUNT_LEVELS
-from logsvc.store.packing import PACKED, packed_of, restore_statements
-from logsvc.store.sealing import after_change, before_change, before_delete
+from logsvc.store.packing import restore_statements
+from logsvc.store.sealing import DELETED_COLUMNS, after_change, before_change, delete_statements
 
 
 @dataclass(frozen=True)
@@ -27,26 +27,13 @@ class ExpiryStep:
 
 def expire(db: SqlDatabase, service_name: str, cutoff_ms: int, batch_size: int) -> ExpiryStep:
     """One bounded step of deleting a service's entries older than cutoff_ms."""
-    # Oldest first, named by id: what sealed blocks hold beside their rows is read first
-    # (a packed block's documents are removed from its entries) and goes before the rows.
+    # Oldest first; what sealed blocks hold beside their rows goes before them.
     oldest = db.query(
-        f"SELECT b.id, b.words_doc, {PACKED} FROM log_blocks AS b "  # noqa: S608 - fixed fragments
+        f"SELECT {DELETED_COLUMNS} FROM log_blocks AS b "  # noqa: S608 - fixed fragments
         "WHERE b.service_name = ? AND b.last_ts < ? ORDER BY b.last_ts, b.id LIMIT ?",
         (service_name, cutoff_ms, batch_size),
     )
-    deleted = []
-    if oldest:
-        expired = "id IN (SELECT value FROM json_each(?))"
-        expired_params = (json.dumps([row["id"] for row in oldest]),)
-        deleted = db.batch(
-            [
-                *before_delete(expired, expired_params, packed_of(oldest)),
-                Statement(
-                    f"DELETE FROM log_blocks WHERE {expired} RETURNING entry_count",  # noqa: S608 - fixed fragments
-                    expired_params,
-                ),
-            ]
-        )[-1].rows
+    deleted = db.batch(delete_statements(oldest))[-1].rows if oldest else []
     # Packed blocks that straddle the cutoff are unpacked first, then expire as any other.
     unpack = restore_statements(
         db,

@@ -11,7 +11,6 @@ bytes deleted are also counted, so room is made even where a database does not s
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,8 +18,7 @@ from dataclasses import dataclass, field
 from logsvc.clock import now_ms
 from logsvc.sql import SqlDatabase, Statement
 from logsvc.store import content_index
-from logsvc.store.packing import PACKED, packed_of
-from logsvc.store.sealing import before_delete
+from logsvc.store.sealing import DELETED_COLUMNS, delete_statements
 
 logger = logging.getLogger(__name__)
 
@@ -152,14 +150,13 @@ class HotWindows:
         """Delete a service's ``count`` oldest blocks (by their newest entry) and move its
         window start past them, in one transaction."""
         oldest = self.db.query(
-            f"SELECT b.id, b.last_ts, b.words_doc, {PACKED} FROM log_blocks AS b "  # noqa: S608 - fixed fragments
+            f"SELECT b.last_ts, {DELETED_COLUMNS} FROM log_blocks AS b "  # noqa: S608 - fixed fragments
             "WHERE b.service_name = ? ORDER BY b.last_ts, b.id LIMIT ?",
             (service, count),
         )
         if not oldest:
             return [], 0
         since = max(row["last_ts"] for row in oldest) + 1
-        ids = json.dumps([row["id"] for row in oldest])
         results = self.db.batch(
             [
                 Statement(
@@ -169,12 +166,7 @@ class HotWindows:
                     "updated_at = excluded.updated_at",
                     (service, since, self.clock()),
                 ),
-                *before_delete("id IN (SELECT value FROM json_each(?))", (ids,), packed_of(oldest)),
-                Statement(
-                    "DELETE FROM log_blocks WHERE id IN (SELECT value FROM json_each(?)) "
-                    "RETURNING entry_count",
-                    (ids,),
-                ),
+                *delete_statements(oldest),
             ]
         )
         return results[-1].rows, since

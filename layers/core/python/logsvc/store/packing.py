@@ -8,7 +8,7 @@ after its documents and time summary were computed in SQL from its plain entries
 also asks for the packed blocks it chose (``hex(packed)``: D1 answers a BLOB as a list of
 numbers) and reads them here, deciding every filter in Python (SearchFilters.matches).
 Before a packed block is deleted, its documents are removed with the same SQL as a plain
-block's, over its entries unpacked here and sent back (logsvc.store.sealing.before_delete);
+block's, over its entries unpacked here and sent back (logsvc.store.sealing.delete_statements);
 before its entries expire, it is unpacked in place (``restore_statements``).
 """
 
@@ -218,8 +218,7 @@ def restore_statements(db: SqlDatabase, blocks: str, params: tuple[Any, ...]) ->
     return [
         Statement(
             "UPDATE log_blocks SET entries = ?, packed = NULL WHERE id = ? AND packed IS NOT NULL",
-            (entries, block_id),
+            (orjson.dumps(entries).decode("utf-8"), block_id),
         )
         for block_id, _, entries in packed_entries(db, blocks, params)
-        for entries in [orjson.dumps(entries).decode("utf-8")]
     ]

@@ -12,12 +12,13 @@ takes no appends. Whoever seals a block knows its entries and packs it then
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from logsvc.sql import Statement
 from logsvc.store import block_times, content_index
-from logsvc.store.packing import pack_statement, packs
+from logsvc.store.packing import PACKED, pack_statement, packed_of, packs
 
 
 def seal_statements(block_id: str, source_type: str, entries: bytes) -> list[Statement]:
@@ -36,22 +37,26 @@ def seal_statements(block_id: str, source_type: str, entries: bytes) -> list[Sta
     ]
 
 
-def before_delete(
-    blocks: str, params: Iterable[object], packed: Iterable[tuple[str, int, list[Any]]]
-) -> list[Statement]:
-    """What goes before deleting the blocks ``blocks`` (a WHERE condition on log_blocks,
-    naming them by id) selects: their documents (a packed block's computed from its entries,
-    which the caller read with the blocks' ids: logsvc.store.packing.packed_of) and time
-    summaries."""
-    params = tuple(params)
+# What delete_statements reads of each block: select it beside the blocks chosen (alias b).
+DELETED_COLUMNS = f"b.id, b.words_doc, {PACKED}"
+
+
+def delete_statements(blocks: Sequence[Mapping[str, Any]]) -> list[Statement]:
+    """Delete ``blocks`` (rows with DELETED_COLUMNS) with what they hold beside their rows,
+    which goes first: their documents (a packed block's computed from its entries, unpacked
+    here) and time summaries. The last statement answers each deleted block's
+    entry_count."""
+    named = "id IN (SELECT value FROM json_each(?))"
+    ids = (json.dumps([block["id"] for block in blocks]),)
     return [
-        *content_index.unindex_statements(blocks, params),
+        *content_index.unindex_statements(named, ids),
         *(
             s
-            for block_id, doc, entries in packed
+            for block_id, doc, entries in packed_of(blocks)
             for s in content_index.unindex_packed_statements(block_id, doc, entries)
         ),
-        block_times.delete_statement(blocks, params),
+        block_times.delete_statement(named, ids),
+        Statement(f"DELETE FROM log_blocks WHERE {named} RETURNING entry_count", ids),  # noqa: S608 - fixed fragments
     ]
 
 

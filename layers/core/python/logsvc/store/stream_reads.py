@@ -7,6 +7,7 @@ and reads the archive's part with the same helpers (read_values, labels_json).""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -100,6 +101,14 @@ def _of(row: dict[str, Any]) -> tuple[str, str]:
     return row["service"], row["source"]
 
 
+def _packed_points(row: dict[str, Any], filters: SearchFilters) -> Iterator[Point]:
+    """A packed block row's matching entries as ``points`` gives them: (time, level,
+    service, source, message bytes, pushed labels)."""
+    for entry in matching(packed_block(row), filters):
+        size = len(entry["message"].encode("utf-8"))
+        yield entry["timestamp"], entry["level"], *_of(row), size, labels_value(entry["metadata"])
+
+
 def _bucket(timestamp: int, origin: int, bucket_ms: int) -> int:
     """The bucket SQL's CAST((t - origin) / bucket AS INTEGER) gives: toward zero."""
     after = timestamp - origin
@@ -135,10 +144,7 @@ class StreamReads:
                     (r["t"], r["level"], r["service"], r["source"], r["bytes"], r["labels"])
                 )
                 continue
-            for entry in matching(packed_block(r), filters):
-                size = len(entry["message"].encode("utf-8"))
-                labels = labels_value(entry["metadata"])
-                found.append((entry["timestamp"], entry["level"], *_of(r), size, labels))
+            found += _packed_points(r, filters)
         return found
 
     def values(
@@ -235,16 +241,11 @@ class StreamReads:
         )
         for r in rows:
             if r["packed"] is not None:
-                for entry in matching(packed_block(r), filters):
-                    key = (
-                        _bucket(entry["timestamp"], origin, bucket_ms),
-                        entry["level"],
-                        *_of(r),
-                        labels_value(entry["metadata"]),
-                    )
+                for timestamp, level, service, source, size, labels in _packed_points(r, filters):
+                    key = (_bucket(timestamp, origin, bucket_ms), level, service, source, labels)
                     found = counted.setdefault(key, [0, 0])
                     found[0] += 1
-                    found[1] += len(entry["message"].encode("utf-8"))
+                    found[1] += size
                 continue
             key = (r["bucket"], r["level"], r["service"], r["source"], r["labels"])
             found = counted.setdefault(key, [0, 0])

@@ -44,14 +44,13 @@ from logsvc_local.writer_loop import WriterLoop
 log = logging.getLogger("uvicorn.error")  # configured by uvicorn: one line, no traceback
 # Lambda refuses synchronous invocations whose payload exceeds 6 MB; mirror that here.
 MAX_BODY_BYTES = 6 * 1024 * 1024
-# A Lambda instance serves one request at a time, and the handlers rely on it (Powertools
-# keeps the current event on the resolver). Each function here is one warm instance: one
-# thread, so one SQLite connection whose page cache stays warm (on a shared pool of threads
-# each thread opened a connection of its own, each cold: a millisecond more a search).
-_INSTANCES = {
-    function: ThreadPoolExecutor(1, thread_name_prefix=f"logsvc-{function}")
-    for function in FUNCTIONS
-}
+# A Lambda instance serves one request at a time, and the handlers rely on it: Powertools
+# keeps the current event on its Router class (BaseRouter.current_event), shared by every
+# function's resolver in this process, so two handlers running at once (an ingest and a
+# /health) could each read the other's request. The HTTP functions here run one request at
+# a time, all on one thread: one SQLite connection, whose page cache stays warm (a shared
+# pool of threads opened a connection per thread, each cold).
+_HANDLERS = ThreadPoolExecutor(1, thread_name_prefix="logsvc-handlers")
 
 
 def create_app(
@@ -159,7 +158,7 @@ async def _dispatch(request: Request) -> Response:
     )
     context = contextvars.copy_context()  # as Starlette's threadpool passes it on
     result = await asyncio.get_running_loop().run_in_executor(
-        _INSTANCES[route.function], context.run, _invoke, route.function, event
+        _HANDLERS, context.run, _invoke, route.function, event
     )
     return _response(result)
 

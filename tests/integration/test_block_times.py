@@ -8,12 +8,16 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import numpy as np
 import orjson
 
 from logsvc import components
-from logsvc.entries import LogEntry
+from logsvc.entries import MAX_INDEXED_MESSAGE_CHARS, LogEntry
 from logsvc.filters import SearchFilters
 from logsvc.ids import entry_id
+from logsvc.sql import blob_bytes
+from logsvc.store import block_times
+from logsvc.store.blocks import MAX_BLOCK_SPAN_MS
 from logsvc.store.log_index import LogIndex
 from logsvc.store.open_blocks import OpenBlocks
 
@@ -180,3 +184,79 @@ def test_newest_first_searches_bounded_by_summaries_answer_what_a_scan_answers(a
         page = matching[filters.offset : filters.offset + filters.limit]
         assert [entry["id"] for entry in found] == [e.id for e in page], filters
         assert more == (len(matching) > filters.offset + filters.limit)
+
+
+def test_summaries_are_packed_and_those_written_before_still_count(api_any_db):
+    """Summaries written now keep seven bytes a point (migration 0015); those written before
+    it list times and sizes in JSON. Both count alike, side by side."""
+    db = components.database()
+    index = LogIndex(db)
+    flushes = corpus(seed=3)
+    for number, batch in enumerate(flushes):
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+    entries = [e for batch in flushes for e in batch]
+    rows = db.query(
+        f"SELECT doc, newest, {block_times.columns(db)}, (SELECT entry_count FROM log_blocks "  # noqa: S608
+        "WHERE words_doc = doc) AS entry_count FROM block_times ORDER BY doc"
+    )
+    assert rows
+    for row in rows[::2]:  # every other one as an older release wrote it
+        points = np.frombuffer(blob_bytes(row["points"]), np.dtype(block_times.POINT))
+        assert len(points) == row["entry_count"]
+        streams, newest = orjson.loads(row["streams"]), orjson.loads(row["newest"])
+        assert [s[:2] for s in newest] == streams
+        listed = []
+        for number, (level, labels, times) in enumerate(newest):
+            stream = np.sort(points[points["stream"] == number], order="at")
+            assert sorted(times) == stream["at"].tolist()[-block_times.NEWEST_TIMES :]
+            listed.append([level, labels, stream["at"].tolist(), stream["size"].tolist()])
+        db.execute(
+            "UPDATE block_times SET streams = ?, points = NULL, newest = NULL WHERE doc = ?",
+            (orjson.dumps(listed).decode(), row["doc"]),
+        )
+    for filters, bucket_ms in SHAPES:
+        origin = filters.start_time
+        assert tallied(index, filters, origin, bucket_ms) == expected(
+            entries, filters, origin, bucket_ms
+        ), filters
+
+
+def test_points_are_written_only_where_they_fit(api_any_db):
+    """A block spans at most MAX_BLOCK_SPAN_MS and an indexed message is at most
+    MAX_INDEXED_MESSAGE_CHARS characters, so every summary's points fit their 32-bit times
+    and 16-bit sizes; a block written otherwise (by hand here) gets no summary and is
+    counted from its entries, as a block of an older release would be."""
+    assert MAX_BLOCK_SPAN_MS < 1 << 32 and 4 * MAX_INDEXED_MESSAGE_CHARS < 1 << 16
+    db = components.database()
+    index = LogIndex(db)
+    batch = [LogEntry(entry_id(NOW + n), s, "INFO", "m", NOW + n, {}) for n, s in enumerate("ab")]
+    index.write(index.prepare(batch, "flush"), {})
+    assert db.query("SELECT count(*) AS n FROM block_times")[0]["n"] == 2
+    db.execute("DELETE FROM block_times")
+    db.execute("UPDATE log_blocks SET first_ts = first_ts - ? WHERE service_name = 'a'", (1 << 32,))
+    db.batch([block_times.write_statement("1 = 1", ())])
+    assert [r["service_name"] for r in db.query("SELECT service_name FROM block_times")] == ["b"]
+
+
+def test_pages_longer_than_the_newest_times_listed_answer_what_a_scan_answers(api_any_db):
+    """A stream lists its NEWEST_TIMES newest times: a longer page is bounded by fewer and
+    reads more blocks, with the same answer."""
+    db = components.database()
+    index = LogIndex(db)
+    rng = random.Random(9)
+    flushes = [
+        [
+            LogEntry(entry_id(at), "a", "INFO", f"m{at}", at, {})
+            for at in sorted(NOW + n * 60_000 - rng.randrange(600_000) for _ in range(300))
+        ]
+        for n in range(4)
+    ]
+    for number, batch in enumerate(flushes):
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+    entries = sorted(
+        (e for batch in flushes for e in batch), key=lambda e: (e.timestamp, e.id), reverse=True
+    )
+    for limit, offset in [(block_times.NEWEST_TIMES, 0), (250, 40), (700, 1)]:
+        found, more = index.search(SearchFilters(service="a", limit=limit, offset=offset))
+        assert [entry["id"] for entry in found] == [e.id for e in entries[offset : offset + limit]]
+        assert more == (len(entries) > offset + limit)

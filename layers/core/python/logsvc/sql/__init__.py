@@ -2,6 +2,21 @@
 bridge Worker, chosen by URL."""
 
 from logsvc.sql.backends import open_database
-from logsvc.sql.database import Result, SqlDatabase, SqlError, Statement
+from logsvc.sql.database import (
+    Result,
+    SqlDatabase,
+    SqlError,
+    Statement,
+    blob_bytes,
+    blob_column,
+)
 
-__all__ = ["Result", "SqlDatabase", "SqlError", "Statement", "open_database"]
+__all__ = [
+    "Result",
+    "SqlDatabase",
+    "SqlError",
+    "Statement",
+    "blob_bytes",
+    "blob_column",
+    "open_database",
+]

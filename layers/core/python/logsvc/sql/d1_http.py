@@ -63,6 +63,7 @@ class D1HttpDatabase:
 
     # An HTTPS request to D1 (Cloudflare's API or the bridge Worker): tens of ms.
     round_trip_ms = 40.0
+    answers_blobs = False  # a list of numbers
 
     def __init__(
         self, url: str, *, retries: Retry = _RETRY, pool: urllib3.PoolManager | None = None

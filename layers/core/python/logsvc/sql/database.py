@@ -40,6 +40,9 @@ class SqlDatabase(Protocol):
     # What one request costs beside its SQL, roughly (ms): readers choose between more
     # work per request and more requests by it.
     round_trip_ms: float
+    # Whether a BLOB leaves a query as bytes; D1 answers one as a list of numbers, so
+    # readers of large BLOBs ask it for hex() instead (blob_column, blob_bytes).
+    answers_blobs: bool
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         """Run one statement and return its rows."""
@@ -72,3 +75,16 @@ def check_statement(statement: Statement) -> None:
         )
     if len(statement.sql.encode()) > MAX_STATEMENT_BYTES:
         raise SqlError(f"statement text over {MAX_STATEMENT_BYTES} bytes")
+
+
+def blob_column(db: SqlDatabase, expression: str) -> str:
+    """SQL reading a BLOB ``expression`` as ``db`` answers it best: as it is, or as hex
+    (NULL stays NULL); blob_bytes reads either back."""
+    if db.answers_blobs:
+        return expression
+    return f"iif({expression} IS NULL, NULL, hex({expression}))"
+
+
+def blob_bytes(value: bytes | str) -> bytes:
+    """A BLOB read with blob_column, as bytes."""
+    return value if isinstance(value, bytes) else bytes.fromhex(value)

@@ -11,11 +11,14 @@ from typing import Any
 from logsvc.errors import DatabaseFull, DatabaseUnavailable
 from logsvc.sql.database import Params, Result, SqlError, Statement, check_statement
 
+CACHE_MB = 64
+
 
 class SqliteDatabase:
     """A SQLite file; ``batch`` is one transaction, as on D1."""
 
     round_trip_ms = 0.0  # in this process
+    answers_blobs = True
 
     def __init__(self, path: str, *, create: bool = False, max_bytes: int | None = None):
         self.path = path
@@ -34,6 +37,9 @@ class SqliteDatabase:
                 add_missing_functions(connection)
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=NORMAL")
+                # Up to CACHE_MB of pages kept decoded (SQLite's default is 2 MB): a day of
+                # a busy service's time summaries is 7 MB of pages (docs/PERFORMANCE.md).
+                connection.execute(f"PRAGMA cache_size = {-CACHE_MB * 1024}")
                 if self._max_bytes is not None:
                     page_size = connection.execute("PRAGMA page_size").fetchone()[0]
                     connection.execute(f"PRAGMA max_page_count = {self._max_bytes // page_size}")

@@ -71,6 +71,8 @@ def after_change(blocks: str, params: Iterable[object]) -> list[Statement]:
     params = tuple(params)
     return [
         *content_index.reindex_statements(blocks, params),
+        # Gone first: a summary is written only for entries that fit one (block_times).
+        block_times.delete_statement(blocks, params),
         block_times.write_statement(
             f"b.id IN (SELECT id FROM log_blocks WHERE {blocks})",  # noqa: S608 - fixed fragments
             params,

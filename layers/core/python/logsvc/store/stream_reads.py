@@ -210,7 +210,7 @@ class StreamReads:
         if not filters.q and not filters.fields:  # what a summary answers
             where, params = block_conditions(filters)
             rows = self.db.query(
-                "SELECT since, service_name, source_type, streams FROM block_times "  # noqa: S608 - fixed fragments
+                f"SELECT {block_times.columns(self.db)} FROM block_times "  # noqa: S608 - fixed fragments
                 f"WHERE doc IN (SELECT words_doc FROM log_blocks WHERE {where})",
                 params,
             )

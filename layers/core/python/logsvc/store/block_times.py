@@ -46,7 +46,6 @@ _MAX_SPAN_MS = 1 << 32
 _MAX_SIZE = (1 << 16) - 1
 # Above this many (stream, bucket) cells, count them sorted rather than in one array.
 _DENSE_CELLS = 1 << 22
-_POINT_BYTES = 7
 
 # One row per entry of the block row ``b``: its stream, time and message size.
 _ENTRIES = (
@@ -156,42 +155,42 @@ def count(
 def _count_packed(
     rows: list[dict[str, Any]], level: str | None, start: int, end: int, origin: int, bucket_ms: int
 ) -> Counts:
-    """count() for summaries with points: every point of every row in one numpy pass."""
+    """count() for summaries with points: every point of every row in one numpy pass (each
+    conversion from the packed big-endian fields goes through their own width first:
+    numpy's direct casts of unaligned fields are ten times slower)."""
+    if not rows:
+        return {}
     import numpy as np  # here: 60-140 ms of a cold start, for the functions that count
 
     keys: dict[tuple[str, str, str, str | None], int] = {}  # a stream's number here
     listed: dict[tuple[str, str, str], int] = {}  # a streams list -> its place in named
     named: list[int] = []  # the numbers of each streams list's streams, one list after another
-    since: list[int] = []  # per row
     first: list[int] = []  # per row: its streams list's place in named
-    lengths: list[int] = []  # per row: its points
-    points: list[bytes] = []
     for row in rows:
-        service, source, streams = row["service_name"], row["source_type"], row["streams"]
-        place = listed.get((service, source, streams))
+        listing = (row["service_name"], row["source_type"], row["streams"])
+        place = listed.get(listing)
         if place is None:
-            place = listed[(service, source, streams)] = len(named)
+            place = listed[listing] = len(named)
             named += [
-                keys.setdefault((stream_level, service, source, labels), len(keys))
-                for stream_level, labels in orjson.loads(streams)
+                keys.setdefault((stream_level, listing[0], listing[1], labels), len(keys))
+                for stream_level, labels in orjson.loads(listing[2])
             ]
-        data = blob_bytes(row["points"])
-        points.append(data)
-        since.append(row["since"] - origin)
         first.append(place)
-        lengths.append(len(data) // _POINT_BYTES)
-    if not keys:
-        return {}
-    read = np.frombuffer(b"".join(points), np.dtype(POINT))
+    points = [row["points"] for row in rows]
+    joined = b"".join(map(blob_bytes, points))
+    read = np.frombuffer(joined, np.dtype(POINT))
+    lengths = np.fromiter(map(len, points), np.int64, len(points))
+    lengths //= lengths.sum() // len(read)  # characters or bytes to points
+    since = np.fromiter((row["since"] for row in rows), np.int64, len(rows)) - origin
     # Each point's time in ms after origin, and its stream's number.
-    at = read["at"].astype(np.int64) + np.repeat(np.asarray(since, np.int64), lengths)
+    at = read["at"].astype("=u4").astype(np.int64) + np.repeat(since, lengths)
     key = np.asarray(named)[np.repeat(np.asarray(first), lengths) + read["stream"]]
     kept = (at >= start - origin) & (at <= end - origin)
     if level is not None:
         kept &= np.asarray([k[0] == level for k in keys])[key]
     buckets = (end - origin) // bucket_ms + 1
     cell = key[kept] * buckets + at[kept] // bucket_ms
-    sizes = read["size"][kept]
+    sizes = read["size"][kept].astype("=u2").astype(np.float64)
     if len(keys) * buckets <= _DENSE_CELLS:
         entries = np.bincount(cell, minlength=len(keys) * buckets)
         cells = np.flatnonzero(entries)

@@ -15,7 +15,7 @@ from logsvc import components
 from logsvc.entries import MAX_INDEXED_MESSAGE_CHARS, LogEntry
 from logsvc.filters import SearchFilters
 from logsvc.ids import entry_id
-from logsvc.sql import blob_bytes
+from logsvc.sql import blob_bytes, blob_column
 from logsvc.store import block_times
 from logsvc.store.blocks import MAX_BLOCK_SPAN_MS
 from logsvc.store.log_index import LogIndex
@@ -196,8 +196,9 @@ def test_summaries_are_packed_and_those_written_before_still_count(api_any_db):
         index.write(index.prepare(batch, f"flush-{number}"), {})
     entries = [e for batch in flushes for e in batch]
     rows = db.query(
-        f"SELECT doc, newest, {block_times.columns(db)}, (SELECT entry_count FROM log_blocks "  # noqa: S608
-        "WHERE words_doc = doc) AS entry_count FROM block_times ORDER BY doc"
+        f"SELECT doc, newest, streams, {blob_column(db, 'points')} AS points, "  # noqa: S608
+        "(SELECT entry_count FROM log_blocks WHERE words_doc = doc) AS entry_count "
+        "FROM block_times ORDER BY doc"
     )
     assert rows
     for row in rows[::2]:  # every other one as an older release wrote it

@@ -267,11 +267,16 @@ class Engine:
         last = steps[-1] - log_range.offset_ms
         sizes = query.function in ("bytes_over_time", "bytes_rate")
         counted: dict[tuple, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        # A stream's rows share one labels dict (Streams): its series key, once.
+        keys: dict[int, tuple] = {}
         for number, labels, entries, size in self.tallies(
             log_range.query, first + 1, last, bucket, first + 1
         ):
-            ordered = tuple(sorted(labels.items()))
-            key = ordered if query.grouping is None else group_key(ordered, query.grouping)
+            key = keys.get(id(labels))
+            if key is None:
+                ordered = tuple(sorted(labels.items()))
+                key = ordered if query.grouping is None else group_key(ordered, query.grouping)
+                keys[id(labels)] = key
             counted[key][number] += size if sizes else entries
             _at_most_series(len(counted))
         width = log_range.range_ms // bucket

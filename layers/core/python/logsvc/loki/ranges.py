@@ -132,6 +132,12 @@ def windows(
     """Each step's value from ``width`` consecutive buckets (step n's window is buckets n
     to n + width - 1), per second of ``seconds`` when given, only where the window holds
     something, as in Loki."""
+    if width == 1:  # a window is a bucket (the range is the step)
+        return {
+            steps[n]: held / seconds if seconds else held
+            for n, held in sorted(buckets.items())
+            if 0 <= n < len(steps)
+        }
     found: dict[int, float] = {}
     for number, step in enumerate(steps):
         held = [buckets[n] for n in range(number, number + width) if n in buckets]

@@ -80,9 +80,21 @@ _FITS = (
 )
 
 
-def columns(db: SqlDatabase) -> str:
-    """A summary row's columns as count() reads them from ``db``."""
-    return f"since, service_name, source_type, streams, {blob_column(db, 'points')} AS points"
+def summaries_sql(db: SqlDatabase, docs: str) -> str:
+    """SQL for the summaries of the blocks ``docs`` (SQL selecting their words_doc) as the
+    one row count() reads: each summary's ``since`` and its points' length in bytes (-1 for
+    a summary written before migration 0015) as comma-separated numbers, its ``[service,
+    source, streams]`` as JSON, one line each, and all their points one after another (as
+    ``db`` answers a BLOB best). One row, not one a summary: a day of a busy service is
+    1,640 summaries, whose rows cost more than their points. Aggregates of one query see
+    the rows in the same order, so the lists line up."""
+    points = blob_column(db, "CAST(group_concat(points, '') AS BLOB)")
+    return (
+        "SELECT group_concat(since) AS since, "  # noqa: S608 - fixed fragments
+        "group_concat(coalesce(length(points), -1)) AS lengths, "
+        "group_concat(json_array(service_name, source_type, streams), char(10)) AS streams, "
+        f"{points} AS points FROM block_times WHERE doc IN ({docs})"
+    )
 
 
 def write_statement(blocks: str, params: Iterable[object]) -> Statement:
@@ -130,21 +142,40 @@ Counts = dict[tuple[int, str, str, str, str | None], list[int]]
 
 
 def count(
-    rows: Iterable[dict[str, Any]],
-    level: str | None,
-    start: int,
-    end: int,
-    origin: int,
-    bucket_ms: int,
+    row: dict[str, Any], level: str | None, start: int, end: int, origin: int, bucket_ms: int
 ) -> Counts:
-    """Entries and bytes per (bucket, level, service, source, labels) of summary rows (read
-    with ``columns``), for entries of ``level`` (None: any) between ``start`` and ``end``
-    (inclusive, at or after ``origin``): bucket n holds [origin + n * bucket_ms, origin +
-    (n + 1) * bucket_ms)."""
-    packed, listed = [], []
-    for row in rows:
-        (listed if row["points"] is None else packed).append(row)
-    counted = _count_packed(packed, level, start, end, origin, bucket_ms)
+    """Entries and bytes per (bucket, level, service, source, labels) of the summaries in
+    ``row`` (read with summaries_sql), for entries of ``level`` (None: any) between
+    ``start`` and ``end`` (inclusive, at or after ``origin``): bucket n holds [origin + n *
+    bucket_ms, origin + (n + 1) * bucket_ms)."""
+    if row["since"] is None:
+        return {}  # no summary
+    # JSON text has no line breaks: one line a summary.
+    listings = row["streams"].split("\n")
+    if "-" not in row["lengths"]:  # every summary has points (no length of -1)
+        return _count_packed(row, listings, level, start, end, origin, bucket_ms)
+    lengths = [int(n) for n in row["lengths"].split(",")]
+    since = [int(t) for t in row["since"].split(",")]
+    packed = [n for n, length in enumerate(lengths) if length >= 0]
+    counted = _count_packed(
+        {
+            "since": ",".join(str(since[n]) for n in packed),
+            "lengths": ",".join(str(lengths[n]) for n in packed),
+            "points": row["points"],
+        },
+        [listings[n] for n in packed],
+        level,
+        start,
+        end,
+        origin,
+        bucket_ms,
+    )
+    listed = [
+        dict(zip(("service_name", "source_type", "streams"), orjson.loads(listing), strict=True))
+        | {"since": since[n]}
+        for n, listing in enumerate(listings)
+        if lengths[n] < 0
+    ]
     for key, (entries, size) in _count_listed(listed, level, start, end, origin, bucket_ms).items():
         found = counted.setdefault(key, [0, 0])
         found[0] += entries
@@ -153,55 +184,69 @@ def count(
 
 
 def _count_packed(
-    rows: list[dict[str, Any]], level: str | None, start: int, end: int, origin: int, bucket_ms: int
+    row: dict[str, Any],
+    listings: list[str],
+    level: str | None,
+    start: int,
+    end: int,
+    origin: int,
+    bucket_ms: int,
 ) -> Counts:
-    """count() for summaries with points: every point of every row in one numpy pass (each
-    conversion from the packed big-endian fields goes through their own width first:
-    numpy's direct casts of unaligned fields are ten times slower)."""
-    if not rows:
+    """count() for summaries with points (``row`` as summaries_sql reads them, ``listings``
+    its lines): every point in one numpy pass (each conversion from the packed big-endian
+    fields goes through their own width first: numpy's direct casts of unaligned fields
+    are ten times slower)."""
+    if not listings:
         return {}
     import numpy as np  # here: 60-140 ms of a cold start, for the functions that count
 
     keys: dict[tuple[str, str, str, str | None], int] = {}  # a stream's number here
-    listed: dict[tuple[str, str, str], int] = {}  # a streams list -> its place in named
-    named: list[int] = []  # the numbers of each streams list's streams, one list after another
-    first: list[int] = []  # per row: its streams list's place in named
-    for row in rows:
-        listing = (row["service_name"], row["source_type"], row["streams"])
-        place = listed.get(listing)
-        if place is None:
-            place = listed[listing] = len(named)
-            named += [
-                keys.setdefault((stream_level, listing[0], listing[1], labels), len(keys))
-                for stream_level, labels in orjson.loads(listing[2])
-            ]
-        first.append(place)
-    points = [row["points"] for row in rows]
-    joined = b"".join(map(blob_bytes, points))
-    read = np.frombuffer(joined, np.dtype(POINT))
-    lengths = np.fromiter(map(len, points), np.int64, len(points))
-    lengths //= lengths.sum() // len(read)  # characters or bytes to points
-    since = np.fromiter((row["since"] for row in rows), np.int64, len(rows)) - origin
-    # Each point's time in ms after origin, and its stream's number.
-    at = read["at"].astype("=u4").astype(np.int64) + np.repeat(since, lengths)
-    key = np.asarray(named)[np.repeat(np.asarray(first), lengths) + read["stream"]]
+    named: list[int] = []  # per slot (a listing's place, then its streams): its stream's number
+    places: dict[str, int] = {}  # a listing -> its first slot
+    for listing in set(listings):
+        service, source, streams = orjson.loads(listing)
+        places[listing] = len(named)
+        named += [
+            keys.setdefault((stream_level, service, source, labels), len(keys))
+            for stream_level, labels in orjson.loads(streams)
+        ]
+    stream_of = np.asarray(named)
+    read = np.frombuffer(blob_bytes(row["points"]), np.dtype(POINT))
+    counts = np.fromstring(row["lengths"], np.int64, sep=",") // read.itemsize
+    since = np.fromstring(row["since"], np.int64, sep=",") - origin
+    first = np.fromiter(map(places.__getitem__, listings), np.int64, len(listings))
+    # Each point's time in ms after origin, and its slot.
+    at = read["at"].astype("=u4").astype(np.int64)
+    at += np.repeat(since, counts)
+    slot = np.repeat(first, counts) + read["stream"]
     kept = (at >= start - origin) & (at <= end - origin)
     if level is not None:
-        kept &= np.asarray([k[0] == level for k in keys])[key]
+        kept &= np.asarray([stream[0] == level for stream in keys])[stream_of][slot]
+    sizes = read["size"].astype("=u2")
+    if not kept.all():
+        slot, at, sizes = slot[kept], at[kept], sizes[kept]
     buckets = (end - origin) // bucket_ms + 1
-    cell = key[kept] * buckets + at[kept] // bucket_ms
-    sizes = read["size"][kept].astype("=u2").astype(np.float64)
-    if len(keys) * buckets <= _DENSE_CELLS:
-        entries = np.bincount(cell, minlength=len(keys) * buckets)
+    bucket = at // bucket_ms
+    weights = sizes.astype(np.float64)
+    if len(named) * buckets <= _DENSE_CELLS:
+        # Per slot and bucket, then the slots of each stream added up.
+        cell = slot * buckets + bucket
+        entries = np.zeros((len(keys), buckets), np.int64)
+        size = np.zeros((len(keys), buckets))
+        shape = (len(named), buckets)
+        cells = len(named) * buckets
+        np.add.at(entries, stream_of, np.bincount(cell, minlength=cells).reshape(shape))
+        np.add.at(size, stream_of, np.bincount(cell, weights, minlength=cells).reshape(shape))
         cells = np.flatnonzero(entries)
-        entries = entries[cells]
-        size = np.bincount(cell, sizes, minlength=len(keys) * buckets)[cells]
+        entries, size = entries.ravel()[cells], size.ravel()[cells]
     else:
-        cells, index, entries = np.unique(cell, return_inverse=True, return_counts=True)
-        size = np.bincount(index, sizes)
-    streams = list(keys)
+        cells, index, entries = np.unique(
+            stream_of[slot] * buckets + bucket, return_inverse=True, return_counts=True
+        )
+        size = np.bincount(index, weights)
+    streams_counted = list(keys)
     return {
-        (c % buckets, *streams[c // buckets]): [n, round(b)]
+        (c % buckets, *streams_counted[c // buckets]): [n, round(b)]
         for c, n, b in zip(cells.tolist(), entries.tolist(), size.tolist(), strict=True)
     }
 

@@ -209,13 +209,15 @@ class StreamReads:
         others = ""
         if not filters.q and not filters.fields:  # what a summary answers
             where, params = block_conditions(filters)
-            rows = self.db.query(
-                f"SELECT {block_times.columns(self.db)} FROM block_times "  # noqa: S608 - fixed fragments
-                f"WHERE doc IN (SELECT words_doc FROM log_blocks WHERE {where})",
+            (summaries,) = self.db.query(
+                block_times.summaries_sql(
+                    self.db,
+                    f"SELECT words_doc FROM log_blocks WHERE {where}",  # noqa: S608 - fixed fragments
+                ),
                 params,
             )
             counted = block_times.count(
-                rows, filters.level, filters.start_time, filters.end_time, origin, bucket_ms
+                summaries, filters.level, filters.start_time, filters.end_time, origin, bucket_ms
             )
             # The other blocks, chosen from the indexes alone (no block row read).
             others = (

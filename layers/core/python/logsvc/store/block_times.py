@@ -4,17 +4,17 @@ selector) read no entries (issue 30, "charts without unpacking"; migrations 0013
 
 A sealed block (logsvc.store.sealing) has a row in ``block_times``, under its
 ``words_doc``: its service and source, ``since`` (its oldest entry's time), ``streams``,
-``points`` and ``newest``. ``streams`` lists the block's streams as ``[level, labels]``
-(the pushed labels as the index reads them: JSON text, or null), the same list for most
-blocks of a service. ``points`` holds every entry as seven bytes: a big-endian uint32 of
-its time in ms after ``since``, a big-endian uint16 of its message's size in bytes, and
-its stream's position in ``streams`` (a block spans at most MAX_BLOCK_SPAN_MS, an indexed
-message is at most MAX_INDEXED_MESSAGE_CHARS characters, and a block with more than
-MAX_STREAMS streams gets no summary). ``newest`` lists each stream's NEWEST_TIMES newest
-times (ms after ``since``) as ``[level, labels, times]``: what bounds a newest-first
-search in SQL (nth_newest), kept apart so that counting never parses it. All of it is
-computed in SQL from the stored entries when the block is sealed (so it costs no bytes on
-the wire), and again when expiry changes the block's entries.
+``points`` and ``newest``. ``streams`` is ``[service, source, [[level, labels], ...]]``:
+the block's streams (the pushed labels as the index reads them: JSON text, or null), the
+same text for most blocks of a service. ``points`` holds every entry as seven bytes: a
+big-endian uint32 of its time in ms after ``since``, a big-endian uint16 of its message's
+size in bytes, and its stream's position in that list (a block spans at most
+MAX_BLOCK_SPAN_MS, an indexed message is at most MAX_INDEXED_MESSAGE_CHARS characters, and
+a block with more than MAX_STREAMS streams gets no summary). ``newest`` lists each
+stream's NEWEST_TIMES newest times (ms after ``since``) as ``[level, labels, times]``:
+what bounds a newest-first search in SQL (nth_newest), kept apart so that counting never
+parses it. All of it is computed in SQL from the stored entries when the block is sealed
+(so it costs no bytes on the wire), and again when expiry changes the block's entries.
 
 Counting is then one pass over the points of every summary read, in numpy. Summaries
 written before migration 0015 have no points and list each stream as ``[level, labels,
@@ -56,7 +56,10 @@ _ENTRIES = (
 )
 # The block's streams, in the order of their positions.
 _STREAMS = f"SELECT DISTINCT level, labels FROM ({_ENTRIES}) ORDER BY level, labels"  # noqa: S608 - fixed fragments
-STREAMS = f"(SELECT json_group_array(json_array(level, labels)) FROM ({_STREAMS}))"  # noqa: S608 - fixed fragments
+STREAMS = (
+    "(SELECT json_array(b.service_name, b.source_type, "  # noqa: S608 - fixed fragments
+    f"json_group_array(json_array(level, labels))) FROM ({_STREAMS}))"
+)
 # Each stream's newest times.
 NEWEST = (
     "(SELECT json_group_array(json_array(s.level, s.labels, "  # noqa: S608 - fixed fragments
@@ -83,16 +86,17 @@ _FITS = (
 def summaries_sql(db: SqlDatabase, docs: str) -> str:
     """SQL for the summaries of the blocks ``docs`` (SQL selecting their words_doc) as the
     one row count() reads: each summary's ``since`` and its points' length in bytes (-1 for
-    a summary written before migration 0015) as comma-separated numbers, its ``[service,
-    source, streams]`` as JSON, one line each, and all their points one after another (as
-    ``db`` answers a BLOB best). One row, not one a summary: a day of a busy service is
-    1,640 summaries, whose rows cost more than their points. Aggregates of one query see
-    the rows in the same order, so the lists line up."""
+    a summary written before migration 0015) as comma-separated numbers, its ``streams``
+    one a line (a summary written before as ``[service, source, streams]``), and all their
+    points one after another (as ``db`` answers a BLOB best). One row, not one a summary: a
+    day of a busy service is 1,640 summaries, whose rows cost more than their points.
+    Aggregates of one query see the rows in the same order, so the lists line up."""
     points = blob_column(db, "CAST(group_concat(points, '') AS BLOB)")
     return (
         "SELECT group_concat(since) AS since, "  # noqa: S608 - fixed fragments
         "group_concat(coalesce(length(points), -1)) AS lengths, "
-        "group_concat(json_array(service_name, source_type, streams), char(10)) AS streams, "
+        "group_concat(CASE WHEN points IS NULL THEN json_array(service_name, source_type, streams) "
+        "ELSE streams END, char(10)) AS streams, "
         f"{points} AS points FROM block_times WHERE doc IN ({docs})"
     )
 
@@ -208,7 +212,7 @@ def _count_packed(
         places[listing] = len(named)
         named += [
             keys.setdefault((stream_level, service, source, labels), len(keys))
-            for stream_level, labels in orjson.loads(streams)
+            for stream_level, labels in streams
         ]
     stream_of = np.asarray(named)
     read = np.frombuffer(blob_bytes(row["points"]), np.dtype(POINT))

@@ -196,7 +196,7 @@ def test_summaries_are_packed_and_those_written_before_still_count(api_any_db):
         index.write(index.prepare(batch, f"flush-{number}"), {})
     entries = [e for batch in flushes for e in batch]
     rows = db.query(
-        f"SELECT doc, newest, streams, {blob_column(db, 'points')} AS points, "  # noqa: S608
+        f"SELECT doc, times, streams, {blob_column(db, 'points')} AS points, "  # noqa: S608
         "(SELECT entry_count FROM log_blocks WHERE words_doc = doc) AS entry_count "
         "FROM block_times ORDER BY doc"
     )
@@ -204,15 +204,15 @@ def test_summaries_are_packed_and_those_written_before_still_count(api_any_db):
     for row in rows[::2]:  # every other one as an older release wrote it
         points = np.frombuffer(blob_bytes(row["points"]), np.dtype(block_times.POINT))
         assert len(points) == row["entry_count"]
-        streams, newest = orjson.loads(row["streams"]), orjson.loads(row["newest"])
-        assert [s[:2] for s in newest] == streams[2]
+        streams, times = orjson.loads(row["streams"]), orjson.loads(row["times"])
+        assert [s[:2] for s in times] == streams[2]
         listed = []
-        for number, (level, labels, times) in enumerate(newest):
+        for number, (level, labels, stream_times) in enumerate(times):
             stream = np.sort(points[points["stream"] == number], order="at")
-            assert sorted(times) == stream["at"].tolist()[-block_times.NEWEST_TIMES :]
+            assert stream_times == stream["at"].tolist()
             listed.append([level, labels, stream["at"].tolist(), stream["size"].tolist()])
         db.execute(
-            "UPDATE block_times SET streams = ?, points = NULL, newest = NULL WHERE doc = ?",
+            "UPDATE block_times SET streams = ?, points = NULL, times = NULL WHERE doc = ?",
             (orjson.dumps(listed).decode(), row["doc"]),
         )
     for filters, bucket_ms in SHAPES:
@@ -239,9 +239,9 @@ def test_points_are_written_only_where_they_fit(api_any_db):
     assert [r["service_name"] for r in db.query("SELECT service_name FROM block_times")] == ["b"]
 
 
-def test_pages_longer_than_the_newest_times_listed_answer_what_a_scan_answers(api_any_db):
-    """A stream lists its NEWEST_TIMES newest times: a longer page is bounded by fewer and
-    reads more blocks, with the same answer."""
+def test_long_pages_of_overlapping_blocks_answer_what_a_scan_answers(api_any_db):
+    """Pages longer than a block's stream, over blocks that overlap in time, bounded by
+    the summaries' times."""
     db = components.database()
     index = LogIndex(db)
     rng = random.Random(9)
@@ -257,7 +257,7 @@ def test_pages_longer_than_the_newest_times_listed_answer_what_a_scan_answers(ap
     entries = sorted(
         (e for batch in flushes for e in batch), key=lambda e: (e.timestamp, e.id), reverse=True
     )
-    for limit, offset in [(block_times.NEWEST_TIMES, 0), (250, 40), (700, 1)]:
+    for limit, offset in [(128, 0), (250, 40), (700, 1)]:
         found, more = index.search(SearchFilters(service="a", limit=limit, offset=offset))
         assert [entry["id"] for entry in found] == [e.id for e in entries[offset : offset + limit]]
         assert more == (len(entries) > offset + limit)

@@ -11,7 +11,7 @@ from typing import Any
 from logsvc.entries import LEVELS
 from logsvc.field_filters import FieldFilter, fold, text_condition
 from logsvc.filters import Predicate, SearchFilters
-from logsvc.store import content_index
+from logsvc.store import block_times, content_index
 from logsvc.store.blocks import ENTRY_LEVEL, LEVEL_COUNTS
 
 # JSON escapes these, so the raw block text cannot be searched for them.
@@ -44,7 +44,7 @@ def window_counts(
         "AND e.type != 'null' AND json_extract(e.value, '$[0]') BETWEEN ? AND ? "
         # Packed straddling blocks (no entries in SQL's reach): their time summaries.
         "UNION ALL SELECT json_extract(s.value, '$[0]') "
-        "FROM block_times AS t, json_each(t.streams) AS s, json_each(s.value, '$[2]') AS a "
+        f"FROM block_times AS t, {block_times.listed_times('t')} "
         "WHERE t.doc IN (SELECT p.words_doc FROM log_blocks AS p WHERE p.packed IS NOT NULL "
         f"AND p.id IN (SELECT id FROM log_blocks WHERE {straddling_blocks})) "
         "AND t.since + a.value BETWEEN ? AND ?)"

@@ -4,24 +4,26 @@ selector) read no entries (issue 30, "charts without unpacking"; migrations 0013
 
 A sealed block (logsvc.store.sealing) has a row in ``block_times``, under its
 ``words_doc``: its service and source, ``since`` (its oldest entry's time), ``streams``,
-``points`` and ``newest``. ``streams`` is ``[service, source, [[level, labels], ...]]``:
+``points`` and ``times``. ``streams`` is ``[service, source, [[level, labels], ...]]``:
 the block's streams (the pushed labels as the index reads them: JSON text, or null), the
 same text for most blocks of a service. ``points`` holds every entry as seven bytes: a
 big-endian uint32 of its time in ms after ``since``, a big-endian uint16 of its message's
 size in bytes, and its stream's position in that list (a block spans at most
 MAX_BLOCK_SPAN_MS, an indexed message is at most MAX_INDEXED_MESSAGE_CHARS characters, and
-a block with more than MAX_STREAMS streams gets no summary). ``newest`` lists each
-stream's NEWEST_TIMES newest times (ms after ``since``) as ``[level, labels, times]``:
-what bounds a newest-first search in SQL (nth_newest), kept apart so that counting never
-parses it. All of it is computed in SQL from the stored entries when the block is sealed
-(so it costs no bytes on the wire), and again when expiry changes the block's entries.
+a block with more than MAX_STREAMS streams gets no summary): what counting reads, in
+Python. ``times`` lists each stream's times (ms after ``since``, ascending) as ``[level,
+labels, times]``: what SQL reads (listed_times), to bound a newest-first search
+(nth_newest), find an entry of a packed block by its time and count a packed block that
+straddles a day's end. All of it is computed in SQL from the stored entries when the block
+is sealed (so it costs no bytes on the wire), and again when expiry changes the block's
+entries.
 
 Counting is then one pass over the points of every summary read, in numpy. Summaries
-written before migration 0015 have no points and list each stream as ``[level, labels,
-times, sizes]`` in ``streams``: they are counted as before, with a binary search per
-bucket, and bound searches with all their times. Blocks without a summary (open ones,
-those sealed before migration 0013, and any whose entries do not fit points) are counted
-from their entries in SQL.
+written before migration 0015 have neither points nor times and list each stream as
+``[level, labels, times, sizes]`` in ``streams``: they are counted as before, with a
+binary search per bucket, and their times read in SQL at the same place. Blocks without
+a summary (open ones, those sealed before migration 0013, and any whose entries do not
+fit points) are counted from their entries in SQL.
 """
 
 from __future__ import annotations
@@ -36,9 +38,6 @@ from logsvc.filters import SearchFilters
 from logsvc.sql import SqlDatabase, Statement, blob_bytes, blob_column
 from logsvc.store.blocks import ENTRY_LEVEL
 
-# Per stream, the newest entries' times kept in JSON: a newest-first page of up to this
-# many (the default limit is 100) is bounded exactly, a longer one more loosely.
-NEWEST_TIMES = 128
 # A point as numpy reads it: time after the block's oldest entry, message size, stream.
 POINT = [("at", ">u4"), ("size", ">u2"), ("stream", "u1")]
 MAX_STREAMS = 256
@@ -60,11 +59,11 @@ STREAMS = (
     "(SELECT json_array(b.service_name, b.source_type, "  # noqa: S608 - fixed fragments
     f"json_group_array(json_array(level, labels))) FROM ({_STREAMS}))"
 )
-# Each stream's newest times.
-NEWEST = (
+# Each stream's times, ascending.
+TIMES = (
     "(SELECT json_group_array(json_array(s.level, s.labels, "  # noqa: S608 - fixed fragments
     f"(SELECT json_group_array(at) FROM (SELECT at FROM ({_ENTRIES}) "
-    f"WHERE level = s.level AND labels IS s.labels ORDER BY at DESC LIMIT {NEWEST_TIMES})))) "
+    "WHERE level = s.level AND labels IS s.labels ORDER BY at)))) "
     f"FROM ({_STREAMS}) AS s)"
 )
 # Every entry's time, size and stream position as hexadecimal digits.
@@ -106,9 +105,9 @@ def write_statement(blocks: str, params: Iterable[object]) -> Statement:
     block row ``b``)."""
     return Statement(
         "INSERT OR REPLACE INTO block_times "  # noqa: S608 - fixed fragments
-        "(doc, service_name, source_type, since, streams, points, newest) "
+        "(doc, service_name, source_type, since, streams, points, times) "
         f"SELECT b.words_doc, b.service_name, b.source_type, b.first_ts, {STREAMS}, {POINTS}, "
-        f"{NEWEST} "
+        f"{TIMES} "
         f"FROM log_blocks AS b WHERE b.words_doc IS NOT NULL AND {_FITS} AND {blocks}",
         tuple(params),
     )
@@ -124,20 +123,27 @@ def delete_statement(blocks: str, params: Iterable[object]) -> Statement:
     )
 
 
+def listed_times(summary: str) -> str:
+    """SQL FROM items for the times the summary ``summary`` (an alias of block_times) lists:
+    one row per stream, ``s`` (its level ``json_extract(s.value, '$[0]')``), by one row per
+    time of that stream, ``a`` (``a.value``, in ms after the summary's ``since``)."""
+    return (
+        f"json_each(coalesce({summary}.times, {summary}.streams)) AS s, "
+        "json_each(s.value, '$[2]') AS a"
+    )
+
+
 def nth_newest(docs: str, filters: SearchFilters, n: int) -> tuple[str, list[Any]]:
-    """SQL for a time at or before the ``n``-th newest entry matching the filters' level
-    and time range in the summaries of the blocks ``docs`` (SQL selecting their words_doc)
-    names (NULL when they hold fewer), and its parameters after those of ``docs``: the
-    ``n``-th newest of the times the summaries list, which is that entry's time when each
-    stream lists its ``n`` newest (NEWEST_TIMES), and older otherwise (fewer listed)."""
+    """SQL for the time of the ``n``-th newest entry matching the filters' level and time
+    range in the summaries of the blocks ``docs`` (SQL selecting their words_doc) names
+    (NULL when they hold fewer), and its parameters after those of ``docs``."""
     level = "json_extract(s.value, '$[0]') = ?" if filters.level else "1 = 1"
     start = filters.start_time if filters.start_time is not None else -(1 << 62)
     end = filters.end_time if filters.end_time is not None else 1 << 62
     sql = (
-        "(SELECT t.since + at.value FROM block_times AS t, "  # noqa: S608 - fixed fragments
-        "json_each(coalesce(t.newest, t.streams)) AS s, "
-        f"json_each(s.value, '$[2]') AS at WHERE t.doc IN ({docs}) AND {level} "
-        "AND t.since + at.value BETWEEN ? AND ? ORDER BY 1 DESC LIMIT 1 OFFSET ?)"
+        f"(SELECT t.since + a.value FROM block_times AS t, {listed_times('t')} "  # noqa: S608 - fixed fragments
+        f"WHERE t.doc IN ({docs}) AND {level} "
+        "AND t.since + a.value BETWEEN ? AND ? ORDER BY 1 DESC LIMIT 1 OFFSET ?)"
     )
     return sql, [*([filters.level] if filters.level else []), start, end, n - 1]
 

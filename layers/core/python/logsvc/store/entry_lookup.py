@@ -9,6 +9,7 @@ from typing import Any
 
 from logsvc.ids import ID_PATTERN, id_timestamp
 from logsvc.sql import SqlDatabase
+from logsvc.store import block_times
 from logsvc.store.blocks import BLOCK_COLUMNS, MAX_BLOCK_SPAN_MS, entry_view
 from logsvc.store.packing import PACKED, entry_row, entry_rows
 
@@ -35,8 +36,7 @@ def find_entry(db: SqlDatabase, entry_id: str) -> dict[str, Any] | None:
         f"UNION ALL SELECT {BLOCK_COLUMNS}, NULL, NULL, {PACKED} FROM log_blocks AS b "
         "WHERE b.packed IS NOT NULL AND b.id IN (SELECT id FROM log_blocks "
         "WHERE last_ts >= ? AND last_ts <= ? AND first_ts <= ? AND words_doc IS NOT NULL "
-        "AND EXISTS (SELECT 1 FROM block_times AS t, json_each(t.streams) AS s, "
-        "json_each(s.value, '$[2]') AS a "
+        f"AND EXISTS (SELECT 1 FROM block_times AS t, {block_times.listed_times('t')} "
         "WHERE t.doc = log_blocks.words_doc AND t.since + a.value = ?))",
         (
             timestamp,

@@ -246,7 +246,7 @@ class LogIndex(StreamReads):
             found += entries if undecided is None else filter(undecided, entries)
             for row in rows:
                 if row["packed"] is not None:
-                    found += matching(row, filters)
+                    found += matching(row, filters, newest=wanted)
             first = rows[0]
             if first["next_last_ts"] is None and first["headers_read"] < headers:
                 break  # every matching block has been read

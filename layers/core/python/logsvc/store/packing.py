@@ -14,6 +14,7 @@ before its entries expire, it is unpacked in place (``restore_statements``).
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -136,20 +137,33 @@ def entry_row(block: Mapping[str, Any], position: int, entry: list[Any]) -> dict
     }
 
 
-def matching(block: Mapping[str, Any], filters: SearchFilters) -> list[dict[str, Any]]:
+def matching(
+    block: Mapping[str, Any], filters: SearchFilters, newest: int | None = None
+) -> list[dict[str, Any]]:
     """A packed block's entries that pass the filters, in the API's shape: time and level
-    tested on the entry as unpacked, the rest (SearchFilters.matches) on those left."""
+    tested on the entry as unpacked, the rest (SearchFilters.matches) on those left. With
+    ``newest``, a newest-first read wants no more than that many of them: where time and
+    level decide alone (no text or field filter), only the newest that many (and those of
+    the same millisecond as the last) are shaped, not every one (a block of 336 errors,
+    for the newest 50 errors)."""
     start, end, level = filters.start_time, filters.end_time, filters.level
     columns = _unpacked_columns(block["packed"])
     fields, levels = columns[2:], columns[5]
+    times = _times(columns[1])
+    chosen = [
+        position
+        for position, at in enumerate(times)
+        if at is not None
+        and (start is None or at >= start)
+        and (end is None or at <= end)
+        and (level is None or (levels[position] or block["level"]) == level)
+    ]
+    if newest is not None and len(chosen) > newest and not filters.q and not filters.fields:
+        last = heapq.nlargest(newest, (times[position] for position in chosen))[-1]
+        chosen = [position for position in chosen if times[position] >= last]
     found = []
-    for position, at in enumerate(_times(columns[1])):
-        if at is None:
-            continue
-        if (start is not None and at < start) or (end is not None and at > end):
-            continue
-        if level is not None and (levels[position] or block["level"]) != level:
-            continue
+    for position in chosen:
+        at = times[position]
         view = entry_view(entry_row(block, position, _row(at, fields, position)))
         if filters.matches(view):
             found.append(view)

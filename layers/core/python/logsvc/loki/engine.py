@@ -267,16 +267,10 @@ class Engine:
         last = steps[-1] - log_range.offset_ms
         sizes = query.function in ("bytes_over_time", "bytes_rate")
         counted: dict[tuple, dict[int, float]] = defaultdict(lambda: defaultdict(float))
-        # A stream's rows share one labels dict (Streams): its series key, once.
-        keys: dict[int, tuple] = {}
         for number, labels, entries, size in self.tallies(
             log_range.query, first + 1, last, bucket, first + 1
         ):
-            key = keys.get(id(labels))
-            if key is None:
-                ordered = tuple(sorted(labels.items()))
-                key = ordered if query.grouping is None else group_key(ordered, query.grouping)
-                keys[id(labels)] = key
+            key = labels if query.grouping is None else group_key(labels, query.grouping)
             counted[key][number] += size if sizes else entries
             _at_most_series(len(counted))
         width = log_range.range_ms // bucket
@@ -382,8 +376,8 @@ class Engine:
 
     def tallies(
         self, query: LogQuery, start_ms: int, end_ms: int, bucket_ms: int, origin: int
-    ) -> Iterator[tuple[int, dict[str, str], int, int]]:
-        """(bucket, stream labels, entries, bytes) of the streams the selector names in
+    ) -> Iterator[tuple[int, tuple[tuple[str, str], ...], int, int]]:
+        """(bucket, stream labels sorted, entries, bytes) of the streams the selector names in
         [start, end], per time bucket from ``origin``: counted in SQL, one row per stream and
         bucket (series, index stats and volumes hold no more than that)."""
         filters, matchers, _ = self._search_filters(LogQuery(query.matchers), start_ms, end_ms)
@@ -398,7 +392,7 @@ class Engine:
             self.stats.bytes += size
             stream = streams.select(service, level, source, labels_json)
             if stream is not None:
-                yield bucket, stream[0], entries, size
+                yield bucket, stream[1], entries, size
 
 
 def _at_most_series(count: int) -> None:

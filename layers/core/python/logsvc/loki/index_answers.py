@@ -203,14 +203,13 @@ def _tallies(
     """(bucket, labels, entries, bytes) of each stream a selector names, per bucket (one
     for the whole range by default): counted in SQL, so what is held grows with streams
     and buckets, not with entries."""
-    for bucket, labels, entries, size in engine.tallies(
+    yield from engine.tallies(
         _selector(text),
         start,
         end,
         bucket_ms or (end - start + 1),
         start if origin is None else origin,
-    ):
-        yield bucket, tuple(sorted(labels.items())), entries, size
+    )
 
 
 def _series(

@@ -244,9 +244,9 @@ def _count_packed(
         entries = np.zeros((len(keys), buckets), np.int64)
         size = np.zeros((len(keys), buckets))
         shape = (len(named), buckets)
-        cells = len(named) * buckets
-        np.add.at(entries, stream_of, np.bincount(cell, minlength=cells).reshape(shape))
-        np.add.at(size, stream_of, np.bincount(cell, weights, minlength=cells).reshape(shape))
+        slot_cells = len(named) * buckets
+        np.add.at(entries, stream_of, np.bincount(cell, minlength=slot_cells).reshape(shape))
+        np.add.at(size, stream_of, np.bincount(cell, weights, minlength=slot_cells).reshape(shape))
         cells = np.flatnonzero(entries)
         entries, size = entries.ravel()[cells], size.ravel()[cells]
     else:

@@ -143,9 +143,9 @@ def matching(
     """A packed block's entries that pass the filters, in the API's shape: time and level
     tested on the entry as unpacked, the rest (SearchFilters.matches) on those left. With
     ``newest``, a newest-first read wants no more than that many of them: where time and
-    level decide alone (no text or field filter), only the newest that many (and those of
-    the same millisecond as the last) are shaped, not every one (a block of 336 errors,
-    for the newest 50 errors)."""
+    level decide alone (no text, field or lowest-level filter), only the newest that many
+    (and those of the same millisecond as the last) are shaped, not every one (a block of
+    336 errors, for the newest 50 errors)."""
     start, end, level = filters.start_time, filters.end_time, filters.level
     columns = _unpacked_columns(block["packed"])
     fields, levels = columns[2:], columns[5]
@@ -158,7 +158,8 @@ def matching(
         and (end is None or at <= end)
         and (level is None or (levels[position] or block["level"]) == level)
     ]
-    if newest is not None and len(chosen) > newest and not filters.q and not filters.fields:
+    decided = not filters.q and not filters.fields and filters.min_level is None
+    if newest is not None and len(chosen) > newest and decided:
         last = heapq.nlargest(newest, (times[position] for position in chosen))[-1]
         chosen = [position for position in chosen if times[position] >= last]
     found = []

@@ -207,9 +207,9 @@ class StreamReads:
         where the filters are the block's alone (logsvc.store.block_times), and counted
         in SQL from the entries of the other blocks. Filters as for ``points``."""
         counted: dict[tuple[int, str, str, str, str | None], list[int]] = {}
+        where, params = block_conditions(filters)
         others = ""
         if not filters.q and not filters.fields:  # what a summary answers
-            where, params = block_conditions(filters)
             (summaries,) = self.db.query(
                 block_times.summaries_sql(
                     self.db,
@@ -225,7 +225,6 @@ class StreamReads:
                 " AND NOT EXISTS (SELECT 1 FROM block_times AS t "
                 "WHERE t.doc = log_blocks.words_doc)"
             )
-        where, params = block_conditions(filters)
         # The blocks chosen once, each entry's fields read once (MATERIALIZED: SQLite would
         # do both again for each use, parsing the entry each time: 2.4 ms for an open block
         # of 221 entries, 1.0 so), its time and level tested on them.

@@ -24,19 +24,16 @@ def settled() -> None:
     keep_freed_memory()
 
 
-def keep_freed_memory() -> bool:
+def keep_freed_memory() -> None:
     """Have glibc's malloc serve allocations of up to 32 MB from memory it keeps, rather
     than mapping fresh pages for each one over 128 KB and unmapping them when freed, and
     keep up to 128 MB freed at the top of its heap: every page of a fresh mapping costs a
     page fault when first touched. Counting a day of a busy service makes about fifteen
     arrays of 2 MB; their page faults took 7 of its 12 ms (block_times, 1,000,000 logs,
-    docs/PERFORMANCE.md). Whether it was set (False where the C library is not glibc)."""
+    docs/PERFORMANCE.md). Nothing where the C library is not glibc."""
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
-        return False
-    return bool(
-        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-        and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
-    )
+        return
+    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)

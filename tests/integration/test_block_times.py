@@ -23,6 +23,7 @@ from logsvc.store.open_blocks import OpenBlocks
 
 NOW = 1_790_000_000_000
 MINUTE = 60_000
+DAY = 86_400_000
 
 
 def corpus(seed: int = 7) -> list[list[LogEntry]]:
@@ -94,6 +95,8 @@ SHAPES = [
     (SearchFilters(service="a", start_time=NOW - 1_234_567, end_time=NOW + 99_999), MINUTE),
     (SearchFilters(level="ERROR", start_time=NOW - 600_001, end_time=NOW + 160_000), 7_001),
     (SearchFilters(service="b", level="INFO", start_time=NOW, end_time=NOW + 1), 1_000),
+    # Times after the range's start past 2**31 ms: counted in 64 bits, not 32.
+    (SearchFilters(service="c", start_time=NOW - 30 * DAY, end_time=NOW + 200_000), DAY),
 ]
 
 

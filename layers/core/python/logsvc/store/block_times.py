@@ -83,21 +83,25 @@ _FITS = (
 )
 
 
-def summaries_sql(db: SqlDatabase, docs: str) -> str:
-    """SQL for the summaries of the blocks ``docs`` (SQL selecting their words_doc) as the
-    one row count() reads: each summary's ``since`` and its points' length in bytes (-1 for
-    a summary written before migration 0015) as comma-separated numbers, its ``streams``
-    one a line (a summary written before as ``[service, source, streams]``), and all their
-    points one after another (as ``db`` answers a BLOB best). One row, not one a summary: a
-    day of a busy service is 1,640 summaries, whose rows cost more than their points.
-    Aggregates of one query see the rows in the same order, so the lists line up."""
+def summaries_sql(db: SqlDatabase, blocks: str) -> str:
+    """SQL for the summaries of the blocks ``blocks`` (a WHERE condition on log_blocks)
+    chooses, as the one row count() reads: each summary's ``since`` and its points' length
+    in bytes (-1 for a summary written before migration 0015) as comma-separated numbers,
+    its ``streams`` one a line (a summary written before as ``[service, source,
+    streams]``), and all their points one after another (as ``db`` answers a BLOB best);
+    beside them how many summaries there are and how many of the blocks are sealed (when
+    these are equal, only the open ones have none). One row, not one a summary: a day of a
+    busy service is 1,640 summaries, whose rows cost more than their points. Aggregates of
+    one query see the rows in the same order, so the lists line up."""
     points = blob_column(db, "CAST(group_concat(points, '') AS BLOB)")
     return (
-        "SELECT group_concat(since) AS since, "  # noqa: S608 - fixed fragments
+        f"WITH chosen AS (SELECT words_doc FROM log_blocks WHERE {blocks}) "  # noqa: S608 - fixed fragments
+        "SELECT group_concat(since) AS since, "
         "group_concat(coalesce(length(points), -1)) AS lengths, "
         "group_concat(CASE WHEN points IS NULL THEN json_array(service_name, source_type, streams) "
-        "ELSE streams END, char(10)) AS streams, "
-        f"{points} AS points FROM block_times WHERE doc IN ({docs})"
+        f"ELSE streams END, char(10)) AS streams, {points} AS points, count(*) AS summaries, "
+        "(SELECT count(words_doc) FROM chosen) AS sealed "
+        "FROM block_times WHERE doc IN (SELECT words_doc FROM chosen)"
     )
 
 
@@ -226,36 +230,52 @@ def _count_packed(
     stream_of = np.asarray(named)
     read = np.frombuffer(points, np.dtype(POINT))
     counts = lengths // read.itemsize
-    first = np.fromiter(map(places.__getitem__, listings), np.int64, len(listings))
-    # Each point's time in ms after origin, and its slot.
-    at = read["at"].astype("=u4").astype(np.int64)
-    at += np.repeat(since - origin, counts)
-    slot = np.repeat(first, counts) + read["stream"]
-    kept = (at >= start - origin) & (at <= end - origin)
+    # Each point's time in ms after origin: as int32 where every one fits (half the memory
+    # to go through), else int64.
+    at = read["at"].astype("=u4")
+    shift = since - origin
+    late = int(at.max()) if len(at) else 0
+    if late < 1 << 31 and shift.min() > -(1 << 31) and shift.max() + late < 1 << 31:
+        at = at.view(np.int32)
+        at += np.repeat(shift.astype(np.int32), counts)
+    else:
+        at = at.astype(np.int64)
+        at += np.repeat(shift, counts)
+    slot = read["stream"]  # a slot: the place of a listing's first stream, plus the position
+    if len(places) > 1:
+        first = np.fromiter(map(places.__getitem__, listings), np.int32, len(listings))
+        slot = np.repeat(first, counts) + slot
+    sizes = read["size"]
+    low, high = start - origin, end - origin
+    kept = (at >= low) & (at <= high) if len(at) and (at.min() < low or at.max() > high) else None
     if level is not None:
-        kept &= np.asarray([stream[0] == level for stream in keys])[stream_of][slot]
-    sizes = read["size"].astype("=u2")
-    if not kept.all():
+        leveled = np.asarray([stream[0] == level for stream in keys])[stream_of][slot]
+        kept = leveled if kept is None else kept & leveled
+    if kept is not None:
         slot, at, sizes = slot[kept], at[kept], sizes[kept]
     buckets = (end - origin) // bucket_ms + 1
-    bucket = at // bucket_ms
-    weights = sizes.astype(np.float64)
+    sizes = sizes.astype("=u2")
     if len(named) * buckets <= _DENSE_CELLS:
         # Per slot and bucket, then the slots of each stream added up.
-        cell = slot * buckets + bucket
-        entries = np.zeros((len(keys), buckets), np.int64)
-        size = np.zeros((len(keys), buckets))
-        shape = (len(named), buckets)
+        cell = slot.astype(np.intp) * buckets
+        cell += at // bucket_ms
         slot_cells = len(named) * buckets
-        np.add.at(entries, stream_of, np.bincount(cell, minlength=slot_cells).reshape(shape))
-        np.add.at(size, stream_of, np.bincount(cell, weights, minlength=slot_cells).reshape(shape))
+        entries = np.bincount(cell, minlength=slot_cells)
+        size = np.bincount(cell, sizes, minlength=slot_cells)
+        if len(keys) < len(named):  # the same stream in several listings
+            shape = (len(named), buckets)
+            entries, size = entries.reshape(shape), size.reshape(shape)
+            summed = np.zeros((len(keys), buckets), np.int64), np.zeros((len(keys), buckets))
+            np.add.at(summed[0], stream_of, entries)
+            np.add.at(summed[1], stream_of, size)
+            entries, size = summed[0].ravel(), summed[1].ravel()
         cells = np.flatnonzero(entries)
-        entries, size = entries.ravel()[cells], size.ravel()[cells]
+        entries, size = entries[cells], size[cells]
     else:
         cells, index, entries = np.unique(
-            stream_of[slot] * buckets + bucket, return_inverse=True, return_counts=True
+            stream_of[slot] * buckets + at // bucket_ms, return_inverse=True, return_counts=True
         )
-        size = np.bincount(index, weights)
+        size = np.bincount(index, sizes)
     streams_counted = list(keys)
     return {
         (c % buckets, *streams_counted[c // buckets]): [n, round(b)]

@@ -210,19 +210,17 @@ class StreamReads:
         where, params = block_conditions(filters)
         others = ""
         if not filters.q and not filters.fields:  # what a summary answers
-            (summaries,) = self.db.query(
-                block_times.summaries_sql(
-                    self.db,
-                    f"SELECT words_doc FROM log_blocks WHERE {where}",  # noqa: S608 - fixed fragments
-                ),
-                params,
-            )
+            (summaries,) = self.db.query(block_times.summaries_sql(self.db, where), params)
             counted = block_times.count(
                 summaries, filters.level, filters.start_time, filters.end_time, origin, bucket_ms
             )
-            # The other blocks, chosen from the indexes alone (no block row read).
+            # The other blocks, chosen from the indexes alone (no block row read): the open
+            # ones, and any sealed without a summary (sealed before migration 0013, or whose
+            # entries do not fit points).
             others = (
-                " AND NOT EXISTS (SELECT 1 FROM block_times AS t "
+                " AND words_doc IS NULL"
+                if summaries["summaries"] == summaries["sealed"]
+                else " AND NOT EXISTS (SELECT 1 FROM block_times AS t "
                 "WHERE t.doc = log_blocks.words_doc)"
             )
         # The blocks chosen once, each entry's fields read once (MATERIALIZED: SQLite would

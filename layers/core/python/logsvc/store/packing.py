@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -34,6 +35,7 @@ _COLUMNS_V1 = 1  # the packed form: [1, times, messages, metadata, ids, levels, 
 # A packed block's data as a query returns it (alias ``b``; NULL for a plain block, for
 # which hex() would answer '').
 PACKED = "nullif(hex(b.packed), '') AS packed"
+INFLATED_KEPT = 64  # packed blocks whose JSON is kept (_inflated)
 
 
 def packs(source_type: str) -> bool:
@@ -61,9 +63,17 @@ def unpacked(packed_hex: str) -> list[Any]:
 
 
 def _unpacked_columns(packed_hex: str) -> list[Any]:
-    columns = orjson.loads(zlib.decompress(bytes.fromhex(packed_hex)))
+    columns = orjson.loads(_inflated(packed_hex))
     assert columns[0] == _COLUMNS_V1, f"packed block of an unknown form ({columns[0]})"
     return columns
+
+
+# The blocks a newest-first page reads are the same from one refresh to the next (the
+# newest 50 errors of a busy service: six blocks, 0.4 ms of zlib): their JSON kept by
+# their packed text, which names them exactly (at most about 300 KB an item).
+@lru_cache(maxsize=INFLATED_KEPT)
+def _inflated(packed_hex: str) -> bytes:
+    return zlib.decompress(bytes.fromhex(packed_hex))
 
 
 def _columns(entries: list[Any]) -> list[Any]:

@@ -175,6 +175,56 @@ def test_kept_summaries_are_read_once_and_follow_expiry_and_new_blocks(api_any_d
     check([e for e in written if e.timestamp >= cutoff])
 
 
+def test_counts_are_kept_per_query_and_only_new_blocks_counted(api_any_db, monkeypatch):
+    """What a query's summaries count is kept (SummaryCache.count): asked again, no summary
+    is counted; after new blocks are sealed, only theirs; after expiry, every one again. The
+    open blocks' entries are added to a copy each time, never to what is kept."""
+    counted: list[int] = []
+    count = block_times.count
+
+    def counting(read, *args):
+        counted.append(len(read))
+        return count(read, *args)
+
+    monkeypatch.setattr(block_times, "count", counting)
+    db = components.database()
+    index = LogIndex(db, open_blocks=OpenBlocks())  # blocks stay open until sealed here
+    flushes = corpus(seed=13)
+
+    def write(numbers: range) -> None:
+        index.seal_open(NOW + 3_600_000, 1_000)  # the blocks written before
+        for number in numbers:
+            index.write(index.prepare(flushes[number], f"flush-{number}"), {})
+
+    write(range(20))
+    write(range(20, 30))
+    filters, bucket_ms = SHAPES[0]
+
+    def check(entries) -> None:
+        for _ in range(3):
+            assert tallied(index, filters, filters.start_time, bucket_ms) == expected(
+                entries, filters, filters.start_time, bucket_ms
+            )
+
+    def sealed() -> int:
+        return db.query("SELECT count(*) AS n FROM block_times")[0]["n"]
+
+    check([e for batch in flushes[:30] for e in batch])
+    assert counted == [sealed()] and counted[0] > 0  # once, then kept
+    before, counted[:] = sealed(), []
+    write(range(30, len(flushes)))
+    written = [e for batch in flushes for e in batch]
+    check(written)
+    assert counted == [sealed() - before] and counted[0] > 0  # the new blocks alone
+    counted[:] = []
+    cutoff = NOW + 20 * 4_000 + 123
+    for service in ("a", "b", "c"):
+        while not index.expire(service, cutoff, 5).finished:
+            pass
+    check([e for e in written if e.timestamp >= cutoff])
+    assert counted == [sealed()]  # blocks lost entries: every summary counted again
+
+
 def test_kept_summaries_stay_within_their_budget(api_any_db, monkeypatch):
     """Past its budget the cache lets the first summaries kept go, and counts stay right;
     summaries are read in runs that fit one answer (D1 holds no value over 2 MB)."""

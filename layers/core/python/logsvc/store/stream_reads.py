@@ -17,7 +17,6 @@ import orjson
 from logsvc.entries import loads_json, pushed_labels
 from logsvc.filters import SearchFilters
 from logsvc.sql import SqlDatabase
-from logsvc.store import block_times
 from logsvc.store.block_sql import block_conditions, block_ids, entry_conditions
 from logsvc.store.blocks import ENTRY_LEVEL, LEVEL_COUNTS
 from logsvc.store.packing import PACKED, labels_value, matching, packed_block
@@ -212,9 +211,15 @@ class StreamReads:
         where, params = block_conditions(filters)
         others = ""
         if not filters.q and not filters.fields:  # what a summary answers
-            summaries, unsummarized = self.summaries.read(self.db, where, params)
-            counted = block_times.count(
-                summaries, filters.level, filters.start_time, filters.end_time, origin, bucket_ms
+            counted, unsummarized = self.summaries.count(
+                self.db,
+                where,
+                params,
+                filters.level,
+                filters.start_time,
+                filters.end_time,
+                origin,
+                bucket_ms,
             )
             # The other blocks, chosen from the indexes alone (no block row read): the open
             # ones, and any sealed without a summary (sealed before migration 0013, or whose

@@ -13,21 +13,27 @@ Kept in memory up to MAX_BYTES, one cache per database (LogIndex has it); past i
 first kept go first (the oldest blocks, which expire first). A block with no summary
 (sealed before migration 0013, or whose entries do not fit points) is kept as such: its
 entries are counted instead.
+
+What they count is kept too, per query (``count``): counts add up over blocks, so a chart
+asked again with the same range counts only the blocks sealed since (none, within a few
+seconds), and counts every summary again only when a block it counted is gone or has lost
+entries. The QUERIES_KEPT latest queries a database and process.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from itertools import repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from logsvc.sql import SqlDatabase
 from logsvc.store import block_times
-from logsvc.store.block_times import Summary
+from logsvc.store.block_times import Counts, Summary
 
 # A day of the busiest of 40 services at 150 logs a second is about 2.3 MB (1,640
 # summaries of 1.2 KB, and their keys): 32 MB keeps a dashboard's worth, well within the
@@ -43,6 +49,17 @@ ANSWER_BYTES_PER_ENTRY = 16
 ANSWER_BYTES_PER_SUMMARY = 200
 _OVERHEAD_BYTES = 200  # a kept summary's key, tuple and object headers
 _UNKNOWN: Any = object()  # not kept
+# Queries whose counts are kept: a dashboard's panels and services (a busy service's day by
+# level is about 1,200 counts and 1,640 keys: some 300 KB a query).
+QUERIES_KEPT = 32
+
+
+class _Counted(NamedTuple):
+    """The counts of one query's summaries: the blocks counted (their keys) and what they
+    hold."""
+
+    keys: frozenset[str]
+    counts: Counts
 
 
 class SummaryCache:
@@ -52,13 +69,46 @@ class SummaryCache:
         self.max_bytes = max_bytes
         self._kept: dict[str, Summary | None] = {}
         self._bytes = 0
+        self._counted: OrderedDict[tuple[Any, ...], _Counted] = OrderedDict()
         self._lock = threading.Lock()
+
+    def count(
+        self,
+        db: SqlDatabase,
+        blocks: str,
+        params: Sequence[Any],
+        level: str | None,
+        start: int,
+        end: int,
+        origin: int,
+        bucket_ms: int,
+    ) -> tuple[Counts, bool]:
+        """block_times.count over the summaries of the sealed blocks ``blocks`` (a WHERE
+        condition on log_blocks) chooses, and whether any of them has none (its entries
+        are to be counted)."""
+        chosen = self.read(db, blocks, params)
+        query = (blocks, tuple(params), level, start, end, origin, bucket_ms)
+        with self._lock:
+            before = self._counted.get(query)
+        if before is not None and before.keys <= chosen.keys():
+            # The blocks counted before are all there as they were: only the new ones.
+            new = [chosen[key] for key in chosen.keys() - before.keys]
+            counts = _added(before.counts, _count(new, level, start, end, origin, bucket_ms))
+        else:
+            counts = _count(list(chosen.values()), level, start, end, origin, bucket_ms)
+        with self._lock:
+            self._counted[query] = _Counted(frozenset(chosen), counts)
+            self._counted.move_to_end(query)
+            while len(self._counted) > QUERIES_KEPT:
+                self._counted.popitem(last=False)
+        fresh = {key: list(found) for key, found in counts.items()}  # the caller adds to it
+        return fresh, None in chosen.values()
 
     def read(
         self, db: SqlDatabase, blocks: str, params: Sequence[Any]
-    ) -> tuple[list[Summary], bool]:
+    ) -> dict[str, Summary | None]:
         """The summaries of the sealed blocks ``blocks`` (a WHERE condition on log_blocks)
-        chooses, and whether any of them has none."""
+        chooses, by their keys (None for a block that has none)."""
         (row,) = db.query(
             "SELECT json_group_array(id || ':' || entry_count) AS keys, "  # noqa: S608 - fixed fragments
             "json_group_array(entry_count) AS counts, json_group_array(words_doc) AS docs "
@@ -79,8 +129,7 @@ class SummaryCache:
                 read = block_times.summaries(found)
                 for n in part:
                     chosen[n] = self._keep(keys[n], read.get(docs[n]))
-        found = [summary for summary in chosen if summary is not None]
-        return found, len(found) < len(chosen)
+        return dict(zip(keys, chosen, strict=True))
 
     def kept_bytes(self) -> int:
         """About how much memory the summaries kept take."""
@@ -95,6 +144,27 @@ class SummaryCache:
                 dropped = self._kept.pop(next(iter(self._kept)))
                 self._bytes -= _size(dropped)
         return summary
+
+
+def _count(
+    summaries: list[Summary | None],
+    level: str | None,
+    start: int,
+    end: int,
+    origin: int,
+    bucket_ms: int,
+) -> Counts:
+    read = [summary for summary in summaries if summary is not None]
+    return block_times.count(read, level, start, end, origin, bucket_ms) if read else {}
+
+
+def _added(counts: Counts, more: Counts) -> Counts:
+    """The sum of two counts (neither changed)."""
+    added = dict(counts)
+    for key, (entries, size) in more.items():
+        entries_before, size_before = added.get(key, (0, 0))
+        added[key] = [entries_before + entries, size_before + size]
+    return added
 
 
 def _parts(missing: list[int], counts: list[int]) -> list[list[int]]:

@@ -7,7 +7,8 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logsvc.store.packing import pack_statement, unpacked
+from logsvc.filters import SearchFilters
+from logsvc.store.packing import matching, pack_statement, unpacked
 
 _TEXT = st.text(max_size=30)
 _METADATA = st.none() | st.dictionaries(
@@ -53,3 +54,28 @@ def test_packed_is_smaller_than_the_json_of_alike_entries():
     text = orjson.dumps(entries)
     packed_hex = pack_statement("block", text).params[0]
     assert len(packed_hex) / 2 < len(text) / 4
+
+
+def test_what_a_read_returns_is_its_own_not_what_is_kept():
+    """A packed block read is kept read (for the next refresh of the same page): changing
+    an entry a read returned changes nothing another read returns."""
+    entries = [
+        [1_000 + n, f"m{n}", {"user": {"id": n}, "n": n}, f"id{n}", "ERROR"] for n in range(5)
+    ]
+    (packed_hex, _, _) = pack_statement("block", orjson.dumps(entries)).params
+    block = {
+        "block_id": "block",
+        "level": "ERROR",
+        "service_name": "api",
+        "source_type": "app",
+        "archive_key": None,
+        "entry_count": 5,
+        "packed": packed_hex,
+    }
+    first = matching(block, SearchFilters(level="ERROR"))
+    for entry in first:
+        entry["metadata"]["user"]["id"] = "changed"
+        entry["metadata"].clear()
+    again = matching(block, SearchFilters(level="ERROR"), newest=2)
+    assert [e["metadata"] for e in again] == [{"user": {"id": n}, "n": n} for n in (3, 4)]
+    assert unpacked(packed_hex) == entries

@@ -18,6 +18,7 @@ import heapq
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -36,7 +37,8 @@ _COLUMNS_V1 = 1  # the packed form: [1, times, messages, metadata, ids, levels, 
 # A packed block's data as a query returns it (alias ``b``; NULL for a plain block, for
 # which hex() would answer '').
 PACKED = "nullif(hex(b.packed), '') AS packed"
-# The entries of packed blocks kept read (_read_columns), about 800 bytes each: some 26 MB.
+INFLATED_KEPT = 64  # packed blocks whose JSON is kept (_inflated)
+# The entries of packed blocks kept read (_kept_columns), about 800 bytes each: some 26 MB.
 KEPT_ENTRIES = 32_768
 
 
@@ -65,16 +67,28 @@ def unpacked(packed_hex: str) -> list[Any]:
 
 
 def _unpacked_columns(packed_hex: str) -> list[Any]:
-    columns = orjson.loads(zlib.decompress(bytes.fromhex(packed_hex)))
+    columns = orjson.loads(_inflated(packed_hex))
     assert columns[0] == _COLUMNS_V1, f"packed block of an unknown form ({columns[0]})"
     return columns
 
 
-# The blocks a newest-first page reads are the same from one refresh to the next (the
-# newest 50 errors of a busy service: six blocks of about 200 entries, 1 ms of zlib and
-# JSON): their columns and times kept as read, under their packed text, which names them
-# exactly. Never changed by a reader: matching copies the metadata of what it returns.
+# Packed blocks are named exactly by their packed text, so what is kept under it cannot be
+# stale. The zlib of the INFLATED_KEPT latest read is kept (at most about 300 KB an item).
+@lru_cache(maxsize=INFLATED_KEPT)
+def _inflated(packed_hex: str) -> bytes:
+    return zlib.decompress(bytes.fromhex(packed_hex))
+
+
+# The blocks a page decided by time and level reads are the same from one refresh to the
+# next (the newest 50 errors of a busy service: six blocks of about 200 entries, 1 ms of
+# JSON): their columns and times are kept as read, never changed by a reader (matching
+# copies the metadata of what it returns). Not those of text and field searches, which
+# read many blocks once (whose entries kept would only make the collector's rounds longer).
 @cached(LRUCache(KEPT_ENTRIES, getsizeof=lambda read: len(read[1]) or 1), lock=threading.Lock())
+def _kept_columns(packed_hex: str) -> tuple[list[Any], list[int | None]]:
+    return _read_columns(packed_hex)
+
+
 def _read_columns(packed_hex: str) -> tuple[list[Any], list[int | None]]:
     columns = _unpacked_columns(packed_hex)
     return columns, _times(columns[1])
@@ -162,7 +176,9 @@ def matching(
     (and those of the same millisecond as the last) are shaped, not every one (a block of
     336 errors, for the newest 50 errors)."""
     start, end, level = filters.start_time, filters.end_time, filters.level
-    columns, times = _read_columns(block["packed"])
+    decided = not filters.q and not filters.fields and filters.min_level is None
+    read = _kept_columns if decided else _read_columns
+    columns, times = read(block["packed"])
     fields, messages, metadata, levels = columns[2:], columns[2], columns[3], columns[5]
     chosen = [
         position
@@ -180,7 +196,6 @@ def matching(
     if filters.fields:
         test = matcher(filters.fields)
         chosen = [position for position in chosen if test(metadata[position] or {})]
-    decided = not filters.q and not filters.fields and filters.min_level is None
     if newest is not None and len(chosen) > newest and decided:
         last = heapq.nlargest(newest, (times[position] for position in chosen))[-1]
         chosen = [position for position in chosen if times[position] >= last]

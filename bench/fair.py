@@ -238,7 +238,6 @@ def shapes(needles: dict[str, Any], end_ms: int, big: list[str]) -> list[Shape]:
     search = "/api/v1/logs/search"
     newest = "ORDER BY timestamp DESC LIMIT 50"
     hour = end_ms - HOUR_MS
-    day = end_ms - DAY_MS
     tokens, users = needles["rare_tokens"], needles["users_of_few"]
 
     def service(i: int) -> str:
@@ -247,8 +246,6 @@ def shapes(needles: dict[str, Any], end_ms: int, big: list[str]) -> list[Shape]:
     def fresh(i: int) -> str:
         return f"nomatch{i:04d}{random.Random(i).getrandbits(32):08x}"
 
-    step = 5 * MINUTE_MS
-    first = day + step  # the metric's points end each step: the first one step in
     return [
         Shape(
             "service + level, newest 50",
@@ -320,26 +317,48 @@ def shapes(needles: dict[str, Any], end_ms: int, big: list[str]) -> list[Shape]:
         ),
         Shape(
             "sum by (level) (count_over_time(service [5m])), 24 h",
-            lambda i: (
-                "/loki/api/v1/query_range",
-                [
-                    (
-                        "query",
-                        f'sum by (level) (count_over_time({{service_name="{service(i)}"}}[5m]))',
-                    ),
-                    ("start", f"{first}000000"),
-                    ("end", f"{end_ms}000000"),
-                    ("step", "5m"),
-                ],
-            ),
-            lambda i: (
-                f"SELECT lower(level), {first} + {step} * CAST(ceil((timestamp - {first})"
-                f" / {step}.0) AS BIGINT), count(*) FROM logs WHERE service_name = '{service(i)}' "
-                f"AND timestamp > {first - step} AND timestamp <= {end_ms} GROUP BY 1, 2"
-            ),
-            _series,
+            *metric(service, lambda i: end_ms),
+        ),
+        # The same chart over a range no sample asked before (its end a second earlier each
+        # sample): nothing counted for an earlier sample can answer it.
+        Shape(
+            "the same, a range not asked before",
+            *metric(service, lambda i: end_ms - (i + 1) * 1_000),
         ),
     ]
+
+
+def metric(
+    service: Callable[[int], str], end_of: Callable[[int], int]
+) -> tuple[Callable, Callable, Callable]:
+    """The 24 h metric's native request and SQL for sample i (of ``service(i)``, ending at
+    ``end_of(i)``), and how its answer is reduced."""
+    step = 5 * MINUTE_MS
+
+    def native(i: int) -> tuple[str, list[tuple[str, str]]]:
+        end = end_of(i)
+        first = end - DAY_MS + step  # the metric's points end each step: the first one step in
+        query = f'sum by (level) (count_over_time({{service_name="{service(i)}"}}[5m]))'
+        return (
+            "/loki/api/v1/query_range",
+            [
+                ("query", query),
+                ("start", f"{first}000000"),
+                ("end", f"{end}000000"),
+                ("step", "5m"),
+            ],
+        )
+
+    def sql(i: int) -> str:
+        end = end_of(i)
+        first = end - DAY_MS + step
+        return (
+            f"SELECT lower(level), {first} + {step} * CAST(ceil((timestamp - {first})"
+            f" / {step}.0) AS BIGINT), count(*) FROM logs WHERE service_name = '{service(i)}' "
+            f"AND timestamp > {first - step} AND timestamp <= {end} GROUP BY 1, 2"
+        )
+
+    return native, sql, _series
 
 
 class Native:

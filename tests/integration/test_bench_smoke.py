@@ -126,7 +126,7 @@ def test_the_fair_bench_finds_every_engine_answering_alike():
     output = bench("fair", "--logs", "6000", "--samples", "3", "--rounds", "1")
     results, _ = json.JSONDecoder().raw_decode(output)  # then the table
     assert results["store"]["logs"] == 6000
-    assert len(results["shapes"]) == 8
+    assert len(results["shapes"]) == 9
     for shape, engines in results["shapes"].items():
         assert {"logsvc (HTTP)", "logsvc (in process)", "sqlite_rows"} <= set(engines), shape
         assert all(e["answers_differ"] == 0 for e in engines.values()), (shape, engines)

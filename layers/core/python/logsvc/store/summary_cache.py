@@ -15,9 +15,10 @@ first kept go first (the oldest blocks, which expire first). A block with no sum
 entries are counted instead.
 
 What they count is kept too, per query (``count``): counts add up over blocks, so a chart
-asked again with the same range counts only the blocks sealed since (none, within a few
-seconds), and counts every summary again only when a block it counted is gone or has lost
-entries. The QUERIES_KEPT latest queries a database and process.
+asked again with the same range reads and counts only the summaries of the blocks sealed
+since (none, within a few seconds), and counts every summary again only when a block it
+counted is gone or has lost entries. The QUERIES_KEPT latest queries a database and
+process.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from itertools import repeat
 from typing import Any, NamedTuple
 
 import orjson
@@ -47,6 +47,9 @@ MAX_BYTES = 32 * 1024 * 1024
 MAX_ANSWER_BYTES = 1_500_000
 ANSWER_BYTES_PER_ENTRY = 16
 ANSWER_BYTES_PER_SUMMARY = 200
+# Blocks whose keys one query reads: a key is at most 36 + 1 + 4 characters, and 3 more in
+# a JSON array (1.3 MB).
+KEYS_PER_QUERY = 30_000
 _OVERHEAD_BYTES = 200  # a kept summary's key, tuple and object headers
 _UNKNOWN: Any = object()  # not kept
 # Queries whose counts are kept: a dashboard's panels and services (a busy service's day by
@@ -55,15 +58,17 @@ QUERIES_KEPT = 32
 
 
 class _Counted(NamedTuple):
-    """The counts of one query's summaries: the blocks counted (their keys) and what they
-    hold."""
+    """What one query's summaries counted: the blocks counted (their keys), whether any
+    of them has no summary, and the counts."""
 
     keys: frozenset[str]
+    unsummarized: bool
     counts: Counts
 
 
 class SummaryCache:
-    """Summaries read before, by block id and entry count (``id:count``)."""
+    """Summaries read before, by block id and entry count (``id:count``), and what the
+    latest queries counted of them."""
 
     def __init__(self, max_bytes: int = MAX_BYTES):
         self.max_bytes = max_bytes
@@ -86,50 +91,57 @@ class SummaryCache:
         """block_times.count over the summaries of the sealed blocks ``blocks`` (a WHERE
         condition on log_blocks) chooses, and whether any of them has none (its entries
         are to be counted)."""
-        chosen = self.read(db, blocks, params)
+        keys, entry_counts, docs = _keys(db, blocks, params)
+        chosen = frozenset(keys)
         query = (blocks, tuple(params), level, start, end, origin, bucket_ms)
         with self._lock:
             before = self._counted.get(query)
-        if before is not None and before.keys <= chosen.keys():
+        if before is not None and before.keys <= chosen:
             # The blocks counted before are all there as they were: only the new ones.
-            new = [chosen[key] for key in chosen.keys() - before.keys]
-            counts = _added(before.counts, _count(new, level, start, end, origin, bucket_ms))
+            new = [n for n, key in enumerate(keys) if key not in before.keys]
+            read = self._summaries(db, new, keys, entry_counts, docs)
+            more = _count(read, level, start, end, origin, bucket_ms)
+            counted = _Counted(
+                chosen, before.unsummarized or None in read, _added(before.counts, more)
+            )
         else:
-            counts = _count(list(chosen.values()), level, start, end, origin, bucket_ms)
+            read = self._summaries(db, range(len(keys)), keys, entry_counts, docs)
+            counts = _count(read, level, start, end, origin, bucket_ms)
+            counted = _Counted(chosen, None in read, counts)
         with self._lock:
-            self._counted[query] = _Counted(frozenset(chosen), counts)
+            self._counted[query] = counted
             self._counted.move_to_end(query)
             while len(self._counted) > QUERIES_KEPT:
                 self._counted.popitem(last=False)
-        fresh = {key: list(found) for key, found in counts.items()}  # the caller adds to it
-        return fresh, None in chosen.values()
+        fresh = {key: list(found) for key, found in counted.counts.items()}  # the caller adds
+        return fresh, counted.unsummarized
 
-    def read(
-        self, db: SqlDatabase, blocks: str, params: Sequence[Any]
-    ) -> dict[str, Summary | None]:
-        """The summaries of the sealed blocks ``blocks`` (a WHERE condition on log_blocks)
-        chooses, by their keys (None for a block that has none)."""
-        (row,) = db.query(
-            "SELECT json_group_array(id || ':' || entry_count) AS keys, "  # noqa: S608 - fixed fragments
-            "json_group_array(entry_count) AS counts, json_group_array(words_doc) AS docs "
-            f"FROM log_blocks WHERE {blocks} AND words_doc IS NOT NULL",
-            params,
-        )
-        keys, docs = orjson.loads(row["keys"]), orjson.loads(row["docs"])
+    def _summaries(
+        self,
+        db: SqlDatabase,
+        wanted: Sequence[int],
+        keys: list[str],
+        entry_counts: list[int],
+        docs: list[int],
+    ) -> list[Summary | None]:
+        """The summaries of the blocks ``wanted`` (places in the lists _keys read), None for
+        a block that has none: those kept, and the others read."""
         with self._lock:
-            chosen = list(map(self._kept.get, keys, repeat(_UNKNOWN)))
-        missing = [n for n, summary in enumerate(chosen) if summary is _UNKNOWN]
-        if missing:
-            counts = orjson.loads(row["counts"])
-            for part in _parts(missing, counts):
-                (found,) = db.query(
-                    block_times.summaries_sql(db, "SELECT value FROM json_each(?)"),
-                    (json.dumps([docs[n] for n in part]),),
-                )
-                read = block_times.summaries(found)
-                for n in part:
-                    chosen[n] = self._keep(keys[n], read.get(docs[n]))
-        return dict(zip(keys, chosen, strict=True))
+            chosen = [self._kept.get(keys[n], _UNKNOWN) for n in wanted]
+        missing = [n for n, summary in zip(wanted, chosen, strict=True) if summary is _UNKNOWN]
+        found: dict[int, Summary | None] = {}
+        for part in _parts(missing, entry_counts):
+            (row,) = db.query(
+                block_times.summaries_sql(db, "SELECT value FROM json_each(?)"),
+                (json.dumps([docs[n] for n in part]),),
+            )
+            read = block_times.summaries(row)
+            for n in part:
+                found[n] = self._keep(keys[n], read.get(docs[n]))
+        return [
+            found[n] if summary is _UNKNOWN else summary
+            for n, summary in zip(wanted, chosen, strict=True)
+        ]
 
     def kept_bytes(self) -> int:
         """About how much memory the summaries kept take."""
@@ -165,6 +177,46 @@ def _added(counts: Counts, more: Counts) -> Counts:
         entries_before, size_before = added.get(key, (0, 0))
         added[key] = [entries_before + entries, size_before + size]
     return added
+
+
+def _keys(
+    db: SqlDatabase, blocks: str, params: Sequence[Any]
+) -> tuple[list[str], list[int], list[int]]:
+    """The keys (``id:entry_count``), entry counts and summary docs of the sealed blocks
+    ``blocks`` chooses, from the index on log_blocks alone, KEYS_PER_QUERY a query: a busy
+    service's week is about 100,000 blocks, whose keys as one value would be past D1's
+    2,000,000 bytes. Where one query holds them all, in the index's order (sorting a
+    day's 1,600 by id cost as much as reading them); else oldest first, a run at a time."""
+    row = _key_run(db, blocks, params, "")
+    keys, counts, docs = (orjson.loads(row[c]) for c in ("keys", "counts", "docs"))
+    if row["n"] < KEYS_PER_QUERY:
+        return keys, counts, docs
+    keys, counts, docs = [], [], []
+    where, bound = blocks, list(params)
+    while True:
+        row = _key_run(db, where, bound, "ORDER BY last_ts, id")
+        keys += orjson.loads(row["keys"])
+        counts += orjson.loads(row["counts"])
+        docs += orjson.loads(row["docs"])
+        if row["n"] < KEYS_PER_QUERY:
+            return keys, counts, docs
+        # After the last block read: one range on last_ts, so the index answers alone.
+        last_id = keys[-1].rsplit(":", 1)[0]
+        where = f"{blocks} AND last_ts >= ? AND (last_ts > ? OR id > ?)"
+        bound = [*params, row["last_ts"], row["last_ts"], last_id]
+
+
+def _key_run(db: SqlDatabase, where: str, params: Sequence[Any], order: str) -> dict[str, Any]:
+    """Up to KEYS_PER_QUERY sealed blocks' keys, entry counts and docs as JSON arrays, how
+    many (``n``) and the newest block's last_ts."""
+    (row,) = db.query(
+        "SELECT json_group_array(id || ':' || entry_count) AS keys, "  # noqa: S608 - fixed fragments
+        "json_group_array(entry_count) AS counts, json_group_array(words_doc) AS docs, "
+        "max(last_ts) AS last_ts, count(*) AS n FROM (SELECT id, entry_count, words_doc, "
+        f"last_ts FROM log_blocks WHERE {where} AND words_doc IS NOT NULL {order} LIMIT ?)",
+        (*params, KEYS_PER_QUERY),
+    )
+    return row
 
 
 def _parts(missing: list[int], counts: list[int]) -> list[list[int]]:

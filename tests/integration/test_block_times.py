@@ -180,14 +180,14 @@ def test_counts_are_kept_per_query_and_only_new_blocks_counted(api_any_db, monke
     """What a query's summaries count is kept (SummaryCache.count): asked again, no summary
     is counted; after new blocks are sealed, only theirs; after expiry, every one again. The
     open blocks' entries are added to a copy each time, never to what is kept."""
-    counted: list[int] = []
-    count = block_times.count
+    counted: list[int] = []  # how many summaries each count decodes
+    decoded = block_times.decoded
 
-    def counting(read, *args):
+    def decoding(read):
         counted.append(len(read))
-        return count(read, *args)
+        return decoded(read)
 
-    monkeypatch.setattr(block_times, "count", counting)
+    monkeypatch.setattr(block_times, "decoded", decoding)
     db = components.database()
     index = LogIndex(db, open_blocks=OpenBlocks())  # blocks stay open until sealed here
     flushes = corpus(seed=13)
@@ -224,6 +224,58 @@ def test_counts_are_kept_per_query_and_only_new_blocks_counted(api_any_db, monke
             pass
     check([e for e in written if e.timestamp >= cutoff])
     assert counted == [sealed()]  # blocks lost entries: every summary counted again
+
+
+def test_a_chart_whose_range_moves_counts_from_its_timeline(api_any_db, monkeypatch):
+    """A chart on "the last hour" asks a range a little later at each refresh: from its
+    second count its blocks' points are kept sorted (logsvc.store.timelines), and each
+    later range decodes only the summaries of blocks it does not hold. Counts stay what the
+    entries hold as the range moves, new blocks are sealed, and expiry changes blocks in
+    the range."""
+    counted: list[int] = []  # how many summaries each count decodes
+    decoded = block_times.decoded
+
+    def decoding(read):
+        counted.append(len(read))
+        return decoded(read)
+
+    monkeypatch.setattr(block_times, "decoded", decoding)
+    db = components.database()
+    index = LogIndex(db)  # each flush's blocks sealed as written
+    flushes = corpus(seed=17)
+    for number, batch in enumerate(flushes[:30]):
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+    written = [e for batch in flushes[:30] for e in batch]
+
+    def check(entries, shift: int, **selection) -> None:
+        start, end = NOW - 3_000_000 + shift * 7_001, NOW + 60_000 + shift * 13_003
+        filters = SearchFilters(start_time=start, end_time=end, **selection)
+        for origin, bucket_ms in ((start, MINUTE), (start - 50_000, 7_001)):
+            assert tallied(index, filters, origin, bucket_ms) == expected(
+                entries, filters, origin, bucket_ms
+            ), (shift, selection, bucket_ms)
+
+    for shift in range(8):
+        check(written, shift, service="a")
+    summaries = counted[1]  # the second count built the timeline
+    assert counted[0] == summaries > 0
+    assert all(n < summaries // 2 for n in counted[2:])  # the blocks it did not hold, if any
+    for shift in range(8):  # a level's counts: a selection of its own
+        check(written, shift, service="b", level="ERROR")
+    for number, batch in enumerate(flushes[30:34], 30):
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+    written = [e for batch in flushes[:34] for e in batch]
+    for shift in range(8, 16):
+        check(written, shift, service="a")
+    cutoff = NOW + 10 * 4_000 + 123  # inside the ranges: blocks there lose entries
+    for service in ("a", "b", "c"):
+        while not index.expire(service, cutoff, 5).finished:
+            pass
+    # Most blocks changed here, which alone would have the timeline built again: only the
+    # blocks gone from the range are to decide that.
+    monkeypatch.setattr(summary_cache, "NEW_POINTS_SHARE", 100)
+    for shift in range(16, 20):
+        check([e for e in written if e.timestamp >= cutoff], shift, service="a")
 
 
 def test_kept_summaries_stay_within_their_budget(api_any_db, monkeypatch):

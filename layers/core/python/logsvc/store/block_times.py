@@ -40,6 +40,7 @@ from logsvc.store.blocks import ENTRY_LEVEL
 
 # A point as numpy reads it: time after the block's oldest entry, message size, stream.
 POINT = [("at", ">u4"), ("size", ">u2"), ("stream", "u1")]
+POINT_BYTES = 7
 MAX_STREAMS = 256
 _MAX_SPAN_MS = 1 << 32
 _MAX_SIZE = (1 << 16) - 1
@@ -205,19 +206,28 @@ def count(
     return counted
 
 
-def _count_packed(
-    read: list[Summary], level: str | None, start: int, end: int, origin: int, bucket_ms: int
-) -> Counts:
-    """count() for summaries with points: every point in one numpy pass (each conversion
-    from the packed big-endian fields goes through their own width first: numpy's direct
-    casts of unaligned fields are ten times slower)."""
+class Decoded(NamedTuple):
+    """The points of summaries (all with points) as numpy reads them: each summary's
+    ``since`` and number of points; each point's time after its summary's ``since`` (uint32),
+    slot and message size (big-endian uint16); each slot's stream (its place in
+    ``streams``: (level, service, source, labels))."""
+
+    since: Any
+    counts: Any
+    at: Any
+    slot: Any
+    sizes: Any
+    stream_of: Any
+    streams: list[tuple[str, str, str, str | None]]
+
+
+def decoded(read: list[Summary]) -> Decoded:
+    """The points of the summaries ``read`` (each conversion from the packed big-endian
+    fields goes through their own width first: numpy's direct casts of unaligned fields are
+    ten times slower)."""
     import numpy as np  # here: 60-140 ms of a cold start, for the functions that count
 
     first_seen, listings, all_points, _ = zip(*read, strict=True)
-    since = np.array(first_seen, np.int64)
-    lengths = np.array(list(map(len, all_points)), np.int64)
-    points = b"".join(all_points)
-
     keys: dict[tuple[str, str, str, str | None], int] = {}  # a stream's number here
     named: list[int] = []  # per slot (a listing's place, then its streams): its stream's number
     places: dict[str, int] = {}  # a listing -> its first slot
@@ -228,12 +238,32 @@ def _count_packed(
             keys.setdefault((stream_level, service, source, labels), len(keys))
             for stream_level, labels in streams
         ]
-    stream_of = np.asarray(named)
-    read = np.frombuffer(points, np.dtype(POINT))
-    counts = lengths // read.itemsize
+    points = np.frombuffer(b"".join(all_points), np.dtype(POINT))
+    counts = np.array(list(map(len, all_points)), np.int64) // points.itemsize
+    slot = points["stream"]  # a slot: the place of a listing's first stream, plus the position
+    if len(places) > 1:
+        first = np.fromiter(map(places.__getitem__, listings), np.int32, len(listings))
+        slot = np.repeat(first, counts) + slot
+    return Decoded(
+        np.array(first_seen, np.int64),
+        counts,
+        points["at"].astype("=u4"),
+        slot,
+        points["size"],
+        np.asarray(named),
+        list(keys),
+    )
+
+
+def _count_packed(
+    read: list[Summary], level: str | None, start: int, end: int, origin: int, bucket_ms: int
+) -> Counts:
+    """count() for summaries with points: every point in one numpy pass."""
+    import numpy as np
+
+    since, counts, at, slot, sizes, stream_of, streams = decoded(read)
     # Each point's time in ms after origin: as int32 where every one fits (half the memory
     # to go through), else int64.
-    at = read["at"].astype("=u4")
     shift = since - origin
     late = int(at.max()) if len(at) else 0
     if late < 1 << 31 and shift.min() > -(1 << 31) and shift.max() + late < 1 << 31:
@@ -242,31 +272,27 @@ def _count_packed(
     else:
         at = at.astype(np.int64)
         at += np.repeat(shift, counts)
-    slot = read["stream"]  # a slot: the place of a listing's first stream, plus the position
-    if len(places) > 1:
-        first = np.fromiter(map(places.__getitem__, listings), np.int32, len(listings))
-        slot = np.repeat(first, counts) + slot
-    sizes = read["size"]
     low, high = start - origin, end - origin
     kept = (at >= low) & (at <= high) if len(at) and (at.min() < low or at.max() > high) else None
     if level is not None:
-        leveled = np.asarray([stream[0] == level for stream in keys])[stream_of][slot]
+        leveled = np.asarray([stream[0] == level for stream in streams])[stream_of][slot]
         kept = leveled if kept is None else kept & leveled
     if kept is not None:
         slot, at, sizes = slot[kept], at[kept], sizes[kept]
     buckets = (end - origin) // bucket_ms + 1
     sizes = sizes.astype("=u2")
-    if len(named) * buckets <= _DENSE_CELLS:
+    slots = len(stream_of)
+    if slots * buckets <= _DENSE_CELLS:
         # Per slot and bucket, then the slots of each stream added up.
         cell = slot.astype(np.intp) * buckets
         cell += at // bucket_ms
-        slot_cells = len(named) * buckets
+        slot_cells = slots * buckets
         entries = np.bincount(cell, minlength=slot_cells)
         size = np.bincount(cell, sizes, minlength=slot_cells)
-        if len(keys) < len(named):  # the same stream in several listings
-            shape = (len(named), buckets)
+        if len(streams) < slots:  # the same stream in several listings
+            shape = (slots, buckets)
             entries, size = entries.reshape(shape), size.reshape(shape)
-            summed = np.zeros((len(keys), buckets), np.int64), np.zeros((len(keys), buckets))
+            summed = np.zeros((len(streams), buckets), np.int64), np.zeros((len(streams), buckets))
             np.add.at(summed[0], stream_of, entries)
             np.add.at(summed[1], stream_of, size)
             entries, size = summed[0].ravel(), summed[1].ravel()
@@ -277,9 +303,8 @@ def _count_packed(
             stream_of[slot] * buckets + at // bucket_ms, return_inverse=True, return_counts=True
         )
         size = np.bincount(index, sizes)
-    streams_counted = list(keys)
     return {
-        (c % buckets, *streams_counted[c // buckets]): [n, round(b)]
+        (c % buckets, *streams[c // buckets]): [n, round(b)]
         for c, n, b in zip(cells.tolist(), entries.tolist(), size.tolist(), strict=True)
     }
 

@@ -211,10 +211,14 @@ class StreamReads:
         where, params = block_conditions(filters)
         others = ""
         if not filters.q and not filters.fields:  # what a summary answers
+            # The same blocks but for their range: one chart's, however its range moves.
+            ranged = replace(filters, start_time=None, end_time=None)
+            selection_where, selection_params = block_conditions(ranged)
             counted, unsummarized = self.summaries.count(
                 self.db,
                 where,
                 params,
+                (selection_where, tuple(selection_params)),
                 filters.level,
                 filters.start_time,
                 filters.end_time,

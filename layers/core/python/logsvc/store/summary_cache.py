@@ -26,13 +26,13 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
 import orjson
 
 from logsvc.sql import SqlDatabase
-from logsvc.store import block_times
+from logsvc.store import block_times, timelines
 from logsvc.store.block_times import Counts, Summary
 
 # A day of the busiest of 40 services at 150 logs a second is about 2.3 MB (1,640
@@ -55,6 +55,10 @@ _UNKNOWN: Any = object()  # not kept
 # Queries whose counts are kept: a dashboard's panels and services (a busy service's day by
 # level is about 1,200 counts and 1,640 keys: some 300 KB a query).
 QUERIES_KEPT = 32
+# Points held in timelines (16 bytes each: about 48 MB), and past what share of a
+# timeline's points the blocks new since it was built make it built again.
+TIMELINE_POINTS = 3_000_000
+NEW_POINTS_SHARE = 0.25
 
 
 class _Counted(NamedTuple):
@@ -75,6 +79,7 @@ class SummaryCache:
         self._kept: dict[str, Summary | None] = {}
         self._bytes = 0
         self._counted: OrderedDict[tuple[Any, ...], _Counted] = OrderedDict()
+        self._timelines: OrderedDict[Hashable, timelines.Timeline | None] = OrderedDict()
         self._lock = threading.Lock()
 
     def count(
@@ -82,6 +87,7 @@ class SummaryCache:
         db: SqlDatabase,
         blocks: str,
         params: Sequence[Any],
+        selection: Hashable,
         level: str | None,
         start: int,
         end: int,
@@ -90,24 +96,24 @@ class SummaryCache:
     ) -> tuple[Counts, bool]:
         """block_times.count over the summaries of the sealed blocks ``blocks`` (a WHERE
         condition on log_blocks) chooses, and whether any of them has none (its entries
-        are to be counted)."""
+        are to be counted). ``selection`` names what ``blocks`` chooses but its range (the
+        same for every range of one chart)."""
         keys, entry_counts, docs = _keys(db, blocks, params)
         chosen = frozenset(keys)
         query = (blocks, tuple(params), level, start, end, origin, bucket_ms)
         with self._lock:
             before = self._counted.get(query)
+        span = (level, start, end, origin, bucket_ms)
         if before is not None and before.keys <= chosen:
             # The blocks counted before are all there as they were: only the new ones.
             new = [n for n, key in enumerate(keys) if key not in before.keys]
             read = self._summaries(db, new, keys, entry_counts, docs)
-            more = _count(read, level, start, end, origin, bucket_ms)
+            more = _count(read, *span)
             counted = _Counted(
                 chosen, before.unsummarized or None in read, _added(before.counts, more)
             )
         else:
-            read = self._summaries(db, range(len(keys)), keys, entry_counts, docs)
-            counts = _count(read, level, start, end, origin, bucket_ms)
-            counted = _Counted(chosen, None in read, counts)
+            counted = self._from_timeline(db, selection, keys, entry_counts, docs, span)
         with self._lock:
             self._counted[query] = counted
             self._counted.move_to_end(query)
@@ -115,6 +121,51 @@ class SummaryCache:
                 self._counted.popitem(last=False)
         fresh = {key: list(found) for key, found in counted.counts.items()}  # the caller adds
         return fresh, counted.unsummarized
+
+    def _from_timeline(
+        self,
+        db: SqlDatabase,
+        selection: Hashable,
+        keys: list[str],
+        entry_counts: list[int],
+        docs: list[int],
+        span: tuple[str | None, int, int, int, int],
+    ) -> _Counted:
+        """Every block's count, from the selection's timeline where it answers (the blocks
+        it does not hold counted beside it), else from the summaries: a timeline is built
+        at a selection's second count (logsvc.store.timelines)."""
+        _, start, end, _, _ = span
+        chosen = frozenset(keys)
+        with self._lock:
+            timeline = self._timelines.get(selection, _UNKNOWN)
+        if isinstance(timeline, timelines.Timeline) and timelines.answers(
+            timeline, chosen, start, end
+        ):
+            new = [n for n, key in enumerate(keys) if key not in timeline.keys]
+            read = self._summaries(db, new, keys, entry_counts, docs)
+            if _points(read) <= timeline.points * NEW_POINTS_SHARE:
+                counts = _added(timelines.count(timeline, *span), _count(read, *span))
+                return _Counted(chosen, None in read, counts)
+        read = self._summaries(db, range(len(keys)), keys, entry_counts, docs)
+        whole = bool(read) and all(s is not None and s.packed for s in read)
+        if timeline is _UNKNOWN or not whole or _points(read) > TIMELINE_POINTS:
+            with self._lock:
+                self._timelines[selection] = None  # asked once
+                self._timelines.move_to_end(selection)
+                self._trim_timelines()
+            return _Counted(chosen, None in read, _count(read, *span))
+        built = timelines.build({k: s for k, s in zip(keys, read, strict=True) if s is not None})
+        with self._lock:
+            self._timelines[selection] = built
+            self._timelines.move_to_end(selection)
+            self._trim_timelines()
+        return _Counted(chosen, False, timelines.count(built, *span))
+
+    def _trim_timelines(self) -> None:
+        held = sum(t.points for t in self._timelines.values() if t is not None)
+        while held > TIMELINE_POINTS or len(self._timelines) > QUERIES_KEPT:
+            dropped = self._timelines.popitem(last=False)[1]
+            held -= dropped.points if dropped is not None else 0
 
     def _summaries(
         self,
@@ -168,6 +219,11 @@ def _count(
 ) -> Counts:
     read = [summary for summary in summaries if summary is not None]
     return block_times.count(read, level, start, end, origin, bucket_ms) if read else {}
+
+
+def _points(read: list[Summary | None]) -> int:
+    """How many points the summaries ``read`` hold."""
+    return sum(len(s.points) for s in read if s is not None) // block_times.POINT_BYTES
 
 
 def _added(counts: Counts, more: Counts) -> Counts:

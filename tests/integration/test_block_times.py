@@ -278,6 +278,35 @@ def test_a_chart_whose_range_moves_counts_from_its_timeline(api_any_db, monkeypa
         check([e for e in written if e.timestamp >= cutoff], shift, service="a")
 
 
+def test_charts_whose_points_fit_no_timeline_count_them_each_time(api_any_db, monkeypatch):
+    """Points more than 2**32 ms (49 days) apart, or more of them than timelines may hold:
+    no timeline, and counts as the entries hold them, however the range moves."""
+    db = components.database()
+    index = LogIndex(db)
+    entries = []
+    for number, days in enumerate((60, 59, 1, 0)):
+        at = NOW - days * DAY
+        batch = [LogEntry(entry_id(at + n), "old", "INFO", "m" * n, at + n, {}) for n in range(5)]
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+        entries += batch
+
+    def check() -> None:
+        for shift in range(3):
+            filters = SearchFilters(service="old", start_time=NOW - 61 * DAY + shift, end_time=NOW)
+            origin = filters.start_time
+            assert tallied(index, filters, origin, DAY) == expected(entries, filters, origin, DAY)
+
+    check()
+    assert [t for t in index.summaries._timelines.values() if t is not None] == []
+    monkeypatch.setattr(summary_cache, "TIMELINE_POINTS", 5)
+    index.summaries = SummaryCache()
+    entries = [e for e in entries if e.timestamp >= NOW - DAY]
+    while not index.expire("old", NOW - DAY, 5).finished:
+        pass
+    check()  # 10 points: more than timelines may hold
+    assert [t for t in index.summaries._timelines.values() if t is not None] == []
+
+
 def test_kept_summaries_stay_within_their_budget(api_any_db, monkeypatch):
     """Past its budget the cache lets the first summaries kept go, and counts stay right;
     summaries are read in runs that fit one answer (D1 holds no value over 2 MB)."""

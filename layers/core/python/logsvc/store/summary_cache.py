@@ -159,6 +159,8 @@ class SummaryCache:
             self._timelines[selection] = built
             self._timelines.move_to_end(selection)
             self._trim_timelines()
+        if built is None:  # its points do not fit one
+            return _Counted(chosen, False, _count(read, *span))
         return _Counted(chosen, False, timelines.count(built, *span))
 
     def _trim_timelines(self) -> None:

@@ -40,22 +40,27 @@ class Timeline(NamedTuple):
         return len(self.times)
 
 
-def build(keyed: dict[str, Summary]) -> Timeline:
-    """A timeline of the summaries ``keyed`` (by key; all with points)."""
+def build(keyed: dict[str, Summary]) -> Timeline | None:
+    """A timeline of the summaries ``keyed`` (by key; all with points), or None where its
+    points span 2**32 ms (49 days) or more, or its streams number 2**16 or more."""
     import numpy as np
 
     keys = list(keyed)
     since, counts, at, slot, sizes, stream_of, streams = block_times.decoded(list(keyed.values()))
     times = np.repeat(since, counts) + at
-    stream = stream_of[slot]
-    # Within a stream by time: a stable sort of times that mostly come in order (timsort
-    # takes their runs), then a stable sort by stream number.
-    order = np.argsort(times, kind="stable")
-    order = order[np.argsort(stream[order], kind="stable")]
-    times, stream = times[order], stream[order]
+    low = int(times.min()) if len(times) else 0
+    if len(times) and (int(times.max()) - low >= 1 << 32 or len(streams) >= 1 << 16):
+        return None
+    # Stream, time and size in 64 bits, sorted as one (stable: timsort takes the runs of
+    # times that come in order): 5 ms for 271,000 points, a third of sorting an order.
+    packed = stream_of[slot].astype(np.uint64) << np.uint64(48)
+    packed |= (times - low).astype(np.uint64) << np.uint64(16)
+    packed |= sizes.astype("=u2").astype(np.uint64)
+    packed.sort(kind="stable")
+    times = (packed >> np.uint64(16) & np.uint64(0xFFFFFFFF)).astype(np.int64) + low
     running = np.zeros(len(times) + 1, np.int64)
-    np.cumsum(sizes.astype("=u2")[order], out=running[1:])
-    bounds = np.searchsorted(stream, np.arange(len(streams) + 1))
+    np.cumsum(packed & np.uint64(0xFFFF), out=running[1:])
+    bounds = np.searchsorted(packed >> np.uint64(48), np.arange(len(streams) + 1, dtype=np.uint64))
     # Each summary's newest point: its oldest (since) plus its latest time after it.
     held = np.flatnonzero(counts)
     latest = np.maximum.reduceat(at, (np.cumsum(counts) - counts)[held]) if len(held) else held

@@ -22,6 +22,7 @@ from logsvc.store.log_index import LogIndex
 from logsvc.store.open_blocks import OpenBlocks
 from logsvc.store.packing import restore_statements
 from logsvc.store.summary_cache import SummaryCache
+from logsvc.store.timelines import Timeline
 
 NOW = 1_790_000_000_000
 MINUTE = 60_000
@@ -278,6 +279,36 @@ def test_a_chart_whose_range_moves_counts_from_its_timeline(api_any_db, monkeypa
         check([e for e in written if e.timestamp >= cutoff], shift, service="a")
 
 
+def test_a_chart_paged_through_history_builds_no_timeline(api_any_db):
+    """Ranges that share few blocks with the one before (paging back through history) are
+    counted from their summaries: no timeline sorted for a range asked once. A range that
+    moves a little builds one."""
+    db = components.database()
+    index = LogIndex(db)
+    entries = []
+    for number in range(12):  # a block every 10 s
+        at = NOW + number * 10_000
+        batch = [
+            LogEntry(entry_id(at + n), "p", "INFO", "m" * n, at + n * 100, {}) for n in range(5)
+        ]
+        index.write(index.prepare(batch, f"flush-{number}"), {})
+        entries += batch
+
+    def check(start: int, end: int) -> None:
+        filters = SearchFilters(service="p", start_time=start, end_time=end)
+        assert tallied(index, filters, start, 5_000) == expected(entries, filters, start, 5_000)
+
+    def timelines_built() -> int:
+        return sum(isinstance(t, Timeline) for t in index.summaries._timelines.values())
+
+    for page in range(6):  # two blocks a page
+        check(NOW + 100_000 - (page + 1) * 20_000, NOW + 100_000 - page * 20_000 - 1)
+    assert timelines_built() == 0
+    check(NOW, NOW + 60_000)
+    check(NOW + 1, NOW + 60_001)  # the same blocks: a chart whose range moves
+    assert timelines_built() == 1
+
+
 def test_charts_whose_points_fit_no_timeline_count_them_each_time(api_any_db, monkeypatch):
     """Points more than 2**32 ms (49 days) apart, or more of them than timelines may hold:
     no timeline, and counts as the entries hold them, however the range moves."""
@@ -297,14 +328,14 @@ def test_charts_whose_points_fit_no_timeline_count_them_each_time(api_any_db, mo
             assert tallied(index, filters, origin, DAY) == expected(entries, filters, origin, DAY)
 
     check()
-    assert [t for t in index.summaries._timelines.values() if t is not None] == []
+    assert not any(isinstance(t, Timeline) for t in index.summaries._timelines.values())
     monkeypatch.setattr(summary_cache, "TIMELINE_POINTS", 5)
     index.summaries = SummaryCache()
     entries = [e for e in entries if e.timestamp >= NOW - DAY]
     while not index.expire("old", NOW - DAY, 5).finished:
         pass
     check()  # 10 points: more than timelines may hold
-    assert [t for t in index.summaries._timelines.values() if t is not None] == []
+    assert not any(isinstance(t, Timeline) for t in index.summaries._timelines.values())
 
 
 def test_kept_summaries_stay_within_their_budget(api_any_db, monkeypatch):

@@ -79,7 +79,7 @@ class SummaryCache:
         self._kept: dict[str, Summary | None] = {}
         self._bytes = 0
         self._counted: OrderedDict[tuple[Any, ...], _Counted] = OrderedDict()
-        self._timelines: OrderedDict[Hashable, timelines.Timeline | None] = OrderedDict()
+        self._timelines: OrderedDict[Hashable, timelines.Timeline | frozenset[str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def count(
@@ -132,42 +132,42 @@ class SummaryCache:
         span: tuple[str | None, int, int, int, int],
     ) -> _Counted:
         """Every block's count, from the selection's timeline where it answers (the blocks
-        it does not hold counted beside it), else from the summaries: a timeline is built
-        at a selection's second count (logsvc.store.timelines)."""
+        it does not hold counted beside it), else from the summaries. A timeline is built
+        (logsvc.store.timelines) where the blocks asked share at least half with those
+        asked before for the selection: a chart whose range moves, not one paged through
+        history."""
         _, start, end, _, _ = span
         chosen = frozenset(keys)
         with self._lock:
-            timeline = self._timelines.get(selection, _UNKNOWN)
-        if isinstance(timeline, timelines.Timeline) and timelines.answers(
-            timeline, chosen, start, end
-        ):
-            new = [n for n, key in enumerate(keys) if key not in timeline.keys]
+            held = self._timelines.get(selection)  # a timeline, or the keys asked before
+        if isinstance(held, timelines.Timeline) and timelines.answers(held, chosen, start, end):
+            new = [n for n, key in enumerate(keys) if key not in held.keys]
             read = self._summaries(db, new, keys, entry_counts, docs)
-            if _points(read) <= timeline.points * NEW_POINTS_SHARE:
-                counts = _added(timelines.count(timeline, *span), _count(read, *span))
+            if _points(read) <= held.points * NEW_POINTS_SHARE:
+                counts = _added(timelines.count(held, *span), _count(read, *span))
                 return _Counted(chosen, None in read, counts)
         read = self._summaries(db, range(len(keys)), keys, entry_counts, docs)
+        before = held.keys if isinstance(held, timelines.Timeline) else held
+        moving = before is not None and 2 * len(before & chosen) >= len(chosen)
         whole = bool(read) and all(s is not None and s.packed for s in read)
-        if timeline is _UNKNOWN or not whole or _points(read) > TIMELINE_POINTS:
-            with self._lock:
-                self._timelines[selection] = None  # asked once
-                self._timelines.move_to_end(selection)
-                self._trim_timelines()
-            return _Counted(chosen, None in read, _count(read, *span))
-        built = timelines.build({k: s for k, s in zip(keys, read, strict=True) if s is not None})
+        built = None
+        if moving and whole and _points(read) <= TIMELINE_POINTS:
+            built = timelines.build({k: s for k, s in zip(keys, read, strict=True) if s})
         with self._lock:
-            self._timelines[selection] = built
+            self._timelines[selection] = chosen if built is None else built
             self._timelines.move_to_end(selection)
             self._trim_timelines()
-        if built is None:  # its points do not fit one
-            return _Counted(chosen, False, _count(read, *span))
+        if built is None:
+            return _Counted(chosen, None in read, _count(read, *span))
         return _Counted(chosen, False, timelines.count(built, *span))
 
     def _trim_timelines(self) -> None:
-        held = sum(t.points for t in self._timelines.values() if t is not None)
-        while held > TIMELINE_POINTS or len(self._timelines) > QUERIES_KEPT:
-            dropped = self._timelines.popitem(last=False)[1]
-            held -= dropped.points if dropped is not None else 0
+        def points(held: timelines.Timeline | frozenset[str]) -> int:
+            return held.points if isinstance(held, timelines.Timeline) else 0
+
+        total = sum(map(points, self._timelines.values()))
+        while total > TIMELINE_POINTS or len(self._timelines) > QUERIES_KEPT:
+            total -= points(self._timelines.popitem(last=False)[1])
 
     def _summaries(
         self,

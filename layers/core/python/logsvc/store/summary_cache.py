@@ -113,7 +113,7 @@ class SummaryCache:
                 chosen, before.unsummarized or None in read, _added(before.counts, more)
             )
         else:
-            counted = self._from_timeline(db, selection, keys, entry_counts, docs, span)
+            counted = self._from_timeline(db, selection, chosen, keys, entry_counts, docs, span)
         with self._lock:
             self._counted[query] = counted
             self._counted.move_to_end(query)
@@ -126,6 +126,7 @@ class SummaryCache:
         self,
         db: SqlDatabase,
         selection: Hashable,
+        chosen: frozenset[str],
         keys: list[str],
         entry_counts: list[int],
         docs: list[int],
@@ -137,7 +138,6 @@ class SummaryCache:
         asked before for the selection: a chart whose range moves, not one paged through
         history."""
         _, start, end, _, _ = span
-        chosen = frozenset(keys)
         with self._lock:
             held = self._timelines.get(selection)  # a timeline, or the keys asked before
         if isinstance(held, timelines.Timeline) and timelines.answers(held, chosen, start, end):

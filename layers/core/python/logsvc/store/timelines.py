@@ -13,8 +13,10 @@ query whose blocks are its own, give or take:
   (outside it: their points are outside too), and it is not to be used where one does (a
   block gone, or whose entries expiry changed, lists a new key).
 
-Built from a selection's second count (a chart asked once costs no sort), again when the
-blocks added since reach a quarter of its points.
+logsvc.store.summary_cache decides when: at a selection's count whose blocks share at
+least half with its count before (a chart whose range moves; one asked once, or paged
+through history, costs no sort), and again when one it holds in the range is gone or has
+lost entries, or the blocks sealed since hold a quarter as many points as it does.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def build(keyed: dict[str, Summary]) -> Timeline | None:
     if len(times) and (int(times.max()) - low >= 1 << 32 or len(streams) >= 1 << 16):
         return None
     # Stream, time and size in 64 bits, sorted as one (stable: timsort takes the runs of
-    # times that come in order): 5 ms for 271,000 points, a third of sorting an order.
+    # times that come in order): 5 ms for 271,000 points, where sorting an order by time,
+    # then by stream, and taking the three through it took 20.
     packed = stream_of[slot].astype(np.uint64) << np.uint64(48)
     packed |= (times - low).astype(np.uint64) << np.uint64(16)
     packed |= sizes.astype("=u2").astype(np.uint64)

@@ -177,11 +177,9 @@ def test_kept_summaries_are_read_once_and_follow_expiry_and_new_blocks(api_any_d
     check([e for e in written if e.timestamp >= cutoff])
 
 
-def test_counts_are_kept_per_query_and_only_new_blocks_counted(api_any_db, monkeypatch):
-    """What a query's summaries count is kept (SummaryCache.count): asked again, no summary
-    is counted; after new blocks are sealed, only theirs; after expiry, every one again. The
-    open blocks' entries are added to a copy each time, never to what is kept."""
-    counted: list[int] = []  # how many summaries each count decodes
+def decodes(monkeypatch) -> list[int]:
+    """How many summaries each count decodes from now on (block_times.decoded wrapped)."""
+    counted: list[int] = []
     decoded = block_times.decoded
 
     def decoding(read):
@@ -189,6 +187,14 @@ def test_counts_are_kept_per_query_and_only_new_blocks_counted(api_any_db, monke
         return decoded(read)
 
     monkeypatch.setattr(block_times, "decoded", decoding)
+    return counted
+
+
+def test_counts_are_kept_per_query_and_only_new_blocks_counted(api_any_db, monkeypatch):
+    """What a query's summaries count is kept (SummaryCache.count): asked again, no summary
+    is counted; after new blocks are sealed, only theirs; after expiry, every one again. The
+    open blocks' entries are added to a copy each time, never to what is kept."""
+    counted = decodes(monkeypatch)
     db = components.database()
     index = LogIndex(db, open_blocks=OpenBlocks())  # blocks stay open until sealed here
     flushes = corpus(seed=13)
@@ -233,14 +239,7 @@ def test_a_chart_whose_range_moves_counts_from_its_timeline(api_any_db, monkeypa
     later range decodes only the summaries of blocks it does not hold. Counts stay what the
     entries hold as the range moves, new blocks are sealed, and expiry changes blocks in
     the range."""
-    counted: list[int] = []  # how many summaries each count decodes
-    decoded = block_times.decoded
-
-    def decoding(read):
-        counted.append(len(read))
-        return decoded(read)
-
-    monkeypatch.setattr(block_times, "decoded", decoding)
+    counted = decodes(monkeypatch)
     db = components.database()
     index = LogIndex(db)  # each flush's blocks sealed as written
     flushes = corpus(seed=17)

@@ -18,7 +18,9 @@ What they count is kept too, per query (``count``): counts add up over blocks, s
 asked again with the same range reads and counts only the summaries of the blocks sealed
 since (none, within a few seconds), and counts every summary again only when a block it
 counted is gone or has lost entries. The QUERIES_KEPT latest queries a database and
-process.
+process. A chart whose range moves (the same selection, a range a few seconds later) is
+counted from a timeline of its points instead (logsvc.store.timelines; _from_timeline
+decides when one is built).
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def test_what_a_read_returns_is_its_own_not_what_is_kept():
         "entry_count": 5,
         "packed": packed_hex,
     }
-    first = matching(block, SearchFilters(level="ERROR"))
+    first = matching(block, SearchFilters(level="ERROR"), newest=5)
     for entry in first:
         entry["metadata"]["user"]["id"] = "changed"
         entry["metadata"].clear()
